@@ -1,0 +1,170 @@
+"""``KataCase``: what one kata test sees — a fresh store, the student's functions
+behind the sandbox, sample data, and failure messages that name the TODO."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from grader.sandbox import CallResult, Sandbox
+from grader.store import ARTIFACTS_DIR, new_store
+from grader.todos import Todo
+
+DATA_PATH = Path(__file__).resolve().parent.parent / "data" / "devops_metrics.csv"
+
+
+class KataCase:
+    """One test's world. Student code only ever runs through ``call``/``probe``."""
+
+    def __init__(self, sandbox: Sandbox, exercises: Path, todo: Todo, seed: str):
+        self.sandbox = sandbox
+        self.exercises = exercises
+        self.todo = todo
+        self.rng = random.Random(hashlib.sha256(seed.encode()).hexdigest())
+        self.dir = sandbox.new_dir("case")
+        self.uri = new_store(self.dir / "store")
+        self.workdir = self.dir / "work"
+        self.workdir.mkdir()
+        self.sandbox.hand_over(self.dir)
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client._tracking_client.store.engine.dispose()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- inputs ----------------------------------------------------------------------
+    def name(self, stem: str) -> str:
+        """A name the student cannot have hard-coded: ``stem-<random>``."""
+        return f"{stem}-{self.rng.randrange(16**6):06x}"
+
+    def sample_data(self, rows: int = 400) -> Path:
+        """A random sample of the dataset, written where the child can read it."""
+        frame = pd.read_csv(DATA_PATH)
+        sample = frame.sample(n=rows, random_state=self.rng.randrange(2**31))
+        path = self.dir / f"data-{self.rng.randrange(16**6):06x}.csv"
+        sample.to_csv(path, index=False)
+        path.chmod(0o644)
+        return path
+
+    # -- MLflow, read by the judge ---------------------------------------------------
+    @cached_property
+    def client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    def all_runs(self) -> list:
+        experiments = [e.experiment_id for e in self.client.search_experiments()]
+        return self.client.search_runs(experiments) if experiments else []
+
+    def run_or_none(self, run_id):
+        from mlflow.exceptions import MlflowException
+
+        if not isinstance(run_id, str):
+            return None
+        try:
+            return self.client.get_run(run_id)
+        except MlflowException:
+            return None
+
+    # -- student code, in the sandbox ------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        return {"MLFLOW_TRACKING_URI": self.uri, "MLFLOW_REGISTRY_URI": self.uri,
+                "HOME": str(self.workdir), "TMPDIR": str(self.workdir)}
+
+    def _checked(self, result: CallResult, what: str):
+        if result.ok:
+            return result.value
+        detail = result.error
+        if result.outcome == "memory":
+            detail += f" (the sandbox allows {self.sandbox.limits.memory_mb} MiB)"
+        where = last_student_frame(result.traceback)
+        self.fail(f"{what} {verb(result.outcome)}: {detail}{where}")
+
+    def call(self, function: str, *args, **kwargs):
+        """Call ``function`` of this task's student module; return its JSON result.
+
+        Any error of the student's code fails the test with a message naming the TODO.
+        """
+        result = self.sandbox.run(
+            "call", self.workdir, self._env(), exercises=str(self.exercises),
+            module=self.todo.module, function=function, args=jsonable(args), kwargs=jsonable(kwargs),
+        )
+        return self._checked(result, f"{function}()")
+
+    def call_with_frame(self, function: str, frame: pd.DataFrame):
+        result = self.sandbox.run(
+            "call_with_frame", self.workdir, self._env(), exercises=str(self.exercises),
+            module=self.todo.module, function=function, frame=frame_json(frame),
+        )
+        return self._checked(result, f"{function}(rows)")
+
+    def call_then_predict(self, function: str, frame: pd.DataFrame, *args):
+        result = self.sandbox.run(
+            "call_then_predict", self.workdir, self._env(), exercises=str(self.exercises),
+            module=self.todo.module, function=function, args=jsonable(args), frame=frame_json(frame),
+        )
+        return self._checked(result, f"{function}()")
+
+    def load_model_and_predict(self, uri: str, frame: pd.DataFrame):
+        """Load a student-logged model in the sandbox (never in the judge) and predict."""
+        result = self.sandbox.run("load_model_and_predict", self.workdir, self._env(),
+                                  uri=uri, frame=frame_json(frame))
+        return self._checked(result, f"loading {uri}")
+
+    def kit(self, function: str, **kwargs):
+        """Run trusted kit code (``grader.seeding``) against this case's store."""
+        result = self.sandbox.run("kit", self.workdir, self._env(), function=function,
+                                  kwargs=jsonable(kwargs))
+        if not result.ok:
+            raise RuntimeError(f"kit {function} failed: {result.error}\n{result.traceback}")
+        return result.value
+
+    # -- verdicts --------------------------------------------------------------------
+    def fail(self, message: str) -> None:
+        """Fail with ``TODO x.y: message`` and the TODO's hint in English and Spanish."""
+        pytest.fail(
+            f"TODO {self.todo.id}: {message}\n"
+            f"  Hint: {self.todo.hint_en}\n  Pista: {self.todo.hint_es}",
+            pytrace=False,
+        )
+
+    def expect(self, condition: bool, message: str) -> None:
+        if not condition:
+            self.fail(message)
+
+
+def verb(outcome: str) -> str:
+    return {"raised": "raised", "memory": "ran out of memory", "timeout": "timed out",
+            "crashed": "crashed"}.get(outcome, outcome)
+
+
+def last_student_frame(traceback_text: str) -> str:
+    """`` (exercises/x.py, line N)`` for the innermost frame in a student file."""
+    for line in reversed(traceback_text.splitlines()):
+        line = line.strip()
+        if line.startswith('File "') and "/exercises-" in line:
+            path, _, rest = line[6:].partition('", ')
+            return f" ({Path(path).name}, {rest.split(',')[0]})"
+    return ""
+
+
+def frame_json(frame: pd.DataFrame) -> dict:
+    split = frame.to_dict(orient="split", index=False)  # keeps int columns int
+    return {"columns": split["columns"], "data": split["data"]}
+
+
+def jsonable(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    return value

@@ -1,0 +1,124 @@
+"""The kata's pytest plugin: options, the ``todo`` marker, and the fixtures the kata
+tests use (a sandbox per session, a fresh ``KataCase`` per test).
+
+Loaded by the repository's ``conftest.py``. Kata tests never import student code:
+they call it through ``case.call(...)``, which runs it in a sandboxed child.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from grader.case import KataCase
+from grader.sandbox import Sandbox, SandboxLimits
+from grader.todos import todo_by_id
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_EXERCISES = KIT_ROOT / "exercises"
+MODEL_TASKS = {3, 4, 5}  # tasks whose tests log or load models (warm those up too)
+SANDBOX_KEY = pytest.StashKey[Sandbox]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kata", "MLflow kata")
+    group.addoption(
+        "--exercises", default=os.environ.get("KATA_EXERCISES"), metavar="DIR",
+        help="folder with the student files to test (default: $KATA_EXERCISES or ./exercises)",
+    )
+    group.addoption("--kata-timeout", type=float, default=SandboxLimits.timeout_s, metavar="S",
+                    help="seconds one call of student code may take (default: %(default)s)")
+    group.addoption("--kata-memory", type=int, default=SandboxLimits.memory_mb, metavar="MB",
+                    help="memory one call of student code may use, MiB (default: %(default)s)")
+    group.addoption("--kata-seed", default="0", metavar="SEED",
+                    help="seed of the tests' varied inputs (names, samples); default: %(default)s")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "todo(id): the one lab TODO (e.g. '1.3') this kata test judges"
+    )
+    if may_run_kata_tests(config) and not config.option.collectonly:
+        # Start now: the sandbox's ~5-s preload overlaps with collection's imports.
+        sandbox = Sandbox(SandboxLimits(timeout_s=config.getoption("kata_timeout"),
+                                        memory_mb=config.getoption("kata_memory")))
+        sandbox.warm_up(["tracking"])
+        config.stash[SANDBOX_KEY] = sandbox
+
+
+def may_run_kata_tests(config: pytest.Config) -> bool:
+    """Whether the command line selects any kata test (not only the tooling tests)."""
+    kata_dir = KIT_ROOT / "tests"
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path in (KIT_ROOT, kata_dir) or (
+            path.parent == kata_dir and path.name.startswith("test_")
+        ):
+            return True
+    return False
+
+
+def exercises_dir(config: pytest.Config) -> Path:
+    chosen = config.getoption("exercises")
+    return Path(chosen).resolve() if chosen else DEFAULT_EXERCISES
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that uses ``case`` must carry exactly one known ``todo`` marker."""
+    known = todo_by_id()
+    for item in items:
+        if "case" not in getattr(item, "fixturenames", ()):
+            continue
+        markers = list(item.iter_markers("todo"))
+        ids = [marker.args[0] for marker in markers if marker.args]
+        if len(markers) != 1 or len(ids) != 1 or ids[0] not in known:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a kata test needs exactly one @pytest.mark.todo('<id>') "
+                f"with an id from todos.toml; found {ids or 'none'}"
+            )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the sandbox as soon as we know kata tests will run, so its preload
+    overlaps with the judge's own imports; warm up only what those tests need."""
+    known = todo_by_id()
+    tasks = {known[item.get_closest_marker("todo").args[0]].task
+             for item in session.items if item.get_closest_marker("todo")}
+    sandbox = session.config.stash.get(SANDBOX_KEY, None)
+    if sandbox is not None and tasks & MODEL_TASKS:
+        sandbox.warm_up(["models"])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    sandbox = config.stash.get(SANDBOX_KEY, None)
+    if sandbox is not None:
+        sandbox.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox(pytestconfig: pytest.Config) -> Sandbox:
+    sandbox = pytestconfig.stash.get(SANDBOX_KEY, None)
+    if sandbox is None:  # kata tests selected in a way may_run_kata_tests missed
+        sandbox = Sandbox(SandboxLimits(timeout_s=pytestconfig.getoption("kata_timeout"),
+                                        memory_mb=pytestconfig.getoption("kata_memory")))
+        sandbox.warm_up(["tracking", "models"])
+        pytestconfig.stash[SANDBOX_KEY] = sandbox
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def staged_exercises(sandbox: Sandbox, pytestconfig: pytest.Config) -> Path:
+    """A read-only copy of the student files: tests cannot change the originals."""
+    return sandbox.stage_exercises(exercises_dir(pytestconfig))
+
+
+@pytest.fixture
+def case(request: pytest.FixtureRequest, sandbox: Sandbox, staged_exercises: Path):
+    """A fresh world for one kata test: its own store, sample data and names."""
+    todo = todo_by_id()[request.node.get_closest_marker("todo").args[0]]
+    seed = f"{request.config.getoption('kata_seed')}:{request.node.nodeid}"
+    kata_case = KataCase(sandbox, staged_exercises, todo, seed)
+    yield kata_case
+    kata_case.close()

@@ -1,0 +1,206 @@
+"""The judge's handle on the sandbox: start the zygote, send calls, read JSON replies."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.quiet import QUIET_ENV
+
+NOBODY = 65534
+STARTUP_TIMEOUT_S = 120
+REPLY_MARGIN_S = 30
+# Variables that would point a child at the judge's own MLflow store or Python setup.
+SCRUBBED_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "PYTHONSTARTUP", "KATA_EXERCISES")
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-call limits; the one place their defaults live."""
+
+    timeout_s: float = 60.0
+    memory_mb: int = 2048
+    file_size_mb: int = 256
+
+
+@dataclass
+class CallResult:
+    """What one sandboxed call produced. ``outcome`` is one of ok, raised, memory,
+    timeout, crashed."""
+
+    outcome: str
+    value: object = None
+    error: str = ""
+    traceback: str = ""
+    output: str = ""
+    duration_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+def uid_can_run_python(uid: int) -> bool:
+    """Whether ``uid`` can read this Python's libraries and the kit (not the case when
+    Python lives under a private home such as ``/root/.pyenv``)."""
+    from importlib.util import find_spec
+
+    probes = [sys.executable, __file__] + [find_spec(name).origin for name in ("mlflow", "sklearn")]
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            ok = all(os.access(path, os.R_OK) for path in probes)
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself (not student code) failed."""
+
+
+class Sandbox:
+    """One zygote process plus a private folder tree for the calls' working dirs.
+
+    Started eagerly so that its ~2-s preload overlaps with the judge's own imports.
+    """
+
+    def __init__(self, limits: SandboxLimits = SandboxLimits(), drop_privileges: bool = True):
+        self.limits = limits
+        wanted = drop_privileges and os.geteuid() == 0
+        self.uid = NOBODY if wanted and uid_can_run_python(NOBODY) else None
+        self.root = Path(tempfile.mkdtemp(prefix="kata-sandbox-"))
+        self.root.chmod(0o711)  # children may traverse, not list
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._start()
+
+    # -- lifecycle -----------------------------------------------------------------
+    def _start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+        env.update(QUIET_ENV)
+        kit_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [kit_root, env.get("PYTHONPATH")]))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "grader.sandbox.zygote"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd=self.root, env=env, text=True, bufsize=1,
+        )
+        self._ready = False
+
+    def _ensure_ready(self) -> None:
+        if self._ready:
+            return
+        line = self._read_line(STARTUP_TIMEOUT_S)
+        if not line or not json.loads(line).get("ready"):
+            raise SandboxError("the sandbox server did not start (is mlflow installed?)")
+        self._ready = True
+
+    def close(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    # -- folders -------------------------------------------------------------------
+    def new_dir(self, prefix: str) -> Path:
+        """A fresh folder under the sandbox root, writable by the children."""
+        path = self.root / f"{prefix}-{next(self._counter)}"
+        path.mkdir()
+        self.hand_over(path)
+        return path
+
+    def hand_over(self, path: Path) -> None:
+        """Give ``path`` (recursively) to the children's uid, so they may write in it."""
+        if self.uid is None:
+            return
+        for item in [path, *path.rglob("*")]:
+            os.lchown(item, self.uid, self.uid)
+
+    def stage_exercises(self, source: Path) -> Path:
+        """A read-only copy of the student's ``*.py`` files: children can import them
+        but never modify the original folder (nor write ``__pycache__`` into it)."""
+        target = self.root / f"exercises-{next(self._counter)}"
+        target.mkdir()
+        if source.is_dir():
+            for path in source.glob("*.py"):
+                if path.is_file() and not path.is_symlink():
+                    shutil.copyfile(path, target / path.name)
+                    (target / path.name).chmod(0o644)
+        target.chmod(0o755)
+        return target
+
+    def warm_up(self, parts) -> None:
+        """Ask the zygote to pre-import what these calls will need (see zygote.warm_up)."""
+        with self._lock:
+            self._process.stdin.write(json.dumps({"warm_up": sorted(parts)}) + "\n")
+            self._process.stdin.flush()
+
+    # -- calls ---------------------------------------------------------------------
+    def run(self, probe: str, workdir: Path, env: dict[str, str] | None = None,
+            limits: SandboxLimits | None = None, **request) -> CallResult:
+        """Run ``probe`` (see ``probes.PROBES``) in a fresh child; never raises for
+        anything the student code does."""
+        limits = limits or self.limits
+        request.update(
+            probe=probe, workdir=str(workdir), env=env or {}, uid=self.uid,
+            limits={"timeout_s": limits.timeout_s, "memory_mb": limits.memory_mb,
+                    "file_size_mb": limits.file_size_mb},
+        )
+        with self._lock:
+            self._ensure_ready()
+            request["id"] = next(self._counter)
+            try:
+                self._process.stdin.write(json.dumps(request) + "\n")
+                self._process.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                self._restart()
+                return CallResult("crashed", error="the sandbox server stopped; restarted it")
+            line = self._read_line(limits.timeout_s + REPLY_MARGIN_S)
+            if not line:
+                self._restart()
+                return CallResult("crashed", error="the sandbox server did not answer; restarted it")
+        reply = json.loads(line)
+        return CallResult(
+            outcome=reply.get("outcome", "crashed"), value=reply.get("value"),
+            error=reply.get("error", ""), traceback=reply.get("traceback", ""),
+            output=reply.get("output", ""), duration_s=reply.get("duration_s", 0.0),
+        )
+
+    def _read_line(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        stdout = self._process.stdout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([stdout], [], [], 0.5)
+            if ready:
+                return stdout.readline()
+            if self._process.poll() is not None:
+                return ""
+        return ""
+
+    def _restart(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._start()

@@ -1,0 +1,92 @@
+"""Task 3 — model comparison: ``compare_models(data_path, experiment_name)``.
+
+Run: ``pytest tests/test_task3.py``.
+"""
+
+import pytest
+
+FUNCTION = "compare_models"
+MODEL_NAMES = ("LinearRegression", "RandomForest", "GradientBoosting")
+ROWS = 250  # a small sample keeps the three fits fast
+
+
+def fitted_models(data):
+    """The three models as the spec defines them, fitted by the kit on ``data``."""
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import LinearRegression
+
+    from labkit import load_split
+
+    split = load_split(data)
+    models = {
+        "LinearRegression": LinearRegression(),
+        "RandomForest": RandomForestRegressor(n_estimators=100, random_state=42),
+        "GradientBoosting": GradientBoostingRegressor(random_state=42),
+    }
+    return {name: model.fit(split.X_train, split.y_train) for name, model in models.items()}, split
+
+
+def comparison_runs(case, data, experiment):
+    """Call the student function; return ``{model name: run}`` from its answer."""
+    run_ids = case.call(FUNCTION, data, experiment_name=experiment)
+    case.expect(isinstance(run_ids, dict) and sorted(run_ids) == sorted(MODEL_NAMES),
+                f"expected a dict with the keys {list(MODEL_NAMES)}, but got {run_ids!r}")
+    runs = {name: case.run_or_none(run_ids[name]) for name in MODEL_NAMES}
+    missing = [name for name, run in runs.items() if run is None]
+    case.expect(not missing, f"expected a run for each model, but MLflow holds none for {missing}")
+    return runs
+
+
+@pytest.mark.todo("3.1")
+def test_one_named_run_per_model_with_its_model_type(case):
+    experiment = case.name("comparison")
+    runs = comparison_runs(case, case.sample_data(ROWS), experiment)
+    experiment_id = case.client.get_experiment_by_name(experiment).experiment_id
+    for name, run in runs.items():
+        case.expect(run.info.experiment_id == experiment_id,
+                    f"expected the {name} run in experiment {experiment!r}, but it is elsewhere")
+        case.expect(run.info.run_name == name,
+                    f"expected the {name} run to be named {name!r}, but MLflow holds {run.info.run_name!r}")
+        held = run.data.params.get("model_type")
+        case.expect(held == name,
+                    f"expected param model_type = {name!r} on the {name} run, but MLflow holds {held!r}")
+    ids = {run.info.run_id for run in runs.values()}
+    case.expect(len(ids) == len(MODEL_NAMES), f"expected three different runs, but got {len(ids)}")
+
+
+@pytest.mark.todo("3.2")
+def test_each_run_has_the_metrics_of_its_model(case):
+    from labkit import evaluate
+
+    data = case.sample_data(ROWS)
+    runs = comparison_runs(case, data, case.name("comparison"))
+    models, split = fitted_models(data)
+    for name, run in runs.items():
+        expected = evaluate(models[name], split.X_test, split.y_test)
+        held = run.data.metrics
+        for metric, value in expected.items():
+            case.expect(metric in held, f"expected metric {metric} on the {name} run, "
+                        f"but MLflow holds only {sorted(held)}")
+            case.expect(held[metric] == pytest.approx(value, rel=1e-6),
+                        f"expected {metric} = {value:.6g} on the {name} run, but MLflow holds {held[metric]:.6g}")
+
+
+@pytest.mark.todo("3.3")
+def test_each_run_has_its_fitted_model_logged_with_a_signature(case):
+    import numpy as np
+
+    data = case.sample_data(ROWS)
+    runs = comparison_runs(case, data, case.name("comparison"))
+    models, split = fitted_models(data)
+    rows = split.X_test.head(20)
+    for name, run in runs.items():
+        uri = f"runs:/{run.info.run_id}/model"
+        logged = case.load_model_and_predict(uri, rows)
+        case.expect("sklearn" in logged["flavors"],
+                    f"expected {uri} to be an MLflow sklearn model, but its flavors are {logged['flavors']}")
+        case.expect(logged["has_signature"], f"expected {uri} to have a signature, but it has none")
+        expected = models[name].predict(rows)
+        case.expect(np.allclose(logged["predictions"], expected, rtol=1e-6),
+                    f"expected {uri} to predict what the fitted {name} predicts "
+                    f"({np.round(expected[:3], 2).tolist()}…), but it predicts "
+                    f"{np.round(logged['predictions'][:3], 2).tolist()}…")
