@@ -12,18 +12,24 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grader.sandbox import CallResult, Sandbox
+from grader.sandbox import CallResult, Sandbox, SandboxLimits
 from grader.store import ARTIFACTS_DIR, new_store
 from grader.todos import Todo
 
 DATA_PATH = Path(__file__).resolve().parent.parent / "data" / "devops_metrics.csv"
 
 
+class KataFeedback(Warning):
+    """Advice on a passing TODO (e.g. a deprecated way that still counts)."""
+
+
 class KataCase:
     """One test's world. Student code only ever runs through ``call``/``probe``."""
 
-    def __init__(self, sandbox: Sandbox, exercises: Path, todo: Todo, seed: str):
+    def __init__(self, sandbox: Sandbox, limits: SandboxLimits, exercises: Path, todo: Todo,
+                 seed: str):
         self.sandbox = sandbox
+        self.limits = limits
         self.exercises = exercises
         self.todo = todo
         self.rng = random.Random(hashlib.sha256(seed.encode()).hexdigest())
@@ -78,12 +84,17 @@ class KataCase:
         return {"MLFLOW_TRACKING_URI": self.uri, "MLFLOW_REGISTRY_URI": self.uri,
                 "HOME": str(self.workdir), "TMPDIR": str(self.workdir)}
 
+    def _run(self, probe: str, **request) -> CallResult:
+        return self.sandbox.run(probe, self.workdir, self._env(), self.limits, **request)
+
     def _checked(self, result: CallResult, what: str):
         if result.ok:
             return result.value
         detail = result.error
         if result.outcome == "memory":
-            detail += f" (the sandbox allows {self.sandbox.limits.memory_mb} MiB)"
+            detail += f" (the sandbox allows {self.limits.memory_mb} MiB)"
+        if detail.startswith("WrongResult: "):
+            self.fail(f"{what} {detail.removeprefix('WrongResult: ')}")
         where = last_student_frame(result.traceback)
         self.fail(f"{what} {verb(result.outcome)}: {detail}{where}")
 
@@ -92,35 +103,34 @@ class KataCase:
 
         Any error of the student's code fails the test with a message naming the TODO.
         """
-        result = self.sandbox.run(
-            "call", self.workdir, self._env(), exercises=str(self.exercises),
+        result = self._run(
+            "call", exercises=str(self.exercises),
             module=self.todo.module, function=function, args=jsonable(args), kwargs=jsonable(kwargs),
         )
         return self._checked(result, f"{function}()")
 
     def call_with_frame(self, function: str, frame: pd.DataFrame):
-        result = self.sandbox.run(
-            "call_with_frame", self.workdir, self._env(), exercises=str(self.exercises),
+        result = self._run(
+            "call_with_frame", exercises=str(self.exercises),
             module=self.todo.module, function=function, frame=frame_json(frame),
         )
         return self._checked(result, f"{function}(rows)")
 
     def call_then_predict(self, function: str, frame: pd.DataFrame, *args):
-        result = self.sandbox.run(
-            "call_then_predict", self.workdir, self._env(), exercises=str(self.exercises),
+        result = self._run(
+            "call_then_predict", exercises=str(self.exercises),
             module=self.todo.module, function=function, args=jsonable(args), frame=frame_json(frame),
         )
         return self._checked(result, f"{function}()")
 
     def load_model_and_predict(self, uri: str, frame: pd.DataFrame):
         """Load a student-logged model in the sandbox (never in the judge) and predict."""
-        result = self.sandbox.run("load_model_and_predict", self.workdir, self._env(),
-                                  uri=uri, frame=frame_json(frame))
+        result = self._run("load_model_and_predict", uri=uri, frame=frame_json(frame))
         return self._checked(result, f"loading {uri}")
 
     def kit(self, function: str, **kwargs):
         """Run trusted kit code (``grader.seeding``) against this case's store."""
-        result = self.sandbox.run("kit", self.workdir, self._env(), function=function,
+        result = self._run("kit", function=function,
                                   kwargs=jsonable(kwargs))
         if not result.ok:
             raise RuntimeError(f"kit {function} failed: {result.error}\n{result.traceback}")

@@ -1,5 +1,5 @@
 """The kata's pytest plugin: options, the ``todo`` marker, and the fixtures the kata
-tests use (a sandbox per session, a fresh ``KataCase`` per test).
+tests use (the process's sandbox, a fresh ``KataCase`` per test, a model server).
 
 Loaded by the repository's ``conftest.py``. Kata tests never import student code:
 they call it through ``case.call(...)``, which runs it in a sandboxed child.
@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from grader.case import KataCase
-from grader.sandbox import Sandbox, SandboxLimits
+from grader.sandbox import Sandbox, SandboxLimits, shared_sandbox
 from grader.todos import todo_by_id
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
+KATA_TESTS = KIT_ROOT / "tests"
 DEFAULT_EXERCISES = KIT_ROOT / "exercises"
 MODEL_TASKS = {3, 4, 5}  # tasks whose tests log or load models (warm those up too)
-SANDBOX_KEY = pytest.StashKey[Sandbox]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,19 +42,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if may_run_kata_tests(config) and not config.option.collectonly:
         # Start now: the sandbox's ~5-s preload overlaps with collection's imports.
-        sandbox = Sandbox(SandboxLimits(timeout_s=config.getoption("kata_timeout"),
-                                        memory_mb=config.getoption("kata_memory")))
-        sandbox.warm_up(["tracking"])
-        config.stash[SANDBOX_KEY] = sandbox
+        shared_sandbox().warm_up(["tracking"])
 
 
 def may_run_kata_tests(config: pytest.Config) -> bool:
     """Whether the command line selects any kata test (not only the tooling tests)."""
-    kata_dir = KIT_ROOT / "tests"
     for arg in config.args:
         path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        if path in (KIT_ROOT, kata_dir) or (
-            path.parent == kata_dir and path.name.startswith("test_")
+        if path in (KIT_ROOT, KATA_TESTS) or (
+            path.parent == KATA_TESTS and path.name.startswith("test_")
         ):
             return True
     return False
@@ -81,31 +77,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the sandbox as soon as we know kata tests will run, so its preload
-    overlaps with the judge's own imports; warm up only what those tests need."""
+    """Warm the sandbox up for models too when model-logging tasks were collected."""
     known = todo_by_id()
     tasks = {known[item.get_closest_marker("todo").args[0]].task
              for item in session.items if item.get_closest_marker("todo")}
-    sandbox = session.config.stash.get(SANDBOX_KEY, None)
-    if sandbox is not None and tasks & MODEL_TASKS:
-        sandbox.warm_up(["models"])
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    sandbox = config.stash.get(SANDBOX_KEY, None)
-    if sandbox is not None:
-        sandbox.close()
+    if tasks & MODEL_TASKS and not session.config.option.collectonly:
+        shared_sandbox().warm_up(["models"])
 
 
 @pytest.fixture(scope="session")
-def sandbox(pytestconfig: pytest.Config) -> Sandbox:
-    sandbox = pytestconfig.stash.get(SANDBOX_KEY, None)
-    if sandbox is None:  # kata tests selected in a way may_run_kata_tests missed
-        sandbox = Sandbox(SandboxLimits(timeout_s=pytestconfig.getoption("kata_timeout"),
-                                        memory_mb=pytestconfig.getoption("kata_memory")))
-        sandbox.warm_up(["tracking", "models"])
-        pytestconfig.stash[SANDBOX_KEY] = sandbox
-    return sandbox
+def sandbox() -> Sandbox:
+    return shared_sandbox()
+
+
+@pytest.fixture(scope="session")
+def sandbox_limits(pytestconfig: pytest.Config) -> SandboxLimits:
+    return SandboxLimits(timeout_s=pytestconfig.getoption("kata_timeout"),
+                         memory_mb=pytestconfig.getoption("kata_memory"))
 
 
 @pytest.fixture(scope="session")
@@ -115,10 +103,19 @@ def staged_exercises(sandbox: Sandbox, pytestconfig: pytest.Config) -> Path:
 
 
 @pytest.fixture
-def case(request: pytest.FixtureRequest, sandbox: Sandbox, staged_exercises: Path):
+def case(request: pytest.FixtureRequest, sandbox: Sandbox, sandbox_limits: SandboxLimits,
+         staged_exercises: Path):
     """A fresh world for one kata test: its own store, sample data and names."""
     todo = todo_by_id()[request.node.get_closest_marker("todo").args[0]]
     seed = f"{request.config.getoption('kata_seed')}:{request.node.nodeid}"
-    kata_case = KataCase(sandbox, staged_exercises, todo, seed)
+    kata_case = KataCase(sandbox, sandbox_limits, staged_exercises, todo, seed)
     yield kata_case
     kata_case.close()
+
+
+@pytest.fixture(scope="session")
+def model_server(sandbox: Sandbox):
+    """The process's ``mlflow models serve`` of a kit model (see grader.model_server)."""
+    from grader.model_server import shared_model_server
+
+    return shared_model_server(sandbox)

@@ -10,6 +10,6 @@ Nothing travels back but JSON: a hostile child can lie about its own result, whi
 only costs its own TODO, but it can never run code in the judge.
 """
 
-from grader.sandbox.client import CallResult, Sandbox, SandboxLimits
+from grader.sandbox.client import CallResult, Sandbox, SandboxLimits, shared_sandbox
 
-__all__ = ["CallResult", "Sandbox", "SandboxLimits"]
+__all__ = ["CallResult", "Sandbox", "SandboxLimits", "shared_sandbox"]

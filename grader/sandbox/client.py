@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import os
@@ -80,6 +81,7 @@ class Sandbox:
     """
 
     def __init__(self, limits: SandboxLimits = SandboxLimits(), drop_privileges: bool = True):
+        self._closed = False
         self.limits = limits
         wanted = drop_privileges and os.geteuid() == 0
         self.uid = NOBODY if wanted and uid_can_run_python(NOBODY) else None
@@ -112,6 +114,7 @@ class Sandbox:
         self._ready = True
 
     def close(self) -> None:
+        self._closed = True
         if self._process and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
@@ -204,3 +207,16 @@ class Sandbox:
             self._process.kill()
         self._process.wait()
         self._start()
+
+
+_shared: Sandbox | None = None
+
+
+def shared_sandbox() -> Sandbox:
+    """The process's one sandbox: every pytest session run in this process (the
+    student's, ``kata validate``'s, the grader's) reuses its warm zygote."""
+    global _shared
+    if _shared is None:
+        _shared = Sandbox()
+        atexit.register(_shared.close)
+    return _shared

@@ -12,6 +12,10 @@ import sys
 from pathlib import Path
 
 
+class WrongResult(Exception):
+    """The student function returned, but not the kind of value the task needs."""
+
+
 def import_student_module(exercises: str, module: str):
     """Import ``exercises/module.py`` under a private name (kit packages win)."""
     path = Path(exercises) / f"{module}.py"
@@ -47,7 +51,7 @@ def to_json(value):
         return [to_json(item) for item in value]
     if hasattr(value, "tolist"):  # numpy arrays and scalars, pandas Series
         return to_json(value.tolist())
-    raise TypeError(f"returned a {type(value).__name__}, which is not plain data")
+    raise WrongResult(f"returned a {type(value).__name__}, which is not plain data")
 
 
 def frame(records: dict):
@@ -70,7 +74,7 @@ def call_with_frame(request: dict):
 
 def predictions(model, rows: dict) -> list:
     if not hasattr(model, "predict"):
-        raise TypeError(f"returned a {type(model).__name__}, which has no predict()")
+        raise WrongResult(f"returned a {type(model).__name__}, which has no predict()")
     return to_json(model.predict(frame(rows)))
 
 
@@ -79,7 +83,7 @@ def call_then_predict(request: dict):
     function = student_function(request)
     model = function(*request.get("args", []), **request.get("kwargs", {}))
     if model is None:
-        raise TypeError("returned None instead of a model")
+        raise WrongResult("returned None instead of a model")
     return {"type": type(model).__module__ + "." + type(model).__name__,
             "predictions": predictions(model, request["frame"])}
 

@@ -1,0 +1,109 @@
+"""A real ``mlflow models serve`` on 127.0.0.1 for the bonus tests.
+
+Starting one takes ~7 s, so there is one per process (shared by every pytest
+session the grader or ``kata validate`` runs in it), stopped at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from grader.quiet import QUIET_ENV
+
+STARTUP_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ModelServer:
+    """``mlflow models serve`` for the model saved at ``model_dir``."""
+
+    def __init__(self, model_dir: Path, log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, **QUIET_ENV}
+        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model_dir),
+                   "--env-manager", "local", "-h", "127.0.0.1", "-p", str(self.port)]
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        atexit.register(self.stop)
+        self._wait_until_ready()
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        tail = self.log_path.read_text(errors="replace")[-800:]
+        raise RuntimeError(f"mlflow models serve did not answer /ping: {tail}")
+
+    def invoke(self, body) -> tuple[int, dict | str]:
+        """POST ``body`` as JSON to /invocations; return (status, parsed reply)."""
+        request = urllib.request.Request(
+            f"{self.url}/invocations", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as error:
+            text = error.read().decode(errors="replace")
+            try:
+                return error.code, json.loads(text)
+            except ValueError:
+                return error.code, text
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+_shared: ModelServer | None = None
+
+
+def shared_model_server(sandbox) -> ModelServer:
+    """Save the kit's served model (in a sandbox child) and serve it, once per process."""
+    global _shared
+    if _shared is None or _shared.process.poll() is not None:
+        from grader.store import new_store
+
+        home = sandbox.new_dir("served-model")
+        env = {"MLFLOW_TRACKING_URI": new_store(home / "store"), "HOME": str(home)}
+        sandbox.hand_over(home)
+        result = sandbox.run("kit", home, env, function="save_served_model",
+                             kwargs={"data_path": str(SERVED_DATA), "path": str(home / "model")})
+        if not result.ok:
+            raise RuntimeError(f"could not save the served model: {result.error}")
+        _shared = ModelServer(home / "model", home / "server.log")
+    return _shared
+
+
+SERVED_DATA = Path(__file__).resolve().parent.parent / "data" / "devops_metrics.csv"

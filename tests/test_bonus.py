@@ -1,0 +1,51 @@
+"""Bonus — serving: ``build_request(rows)`` and ``parse_predictions(response_json)``.
+
+The tests talk to a real ``mlflow models serve --env-manager local`` on 127.0.0.1
+(one per session). Bonus TODOs are reported but never counted in the score.
+Run: ``pytest tests/test_bonus.py``.
+"""
+
+import pytest
+
+from grader.case import DATA_PATH
+
+
+def random_rows(case):
+    """1–8 random rows of features, as a student would send them."""
+    from labkit import load_split
+
+    X_test = load_split(DATA_PATH).X_test
+    return X_test.sample(n=case.rng.randrange(1, 9), random_state=case.rng.randrange(2**31))
+
+
+def served_predictions(rows):
+    """What the served model (the kit's LinearRegression on the full split) predicts."""
+    from sklearn.linear_model import LinearRegression
+
+    from labkit import load_split
+
+    split = load_split(DATA_PATH)
+    return LinearRegression().fit(split.X_train, split.y_train).predict(rows).tolist()
+
+
+@pytest.mark.todo("B.1")
+def test_the_request_body_is_accepted_by_a_real_server(case, model_server):
+    rows = random_rows(case)
+    body = case.call_with_frame("build_request", rows)
+    status, reply = model_server.invoke(body)
+    case.expect(status == 200, f"expected the server to accept the body (HTTP 200), but it answered "
+                f"{status}: {str(reply)[:300]}")
+    predictions = reply.get("predictions") if isinstance(reply, dict) else None
+    case.expect(predictions == pytest.approx(served_predictions(rows), rel=1e-6),
+                f"expected predictions for the {len(rows)} rows sent, but the server returned {predictions}")
+
+
+@pytest.mark.todo("B.2")
+def test_the_servers_reply_is_parsed_into_predictions(case, model_server):
+    rows = random_rows(case)
+    status, reply = model_server.invoke({"dataframe_split": rows.to_dict(orient="split", index=False)})
+    assert status == 200, f"kit error: the server refused the kit's request: {reply}"
+    parsed = case.call("parse_predictions", reply)
+    expected = [float(value) for value in reply["predictions"]]
+    case.expect(isinstance(parsed, list) and parsed == pytest.approx(expected),
+                f"expected the list {expected} from the reply {reply}, but got {parsed!r}")

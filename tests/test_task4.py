@@ -1,0 +1,119 @@
+"""Task 4 — model registry: ``register_best(...)`` and ``load_staging_model(...)``.
+
+Every test seeds its own comparison runs and registered versions with kit code
+(``grader.seeding``), so Task 4 never depends on the student's Task 3.
+Run: ``pytest tests/test_task4.py``.
+"""
+
+import warnings
+
+import pytest
+
+from grader.case import KataFeedback
+
+
+def seed(case, registered_index=None):
+    """Three finished candidate runs with distinct r2 (the best is neither the first
+    nor the last logged), optionally one of them already registered as version 1."""
+    experiment, model_name = case.name("comparison"), case.name("response-time")
+    scores = sorted(case.rng.sample(range(50, 99), 3))
+    r2 = [scores[0] / 100, scores[2] / 100, scores[1] / 100]  # best in the middle
+    candidates = [{"model_type": kind, "r2": value, "slice": [index * 60, index * 60 + 120]}
+                  for index, (kind, value) in enumerate(zip(
+                      ["LinearRegression", "RandomForest", "GradientBoosting"], r2))]
+    registered = None if registered_index is None else {"model_name": model_name,
+                                                        "index": registered_index}
+    seeded = case.kit("seed_comparison", data_path=case.sample_data(300), experiment_name=experiment,
+                      candidates=candidates, registered=registered)
+    best_run_id = seeded["run_ids"][r2.index(max(r2))]
+    return experiment, model_name, best_run_id, seeded
+
+
+def versions_of(case, model_name):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = case.client.search_model_versions(f"name = '{model_name}'")
+    except MlflowException:
+        return []
+    return sorted(found, key=lambda version: int(version.version))
+
+
+@pytest.mark.todo("4.1")
+def test_the_best_runs_model_is_registered_and_its_version_returned(case):
+    experiment, model_name, best_run_id, seeded = seed(case, registered_index=0)
+    returned = case.call("register_best", experiment_name=experiment, model_name=model_name)
+    new = [v for v in versions_of(case, model_name) if v.version != seeded["version"]]
+    case.expect(len(new) == 1, f"expected one new version of {model_name!r}, but MLflow holds "
+                f"{len(new)} besides the existing version {seeded['version']}")
+    version = new[0]
+    case.expect(version.run_id == best_run_id,
+                f"expected version {version.version} to come from the run with the highest r2 "
+                f"({best_run_id}), but its source run is {version.run_id}")
+    case.expect(returned == version.version,
+                f"expected the new version number {version.version!r} (a string) to be returned, "
+                f"but got {returned!r}")
+
+
+@pytest.mark.todo("4.2")
+def test_the_new_version_is_tagged_and_described(case):
+    experiment, model_name, _, _ = seed(case, registered_index=2)
+    case.call("register_best", experiment_name=experiment, model_name=model_name)
+    version = versions_of(case, model_name)[-1]
+    source = case.client.get_run(version.run_id)
+    expected_type = source.data.params["model_type"]
+    expected_r2 = source.data.metrics["r2"]
+    held_type = version.tags.get("model_type")
+    case.expect(held_type == expected_type, f"expected tag model_type = {expected_type!r} on "
+                f"version {version.version}, but MLflow holds {held_type!r}")
+    held_r2 = version.tags.get("r2")
+    try:
+        close = held_r2 is not None and abs(float(held_r2) - expected_r2) <= 5e-5
+    except ValueError:
+        close = False
+    case.expect(close, f"expected tag r2 = {str(expected_r2)!r} (the run's metric, as text) on "
+                f"version {version.version}, but MLflow holds {held_r2!r}")
+    case.expect(bool((version.description or "").strip()),
+                f"expected a description on version {version.version}, but MLflow holds none")
+
+
+@pytest.mark.todo("4.3")
+def test_the_new_version_is_promoted_to_staging(case):
+    from mlflow.exceptions import MlflowException
+
+    experiment, model_name, _, _ = seed(case, registered_index=1)
+    case.call("register_best", experiment_name=experiment, model_name=model_name)
+    version = versions_of(case, model_name)[-1]
+    try:
+        alias = case.client.get_model_version_by_alias(model_name, "staging").version
+    except MlflowException:
+        alias = None
+    if alias is None and version.current_stage == "Staging":
+        warnings.warn(KataFeedback(
+            "TODO 4.3: accepted, but stages are deprecated: use an alias instead, "
+            "client.set_registered_model_alias(name, 'staging', version) / "
+            "aceptado, pero las etapas están obsoletas: usa un alias"))
+        return
+    case.expect(alias == version.version, f"expected alias 'staging' of {model_name!r} to point at "
+                f"version {version.version}, but MLflow holds {alias!r}")
+
+
+@pytest.mark.todo("4.4")
+def test_the_staging_model_is_loaded_for_prediction(case):
+    from sklearn.linear_model import LinearRegression
+
+    from labkit import load_split
+
+    model_name, data = case.name("response-time"), case.sample_data(300)
+    slices = [[0, 80], [80, 160], [160, 240]]
+    staging = case.rng.randrange(len(slices) - 1)  # never the newest version
+    seeded = case.kit("seed_staging", data_path=data, model_name=model_name, slices=slices,
+                      staging_index=staging)
+    split = load_split(data)
+    start, stop = slices[staging]
+    expected = LinearRegression().fit(split.X_train.iloc[start:stop],
+                                      split.y_train.iloc[start:stop]).predict(split.X_test)
+    answer = case.call_then_predict("load_staging_model", split.X_test, model_name)
+    case.expect(answer["predictions"] == pytest.approx(expected.tolist(), rel=1e-6),
+                f"expected the model of version {seeded['versions'][staging]} (alias staging), but "
+                f"the returned {answer['type']} predicts otherwise")
