@@ -27,8 +27,9 @@ class KataCase:
     """One test's world. Student code only ever runs through ``call``/``probe``."""
 
     def __init__(self, sandbox: Sandbox, limits: SandboxLimits, exercises: Path, todo: Todo,
-                 seed: str):
+                 seed: str, properties: list | None = None):
         self.sandbox = sandbox
+        self.properties = properties if properties is not None else []
         self.limits = limits
         self.exercises = exercises
         self.todo = todo
@@ -91,10 +92,12 @@ class KataCase:
         if result.ok:
             return result.value
         detail = result.error
+        if detail.startswith("WrongResult: "):  # returned, but the wrong kind of value
+            self.fail(f"{what} {detail.removeprefix('WrongResult: ')}")
+        # Reported per TODO: the student's code errored or timed out instead of being judged.
+        self.properties.append(("kata_status", "timeout" if result.outcome == "timeout" else "error"))
         if result.outcome == "memory":
             detail += f" (the sandbox allows {self.limits.memory_mb} MiB)"
-        if detail.startswith("WrongResult: "):
-            self.fail(f"{what} {detail.removeprefix('WrongResult: ')}")
         where = last_student_frame(result.traceback)
         self.fail(f"{what} {verb(result.outcome)}: {detail}{where}")
 

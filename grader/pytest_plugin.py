@@ -108,7 +108,8 @@ def case(request: pytest.FixtureRequest, sandbox: Sandbox, sandbox_limits: Sandb
     """A fresh world for one kata test: its own store, sample data and names."""
     todo = todo_by_id()[request.node.get_closest_marker("todo").args[0]]
     seed = f"{request.config.getoption('kata_seed')}:{request.node.nodeid}"
-    kata_case = KataCase(sandbox, sandbox_limits, staged_exercises, todo, seed)
+    kata_case = KataCase(sandbox, sandbox_limits, staged_exercises, todo, seed,
+                         request.node.user_properties)
     yield kata_case
     kata_case.close()
 

@@ -1,0 +1,79 @@
+"""``kata check``: the student's own verdict, from the same machinery as grading."""
+
+from __future__ import annotations
+
+import json
+import locale
+import os
+from pathlib import Path
+
+from grader.runner import KataRun, run_kata
+from grader.todos import load_todos
+
+TEXT = {
+    "en": {"title": "MLflow kata — your TODOs", "todo": "TODO", "what": "what", "status": "",
+           "message": "first message", "score": "Score", "next": "Next: fix TODO {id} — {hint}",
+           "run": "Run `pytest {file}` to see every detail.", "done": "All 15 TODOs pass. ¡Enhorabuena! Try the bonus.",
+           "bonus": "bonus, not counted", "hint": "hint"},
+    "es": {"title": "Kata de MLflow — tus TODOs", "todo": "TODO", "what": "qué", "status": "",
+           "message": "primer mensaje", "score": "Puntuación", "next": "Siguiente: arregla el TODO {id} — {hint}",
+           "run": "Ejecuta `pytest {file}` para ver todos los detalles.",
+           "done": "Los 15 TODOs pasan. ¡Enhorabuena! Prueba el bonus.", "bonus": "bonus, no cuenta",
+           "hint": "pista"},
+}
+SYMBOLS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "error": "[red]![/red]",
+           "timeout": "[yellow]⏱[/yellow]"}
+
+
+def default_lang() -> str:
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable, "")
+        if value:
+            return "es" if value.lower().startswith("es") else "en"
+    current = locale.getlocale()[0] or ""
+    return "es" if current.lower().startswith("es") else "en"
+
+
+def show(run: KataRun, lang: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from grader.todos import TASK_TEST_FILES
+
+    text = TEXT[lang]
+    console = Console()
+    table = Table(title=text["title"], show_lines=False)
+    for column in (text["todo"], text["status"], text["what"], text["message"]):
+        table.add_column(column, overflow="fold")
+    todos = {todo.id: todo for todo in load_todos()}
+    for todo_id, result in run.todos.items():
+        todo = todos[todo_id]
+        title = todo.title + (f" ({text['bonus']})" if todo.bonus else "")
+        table.add_row(todo_id, SYMBOLS.get(result.status, result.status), title, result.message)
+    console.print(table)
+    graded = [t for t in load_todos() if not t.bonus and t.id in run.todos]
+    score = sum(t.points for t in graded if run.todos[t.id].status == "pass")
+    console.print(f"[bold]{text['score']}: {score}/{sum(t.points for t in graded)}[/bold]")
+    missing = [t for t in graded if run.todos[t.id].status != "pass"]
+    if missing:
+        first = missing[0]
+        console.print(text["next"].format(id=first.id, hint=first.hint(lang)))
+        console.print(text["run"].format(file=f"tests/{TASK_TEST_FILES[first.task]}"))
+    elif graded:
+        console.print(text["done"])
+    for problem in run.problems:
+        console.print(f"[red]{problem}[/red]")
+
+
+def check(exercises: Path, tasks: list[int] | None, lang: str, as_json: bool,
+          timeout_s: float | None = None) -> int:
+    extra = ["--kata-timeout", str(timeout_s)] if timeout_s else []
+    run = run_kata(exercises, tasks, extra)
+    if as_json:
+        print(json.dumps({"todos": {k: v.to_json() for k, v in run.todos.items()},
+                          "problems": run.problems, "duration_s": run.duration_s}, indent=2))
+    else:
+        show(run, lang)
+    graded = [t.id for t in load_todos() if not t.bonus and t.id in run.todos]
+    all_pass = bool(graded) and all(run.todos[t].status == "pass" for t in graded)
+    return 0 if all_pass else 1

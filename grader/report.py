@@ -1,0 +1,219 @@
+"""The class report ``index.html``: one self-contained page an instructor can open offline,
+mail, archive or print.
+
+Why it is built this way:
+
+* Student text (ids, failure messages) is untrusted: the template is rendered with
+  autoescape on, and a Content-Security-Policy allows only *our* inline CSS and JS (by
+  their sha256), so even a missed escape could not run a student's ``<script>``, and the
+  page can't fetch anything from the network.
+* No external assets: CSS and JS live next to the template (``report.css``,
+  ``report.js``) and are inlined; charts are inline SVG computed here, not in JS, so they
+  show with JS off and when printed.
+* Numbers (stats, chart geometry) are computed in Python where they can be tested; the
+  template only lays them out. With 300 students the grid is the only big DOM.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from pathlib import PurePosixPath
+from urllib.parse import quote
+
+import jinja2
+
+from grader.results import ClassResults, SubmissionResult
+from grader.todos import Todo
+
+STATUSES = ("pass", "fail", "timeout", "error", "missing")  # "missing": no result recorded
+SYMBOLS = {"pass": "✓", "fail": "✗", "timeout": "⏱", "error": "!", "missing": "–"}
+LABELS = {"pass": "passed", "fail": "failed", "timeout": "timed out", "error": "error",
+          "missing": "not run"}
+SORT_RANK = {"pass": 4, "fail": 3, "timeout": 2, "error": 1, "missing": 0}
+TOOLTIP_CHARS = 300  # the full message is in the student's section
+
+
+@dataclass
+class Cell:
+    status: str
+    message: str
+    tooltip: str
+    duration_s: float | None
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.status]
+
+    @property
+    def rank(self) -> int:
+        return SORT_RANK[self.status]
+
+
+@dataclass
+class Row:
+    sub: SubmissionResult
+    anchor: str
+    cells: list[Cell]
+    log_href: str | None
+    bonus_passed: int
+
+    @property
+    def broken(self) -> bool:
+        return self.sub.status != "graded"
+
+
+@dataclass
+class Bar:
+    """One rectangle of an SVG chart (coordinates in the chart's viewBox units)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    css: str
+    label: str
+
+
+def render_report(results: ClassResults, logs: dict[str, str] | None = None,
+                  generated_at: str | None = None) -> str:
+    """The whole report as one HTML string. ``logs`` maps submission ids to per-student
+    log files relative to the report; unsafe paths (absolute, URLs) are shown unlinked."""
+    todos = list(results.todos)
+    rows = _rows(results.submissions, todos, logs or {})
+    graded = [row for row in rows if not row.broken]
+    scores = [row.sub.score for row in graded]
+    max_score = sum(todo.points for todo in todos if not todo.bonus)
+    css, js = _asset("report.css"), _asset("report.js")
+    return _environment().get_template("report.html.j2").render(
+        todos=todos, rows=rows, graded=graded, max_score=max_score,
+        broken=[row for row in rows if row.broken],
+        mean=f"{statistics.mean(scores):.1f}" if scores else "–",
+        median=f"{statistics.median(scores):g}" if scores else "–",
+        kit=_kit(results.kit), generated_at=generated_at or _now(),
+        histogram=histogram(scores, max_score), pass_rates=pass_rates(graded, todos),
+        group_starts={i for i, todo in enumerate(todos) if i == 0 or todos[i - 1].task != todo.task},
+        statuses=STATUSES, symbols=SYMBOLS, labels=LABELS,
+        show_todo_durations=any(c.duration_s is not None for r in rows for c in r.cells),
+        css=css, js=js, csp=_csp(css, js))
+
+
+def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str]) -> list[Row]:
+    anchors: set[str] = set()
+    rows = []
+    for sub in subs:
+        cells = []
+        for todo in todos:
+            result = sub.todos.get(todo.id)
+            status = result.status if result and result.status in SYMBOLS else "missing"
+            message = result.message if result else (sub.message if sub.status != "graded"
+                                                     else "no result recorded")
+            tip = f"{todo.id} {todo.title}: {LABELS[status]}"
+            if message:
+                tip += " — " + _shorten(message, TOOLTIP_CHARS)
+            cells.append(Cell(status, message, tip, getattr(result, "duration_s", None)))
+        bonus = sum(1 for todo, cell in zip(todos, cells) if todo.bonus and cell.status == "pass")
+        rows.append(Row(sub, _anchor(sub.id, anchors), cells,
+                        safe_relative_href(logs.get(sub.id)), bonus))
+    return rows
+
+
+def histogram(scores: list[int], max_score: int, width: float = 640,
+              height: float = 200) -> dict:
+    """Bars for scores 0..max_score. Returns the bars plus the chart size."""
+    counts = [0] * (max_score + 1)
+    for score in scores:
+        counts[min(max(score, 0), max_score)] += 1
+    top, bottom, left = 18, 22, 4
+    step = (width - left) / len(counts)
+    tallest = max(counts) or 1
+    bars = []
+    for score, count in enumerate(counts):
+        h = (height - top - bottom) * count / tallest
+        bars.append(Bar(left + score * step + 2, height - bottom - h, step - 4, h, "bar",
+                        f"{count} student{'s' if count != 1 else ''} scored {score}"))
+    return {"width": width, "height": height, "bars": list(zip(bars, counts)),
+            "step": step, "baseline": height - bottom}
+
+
+def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 390,
+               bar_width: float = 360, row_height: float = 24) -> dict:
+    """Per TODO: stacked bar of pass/fail/timeout/error/missing over graded submissions."""
+    n = len(graded)
+    lines = []
+    for index, todo in enumerate(todos):
+        counts = {status: 0 for status in STATUSES}
+        for row in graded:
+            counts[row.cells[index].status] += 1
+        x, segments = label_width, []
+        for status in STATUSES:
+            if counts[status]:
+                w = bar_width * counts[status] / n
+                segments.append(Bar(x, index * row_height + 4, w, row_height - 8, status,
+                                    f"{counts[status]} {LABELS[status]}"))
+                x += w
+        rate = counts["pass"] / n if n else 0.0
+        lines.append({"todo": todo, "y": index * row_height, "segments": segments,
+                      "counts": counts, "percent": round(100 * rate)})
+    return {"width": label_width + bar_width + 120, "height": len(todos) * row_height,
+            "label_width": label_width, "bar_width": bar_width, "row_height": row_height,
+            "lines": lines, "n": n}
+
+
+def safe_relative_href(path: str | None) -> str | None:
+    """A link to a log file only if it is a plain relative path (no scheme, not absolute,
+    no ``..``); the path is percent-encoded so ``#``, ``?`` or spaces in ids survive."""
+    if not path:
+        return None
+    posix = PurePosixPath(path.replace("\\", "/"))
+    if posix.is_absolute() or ".." in posix.parts or re.match(r"^[A-Za-z][\w+.-]*:", str(posix)):
+        return None
+    return quote(str(posix), safe="/")
+
+
+def _anchor(sub_id: str, taken: set[str]) -> str:
+    base = "s-" + (re.sub(r"[^A-Za-z0-9_.-]+", "-", sub_id).strip("-") or "student")
+    anchor, n = base, 2
+    while anchor in taken:
+        anchor, n = f"{base}-{n}", n + 1
+    taken.add(anchor)
+    return anchor
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _kit(kit: dict) -> dict:
+    return {"mlflow": kit.get("mlflow", "?"), "python": kit.get("python", "?"),
+            "tests": (kit.get("tests_sha256") or "?")[:12]}
+
+
+def _now() -> str:
+    return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _csp(css: str, js: str) -> str:
+    def digest(text: str) -> str:
+        return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+    return (f"default-src 'none'; style-src {digest(css)}; script-src {digest(js)}; "
+            "img-src data:; base-uri 'none'; form-action 'none'")
+
+
+@cache
+def _asset(name: str) -> str:
+    return resources.files("grader").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    # autoescape=True, not select_autoescape(): the template's name ends in ".j2".
+    return jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)

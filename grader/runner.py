@@ -1,0 +1,112 @@
+"""Run the kata tests against one folder of student files and collect per-TODO results.
+
+As in exercism's test runner, the runner is one small reporter object passed to
+``pytest.main``; it turns test reports into ``TodoResult``s. Several runs may share
+one process: the sandbox's warm zygote and the model server are reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from grader.todos import TASK_TEST_FILES, load_todos
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+TESTS_DIR = KIT_ROOT / "tests"
+STATUS_RANK = {"pass": 0, "fail": 1, "timeout": 2, "error": 3}
+
+
+@dataclass
+class TodoResult:
+    """One TODO's verdict: ``status`` is pass, fail, error or timeout."""
+
+    status: str
+    message: str = ""
+
+    def to_json(self) -> dict:
+        return {"status": self.status, "message": self.message}
+
+
+@dataclass
+class KataRun:
+    """Every TODO's verdict for one folder of student files."""
+
+    todos: dict[str, TodoResult]
+    duration_s: float
+    problems: list[str] = field(default_factory=list)  # collection/kit errors
+
+    def failed(self) -> set[str]:
+        return {todo_id for todo_id, result in self.todos.items() if result.status != "pass"}
+
+
+def first_message(report: pytest.TestReport) -> str:
+    """The failure's first line: ``TODO x.y: expected …, but MLflow holds …``."""
+    text = report.longreprtext.strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("TODO "):
+            return line
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("E ")]
+    return (lines[-1][1:].strip() if lines else text.splitlines()[-1] if text else "")[:500]
+
+
+class TodoCollector:
+    """A pytest plugin object that records each kata test's outcome under its TODO."""
+
+    def __init__(self):
+        self.todos: dict[str, TodoResult] = {}
+        self.problems: list[str] = []
+        self._todo_of: dict[str, str] = {}  # test node id -> TODO id
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.problems.append(f"collection error in {report.nodeid}: {first_message(report)}")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        marker = item.get_closest_marker("todo")
+        if marker:
+            self.todos.setdefault(marker.args[0], TodoResult("pass"))
+            self._todo_of[item.nodeid] = marker.args[0]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        todo_id = self._todo_of.get(report.nodeid)
+        if todo_id is None or report.passed or report.skipped:
+            return
+        status = dict(report.user_properties).get("kata_status", "fail")
+        if report.when != "call" and status == "fail":
+            status = "error"  # set-up or tear-down broke: not the TODO's assertion
+        current = self.todos[todo_id]
+        if STATUS_RANK[status] > STATUS_RANK[current.status] or current.status == "pass":
+            self.todos[todo_id] = TodoResult(status, first_message(report))
+
+
+def run_kata(exercises: Path, tasks: list[int] | None = None, extra_args: list[str] = (),
+             quiet: bool = True) -> KataRun:
+    """Run the kata tests of ``tasks`` (default: all) against ``exercises``."""
+    files = [str(TESTS_DIR / TASK_TEST_FILES[task]) for task in (tasks or sorted(TASK_TEST_FILES))]
+    args = [*files, "--exercises", str(exercises), "-p", "no:cacheprovider", "-q",
+            "--rootdir", str(KIT_ROOT), "-c", str(KIT_ROOT / "pytest.ini"), *extra_args]
+    collector = TodoCollector()
+    started = time.monotonic()
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        code = pytest.main(args, plugins=[collector])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        collector.problems.append(f"pytest exited with {pytest.ExitCode(code).name}")
+    wanted = {todo.id for todo in load_todos() if tasks is None or todo.task in tasks}
+    for todo_id in wanted - set(collector.todos):
+        collector.todos[todo_id] = TodoResult("error", "no test of this TODO ran")
+    return KataRun(dict(sorted(collector.todos.items(), key=lambda kv: order(kv[0]))),
+                   round(time.monotonic() - started, 3), collector.problems)
+
+
+def order(todo_id: str) -> int:
+    ids = [todo.id for todo in load_todos()]
+    return ids.index(todo_id) if todo_id in ids else len(ids)

@@ -1,0 +1,67 @@
+"""One source for solutions and stubs: the generator, its markers and the sync check."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from grader.stubgen import ALL, MarkerError, render, stale_exercises, todo_ids_in
+from grader.todos import load_todos
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = KIT_ROOT / "solutions"
+
+
+def test_exercises_are_exactly_what_the_solutions_generate():
+    assert stale_exercises(SOLUTIONS, KIT_ROOT / "exercises") == [], "run `kata stubs`"
+
+
+def test_every_todo_is_marked_in_the_solution_file_of_its_task():
+    for todo in load_todos():
+        source = (SOLUTIONS / f"{todo.module}.py").read_text(encoding="utf-8")
+        assert todo.id in todo_ids_in(source), f"TODO {todo.id} is not marked in {todo.module}.py"
+
+
+@pytest.mark.parametrize("path", sorted(SOLUTIONS.glob("*.py")), ids=lambda p: p.name)
+def test_every_single_revert_and_the_full_stub_are_valid_python(path):
+    source = path.read_text(encoding="utf-8")
+    for stub_ids in [ALL, *({todo_id} for todo_id in todo_ids_in(source))]:
+        ast.parse(render(source, stub_ids, path.name))
+
+
+def test_stubs_carry_each_todo_in_english_and_spanish():
+    for todo in load_todos():
+        stub = render((SOLUTIONS / f"{todo.module}.py").read_text(encoding="utf-8"))
+        assert f"# TODO {todo.id}: " in stub
+        assert "#   ES: " in stub
+
+
+def test_a_region_renders_its_stub_lines_or_pass_and_solved_regions_lose_markers():
+    source = (
+        "def f():\n"
+        "    # BEGIN TODO 1.1\n"
+        "    x = 1\n"
+        "    # STUB: x = None\n"
+        "    # END TODO 1.1\n"
+        "    # BEGIN TODO 1.3\n"
+        "    y = 2\n"
+        "    # END TODO 1.3\n"
+        "    return x\n"
+    )
+    stubbed = render(source)
+    assert "    x = None\n" in stubbed and "x = 1" not in stubbed
+    assert "    pass\n" in stubbed and "y = 2" not in stubbed
+    solved = render(source, stub_ids=())
+    assert "BEGIN" not in solved and "STUB" not in solved and "x = 1" in solved
+
+
+@pytest.mark.parametrize("source,problem", [
+    ("# BEGIN TODO 1.1\nx = 1\n", "never closed"),
+    ("# BEGIN TODO 1.1\n# BEGIN TODO 1.2\n", "begins inside"),
+    ("# BEGIN TODO 9.9\n# END TODO 9.9\n", "not in todos.toml"),
+    ("# STUB: x = 1\n", "outside a TODO region"),
+    ("# BEGIN TODO 1.1\n# END TODO 1.2\n", "does not close"),
+])
+def test_malformed_markers_are_reported_with_their_line(source, problem):
+    with pytest.raises(MarkerError, match=problem):
+        render(source, filename="broken.py")
