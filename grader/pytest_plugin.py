@@ -61,28 +61,22 @@ def exercises_dir(config: pytest.Config) -> Path:
     return Path(chosen).resolve() if chosen else DEFAULT_EXERCISES
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test that uses ``case`` must carry exactly one known ``todo`` marker."""
-    known = todo_by_id()
-    for item in items:
-        if "case" not in getattr(item, "fixturenames", ()):
-            continue
-        markers = list(item.iter_markers("todo"))
-        ids = [marker.args[0] for marker in markers if marker.args]
-        if len(markers) != 1 or len(ids) != 1 or ids[0] not in known:
-            raise pytest.UsageError(
-                f"{item.nodeid}: a kata test needs exactly one @pytest.mark.todo('<id>') "
-                f"with an id from todos.toml; found {ids or 'none'}"
-            )
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Warm the sandbox up for models too when model-logging tasks were collected."""
     known = todo_by_id()
-    tasks = {known[item.get_closest_marker("todo").args[0]].task
-             for item in session.items if item.get_closest_marker("todo")}
+    tasks = {known[marker.args[0]].task for item in session.items
+             for marker in item.iter_markers("todo") if marker.args and marker.args[0] in known}
     if tasks & MODEL_TASKS and not session.config.option.collectonly:
         shared_sandbox().warm_up(["models"])
+
+
+def todo_of(item: pytest.Item):
+    """The one known TODO a kata test is marked with; anything else fails the test."""
+    ids = [marker.args[0] if marker.args else None for marker in item.iter_markers("todo")]
+    if len(ids) != 1 or ids[0] not in todo_by_id():
+        pytest.fail(f"{item.nodeid}: a kata test needs exactly one @pytest.mark.todo('<id>') "
+                    f"with an id from todos.toml; found {ids or 'none'}", pytrace=False)
+    return todo_by_id()[ids[0]]
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +100,7 @@ def staged_exercises(sandbox: Sandbox, pytestconfig: pytest.Config) -> Path:
 def case(request: pytest.FixtureRequest, sandbox: Sandbox, sandbox_limits: SandboxLimits,
          staged_exercises: Path):
     """A fresh world for one kata test: its own store, sample data and names."""
-    todo = todo_by_id()[request.node.get_closest_marker("todo").args[0]]
+    todo = todo_of(request.node)
     seed = f"{request.config.getoption('kata_seed')}:{request.node.nodeid}"
     kata_case = KataCase(sandbox, sandbox_limits, staged_exercises, todo, seed,
                          request.node.user_properties)

@@ -124,8 +124,8 @@ def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str])
     return rows
 
 
-def histogram(scores: list[int], max_score: int, width: float = 640,
-              height: float = 200) -> dict:
+def histogram(scores: list[int], max_score: int, width: float = 420,
+              height: float = 180) -> dict:
     """Bars for scores 0..max_score. Returns the bars plus the chart size."""
     counts = [0] * (max_score + 1)
     for score in scores:
@@ -142,8 +142,8 @@ def histogram(scores: list[int], max_score: int, width: float = 640,
             "step": step, "baseline": height - bottom}
 
 
-def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 390,
-               bar_width: float = 360, row_height: float = 24) -> dict:
+def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 350,
+               bar_width: float = 340, row_height: float = 20) -> dict:
     """Per TODO: stacked bar of pass/fail/timeout/error/missing over graded submissions."""
     n = len(graded)
     lines = []
@@ -155,13 +155,13 @@ def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 390,
         for status in STATUSES:
             if counts[status]:
                 w = bar_width * counts[status] / n
-                segments.append(Bar(x, index * row_height + 4, w, row_height - 8, status,
+                segments.append(Bar(x, index * row_height + 3, w, row_height - 6, status,
                                     f"{counts[status]} {LABELS[status]}"))
                 x += w
         rate = counts["pass"] / n if n else 0.0
         lines.append({"todo": todo, "y": index * row_height, "segments": segments,
                       "counts": counts, "percent": round(100 * rate)})
-    return {"width": label_width + bar_width + 120, "height": len(todos) * row_height,
+    return {"width": label_width + bar_width + 110, "height": len(todos) * row_height,
             "label_width": label_width, "bar_width": bar_width, "row_height": row_height,
             "lines": lines, "n": n}
 

@@ -1,0 +1,52 @@
+"""Wall time of the kata suites against the reference solutions, as ratios to the
+import floor (``python -c "import mlflow, sklearn.ensemble, pandas"``), measured in
+the same run. Targets (issue 2): one task's suite <= 1.5x, the whole suite <= 4x.
+
+Usage: ``python benchmarks/bench_kata.py [--repeat N]``. Prints a table; exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+SUITES = {
+    "task 1": ["tests/test_task1.py"],
+    "task 2": ["tests/test_task2.py"],
+    "task 3": ["tests/test_task3.py"],
+    "task 4": ["tests/test_task4.py"],
+    "bonus": ["tests/test_bonus.py"],
+    "whole kata": ["tests"],
+}
+FLOOR = [sys.executable, "-c", "import mlflow, sklearn.ensemble, pandas"]
+
+
+def wall(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=KIT_ROOT, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
+    repeat = parser.parse_args().repeat
+    floor = statistics.median(wall(FLOOR) for _ in range(max(3, repeat)))
+    print(f"import floor: {floor:.2f} s")
+    print(f"{'suite':<12} {'wall s':>8} {'x floor':>8}  target")
+    for name, paths in SUITES.items():
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                   "--exercises", "solutions", *paths]
+        seconds = statistics.median(wall(command) for _ in range(repeat))
+        target = 4.0 if name == "whole kata" else 1.5
+        print(f"{name:<12} {seconds:>8.2f} {seconds / floor:>8.2f}  <= {target}x")
+
+
+if __name__ == "__main__":
+    main()

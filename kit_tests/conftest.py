@@ -1,0 +1,3 @@
+"""Tests of the kit itself (grader, stub generator, dataset, reports): not the kata."""
+
+pytest_plugins = ["pytester"]

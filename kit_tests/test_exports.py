@@ -1,0 +1,219 @@
+"""What ``kata grade`` leaves in OUT: results.json, grades.csv and index.html."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import os
+import re
+import time
+from html import unescape
+
+import pytest
+
+from grader import exports
+from grader.exports import write_all, write_atomic, write_grades_csv, write_results_json
+from grader.report import render_report, safe_relative_href
+from grader.results import SubmissionResult
+from grader.todos import load_todos
+from report_samples import (BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID, SCRIPT_MESSAGE,
+                            big_class, sample_class)
+
+TODO_IDS = [todo.id for todo in load_todos()]
+REMOTE_REF = re.compile(r"""\b(?:src|href|xlink:href|action)\s*=\s*["']?\s*(?:[a-z][\w+.-]*:)?//""", re.I)
+
+
+@pytest.fixture
+def results():
+    return sample_class()
+
+
+@pytest.fixture
+def html(results):
+    return render_report(results, logs={"bob": "logs/bob.html"}, generated_at="2025-01-01 10:00")
+
+
+def test_results_json_has_exactly_the_spec_keys(results, tmp_path):
+    data = json.loads(write_results_json(results, tmp_path).read_text(encoding="utf-8"))
+    assert set(data) == {"schema_version", "kit", "todos", "submissions"}
+    assert data["schema_version"] == 1 and data["kit"] == KIT
+    assert [t["id"] for t in data["todos"]] == TODO_IDS
+    assert all(set(t) == {"id", "task", "title", "points", "bonus"} for t in data["todos"])
+    for sub in data["submissions"]:
+        expected = {"id", "status", "score", "max_score", "todos", "duration_s"}
+        assert set(sub) == (expected | {"message"} if sub["status"] == "error" else expected)
+        assert all(set(todo) == {"status", "message"} for todo in sub["todos"].values())
+    bob = data["submissions"][1]
+    assert (bob["score"], bob["max_score"]) == (12, 15)
+    assert bob["todos"]["4.3"]["status"] == "timeout"
+    assert data["submissions"][2] == {"id": "carol", "status": "error", "score": 0,
+                                      "max_score": 15, "todos": {}, "duration_s": 0.01,
+                                      "message": BROKEN_REASON}
+
+
+def test_results_json_round_trips_through_from_json(results, tmp_path):
+    data = json.loads(write_results_json(results, tmp_path).read_text(encoding="utf-8"))
+    again = [SubmissionResult.from_json(sub) for sub in data["submissions"]]
+    assert [s.to_json() for s in again] == [s.to_json() for s in results.submissions]
+
+
+def test_results_json_is_indented_utf8_with_non_ascii_kept(results, tmp_path):
+    raw = write_results_json(results, tmp_path).read_bytes()
+    assert '"zoë"'.encode() in raw and b"\\u00eb" not in raw
+    assert raw.startswith(b'{\n  "schema_version": 1,')
+
+
+def read_grades(path):
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_grades_csv_has_one_column_per_todo_including_bonus(results, tmp_path):
+    path = write_grades_csv(results, tmp_path)
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle))
+    assert header == ["id", "status", "score", "max_score", *TODO_IDS]
+    assert "B.1" in header and "B.2" in header
+
+
+def test_grades_csv_has_one_row_per_submission_with_1_only_for_passes(results, tmp_path):
+    rows = read_grades(write_grades_csv(results, tmp_path))
+    assert [row["id"] for row in rows] == ["alice", "bob", "carol", SCRIPT_ID, "'" + FORMULA_ID, "zoë"]
+    alice, bob, carol = rows[:3]
+    assert alice["score"] == "15" and all(alice[t] == "1" for t in TODO_IDS)
+    assert (bob["status"], bob["score"], bob["max_score"]) == ("graded", "12", "15")
+    assert {t for t in TODO_IDS if bob[t] == "0"} == {"2.1", "3.2", "4.3", "B.1", "B.2"}
+    assert carol["status"] == "error" and carol["score"] == "0"
+    assert all(carol[t] == "0" for t in TODO_IDS)
+
+
+def test_grades_csv_defuses_ids_a_spreadsheet_would_run_as_formulas(results, tmp_path):
+    for bad in ("=1+1", "+cmd", "-2", "@SUM(A1)"):
+        results.submissions.append(SubmissionResult(bad, "error", message="x"))
+    ids = [row["id"] for row in read_grades(write_grades_csv(results, tmp_path))]
+    assert not any(i.startswith(("=", "+", "-", "@")) for i in ids)
+    assert ids[-4:] == ["'=1+1", "'+cmd", "'-2", "'@SUM(A1)"]
+
+
+def test_grades_csv_starts_with_a_bom_and_uses_crlf_for_spreadsheets(results, tmp_path):
+    raw = write_grades_csv(results, tmp_path).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfid,status,score,max_score,1.1,")
+    assert raw.count(b"\r\n") == len(results.submissions) + 1
+
+
+def test_report_escapes_student_ids_and_messages(html):
+    assert html.count("<script") == 1  # ours, at the end of <body>
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#39;id&#39;)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_report_only_runs_its_own_inline_css_and_js(html):
+    csp = unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)[1])
+    script = re.search(r"<script>(.*?)</script>", html, re.S).group(1)
+    style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    for kind, text in (("script-src", script), ("style-src", style)):
+        digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+        assert f"{kind} 'sha256-{digest}'" in csp
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+
+
+def test_report_contains_every_submission_and_every_todo(results, html):
+    for sub in results.submissions:
+        escaped = (sub.id.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                   .replace('"', "&#34;").replace("'", "&#39;"))
+        assert f"<tr data-id=\"{escaped}\"" in html
+    for todo in load_todos():
+        assert f"<button type=\"button\">{todo.id}</button>" in html
+        assert todo.title.replace("'", "&#39;") in html
+    assert html.count('<section class="student') == len(results.submissions)
+
+
+def test_report_fetches_nothing_from_the_network(html):
+    assert not REMOTE_REF.findall(html)
+    assert "@import" not in html and "url(" not in html
+
+
+def test_report_flags_the_broken_submission_with_its_reason(html):
+    assert '<tr data-id="carol" class="broken">' in html
+    row = html.split('<tr data-id="carol"', 1)[1].split("</tr>", 1)[0]
+    assert "⚠ broken" in row and BROKEN_REASON in row
+    assert "1 submission could not be graded" in html
+
+
+def test_report_shows_each_status_symbol_with_its_message_as_tooltip(html):
+    bob = html.split('<tr data-id="bob"', 1)[1].split("</tr>", 1)[0]
+    assert bob.count(">✓</td>") == 12
+    assert 'class="st fail' in bob and 'class="st error' in bob and 'class="st timeout' in bob
+    assert 'title="3.2 Metrics in one log_metrics call: error — ImportError: cannot import' in bob
+    assert "</span> timed out" in html  # legend
+
+
+def test_report_header_has_class_stats_and_kit_versions(html):
+    assert "<dt>Submissions</dt><dd>6</dd>" in html
+    assert "<dt>Mean score</dt><dd>11.2 " in html  # (15 + 12 + 14 + 0 + 15) / 5 graded
+    assert "<dt>Median score</dt><dd>14 " in html
+    assert "mlflow 3.17.2 · python 3.11.7 · tests 0123456789ab" in html
+    assert "2025-01-01 10:00" in html
+
+
+def test_report_links_the_given_logs_and_refuses_unsafe_paths(results):
+    html = render_report(results, logs={"bob": "logs/bob.html", "alice": "javascript:alert(1)",
+                                        "zoë": "/etc/passwd", SCRIPT_ID: "logs/a b#c.html"})
+    assert 'href="logs/bob.html"' in html
+    assert "javascript:" not in html and 'href="/etc/passwd"' not in html
+    assert 'href="logs/a%20b%23c.html"' in html
+    assert safe_relative_href("../x.html") is None
+    assert safe_relative_href("//evil.example/x") is None
+    assert safe_relative_href("logs\\win.html") == "logs/win.html"
+
+
+def test_report_keeps_messages_whole_and_pre_wrapped_in_the_student_section(html):
+    assert "<pre>TODO B.1: the server answered 400:\n  line two\n  line three</pre>" in html
+
+
+def test_report_of_an_empty_class_still_renders(results):
+    results.submissions.clear()
+    html = render_report(results)
+    assert "<dt>Submissions</dt><dd>0</dd>" in html and "<dt>Mean score</dt><dd>– " in html
+
+
+def test_report_of_300_students_renders_fast_and_stays_small():
+    started = time.monotonic()
+    html = render_report(big_class(300))
+    assert time.monotonic() - started < 5
+    assert html.count("<tr data-id=") == 300
+    assert len(html.encode()) < 4_000_000
+
+
+def test_atomic_write_replaces_the_file_and_leaves_no_temp_files(tmp_path):
+    target = tmp_path / "results.json"
+    target.write_text("old")
+    write_atomic(target, "new ✓")
+    assert target.read_text(encoding="utf-8") == "new ✓"
+    assert os.listdir(tmp_path) == ["results.json"]
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypatch):
+    target = tmp_path / "grades.csv"
+    target.write_text("old")
+
+    def crash(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(exports.os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(target, "new")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["grades.csv"]
+
+
+def test_write_all_writes_the_three_files_and_returns_their_paths(results, tmp_path):
+    out = tmp_path / "out" / "nested"
+    paths = write_all(results, out, logs={"bob": "logs/bob.html"})
+    assert [p.name for p in paths] == ["results.json", "grades.csv", "index.html"]
+    assert sorted(os.listdir(out)) == ["grades.csv", "index.html", "results.json"]
+    assert 'href="logs/bob.html"' in (out / "index.html").read_text(encoding="utf-8")
