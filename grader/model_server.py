@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -87,10 +88,36 @@ class ModelServer:
 
 
 _shared: ModelServer | None = None
+_starting = None  # a background thread starting the server early
+_lock = threading.Lock()
+
+
+def start_in_background(sandbox) -> None:
+    """Begin saving and serving the model now, so its ~7-s start overlaps other tests."""
+    global _starting
+    with _lock:
+        if _shared is None and _starting is None:
+            _starting = threading.Thread(target=_start_quietly, args=(sandbox,), daemon=True)
+            _starting.start()
+
+
+def _start_quietly(sandbox) -> None:
+    try:
+        shared_model_server(sandbox)
+    except Exception:  # noqa: BLE001 - the fixture retries and reports the error
+        pass
 
 
 def shared_model_server(sandbox) -> ModelServer:
     """Save the kit's served model (in a sandbox child) and serve it, once per process."""
+    global _shared
+    if _starting is not None and threading.current_thread() is not _starting:
+        _starting.join()
+    with _lock:
+        return _start_if_needed(sandbox)
+
+
+def _start_if_needed(sandbox) -> ModelServer:
     global _shared
     if _shared is None or _shared.process.poll() is not None:
         from grader.store import new_store

@@ -20,6 +20,7 @@ KIT_ROOT = Path(__file__).resolve().parent.parent
 KATA_TESTS = KIT_ROOT / "tests"
 DEFAULT_EXERCISES = KIT_ROOT / "exercises"
 MODEL_TASKS = {3, 4, 5}  # tasks whose tests log or load models (warm those up too)
+BONUS_TASK = 5  # its tests need `mlflow models serve`, started early in the background
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,8 +67,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     known = todo_by_id()
     tasks = {known[marker.args[0]].task for item in session.items
              for marker in item.iter_markers("todo") if marker.args and marker.args[0] in known}
-    if tasks & MODEL_TASKS and not session.config.option.collectonly:
+    if session.config.option.collectonly:
+        return
+    if tasks & MODEL_TASKS:
         shared_sandbox().warm_up(["models"])
+    if BONUS_TASK in tasks:
+        from grader.model_server import start_in_background
+
+        start_in_background(shared_sandbox())
 
 
 def todo_of(item: pytest.Item):

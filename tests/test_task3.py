@@ -7,7 +7,7 @@ import pytest
 
 FUNCTION = "compare_models"
 MODEL_NAMES = ("LinearRegression", "RandomForest", "GradientBoosting")
-ROWS = 250  # a small sample keeps the three fits fast
+ROWS = 120  # a small sample keeps the fits and the skops files of 100 trees small
 
 
 def fitted_models(data):
