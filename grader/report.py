@@ -142,7 +142,7 @@ def histogram(scores: list[int], max_score: int, width: float = 420,
             "step": step, "baseline": height - bottom}
 
 
-def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 350,
+def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 375,
                bar_width: float = 340, row_height: float = 20) -> dict:
     """Per TODO: stacked bar of pass/fail/timeout/error/missing over graded submissions."""
     n = len(graded)

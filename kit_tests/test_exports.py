@@ -18,7 +18,7 @@ from grader.exports import write_all, write_atomic, write_grades_csv, write_resu
 from grader.report import render_report, safe_relative_href
 from grader.results import SubmissionResult
 from grader.todos import load_todos
-from report_samples import (BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID, SCRIPT_MESSAGE,
+from report_samples import (BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID,
                             big_class, sample_class)
 
 TODO_IDS = [todo.id for todo in load_todos()]

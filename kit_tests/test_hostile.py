@@ -50,7 +50,10 @@ VANDAL = prepend_to_function(solution(TASK1), "log_baseline_run", """
     import pathlib, labkit
     kit = pathlib.Path(labkit.__file__).resolve().parent.parent
     for test in (kit / "tests").glob("test_*.py"):
-        test.write_text("def test_everything_passes():\\n    pass\\n")
+        try:
+            test.write_text("def test_everything_passes():\\n    pass\\n")
+        except OSError:
+            pass
     for folder in (pathlib.Path.cwd(), kit):
         try:
             (folder / "results.json").write_text('{"score": 15}')
@@ -111,4 +114,7 @@ def test_hostile_code_costs_only_its_own_todos(case_name, kit_copy):
         if todo["status"] != "pass":
             assert todo["message"].startswith(f"TODO {todo_id}:"), todo
     assert not leftover_sleepers()
+    if os.geteuid() == 0:  # children run as nobody: the kit's files are out of their reach
+        for test in (kit_copy / "tests").glob("test_*.py"):
+            assert test.read_bytes() == (KIT_ROOT / "tests" / test.name).read_bytes()
     assert sorted(p.name for p in exercises.iterdir()) == sorted(files)  # submission untouched

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.quiet import QUIET_ENV
+from grader.sandbox.privileges import NOBODY, can_drop_to
 
-NOBODY = 65534
 STARTUP_TIMEOUT_S = 120
 REPLY_MARGIN_S = 30
 # Variables that would point a child at the judge's own MLflow store or Python setup.
@@ -52,22 +52,11 @@ class CallResult:
         return self.outcome == "ok"
 
 
-def uid_can_run_python(uid: int) -> bool:
-    """Whether ``uid`` can read this Python's libraries and the kit (not the case when
-    Python lives under a private home such as ``/root/.pyenv``)."""
+def kit_paths() -> list[str]:
+    """Files a dropped child must still be able to read."""
     from importlib.util import find_spec
 
-    probes = [sys.executable, __file__] + [find_spec(name).origin for name in ("mlflow", "sklearn")]
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgid(uid)
-            os.setuid(uid)
-            ok = all(os.access(path, os.R_OK) for path in probes)
-        finally:
-            os._exit(0 if ok else 1)
-    _, status = os.waitpid(pid, 0)
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    return [sys.executable, __file__] + [find_spec(name).origin for name in ("mlflow", "sklearn")]
 
 
 class SandboxError(RuntimeError):
@@ -83,8 +72,7 @@ class Sandbox:
     def __init__(self, limits: SandboxLimits = SandboxLimits(), drop_privileges: bool = True):
         self._closed = False
         self.limits = limits
-        wanted = drop_privileges and os.geteuid() == 0
-        self.uid = NOBODY if wanted and uid_can_run_python(NOBODY) else None
+        self.uid = NOBODY if drop_privileges and can_drop_to(NOBODY, kit_paths()) else None
         self.root = Path(tempfile.mkdtemp(prefix="kata-sandbox-"))
         self.root.chmod(0o711)  # children may traverse, not list
         self._counter = itertools.count(1)

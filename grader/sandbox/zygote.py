@@ -145,6 +145,7 @@ def limit_resources(limits: dict) -> None:
 
 def become_child(request: dict, result_fd: int) -> None:
     """Everything a forked child does; never returns."""
+    from grader.sandbox.privileges import drop_to
     from grader.sandbox.probes import PROBES, to_json
 
     status = 0
@@ -158,9 +159,9 @@ def become_child(request: dict, result_fd: int) -> None:
         os.dup2(log, 2)
         uid = request.get("uid")
         if uid is not None:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
+            drop_to(uid)
+            processes = request["limits"].get("processes", 512)
+            resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))  # fork bombs
         limit_resources(request["limits"])
         os.chdir(workdir)
         os.environ.update(request.get("env", {}))
