@@ -56,6 +56,57 @@ def cmd_stubs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    import os
+    import statistics
+    import time
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from grader.grade import GradeOptions, GradingError, grade
+
+    console = Console(stderr=True)
+    options = GradeOptions(Path(args.submissions), Path(args.out), args.jobs or os.cpu_count() or 1,
+                           args.timeout, args.resume)
+    started = time.monotonic()
+    with Progress(TextColumn("[bold]grading[/bold]"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(event, **data):
+            if event == "start":
+                bar.update(task, total=data["total"])
+            elif event == "begin":
+                bar.update(task, description=data["id"])
+            elif event == "done":
+                result = data["result"]
+                bar.advance(task)
+                note = "resumed" if data["resumed"] else f"{result.duration_s:.0f} s"
+                verdict = (f"{result.score}/{result.max_score}" if result.status == "graded"
+                           else f"[red]broken: {result.message}[/red]")
+                bar.console.print(f"  {result.id}: {verdict} [dim]({note})[/dim]", markup=True,
+                                  highlight=False)
+
+        try:
+            results = grade(options, progress)
+        except GradingError as reason:
+            console.print(f"[red]kata grade: {reason}[/red]")
+            return 2
+        except OSError as error:
+            console.print(f"[red]kata grade: {error.strerror or error}: {error.filename or ''}[/red]")
+            return 2
+    graded = [s for s in results.submissions if s.status == "graded"]
+    broken = len(results.submissions) - len(graded)
+    mean = statistics.mean(s.score for s in graded) if graded else 0.0
+    console.print(f"graded {len(graded)} submission(s), {broken} broken, in "
+                  f"{time.monotonic() - started:.0f} s; mean {mean:.1f}/15 → "
+                  f"{options.out / 'index.html'}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -71,6 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate = verbs.add_parser("validate", help="check that the kit judges every TODO correctly")
     validate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     validate.set_defaults(handler=cmd_validate)
+    grade = verbs.add_parser("grade", help="grade a folder of submissions (folders or .zip files)")
+    grade.add_argument("submissions", metavar="SUBMISSIONS",
+                       help="folder whose every sub-folder or .zip is one student's submission")
+    grade.add_argument("--out", required=True, metavar="OUT",
+                       help="where to write results.json, grades.csv and index.html")
+    grade.add_argument("--jobs", type=int, metavar="N", help="submissions graded in parallel (default: one per core)")
+    grade.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                       help="seconds one call of student code may take (default: %(default)s)")
+    grade.add_argument("--resume", action="store_true",
+                       help="keep results already in OUT for the same kit; grade only what is missing")
+    grade.set_defaults(handler=cmd_grade)
     check = verbs.add_parser("check", help="grade your own exercises/: the 15 TODOs and your score")
     check.add_argument("--exercises", default="exercises", metavar="DIR",
                        help="folder with your task files (default: %(default)s)")

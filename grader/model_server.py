@@ -22,6 +22,8 @@ from pathlib import Path
 from grader.quiet import QUIET_ENV
 
 STARTUP_TIMEOUT_S = 120
+SERVER_ENV = "KATA_MODEL_SERVER"  # set by `kata grade` for its workers: one server per class
+SERVED_DATA = Path(__file__).resolve().parent.parent / "data" / "devops_metrics.csv"
 
 
 def free_port() -> int:
@@ -30,12 +32,35 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class ModelServer:
+class ModelServerClient:
+    """Talks to a running scoring server (ours, or one another process started)."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def invoke(self, body) -> tuple[int, dict | str]:
+        """POST ``body`` as JSON to /invocations; return (status, parsed reply)."""
+        request = urllib.request.Request(
+            f"{self.url}/invocations", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as error:
+            text = error.read().decode(errors="replace")
+            try:
+                return error.code, json.loads(text)
+            except ValueError:
+                return error.code, text
+
+
+class ModelServer(ModelServerClient):
     """``mlflow models serve`` for the model saved at ``model_dir``."""
 
     def __init__(self, model_dir: Path, log_path: Path):
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(f"http://127.0.0.1:{self.port}")
         env = {**os.environ, **QUIET_ENV}
         command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model_dir),
                    "--env-manager", "local", "-h", "127.0.0.1", "-p", str(self.port)]
@@ -61,22 +86,6 @@ class ModelServer:
         tail = self.log_path.read_text(errors="replace")[-800:]
         raise RuntimeError(f"mlflow models serve did not answer /ping: {tail}")
 
-    def invoke(self, body) -> tuple[int, dict | str]:
-        """POST ``body`` as JSON to /invocations; return (status, parsed reply)."""
-        request = urllib.request.Request(
-            f"{self.url}/invocations", data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as reply:
-                return reply.status, json.loads(reply.read())
-        except urllib.error.HTTPError as error:
-            text = error.read().decode(errors="replace")
-            try:
-                return error.code, json.loads(text)
-            except ValueError:
-                return error.code, text
-
     def stop(self) -> None:
         if self.process.poll() is None:
             try:
@@ -95,6 +104,8 @@ _lock = threading.Lock()
 def start_in_background(sandbox) -> None:
     """Begin saving and serving the model now, so its ~7-s start overlaps other tests."""
     global _starting
+    if os.environ.get(SERVER_ENV):
+        return
     with _lock:
         if _shared is None and _starting is None:
             _starting = threading.Thread(target=_start_quietly, args=(sandbox,), daemon=True)
@@ -108,9 +119,11 @@ def _start_quietly(sandbox) -> None:
         pass
 
 
-def shared_model_server(sandbox) -> ModelServer:
-    """Save the kit's served model (in a sandbox child) and serve it, once per process."""
-    global _shared
+def shared_model_server(sandbox) -> ModelServerClient:
+    """Save the kit's served model (in a sandbox child) and serve it, once per process;
+    or use the server named by $KATA_MODEL_SERVER."""
+    if os.environ.get(SERVER_ENV):
+        return ModelServerClient(os.environ[SERVER_ENV])
     if _starting is not None and threading.current_thread() is not _starting:
         _starting.join()
     with _lock:
@@ -120,17 +133,26 @@ def shared_model_server(sandbox) -> ModelServer:
 def _start_if_needed(sandbox) -> ModelServer:
     global _shared
     if _shared is None or _shared.process.poll() is not None:
+        home = sandbox.new_dir("served-model")
+        _shared = serve_kit_model(home, sandbox)
+    return _shared
+
+
+def serve_kit_model(home: Path, sandbox=None) -> ModelServer:
+    """Save the kit's model under ``home`` (in a sandbox child when one is given,
+    else in this trusted process) and start serving it."""
+    if sandbox is None:
+        from grader.seeding import save_served_model
+
+        save_served_model(str(SERVED_DATA), str(home / "model"))
+    else:
         from grader.store import new_store
 
-        home = sandbox.new_dir("served-model")
         env = {"MLFLOW_TRACKING_URI": new_store(home / "store"), "HOME": str(home)}
         sandbox.hand_over(home)
         result = sandbox.run("kit", home, env, function="save_served_model",
                              kwargs={"data_path": str(SERVED_DATA), "path": str(home / "model")})
         if not result.ok:
             raise RuntimeError(f"could not save the served model: {result.error}")
-        _shared = ModelServer(home / "model", home / "server.log")
-    return _shared
+    return ModelServer(home / "model", home / "server.log")
 
-
-SERVED_DATA = Path(__file__).resolve().parent.parent / "data" / "devops_metrics.csv"

@@ -11,6 +11,7 @@ QUIET_ENV = {
     "DO_NOT_TRACK": "true",
     "PYTHONDONTWRITEBYTECODE": "1",
     "GIT_PYTHON_REFRESH": "quiet",
+    "MLFLOW_LOGGING_LEVEL": "ERROR",
 }
 
 

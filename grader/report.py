@@ -33,7 +33,7 @@ from grader.results import ClassResults, SubmissionResult
 from grader.todos import Todo
 
 STATUSES = ("pass", "fail", "timeout", "error", "missing")  # "missing": no result recorded
-SYMBOLS = {"pass": "✓", "fail": "✗", "timeout": "⏱", "error": "!", "missing": "–"}
+SYMBOLS = {"pass": "✓", "fail": "✗", "timeout": "⌛", "error": "!", "missing": "–"}
 LABELS = {"pass": "passed", "fail": "failed", "timeout": "timed out", "error": "error",
           "missing": "not run"}
 SORT_RANK = {"pass": 4, "fail": 3, "timeout": 2, "error": 1, "missing": 0}

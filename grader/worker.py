@@ -1,0 +1,50 @@
+"""A grading worker: one long-lived judge process that grades submissions one by one.
+
+``kata grade`` starts ``--jobs`` of them. Each keeps its warm sandbox across
+submissions (no 2-s import, no 5-s warm-up per student). Protocol: one JSON job per
+line on stdin (``{"id", "exercises", "log"}``), one JSON result per line on the
+original stdout; everything else the process prints goes to stderr.
+
+Run as ``python -m grader.worker --timeout S``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--timeout", type=float, required=True)
+    parser.add_argument("--seed", default="0")
+    args = parser.parse_args()
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # stray prints never corrupt the protocol
+
+    from grader.quiet import silence_mlflow
+    from grader.runner import run_kata
+    from grader.sandbox import shared_sandbox
+
+    silence_mlflow()
+    shared_sandbox().warm_up(["tracking", "models"])
+    protocol.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        job = json.loads(line)
+        extra = ["--kata-timeout", str(args.timeout), "--kata-seed", args.seed]
+        if job.get("log"):
+            extra += ["--html", job["log"], "--self-contained-html"]
+        try:
+            run = run_kata(Path(job["exercises"]), extra_args=extra)
+            reply = {"id": job["id"], "todos": {k: v.to_json() for k, v in run.todos.items()},
+                     "duration_s": run.duration_s, "problems": run.problems}
+        except Exception as error:  # noqa: BLE001 - reported for this submission only
+            reply = {"id": job["id"], "error": f"grader error: {type(error).__name__}: {error}"}
+        protocol.write(json.dumps(reply) + "\n")
+
+
+if __name__ == "__main__":
+    main()
