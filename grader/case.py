@@ -96,6 +96,8 @@ class KataCase:
             self.fail(f"{what} {detail.removeprefix('WrongResult: ')}")
         # Reported per TODO: the student's code errored or timed out instead of being judged.
         self.properties.append(("kata_status", "timeout" if result.outcome == "timeout" else "error"))
+        if detail.startswith("StudentImportError: "):
+            self.fail(detail.removeprefix("StudentImportError: "))
         if result.outcome == "memory":
             detail += f" (the sandbox allows {self.limits.memory_mb} MiB)"
         where = last_student_frame(result.traceback)

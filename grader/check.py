@@ -13,12 +13,14 @@ from grader.todos import load_todos
 TEXT = {
     "en": {"title": "MLflow kata — your TODOs", "todo": "TODO", "what": "what", "status": "",
            "message": "first message", "score": "Score", "next": "Next: fix TODO {id} — {hint}",
-           "run": "Run `pytest {file}` to see every detail.", "done": "All 15 TODOs pass. ¡Enhorabuena! Try the bonus.",
+           "broken": "Next: your code for TODO {id} does not run — fix this first: {message}",
+           "run": "Run `pytest {file}` to see every detail.", "done": "All {n} TODOs pass. Well done! Try the bonus: pytest tests/test_bonus.py",
            "bonus": "bonus, not counted", "hint": "hint"},
     "es": {"title": "Kata de MLflow — tus TODOs", "todo": "TODO", "what": "qué", "status": "",
            "message": "primer mensaje", "score": "Puntuación", "next": "Siguiente: arregla el TODO {id} — {hint}",
+           "broken": "Siguiente: tu código del TODO {id} no se ejecuta — arregla esto primero: {message}",
            "run": "Ejecuta `pytest {file}` para ver todos los detalles.",
-           "done": "Los 15 TODOs pasan. ¡Enhorabuena! Prueba el bonus.", "bonus": "bonus, no cuenta",
+           "done": "Los {n} TODOs pasan. ¡Enhorabuena! Prueba el bonus: pytest tests/test_bonus.py", "bonus": "bonus, no cuenta",
            "hint": "pista"},
 }
 SYMBOLS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "error": "[red]![/red]",
@@ -57,10 +59,14 @@ def show(run: KataRun, lang: str) -> None:
     missing = [t for t in graded if run.todos[t.id].status != "pass"]
     if missing:
         first = missing[0]
-        console.print(text["next"].format(id=first.id, hint=first.hint(lang)))
+        result = run.todos[first.id]
+        if result.status in ("error", "timeout"):
+            console.print(text["broken"].format(id=first.id, message=result.message), highlight=False)
+        else:
+            console.print(text["next"].format(id=first.id, hint=first.hint(lang)), highlight=False)
         console.print(text["run"].format(file=f"tests/{TASK_TEST_FILES[first.task]}"))
     elif graded:
-        console.print(text["done"])
+        console.print(text["done"].format(n=len(graded)))
     for problem in run.problems:
         console.print(f"[red]{problem}[/red]")
 

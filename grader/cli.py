@@ -93,17 +93,17 @@ def cmd_grade(args: argparse.Namespace) -> int:
         try:
             results = grade(options, progress)
         except GradingError as reason:
-            console.print(f"[red]kata grade: {reason}[/red]")
+            print(f"kata grade: {reason}", file=sys.stderr)
             return 2
         except OSError as error:
-            console.print(f"[red]kata grade: {error.strerror or error}: {error.filename or ''}[/red]")
+            print(f"kata grade: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
             return 2
     graded = [s for s in results.submissions if s.status == "graded"]
     broken = len(results.submissions) - len(graded)
     mean = statistics.mean(s.score for s in graded) if graded else 0.0
     console.print(f"graded {len(graded)} submission(s), {broken} broken, in "
                   f"{time.monotonic() - started:.0f} s; mean {mean:.1f}/15 → "
-                  f"{options.out / 'index.html'}")
+                  f"{options.out / 'index.html'}", soft_wrap=True)
     return 0
 
 

@@ -75,6 +75,16 @@ class TodoCollector:
             self.todos.setdefault(marker.args[0], TodoResult("pass"))
             self._todo_of[item.nodeid] = marker.args[0]
 
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location) -> None:
+        """Advice on a passing TODO (``KataFeedback``) becomes its message."""
+        from grader.case import KataFeedback
+
+        todo_id = self._todo_of.get(nodeid)
+        if todo_id and issubclass(warning_message.category, KataFeedback):
+            current = self.todos[todo_id]
+            if current.status == "pass" and not current.message:
+                self.todos[todo_id] = TodoResult("pass", str(warning_message.message))
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         todo_id = self._todo_of.get(report.nodeid)
         if todo_id is None or report.passed or report.skipped:

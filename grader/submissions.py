@@ -73,15 +73,19 @@ def files_from_folder(root: Path) -> dict[str, bytes]:
             continue
         if not inside(exercises, root):
             continue
-        files = {}
+        files, links_out = {}, []
         for name in STUDENT_FILES:
             path = exercises / name
             if path.is_symlink() and not inside(path, root):
-                continue  # a link out of the submission is never followed
+                links_out.append(name)  # a link out of the submission is never followed
+                continue
             if path.is_file() and path.stat().st_size <= MAX_FILE_BYTES:
                 files[name] = path.read_bytes()
         if files:
             return files
+        if links_out:
+            raise BadSubmission(f"exercises/{links_out[0]} links outside the submission "
+                                "(links are not followed): submit the file itself")
     if not any(root.iterdir()):
         raise BadSubmission("empty submission folder")
     return {}

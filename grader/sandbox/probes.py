@@ -16,6 +16,10 @@ class WrongResult(Exception):
     """The student function returned, but not the kind of value the task needs."""
 
 
+class StudentImportError(Exception):
+    """The student module could not even be imported (syntax error, crash at import)."""
+
+
 def import_student_module(exercises: str, module: str):
     """Import ``exercises/module.py`` under a private name (kit packages win)."""
     path = Path(exercises) / f"{module}.py"
@@ -25,7 +29,14 @@ def import_student_module(exercises: str, module: str):
         sys.path.append(exercises)  # after site-packages: kit modules cannot be shadowed
     spec = importlib.util.spec_from_file_location(f"student_{module}", path)
     student = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(student)
+    try:
+        spec.loader.exec_module(student)
+    except SyntaxError as error:
+        raise StudentImportError(f"{module}.py could not be imported: SyntaxError: {error.msg} "
+                                 f"(line {error.lineno})") from None
+    except Exception as error:  # noqa: BLE001 - any crash at import time
+        raise StudentImportError(f"{module}.py crashed while being imported: "
+                                 f"{type(error).__name__}: {error}") from error
     return student
 
 
@@ -93,9 +104,13 @@ def load_model_and_predict(request: dict):
     import mlflow.pyfunc
     from mlflow.models import get_model_info
 
-    info = get_model_info(request["uri"])
+    try:
+        info = get_model_info(request["uri"])
+    except Exception as error:  # noqa: BLE001 - nothing logged there: the TODO's own failure
+        return {"missing": True, "reason": f"{type(error).__name__}: {error}"}
     model = mlflow.pyfunc.load_model(request["uri"])
     return {
+        "missing": False,
         "flavors": sorted(info.flavors),
         "has_signature": info.signature is not None,
         "predictions": predictions(model, request["frame"]),

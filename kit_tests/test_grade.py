@@ -1,0 +1,226 @@
+"""``kata grade`` on a class full of broken and hostile submissions (kata-spec §4–6):
+each gets a clear one-line reason or costs only its own TODOs, the rest of the class
+is graded, and nothing the instructor handed in changes."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader.stubgen import render
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = KIT_ROOT / "solutions"
+TASK1 = "task1_baseline.py"
+TASK1_IDS = ["1.1", "1.2", "1.3", "1.4"]
+SCHEMA = json.loads((KIT_ROOT / "grader" / "results.schema.json").read_text())
+
+
+def solution(name):
+    return render((SOLUTIONS / name).read_text(), stub_ids=())
+
+
+def stub(name):
+    return render((SOLUTIONS / name).read_text())
+
+
+def student(root, name, files):
+    folder = root / name / "exercises"
+    folder.mkdir(parents=True)
+    for file_name, content in files.items():
+        path = folder / file_name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return folder
+
+
+def zipped(root, name, entries):
+    with zipfile.ZipFile(root / f"{name}.zip", "w") as bundle:
+        for entry, data in entries.items():
+            bundle.writestr(entry, data)
+
+
+def tree_digest(root):
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_symlink():
+            digest.update(os.readlink(path).encode())
+        elif path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+LOUD = """
+import os, pathlib, sys
+print("=" * 20 + " 17 passed in 0.01s " + "=" * 20)
+sys.stdout.write("x" * (50 * 1024 * 1024))
+for folder in (pathlib.Path.cwd(), pathlib.Path.cwd().parent, pathlib.Path("/tmp")):
+    for name in ("results.json", "grades.csv", "index.html"):
+        try:
+            (folder / name).write_text("fake")
+        except OSError:
+            pass
+""" + solution(TASK1)
+
+DAEMON = "import subprocess\nsubprocess.Popen(['sleep', '4343'], start_new_session=True)\n" + solution(TASK1)
+PATCH_PYTEST = ("import pytest, _pytest.outcomes\n"
+                "pytest.fail = _pytest.outcomes.fail = lambda *a, **k: None\n") + stub(TASK1)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grade one class with every bad case of spec §6 and a perfect control."""
+    root = tmp_path_factory.mktemp("class")
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / TASK1).write_text(solution(TASK1))
+    submissions = root / "submissions"
+    submissions.mkdir()
+    student(submissions, "perfect", {p.name: solution(p.name) for p in SOLUTIONS.glob("*.py")})
+    student(submissions, "only_task1", {TASK1: solution(TASK1)})
+    student(submissions, "syntax_error", {TASK1: "def log_baseline_run(:\n"})
+    student(submissions, "import_crash", {TASK1: "raise RuntimeError('boom at import')\n"})
+    student(submissions, "wrong_signature", {TASK1: "def log_baseline_run(path):\n    return None\n"})
+    student(submissions, "non_utf8", {TASK1: b'CAFE = "caf\xe9"\n' + solution(TASK1).encode()})
+    student(submissions, "loud_and_fake", {TASK1: LOUD})
+    student(submissions, "daemon", {TASK1: DAEMON})
+    student(submissions, "looper", {TASK1: "while True:\n    pass\n"})
+    student(submissions, "memory_hog", {TASK1: "hog = bytearray(8 * 1024 ** 3)\n"})
+    student(submissions, "exit_at_import", {TASK1: "import os\nos._exit(0)\n"})
+    student(submissions, "patch_pytest", {TASK1: PATCH_PYTEST})
+    own = student(submissions, "own_tests", {TASK1: stub(TASK1)}).parent
+    (own / "tests").mkdir()
+    (own / "tests" / "test_task1.py").write_text("def test_all():\n    pass\n")
+    (own / "conftest.py").write_text("import pytest\npytest.fail = lambda *a, **k: None\n")
+    (own / "pytest.ini").write_text("[pytest]\naddopts = -p no:terminal\n")
+    link = submissions / "symlink_out" / "exercises"
+    link.mkdir(parents=True)
+    (link / TASK1).symlink_to(outside / TASK1)
+    (submissions / "empty_folder").mkdir()
+    zipped(submissions, "zipped_ok", {f"lab/exercises/{TASK1}": solution(TASK1)})
+    zipped(submissions, "absolute_path", {"/etc/evil.py": "x", f"exercises/{TASK1}": "x"})
+    zipped(submissions, "dot_dot", {f"../../{TASK1}": "x"})
+    zipped(submissions, "empty_zip", {})
+    with zipfile.ZipFile(root / "inner.zip", "w") as inner:
+        inner.writestr(f"exercises/{TASK1}", solution(TASK1))
+    zipped(submissions, "nested", {"inner.zip": (root / "inner.zip").read_bytes()})
+    (submissions / "not_a_zip.zip").write_bytes(b"this is not a zip file")
+
+    before = tree_digest(submissions)
+    out = root / "report"
+    run = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out), "--jobs", "2",
+         "--timeout", "5"], cwd=KIT_ROOT, capture_output=True, text=True, timeout=1800)
+    results = json.loads((out / "results.json").read_text())
+    return {"run": run, "out": out, "results": results, "submissions": submissions,
+            "before": before, "by_id": {s["id"]: s for s in results["submissions"]}}
+
+
+def statuses(submission, ids=TASK1_IDS):
+    return {todo_id: submission["todos"][todo_id]["status"] for todo_id in ids}
+
+
+def message(submission, todo_id="1.1"):
+    return submission["todos"][todo_id]["message"]
+
+
+def test_grading_exits_zero_and_results_json_validates_against_the_schema(graded):
+    assert graded["run"].returncode == 0, graded["run"].stderr[-2000:]
+    jsonschema.validate(graded["results"], SCHEMA)
+    assert len(graded["results"]["submissions"]) == 21
+
+
+def test_the_instructors_submissions_folder_is_left_exactly_as_it_was(graded):
+    assert tree_digest(graded["submissions"]) == graded["before"]
+
+
+def test_the_perfect_control_gets_full_marks_despite_its_classmates(graded):
+    perfect = graded["by_id"]["perfect"]
+    assert perfect["status"] == "graded" and perfect["score"] == 15
+    assert all(todo["status"] == "pass" for todo in perfect["todos"].values())
+
+
+@pytest.mark.parametrize("submission_id,reason", [
+    ("empty_folder", "empty submission folder"),
+    ("symlink_out", "links outside the submission"),
+    ("absolute_path", "unsafe path in zip"),
+    ("dot_dot", "unsafe path in zip"),
+    ("empty_zip", "empty zip file"),
+    ("nested", "holds another zip"),
+    ("not_a_zip", "unreadable zip file"),
+])
+def test_ungradable_submissions_get_a_one_line_reason(graded, submission_id, reason):
+    submission = graded["by_id"][submission_id]
+    assert submission["status"] == "error"
+    assert reason in submission["message"] and "\n" not in submission["message"]
+    assert submission["score"] == 0
+
+
+@pytest.mark.parametrize("submission_id,status,words", [
+    ("syntax_error", "error", "SyntaxError"),
+    ("import_crash", "error", "boom at import"),
+    ("wrong_signature", "error", "TypeError"),
+    ("non_utf8", "error", "SyntaxError"),
+    ("looper", "timeout", "did not return within the 5 s time limit"),
+    ("memory_hog", "error", "MemoryError"),
+    ("exit_at_import", "error", "exited with code 0"),
+    ("patch_pytest", "fail", "expected"),
+    ("own_tests", "fail", "expected"),
+])
+def test_broken_task1_code_costs_exactly_the_task1_todos(graded, submission_id, status, words):
+    submission = graded["by_id"][submission_id]
+    assert submission["status"] == "graded"
+    assert statuses(submission) == dict.fromkeys(TASK1_IDS, status)
+    assert words in message(submission)
+    assert message(submission).startswith("TODO 1.1:")
+
+
+def test_working_task1_files_pass_whatever_else_is_missing_or_noisy(graded):
+    for submission_id in ("only_task1", "loud_and_fake", "daemon", "zipped_ok"):
+        submission = graded["by_id"][submission_id]
+        assert statuses(submission) == dict.fromkeys(TASK1_IDS, "pass"), submission_id
+        assert submission["score"] == 4
+        assert "2.1" in submission["todos"] and submission["todos"]["2.1"]["status"] == "error"
+        assert "task2_tuning.py is missing" in message(submission, "2.1")
+
+
+def test_fake_outputs_and_summaries_do_not_reach_the_report(graded):
+    out = graded["out"]
+    assert (out / "grades.csv").read_text(encoding="utf-8-sig").startswith("id,status,score")
+    assert "<html" in (out / "index.html").read_text()
+    assert graded["results"]["schema_version"] == 1
+
+
+def test_no_student_process_outlives_grading(graded):
+    found = subprocess.run(["pgrep", "-f", "sleep 4343"], capture_output=True, text=True)
+    assert found.stdout.split() == []
+
+
+def test_the_report_names_every_submission_and_links_per_student_logs(graded):
+    html = (graded["out"] / "index.html").read_text()
+    for submission_id in graded["by_id"]:
+        assert submission_id in html
+    assert list((graded["out"] / "logs").glob("perfect-*.html"))
+
+
+def test_resume_keeps_finished_results_and_grades_nothing_again(graded):
+    run = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(graded["submissions"]), "--out",
+         str(graded["out"]), "--resume"], cwd=KIT_ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    again = json.loads((graded["out"] / "results.json").read_text())
+    assert [s["score"] for s in again["submissions"]] == [s["score"] for s in graded["results"]["submissions"]]
+    assert "resumed" in run.stderr
+
+
+def test_a_missing_submissions_folder_is_a_one_line_error(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "nope"), "--out",
+                          str(tmp_path / "out")], cwd=KIT_ROOT, capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "is not a folder of submissions" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
