@@ -116,6 +116,12 @@ def cmd_check(args: argparse.Namespace) -> int:
                  args.timeout)
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from grader.try_task import main_for
+
+    return main_for(args.task, args.exercises)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kata", description="MLflow kata: lab and autograder.")
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -143,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, metavar="S",
                        help="seconds one call of your code may take (default: 60)")
     check.set_defaults(handler=cmd_check)
+    run = verbs.add_parser("run", help="run your task once against ./mlflow.db, to see it in the MLflow UI")
+    run.add_argument("task", choices=["1", "2", "3", "4", "bonus"], help="which task")
+    run.add_argument("--exercises", default="exercises", metavar="DIR",
+                     help="folder with your task files (default: %(default)s)")
+    run.set_defaults(handler=cmd_run)
     stubs = verbs.add_parser("stubs", help="(kit maintainers) regenerate exercises/ from solutions/")
     stubs.add_argument("--check", action="store_true", help="only report files out of sync")
     stubs.set_defaults(handler=cmd_stubs)

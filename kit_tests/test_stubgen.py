@@ -4,6 +4,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader.stubgen import ALL, MarkerError, render, stale_exercises, todo_ids_in
 from grader.todos import load_todos
@@ -65,3 +67,17 @@ def test_a_region_renders_its_stub_lines_or_pass_and_solved_regions_lose_markers
 def test_malformed_markers_are_reported_with_their_line(source, problem):
     with pytest.raises(MarkerError, match=problem):
         render(source, filename="broken.py")
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_any_mix_of_solved_and_stubbed_todos_is_valid_python_keeping_the_solved_code(data):
+    path = data.draw(st.sampled_from(sorted(SOLUTIONS.glob("*.py"))), label="file")
+    source = path.read_text(encoding="utf-8")
+    ids = todo_ids_in(source)
+    stubbed = data.draw(st.sets(st.sampled_from(ids)), label="stubbed")
+    rendered = render(source, stubbed, path.name)
+    ast.parse(rendered)
+    for todo_id in ids:
+        assert (f"# TODO {todo_id}: " in rendered) == (todo_id in stubbed)
+    assert "# BEGIN TODO" not in rendered and "# STUB:" not in rendered

@@ -82,6 +82,8 @@ def test_each_run_has_its_fitted_model_logged_with_a_signature(case):
     for name, run in runs.items():
         uri = f"runs:/{run.info.run_id}/model"
         logged = case.load_model_and_predict(uri, rows)
+        case.expect(not logged["missing"], f"expected the fitted {name} logged as an MLflow model named "
+                    f"'model' in its run, but MLflow holds no model at {uri}")
         case.expect("sklearn" in logged["flavors"],
                     f"expected {uri} to be an MLflow sklearn model, but its flavors are {logged['flavors']}")
         case.expect(logged["has_signature"], f"expected {uri} to have a signature, but it has none")
