@@ -1,0 +1,70 @@
+"""Grading throughput: a class of N copies of a perfect submission, ``--jobs 2``.
+
+Prints the amortized wall seconds per submission, its ratio to the import floor
+(``python -c "import mlflow, sklearn.ensemble, pandas"``, measured in the same run)
+and its speed-up over the naive way (a fresh ``pytest`` process per submission, one
+after the other; measured on a few submissions and averaged). Targets (issue 3):
+amortized <= 1.0x the floor, >= 4x faster than naive.
+
+Usage: ``python benchmarks/bench_grade.py [--size 40] [--naive-samples 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(KIT_ROOT))
+
+from grader.stubgen import render  # noqa: E402
+
+FLOOR = [sys.executable, "-c", "import mlflow, sklearn.ensemble, pandas"]
+
+
+def wall(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=KIT_ROOT, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def perfect_class(root: Path, size: int) -> Path:
+    for number in range(size):
+        exercises = root / f"student{number:03d}" / "exercises"
+        exercises.mkdir(parents=True)
+        for path in (KIT_ROOT / "solutions").glob("*.py"):
+            (exercises / path.name).write_text(render(path.read_text(), stub_ids=()))
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=40, help="submissions in the class")
+    parser.add_argument("--naive-samples", type=int, default=3, help="naive runs to average")
+    args = parser.parse_args()
+    floor = statistics.median(wall(FLOOR) for _ in range(3))
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        submissions = perfect_class(scratch / "class", args.size)
+        total = wall([sys.executable, "-m", "grader", "grade", str(submissions), "--out",
+                      str(scratch / "out"), "--jobs", "2"])
+        naive = statistics.mean(
+            wall([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
+                  "--exercises", str(submissions / f"student{n:03d}" / "exercises")])
+            for n in range(args.naive_samples))
+    amortized = total / args.size
+    print(f"import floor:            {floor:6.2f} s")
+    print(f"class of {args.size}, --jobs 2:   {total:6.1f} s")
+    print(f"amortized / submission:  {amortized:6.2f} s = {amortized / floor:.2f}x floor (target <= 1.0x)")
+    print(f"naive / submission:      {naive:6.2f} s")
+    print(f"speed-up over naive:     {naive / amortized:6.2f}x (target >= 4x)")
+
+
+if __name__ == "__main__":
+    main()
