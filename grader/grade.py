@@ -138,6 +138,8 @@ class ClassGrader:
         options = self.options
         if not options.submissions.is_dir():
             raise GradingError(f"{options.submissions} is not a folder of submissions")
+        if options.out.resolve() == options.submissions.resolve():
+            raise GradingError("--out must not be the submissions folder itself (it is never written)")
         options.out.mkdir(parents=True, exist_ok=True)
         (options.out / PROGRESS_DIR).mkdir(exist_ok=True)
         submissions = [s for s in discover(options.submissions)
