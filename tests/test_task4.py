@@ -100,8 +100,7 @@ def test_the_new_version_is_promoted_to_staging(case):
 
 @pytest.mark.todo("4.4")
 def test_the_staging_model_is_loaded_for_prediction(case):
-    from sklearn.linear_model import LinearRegression
-
+    from grader.oracle import fitted
     from labkit import load_split
 
     model_name, data = case.name("response-time"), case.sample_data(300)
@@ -111,8 +110,7 @@ def test_the_staging_model_is_loaded_for_prediction(case):
                       staging_index=staging)
     split = load_split(data)
     start, stop = slices[staging]
-    expected = LinearRegression().fit(split.X_train.iloc[start:stop],
-                                      split.y_train.iloc[start:stop]).predict(split.X_test)
+    expected = fitted("LinearRegression", data, slice(start, stop)).predict(split.X_test)
     answer = case.call_then_predict("load_staging_model", split.X_test, model_name)
     case.expect(answer["predictions"] == pytest.approx(expected.tolist(), rel=1e-6),
                 f"expected the model of version {seeded['versions'][staging]} (alias staging), but "
