@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 
 NOBODY = 65534
 PR_SET_KEEPCAPS = 8
@@ -70,7 +71,7 @@ def emulate_access_with_capabilities() -> None:
 
 def can_drop_to(uid: int, must_read: list[str]) -> bool:
     """Whether a child can drop to ``uid`` here and still read ``must_read``."""
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
         return False
     pid = os.fork()
     if pid == 0:
