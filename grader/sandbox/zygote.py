@@ -132,14 +132,22 @@ def skip_requirement_inference() -> None:
     mlflow.models.infer_pip_requirements = default_requirements
 
 
+def set_limit(kind: int, soft: int, hard: int) -> None:
+    try:
+        resource.setrlimit(kind, (soft, hard))
+    except (ValueError, OSError):
+        if sys.platform == "linux":
+            raise  # elsewhere (macOS) some limits are not supported: the timeout still holds
+
+
 def limit_resources(limits: dict) -> None:
     memory = limits["memory_mb"] * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    set_limit(resource.RLIMIT_AS, memory, memory)
     file_size = limits["file_size_mb"] * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+    set_limit(resource.RLIMIT_FSIZE, file_size, file_size)
     cpu = int(limits["timeout_s"]) + 5
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    set_limit(resource.RLIMIT_CPU, cpu, cpu + 5)
+    set_limit(resource.RLIMIT_CORE, 0, 0)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails, not kills
 
 
