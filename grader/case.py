@@ -4,6 +4,8 @@ behind the sandbox, sample data, and failure messages that name the TODO."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import random
 import shutil
 from functools import cached_property
@@ -13,10 +15,11 @@ import pandas as pd
 import pytest
 
 from grader.sandbox import CallResult, Sandbox, SandboxLimits
-from grader.store import ARTIFACTS_DIR, new_store
+from grader.store import new_store
 from grader.todos import Todo
 
 DATA_PATH = Path(__file__).resolve().parent.parent / "data" / "devops_metrics.csv"
+SEEDED_PARTS = ("store", "work")  # what kit seeding writes in a case folder
 
 
 class KataFeedback(Warning):
@@ -24,7 +27,9 @@ class KataFeedback(Warning):
 
 
 class KataCase:
-    """One test's world. Student code only ever runs through ``call``/``probe``."""
+    """One test's world. Student code only ever runs in the sandbox, through ``call``,
+    ``call_with_frame`` and ``call_then_predict``; student-made models are only ever
+    loaded there too (``load_model_and_predict``)."""
 
     def __init__(self, sandbox: Sandbox, limits: SandboxLimits, exercises: Path, todo: Todo,
                  seed: str, properties: list | None = None):
@@ -33,16 +38,19 @@ class KataCase:
         self.limits = limits
         self.exercises = exercises
         self.todo = todo
-        self.rng = random.Random(hashlib.sha256(seed.encode()).hexdigest())
-        self.dir = sandbox.new_dir("case")
+        digest = hashlib.sha256(seed.encode()).hexdigest()
+        self.rng = random.Random(digest)
+        self.dir = sandbox.fixed_dir(f"case-{digest[:16]}")  # stable: see ``kit``
         self.uri = new_store(self.dir / "store")
         self.workdir = self.dir / "work"
         self.workdir.mkdir()
         self.sandbox.hand_over(self.dir)
 
     def close(self) -> None:
-        if "client" in self.__dict__:
-            self.client._tracking_client.store.engine.dispose()
+        if "client" in self.__dict__:  # each test's store has its own engine: close it
+            engine = getattr(getattr(self.client._tracking_client, "store", None), "engine", None)
+            if engine is not None:
+                engine.dispose()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- inputs ----------------------------------------------------------------------
@@ -134,11 +142,30 @@ class KataCase:
         return self._checked(result, f"loading {uri}")
 
     def kit(self, function: str, **kwargs):
-        """Run trusted kit code (``grader.seeding``) against this case's store."""
-        result = self._run("kit", function=function,
-                                  kwargs=jsonable(kwargs))
+        """Run trusted kit code (``grader.seeding``) against this case's store.
+
+        The same test seeds the same state for every submission a process grades, in
+        the same (stable) case folder; so the seeded store is snapshotted before any
+        student code runs and later copied back instead of being seeded again.
+        """
+        key = hashlib.sha256(json.dumps([str(self.dir), function, jsonable(kwargs)],
+                                        sort_keys=True).encode()).hexdigest()[:24]
+        snapshot = self.sandbox.root / "seeded" / key
+        if (snapshot / "value.json").is_file():
+            for part in SEEDED_PARTS:
+                shutil.rmtree(self.dir / part, ignore_errors=True)
+                shutil.copytree(snapshot / part, self.dir / part)
+            self.sandbox.hand_over(self.dir)
+            return json.loads((snapshot / "value.json").read_text())
+        result = self._run("kit", function=function, kwargs=jsonable(kwargs))
         if not result.ok:
             raise RuntimeError(f"kit {function} failed: {result.error}\n{result.traceback}")
+        draft = snapshot.with_name(key + ".draft")
+        shutil.rmtree(draft, ignore_errors=True)
+        for part in SEEDED_PARTS:
+            shutil.copytree(self.dir / part, draft / part)
+        (draft / "value.json").write_text(json.dumps(result.value))
+        os.replace(draft, snapshot)  # root-owned, out of the children's reach
         return result.value
 
     # -- verdicts --------------------------------------------------------------------

@@ -122,6 +122,15 @@ class Sandbox:
         self.hand_over(path)
         return path
 
+    def fixed_dir(self, name: str) -> Path:
+        """A fresh folder with a stable path: the same ``name`` always gets the same
+        path (emptied first), so state seeded there can be snapshotted and reused."""
+        path = self.root / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir()
+        self.hand_over(path)
+        return path
+
     def hand_over(self, path: Path) -> None:
         """Give ``path`` (recursively) to the children's uid, so they may write in it."""
         if self.uid is None:
