@@ -13,26 +13,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from timing import KIT_ROOT, import_floor, wall
+
 sys.path.insert(0, str(KIT_ROOT))
 
 from grader.stubgen import render  # noqa: E402
-
-FLOOR = [sys.executable, "-c", "import mlflow, sklearn.ensemble, pandas"]
-
-
-def wall(command: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, cwd=KIT_ROOT, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
-
 
 def perfect_class(root: Path, size: int) -> Path:
     for number in range(size):
@@ -48,7 +37,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=40, help="submissions in the class")
     parser.add_argument("--naive-samples", type=int, default=3, help="naive runs to average")
     args = parser.parse_args()
-    floor = statistics.median(wall(FLOOR) for _ in range(3))
+    floor = import_floor()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         submissions = perfect_class(scratch / "class", args.size)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from timing import KIT_ROOT, import_floor, wall
+
 SUITES = {
     "task 1": ["tests/test_task1.py"],
     "task 2": ["tests/test_task2.py"],
@@ -23,21 +21,11 @@ SUITES = {
     "bonus": ["tests/test_bonus.py"],
     "whole kata": ["tests"],
 }
-FLOOR = [sys.executable, "-c", "import mlflow, sklearn.ensemble, pandas"]
-
-
-def wall(command: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, cwd=KIT_ROOT, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     repeat = parser.parse_args().repeat
-    floor = statistics.median(wall(FLOOR) for _ in range(max(3, repeat)))
+    floor = import_floor(max(3, repeat))
     print(f"import floor: {floor:.2f} s")
     print(f"{'suite':<12} {'wall s':>8} {'x floor':>8}  target")
     for name, paths in SUITES.items():

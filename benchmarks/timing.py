@@ -1,0 +1,25 @@
+"""Shared by the benchmark scripts: wall-clock timing and the import floor."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+FLOOR = [sys.executable, "-c", "import mlflow, sklearn.ensemble, pandas"]
+
+
+def wall(command: list[str]) -> float:
+    """Seconds ``command`` takes from the kit's folder (it must succeed)."""
+    started = time.perf_counter()
+    subprocess.run(command, cwd=KIT_ROOT, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def import_floor(repeat: int = 3) -> float:
+    """Median seconds of ``python -c "import mlflow, sklearn.ensemble, pandas"``."""
+    return statistics.median(wall(FLOOR) for _ in range(repeat))
