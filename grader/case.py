@@ -47,10 +47,16 @@ class KataCase:
         self.sandbox.hand_over(self.dir)
 
     def close(self) -> None:
-        if "client" in self.__dict__:  # each test's store has its own engine: close it
-            engine = getattr(getattr(self.client._tracking_client, "store", None), "engine", None)
-            if engine is not None:
-                engine.dispose()
+        if "client" in self.__dict__:
+            # MLflow caches one store (and SQLAlchemy engine) per URI, and case folders
+            # are stable: close the pooled connections, or the next test with this
+            # folder would read the deleted database through them.
+            stores = [getattr(self.client._tracking_client, "store", None),
+                      getattr(self.client._get_registry_client(), "store", None)]
+            for store in stores:
+                engine = getattr(store, "engine", None)
+                if engine is not None:
+                    engine.dispose()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- inputs ----------------------------------------------------------------------
