@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.todos import TASK_TEST_FILES, load_todos
+from grader.todos import TASK_TEST_FILES, load_todos, todo_order
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 TESTS_DIR = KIT_ROOT / "tests"
@@ -113,10 +113,5 @@ def run_kata(exercises: Path, tasks: list[int] | None = None, extra_args: list[s
     wanted = {todo.id for todo in load_todos() if tasks is None or todo.task in tasks}
     for todo_id in wanted - set(collector.todos):
         collector.todos[todo_id] = TodoResult("error", "no test of this TODO ran")
-    return KataRun(dict(sorted(collector.todos.items(), key=lambda kv: order(kv[0]))),
+    return KataRun(dict(sorted(collector.todos.items(), key=lambda kv: todo_order(kv[0]))),
                    round(time.monotonic() - started, 3), collector.problems)
-
-
-def order(todo_id: str) -> int:
-    ids = [todo.id for todo in load_todos()]
-    return ids.index(todo_id) if todo_id in ids else len(ids)

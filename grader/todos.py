@@ -65,3 +65,9 @@ def todo_by_id() -> dict[str, Todo]:
 def graded_todos() -> list[Todo]:
     """The TODOs that count towards the score out of 15 (bonus excluded)."""
     return [todo for todo in load_todos() if not todo.bonus]
+
+
+def todo_order(todo_id: str) -> int:
+    """Position of ``todo_id`` in the lab (unknown ids sort last)."""
+    ids = [todo.id for todo in load_todos()]
+    return ids.index(todo_id) if todo_id in ids else len(ids)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from grader.runner import KataRun, run_kata
 from grader.stubgen import ALL, render
-from grader.todos import load_todos
+from grader.todos import load_todos, todo_order
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
@@ -75,8 +75,3 @@ def validate(progress=lambda message: None) -> Validation:
             others = {t for t in solutions.failed() if t not in run.todos}
             result.isolation[todo.id] = sorted(run.failed() | others, key=todo_order)
         return result
-
-
-def todo_order(todo_id: str) -> int:
-    ids = [todo.id for todo in load_todos()]
-    return ids.index(todo_id)
