@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.quiet import QUIET_ENV
@@ -45,7 +45,6 @@ class CallResult:
     traceback: str = ""
     output: str = ""
     duration_s: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -70,7 +69,6 @@ class Sandbox:
     """
 
     def __init__(self, limits: SandboxLimits = SandboxLimits(), drop_privileges: bool = True):
-        self._closed = False
         self.limits = limits
         self.uid = NOBODY if drop_privileges and can_drop_to(NOBODY, kit_paths()) else None
         self.root = Path(tempfile.mkdtemp(prefix="kata-sandbox-"))
@@ -102,7 +100,6 @@ class Sandbox:
         self._ready = True
 
     def close(self) -> None:
-        self._closed = True
         if self._process and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
