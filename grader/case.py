@@ -8,6 +8,7 @@ import json
 import os
 import random
 import shutil
+import stat
 from functools import cached_property
 from pathlib import Path
 
@@ -97,15 +98,44 @@ class KataCase:
     # -- student code, in the sandbox ------------------------------------------------
     def _env(self) -> dict[str, str]:
         return {"MLFLOW_TRACKING_URI": self.uri, "MLFLOW_REGISTRY_URI": self.uri,
-                "HOME": str(self.workdir), "TMPDIR": str(self.workdir)}
+                "HOME": str(self.workdir)}
 
     def _run(self, probe: str, **request) -> CallResult:
-        return self.sandbox.run(probe, self.workdir, self._env(), self.limits, **request)
+        """One sandboxed call that sees this case's folder (its store, work folder and
+        data samples) and the student's files, nothing else of the kit or the class."""
+        result = self.sandbox.run(probe, self.workdir, self._env(), self.limits,
+                                  writable=[self.dir], readable=[self.exercises], **request)
+        self._check_store()
+        return result
+
+    def _check_store(self) -> None:
+        """The judge (maybe root) reads the store next: refuse one that student code
+        replaced by a link, a FIFO or a hard link to somewhere else, and drop any link
+        SQLite would follow for its journal."""
+        store = self.dir / "store"
+        database = store / "mlflow.db"
+        try:
+            tampered = not (stat.S_ISDIR(os.lstat(store).st_mode)
+                            and stat.S_ISREG(os.lstat(database).st_mode)
+                            and os.lstat(database).st_nlink == 1)
+            for entry in os.scandir(store):
+                if entry.name != "mlruns" and not entry.is_file(follow_symlinks=False):
+                    tampered = True
+                    os.unlink(entry.path) if not entry.is_dir(follow_symlinks=False) else None
+        except OSError:
+            tampered = True
+        if tampered:
+            self.properties.append(("kata_status", "error"))
+            self.fail("the MLflow store was replaced or linked elsewhere by the code under test; "
+                      "nothing in it can be trusted")
 
     def _checked(self, result: CallResult, what: str):
         if result.ok:
             return result.value
         detail = result.error
+        if result.outcome == "sandbox":  # the kit failed, not the student
+            self.properties.append(("kata_status", "error"))
+            self.fail(f"kit error: {detail.removeprefix('SandboxError: ')}")
         if detail.startswith("WrongResult: "):  # returned, but the wrong kind of value
             self.fail(f"{what} {detail.removeprefix('WrongResult: ')}")
         # Reported per TODO: the student's code errored or timed out instead of being judged.

@@ -2,13 +2,22 @@
 
 Starting one takes ~7 s, so there is one per process (shared by every pytest
 session the grader or ``kata validate`` runs in it), stopped at exit.
+
+The server never outlives its starter: as root on Linux it runs in its own pid
+namespace (``unshare --pid --fork --kill-child``), so killing ``unshare`` kills
+mlflow's uvicorn children too, and ``unshare`` itself dies with the starting
+process (``PR_SET_PDEATHSIG``) when started from the main thread (the signal is
+tied to the creating *thread*); elsewhere it gets its own session, killed at exit.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
+import functools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +32,8 @@ from grader.quiet import QUIET_ENV
 
 STARTUP_TIMEOUT_S = 120
 SERVER_ENV = "KATA_MODEL_SERVER"  # set by `kata grade` for its workers: one server per class
+SERVER_ERROR_ENV = "KATA_MODEL_SERVER_ERROR"  # set instead when that server could not start
+PR_SET_PDEATHSIG = 1
 SERVED_DATA = Path(__file__).resolve().parent.parent / "data" / "devops_metrics.csv"
 
 
@@ -30,6 +41,47 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def kit_bin_path(env: dict[str, str]) -> str:
+    """``$PATH`` with the kit's interpreter folder first: mlflow runs ``uvicorn`` from
+    PATH, which misses the virtualenv's when ``kata`` is run by its full path."""
+    kit_bin = str(Path(sys.executable).parent)  # not resolved: the venv's bin, not /usr/bin
+    rest = [entry for entry in env.get("PATH", os.defpath).split(os.pathsep) if entry and entry != kit_bin]
+    return os.pathsep.join([kit_bin, *rest])
+
+
+def die_with_parent():
+    """A ``preexec_fn``: the child gets SIGKILL when the thread that started it exits
+    (even by ``kill -9``). None where ``prctl`` does not exist."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved now, not in the child
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: nobody will signal us
+            os._exit(1)
+
+    return preexec
+
+
+@functools.cache
+def pid_namespace_prefix() -> tuple[str, ...]:
+    """``unshare … --`` when this process may run a command in its own pid namespace
+    (root on Linux, with ``unshare`` installed and allowed here); else ()."""
+    unshare = shutil.which("unshare") or next(
+        (p for p in ("/usr/bin/unshare", "/bin/unshare") if os.access(p, os.X_OK)), None)
+    if os.geteuid() != 0 or not sys.platform.startswith("linux") or unshare is None:
+        return ()
+    prefix = (unshare, "--pid", "--fork", "--kill-child", "--mount-proc", "--")
+    try:
+        probe = subprocess.run([*prefix, "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return prefix if probe.returncode == 0 else ()
 
 
 class ModelServerClient:
@@ -61,15 +113,26 @@ class ModelServer(ModelServerClient):
     def __init__(self, model_dir: Path, log_path: Path):
         self.port = free_port()
         super().__init__(f"http://127.0.0.1:{self.port}")
-        env = {**os.environ, **QUIET_ENV}
+        tmp = log_path.parent / "tmp"
+        tmp.mkdir(exist_ok=True)
+        env = {**os.environ, **QUIET_ENV, "PATH": kit_bin_path(os.environ), "TMPDIR": str(tmp)}
         command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model_dir),
                    "--env-manager", "local", "-h", "127.0.0.1", "-p", str(self.port)]
+        self.namespaced = bool(pid_namespace_prefix())
+        preexec = None  # from another thread, PDEATHSIG would fire when that thread ends
+        if threading.current_thread() is threading.main_thread():
+            preexec = die_with_parent()  # (mlflow ties uvicorn to its own death, by SIGTERM)
         self.log_path = log_path
         with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            self.process = subprocess.Popen([*pid_namespace_prefix(), *command], stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            env=env, start_new_session=True, preexec_fn=preexec)
         atexit.register(self.stop)
-        self._wait_until_ready()
+        try:
+            self._wait_until_ready()
+        except BaseException:  # not answering, or interrupted while waiting
+            self.stop()
+            raise
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -82,18 +145,30 @@ class ModelServer(ModelServerClient):
                         return
             except OSError:
                 time.sleep(0.2)
+        code = self.process.poll()
         self.stop()
         tail = self.log_path.read_text(errors="replace")[-800:]
-        raise RuntimeError(f"mlflow models serve did not answer /ping: {tail}")
+        last = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "no output")
+        why = f"exited with code {code}" if code is not None else f"did not answer /ping in {STARTUP_TIMEOUT_S} s"
+        # First line: a one-line reason (kata grade reports it); then the log's tail.
+        raise RuntimeError(f"mlflow models serve {why}: {last[:300]}\n{tail}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process.poll() is not None:
+            return
+        if self.namespaced:  # unshare's child (and so the whole namespace) dies with it
+            self.process.kill()
+            self.process.wait()
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
             try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            except ProcessLookupError:
+                pass
+            self.process.wait()
 
 
 _shared: ModelServer | None = None
@@ -104,7 +179,7 @@ _lock = threading.Lock()
 def start_in_background(sandbox) -> None:
     """Begin saving and serving the model now, so its ~7-s start overlaps other tests."""
     global _starting
-    if os.environ.get(SERVER_ENV):
+    if os.environ.get(SERVER_ENV) or os.environ.get(SERVER_ERROR_ENV):
         return
     with _lock:
         if _shared is None and _starting is None:
@@ -121,7 +196,9 @@ def _start_quietly(sandbox) -> None:
 
 def shared_model_server(sandbox) -> ModelServerClient:
     """Save the kit's served model (in a sandbox child) and serve it, once per process;
-    or use the server named by $KATA_MODEL_SERVER."""
+    or use the server named by $KATA_MODEL_SERVER ($KATA_MODEL_SERVER_ERROR: why it is missing)."""
+    if os.environ.get(SERVER_ERROR_ENV):
+        raise RuntimeError(os.environ[SERVER_ERROR_ENV])
     if os.environ.get(SERVER_ENV):
         return ModelServerClient(os.environ[SERVER_ENV])
     if _starting is not None and threading.current_thread() is not _starting:
@@ -150,7 +227,7 @@ def serve_kit_model(home: Path, sandbox=None) -> ModelServer:
 
         env = {"MLFLOW_TRACKING_URI": new_store(home / "store"), "HOME": str(home)}
         sandbox.hand_over(home)
-        result = sandbox.run("kit", home, env, function="save_served_model",
+        result = sandbox.run("kit", home, env, readable=[SERVED_DATA], function="save_served_model",
                              kwargs={"data_path": str(SERVED_DATA), "path": str(home / "model")})
         if not result.ok:
             raise RuntimeError(f"could not save the served model: {result.error}")

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.quiet import QUIET_ENV
-from grader.sandbox.privileges import NOBODY, can_drop_to
+from grader.sandbox.confine import SANDBOX_UID_BASE
 
 STARTUP_TIMEOUT_S = 120
 REPLY_MARGIN_S = 30
-# Variables that would point a child at the judge's own MLflow store or Python setup.
-SCRUBBED_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "PYTHONSTARTUP", "KATA_EXERCISES")
+# The zygote's environment is built from these only: the judge's secrets, tokens and
+# MLflow settings never reach the process every student child is forked from.
+ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME")
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,14 @@ class SandboxLimits:
     timeout_s: float = 60.0
     memory_mb: int = 2048
     file_size_mb: int = 256
+    tmp_mb: int = 256  # the private /tmp and /dev/shm, each
+    processes: int = 256
 
 
 @dataclass
 class CallResult:
     """What one sandboxed call produced. ``outcome`` is one of ok, raised, memory,
-    timeout, crashed."""
+    timeout, crashed (the student's doing), or sandbox (the kit's own failure)."""
 
     outcome: str
     value: object = None
@@ -51,13 +54,6 @@ class CallResult:
         return self.outcome == "ok"
 
 
-def kit_paths() -> list[str]:
-    """Files a dropped child must still be able to read."""
-    from importlib.util import find_spec
-
-    return [sys.executable, __file__] + [find_spec(name).origin for name in ("mlflow", "sklearn")]
-
-
 class SandboxError(RuntimeError):
     """The sandbox itself (not student code) failed."""
 
@@ -68,19 +64,19 @@ class Sandbox:
     Started eagerly so that its ~2-s preload overlaps with the judge's own imports.
     """
 
-    def __init__(self, limits: SandboxLimits = SandboxLimits(), drop_privileges: bool = True):
+    def __init__(self, limits: SandboxLimits = SandboxLimits()):
         self.limits = limits
-        self.uid = NOBODY if drop_privileges and can_drop_to(NOBODY, kit_paths()) else None
+        self.isolation: dict = {}  # confine.Mechanisms.to_json(), known once ready
         self.root = Path(tempfile.mkdtemp(prefix="kata-sandbox-"))
         self.root.chmod(0o711)  # children may traverse, not list
         self._counter = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._process: subprocess.Popen | None = None
         self._start()
 
     # -- lifecycle -----------------------------------------------------------------
     def _start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+        env = {k: v for k, v in os.environ.items() if k in ZYGOTE_ENV}
         env.update(QUIET_ENV)
         kit_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [kit_root, env.get("PYTHONPATH")]))
@@ -95,9 +91,25 @@ class Sandbox:
         if self._ready:
             return
         line = self._read_line(STARTUP_TIMEOUT_S)
-        if not line or not json.loads(line).get("ready"):
+        hello = json.loads(line) if line else {}
+        if not hello.get("ready"):
             raise SandboxError("the sandbox server did not start (is mlflow installed?)")
+        self.isolation = hello["isolation"]
         self._ready = True
+
+    @property
+    def uid(self) -> int | None:
+        """The uid of this sandbox's calls (one per sandbox, so per grading worker),
+        or None when they run as the judge's own user."""
+        with self._lock:
+            self._ensure_ready()
+        return SANDBOX_UID_BASE + os.getpid() if self.isolation.get("namespaces") else None
+
+    def wait_ready(self) -> dict:
+        """Block until the zygote is up; return what isolation it could set up."""
+        with self._lock:
+            self._ensure_ready()
+        return self.isolation
 
     def close(self) -> None:
         if self._process and self._process.poll() is None:
@@ -129,11 +141,15 @@ class Sandbox:
         return path
 
     def hand_over(self, path: Path) -> None:
-        """Give ``path`` (recursively) to the children's uid, so they may write in it."""
-        if self.uid is None:
+        """Give ``path`` (recursively, never following links) to the children's uid, so
+        they may write in it."""
+        uid = self.uid
+        if uid is None:
             return
-        for item in [path, *path.rglob("*")]:
-            os.lchown(item, self.uid, self.uid)
+        for folder, folders, files in os.walk(path):
+            os.lchown(folder, uid, uid)
+            for name in folders + files:
+                os.lchown(os.path.join(folder, name), uid, uid)
 
     def stage_exercises(self, source: Path) -> Path:
         """A read-only copy of the student's ``*.py`` files: children can import them
@@ -156,14 +172,18 @@ class Sandbox:
 
     # -- calls ---------------------------------------------------------------------
     def run(self, probe: str, workdir: Path, env: dict[str, str] | None = None,
-            limits: SandboxLimits | None = None, **request) -> CallResult:
+            limits: SandboxLimits | None = None, *, writable=(), readable=(), **request) -> CallResult:
         """Run ``probe`` (see ``probes.PROBES``) in a fresh child; never raises for
-        anything the student code does."""
+        anything the student code does. The child sees only ``readable`` (read-only),
+        ``writable`` (default: ``workdir``), Python and the kit's ``labkit/``."""
         limits = limits or self.limits
         request.update(
             probe=probe, workdir=str(workdir), env=env or {}, uid=self.uid,
+            writable=[str(path) for path in (writable or [workdir])],
+            readable=[str(path) for path in readable],
             limits={"timeout_s": limits.timeout_s, "memory_mb": limits.memory_mb,
-                    "file_size_mb": limits.file_size_mb},
+                    "file_size_mb": limits.file_size_mb, "tmp_mb": limits.tmp_mb,
+                    "processes": limits.processes},
         )
         with self._lock:
             self._ensure_ready()
@@ -175,10 +195,11 @@ class Sandbox:
                 self._restart()
                 return CallResult("crashed", error="the sandbox server stopped; restarted it")
             line = self._read_line(limits.timeout_s + REPLY_MARGIN_S)
-            if not line:
-                self._restart()
-                return CallResult("crashed", error="the sandbox server did not answer; restarted it")
-        reply = json.loads(line)
+            reply = parse_reply(line)
+            if reply is None or reply.get("id") != request["id"]:
+                self._restart()  # a reply for another call: never trust this zygote again
+                return CallResult("sandbox", error="SandboxError: the sandbox server did not "
+                                                   "answer this call; restarted it")
         return CallResult(
             outcome=reply.get("outcome", "crashed"), value=reply.get("value"),
             error=reply.get("error", ""), traceback=reply.get("traceback", ""),
@@ -201,6 +222,14 @@ class Sandbox:
             self._process.kill()
         self._process.wait()
         self._start()
+
+
+def parse_reply(line: str) -> dict | None:
+    try:
+        reply = json.loads(line) if line else None
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
 
 
 _shared: Sandbox | None = None

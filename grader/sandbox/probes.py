@@ -124,7 +124,18 @@ def kit(request: dict):
     return KIT_FUNCTIONS[request["function"]](**request.get("kwargs", {}))
 
 
+def self_test(request: dict):
+    """What the zygote runs once to see whether a confinement works here: the work
+    folder is writable, lazy imports and a model fit still work."""
+    import sklearn.tree
+
+    Path("probe.txt").write_text("ok")
+    sklearn.tree.DecisionTreeRegressor(max_depth=1).fit([[0.0], [1.0]], [0.0, 1.0])
+    return Path("probe.txt").read_text()
+
+
 PROBES = {
+    "self_test": self_test,
     "kit": kit,
     "call": call,
     "call_with_frame": call_with_frame,

@@ -1,34 +1,43 @@
 """The sandbox server: preload the heavy libraries once, fork a child per call.
 
 Protocol: one JSON request per line on stdin, one JSON reply per line on the
-original stdout (see ``client.Sandbox``). This process never imports student code;
-each child does, after it has cut itself off:
+original stdout (see ``client.Sandbox``); the first line says which isolation
+mechanisms work here (``confine.Mechanisms``, found by trying them). This process
+never imports student code. Per call it forks two processes:
 
-* its own session and process group (everything it spawns is killed afterwards),
-* an unprivileged uid when the judge runs as root (it cannot touch the kit's files),
-* resource limits: address space (memory), file size, CPU seconds,
-* its own working directory, HOME, TMPDIR and MLflow store (from the request),
-* stdout/stderr into a log file in its working directory (only the tail is read).
+* a **keeper** (trusted kit code, never runs student code): with namespaces it
+  enters fresh pid/mount/net/IPC/UTS namespaces, forks the student child and waits
+  for it; when the zygote asks (SIGTERM: the time is up) or dies, it kills the
+  child, and with it every process of the call's pid namespace. Without namespaces
+  it is the subreaper of the call's leftovers and kills them by scanning.
+* a **student child**: a new root with only what it needs (``confine``), every file
+  descriptor closed but its result pipe (fd 3) and an unnamed output file (fds 1, 2),
+  resource limits, Landlock, a uid of its own without capabilities, an environment
+  built from an allow-list; then it imports the student module and answers in JSON.
 
 Run as ``python -m grader.sandbox.zygote``.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import resource
 import select
 import signal
 import sys
+import tempfile
 import time
 import traceback
 
+from grader.sandbox import confine, linux
+
 MAX_RESULT_BYTES = 16 * 1024 * 1024
 OUTPUT_TAIL_BYTES = 2000
-OUTPUT_LOG = ".kata-output.log"
-PR_SET_CHILD_SUBREAPER = 36
+RESULT_FD = 3
+KEEPER_GRACE_S = 10  # the keeper's own backstop beyond the call's time limit
+# The keeper enters these; the student child then takes a mount namespace of its own,
+# so that its new root (pivot_root) never becomes the keeper's.
+KEEPER_NAMESPACES = linux.CLONE_NEWPID | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
 
 
 def preload() -> None:
@@ -49,6 +58,8 @@ def preload() -> None:
     import labkit  # noqa: F401
     import labkit.registry  # noqa: F401
     from grader.sandbox import probes  # noqa: F401
+    import grader.oracle  # noqa: F401 - kit calls run where grader/ is not visible
+    import grader.seeding  # noqa: F401
     from grader.quiet import silence_mlflow
 
     silence_mlflow()
@@ -132,48 +143,54 @@ def skip_requirement_inference() -> None:
     mlflow.models.infer_pip_requirements = default_requirements
 
 
-def set_limit(kind: int, soft: int, hard: int) -> None:
-    try:
-        resource.setrlimit(kind, (soft, hard))
-    except (ValueError, OSError):
-        if sys.platform == "linux":
-            raise  # elsewhere (macOS) some limits are not supported: the timeout still holds
+# -- one call --------------------------------------------------------------------------
+class TimeUp(Exception):
+    """The keeper was told (SIGTERM, SIGALRM) that the call must end now."""
 
 
-def limit_resources(limits: dict) -> None:
-    memory = limits["memory_mb"] * 1024 * 1024
-    set_limit(resource.RLIMIT_AS, memory, memory)
-    file_size = limits["file_size_mb"] * 1024 * 1024
-    set_limit(resource.RLIMIT_FSIZE, file_size, file_size)
-    cpu = int(limits["timeout_s"]) + 5
-    set_limit(resource.RLIMIT_CPU, cpu, cpu + 5)
-    set_limit(resource.RLIMIT_CORE, 0, 0)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails, not kills
+def _time_up(*_) -> None:
+    raise TimeUp
 
 
-def become_child(request: dict, result_fd: int) -> None:
-    """Everything a forked child does; never returns."""
-    from grader.sandbox.privileges import drop_to
+def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
+                  output_fd: int, mountpoint: str) -> None:
+    """Confine this process as ``mechanisms`` allow, run the probe, answer; never returns."""
     from grader.sandbox.probes import PROBES, to_json
 
     status = 0
     try:
-        os.setsid()
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        workdir = request["workdir"]
-        log = os.open(os.path.join(workdir, OUTPUT_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
+        for number in (signal.SIGTERM, signal.SIGALRM):
+            signal.signal(number, signal.SIG_DFL)
+        if linux.IS_LINUX:
+            linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        view = confine.View.from_request(request)
         uid = request.get("uid")
-        if uid is not None:
-            drop_to(uid)
-            processes = request["limits"].get("processes", 512)
-            resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))  # fork bombs
-        limit_resources(request["limits"])
-        os.chdir(workdir)
-        os.environ.update(request.get("env", {}))
+        if mechanisms.namespaces:
+            linux.unshare(linux.CLONE_NEWNS)
+            confine.enter_new_root(mountpoint, view, uid)
+        else:
+            os.setsid()  # its own process group: the keeper kills the group afterwards
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.dup2(result_fd, RESULT_FD)
+        os.closerange(RESULT_FD + 1, 1 << 16)  # the zygote's protocol pipes, anything else
+        confine.limit_resources(request["limits"], own_uid=mechanisms.namespaces)
+        if mechanisms.landlock_abi:
+            confine.apply_landlock(mechanisms.landlock_abi, view, mechanisms.namespaces)
+        if mechanisms.namespaces:
+            confine.drop_privileges(uid)
+        os.chdir(request["workdir"])
+        os.environ.clear()
+        os.environ.update(confine.call_environment(request, mechanisms.namespaces))
+        sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # not the work folder
         sys.dont_write_bytecode = True
+    except BaseException as error:  # noqa: BLE001 - the kit failed, not the student
+        reply = {"ok": False, "error": f"SandboxError: {type(error).__name__}: {error}"}
+        _write_all(result_fd, json.dumps(reply).encode())
+        os._exit(71)
+    try:
         try:
             value = PROBES[request["probe"]](request)
             reply = {"ok": True, "value": to_json(value)}
@@ -183,19 +200,100 @@ def become_child(request: dict, result_fd: int) -> None:
                 "error": f"{type(error).__name__}: {error}".strip().rstrip(":"),
                 "traceback": "".join(traceback.format_exception(error)[-6:]),
             }
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()  # os._exit below would drop what print() buffered
+            except BaseException:  # noqa: BLE001 - a closed or replaced stream
+                pass
         payload = json.dumps(reply).encode()
         if len(payload) > MAX_RESULT_BYTES:
             payload = json.dumps({"ok": False, "error": "the result is too large"}).encode()
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(result_fd, view):]
+        _write_all(RESULT_FD, payload)
     except BaseException:  # noqa: BLE001
         status = 70
     finally:
         os._exit(status)  # no atexit handlers: runs left open stay open, as returned
 
 
-def read_result(fd: int, pid: int, deadline: float) -> tuple[bytes, bool]:
+def _write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def keeper(request: dict, mechanisms: confine.Mechanisms, result_fd: int, status_fd: int,
+           output_fd: int, mountpoint: str) -> None:
+    """Fork the student child, wait for it, make sure nothing of the call survives,
+    report the child's wait status on ``status_fd``; never returns."""
+    try:
+        os.setsid()
+        signal.signal(signal.SIGTERM, _time_up)
+        signal.signal(signal.SIGALRM, _time_up)
+        if linux.IS_LINUX:
+            linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGTERM)  # the zygote died: clean up
+            if mechanisms.namespaces:
+                linux.unshare(KEEPER_NAMESPACES)
+            else:
+                linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+        child = os.fork()
+        if child == 0:
+            os.close(status_fd)
+            student_child(request, mechanisms, result_fd, output_fd, mountpoint)
+        os.close(result_fd)
+        os.close(output_fd)
+        signal.alarm(int(request["limits"]["timeout_s"]) + KEEPER_GRACE_S)
+        try:
+            _, status = os.waitpid(child, 0)
+        except TimeUp:
+            status = None
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.alarm(0)
+        if status is None:  # killing the pid namespace's first process kills them all
+            _kill(child, signal.SIGKILL)
+            _, status = os.waitpid(child, 0)
+        if not mechanisms.namespaces:
+            kill_leftovers(child)
+        _write_all(status_fd, str(status).encode())
+    finally:
+        os._exit(0)
+
+
+def _kill(pid: int, number: int, group: bool = False) -> None:
+    try:
+        (os.killpg if group else os.kill)(pid, number)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_leftovers(group: int) -> None:
+    """Without a pid namespace: kill the child's process group, then whatever was
+    re-parented to this keeper (its subreaper), until nothing is left."""
+    _kill(group, signal.SIGKILL, group=True)
+    me = str(os.getpid())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        found = False
+        for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == me:
+                found = True
+                _kill(int(entry), signal.SIGKILL)
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            if not found:
+                return
+        time.sleep(0.01)
+
+
+def read_result(fd: int, deadline: float) -> tuple[bytes, bool]:
     """Read the child's reply until EOF or the deadline; returns (data, timed_out)."""
     chunks, size = [], 0
     while True:
@@ -213,51 +311,21 @@ def read_result(fd: int, pid: int, deadline: float) -> tuple[bytes, bool]:
             chunks.append(data)
 
 
-def output_tail(workdir: str) -> str:
-    path = os.path.join(workdir, OUTPUT_LOG)
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - OUTPUT_TAIL_BYTES))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+def read_status(fd: int, timeout: float) -> int | None:
+    ready, _, _ = select.select([fd], [], [], timeout)
+    data = os.read(fd, 64) if ready else b""
+    return int(data) if data.strip().lstrip(b"-").isdigit() else None
 
 
-def kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def output_tail(output) -> str:
+    output.seek(0, os.SEEK_END)
+    output.seek(max(0, output.tell() - OUTPUT_TAIL_BYTES))
+    return output.read().decode("utf-8", "replace")
 
 
-def reap_orphans() -> None:
-    """Kill and reap whatever student processes were re-parented to us (subreaper)."""
-    me = str(os.getpid())
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me:
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            time.sleep(0.01)
-
-
-def describe_exit(status: int) -> str:
+def describe_exit(status: int | None) -> str:
+    if status is None:
+        return "the process could not be waited for"
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else number
@@ -267,59 +335,117 @@ def describe_exit(status: int) -> str:
     return f"the process exited with code {os.WEXITSTATUS(status)} before returning (sys.exit or os._exit?)"
 
 
-def serve_one(request: dict) -> dict:
-    started = time.monotonic()
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        become_child(request, write_fd)
-    os.close(write_fd)
-    timeout = request["limits"]["timeout_s"]
-    data, timed_out = read_result(read_fd, pid, started + timeout)
-    os.close(read_fd)
-    kill_group(pid)
-    _, status = os.waitpid(pid, 0)
-    reap_orphans()
-    reply: dict = {"duration_s": round(time.monotonic() - started, 3),
-                   "output": output_tail(request["workdir"])}
-    if timed_out:
-        reply.update(outcome="timeout", error=f"did not return within the {timeout:g} s time limit")
+class Zygote:
+    """The server's state: the mechanisms in use and a private folder for new roots."""
+
+    def __init__(self, mechanisms: confine.Mechanisms):
+        self.mechanisms = mechanisms
+        self.private = tempfile.mkdtemp(prefix="kata-zygote-")  # 0700, root's: not theirs
+        self.mountpoint = os.path.join(self.private, "root")
+        os.mkdir(self.mountpoint, 0o700)
+
+    def serve_one(self, request: dict) -> dict:
+        started = time.monotonic()
+        read_fd, write_fd = os.pipe()
+        status_read, status_write = os.pipe()
+        with tempfile.TemporaryFile(dir=self.private) as output:  # unnamed: nothing to aim at
+            pid = os.fork()
+            if pid == 0:
+                os.close(read_fd)
+                os.close(status_read)
+                keeper(request, self.mechanisms, write_fd, status_write, output.fileno(), self.mountpoint)
+            os.close(write_fd)
+            os.close(status_write)
+            timeout = request["limits"]["timeout_s"]
+            data, timed_out = read_result(read_fd, started + timeout)
+            os.close(read_fd)
+            if timed_out:
+                _kill(pid, signal.SIGTERM)
+            status = read_status(status_read, timeout + KEEPER_GRACE_S + 5)
+            os.close(status_read)
+            if status is None:  # the keeper hung: take it down with everything it holds
+                _kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            reply: dict = {"duration_s": round(time.monotonic() - started, 3),
+                           "output": output_tail(output)}
+        if timed_out:
+            reply.update(outcome="timeout", error=f"did not return within the {timeout:g} s time limit")
+            return reply
+        try:
+            result = json.loads(data) if data else None
+        except ValueError:
+            result = None
+        if not isinstance(result, dict):
+            reply.update(outcome="crashed", error=describe_exit(status))
+        elif result.get("ok"):
+            reply.update(outcome="ok", value=result.get("value"))
+        else:
+            error = str(result.get("error", ""))
+            kind = "sandbox" if error.startswith("SandboxError: ") else (
+                "memory" if "MemoryError" in error else "raised")
+            reply.update(outcome=kind, error=error, traceback=str(result.get("traceback", "")))
         return reply
-    try:
-        result = json.loads(data) if data else None
-    except ValueError:
-        result = None
-    if result is None:
-        reply.update(outcome="crashed", error=describe_exit(status))
-    elif result.get("ok"):
-        reply.update(outcome="ok", value=result.get("value"))
-    else:
-        memory = "MemoryError" in result.get("error", "")
-        reply.update(outcome="memory" if memory else "raised", error=result.get("error", ""),
-                     traceback=result.get("traceback", ""))
-    return reply
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.private, ignore_errors=True)
+
+
+def probe_mechanisms() -> confine.Mechanisms:
+    """Try the strongest confinement on a throwaway call; fall back one step at a time."""
+    import shutil
+
+    abi = linux.landlock_abi()
+    candidates = []
+    if linux.IS_LINUX and os.geteuid() == 0:
+        candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi))
+    candidates += [confine.Mechanisms(landlock_abi=abi)] if abi else []
+    for mechanisms in candidates:
+        zygote = Zygote(mechanisms)
+        folder = tempfile.mkdtemp(prefix="kata-probe-")
+        try:
+            uid = confine.SANDBOX_UID_BASE + os.getpid()
+            os.chown(folder, uid, uid) if mechanisms.namespaces else None
+            reply = zygote.serve_one({
+                "probe": "self_test", "workdir": folder, "writable": [folder], "readable": [],
+                "uid": uid, "env": {}, "limits": {"timeout_s": 30, "memory_mb": 2048,
+                                                  "file_size_mb": 16, "tmp_mb": 16},
+            })
+            if reply.get("outcome") == "ok" and reply.get("value") == "ok":
+                return mechanisms
+        finally:
+            zygote.close()
+            shutil.rmtree(folder, ignore_errors=True)
+    return confine.Mechanisms()
 
 
 def main() -> None:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # library chatter must never corrupt the protocol
-    if sys.platform == "linux":  # orphans of student code come back to us, to be killed
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    if linux.IS_LINUX:  # the judge died: so do we (and our keepers clean up their calls)
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     preload()
-    protocol.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
-    for line in sys.stdin:
-        request = json.loads(line)
-        if "warm_up" in request:
-            warm_up(request["warm_up"])
-            continue
-        try:
-            reply = serve_one(request)
-        except Exception as error:  # noqa: BLE001 - report, keep serving
-            reply = {"outcome": "crashed", "error": f"sandbox error: {error}"}
-        reply["id"] = request.get("id")
-        protocol.write(json.dumps(reply) + "\n")
+    mechanisms = probe_mechanisms()
+    zygote = Zygote(mechanisms)
+    protocol.write(json.dumps({"ready": True, "pid": os.getpid(),
+                               "isolation": mechanisms.to_json()}) + "\n")
+    try:
+        for line in sys.stdin:
+            request = json.loads(line)
+            if "warm_up" in request:
+                warm_up(request["warm_up"])
+                continue
+            try:
+                reply = zygote.serve_one(request)
+            except Exception as error:  # noqa: BLE001 - report, keep serving
+                reply = {"outcome": "sandbox", "error": f"SandboxError: {error}"}
+            reply["id"] = request.get("id")
+            protocol.write(json.dumps(reply) + "\n")
+    finally:
+        zygote.close()
 
 
 if __name__ == "__main__":
