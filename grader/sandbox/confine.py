@@ -43,6 +43,7 @@ class Mechanisms:
 
     namespaces: bool = False  # pid/mount/net namespaces, a new root, a uid of its own
     landlock_abi: int = 0
+    cgroups: bool = False  # memory and processes counted for the call as a whole
 
     @property
     def level(self) -> str:
@@ -52,7 +53,7 @@ class Mechanisms:
 
     def to_json(self) -> dict:
         return {"level": self.level, "namespaces": self.namespaces,
-                "landlock_abi": self.landlock_abi, "missing": self.missing()}
+                "landlock_abi": self.landlock_abi, "cgroups": self.cgroups, "missing": self.missing()}
 
     def missing(self) -> list[str]:
         """Each guarantee of a full sandbox this machine cannot give, in one line."""
@@ -70,7 +71,8 @@ class Mechanisms:
             gaps.append("file system: student code can read every file the judge's user can")
         elif 0 < self.landlock_abi < 6 and not self.namespaces:
             gaps.append("signals: student code can signal the judge's other processes")
-        gaps.append("memory is capped per process (RLIMIT_AS), not for the call as a whole")
+        if not self.cgroups:
+            gaps.append("memory is capped per process (RLIMIT_AS), not for the call as a whole")
         return gaps
 
 

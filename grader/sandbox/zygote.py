@@ -30,6 +30,7 @@ import time
 import traceback
 
 from grader.sandbox import confine, linux
+from grader.sandbox.cgroups import CallGroup
 
 MAX_RESULT_BYTES = 16 * 1024 * 1024
 OUTPUT_TAIL_BYTES = 2000
@@ -153,7 +154,7 @@ def _time_up(*_) -> None:
 
 
 def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
-                  output_fd: int, mountpoint: str) -> None:
+                  output_fd: int, mountpoint: str, group: CallGroup | None) -> None:
     """Confine this process as ``mechanisms`` allow, run the probe, answer; never returns."""
     from grader.sandbox.probes import PROBES, to_json
 
@@ -165,6 +166,8 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         view = confine.View.from_request(request)
         uid = request.get("uid")
+        if group is not None:
+            group.enter()  # before the new root hides /sys
         if mechanisms.namespaces:
             linux.unshare(linux.CLONE_NEWNS)
             confine.enter_new_root(mountpoint, view, uid)
@@ -222,7 +225,7 @@ def _write_all(fd: int, payload: bytes) -> None:
 
 
 def keeper(request: dict, mechanisms: confine.Mechanisms, result_fd: int, status_fd: int,
-           output_fd: int, mountpoint: str) -> None:
+           output_fd: int, mountpoint: str, group: CallGroup | None) -> None:
     """Fork the student child, wait for it, make sure nothing of the call survives,
     report the child's wait status on ``status_fd``; never returns."""
     try:
@@ -235,10 +238,11 @@ def keeper(request: dict, mechanisms: confine.Mechanisms, result_fd: int, status
                 linux.unshare(KEEPER_NAMESPACES)
             else:
                 linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
+        kills_before = group.oom_kills() if group is not None else 0
         child = os.fork()
         if child == 0:
             os.close(status_fd)
-            student_child(request, mechanisms, result_fd, output_fd, mountpoint)
+            student_child(request, mechanisms, result_fd, output_fd, mountpoint, group)
         os.close(result_fd)
         os.close(output_fd)
         signal.alarm(int(request["limits"]["timeout_s"]) + KEEPER_GRACE_S)
@@ -253,7 +257,8 @@ def keeper(request: dict, mechanisms: confine.Mechanisms, result_fd: int, status
             _, status = os.waitpid(child, 0)
         if not mechanisms.namespaces:
             kill_leftovers(child)
-        _write_all(status_fd, str(status).encode())
+        out_of_memory = group is not None and group.oom_kills() > kills_before
+        _write_all(status_fd, f"{status} {int(out_of_memory)}".encode())
     finally:
         os._exit(0)
 
@@ -311,10 +316,14 @@ def read_result(fd: int, deadline: float) -> tuple[bytes, bool]:
             chunks.append(data)
 
 
-def read_status(fd: int, timeout: float) -> int | None:
+def read_status(fd: int, timeout: float) -> tuple[int | None, bool]:
+    """The keeper's report: the child's wait status and whether the call ran out of
+    memory (its cgroup's OOM killer struck)."""
     ready, _, _ = select.select([fd], [], [], timeout)
-    data = os.read(fd, 64) if ready else b""
-    return int(data) if data.strip().lstrip(b"-").isdigit() else None
+    fields = (os.read(fd, 64) if ready else b"").split()
+    if len(fields) != 2 or not fields[0].lstrip(b"-").isdigit():
+        return None, False
+    return int(fields[0]), fields[1] == b"1"
 
 
 def output_tail(output) -> str:
@@ -343,6 +352,12 @@ class Zygote:
         self.private = tempfile.mkdtemp(prefix="kata-zygote-")  # 0700, root's: not theirs
         self.mountpoint = os.path.join(self.private, "root")
         os.mkdir(self.mountpoint, 0o700)
+        self.group = None
+        if mechanisms.cgroups:  # limits fixed for the zygote's life: the defaults
+            from grader.sandbox.client import SandboxLimits
+
+            self.group = CallGroup.create(f"kata-zygote-{os.getpid()}-{id(self):x}",
+                                          SandboxLimits.memory_mb << 20, SandboxLimits.processes)
 
     def serve_one(self, request: dict) -> dict:
         started = time.monotonic()
@@ -353,7 +368,8 @@ class Zygote:
             if pid == 0:
                 os.close(read_fd)
                 os.close(status_read)
-                keeper(request, self.mechanisms, write_fd, status_write, output.fileno(), self.mountpoint)
+                keeper(request, self.mechanisms, write_fd, status_write, output.fileno(),
+                       self.mountpoint, self.group)
             os.close(write_fd)
             os.close(status_write)
             timeout = request["limits"]["timeout_s"]
@@ -361,7 +377,7 @@ class Zygote:
             os.close(read_fd)
             if timed_out:
                 _kill(pid, signal.SIGTERM)
-            status = read_status(status_read, timeout + KEEPER_GRACE_S + 5)
+            status, out_of_memory = read_status(status_read, timeout + KEEPER_GRACE_S + 5)
             os.close(status_read)
             if status is None:  # the keeper hung: take it down with everything it holds
                 _kill(pid, signal.SIGKILL)
@@ -375,7 +391,10 @@ class Zygote:
             result = json.loads(data) if data else None
         except ValueError:
             result = None
-        if not isinstance(result, dict):
+        if out_of_memory and not (isinstance(result, dict) and result.get("ok")):
+            reply.update(outcome="memory", error=f"MemoryError: the call used more than its "
+                                                 f"{request['limits']['memory_mb']} MiB")
+        elif not isinstance(result, dict):
             reply.update(outcome="crashed", error=describe_exit(status))
         elif result.get("ok"):
             reply.update(outcome="ok", value=result.get("value"))
@@ -389,6 +408,8 @@ class Zygote:
     def close(self) -> None:
         import shutil
 
+        if self.group is not None:
+            self.group.remove()
         shutil.rmtree(self.private, ignore_errors=True)
 
 
@@ -399,10 +420,14 @@ def probe_mechanisms() -> confine.Mechanisms:
     abi = linux.landlock_abi()
     candidates = []
     if linux.IS_LINUX and os.geteuid() == 0:
+        candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi, cgroups=True))
         candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi))
     candidates += [confine.Mechanisms(landlock_abi=abi)] if abi else []
     for mechanisms in candidates:
         zygote = Zygote(mechanisms)
+        if mechanisms.cgroups and zygote.group is None:
+            zygote.close()
+            continue
         folder = tempfile.mkdtemp(prefix="kata-probe-")
         try:
             uid = confine.SANDBOX_UID_BASE + os.getpid()

@@ -1,0 +1,139 @@
+"""A control group per sandbox: memory and processes counted for a call as a whole.
+
+Calls of one sandbox run one at a time, so one group (made once, ~15 ms) serves
+them all: each student child enters it, and the call's pid namespace is dead
+before the next call starts.
+
+RLIMIT_AS caps each process, RLIMIT_NPROC counts per uid; a cgroup counts the call
+and everything it spawns together. cgroup v2 (``memory.max``, ``pids.max``) where
+its controllers are delegated to us, else the v1 ``memory`` and ``pids`` hierarchies;
+where neither is writable, ``CallGroup.create`` returns None and the per-process
+limits stand alone (``Mechanisms.missing`` says so).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def _own_path(controller: str) -> str | None:
+    """This process's cgroup in ``controller``'s hierarchy ('' for v2)."""
+    try:
+        with open("/proc/self/cgroup") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, names, path = line.split(":", 2)
+        if controller in names.split(","):
+            return path
+    return None
+
+
+def _writable(path: str) -> bool:
+    return os.path.isdir(path) and os.access(path, os.W_OK)
+
+
+def _v2_parent() -> str | None:
+    own = _own_path("")
+    base = os.path.join(CGROUP_ROOT, (own or "/").lstrip("/"))
+    try:
+        with open(os.path.join(base, "cgroup.subtree_control")) as handle:
+            enabled = handle.read().split()
+    except OSError:
+        return None
+    return base if {"memory", "pids"} <= set(enabled) and _writable(base) else None
+
+
+def _v1_parents() -> dict[str, str] | None:
+    parents = {}
+    for controller in ("memory", "pids"):
+        own = _own_path(controller)
+        base = os.path.join(CGROUP_ROOT, controller, (own or "/").lstrip("/"))
+        if own is None or not _writable(base):
+            return None
+        parents[controller] = base
+    return parents
+
+
+@dataclass
+class CallGroup:
+    """The cgroup folders of one call (one for v2, one per controller for v1)."""
+
+    folders: list[str]
+    version: int
+
+    @staticmethod
+    def create(name: str, memory_bytes: int, processes: int) -> "CallGroup | None":
+        """A fresh group with the limits set, or None where cgroups are not ours."""
+        try:
+            parent = _v2_parent()
+            if parent is not None:
+                folder = os.path.join(parent, name)
+                os.mkdir(folder)
+                group = CallGroup([folder], 2)
+                group._set(folder, "memory.max", memory_bytes)
+                group._set(folder, "memory.swap.max", 0, optional=True)
+                group._set(folder, "pids.max", processes)
+                return group
+            parents = _v1_parents()
+            if parents is None:
+                return None
+            group = CallGroup([], 1)
+            for controller, base in parents.items():
+                folder = os.path.join(base, name)
+                os.mkdir(folder)
+                group.folders.append(folder)
+            group._set(group.folders[0], "memory.limit_in_bytes", memory_bytes)
+            group._set(group.folders[0], "memory.memsw.limit_in_bytes", memory_bytes, optional=True)
+            group._set(group.folders[1], "pids.max", processes)
+            return group
+        except OSError:
+            if "group" in locals() and group is not None:
+                group.remove()
+            return None
+
+    @staticmethod
+    def _set(folder: str, knob: str, value: int, optional: bool = False) -> None:
+        try:
+            with open(os.path.join(folder, knob), "w") as handle:
+                handle.write(str(value))
+        except OSError:
+            if not optional:
+                raise
+
+    def enter(self) -> None:
+        """Move the calling process (and its future children) into the group."""
+        for folder in self.folders:
+            with open(os.path.join(folder, "cgroup.procs"), "w") as handle:
+                handle.write("0")
+
+    def oom_kills(self) -> int:
+        """How many processes of the group the kernel has killed for memory so far."""
+        try:
+            if self.version == 2:
+                with open(os.path.join(self.folders[0], "memory.events")) as handle:
+                    events = dict(line.split() for line in handle if line.strip())
+                return int(events.get("oom_kill", 0))
+            with open(os.path.join(self.folders[0], "memory.oom_control")) as handle:
+                fields = dict(line.split() for line in handle if line.strip())
+            return int(fields.get("oom_kill", 0))
+        except (OSError, ValueError):
+            return 0
+
+    def remove(self) -> None:
+        """Kill what is left (v2: ``cgroup.kill``) and remove the folders."""
+        for folder in self.folders:
+            if self.version == 2:
+                try:
+                    with open(os.path.join(folder, "cgroup.kill"), "w") as handle:
+                        handle.write("1")
+                except OSError:
+                    pass
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
