@@ -1,0 +1,108 @@
+"""The cost of isolation per sandboxed call, for each confinement this machine allows.
+
+Runs a zygote in this process and times calls of a trivial student function (so the
+fork, the confinement and the teardown are all that is measured) and of a real one
+(Task 1's reference ``log_baseline_run`` on a 400-row sample), once per set of
+mechanisms: none (rlimits and a process group only), Landlock only, namespaces +
+new root + own uid, and that plus a cgroup. Prints medians in ms, the overhead over
+"none", and the ratio of a call to the import floor measured in the same run.
+
+Usage: ``python benchmarks/bench_sandbox.py [--calls N]`` (as root for every row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+from timing import KIT_ROOT, import_floor
+
+sys.path.insert(0, str(KIT_ROOT))
+
+from grader.sandbox import confine, linux, zygote  # noqa: E402
+from grader.sandbox.cgroups import CallGroup  # noqa: E402
+from grader.stubgen import render  # noqa: E402
+
+TRIVIAL = "def nothing():\n    return 1\n"
+
+
+def candidates() -> dict[str, confine.Mechanisms]:
+    abi = linux.landlock_abi()
+    found = {"none": confine.Mechanisms()}
+    if abi:
+        found["landlock"] = confine.Mechanisms(landlock_abi=abi)
+    if os.geteuid() == 0 and linux.IS_LINUX:
+        found["namespaces"] = confine.Mechanisms(namespaces=True, landlock_abi=abi)
+        if CallGroup.create(f"kata-bench-{os.getpid()}", 1 << 30, 64) is not None:
+            found["namespaces+cgroup"] = confine.Mechanisms(namespaces=True, landlock_abi=abi, cgroups=True)
+    return found
+
+
+def time_calls(mechanisms, request: dict, calls: int) -> float:
+    server = zygote.Zygote(mechanisms)
+    try:
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            reply = server.serve_one(request)
+            times.append(time.perf_counter() - started)
+            if reply.get("outcome") != "ok":
+                raise SystemExit(f"{mechanisms}: {reply}")
+        return statistics.median(times)
+    finally:
+        server.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=15, help="calls per measurement (median)")
+    calls = parser.parse_args().calls
+    floor = import_floor()
+    zygote.preload()
+    zygote.warm_up(["tracking"])
+    exercises = tempfile.mkdtemp(prefix="kata-bench-")
+    with open(os.path.join(exercises, "trivial.py"), "w") as handle:
+        handle.write(TRIVIAL)
+    with open(os.path.join(exercises, "task1_baseline.py"), "w") as handle:
+        handle.write(render((KIT_ROOT / "solutions" / "task1_baseline.py").read_text(), stub_ids=()))
+    os.chmod(exercises, 0o755)
+    sample = os.path.join(exercises, "sample.csv")
+    import pandas
+
+    pandas.read_csv(KIT_ROOT / "data" / "devops_metrics.csv").sample(400, random_state=1).to_csv(sample, index=False)
+    os.chmod(sample, 0o644)
+    print(f"import floor: {floor:.2f} s; {calls} calls per row (median)")
+    print(f"{'mechanisms':<20} {'trivial ms':>10} {'+ms':>6} {'task 1 ms':>10} {'+ms':>6} {'task1 x floor':>14}")
+    base = {}
+    for name, mechanisms in candidates().items():
+        row = []
+        for function, module, args in (("nothing", "trivial", []), ("log_baseline_run", "task1_baseline", [sample])):
+            folder = tempfile.mkdtemp(prefix="kata-bench-call-")
+            from grader.store import new_store
+
+            uri = new_store(__import__("pathlib").Path(folder) / "store")
+            uid = confine.SANDBOX_UID_BASE + os.getpid()
+            if mechanisms.namespaces:
+                for path, dirs, files in os.walk(folder):
+                    for item in [path, *(os.path.join(path, n) for n in dirs + files)]:
+                        os.lchown(item, uid, uid)
+            request = {"probe": "call", "exercises": exercises, "module": module, "function": function,
+                       "args": args, "kwargs": {"experiment_name": "bench"} if args else {},
+                       "workdir": folder, "writable": [folder], "readable": [exercises], "uid": uid,
+                       "env": {"MLFLOW_TRACKING_URI": uri, "HOME": folder},
+                       "limits": {"timeout_s": 60, "memory_mb": 2048, "file_size_mb": 64, "tmp_mb": 64}}
+            row.append(time_calls(mechanisms, request, calls))
+            shutil.rmtree(folder, ignore_errors=True)
+        base.setdefault("t", row)
+        print(f"{name:<20} {row[0] * 1000:>10.1f} {(row[0] - base['t'][0]) * 1000:>+6.1f} "
+              f"{row[1] * 1000:>10.1f} {(row[1] - base['t'][1]) * 1000:>+6.1f} {row[1] / floor:>14.3f}")
+    shutil.rmtree(exercises, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
