@@ -56,7 +56,29 @@ def cmd_stubs(args: argparse.Namespace) -> int:
     return 0
 
 
+INTERRUPTED = ("kata grade: interrupted; nothing was written to {out} except saved "
+               "per-submission progress (use --resume)")
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade a class. SIGINT/SIGTERM/SIGHUP stop it in order (workers, model server and
+    temp files gone): one line on stderr and exit 128 + the signal's number."""
+    import signal
+
+    from grader.grade import Interrupted, interrupts
+
+    try:
+        with interrupts():
+            return _grade(args)
+    except Interrupted as stop:
+        print(INTERRUPTED.format(out=args.out), file=sys.stderr)
+        return 128 + stop.signum
+    except KeyboardInterrupt:  # before the handlers were installed
+        print(INTERRUPTED.format(out=args.out), file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _grade(args: argparse.Namespace) -> int:
     import os
     import statistics
     import time

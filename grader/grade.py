@@ -5,10 +5,20 @@ graded by one of ``--jobs`` long-lived worker processes (``worker``) that share 
 ``mlflow models serve`` for the bonus, and its result is saved as soon as it is
 known (so ``--resume`` grades only what is missing). At the end ``results.json``,
 ``grades.csv`` and ``index.html`` are written atomically (``exports``).
+
+Robustness: one run at a time per ``OUT`` (``OUT/.kata-lock``); every temp file of a
+run (staged submissions, the workers' sandboxes, the served model) lives in one
+workspace, ``$TMPDIR/kata-grade-*``, removed at exit and, should the run be killed,
+by the next run (it records its owner in ``owner.pid``); workers and the model
+server die with the run even on ``kill -9`` (``PR_SET_PDEATHSIG``, pid namespace);
+SIGINT/SIGTERM/SIGHUP become ``Interrupted`` once cleanup-safe (``interrupts``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -16,6 +26,9 @@ import platform
 import queue
 import re
 import select
+import shutil
+import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -34,11 +47,218 @@ KIT_FILES = ("tests/*.py", "labkit/*.py", "grader/*.py", "grader/*.toml", "grade
              "data/*.csv", "conftest.py", "pytest.ini")
 PROGRESS_DIR = ".kata-progress"  # per-submission results, for --resume
 LOGS_DIR = "logs"
+LOCK_FILE = ".kata-lock"  # flock'ed for the whole run: one `kata grade` per OUT
+WORKSPACE_PREFIX = "kata-grade-"  # $TMPDIR/kata-grade-*: one run's temp files
+OWNER_FILE = "owner.pid"  # "<pid> <start time>" of the run owning a workspace
 WORKER_START_TIMEOUT_S = 300
 
 
 class GradingError(Exception):
     """The grader itself cannot do its job (one-line reason, non-zero exit)."""
+
+
+# -- interruption ------------------------------------------------------------------------
+class Interrupted(BaseException):
+    """``kata grade`` got SIGINT, SIGTERM or SIGHUP (``signum``); raised in the main
+    thread once, never in the middle of a cleanup (see ``interrupts``)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _InterruptState:
+    def __init__(self):
+        self.installed = False
+        self.deferring = 0  # depth of cleanup sections in progress
+        self.signum: int | None = None
+        self.raised = False
+
+    def handler(self, signum, frame) -> None:
+        if self.signum is None:
+            self.signum = signum
+        if not self.deferring and not self.raised:  # repeats are ignored: cleanup is running
+            self.raised = True
+            raise Interrupted(signum)
+
+
+_interrupts = _InterruptState()
+INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def interrupts():
+    """Turn SIGINT/SIGTERM/SIGHUP into one ``Interrupted`` in the main thread while in
+    this block (``kata grade``'s command line uses it); restores the handlers after."""
+    global _interrupts
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _interrupts = _InterruptState()
+    previous = {number: signal.signal(number, _interrupts.handler) for number in INTERRUPT_SIGNALS}
+    _interrupts.installed = True
+    try:
+        yield
+    finally:
+        _interrupts.installed = False
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def cleanup_section():
+    """A cleanup that a signal must not cut short: an interruption arriving meanwhile
+    is raised when it is done (when ``interrupts`` is active)."""
+    state = _interrupts
+    state.deferring += 1
+    try:
+        yield
+    finally:
+        state.deferring -= 1
+    if state.installed and not state.deferring and state.signum is not None and not state.raised:
+        state.raised = True
+        raise Interrupted(state.signum)
+
+
+# -- the workspace and the OUT lock --------------------------------------------------------
+def process_start(pid: int) -> str:
+    """The process's start time (clock ticks since boot) on Linux, to tell a live owner
+    from a recycled pid; "" where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_alive(stamp: str) -> bool:
+    try:
+        pid_text, _, started = stamp.strip().partition(" ")
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    except ValueError:
+        return False
+    current = process_start(pid)
+    return not (started and current and current != started)
+
+
+def processes_using(folder: Path) -> list[int]:
+    """Pids (Linux) working in ``folder/tmp`` (the workers' sandboxes, student children)
+    or whose command line names something in ``folder``."""
+    found, root, sandboxes = [], str(folder), str(folder / "tmp")
+    if not os.path.isdir("/proc"):
+        return found
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            cwd = ""
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read().decode(errors="replace")
+        except OSError:
+            command = ""
+        if cwd == sandboxes or cwd.startswith(sandboxes + "/") or any(
+                mark in command for mark in (root + "/", root + "\0")):
+            found.append(int(entry))
+    return found
+
+
+def kill_processes_using(folder: Path, patience_s: float = 3.0) -> None:
+    """SIGKILL every process working in ``folder`` (see above), until none is left."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        pids = processes_using(folder)
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if not pids or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
+def remove_tree(folder: Path) -> None:
+    """``rmtree`` that also gets through folders a student made unwritable."""
+    def unlock(function, path, _):
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(path), stat.S_IRWXU)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, stat.S_IRWXU)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                function(path)
+
+    handler = {"onexc": unlock} if sys.version_info >= (3, 12) else {"onerror": unlock}
+    shutil.rmtree(folder, **handler)
+
+
+def remove_abandoned_workspaces() -> list[Path]:
+    """Remove the workspaces of runs that died without cleaning up (their owner pid
+    is gone), with whatever still runs in them; return what was removed."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORKSPACE_PREFIX}*"):
+        try:
+            info = folder.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+                continue
+            stamp = (folder / OWNER_FILE).read_text()
+        except OSError:  # no owner recorded: not ours to judge (or being created)
+            continue
+        if owner_alive(stamp):
+            continue
+        kill_processes_using(folder)
+        with contextlib.suppress(OSError):
+            remove_tree(folder)
+        removed.append(folder)
+    return removed
+
+
+@contextlib.contextmanager
+def grading_workspace():
+    """One private folder for all of a run's temp files, removed on exit (see the
+    module docstring). Mode 0711: sandboxed children (another uid) traverse into
+    ``tmp/`` (the workers' temp files: their sandboxes); ``staging/`` and
+    ``served-model/`` are 0700."""
+    remove_abandoned_workspaces()
+    root = Path(tempfile.mkdtemp(prefix=WORKSPACE_PREFIX))
+    try:
+        (root / OWNER_FILE).write_text(f"{os.getpid()} {process_start(os.getpid())}\n")
+        for name, mode in (("staging", 0o700), ("served-model", 0o700), ("tmp", 0o711)):
+            (root / name).mkdir(mode=mode)
+        root.chmod(0o711)
+        yield root
+    finally:
+        with cleanup_section():
+            kill_processes_using(root)
+            with contextlib.suppress(OSError):
+                remove_tree(root)
+
+
+def lock_out(out: Path) -> int | None:
+    """Hold ``OUT/.kata-lock`` (``flock``) or refuse: two runs never race on one OUT.
+    Returns the descriptor to close when done (None where locks are unsupported)."""
+    path = out / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() if error.errno in (
+            errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES) else None
+        os.close(fd)
+        if holder is None:  # e.g. ENOLCK on some network file systems: go on unlocked
+            return None
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        raise GradingError(f"another kata grade{who} is writing to {out}: wait for it to "
+                           "finish, or choose another --out") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 @dataclass(frozen=True)
@@ -77,15 +297,23 @@ def file_stem(submission_id: str) -> str:
 class Worker:
     """One ``python -m grader.worker`` process."""
 
-    def __init__(self, options: GradeOptions, env: dict[str, str]):
-        self.options, self.env = options, env
+    def __init__(self, options: GradeOptions, env: dict[str, str], tmpdir: Path):
+        self.options, self.env, self.tmpdir = options, env, tmpdir
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        """Start the process, in its own session (a terminal's Ctrl-C goes to ``kata
+        grade`` alone, which stops everything in order) and killed when the starting
+        thread exits: the main thread, or the one thread that serves (and restarts)
+        this worker until the queue is empty."""
+        from grader.model_server import die_with_parent
+
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.worker", "--timeout", str(self.options.timeout)],
+            [sys.executable, "-m", "grader.worker", "--timeout", str(self.options.timeout),
+             "--tmpdir", str(self.tmpdir)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, bufsize=1, env=self.env, cwd=KIT_ROOT,
+            start_new_session=True, preexec_fn=die_with_parent(),
         )
 
     def wait_ready(self) -> None:
@@ -112,11 +340,6 @@ class Worker:
         line = self.read_line(deadline_s)
         return json.loads(line) if line else None
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-        self.wait_ready()
-
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.kill()
@@ -132,6 +355,8 @@ class ClassGrader:
         self.kit = kit_info()
         self.results: dict[str, SubmissionResult] = {}
         self.lock = threading.Lock()
+        self.stopping = False  # set (under ``lock``) when the workers are being stopped
+        self.out_lock: int | None = None  # OUT/.kata-lock, held from run() until close()
 
     # -- the whole run -----------------------------------------------------------------
     def run(self) -> ClassResults:
@@ -141,19 +366,27 @@ class ClassGrader:
         if options.out.resolve() == options.submissions.resolve():
             raise GradingError("--out must not be the submissions folder itself (it is never written)")
         options.out.mkdir(parents=True, exist_ok=True)
+        if self.out_lock is None:
+            self.out_lock = lock_out(options.out)
         (options.out / PROGRESS_DIR).mkdir(exist_ok=True)
         submissions = [s for s in discover(options.submissions)
                        if s.source.resolve() != options.out.resolve()]
         self.progress("start", total=len(submissions))
         todo = [s for s in submissions if not self.resumed(s)]
-        with tempfile.TemporaryDirectory(prefix="kata-grade-") as workspace:
-            jobs = self.prepare_all(todo, Path(workspace))
+        with grading_workspace() as workspace:
+            jobs = self.prepare_all(todo, workspace / "staging")
             if jobs:
-                self.grade_all(jobs, Path(workspace))
+                self.grade_all(jobs, workspace)
         if kit_sha256() != self.kit["tests_sha256"]:
             raise GradingError("the kit's files changed while grading: reinstall the kit and regrade")
         ordered = [self.results[s.id] for s in submissions if s.id in self.results]
         return ClassResults(kit=self.kit, submissions=ordered)
+
+    def close(self) -> None:
+        """Release ``OUT/.kata-lock``."""
+        if self.out_lock is not None:
+            os.close(self.out_lock)
+            self.out_lock = None
 
     def resumed(self, submission: Submission) -> bool:
         saved = self.options.out / PROGRESS_DIR / f"{file_stem(submission.id)}.json"
@@ -190,18 +423,19 @@ class ClassGrader:
         return jobs
 
     def grade_all(self, jobs: list[dict], workspace: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KIT_ROOT),
-                                                                             os.environ.get("PYTHONPATH")]))}
-        server = None
-        if any(todo.task == 5 for todo in load_todos()):
-            from grader.model_server import SERVER_ENV, serve_kit_model
+        from grader.model_server import SERVER_ENV, SERVER_ERROR_ENV, kit_bin_path
 
-            home = workspace / "served-model"
-            home.mkdir()
-            server = serve_kit_model(home)
-            env[SERVER_ENV] = server.url
-        workers = [Worker(self.options, env) for _ in range(max(1, min(self.options.jobs, len(jobs))))]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KIT_ROOT),
+                                                                             os.environ.get("PYTHONPATH")])),
+               "PATH": kit_bin_path(os.environ)}
+        for name in (SERVER_ENV, SERVER_ERROR_ENV):
+            env.pop(name, None)
+        server = None
+        workers = [Worker(self.options, env, workspace / "tmp")
+                   for _ in range(max(1, min(self.options.jobs, len(jobs))))]
         try:
+            if any(todo.task == 5 for todo in load_todos()):
+                server = self.start_model_server(workspace / "served-model", env)
             for worker in workers:
                 worker.start()
             for worker in workers:
@@ -214,12 +448,32 @@ class ClassGrader:
             for thread in threads:
                 thread.start()
             for thread in threads:
-                thread.join()
+                while thread.is_alive():  # a timed join: signals are handled meanwhile
+                    thread.join(0.5)
         finally:
-            for worker in workers:
-                worker.stop()
-            if server is not None:
-                server.stop()
+            with cleanup_section():
+                with self.lock:
+                    self.stopping = True  # a worker killed now is no verdict on its submission
+                for worker in workers:
+                    worker.stop()
+                if server is not None:
+                    server.stop()
+
+    @staticmethod
+    def start_model_server(home: Path, env: dict[str, str]):
+        """Serve the kit's model for the bonus tests; if that fails, every other TODO is
+        still graded and the bonus fixture reports why (``$KATA_MODEL_SERVER_ERROR``)."""
+        from grader.model_server import SERVER_ENV, SERVER_ERROR_ENV, serve_kit_model
+
+        try:
+            server = serve_kit_model(home)
+        except Exception as error:  # noqa: BLE001 - reported on the bonus TODOs
+            reason = next((line.strip() for line in str(error).splitlines() if line.strip()),
+                          type(error).__name__)
+            env[SERVER_ERROR_ENV] = f"kit error: the model server could not start: {reason}"
+            return None
+        env[SERVER_ENV] = server.url
+        return server
 
     def serve_jobs(self, worker: Worker, pending: queue.Queue) -> None:
         deadline = 25 * self.options.timeout + 300  # a backstop: calls have their own limits
@@ -230,11 +484,18 @@ class ClassGrader:
                 return
             self.progress("begin", id=job["id"])
             reply = worker.grade({k: job[k] for k in ("id", "exercises", "log")}, deadline)
+            if self.stopping:
+                return
             if reply is None:
                 result = SubmissionResult(job["id"], "error",
                                           message="the grader gave up on this submission (its worker stopped or hung)")
                 try:
-                    worker.restart()
+                    with self.lock:  # never start a worker once grade_all is stopping them
+                        if self.stopping:
+                            return
+                        worker.stop()
+                        worker.start()
+                    worker.wait_ready()
                 except GradingError:
                     pass
             elif "error" in reply:
@@ -249,6 +510,8 @@ class ClassGrader:
         from grader.exports import write_atomic
 
         with self.lock:
+            if self.stopping:
+                return
             self.results[result.id] = result
             saved = self.options.out / PROGRESS_DIR / f"{file_stem(result.id)}.json"
             write_atomic(saved, json.dumps({"tests_sha256": self.kit["tests_sha256"],
@@ -260,11 +523,15 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
     """Grade the class and write ``results.json``, ``grades.csv`` and ``index.html``."""
     from grader.exports import write_all
 
-    results = ClassGrader(options, progress).run()
-    logs = {}
-    for submission in results.submissions:
-        log = options.out / LOGS_DIR / f"{file_stem(submission.id)}.html"
-        if log.is_file():
-            logs[submission.id] = f"{LOGS_DIR}/{log.name}"
-    write_all(results, options.out, logs)
+    grader = ClassGrader(options, progress)
+    try:
+        results = grader.run()
+        logs = {}
+        for submission in results.submissions:
+            log = options.out / LOGS_DIR / f"{file_stem(submission.id)}.html"
+            if log.is_file():
+                logs[submission.id] = f"{LOGS_DIR}/{log.name}"
+        write_all(results, options.out, logs)
+    finally:
+        grader.close()
     return results

@@ -5,7 +5,10 @@ submissions (no 2-s import, no 5-s warm-up per student). Protocol: one JSON job 
 line on stdin (``{"id", "exercises", "log"}``), one JSON result per line on the
 original stdout; everything else the process prints goes to stderr.
 
-Run as ``python -m grader.worker --timeout S``.
+Run as ``python -m grader.worker --timeout S [--tmpdir DIR]``: ``DIR`` (in ``kata
+grade``'s workspace) holds this process's temp files, its sandbox's among them, so
+that they go with the workspace even if the worker is killed. It is set for this
+process only, not as ``$TMPDIR``: the sandbox's children keep their own.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -21,7 +25,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--timeout", type=float, required=True)
     parser.add_argument("--seed", default="0")
+    parser.add_argument("--tmpdir")
     args = parser.parse_args()
+    if args.tmpdir:
+        tempfile.tempdir = args.tmpdir
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints never corrupt the protocol
 
