@@ -91,7 +91,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     options = GradeOptions(Path(args.submissions), Path(args.out), args.jobs or os.cpu_count() or 1,
-                           args.timeout, args.resume)
+                           args.timeout, args.resume, require_isolation=args.require_isolation)
     started = time.monotonic()
     with Progress(TextColumn("[bold]grading[/bold]"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
@@ -101,6 +101,9 @@ def _grade(args: argparse.Namespace) -> int:
         def progress(event, **data):
             if event == "start":
                 bar.update(task, total=data["total"])
+            elif event == "isolation" and data["missing"]:
+                bar.console.print(f"kata grade: isolation {data['level']}; missing: "
+                                  f"{'; '.join(data['missing'])}", markup=False, highlight=False)
             elif event == "begin":
                 bar.update(task, description=data["id"])
             elif event == "done":
@@ -160,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds one call of student code may take (default: %(default)s)")
     grade.add_argument("--resume", action="store_true",
                        help="keep results already in OUT for the same kit; grade only what is missing")
+    grade.add_argument("--require-isolation", action="store_true",
+                       help="refuse to grade where the sandbox cannot give every guarantee "
+                            "(see README: How student code is isolated)")
     grade.set_defaults(handler=cmd_grade)
     check = verbs.add_parser("check", help="grade your own exercises/: the 15 TODOs and your score")
     check.add_argument("--exercises", default="exercises", metavar="DIR",

@@ -43,7 +43,8 @@ from grader.submissions import BadSubmission, Submission, discover, prepare
 from grader.todos import load_todos
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
-KIT_FILES = ("tests/*.py", "labkit/*.py", "grader/*.py", "grader/*.toml", "grader/sandbox/*.py",
+KIT_FILES = ("tests/*.py", "labkit/*.py", "grader/*.py", "grader/*.toml", "grader/*.json",
+             "grader/sandbox/*.py", "grader/templates/*",
              "data/*.csv", "conftest.py", "pytest.ini")
 PROGRESS_DIR = ".kata-progress"  # per-submission results, for --resume
 LOGS_DIR = "logs"
@@ -269,6 +270,7 @@ class GradeOptions:
     timeout: float
     resume: bool = False
     logs: bool = True
+    require_isolation: bool = False  # a guarantee the OS cannot give is an error
 
 
 def kit_sha256() -> str:
@@ -316,10 +318,13 @@ class Worker:
             start_new_session=True, preexec_fn=die_with_parent(),
         )
 
-    def wait_ready(self) -> None:
+    def wait_ready(self) -> dict:
+        """Wait for the worker's hello; return the isolation its sandbox could set up."""
         line = self.read_line(WORKER_START_TIMEOUT_S)
-        if not line or not json.loads(line).get("ready"):
+        hello = json.loads(line) if line else {}
+        if not hello.get("ready"):
             raise GradingError("a grading worker did not start (run `kata validate` to check the kit)")
+        return hello.get("isolation", {})
 
     def read_line(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -438,8 +443,8 @@ class ClassGrader:
                 server = self.start_model_server(workspace / "served-model", env)
             for worker in workers:
                 worker.start()
-            for worker in workers:
-                worker.wait_ready()
+            isolation = [worker.wait_ready() for worker in workers][0]
+            self.record_isolation(isolation)
             pending: queue.Queue = queue.Queue()
             for job in jobs:
                 pending.put(job)
@@ -474,6 +479,16 @@ class ClassGrader:
             return None
         env[SERVER_ENV] = server.url
         return server
+
+    def record_isolation(self, isolation: dict) -> None:
+        """Put the sandbox's isolation in ``kit`` (results.json) and say what is missing;
+        with ``--require-isolation`` a missing guarantee stops the run before any grade."""
+        self.kit["isolation"] = {"level": isolation.get("level", "none"),
+                                 "missing": list(isolation.get("missing", []))}
+        missing = self.kit["isolation"]["missing"]
+        if missing and self.options.require_isolation:
+            raise GradingError(f"--require-isolation: this machine cannot give: {'; '.join(missing)}")
+        self.progress("isolation", **self.kit["isolation"])
 
     def serve_jobs(self, worker: Worker, pending: queue.Queue) -> None:
         deadline = 25 * self.options.timeout + 300  # a backstop: calls have their own limits

@@ -38,7 +38,8 @@ def main() -> None:
 
     silence_mlflow()
     shared_sandbox().warm_up(["tracking", "models"])
-    protocol.write(json.dumps({"ready": True}) + "\n")
+    isolation = shared_sandbox().wait_ready()
+    protocol.write(json.dumps({"ready": True, "isolation": isolation}) + "\n")
     for line in sys.stdin:
         job = json.loads(line)
         extra = ["--kata-timeout", str(args.timeout), "--kata-seed", args.seed]

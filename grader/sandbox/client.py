@@ -23,7 +23,8 @@ STARTUP_TIMEOUT_S = 120
 REPLY_MARGIN_S = 30
 # The zygote's environment is built from these only: the judge's secrets, tokens and
 # MLflow settings never reach the process every student child is forked from.
-ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME")
+ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME",
+              "KATA_ISOLATION_MAX")
 
 
 @dataclass(frozen=True)

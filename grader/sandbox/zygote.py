@@ -35,7 +35,10 @@ from grader.sandbox.cgroups import CallGroup
 MAX_RESULT_BYTES = 16 * 1024 * 1024
 OUTPUT_TAIL_BYTES = 2000
 RESULT_FD = 3
-KEEPER_GRACE_S = 10  # the keeper's own backstop beyond the call's time limit
+KEEPER_GRACE_S = 10
+# Caps the isolation level the zygote may use ("partial", "none"): for trying how the
+# kit behaves on a weaker platform (kit tests do), never needed in real use.
+MAX_LEVEL_ENV = "KATA_ISOLATION_MAX"  # the keeper's own backstop beyond the call's time limit
 # The keeper enters these; the student child then takes a mount namespace of its own,
 # so that its new root (pivot_root) never becomes the keeper's.
 KEEPER_NAMESPACES = linux.CLONE_NEWPID | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
@@ -423,6 +426,9 @@ def probe_mechanisms() -> confine.Mechanisms:
         candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi, cgroups=True))
         candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi))
     candidates += [confine.Mechanisms(landlock_abi=abi)] if abi else []
+    ceiling = os.environ.get(MAX_LEVEL_ENV, "full")
+    rank = {"none": 0, "partial": 1, "full": 2}
+    candidates = [m for m in candidates if rank[m.level] <= rank.get(ceiling, 2)]
     for mechanisms in candidates:
         zygote = Zygote(mechanisms)
         if mechanisms.cgroups and zygote.group is None:
