@@ -190,6 +190,7 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
         os.chdir(request["workdir"])
         os.environ.clear()
         os.environ.update(confine.call_environment(request, mechanisms.namespaces))
+        tempfile.tempdir = None  # the zygote's cached temp folder is not in this view
         sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # not the work folder
         sys.dont_write_bytecode = True
     except BaseException as error:  # noqa: BLE001 - the kit failed, not the student
