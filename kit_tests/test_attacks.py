@@ -14,8 +14,11 @@ worker an attacker has had a go at; the uid killer and the store truncator sit n
 to the honest copies in the queue, so each runs while an honest copy is graded; the
 daemon leaver is last, so its worker makes no call that could clean up behind it.
 
-The judge gets a TMPDIR of its own: the attacks that damage what they find (stores,
-processes) keep to this run, never to other work on the same machine.
+The judge gets a TMPDIR of its own, and attacks that damage what they find keep to
+this run (its TMPDIR, its processes) unless the call has a pid namespace of its own:
+the tests never hurt other work on the same machine. ``test_every_attack_got_to_run``
+makes sure no test passes only because its attack never ran. KATA_TEST_ATTACKS picks
+attacks to grade alone (see ``SELECTED``).
 """
 
 from __future__ import annotations
@@ -205,7 +208,8 @@ def differences(before: dict, after: dict) -> dict[str, str]:
 
 
 def processes_with(needle: bytes, where: str = "cmdline") -> dict[int, str]:
-    """Processes whose /proc/PID/``where`` holds ``needle``: pid -> command line."""
+    """Processes whose /proc/PID/``where`` holds ``needle``: pid -> (the start of) its
+    command line."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -213,7 +217,7 @@ def processes_with(needle: bytes, where: str = "cmdline") -> dict[int, str]:
         try:
             if needle in Path(f"/proc/{entry}/{where}").read_bytes():
                 command = Path(f"/proc/{entry}/cmdline").read_bytes()
-                found[int(entry)] = command.replace(b"\0", b" ").decode(errors="replace").strip()
+                found[int(entry)] = command.replace(b"\0", b" ").decode(errors="replace").strip()[:120]
         except OSError:
             continue
     return found
@@ -431,7 +435,8 @@ def assert_honest_copies_unharmed(graded: Graded, attack: str, hint: str) -> Non
 
 # -- the run as a whole ---------------------------------------------------------------------------
 def test_grading_the_attacked_class_finishes_and_exits_zero(graded):
-    assert graded.run.returncode == 0, graded.run.stderr[-3000:]
+    assert graded.run.returncode == 0, (f"kata grade exited {graded.run.returncode} after "
+                                        f"{graded.duration_s:.0f} s: {graded.run.stderr[-3000:]}")
     assert graded.results is not None, "no results.json"
     expected = set(HONEST) | set(ACTIVE)
     assert set(graded.by_id) == expected, f"missing from results.json: {sorted(expected - set(graded.by_id))}"
@@ -451,6 +456,25 @@ def test_grading_leaves_no_process_of_the_run_behind(graded):
     assert not graded.lingering, (
         f"processes started by this kata grade (they hold its KATA_TEST_SECRET) were alive "
         f"{SURVIVOR_GRACE_S} s after it exited: {graded.lingering}")
+
+
+def ran(graded: Graded, submission_id: str) -> bool:
+    """Whether the attack got to its end in the sandbox (else its tests prove nothing):
+    it passed with what it found, reported ``KATA-ATTACK``, raised what it read, or (the
+    symlinker) made TODO 1.1's test call it a second time."""
+    attack = ATTACKERS[submission_id].attack
+    first = submission(graded, submission_id)["todos"]["1.1"]
+    return (attack == "fd_garbage"  # it garbles its own reply too: nothing to tell
+            or first["status"] == "pass" or "KATA-ATTACK[" in first["message"]
+            or (attack == "etc_shadow" and "raised: RuntimeError: " in first["message"])
+            or (attack == "symlink_output_log" and "expected a new run in experiment" in first["message"]))
+
+
+def test_every_attack_got_to_run_in_the_sandbox(graded):
+    stopped = {sid: said(graded, sid) for sid in ACTIVE if not ran(graded, sid)}
+    assert not stopped, ("these attacks never ran to their end, so their tests prove nothing "
+                         "(an earlier attack broke the grader, or the attack itself is broken): "
+                         + json.dumps(stopped, indent=1))
 
 
 def test_no_file_outside_the_report_and_the_workspace_changes(graded):
@@ -521,8 +545,8 @@ def test_truncating_other_calls_stores_costs_the_honest_copies_nothing(graded):
 def test_no_daemon_of_an_attacker_outlives_grading(graded):
     (attacker,) = attackers_of("daemons")
     assert not graded.daemons, (
-        f"{attacker}'s daemons (sleep {graded.sleep_marker}) were alive {SURVIVOR_GRACE_S} s after "
-        f"grading: {graded.daemons}; it reported: {said(graded, attacker)}")
+        f"{len(graded.daemons)} of {attacker}'s daemons (sleep {graded.sleep_marker}) were alive "
+        f"{SURVIVOR_GRACE_S} s after grading: {graded.daemons}; it reported: {said(graded, attacker)}")
     assert_scores_nothing(graded, attacker)
 
 

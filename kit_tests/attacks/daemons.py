@@ -1,10 +1,12 @@
 # Attack 8: leave daemons behind (``sleep`` with the test's marker as its duration): a
-# double-forked setsid one, a shield shell that ignores SIGTERM/SIGHUP with sleeps
-# nested three deep, and a fork that cleared its parent-death signal: 7 processes per
-# call, none while 8 or more are still visible (so never more than about 15). Also in
-# bonus_serving.py: the bonus is graded last, so a call spawns with no call after it.
+# double-forked setsid one, a shield of shells nested six deep that ignore SIGTERM and
+# SIGHUP, and a fork that cleared its parent-death signal: 9 processes per call, none
+# while 10 or more are still visible (so never more than 19). Also in bonus_serving.py:
+# the bonus is graded last, so a call spawns with no call after it.
 import ctypes as _ctypes
 import subprocess as _subprocess
+
+SHIELD_DEPTH = 6  # a sweep that kills its orphans once rarely gets through six reparentings
 
 
 def _visible():
@@ -28,7 +30,7 @@ def _sleep_forever():
 
 def _spawn():
     before = _visible()
-    if before >= 8:  # a bound: about 6 are left over from each earlier call if any
+    if before >= 10:  # a bound: what earlier calls left may still be there
         return {"already running": before}
     spawned = {}
     try:  # double fork, own session
@@ -44,11 +46,13 @@ def _spawn():
         spawned["double fork"] = True
     except OSError as error:
         spawned["double fork"] = repr(error)
-    try:  # a shield: ignores TERM/HUP, sleeps nested three deep
-        marker = CTX["sleep_marker"]
-        inner = f"trap '' TERM HUP INT; sleep {marker} & sleep {marker}"
-        shield = f"trap '' TERM HUP INT; sh -c \"{inner}\" & sleep {marker}"
-        _subprocess.Popen(["sh", "-c", shield], start_new_session=True, stdin=_subprocess.DEVNULL,
+    try:  # a shield: shells nested six deep, each ignoring TERM/HUP, a sleep at the bottom
+        import shlex
+
+        command = f"sleep {CTX['sleep_marker']}"
+        for _ in range(SHIELD_DEPTH):
+            command = f"trap '' TERM HUP INT; sh -c {shlex.quote(command)}; :"  # ':' keeps each sh
+        _subprocess.Popen(["sh", "-c", command], start_new_session=True, stdin=_subprocess.DEVNULL,
                           stdout=_subprocess.DEVNULL, stderr=_subprocess.DEVNULL)
         spawned["shield"] = True
     except OSError as error:
@@ -65,8 +69,8 @@ def _spawn():
         spawned["no pdeathsig"] = True
     except OSError as error:
         spawned["no pdeathsig"] = repr(error)
-    deadline = _time.monotonic() + 3  # all 7 up before the call returns
-    while _visible() < before + 7 and _time.monotonic() < deadline:
+    deadline = _time.monotonic() + 3  # all up before the call returns
+    while _visible() < before + SHIELD_DEPTH + 3 and _time.monotonic() < deadline:
         _time.sleep(0.02)
     spawned["visible"] = _visible()
     return spawned
