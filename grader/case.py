@@ -121,7 +121,8 @@ class KataCase:
             for entry in os.scandir(store):
                 if entry.name != "mlruns" and not entry.is_file(follow_symlinks=False):
                     tampered = True
-                    os.unlink(entry.path) if not entry.is_dir(follow_symlinks=False) else None
+                    if not entry.is_dir(follow_symlinks=False):
+                        os.unlink(entry.path)
         except OSError:
             tampered = True
         if tampered:

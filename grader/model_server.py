@@ -13,7 +13,6 @@ tied to the creating *thread*); elsewhere it gets its own session, killed at exi
 from __future__ import annotations
 
 import atexit
-import ctypes
 import functools
 import json
 import os
@@ -33,7 +32,6 @@ from grader.quiet import QUIET_ENV
 STARTUP_TIMEOUT_S = 120
 SERVER_ENV = "KATA_MODEL_SERVER"  # set by `kata grade` for its workers: one server per class
 SERVER_ERROR_ENV = "KATA_MODEL_SERVER_ERROR"  # set instead when that server could not start
-PR_SET_PDEATHSIG = 1
 SERVED_DATA = Path(__file__).resolve().parent.parent / "data" / "devops_metrics.csv"
 
 
@@ -54,13 +52,17 @@ def kit_bin_path(env: dict[str, str]) -> str:
 def die_with_parent():
     """A ``preexec_fn``: the child gets SIGKILL when the thread that started it exits
     (even by ``kill -9``). None where ``prctl`` does not exist."""
-    if not sys.platform.startswith("linux"):
+    from grader.sandbox import linux  # libc is resolved on import, not in the child
+
+    if not linux.IS_LINUX:
         return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved now, not in the child
     parent = os.getpid()
 
     def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        try:
+            linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
         if os.getppid() != parent:  # the parent died before prctl: nobody will signal us
             os._exit(1)
 

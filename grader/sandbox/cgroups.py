@@ -67,34 +67,63 @@ class CallGroup:
     version: int
 
     @staticmethod
+    def named(name: str) -> "CallGroup | None":
+        """The group ``name`` beside this process's own (not created), or None where
+        cgroups are not ours."""
+        v2_parent = _v2_parent()
+        if v2_parent is not None:
+            return CallGroup([os.path.join(v2_parent, name)], 2)
+        parents = _v1_parents()  # memory, then pids
+        if parents is None:
+            return None
+        return CallGroup([os.path.join(base, name) for base in parents.values()], 1)
+
+    @staticmethod
+    def remove_abandoned(prefix: str) -> None:
+        """Remove groups ``<prefix><pid>-…`` whose process is gone (killed with -9: its
+        ``remove`` never ran). A group still holding processes is left alone."""
+        sample = CallGroup.named(prefix)
+        if sample is None:
+            return
+        for name in os.listdir(os.path.dirname(sample.folders[0])):
+            pid = name[len(prefix):].split("-")[0] if name.startswith(prefix) else ""
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                CallGroup.named(name).remove()
+
+    @staticmethod
     def create(name: str, memory_bytes: int, processes: int) -> "CallGroup | None":
         """A fresh group with the limits set, or None where cgroups are not ours."""
-        try:
-            parent = _v2_parent()
-            if parent is not None:
-                folder = os.path.join(parent, name)
-                os.mkdir(folder)
-                group = CallGroup([folder], 2)
-                group._set(folder, "memory.max", memory_bytes)
-                group._set(folder, "memory.swap.max", 0, optional=True)
-                group._set(folder, "pids.max", processes)
-                return group
-            parents = _v1_parents()
-            if parents is None:
-                return None
-            group = CallGroup([], 1)
-            for controller, base in parents.items():
-                folder = os.path.join(base, name)
-                os.mkdir(folder)
-                group.folders.append(folder)
-            group._set(group.folders[0], "memory.limit_in_bytes", memory_bytes)
-            group._set(group.folders[0], "memory.memsw.limit_in_bytes", memory_bytes, optional=True)
-            group._set(group.folders[1], "pids.max", processes)
-            return group
-        except OSError:
-            if "group" in locals() and group is not None:
-                group.remove()
+        group = CallGroup.named(name)
+        if group is None:
             return None
+        try:
+            for folder in group.folders:
+                os.mkdir(folder)
+            group.limit(memory_bytes, processes)
+        except OSError:
+            group.remove()
+            return None
+        return group
+
+    def limit(self, memory_bytes: int, processes: int) -> None:
+        """Set the call's memory (no swap) and process limits; cheap enough per call."""
+        if self.version == 2:
+            folder = self.folders[0]
+            self._set(folder, "memory.max", memory_bytes)
+            self._set(folder, "memory.swap.max", 0, optional=True)
+            self._set(folder, "pids.max", processes)
+            return
+        memory, pids = self.folders
+        knobs = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+        try:  # v1 wants memory <= memory+swap at every step: raise memsw first
+            with open(os.path.join(memory, knobs[0])) as handle:
+                if memory_bytes > int(handle.read()):
+                    knobs.reverse()
+        except (OSError, ValueError):
+            pass
+        for knob in knobs:
+            self._set(memory, knob, memory_bytes, optional=knob.startswith("memory.memsw"))
+        self._set(pids, "pids.max", processes)
 
     @staticmethod
     def _set(folder: str, knob: str, value: int, optional: bool = False) -> None:

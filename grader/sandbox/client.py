@@ -21,6 +21,7 @@ from grader.sandbox.confine import SANDBOX_UID_BASE
 
 STARTUP_TIMEOUT_S = 120
 REPLY_MARGIN_S = 30
+ZYGOTE_STOP_S = 3
 # The zygote's environment is built from these only: the judge's secrets, tokens and
 # MLflow settings never reach the process every student child is forked from.
 ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME",
@@ -114,8 +115,7 @@ class Sandbox:
 
     def close(self) -> None:
         if self._process and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
+            self._stop_zygote()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
@@ -219,10 +219,18 @@ class Sandbox:
         return ""
 
     def _restart(self) -> None:
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.wait()
+        self._stop_zygote()
         self._start()
+
+    def _stop_zygote(self) -> None:
+        """SIGTERM first, so the zygote removes its cgroup and private folder; then kill."""
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=ZYGOTE_STOP_S)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process.wait()
 
 
 def parse_reply(line: str) -> dict | None:

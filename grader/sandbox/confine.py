@@ -24,7 +24,7 @@ import resource
 import signal
 import site
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox import linux
@@ -83,7 +83,6 @@ class View:
     readable: tuple[str, ...] = ()
     writable: tuple[str, ...] = ()
     tmp_mb: int = 256
-    extra_readable: tuple[str, ...] = field(default_factory=tuple)
 
     @staticmethod
     def from_request(request: dict) -> "View":

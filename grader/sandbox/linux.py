@@ -61,13 +61,12 @@ SCOPE_SIGNAL = 1 << 1
 FS_READ = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
 FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
 
-# Syscall numbers for the calls glibc does not wrap (asm-generic numbering on arm64).
-_SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
-               "landlock_restrict_self": 446},
-    "aarch64": {"pivot_root": 41, "landlock_create_ruleset": 444, "landlock_add_rule": 445,
-                "landlock_restrict_self": 446},
-}
+# Syscall numbers for the calls glibc does not wrap: Landlock's are the same on every
+# architecture (added after the tables were unified); pivot_root's are not.
+_LANDLOCK_SYSCALLS = {"landlock_create_ruleset": 444, "landlock_add_rule": 445,
+                      "landlock_restrict_self": 446}
+_SYSCALLS = {machine: {"pivot_root": number, **_LANDLOCK_SYSCALLS}
+             for machine, number in (("x86_64", 155), ("aarch64", 41))}
 
 _libc = ctypes.CDLL(None, use_errno=True) if IS_LINUX else None
 _libc_syscall = _libc.syscall if _libc is not None else None
@@ -87,6 +86,16 @@ def _syscall(name: str, *args) -> int:
     if numbers is None:
         raise OSError(38, f"{name}: unknown syscall number on {platform.machine()}")
     return _check(_libc_syscall(ctypes.c_long(numbers[name]), *args), name)
+
+
+def proc_stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name (state, ppid, …, so
+    ``[1]`` is the parent pid and ``[19]`` the start time); [] when unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def unshare(flags: int) -> None:

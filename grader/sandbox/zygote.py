@@ -35,10 +35,11 @@ from grader.sandbox.cgroups import CallGroup
 MAX_RESULT_BYTES = 16 * 1024 * 1024
 OUTPUT_TAIL_BYTES = 2000
 RESULT_FD = 3
-KEEPER_GRACE_S = 10
+KEEPER_GRACE_S = 10  # the keeper's own backstop beyond the call's time limit
 # Caps the isolation level the zygote may use ("partial", "none"): for trying how the
 # kit behaves on a weaker platform (kit tests do), never needed in real use.
-MAX_LEVEL_ENV = "KATA_ISOLATION_MAX"  # the keeper's own backstop beyond the call's time limit
+MAX_LEVEL_ENV = "KATA_ISOLATION_MAX"
+GROUP_PREFIX = "kata-zygote-"  # + pid: groups of dead zygotes are removed at start
 # The keeper enters these; the student child then takes a mount namespace of its own,
 # so that its new root (pivot_root) never becomes the keeper's.
 KEEPER_NAMESPACES = linux.CLONE_NEWPID | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
@@ -283,14 +284,7 @@ def kill_leftovers(group: int) -> None:
     while time.monotonic() < deadline:
         found = False
         for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == me:
+            if entry.isdigit() and linux.proc_stat(entry)[1:2] == [me]:
                 found = True
                 _kill(int(entry), signal.SIGKILL)
         try:
@@ -351,20 +345,32 @@ def describe_exit(status: int | None) -> str:
 class Zygote:
     """The server's state: the mechanisms in use and a private folder for new roots."""
 
-    def __init__(self, mechanisms: confine.Mechanisms):
+    def __init__(self, mechanisms: confine.Mechanisms, parent: str | None = None):
         self.mechanisms = mechanisms
-        self.private = tempfile.mkdtemp(prefix="kata-zygote-")  # 0700, root's: not theirs
+        # 0700, the zygote's own: never in a call's view. Under ``parent`` (the client's
+        # sandbox folder, the zygote's cwd), so it goes with it even after a kill -9.
+        self.private = tempfile.mkdtemp(prefix="kata-zygote-", dir=parent)
         self.mountpoint = os.path.join(self.private, "root")
         os.mkdir(self.mountpoint, 0o700)
-        self.group = None
-        if mechanisms.cgroups:  # limits fixed for the zygote's life: the defaults
+        self.group = None  # one for all calls: made once (~15 ms), limits set per call
+        self.group_limits: tuple[int, int] | None = None
+        if mechanisms.cgroups:
             from grader.sandbox.client import SandboxLimits
 
-            self.group = CallGroup.create(f"kata-zygote-{os.getpid()}-{id(self):x}",
-                                          SandboxLimits.memory_mb << 20, SandboxLimits.processes)
+            self.group_limits = (SandboxLimits.memory_mb << 20, SandboxLimits.processes)
+            CallGroup.remove_abandoned(GROUP_PREFIX)
+            self.group = CallGroup.create(f"{GROUP_PREFIX}{os.getpid()}-{id(self):x}", *self.group_limits)
+
+    def _limit_group(self, limits: dict) -> None:
+        """The call's own memory and process limits, for the call as a whole."""
+        wanted = (limits["memory_mb"] << 20, limits.get("processes", 256))
+        if self.group is not None and wanted != self.group_limits:
+            self.group.limit(*wanted)
+            self.group_limits = wanted
 
     def serve_one(self, request: dict) -> dict:
         started = time.monotonic()
+        self._limit_group(request["limits"])
         read_fd, write_fd = os.pipe()
         status_read, status_write = os.pipe()
         with tempfile.TemporaryFile(dir=self.private) as output:  # unnamed: nothing to aim at
@@ -397,7 +403,7 @@ class Zygote:
             result = None
         if out_of_memory and not (isinstance(result, dict) and result.get("ok")):
             reply.update(outcome="memory", error=f"MemoryError: the call used more than its "
-                                                 f"{request['limits']['memory_mb']} MiB")
+                                                 f"{self.group_limits[0] >> 20} MiB")
         elif not isinstance(result, dict):
             reply.update(outcome="crashed", error=describe_exit(status))
         elif result.get("ok"):
@@ -417,8 +423,9 @@ class Zygote:
         shutil.rmtree(self.private, ignore_errors=True)
 
 
-def probe_mechanisms() -> confine.Mechanisms:
-    """Try the strongest confinement on a throwaway call; fall back one step at a time."""
+def start_zygote() -> Zygote:
+    """A zygote with the strongest confinement that works here, found by trying it on a
+    throwaway call and falling back one step at a time."""
     import shutil
 
     abi = linux.landlock_abi()
@@ -431,25 +438,26 @@ def probe_mechanisms() -> confine.Mechanisms:
     rank = {"none": 0, "partial": 1, "full": 2}
     candidates = [m for m in candidates if rank[m.level] <= rank.get(ceiling, 2)]
     for mechanisms in candidates:
-        zygote = Zygote(mechanisms)
+        zygote = Zygote(mechanisms, parent=os.getcwd())
         if mechanisms.cgroups and zygote.group is None:
             zygote.close()
             continue
         folder = tempfile.mkdtemp(prefix="kata-probe-")
+        uid = confine.SANDBOX_UID_BASE + os.getpid()
+        if mechanisms.namespaces:
+            os.chown(folder, uid, uid)
         try:
-            uid = confine.SANDBOX_UID_BASE + os.getpid()
-            os.chown(folder, uid, uid) if mechanisms.namespaces else None
             reply = zygote.serve_one({
                 "probe": "self_test", "workdir": folder, "writable": [folder], "readable": [],
                 "uid": uid, "env": {}, "limits": {"timeout_s": 30, "memory_mb": 2048,
                                                   "file_size_mb": 16, "tmp_mb": 16},
             })
-            if reply.get("outcome") == "ok" and reply.get("value") == "ok":
-                return mechanisms
         finally:
-            zygote.close()
             shutil.rmtree(folder, ignore_errors=True)
-    return confine.Mechanisms()
+        if reply.get("outcome") == "ok" and reply.get("value") == "ok":
+            return zygote
+        zygote.close()
+    return Zygote(confine.Mechanisms(), parent=os.getcwd())
 
 
 def main() -> None:
@@ -460,10 +468,15 @@ def main() -> None:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     preload()
-    mechanisms = probe_mechanisms()
-    zygote = Zygote(mechanisms)
+    zygote = start_zygote()
+
+    def stop(*_) -> None:  # no interpreter teardown (~1 s of MLflow's modules): just tidy up
+        zygote.close()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     protocol.write(json.dumps({"ready": True, "pid": os.getpid(),
-                               "isolation": mechanisms.to_json()}) + "\n")
+                               "isolation": zygote.mechanisms.to_json()}) + "\n")
     try:
         for line in sys.stdin:
             request = json.loads(line)
