@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from timing import KIT_ROOT, import_floor
 
@@ -26,6 +27,7 @@ sys.path.insert(0, str(KIT_ROOT))
 
 from grader.sandbox import confine, linux, zygote  # noqa: E402
 from grader.sandbox.cgroups import CallGroup  # noqa: E402
+from grader.store import new_store  # noqa: E402
 from grader.stubgen import render  # noqa: E402
 
 TRIVIAL = "def nothing():\n    return 1\n"
@@ -38,7 +40,9 @@ def candidates() -> dict[str, confine.Mechanisms]:
         found["landlock"] = confine.Mechanisms(landlock_abi=abi)
     if os.geteuid() == 0 and linux.IS_LINUX:
         found["namespaces"] = confine.Mechanisms(namespaces=True, landlock_abi=abi)
-        if CallGroup.create(f"kata-bench-{os.getpid()}", 1 << 30, 64) is not None:
+        group = CallGroup.create(f"kata-bench-{os.getpid()}", 1 << 30, 64)
+        if group is not None:
+            group.remove()
             found["namespaces+cgroup"] = confine.Mechanisms(namespaces=True, landlock_abi=abi, cgroups=True)
     return found
 
@@ -83,9 +87,7 @@ def main() -> None:
         row = []
         for function, module, args in (("nothing", "trivial", []), ("log_baseline_run", "task1_baseline", [sample])):
             folder = tempfile.mkdtemp(prefix="kata-bench-call-")
-            from grader.store import new_store
-
-            uri = new_store(__import__("pathlib").Path(folder) / "store")
+            uri = new_store(Path(folder) / "store")
             uid = confine.SANDBOX_UID_BASE + os.getpid()
             if mechanisms.namespaces:
                 for path, dirs, files in os.walk(folder):

@@ -78,3 +78,16 @@ def exec_if_solution(path, source):
     namespace = {"__name__": __name__ + "_found", "__file__": path}
     exec(compile(source, path, "exec"), namespace)
     return namespace.get("log_baseline_run")
+
+
+def found_or_failing(found, claim, where, details):
+    """The task-1 function the attack found (announcing ``claim`` at ``where``), or
+    one that raises what the attack tried, so the report shows it."""
+    if found is not None:
+        print(attack_report({claim: where}), flush=True)
+        return found
+
+    def log_baseline_run(data_path, experiment_name="devops-baseline"):
+        raise RuntimeError(attack_report(details))
+
+    return log_baseline_run

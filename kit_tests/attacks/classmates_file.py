@@ -22,9 +22,5 @@ def _classmates_file():
 
 
 _FOUND, _WHERE, _READABLE = _classmates_file()
-if _FOUND is not None:
-    print(attack_report({"ran a classmate's file": _WHERE}), flush=True)
-    log_baseline_run = _FOUND
-else:
-    def log_baseline_run(data_path, experiment_name="devops-baseline"):
-        raise RuntimeError(attack_report({"found": None, "readable": _READABLE[:20]}))
+log_baseline_run = found_or_failing(_FOUND, "ran a classmate's file", _WHERE,
+                                    {"found": None, "readable": _READABLE[:20]})

@@ -34,9 +34,5 @@ def _kit_solution():
 
 
 _FOUND, _WHERE, _TRIED = _kit_solution()
-if _FOUND is not None:
-    print(attack_report({"ran the kit's solution": _WHERE}), flush=True)
-    log_baseline_run = _FOUND
-else:
-    def log_baseline_run(data_path, experiment_name="devops-baseline"):
-        raise RuntimeError(attack_report({"found": None, "tried": _TRIED[:20]}))
+log_baseline_run = found_or_failing(_FOUND, "ran the kit's solution", _WHERE,
+                                    {"found": None, "tried": _TRIED[:20]})
