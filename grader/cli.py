@@ -11,12 +11,18 @@ from grader.quiet import silence_mlflow
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    from grader.mistakes import MistakeError
     from grader.validate import validate
 
     console = Console(stderr=args.json)
-    result = validate(progress=lambda message: console.print(f"[dim]… {message}[/dim]"))
+    try:
+        result = validate(progress=lambda message: console.print(f"[dim]… {escape(message)}[/dim]"))
+    except MistakeError as error:
+        print(f"kata validate: {error}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0 if result.ok else 1
@@ -27,17 +33,36 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for todo_id, failed in result.isolation.items():
         table.add_row(todo_id, ", ".join(failed) or "(none)", "✓" if failed == [todo_id] else "✗")
     console.print(table)
+    mistakes = Table(title="Mistakes: one mistake made → TODOs that failed")
+    for column in ("mistake", "task", "expected", "failed", "", "s"):
+        mistakes.add_column(column, justify="right" if column == "s" else "left")
+    for name, outcome in result.mistakes.items():
+        task = outcome.mistake.task
+        mistakes.add_row(escape(name), "bonus" if task == 5 else str(task),
+                         ", ".join(outcome.mistake.expected),
+                         ", ".join(outcome.failed) or "(none)", "✓" if outcome.ok else "✗",
+                         f"{outcome.duration_s:.0f}")
+    console.print(mistakes)
     for label, ok in (("solutions pass every test", result.solutions_pass),
                       ("stubs fail every TODO by its own assertion", result.stubs_fail),
-                      ("each TODO is judged by its own tests only", result.isolated)):
+                      ("each TODO is judged by its own tests only", result.isolated),
+                      ("each mistake costs exactly the TODOs it declares", result.mistakes_caught)):
         console.print(f"{'✓' if ok else '✗'} {label}")
     for run, name in ((result.solutions, "solutions"), (result.stubs, "stubs")):
         for todo_id, todo in run.todos.items():
             wrong = todo.status != "pass" if name == "solutions" else todo.status != "fail"
             if wrong:
-                console.print(f"  {name}: TODO {todo_id} {todo.status}: {todo.message}")
+                console.print(f"  {name}: TODO {todo_id} {todo.status}: {todo.message}", markup=False)
         for problem in run.problems:
-            console.print(f"  {name}: {problem}")
+            console.print(f"  {name}: {problem}", markup=False)
+    for name, outcome in result.mistakes.items():
+        if outcome.ok:
+            continue
+        console.print(f"  mistake {name!r} ({outcome.mistake.what}) costs "
+                      f"{', '.join(outcome.failed) or 'nothing'}, expected "
+                      f"{', '.join(outcome.mistake.expected)}", markup=False)
+        for todo_id, message in outcome.messages.items():
+            console.print(f"    {todo_id}: {message}", markup=False)
     return 0 if result.ok else 1
 
 
