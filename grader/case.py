@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import stat
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -27,6 +28,38 @@ class KataFeedback(Warning):
     """Advice on a passing TODO (e.g. a deprecated way that still counts)."""
 
 
+class KitError(RuntimeError):
+    """The kit's own code failed (seeding, a refused kit request): never the student's
+    fail. The plugin reports any exception a kata test raises, other than its verdict,
+    as ``error`` with ``kit error: …``."""
+
+
+@dataclass(frozen=True)
+class Described:
+    """What the student's function returned when it has no JSON form (an ActiveRun, a
+    ModelVersion): its type and a short repr, for the messages of the TODOs that need
+    the returned value. The other TODOs are judged by what MLflow holds."""
+
+    type: str
+    text: str
+
+    def __repr__(self) -> str:
+        noun = f"{'an' if self.type[:1].lower() in 'aeiou' else 'a'} {self.type}"
+        return noun if self.text.startswith(f"<{self.type}") and len(self.text) < 24 else \
+            f"{noun} {self.text}"
+
+
+@dataclass(frozen=True)
+class Unreturned:
+    """The student's function raised instead of returning: ``why`` names the exception
+    and the student's line. TODOs whose state MLflow holds complete still pass."""
+
+    why: str
+
+    def __repr__(self) -> str:
+        return f"nothing, because {self.why}"
+
+
 class KataCase:
     """One test's world. Student code only ever runs in the sandbox, through ``call``,
     ``call_with_frame`` and ``call_then_predict``; student-made models are only ever
@@ -39,6 +72,9 @@ class KataCase:
         self.limits = limits
         self.exercises = exercises
         self.todo = todo
+        self.excused: list[str] = []  # see ``excuse``
+        self.raised = ""  # why the last ``call`` raised, for the messages of missing state
+        self.student_ran = False  # any student code ran: the store is the student's doing too
         digest = hashlib.sha256(seed.encode()).hexdigest()
         self.rng = random.Random(digest)
         self.dir = sandbox.fixed_dir(f"case-{digest[:16]}")  # stable: see ``kit``
@@ -105,6 +141,7 @@ class KataCase:
         data samples) and the student's files, nothing else of the kit or the class."""
         result = self.sandbox.run(probe, self.workdir, self._env(), self.limits,
                                   writable=[self.dir], readable=[self.exercises], **request)
+        self.student_ran = self.student_ran or probe != "kit"
         self._check_store()
         return result
 
@@ -130,34 +167,54 @@ class KataCase:
             self.fail("the MLflow store was replaced or linked elsewhere by the code under test; "
                       "nothing in it can be trusted")
 
-    def _checked(self, result: CallResult, what: str):
+    def _checked(self, result: CallResult, what: str, tolerate_raise: bool = False):
+        """The returned value (or a ``Described`` one); any failure of the student's code
+        fails the test naming the TODO, except, with ``tolerate_raise``, an exception
+        raised by the student's function: then an ``Unreturned`` is returned and the
+        test goes on judging what MLflow holds."""
         if result.ok:
-            return result.value
+            return Described(**{"type": result.described["type"], "text": result.described["repr"]}) \
+                if result.described else result.value
         detail = result.error
+        if result.kind in ("wrong_result", "import"):  # the kit's own words: no class name
+            detail = detail.partition(": ")[2]
         if result.outcome == "sandbox":  # the kit failed, not the student
-            self.properties.append(("kata_status", "error"))
-            self.fail(f"kit error: {detail.removeprefix('SandboxError: ')}")
-        if detail.startswith("WrongResult: "):  # returned, but the wrong kind of value
-            self.fail(f"{what} {detail.removeprefix('WrongResult: ')}")
+            raise KitError(f"the sandbox failed: {detail}")
+        if result.kind == "wrong_result":  # returned, but not the kind of value needed
+            self.fail(f"{what} {detail}")
+        where = last_student_frame(result.traceback)
+        if result.kind == "raised" and tolerate_raise:
+            at = f" at {where.strip(' ()')}" if where else ""
+            short = detail if len(detail) <= 240 else detail[:237] + "..."
+            self.raised = f"{what} raised{at}: {short}"
+            return Unreturned(self.raised)
         # Reported per TODO: the student's code errored or timed out instead of being judged.
         self.properties.append(("kata_status", "timeout" if result.outcome == "timeout" else "error"))
-        if detail.startswith("StudentImportError: "):
-            self.fail(detail.removeprefix("StudentImportError: "))
+        if result.kind == "import":
+            self.fail(detail)
         if result.outcome == "memory":
             detail += f" (the sandbox allows {self.limits.memory_mb} MiB)"
-        where = last_student_frame(result.traceback)
         self.fail(f"{what} {verb(result.outcome)}: {detail}{where}")
+
+    def excuse(self, *names: str) -> None:
+        """Let this test's calls run with the slips of other TODOs excused (see
+        ``probes.EXCUSES``): e.g. ``model_logging`` for 3.1 and 3.2, whose runs must not
+        depend on 3.3's ``log_model`` working."""
+        self.excused.extend(names)
 
     def call(self, function: str, *args, **kwargs):
         """Call ``function`` of this task's student module; return its JSON result.
 
-        Any error of the student's code fails the test with a message naming the TODO.
+        A returned value with no JSON form comes back ``Described``; when the function
+        raises, an ``Unreturned`` comes back and the test judges what MLflow holds (a
+        failure then names the exception and the student's line). Import errors,
+        timeouts, crashes and running out of memory fail the test at once.
         """
         result = self._run(
-            "call", exercises=str(self.exercises),
+            "call", exercises=str(self.exercises), excused=self.excused,
             module=self.todo.module, function=function, args=jsonable(args), kwargs=jsonable(kwargs),
         )
-        return self._checked(result, f"{function}()")
+        return self._checked(result, f"{function}()", tolerate_raise=True)
 
     def call_with_frame(self, function: str, frame: pd.DataFrame):
         result = self._run(
@@ -195,8 +252,9 @@ class KataCase:
             self.sandbox.hand_over(self.dir)
             return json.loads((snapshot / "value.json").read_text())
         result = self._run("kit", function=function, kwargs=jsonable(kwargs))
-        if not result.ok:
-            raise RuntimeError(f"kit {function} failed: {result.error}\n{result.traceback}")
+        if not result.ok or result.described:
+            raise KitError(f"seeding with {function} failed: {result.error or result.described}\n"
+                           f"{result.traceback}")
         draft = snapshot.with_name(key + ".draft")
         shutil.rmtree(draft, ignore_errors=True)
         for part in SEEDED_PARTS:
@@ -207,7 +265,14 @@ class KataCase:
 
     # -- verdicts --------------------------------------------------------------------
     def fail(self, message: str) -> None:
-        """Fail with ``TODO x.y: message`` and the TODO's hint in English and Spanish."""
+        """Fail with ``TODO x.y: message`` and the TODO's hint in English and Spanish.
+
+        When the student's function raised, the failure is an ``error`` and names the
+        exception: the state this TODO needs is missing, most likely because of it."""
+        if self.raised:
+            self.properties.append(("kata_status", "error"))
+            if self.raised not in message:
+                message = f"{message}; {self.raised}"
         pytest.fail(
             f"TODO {self.todo.id}: {message}\n"
             f"  Hint: {self.todo.hint_en}\n  Pista: {self.todo.hint_es}",

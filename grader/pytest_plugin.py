@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.case import KataCase
+from grader.case import KataCase, KitError
 from grader.sandbox import Sandbox, SandboxLimits, shared_sandbox
 from grader.todos import todo_by_id
 
@@ -84,6 +84,43 @@ def todo_of(item: pytest.Item):
         pytest.fail(f"{item.nodeid}: a kata test needs exactly one @pytest.mark.todo('<id>') "
                     f"with an id from todos.toml; found {ids or 'none'}", pytrace=False)
     return todo_by_id()[ids[0]]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A kata test's verdict is a ``case.fail`` (pytest's ``Failed``). Any other
+    exception is not the student's fail: reading a store the student's code left
+    unreadable is the student's ``error``; anything else (seeding, a fixture, the
+    test's own code) is reported as ``error`` with ``kit error: …``."""
+    report = yield
+    excinfo = call.excinfo
+    if (not report.failed or excinfo is None or excinfo.errisinstance(pytest.fail.Exception)
+            or item.get_closest_marker("todo") is None):
+        return report
+    case = getattr(item, "funcargs", {}).get("case")
+    todo_id = item.get_closest_marker("todo").args[0]
+    text = (str(excinfo.value).strip().splitlines() or [""])[0]
+    if isinstance(case, KataCase) and case.student_ran and is_store_error(excinfo.value):
+        message = (f"TODO {todo_id}: MLflow could not read what the code under test left in its "
+                   f"store: {excinfo.typename}: {text}")
+    else:
+        detail = text.removeprefix("kit error: ") if text.startswith("kit error: ") or \
+            excinfo.errisinstance(KitError) else f"{excinfo.typename}: {text}"
+        message = (f"TODO {todo_id}: kit error: {detail} (not your code: tell your instructor / "
+                   f"no es tu código: avisa a tu profesor)")
+    report.user_properties.append(("kata_status", "error"))
+    report.longrepr = f"{message}\n\n{report.longreprtext}"
+    return report
+
+
+def is_store_error(error: BaseException) -> bool:
+    """An error of MLflow or SQLite reading a store (what a student's code could cause)."""
+    import sqlite3
+
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(error, (MlflowException, SQLAlchemyError, sqlite3.Error))
 
 
 @pytest.fixture(scope="session")

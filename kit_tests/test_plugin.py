@@ -30,3 +30,38 @@ def test_the_options_and_the_marker_are_documented(kata_pytester):
         assert option in help_text
     markers = kata_pytester.runpytest("--markers").stdout.str()
     assert "@pytest.mark.todo(id)" in markers
+
+
+def verdicts(pytester, source: str) -> dict:
+    """Run one kata-style test file in-process; return the runner's per-TODO verdicts."""
+    from grader.runner import TodoCollector
+
+    pytester.makepyfile(test_kata=source)
+    collector = TodoCollector()
+    pytester.inline_run(plugins=[collector])
+    return {todo_id: (result.status, result.message) for todo_id, result in collector.todos.items()}
+
+
+def test_an_exception_in_kit_code_is_a_kit_error_not_the_students_fail(kata_pytester):
+    found = verdicts(kata_pytester, (
+        "import pytest\n\n"
+        "@pytest.mark.todo('1.1')\ndef test_seeding_breaks():\n    raise RuntimeError('seed store gone')\n\n"
+        "@pytest.mark.todo('1.2')\ndef test_a_bare_assert():\n    assert 500 == 200, 'server said no'\n\n"
+        "@pytest.mark.todo('1.3')\ndef test_a_verdict():\n    pytest.fail('TODO 1.3: expected x, but MLflow holds y', pytrace=False)\n"))
+    assert found["1.1"] == ("error", "TODO 1.1: kit error: RuntimeError: seed store gone "
+                            "(not your code: tell your instructor / no es tu código: avisa a tu profesor)")
+    assert found["1.2"][0] == "error" and found["1.2"][1].startswith("TODO 1.2: kit error: AssertionError: server said no")
+    assert found["1.3"] == ("fail", "TODO 1.3: expected x, but MLflow holds y")
+
+
+def test_a_store_the_students_code_left_unreadable_is_its_error_not_a_kit_error(kata_pytester):
+    found = verdicts(kata_pytester, (
+        "import pytest\nfrom mlflow.exceptions import MlflowException\n\n"
+        "@pytest.mark.todo('1.1')\ndef test_after_student_code(case):\n"
+        "    case.student_ran = True  # as after case.call(...)\n"
+        "    raise MlflowException('file is not a database')\n\n"
+        "@pytest.mark.todo('1.2')\ndef test_before_any_student_code(case):\n"
+        "    raise MlflowException('file is not a database')\n"))
+    assert found["1.1"] == ("error", "TODO 1.1: MLflow could not read what the code under test left "
+                            "in its store: MlflowException: file is not a database")
+    assert found["1.2"][0] == "error" and "kit error: MlflowException" in found["1.2"][1]

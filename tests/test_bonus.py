@@ -7,7 +7,7 @@ Run: ``pytest tests/test_bonus.py``.
 
 import pytest
 
-from grader.case import DATA_PATH
+from grader.case import DATA_PATH, KitError
 
 
 def random_rows(case):
@@ -29,6 +29,7 @@ def served_predictions(rows):
 def test_the_request_body_is_accepted_by_a_real_server(case, model_server):
     rows = random_rows(case)
     body = case.call_with_frame("build_request", rows)
+    case.expect(isinstance(body, dict), f"expected a dict to send as the JSON body, but got {body!r}")
     status, reply = model_server.invoke(body)
     case.expect(status == 200, f"expected the server to accept the body (HTTP 200), but it answered "
                 f"{status}: {str(reply)[:300]}")
@@ -41,7 +42,8 @@ def test_the_request_body_is_accepted_by_a_real_server(case, model_server):
 def test_the_servers_reply_is_parsed_into_predictions(case, model_server):
     rows = random_rows(case)
     status, reply = model_server.invoke({"dataframe_split": rows.to_dict(orient="split", index=False)})
-    assert status == 200, f"kit error: the server refused the kit's request: {reply}"
+    if status != 200:
+        raise KitError(f"the server refused the kit's own request ({status}): {str(reply)[:300]}")
     parsed = case.call("parse_predictions", reply)
     expected = [float(value) for value in reply["predictions"]]
     case.expect(isinstance(parsed, list) and parsed == pytest.approx(expected),

@@ -42,10 +42,16 @@ class SandboxLimits:
 @dataclass
 class CallResult:
     """What one sandboxed call produced. ``outcome`` is one of ok, raised, memory,
-    timeout, crashed (the student's doing), or sandbox (the kit's own failure)."""
+    timeout, crashed (the student's doing), or sandbox (the kit's own failure).
+    ``kind`` says what raised: ``raised`` (the student's code), ``import`` (the student
+    module could not be imported), ``wrong_result`` (the kit's check of a returned
+    value), ``memory``, ``sandbox``. ``described`` replaces ``value`` when the returned
+    value has no JSON form: ``{"type": …, "repr": …}``."""
 
     outcome: str
     value: object = None
+    described: dict | None = None
+    kind: str = ""
     error: str = ""
     traceback: str = ""
     output: str = ""
@@ -199,10 +205,11 @@ class Sandbox:
             reply = parse_reply(line)
             if reply is None or reply.get("id") != request["id"]:
                 self._restart()  # a reply for another call: never trust this zygote again
-                return CallResult("sandbox", error="SandboxError: the sandbox server did not "
-                                                   "answer this call; restarted it")
+                return CallResult("sandbox", kind="sandbox", error="the sandbox server did not "
+                                                                   "answer this call; restarted it")
         return CallResult(
             outcome=reply.get("outcome", "crashed"), value=reply.get("value"),
+            described=reply.get("described"), kind=reply.get("kind", ""),
             error=reply.get("error", ""), traceback=reply.get("traceback", ""),
             output=reply.get("output", ""), duration_s=reply.get("duration_s", 0.0),
         )

@@ -72,7 +72,6 @@ def preload() -> None:
     skip_requirement_inference()
 
 
-WARM_UP_PARTS = ("tracking", "models")
 _warmed: set[str] = set()
 
 
@@ -160,7 +159,7 @@ def _time_up(*_) -> None:
 def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
                   output_fd: int, mountpoint: str, group: CallGroup | None) -> None:
     """Confine this process as ``mechanisms`` allow, run the probe, answer; never returns."""
-    from grader.sandbox.probes import PROBES, to_json
+    from grader.sandbox.probes import PROBES, error_kind
 
     status = 0
     try:
@@ -195,18 +194,18 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
         sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # not the work folder
         sys.dont_write_bytecode = True
     except BaseException as error:  # noqa: BLE001 - the kit failed, not the student
-        reply = {"ok": False, "error": f"SandboxError: {type(error).__name__}: {error}"}
+        reply = {"ok": False, "kind": "sandbox", "error": f"{type(error).__name__}: {error}"}
         _write_all(result_fd, json.dumps(reply).encode())
         os._exit(71)
     try:
         try:
-            value = PROBES[request["probe"]](request)
-            reply = {"ok": True, "value": to_json(value)}
+            reply = {"ok": True, **PROBES[request["probe"]](request)}
         except BaseException as error:  # noqa: BLE001 - student code may raise anything
             reply = {
                 "ok": False,
+                "kind": error_kind(error),
                 "error": f"{type(error).__name__}: {error}".strip().rstrip(":"),
-                "traceback": "".join(traceback.format_exception(error)[-6:]),
+                "traceback": "".join(traceback.format_exception(error))[-16000:],  # the student frame may be deep
             }
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -407,12 +406,12 @@ class Zygote:
         elif not isinstance(result, dict):
             reply.update(outcome="crashed", error=describe_exit(status))
         elif result.get("ok"):
-            reply.update(outcome="ok", value=result.get("value"))
+            reply.update(outcome="ok", value=result.get("value"), described=result.get("described"))
         else:
-            error = str(result.get("error", ""))
-            kind = "sandbox" if error.startswith("SandboxError: ") else (
-                "memory" if "MemoryError" in error else "raised")
-            reply.update(outcome=kind, error=error, traceback=str(result.get("traceback", "")))
+            kind = str(result.get("kind", "raised"))
+            outcome = kind if kind in ("sandbox", "memory") else "raised"
+            reply.update(outcome=outcome, kind=kind, error=str(result.get("error", "")),
+                         traceback=str(result.get("traceback", "")))
         return reply
 
     def close(self) -> None:
@@ -486,7 +485,7 @@ def main() -> None:
             try:
                 reply = zygote.serve_one(request)
             except Exception as error:  # noqa: BLE001 - report, keep serving
-                reply = {"outcome": "sandbox", "error": f"SandboxError: {error}"}
+                reply = {"outcome": "sandbox", "kind": "sandbox", "error": str(error)}
             reply["id"] = request.get("id")
             protocol.write(json.dumps(reply) + "\n")
     finally:
