@@ -1,4 +1,4 @@
-"""Attacks on the sandbox: a class of hostile submissions, graded once (kata-spec §4).
+"""Attacks on the sandbox: a class of hostile submissions, graded once.
 
 One module fixture builds a class — two honest submissions (every reference solution)
 and one hostile submission per attack (``kit_tests/attacks/``: the attack in

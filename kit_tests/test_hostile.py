@@ -1,4 +1,4 @@
-"""Hostile or broken student code costs exactly its own TODOs (kata-spec §4).
+"""Hostile or broken student code costs exactly its own TODOs.
 
 Each case runs ``kata check`` on tasks 1 and 2 in a throw-away copy of the kit (a
 hostile file may try to damage the kit), with one hostile file per task.

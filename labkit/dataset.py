@@ -1,4 +1,7 @@
-"""The dataset's fixed columns and the fixed train/test split (kata-spec §2)."""
+"""The dataset's columns and the one train/test split every task and test uses.
+
+Both are fixed: students, the kata tests and outside tools rely on them, and changing
+either changes every expected metric."""
 
 from __future__ import annotations
 

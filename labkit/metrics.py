@@ -1,4 +1,4 @@
-"""The three held-out metrics every task logs (kata-spec §2)."""
+"""The three held-out metrics every task logs."""
 
 from __future__ import annotations
 
