@@ -25,6 +25,7 @@ from timing import KIT_ROOT, import_floor
 
 sys.path.insert(0, str(KIT_ROOT))
 
+from grader.paths import DATA_PATH, SOLUTIONS_DIR  # noqa: E402
 from grader.sandbox import confine, linux, zygote  # noqa: E402
 from grader.sandbox.cgroups import CallGroup  # noqa: E402
 from grader.store import new_store  # noqa: E402
@@ -73,12 +74,12 @@ def main() -> None:
     with open(os.path.join(exercises, "trivial.py"), "w") as handle:
         handle.write(TRIVIAL)
     with open(os.path.join(exercises, "task1_baseline.py"), "w") as handle:
-        handle.write(render((KIT_ROOT / "solutions" / "task1_baseline.py").read_text(), stub_ids=()))
+        handle.write(render((SOLUTIONS_DIR / "task1_baseline.py").read_text(), stub_ids=()))
     os.chmod(exercises, 0o755)
     sample = os.path.join(exercises, "sample.csv")
     import pandas
 
-    pandas.read_csv(KIT_ROOT / "data" / "devops_metrics.csv").sample(400, random_state=1).to_csv(sample, index=False)
+    pandas.read_csv(DATA_PATH).sample(400, random_state=1).to_csv(sample, index=False)
     os.chmod(sample, 0o644)
     print(f"import floor: {floor:.2f} s; {calls} calls per row (median)")
     print(f"{'mechanisms':<20} {'trivial ms':>10} {'+ms':>6} {'task 1 ms':>10} {'+ms':>6} {'task1 x floor':>14}")

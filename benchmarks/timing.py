@@ -6,9 +6,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from grader.paths import KIT_ROOT
 FLOOR = [sys.executable, "-c", "import mlflow, sklearn.ensemble, pandas"]
 
 

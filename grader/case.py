@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from grader.paths import DATA_PATH
 from grader.sandbox import CallResult, Sandbox, SandboxLimits
 from grader.store import new_store
 from grader.todos import Todo
 
-DATA_PATH = Path(__file__).resolve().parent.parent / "data" / "devops_metrics.csv"
 SEEDED_PARTS = ("store", "work")  # what kit seeding writes in a case folder
 
 

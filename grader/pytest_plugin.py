@@ -13,14 +13,10 @@ from pathlib import Path
 import pytest
 
 from grader.case import KataCase, KitError
+from grader.paths import EXERCISES_DIR, KIT_ROOT, TESTS_DIR
 from grader.sandbox import Sandbox, SandboxLimits, shared_sandbox
-from grader.todos import todo_by_id
+from grader.todos import task_by_number, todo_by_id
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
-KATA_TESTS = KIT_ROOT / "tests"
-DEFAULT_EXERCISES = KIT_ROOT / "exercises"
-MODEL_TASKS = {3, 4, 5}  # tasks whose tests log or load models (warm those up too)
-BONUS_TASK = 5  # its tests need `mlflow models serve`, started early in the background
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,8 +46,8 @@ def may_run_kata_tests(config: pytest.Config) -> bool:
     """Whether the command line selects any kata test (not only the tooling tests)."""
     for arg in config.args:
         path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        if path in (KIT_ROOT, KATA_TESTS) or (
-            path.parent == KATA_TESTS and path.name.startswith("test_")
+        if path in (KIT_ROOT, TESTS_DIR) or (
+            path.parent == TESTS_DIR and path.name.startswith("test_")
         ):
             return True
     return False
@@ -59,7 +55,7 @@ def may_run_kata_tests(config: pytest.Config) -> bool:
 
 def exercises_dir(config: pytest.Config) -> Path:
     chosen = config.getoption("exercises")
-    return Path(chosen).resolve() if chosen else DEFAULT_EXERCISES
+    return Path(chosen).resolve() if chosen else EXERCISES_DIR
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -69,9 +65,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
              for marker in item.iter_markers("todo") if marker.args and marker.args[0] in known}
     if session.config.option.collectonly:
         return
-    if tasks & MODEL_TASKS:
+    facts = [task_by_number()[number] for number in tasks]
+    if any(task.models for task in facts):
         shared_sandbox().warm_up(["models"])
-    if BONUS_TASK in tasks:
+    if any(task.server for task in facts):
         from grader.model_server import start_in_background
 
         start_in_background(shared_sandbox())

@@ -1,4 +1,5 @@
-"""The lab's TODOs, loaded from ``todos.toml`` (the one typed source of their metadata)."""
+"""The lab's tasks and TODOs, loaded from ``todos.toml`` (the one typed source of their
+metadata)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,23 @@ from pathlib import Path
 
 TODOS_FILE = Path(__file__).with_name("todos.toml")
 
-# Which student module and test file belong to each task number (task 5 is the bonus).
-TASK_MODULES = {
-    1: "task1_baseline",
-    2: "task2_tuning",
-    3: "task3_compare",
-    4: "task4_registry",
-    5: "bonus_serving",
-}
-TASK_TEST_FILES = {1: "test_task1.py", 2: "test_task2.py", 3: "test_task3.py",
-                   4: "test_task4.py", 5: "test_bonus.py"}
+
+
+@dataclass(frozen=True)
+class Task:
+    """Every fact about one task: its student module, its test file, the functions its
+    tests call, and what those tests need (models logged or loaded: the sandbox warms
+    that up; a model server: started early in the background)."""
+
+    number: int
+    name: str  # what the CLI calls it: "1" … "4", "bonus"
+    title: str
+    module: str
+    test_file: str
+    functions: tuple[str, ...]
+    models: bool = False
+    server: bool = False
+    bonus: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,27 +43,54 @@ class Todo:
 
     @property
     def module(self) -> str:
-        return TASK_MODULES[self.task]
+        return task_by_number()[self.task].module
 
     def hint(self, lang: str = "en") -> str:
         return self.hint_es if lang == "es" else self.hint_en
 
 
 @cache
-def load_todos(path: Path = TODOS_FILE) -> tuple[Todo, ...]:
-    """Read and validate the TODO table; raise ValueError on any inconsistency."""
+def _table(path: Path = TODOS_FILE) -> tuple[tuple[Task, ...], tuple[Todo, ...]]:
+    """Read and validate the task and TODO tables; raise ValueError on any inconsistency."""
     with open(path, "rb") as handle:
-        rows = tomllib.load(handle)["todo"]
-    todos = tuple(Todo(**row) for row in rows)
+        data = tomllib.load(handle)
+    tasks = tuple(Task(**{**row, "functions": tuple(row["functions"])}) for row in data["task"])
+    todos = tuple(Todo(**row) for row in data["todo"])
+    numbers = [task.number for task in tasks]
+    if numbers != sorted(set(numbers)) or len({task.name for task in tasks}) != len(tasks):
+        raise ValueError(f"{path}: task numbers must be unique and in order, names unique")
     ids = [todo.id for todo in todos]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{path}: duplicate TODO ids in {ids}")
+    by_number = {task.number: task for task in tasks}
     for todo in todos:
-        if todo.task not in TASK_MODULES:
+        if todo.task not in by_number:
             raise ValueError(f"{path}: TODO {todo.id} has unknown task {todo.task}")
-        if todo.bonus != (todo.task == 5):
-            raise ValueError(f"{path}: TODO {todo.id}: only task 5 (bonus) TODOs are bonus")
-    return todos
+        if todo.bonus != by_number[todo.task].bonus:
+            raise ValueError(f"{path}: TODO {todo.id}: bonus TODOs are exactly those of the bonus task")
+    return tasks, todos
+
+
+def load_tasks(path: Path = TODOS_FILE) -> tuple[Task, ...]:
+    return _table(path)[0]
+
+
+def load_todos(path: Path = TODOS_FILE) -> tuple[Todo, ...]:
+    return _table(path)[1]
+
+
+def task_by_number() -> dict[int, Task]:
+    return {task.number: task for task in load_tasks()}
+
+
+def task_by_name(name: str) -> Task:
+    """The task the CLI calls ``name`` ("1" … "4", "bonus"); KeyError if none."""
+    return {task.name: task for task in load_tasks()}[name]
+
+
+# Derived views kept for brevity at the call sites.
+TASK_MODULES = {task.number: task.module for task in load_tasks()}
+TASK_TEST_FILES = {task.number: task.test_file for task in load_tasks()}
 
 
 def todo_by_id() -> dict[str, Todo]:

@@ -12,7 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-from labkit.dataset import DEFAULT_DATA_PATH, FEATURES
+from grader.paths import DATA_PATH
+from grader.todos import task_by_name
+from labkit.dataset import FEATURES
 
 STORE_URI = "sqlite:///mlflow.db"
 UI_COMMAND = "mlflow ui --backend-store-uri sqlite:///mlflow.db"
@@ -25,28 +27,26 @@ def load(exercises: Path, module: str):
     return student
 
 
-def run_task(task: str, exercises: Path) -> int:
+def run_task(name: str, exercises: Path) -> int:
     os.environ.setdefault("MLFLOW_TRACKING_URI", STORE_URI)
-    data = str(DEFAULT_DATA_PATH)
-    if task == "1":
-        print("run id:", load(exercises, "task1_baseline").log_baseline_run(data))
-    elif task == "2":
-        print("run ids:", load(exercises, "task2_tuning").tune_random_forest(data))
-    elif task == "3":
-        print("run ids:", load(exercises, "task3_compare").compare_models(data))
-    elif task == "4":
-        registry = load(exercises, "task4_registry")
-        print("registered version:", registry.register_best())
-        model = registry.load_staging_model()
+    task = task_by_name(name)
+    if task.server:
+        print('Serve your staging model in another terminal:\n  MLFLOW_TRACKING_URI=sqlite:///mlflow.db '
+              'mlflow models serve -m "models:/devops-response-time@staging" --env-manager local -p 5001')
+        return 0
+    student = load(exercises, task.module)
+    data = str(DATA_PATH)
+    if task.number == 4:
+        print("registered version:", student.register_best())
+        model = student.load_staging_model()
         if model is not None:
             import pandas as pd
 
             rows = pd.read_csv(data)[FEATURES].head(3)
             print("staging model predicts (ms):", [round(float(p), 1) for p in model.predict(rows)])
-    elif task == "bonus":
-        print('Serve your staging model in another terminal:\n  MLFLOW_TRACKING_URI=sqlite:///mlflow.db '
-              'mlflow models serve -m "models:/devops-response-time@staging" --env-manager local -p 5001')
-        return 0
+    else:
+        (function,) = task.functions
+        print(f"{function}() returned:", getattr(student, function)(data))
     print(f"Look at it in the MLflow UI / Míralo en la UI de MLflow:\n  {UI_COMMAND}")
     return 0
 

@@ -7,7 +7,8 @@ Run: ``pytest tests/test_bonus.py``.
 
 import pytest
 
-from grader.case import DATA_PATH, KitError
+from grader.case import KitError
+from grader.paths import DATA_PATH
 
 
 def random_rows(case):
