@@ -1,4 +1,8 @@
-"""``kata check``: the student's own verdict, from the same machinery as grading."""
+"""``kata check``: the student's own verdict, from the same machinery as grading.
+
+It runs the tests with their public default seed, as the student's own ``pytest`` does
+(``kata grade`` uses a seed of its own per grading run).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import locale
 import os
 from pathlib import Path
 
-from grader.runner import KataRun, run_kata
+from grader.results import KataRun, Status, score
+from grader.runner import run_kata
 from grader.todos import load_todos
 
 TEXT = {
@@ -54,13 +59,13 @@ def show(run: KataRun, lang: str) -> None:
         table.add_row(todo_id, SYMBOLS.get(result.status, result.status), title, result.message)
     console.print(table)
     graded = [t for t in load_todos() if not t.bonus and t.id in run.todos]
-    score = sum(t.points for t in graded if run.todos[t.id].status == "pass")
-    console.print(f"[bold]{text['score']}: {score}/{sum(t.points for t in graded)}[/bold]")
-    missing = [t for t in graded if run.todos[t.id].status != "pass"]
+    earned, available = score(run.todos, within=run.todos)
+    console.print(f"[bold]{text['score']}: {earned}/{available}[/bold]")
+    missing = [t for t in graded if not run.todos[t.id].passed]
     if missing:
         first = missing[0]
         result = run.todos[first.id]
-        if result.status in ("error", "timeout"):
+        if result.status in (Status.ERROR, Status.TIMEOUT):
             console.print(text["broken"].format(id=first.id, message=result.message), highlight=False)
         else:
             console.print(text["next"].format(id=first.id, hint=first.hint(lang)), highlight=False)
@@ -76,10 +81,9 @@ def check(exercises: Path, tasks: list[int] | None, lang: str, as_json: bool,
     extra = ["--kata-timeout", str(timeout_s)] if timeout_s else []
     run = run_kata(exercises, tasks, extra)
     if as_json:
-        print(json.dumps({"todos": {k: v.to_json() for k, v in run.todos.items()},
-                          "problems": run.problems, "duration_s": run.duration_s}, indent=2))
+        print(json.dumps(run.to_json(), indent=2))
     else:
         show(run, lang)
     graded = [t.id for t in load_todos() if not t.bonus and t.id in run.todos]
-    all_pass = bool(graded) and all(run.todos[t].status == "pass" for t in graded)
+    all_pass = bool(graded) and all(run.todos[t].passed for t in graded)
     return 0 if all_pass else 1

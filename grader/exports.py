@@ -77,7 +77,7 @@ def results_json_text(results: ClassResults) -> str:
 
 
 def write_results_json(results: ClassResults, out_dir: str | os.PathLike) -> Path:
-    """``out_dir/results.json``: the fixed schema of kata-spec §5, UTF-8, indent 2."""
+    """``out_dir/results.json`` (``grader/results.schema.json``), UTF-8, indent 2."""
     return write_atomic(_folder(out_dir) / "results.json", results_json_text(results))
 
 

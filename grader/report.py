@@ -89,7 +89,7 @@ def render_report(results: ClassResults, logs: dict[str, str] | None = None,
     rows = _rows(results.submissions, todos, logs or {})
     graded = [row for row in rows if not row.broken]
     scores = [row.sub.score for row in graded]
-    max_score = sum(todo.points for todo in todos if not todo.bonus)
+    max_score = results.max_score
     css, js = _asset("report.css"), _asset("report.js")
     return _environment().get_template("report.html.j2").render(
         todos=todos, rows=rows, graded=graded, max_score=max_score,
@@ -117,7 +117,7 @@ def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str])
             tip = f"{todo.id} {todo.title}: {LABELS[status]}"
             if message:
                 tip += " — " + _shorten(message, TOOLTIP_CHARS)
-            cells.append(Cell(status, message, tip, getattr(result, "duration_s", None)))
+            cells.append(Cell(status, message, tip, result.duration_s if result else None))
         bonus = sum(1 for todo, cell in zip(todos, cells) if todo.bonus and cell.status == "pass")
         rows.append(Row(sub, _anchor(sub.id, anchors), cells,
                         safe_relative_href(logs.get(sub.id)), bonus))
@@ -192,7 +192,7 @@ def _shorten(text: str, limit: int) -> str:
 
 def _kit(kit: dict) -> dict:
     return {"mlflow": kit.get("mlflow", "?"), "python": kit.get("python", "?"),
-            "tests": (kit.get("tests_sha256") or "?")[:12]}
+            "tests": (kit.get("tests_sha256") or "?")[:12], "seed": kit.get("seed")}
 
 
 def _now() -> str:

@@ -1,13 +1,104 @@
-"""Typed results of grading a class, and their ``results.json`` form (kata-spec §5)."""
+"""Typed results, and their one JSON form.
+
+* ``TodoResult``: one TODO's verdict (``Status``, first message, time).
+* ``KataRun``: every TODO's verdict for one folder of student files; its JSON is what
+  ``kata check --json`` prints and what a grading worker replies to ``kata grade``.
+* ``SubmissionResult`` and ``ClassResults``: a graded class, as ``results.json``
+  (``grader/results.schema.json``).
+* ``score``: the one scoring rule (points of the passed non-bonus TODOs, from
+  ``todos.toml``).
+
+This module imports nothing of the pytest runner (``grader.runner`` imports it).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from grader.runner import TodoResult
 from grader.todos import Todo, load_todos
 
 SCHEMA_VERSION = 1
+KIT_ERROR = "kit error:"  # how a verdict caused by the kit itself (not the student) begins
+
+
+class Status(StrEnum):
+    """A TODO's verdict. A ``str``: it compares, formats and serialises as its value."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+@dataclass
+class TodoResult:
+    """One TODO's verdict: its status, first message, and the seconds its tests took
+    (``None`` when unknown, e.g. results saved before times were recorded)."""
+
+    status: Status
+    message: str = ""
+    duration_s: float | None = None
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)  # refuses anything but the four statuses
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.PASS
+
+    def to_json(self) -> dict:
+        data = {"status": self.status.value, "message": self.message}
+        if self.duration_s is not None:
+            data["duration_s"] = round(self.duration_s, 3)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "TodoResult":
+        return cls(data["status"], data.get("message", ""), data.get("duration_s"))
+
+
+def todos_to_json(todos: Mapping[str, TodoResult]) -> dict:
+    return {todo_id: result.to_json() for todo_id, result in todos.items()}
+
+
+def todos_from_json(data: Mapping) -> dict[str, TodoResult]:
+    return {todo_id: TodoResult.from_json(result) for todo_id, result in data.items()}
+
+
+def score(todos: Mapping[str, TodoResult], table: Iterable[Todo] | None = None,
+          within: Iterable[str] | None = None) -> tuple[int, int]:
+    """``(score, max_score)``: the points of the passed non-bonus TODOs and the points
+    there are, from the TODO table (default: ``todos.toml``). ``within`` limits both to
+    those TODO ids (``kata check --task``)."""
+    counted = [todo for todo in (load_todos() if table is None else table) if not todo.bonus]
+    if within is not None:
+        wanted = set(within)
+        counted = [todo for todo in counted if todo.id in wanted]
+    earned = sum(todo.points for todo in counted
+                 if todo.id in todos and todos[todo.id].passed)
+    return earned, sum(todo.points for todo in counted)
+
+
+@dataclass
+class KataRun:
+    """Every TODO's verdict for one folder of student files."""
+
+    todos: dict[str, TodoResult]
+    duration_s: float
+    problems: list[str] = field(default_factory=list)  # collection/kit errors
+
+    def failed(self) -> set[str]:
+        return {todo_id for todo_id, result in self.todos.items() if not result.passed}
+
+    def to_json(self) -> dict:
+        return {"todos": todos_to_json(self.todos), "problems": list(self.problems),
+                "duration_s": round(self.duration_s, 3)}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "KataRun":
+        return cls(todos_from_json(data["todos"]), data["duration_s"], list(data.get("problems", [])))
 
 
 @dataclass
@@ -23,28 +114,28 @@ class SubmissionResult:
 
     @property
     def score(self) -> int:
-        points = {todo.id: todo.points for todo in load_todos() if not todo.bonus}
-        return sum(points[todo_id] for todo_id, result in self.todos.items()
-                   if todo_id in points and result.status == "pass")
+        return score(self.todos)[0]
 
     @property
     def max_score(self) -> int:
-        return sum(todo.points for todo in load_todos() if not todo.bonus)
+        return score(self.todos)[1]
+
+    def kit_errors(self) -> int:
+        """How many of its TODO verdicts the kit caused (``kit error: …``), not the student."""
+        return sum(1 for result in self.todos.values() if KIT_ERROR in result.message)
 
     def to_json(self) -> dict:
-        data = {"id": self.id, "status": self.status, "score": self.score,
-                "max_score": self.max_score,
-                "todos": {todo_id: result.to_json() for todo_id, result in self.todos.items()},
-                "duration_s": round(self.duration_s, 3)}
+        earned, available = score(self.todos)
+        data = {"id": self.id, "status": self.status, "score": earned, "max_score": available,
+                "todos": todos_to_json(self.todos), "duration_s": round(self.duration_s, 3)}
         if self.message:
             data["message"] = self.message
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> "SubmissionResult":
+    def from_json(cls, data: Mapping) -> "SubmissionResult":
         return cls(id=data["id"], status=data["status"],
-                   todos={k: TodoResult(v["status"], v.get("message", ""))
-                          for k, v in data.get("todos", {}).items()},
+                   todos=todos_from_json(data.get("todos", {})),
                    duration_s=data.get("duration_s", 0.0), message=data.get("message", ""))
 
 
@@ -52,9 +143,17 @@ class SubmissionResult:
 class ClassResults:
     """The whole class: what ``results.json``, ``grades.csv`` and ``index.html`` show."""
 
-    kit: dict  # {"mlflow": version, "python": version, "tests_sha256": hex}
+    kit: dict  # {"mlflow", "python", "tests_sha256", and from kata grade "seed", "isolation"}
     submissions: list[SubmissionResult]
     todos: tuple[Todo, ...] = field(default_factory=load_todos)
+
+    @property
+    def max_score(self) -> int:
+        return score({}, self.todos)[1]
+
+    def kit_errors(self) -> int:
+        """TODO verdicts, over every submission, that are the kit's errors."""
+        return sum(submission.kit_errors() for submission in self.submissions)
 
     def to_json(self) -> dict:
         return {

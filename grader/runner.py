@@ -10,39 +10,21 @@ from __future__ import annotations
 import contextlib
 import io
 import time
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from grader.results import KataRun, Status, TodoResult
 from grader.todos import TASK_TEST_FILES, load_todos, todo_order
+
+__all__ = ["KataRun", "Status", "TodoCollector", "TodoResult", "first_message", "run_kata"]
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 TESTS_DIR = KIT_ROOT / "tests"
-STATUS_RANK = {"pass": 0, "fail": 1, "timeout": 2, "error": 3}
-
-
-@dataclass
-class TodoResult:
-    """One TODO's verdict: ``status`` is pass, fail, error or timeout."""
-
-    status: str
-    message: str = ""
-
-    def to_json(self) -> dict:
-        return {"status": self.status, "message": self.message}
-
-
-@dataclass
-class KataRun:
-    """Every TODO's verdict for one folder of student files."""
-
-    todos: dict[str, TodoResult]
-    duration_s: float
-    problems: list[str] = field(default_factory=list)  # collection/kit errors
-
-    def failed(self) -> set[str]:
-        return {todo_id for todo_id, result in self.todos.items() if result.status != "pass"}
+# When a TODO has several tests, its verdict is the worst of theirs.
+STATUS_RANK = {Status.PASS: 0, Status.FAIL: 1, Status.TIMEOUT: 2, Status.ERROR: 3}
 
 
 def first_message(report: pytest.TestReport) -> str:
@@ -57,10 +39,12 @@ def first_message(report: pytest.TestReport) -> str:
 
 
 class TodoCollector:
-    """A pytest plugin object that records each kata test's outcome under its TODO."""
+    """A pytest plugin object that records each kata test's outcome under its TODO, and
+    the time its tests took (set-up, call and tear-down of each)."""
 
     def __init__(self):
         self.todos: dict[str, TodoResult] = {}
+        self.durations: defaultdict[str, float] = defaultdict(float)  # TODO id -> seconds
         self.problems: list[str] = []
         self._todo_of: dict[str, str] = {}  # test node id -> TODO id
 
@@ -72,7 +56,7 @@ class TodoCollector:
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         marker = item.get_closest_marker("todo")
         if marker:
-            self.todos.setdefault(marker.args[0], TodoResult("pass"))
+            self.todos.setdefault(marker.args[0], TodoResult(Status.PASS))
             self._todo_of[item.nodeid] = marker.args[0]
 
     def pytest_warning_recorded(self, warning_message, when, nodeid, location) -> None:
@@ -82,19 +66,27 @@ class TodoCollector:
         todo_id = self._todo_of.get(nodeid)
         if todo_id and issubclass(warning_message.category, KataFeedback):
             current = self.todos[todo_id]
-            if current.status == "pass" and not current.message:
-                self.todos[todo_id] = TodoResult("pass", str(warning_message.message))
+            if current.passed and not current.message:
+                self.todos[todo_id] = TodoResult(Status.PASS, str(warning_message.message))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         todo_id = self._todo_of.get(report.nodeid)
-        if todo_id is None or report.passed or report.skipped:
+        if todo_id is None:
             return
-        status = dict(report.user_properties).get("kata_status", "fail")
-        if report.when != "call" and status == "fail":
-            status = "error"  # set-up or tear-down broke: not the TODO's assertion
+        self.durations[todo_id] += report.duration
+        if report.passed or report.skipped:
+            return
+        status = Status(dict(report.user_properties).get("kata_status", Status.FAIL))
+        if report.when != "call" and status is Status.FAIL:
+            status = Status.ERROR  # set-up or tear-down broke: not the TODO's assertion
         current = self.todos[todo_id]
-        if STATUS_RANK[status] > STATUS_RANK[current.status] or current.status == "pass":
+        if STATUS_RANK[status] > STATUS_RANK[current.status] or current.passed:
             self.todos[todo_id] = TodoResult(status, first_message(report))
+
+    def results(self) -> dict[str, TodoResult]:
+        """Every TODO seen, in the lab's order, each with its tests' total time."""
+        return {todo_id: replace(result, duration_s=round(self.durations[todo_id], 3))
+                for todo_id, result in sorted(self.todos.items(), key=lambda kv: todo_order(kv[0]))}
 
 
 def run_kata(exercises: Path, tasks: list[int] | None = None, extra_args: list[str] = (),
@@ -112,6 +104,5 @@ def run_kata(exercises: Path, tasks: list[int] | None = None, extra_args: list[s
         collector.problems.append(f"pytest exited with {pytest.ExitCode(code).name}")
     wanted = {todo.id for todo in load_todos() if tasks is None or todo.task in tasks}
     for todo_id in wanted - set(collector.todos):
-        collector.todos[todo_id] = TodoResult("error", "no test of this TODO ran")
-    return KataRun(dict(sorted(collector.todos.items(), key=lambda kv: todo_order(kv[0]))),
-                   round(time.monotonic() - started, 3), collector.problems)
+        collector.todos[todo_id] = TodoResult(Status.ERROR, "no test of this TODO ran")
+    return KataRun(collector.results(), round(time.monotonic() - started, 3), collector.problems)

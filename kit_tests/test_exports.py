@@ -9,19 +9,23 @@ import json
 import os
 import re
 import time
+from dataclasses import replace
 from html import unescape
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from grader import exports
 from grader.exports import write_all, write_atomic, write_grades_csv, write_results_json
 from grader.report import render_report, safe_relative_href
-from grader.results import SubmissionResult
+from grader.results import ClassResults, KataRun, Status, SubmissionResult, TodoResult, score
 from grader.todos import load_todos
 from report_samples import (BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID,
                             big_class, sample_class)
 
 TODO_IDS = [todo.id for todo in load_todos()]
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "grader" / "results.schema.json").read_text())
 REMOTE_REF = re.compile(r"""\b(?:src|href|xlink:href|action)\s*=\s*["']?\s*(?:[a-z][\w+.-]*:)?//""", re.I)
 
 
@@ -35,7 +39,7 @@ def html(results):
     return render_report(results, logs={"bob": "logs/bob.html"}, generated_at="2025-01-01 10:00")
 
 
-def test_results_json_has_exactly_the_spec_keys(results, tmp_path):
+def test_results_json_has_exactly_the_schema_keys(results, tmp_path):
     data = json.loads(write_results_json(results, tmp_path).read_text(encoding="utf-8"))
     assert set(data) == {"schema_version", "kit", "todos", "submissions"}
     assert data["schema_version"] == 1 and data["kit"] == KIT
@@ -57,6 +61,100 @@ def test_results_json_round_trips_through_from_json(results, tmp_path):
     data = json.loads(write_results_json(results, tmp_path).read_text(encoding="utf-8"))
     again = [SubmissionResult.from_json(sub) for sub in data["submissions"]]
     assert [s.to_json() for s in again] == [s.to_json() for s in results.submissions]
+
+
+def timed_class() -> ClassResults:
+    """Two graded students whose TODO results carry their tests' time, and a broken one."""
+    todos = {todo.id: TodoResult(Status.PASS, "", 0.1 * (k + 1) + 0.00049)
+             for k, todo in enumerate(load_todos())}
+    slow = dict(todos, **{"2.3": TodoResult(Status.TIMEOUT, "TODO 2.3: too slow", 61.23456)})
+    return ClassResults(kit={**KIT, "seed": "5eed5eed"}, submissions=[
+        SubmissionResult("ana", "graded", todos, duration_s=20.0),
+        SubmissionResult("ben", "graded", slow, duration_s=80.0),
+        SubmissionResult("cai", "error", {}, duration_s=0.0, message=BROKEN_REASON)])
+
+
+def test_each_todo_result_carries_its_time_in_results_json(tmp_path):
+    data = json.loads(write_results_json(timed_class(), tmp_path).read_text(encoding="utf-8"))
+    jsonschema.validate(data, SCHEMA)
+    assert data["kit"]["seed"] == "5eed5eed"
+    ana, ben = data["submissions"][:2]
+    assert ana["todos"]["1.1"] == {"status": "pass", "message": "", "duration_s": 0.1}
+    assert ana["todos"]["1.2"]["duration_s"] == 0.2
+    assert ben["todos"]["2.3"] == {"status": "timeout", "message": "TODO 2.3: too slow",
+                                   "duration_s": 61.235}
+    again = [SubmissionResult.from_json(sub).to_json() for sub in data["submissions"]]
+    assert again == data["submissions"]
+
+
+def test_the_schema_refuses_a_negative_todo_time_and_an_unsafe_seed(tmp_path):
+    data = json.loads(write_results_json(timed_class(), tmp_path).read_text(encoding="utf-8"))
+    data["submissions"][0]["todos"]["1.1"]["duration_s"] = -1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, SCHEMA)
+    data = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    data["kit"]["seed"] = "a b"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, SCHEMA)
+
+
+def student_section(html: str, anchor: str) -> str:
+    return html.split(f'<section class="student" id="{anchor}"', 1)[1].split("</section>", 1)[0]
+
+
+def test_report_shows_each_todos_time_in_the_student_section_only():
+    html = render_report(timed_class(), generated_at="2025-01-01 10:00")
+    ben = student_section(html, "s-ben")
+    assert '<th scope="col" class="time">Time</th>' in ben
+    rows = re.findall(r'<td class="id">([^<]+)</td>.*?<td class="time">([^<]+)</td>', ben)
+    assert dict(rows)["2.3"] == "61.2 s" and dict(rows)["1.1"] == "0.1 s"
+    assert len(rows) == len(TODO_IDS)
+    grid = html.split('<tr data-id="ben"', 1)[1].split("</tr>", 1)[0]
+    assert "61.2 s" not in grid  # the grid keeps one time per student
+    assert "seed 5eed5eed" in html
+
+
+def test_report_without_todo_times_has_no_time_column(html):
+    assert '<td class="time">' not in html and 'class="time">Time</th>' not in html
+    assert "· seed" not in html  # the sample's kit has no seed
+
+
+def test_statuses_are_the_four_verdicts_and_serialise_as_plain_strings():
+    assert [status.value for status in Status] == ["pass", "fail", "error", "timeout"]
+    assert json.dumps(TodoResult("fail", "x").to_json()) == '{"status": "fail", "message": "x"}'
+    assert TodoResult("error").status is Status.ERROR
+    with pytest.raises(ValueError):
+        TodoResult("passed")
+
+
+def test_a_kata_run_round_trips_as_the_worker_reply_and_the_check_json():
+    run = KataRun({"1.1": TodoResult(Status.PASS, "", 1.5), "1.2": TodoResult(Status.FAIL, "no", 0.25)},
+                  12.3456, ["collection error in x"])
+    data = json.loads(json.dumps({"id": "ana", **run.to_json()}))
+    assert set(data) == {"id", "todos", "problems", "duration_s"}
+    again = KataRun.from_json(data)
+    assert again == replace(run, duration_s=12.346)
+    assert again.failed() == {"1.2"}
+
+
+def test_score_counts_the_points_of_the_todo_table_not_a_fixed_fifteen():
+    table = [replace(todo, points=3) if todo.id == "1.1" else todo for todo in load_todos()]
+    passed = {todo.id: TodoResult(Status.PASS) for todo in table}
+    plain = sum(1 for todo in table if not todo.bonus)
+    assert score(passed, table) == (plain + 2, plain + 2)
+    one_fails = dict(passed, **{"1.1": TodoResult(Status.FAIL)})
+    assert score(one_fails, table) == (plain - 1, plain + 2)
+    assert score(dict(passed, **{"B.1": TodoResult(Status.FAIL)}), table) == (plain + 2, plain + 2)
+    assert score(passed, table, within=["1.1", "1.2", "B.1"]) == (4, 4)  # kata check --task
+
+
+def test_kit_errors_are_counted_over_every_submission():
+    results = timed_class()
+    assert results.kit_errors() == 0
+    results.submissions[0].todos["B.1"] = TodoResult(Status.ERROR, "TODO B.1: kit error: the model server could not start")
+    results.submissions[1].todos["4.1"] = TodoResult(Status.ERROR, "TODO 4.1: kit error: seeding failed")
+    results.submissions[1].todos["4.2"] = TodoResult(Status.FAIL, "TODO 4.2: expected the alias")
+    assert results.kit_errors() == 2
 
 
 def test_results_json_is_indented_utf8_with_non_ascii_kept(results, tmp_path):
