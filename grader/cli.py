@@ -110,13 +110,15 @@ def _grade(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from grader.grade import GradeOptions, GradingError, grade
 
     console = Console(stderr=True)
     options = GradeOptions(Path(args.submissions), Path(args.out), args.jobs or os.cpu_count() or 1,
-                           args.timeout, args.resume, require_isolation=args.require_isolation)
+                           args.timeout, args.resume, require_isolation=args.require_isolation,
+                           seed=args.seed)
     started = time.monotonic()
     with Progress(TextColumn("[bold]grading[/bold]"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
@@ -136,9 +138,9 @@ def _grade(args: argparse.Namespace) -> int:
                 bar.advance(task)
                 note = "resumed" if data["resumed"] else f"{result.duration_s:.0f} s"
                 verdict = (f"{result.score}/{result.max_score}" if result.status == "graded"
-                           else f"[red]broken: {result.message}[/red]")
-                bar.console.print(f"  {result.id}: {verdict} [dim]({note})[/dim]", markup=True,
-                                  highlight=False)
+                           else f"[red]broken: {escape(result.message)}[/red]")
+                bar.console.print(f"  {escape(result.id)}: {verdict} [dim]({note})[/dim]",
+                                  markup=True, highlight=False)
 
         try:
             results = grade(options, progress)
@@ -152,8 +154,14 @@ def _grade(args: argparse.Namespace) -> int:
     broken = len(results.submissions) - len(graded)
     mean = statistics.mean(s.score for s in graded) if graded else 0.0
     console.print(f"graded {len(graded)} submission(s), {broken} broken, in "
-                  f"{time.monotonic() - started:.0f} s; mean {mean:.1f}/15 → "
-                  f"{options.out / 'index.html'}", soft_wrap=True)
+                  f"{time.monotonic() - started:.0f} s; mean {mean:.1f}/{results.max_score}; "
+                  f"seed {results.kit['seed']} → {options.out / 'index.html'}",
+                  soft_wrap=True, markup=False, highlight=False)
+    kit_errors = results.kit_errors()
+    if kit_errors:
+        console.print(f"warning: {kit_errors} TODO verdict(s) are kit errors, not the students' — "
+                      "see the report; rerun `kata validate`", soft_wrap=True, markup=False,
+                      highlight=False)
     return 0
 
 
@@ -187,12 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=float, default=60.0, metavar="S",
                        help="seconds one call of student code may take (default: %(default)s)")
     grade.add_argument("--resume", action="store_true",
-                       help="keep results already in OUT for the same kit; grade only what is missing")
+                       help="keep results already in OUT for the same kit (and their seed); "
+                            "grade only what is missing")
+    grade.add_argument("--seed", metavar="S",
+                       help="seed of the tests' varied inputs (default: a fresh random one per run, "
+                            "recorded in results.json as kit.seed; pass it again to reproduce a grading)")
     grade.add_argument("--require-isolation", action="store_true",
                        help="refuse to grade where the sandbox cannot give every guarantee "
                             "(see README: How student code is isolated)")
     grade.set_defaults(handler=cmd_grade)
-    check = verbs.add_parser("check", help="grade your own exercises/: the 15 TODOs and your score")
+    check = verbs.add_parser("check", help="grade your own exercises/: every TODO and your score")
     check.add_argument("--exercises", default="exercises", metavar="DIR",
                        help="folder with your task files (default: %(default)s)")
     check.add_argument("--task", type=int, action="append", choices=range(1, 6), metavar="N",

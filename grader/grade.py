@@ -6,6 +6,12 @@ graded by one of ``--jobs`` long-lived worker processes (``worker``) that share 
 known (so ``--resume`` grades only what is missing). At the end ``results.json``,
 ``grades.csv`` and ``index.html`` are written atomically (``exports``).
 
+Seed: the tests vary their inputs (names, samples) by a seed. A student's ``pytest``
+and ``kata check`` use the public default, so ``kata grade`` draws a fresh one per run
+(or takes ``--seed``), gives it to every worker and records it in ``results.json``
+(``kit.seed``): a regrade with ``--seed`` that seed reproduces every verdict, and
+``--resume`` keeps the seed of the results it resumes.
+
 Robustness: one run at a time per ``OUT`` (``OUT/.kata-lock``); every temp file of a
 run (staged submissions, the workers' sandboxes, the served model) lives in one
 workspace, ``$TMPDIR/kata-grade-*``, removed at exit and, should the run be killed,
@@ -25,6 +31,7 @@ import os
 import platform
 import queue
 import re
+import secrets
 import select
 import shutil
 import signal
@@ -37,8 +44,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.results import ClassResults, SubmissionResult
-from grader.runner import TodoResult
+from grader.results import ClassResults, KataRun, SubmissionResult
 from grader.submissions import BadSubmission, Submission, discover, prepare
 from grader.todos import load_todos
 
@@ -47,6 +53,8 @@ KIT_FILES = ("tests/*.py", "labkit/*.py", "grader/*.py", "grader/*.toml", "grade
              "grader/sandbox/*.py", "grader/templates/*",
              "data/*.csv", "conftest.py", "pytest.ini")
 PROGRESS_DIR = ".kata-progress"  # per-submission results, for --resume
+SEED_FILE = "seed.json"  # in PROGRESS_DIR: the seed of the run that saved them
+SEED_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 LOGS_DIR = "logs"
 LOCK_FILE = ".kata-lock"  # flock'ed for the whole run: one `kata grade` per OUT
 WORKSPACE_PREFIX = "kata-grade-"  # $TMPDIR/kata-grade-*: one run's temp files
@@ -269,6 +277,12 @@ class GradeOptions:
     resume: bool = False
     logs: bool = True
     require_isolation: bool = False  # a guarantee the OS cannot give is an error
+    seed: str | None = None  # the tests' seed; None: a fresh one (or, resuming, the saved one)
+
+
+def new_seed() -> str:
+    """A seed no student can know in advance."""
+    return secrets.token_hex(4)
 
 
 def kit_sha256() -> str:
@@ -297,8 +311,8 @@ def file_stem(submission_id: str) -> str:
 class Worker:
     """One ``python -m grader.worker`` process."""
 
-    def __init__(self, options: GradeOptions, env: dict[str, str], tmpdir: Path):
-        self.options, self.env, self.tmpdir = options, env, tmpdir
+    def __init__(self, options: GradeOptions, env: dict[str, str], tmpdir: Path, seed: str):
+        self.options, self.env, self.tmpdir, self.seed = options, env, tmpdir, seed
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -310,7 +324,7 @@ class Worker:
 
         self.process = subprocess.Popen(
             [sys.executable, "-m", "grader.worker", "--timeout", str(self.options.timeout),
-             "--tmpdir", str(self.tmpdir)],
+             "--seed", self.seed, "--tmpdir", str(self.tmpdir)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, bufsize=1, env=self.env, cwd=KIT_ROOT,
             start_new_session=True, preexec_fn=die_with_parent(),
@@ -356,6 +370,7 @@ class ClassGrader:
         self.options = options
         self.progress = progress or (lambda event, **data: None)
         self.kit = kit_info()
+        self.seed = ""  # chosen by run()
         self.results: dict[str, SubmissionResult] = {}
         self.lock = threading.Lock()
         self.stopping = False  # set (under ``lock``) when the workers are being stopped
@@ -372,6 +387,8 @@ class ClassGrader:
         if self.out_lock is None:
             self.out_lock = lock_out(options.out)
         (options.out / PROGRESS_DIR).mkdir(exist_ok=True)
+        self.seed = self.kit["seed"] = self.choose_seed()
+        self.save_seed()
         submissions = [s for s in discover(options.submissions)
                        if s.source.resolve() != options.out.resolve()]
         self.progress("start", total=len(submissions))
@@ -391,6 +408,37 @@ class ClassGrader:
             os.close(self.out_lock)
             self.out_lock = None
 
+    def choose_seed(self) -> str:
+        """``--seed``, else (resuming) the seed of the results saved in OUT, else a fresh one.
+        Resuming results saved under another seed than ``--seed`` is refused."""
+        given = self.options.seed
+        if given is not None and not SEED_PATTERN.fullmatch(given):
+            raise GradingError(f"--seed {given!r}: use 1-64 letters, digits, '.', '_' or '-'")
+        saved = self.saved_seed() if self.options.resume else None
+        if saved is None:
+            return given if given is not None else new_seed()
+        if given is not None and given != saved:
+            raise GradingError(f"--resume keeps the seed of the results in {self.options.out} "
+                               f"({saved}), not --seed {given}: drop one of the two")
+        return saved
+
+    def saved_seed(self) -> str | None:
+        """The seed of the last run into OUT with this kit, if any."""
+        try:
+            data = json.loads((self.options.out / PROGRESS_DIR / SEED_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("tests_sha256") != self.kit["tests_sha256"]:
+            return None
+        seed = data.get("seed")
+        return seed if isinstance(seed, str) and SEED_PATTERN.fullmatch(seed) else None
+
+    def save_seed(self) -> None:
+        from grader.exports import write_atomic
+
+        write_atomic(self.options.out / PROGRESS_DIR / SEED_FILE,
+                     json.dumps({"seed": self.seed, "tests_sha256": self.kit["tests_sha256"]}))
+
     def resumed(self, submission: Submission) -> bool:
         saved = self.options.out / PROGRESS_DIR / f"{file_stem(submission.id)}.json"
         if not (self.options.resume and saved.is_file()):
@@ -399,7 +447,8 @@ class ClassGrader:
             data = json.loads(saved.read_text(encoding="utf-8"))
         except ValueError:
             return False
-        if data.get("tests_sha256") != self.kit["tests_sha256"] or data["result"]["id"] != submission.id:
+        if (data.get("tests_sha256") != self.kit["tests_sha256"] or data.get("seed") != self.seed
+                or data["result"]["id"] != submission.id):
             return False
         self.results[submission.id] = SubmissionResult.from_json(data["result"])
         self.progress("done", result=self.results[submission.id], resumed=True)
@@ -434,7 +483,7 @@ class ClassGrader:
         for name in (SERVER_ENV, SERVER_ERROR_ENV):
             env.pop(name, None)
         server = None
-        workers = [Worker(self.options, env, workspace / "tmp")
+        workers = [Worker(self.options, env, workspace / "tmp", self.seed)
                    for _ in range(max(1, min(self.options.jobs, len(jobs))))]
         try:
             if any(todo.task == 5 for todo in load_todos()):
@@ -514,9 +563,9 @@ class ClassGrader:
             elif "error" in reply:
                 result = SubmissionResult(job["id"], "error", message=reply["error"])
             else:
-                todos = {k: TodoResult(v["status"], v["message"]) for k, v in reply["todos"].items()}
-                result = SubmissionResult(job["id"], "graded", todos, reply["duration_s"],
-                                          message="; ".join(job["notes"] + reply["problems"]))
+                run = KataRun.from_json(reply)
+                result = SubmissionResult(job["id"], "graded", run.todos, run.duration_s,
+                                          message="; ".join(job["notes"] + run.problems))
             self.record(result)
 
     def record(self, result: SubmissionResult) -> None:
@@ -528,7 +577,7 @@ class ClassGrader:
             self.results[result.id] = result
             saved = self.options.out / PROGRESS_DIR / f"{file_stem(result.id)}.json"
             write_atomic(saved, json.dumps({"tests_sha256": self.kit["tests_sha256"],
-                                            "result": result.to_json()}))
+                                            "seed": self.seed, "result": result.to_json()}))
         self.progress("done", result=result, resumed=False)
 
 

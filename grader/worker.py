@@ -3,12 +3,14 @@
 ``kata grade`` starts ``--jobs`` of them. Each keeps its warm sandbox across
 submissions (no 2-s import, no 5-s warm-up per student). Protocol: one JSON job per
 line on stdin (``{"id", "exercises", "log"}``), one JSON result per line on the
-original stdout; everything else the process prints goes to stderr.
+original stdout (``KataRun.to_json()`` plus the job's ``id``, or ``{"id", "error"}``);
+everything else the process prints goes to stderr.
 
-Run as ``python -m grader.worker --timeout S [--tmpdir DIR]``: ``DIR`` (in ``kata
-grade``'s workspace) holds this process's temp files, its sandbox's among them, so
-that they go with the workspace even if the worker is killed. It is set for this
-process only, not as ``$TMPDIR``: the sandbox's children keep their own.
+Run as ``python -m grader.worker --timeout S --seed SEED [--tmpdir DIR]``. ``SEED``
+is the grading run's seed of the tests' varied inputs (their ``--kata-seed``). ``DIR``
+(in ``kata grade``'s workspace) holds this process's temp files, its sandbox's among
+them, so that they go with the workspace even if the worker is killed. It is set for
+this process only, not as ``$TMPDIR``: the sandbox's children keep their own.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--timeout", type=float, required=True)
-    parser.add_argument("--seed", default="0")
+    parser.add_argument("--seed", required=True)
     parser.add_argument("--tmpdir")
     args = parser.parse_args()
     if args.tmpdir:
@@ -47,8 +49,7 @@ def main() -> None:
             extra += ["--html", job["log"], "--self-contained-html"]
         try:
             run = run_kata(Path(job["exercises"]), extra_args=extra)
-            reply = {"id": job["id"], "todos": {k: v.to_json() for k, v in run.todos.items()},
-                     "duration_s": run.duration_s, "problems": run.problems}
+            reply = {"id": job["id"], **run.to_json()}
         except Exception as error:  # noqa: BLE001 - reported for this submission only
             reply = {"id": job["id"], "error": f"grader error: {type(error).__name__}: {error}"}
         protocol.write(json.dumps(reply) + "\n")

@@ -1,6 +1,6 @@
-"""``kata grade`` on a class full of broken and hostile submissions (kata-spec §4–6):
-each gets a clear one-line reason or costs only its own TODOs, the rest of the class
-is graded, and nothing the instructor handed in changes."""
+"""``kata grade`` on a class full of broken and hostile submissions: each gets a clear
+one-line reason or costs only its own TODOs, the rest of the class is graded, and
+nothing the instructor handed in changes."""
 
 import hashlib
 import json
@@ -13,7 +13,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+import grader.grade
+from grader import cli
+from grader.results import ClassResults, Status, SubmissionResult, TodoResult
 from grader.stubgen import render
+from grader.todos import load_todos
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
@@ -75,7 +79,7 @@ PATCH_PYTEST = ("import pytest, _pytest.outcomes\n"
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Grade one class with every bad case of spec §6 and a perfect control."""
+    """Grade one class with every kind of bad submission and a perfect control."""
     root = tmp_path_factory.mktemp("class")
     outside = tmp_path_factory.mktemp("outside")
     (outside / TASK1).write_text(solution(TASK1))
@@ -143,6 +147,15 @@ def test_the_perfect_control_gets_full_marks_despite_its_classmates(graded):
     perfect = graded["by_id"]["perfect"]
     assert perfect["status"] == "graded" and perfect["score"] == 15
     assert all(todo["status"] == "pass" for todo in perfect["todos"].values())
+
+
+def test_every_todo_result_carries_its_time_and_the_report_shows_it(graded):
+    perfect = graded["by_id"]["perfect"]
+    times = [todo["duration_s"] for todo in perfect["todos"].values()]
+    assert len(times) == len(load_todos()) and all(time > 0 for time in times)
+    assert sum(times) <= perfect["duration_s"]
+    html = (graded["out"] / "index.html").read_text()
+    assert 'class="time">Time</th>' in html and '<td class="time">' in html
 
 
 @pytest.mark.parametrize("submission_id,reason", [
@@ -224,3 +237,28 @@ def test_a_missing_submissions_folder_is_a_one_line_error(tmp_path):
     assert run.returncode == 2
     assert "is not a folder of submissions" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def kit_error_class(kit_errors: int) -> ClassResults:
+    todos = {todo.id: TodoResult(Status.PASS, "", 0.5) for todo in load_todos()}
+    hit = dict(todos)
+    for todo_id in ("B.1", "B.2")[:kit_errors]:
+        hit[todo_id] = TodoResult(Status.ERROR, f"TODO {todo_id}: kit error: the model server could not start")
+    hit["1.1"] = TodoResult(Status.FAIL, "TODO 1.1: expected a run, but MLflow holds none")
+    return ClassResults(kit={"mlflow": "3", "python": "3.11", "tests_sha256": "0" * 64, "seed": "abc"},
+                        submissions=[SubmissionResult("ana", "graded", todos, 9.0),
+                                     SubmissionResult("ben", "graded", hit, 9.0)])
+
+
+@pytest.mark.parametrize("kit_errors", [0, 2])
+def test_kata_grade_warns_in_one_line_when_verdicts_are_kit_errors(kit_errors, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(grader.grade, "grade", lambda options, progress: kit_error_class(kit_errors))
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "graded 2 submission(s), 0 broken" in err and "mean 14.5/15; seed abc" in err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    if kit_errors:
+        assert warnings == ["warning: 2 TODO verdict(s) are kit errors, not the students' — see the "
+                            "report; rerun `kata validate`"]
+    else:
+        assert warnings == []

@@ -1,0 +1,164 @@
+"""``kata grade``'s seed: inputs no one can precompute, verdicts anyone can reproduce.
+
+The tests vary their inputs (experiment names, data samples) by a seed. ``kata grade``
+takes ``--seed`` or draws a fresh one per run, hands it to every worker and records it
+as ``kit.seed``; ``--resume`` keeps it. The expensive test grades the reference
+solutions under three seeds (one submission, one worker, ~40 s a run); the others
+need no worker at all (a class whose every submission is broken is graded without
+one).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import cli
+from grader.grade import PROGRESS_DIR, GradeOptions, GradingError, Worker, grade
+from grader.stubgen import render
+from grader.todos import load_todos
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = KIT_ROOT / "solutions"
+SEEDS = ("7", "grading-2025-b", "c0ffee42")
+# Task 1 ignoring the experiment it is given: TODO 1.1's message names the seeded
+# experiment the test asked for, so it shows that the seed reached the tests.
+WRONG_EXPERIMENT = render((SOLUTIONS / "task1_baseline.py").read_text(), stub_ids=()).replace(
+    "mlflow.set_experiment(experiment_name)", "mlflow.set_experiment('my-own-experiment')", 1)
+
+
+def grade_cli(submissions: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out),
+                           "--jobs", "1", *extra], cwd=KIT_ROOT, capture_output=True, text=True,
+                          timeout=900)
+
+
+def test_the_solutions_get_full_marks_and_the_same_verdicts_under_three_seeds(tmp_path):
+    submissions = tmp_path / "sub"
+    perfect = submissions / "perfect" / "exercises"
+    perfect.mkdir(parents=True)
+    for path in SOLUTIONS.glob("*.py"):
+        (perfect / path.name).write_text(render(path.read_text(), stub_ids=()))
+    assert "my-own-experiment" in WRONG_EXPERIMENT  # the mistake was made
+    wrong = submissions / "wrong_experiment" / "exercises"
+    wrong.mkdir(parents=True)
+    (wrong / "task1_baseline.py").write_text(WRONG_EXPERIMENT)
+
+    verdicts, asked_for = {}, {}
+    for seed in SEEDS:
+        out = tmp_path / f"out-{seed}"
+        run = grade_cli(submissions, out, "--seed", seed)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert f"seed {seed} →" in run.stderr
+        results = json.loads((out / "results.json").read_text())
+        assert results["kit"]["seed"] == seed
+        by_id = {s["id"]: s for s in results["submissions"]}
+        solution = by_id["perfect"]
+        assert (solution["score"], solution["max_score"]) == (15, 15), solution["todos"]
+        verdicts[seed] = {todo_id: todo["status"] for todo_id, todo in solution["todos"].items()}
+        assert set(verdicts[seed]) == {todo.id for todo in load_todos()}
+        times = [todo["duration_s"] for todo in solution["todos"].values()]
+        assert all(time > 0 for time in times) and sum(times) <= solution["duration_s"]
+        html = (out / "index.html").read_text()
+        assert html.count('<td class="time">') == 2 * len(load_todos())
+        wrong_1_1 = by_id["wrong_experiment"]["todos"]["1.1"]
+        assert wrong_1_1["status"] == "fail", wrong_1_1
+        asked_for[seed] = re.findall(r"'(baseline-[a-z]+-[0-9a-f]{6})'", wrong_1_1["message"])
+        assert asked_for[seed], wrong_1_1["message"]
+    assert verdicts[SEEDS[0]] == verdicts[SEEDS[1]] == verdicts[SEEDS[2]]
+    assert set(verdicts[SEEDS[0]].values()) == {"pass"}
+    assert len({tuple(names) for names in asked_for.values()}) == len(SEEDS), asked_for
+
+
+# -- cheap: the seed's life without any worker ----------------------------------------------
+@pytest.fixture
+def broken_class(tmp_path):
+    """Two submissions that are graded without a worker (nothing gradable in them)."""
+    submissions = tmp_path / "sub"
+    for name in ("ana", "ben"):
+        (submissions / name).mkdir(parents=True)
+    return submissions
+
+
+def graded(submissions: Path, out: Path, **options) -> tuple[dict, list[str]]:
+    """Grade in-process; return results.json and the ids whose result was resumed."""
+    resumed = []
+
+    def progress(event, **data):
+        if event == "done" and data["resumed"]:
+            resumed.append(data["result"].id)
+
+    grade(GradeOptions(submissions, out, 1, 5, logs=False, **options), progress)
+    return json.loads((out / "results.json").read_text()), resumed
+
+
+def test_resume_keeps_the_seed_of_the_results_it_resumes(broken_class, tmp_path):
+    out = tmp_path / "out"
+    first, resumed = graded(broken_class, out)
+    seed = first["kit"]["seed"]
+    assert re.fullmatch(r"[0-9a-f]{8}", seed) and resumed == []
+    again, resumed = graded(broken_class, out, resume=True)
+    assert again["kit"]["seed"] == seed and sorted(resumed) == ["ana", "ben"]
+    same, resumed = graded(broken_class, out, resume=True, seed=seed)  # the same seed, said aloud
+    assert same["kit"]["seed"] == seed and sorted(resumed) == ["ana", "ben"]
+    fresh, resumed = graded(broken_class, out)
+    assert fresh["kit"]["seed"] != seed and resumed == []  # a new run, a new seed
+
+
+def test_resume_refuses_another_seed_in_one_line(broken_class, tmp_path):
+    out = tmp_path / "out"
+    graded(broken_class, out, seed="first")
+    saved = sorted(path.name for path in (out / PROGRESS_DIR).iterdir())
+    with pytest.raises(GradingError) as refused:
+        graded(broken_class, out, resume=True, seed="second")
+    assert "first" in str(refused.value) and "second" in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert sorted(path.name for path in (out / PROGRESS_DIR).iterdir()) == saved
+    assert json.loads((out / "results.json").read_text())["kit"]["seed"] == "first"
+
+
+def test_results_saved_under_another_seed_are_graded_again_not_resumed(broken_class, tmp_path):
+    out = tmp_path / "out"
+    graded(broken_class, out, seed="first")  # saves ana and ben under "first"
+    (broken_class / "cai").mkdir()
+    only_cai = tmp_path / "only_cai"
+    (only_cai / "cai").mkdir(parents=True)
+    graded(only_cai, out, seed="second")  # the last run into OUT: "second"
+    results, resumed = graded(broken_class, out, resume=True)
+    assert results["kit"]["seed"] == "second"
+    assert resumed == ["cai"]  # ana and ben were saved under "first"
+
+
+def test_a_seed_is_plain_text_or_refused(broken_class, tmp_path):
+    for bad in ("", "a b", "x" * 65, "../up", "s\n"):
+        with pytest.raises(GradingError, match="--seed"):
+            graded(broken_class, tmp_path / "out", seed=bad)
+    assert graded(broken_class, tmp_path / "out", seed="Run_2.b-3")[0]["kit"]["seed"] == "Run_2.b-3"
+
+
+def test_every_worker_is_started_with_the_runs_seed(monkeypatch, tmp_path):
+    started = []
+
+    class Popen:
+        def __init__(self, command, **kwargs):
+            started.append(command)
+
+    monkeypatch.setattr(subprocess, "Popen", Popen)
+    Worker(GradeOptions(tmp_path, tmp_path / "out", 1, 5), {}, tmp_path, "abc123").start()
+    command = started[0]
+    assert command[command.index("--seed") + 1] == "abc123"
+
+
+def test_the_cli_prints_the_seed_and_the_resume_refusal(broken_class, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["grade", str(broken_class), "--out", str(out), "--seed", "first"]) == 0
+    summary = capsys.readouterr().err
+    assert "graded 0 submission(s), 2 broken" in summary and "seed first →" in summary
+    assert cli.main(["grade", str(broken_class), "--out", str(out), "--resume", "--seed", "other"]) == 2
+    refusal = capsys.readouterr().err.strip()
+    assert len(refusal.splitlines()) == 1 and "first" in refusal and "other" in refusal
