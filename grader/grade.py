@@ -44,11 +44,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.paths import KIT_ROOT
 from grader.results import ClassResults, KataRun, SubmissionResult
 from grader.submissions import BadSubmission, Submission, discover, prepare
 from grader.todos import load_todos
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 KIT_FILES = ("tests/*.py", "labkit/*.py", "grader/*.py", "grader/*.toml", "grader/*.json",
              "grader/sandbox/*.py", "grader/templates/*",
              "data/*.csv", "conftest.py", "pytest.ini")

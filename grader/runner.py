@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from grader.paths import KIT_ROOT, PYTEST_INI, TESTS_DIR
 from grader.results import KataRun, Status, TodoResult
 from grader.todos import TASK_TEST_FILES, load_todos, todo_order
 
 __all__ = ["KataRun", "Status", "TodoCollector", "TodoResult", "first_message", "run_kata"]
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
-TESTS_DIR = KIT_ROOT / "tests"
 # When a TODO has several tests, its verdict is the worst of theirs.
 STATUS_RANK = {Status.PASS: 0, Status.FAIL: 1, Status.TIMEOUT: 2, Status.ERROR: 3}
 
@@ -94,7 +93,7 @@ def run_kata(exercises: Path, tasks: list[int] | None = None, extra_args: list[s
     """Run the kata tests of ``tasks`` (default: all) against ``exercises``."""
     files = [str(TESTS_DIR / TASK_TEST_FILES[task]) for task in (tasks or sorted(TASK_TEST_FILES))]
     args = [*files, "--exercises", str(exercises), "-p", "no:cacheprovider", "-q",
-            "--rootdir", str(KIT_ROOT), "-c", str(KIT_ROOT / "pytest.ini"), *extra_args]
+            "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI), *extra_args]
     collector = TodoCollector()
     started = time.monotonic()
     sink = io.StringIO()
