@@ -76,7 +76,8 @@ CASES = {
     "an 8 GiB allocation fails with MemoryError; a leftover daemon is killed": (
         {TASK1: MEMORY_HOG, TASK2: DAEMON}, {"1": "error", "2": "pass"}, "MemoryError"),
     "vandalising the kit and patching pytest change nothing": (
-        {TASK1: VANDAL, TASK2: PATCH_PYTEST + stub(TASK2)}, {"1": "pass", "2": "fail"}, ""),
+        {TASK1: VANDAL, TASK2: PATCH_PYTEST + stub(TASK2)}, {"1": "pass", "2": "fail"},
+        "TODO 2.1: expected param n_estimators"),  # the stub's own verdict: pytest.fail unpatched
 }
 
 
