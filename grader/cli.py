@@ -7,6 +7,7 @@ import json
 import sys
 
 from grader.quiet import silence_mlflow
+from grader.todos import load_tasks, task_by_number
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -207,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = verbs.add_parser("check", help="grade your own exercises/: every TODO and your score")
     check.add_argument("--exercises", default="exercises", metavar="DIR",
                        help="folder with your task files (default: %(default)s)")
-    check.add_argument("--task", type=int, action="append", choices=range(1, 6), metavar="N",
+    check.add_argument("--task", type=int, action="append", choices=sorted(task_by_number()), metavar="N",
                        help="only this task (1-4, 5 = bonus); repeatable")
     check.add_argument("--lang", choices=["en", "es"], help="language (default: from the locale)")
     check.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -215,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds one call of your code may take (default: 60)")
     check.set_defaults(handler=cmd_check)
     run = verbs.add_parser("run", help="run your task once against ./mlflow.db, to see it in the MLflow UI")
-    run.add_argument("task", choices=["1", "2", "3", "4", "bonus"], help="which task")
+    run.add_argument("task", choices=[task.name for task in load_tasks()], help="which task")
     run.add_argument("--exercises", default="exercises", metavar="DIR",
                      help="folder with your task files (default: %(default)s)")
     run.set_defaults(handler=cmd_run)

@@ -11,11 +11,12 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from grader.paths import SOLUTIONS_DIR
 from grader.stubgen import MarkerError, render
 from grader.todos import TASK_MODULES, todo_by_id, todo_order
 
 MISTAKES_FILE = Path(__file__).with_name("mistakes.toml")
-SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+SOLUTIONS = SOLUTIONS_DIR
 TASK_OF_FILE = {f"{module}.py": task for task, module in TASK_MODULES.items()}
 
 

@@ -27,12 +27,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from grader.paths import DATA_PATH
 from grader.quiet import QUIET_ENV
 
 STARTUP_TIMEOUT_S = 120
 SERVER_ENV = "KATA_MODEL_SERVER"  # set by `kata grade` for its workers: one server per class
 SERVER_ERROR_ENV = "KATA_MODEL_SERVER_ERROR"  # set instead when that server could not start
-SERVED_DATA = Path(__file__).resolve().parent.parent / "data" / "devops_metrics.csv"
+SERVED_DATA = DATA_PATH
 
 
 def free_port() -> int:

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.mistakes import Mistake, load_mistakes
+from grader.paths import SOLUTIONS_DIR
 from grader.runner import KataRun, run_kata
 from grader.stubgen import ALL, render
 from grader.todos import load_todos, todo_order
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = KIT_ROOT / "solutions"
 
 
 @dataclass
@@ -81,7 +80,7 @@ def write_variant(target: Path, stub_ids, mistake: Mistake | None = None) -> Pat
     """Write the solutions with ``stub_ids`` stubbed (ALL = the student version) and
     ``mistake``, if any, made in its file."""
     target.mkdir(parents=True, exist_ok=True)
-    for path in SOLUTIONS.glob("*.py"):
+    for path in SOLUTIONS_DIR.glob("*.py"):
         source = path.read_text(encoding="utf-8")
         if mistake is not None and path.name == mistake.file:
             source = mistake.apply(source)

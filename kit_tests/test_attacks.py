@@ -42,9 +42,9 @@ from pathlib import Path
 import pytest
 
 from attacks import attack_source
+from grader.paths import KIT_ROOT
 from grader.stubgen import render
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
 TASK1, BONUS = "task1_baseline.py", "bonus_serving.py"
 KIT_PARTS = ("grader", "labkit", "tests", "solutions")

@@ -2,12 +2,12 @@
 
 import importlib.util
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from grader.paths import KIT_ROOT
+
 CSV = KIT_ROOT / "data" / "devops_metrics.csv"
 COLUMNS = ["cpu_usage_pct", "memory_usage_pct", "disk_io_mbps", "network_latency_ms",
            "concurrent_users", "response_time_ms"]

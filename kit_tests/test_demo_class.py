@@ -4,9 +4,9 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from grader.paths import KIT_ROOT
+
 EXPECTED_SCORES = {"ana_garcia": 15, "bruno_diaz": 13, "carla_ruiz": 10, "diego_lopez": 2,
                    "elena_torres": 7, "felix_moreno": 12}
 

@@ -11,13 +11,13 @@ import re
 import time
 from dataclasses import replace
 from html import unescape
-from pathlib import Path
 
 import jsonschema
 import pytest
 
 from grader import exports
 from grader.exports import write_all, write_atomic, write_grades_csv, write_results_json
+from grader.paths import KIT_ROOT
 from grader.report import render_report, safe_relative_href
 from grader.results import ClassResults, KataRun, Status, SubmissionResult, TodoResult, score
 from grader.todos import load_todos
@@ -25,7 +25,7 @@ from report_samples import (BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID,
                             big_class, sample_class)
 
 TODO_IDS = [todo.id for todo in load_todos()]
-SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "grader" / "results.schema.json").read_text())
+SCHEMA = json.loads((KIT_ROOT / "grader" / "results.schema.json").read_text())
 REMOTE_REF = re.compile(r"""\b(?:src|href|xlink:href|action)\s*=\s*["']?\s*(?:[a-z][\w+.-]*:)?//""", re.I)
 
 

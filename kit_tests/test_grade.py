@@ -8,18 +8,17 @@ import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import jsonschema
 import pytest
 
 import grader.grade
 from grader import cli
+from grader.paths import KIT_ROOT
 from grader.results import ClassResults, Status, SubmissionResult, TodoResult
 from grader.stubgen import render
 from grader.todos import load_todos
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
 TASK1 = "task1_baseline.py"
 TASK1_IDS = ["1.1", "1.2", "1.3", "1.4"]

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.paths import KIT_ROOT
 from grader.stubgen import render
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
 KATA = Path(sys.executable).parent / "kata"  # the console script of the kit's install
 GRADE = [sys.executable, "-m", "grader", "grade"]

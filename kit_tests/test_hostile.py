@@ -10,13 +10,12 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
+from grader.paths import KIT_ROOT
 from grader.stubgen import render
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
 TASK1, TASK2 = "task1_baseline.py", "task2_tuning.py"
 TASK1_IDS, TASK2_IDS = ["1.1", "1.2", "1.3", "1.4"], ["2.1", "2.2", "2.3", "2.4"]

@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import jsonschema
 import pytest
 
+from grader.paths import KIT_ROOT
 from grader.stubgen import render
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((KIT_ROOT / "grader" / "results.schema.json").read_text())
 
 

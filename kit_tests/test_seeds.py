@@ -20,10 +20,10 @@ import pytest
 
 from grader import cli
 from grader.grade import PROGRESS_DIR, GradeOptions, GradingError, Worker, grade
+from grader.paths import KIT_ROOT
 from grader.stubgen import render
 from grader.todos import load_todos
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
 SEEDS = ("7", "grading-2025-b", "c0ffee42")
 # Task 1 ignoring the experiment it is given: TODO 1.1's message names the seeded

@@ -1,16 +1,15 @@
 """One source for solutions and stubs: the generator, its markers and the sync check."""
 
 import ast
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from grader.paths import KIT_ROOT
 from grader.stubgen import ALL, MarkerError, render, stale_exercises, todo_ids_in
 from grader.todos import load_todos
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT_ROOT / "solutions"
 
 

@@ -2,11 +2,10 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
+from grader.paths import KIT_ROOT
 from grader.todos import graded_todos, load_todos
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_there_are_15_graded_todos_and_2_bonus_ones_with_the_spec_ids():

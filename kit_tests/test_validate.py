@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from grader.mistakes import MISTAKES_FILE, MistakeError, load_mistakes
+from grader.paths import KIT_ROOT
 from grader.todos import load_todos
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_kata_validate_reports_passing_solutions_failing_stubs_a_diagonal_matrix_and_caught_mistakes():

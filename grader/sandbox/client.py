@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.paths import KIT_ROOT
 from grader.quiet import QUIET_ENV
 from grader.sandbox.confine import SANDBOX_UID_BASE
 
@@ -86,7 +87,7 @@ class Sandbox:
     def _start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k in ZYGOTE_ENV}
         env.update(QUIET_ENV)
-        kit_root = str(Path(__file__).resolve().parents[2])
+        kit_root = str(KIT_ROOT)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [kit_root, env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
             [sys.executable, "-m", "grader.sandbox.zygote"],

@@ -25,8 +25,8 @@ import signal
 import site
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
+from grader.paths import KIT_ROOT
 from grader.sandbox import linux
 
 SANDBOX_UID_BASE = 2_000_000_000  # + the judge's pid: a uid no one else uses
@@ -34,7 +34,7 @@ SYSTEM_READABLE = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin",
                    "/etc/ld.so.cache", "/etc/localtime", "/etc/mime.types")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 STUDENT_USER = "student"
-LABKIT = str(Path(__file__).resolve().parents[2] / "labkit")
+LABKIT = str(KIT_ROOT / "labkit")
 
 
 @dataclass(frozen=True)
