@@ -3,7 +3,7 @@
 Prints the amortized wall seconds per submission, its ratio to the import floor
 (``python -c "import mlflow, sklearn.ensemble, pandas"``, measured in the same run)
 and its speed-up over the naive way (a fresh ``pytest`` process per submission, one
-after the other; measured on a few submissions and averaged). Targets (issue 3):
+after the other; measured on a few submissions and averaged). Targets:
 amortized <= 1.0x the floor, >= 4x faster than naive.
 
 Usage: ``python benchmarks/bench_grade.py [--size 40] [--naive-samples 3]``.
@@ -12,6 +12,7 @@ Usage: ``python benchmarks/bench_grade.py [--size 40] [--naive-samples 3]``.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -43,6 +44,8 @@ def main() -> None:
         submissions = perfect_class(scratch / "class", args.size)
         total = wall([sys.executable, "-m", "grader", "grade", str(submissions), "--out",
                       str(scratch / "out"), "--jobs", "2"])
+        graded = json.loads((scratch / "out" / "results.json").read_text())["submissions"]
+        full = sum(s["score"] == s["max_score"] for s in graded)
         naive = statistics.mean(
             wall([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
                   "--exercises", str(submissions / f"student{n:03d}" / "exercises")])
@@ -53,6 +56,9 @@ def main() -> None:
     print(f"amortized / submission:  {amortized:6.2f} s = {amortized / floor:.2f}x floor (target <= 1.0x)")
     print(f"naive / submission:      {naive:6.2f} s")
     print(f"speed-up over naive:     {naive / amortized:6.2f}x (target >= 4x)")
+    print(f"full scores:             {full}/{args.size} (every copy is the reference solution)")
+    if full != args.size:
+        raise SystemExit("some perfect copies lost points: run `kata validate`")
 
 
 if __name__ == "__main__":

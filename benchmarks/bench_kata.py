@@ -1,6 +1,6 @@
 """Wall time of the kata suites against the reference solutions, as ratios to the
 import floor (``python -c "import mlflow, sklearn.ensemble, pandas"``), measured in
-the same run. Targets (issue 2): one task's suite <= 1.5x, the whole suite <= 4x.
+the same run. Targets: one task's suite <= 1.5x, the whole suite <= 4x.
 
 Usage: ``python benchmarks/bench_kata.py [--repeat N]``. Prints a table; exits 0.
 """
