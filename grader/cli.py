@@ -223,7 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     stubs = verbs.add_parser("stubs", help="(kit maintainers) regenerate exercises/ from solutions/")
     stubs.add_argument("--check", action="store_true", help="only report files out of sync")
     stubs.set_defaults(handler=cmd_stubs)
+    export = verbs.add_parser("export", help="export grades for a course platform (one subcommand per format)")
+    # Each format is one subcommand: formats.add_parser(NAME, ...) with its own handler.
+    formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    add_export_formats(formats)
     return parser
+
+
+def add_export_formats(formats: argparse._SubParsersAction) -> None:
+    """The ``kata export`` subcommands (filled in format by format)."""
 
 
 def main(argv: list[str] | None = None) -> int:
