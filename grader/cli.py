@@ -231,7 +231,96 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_export_formats(formats: argparse._SubParsersAction) -> None:
-    """The ``kata export`` subcommands (filled in format by format)."""
+    """The ``kata export`` gradebook subcommands: canvas, moodle, junit."""
+    results_help = "a results.json that `kata grade` wrote"
+    canvas = formats.add_parser("canvas", help="Canvas gradebook import CSV, from a Canvas gradebook export")
+    canvas.add_argument("results", metavar="RESULTS_JSON", help=results_help)
+    canvas.add_argument("--roster", required=True, metavar="ROSTER.csv",
+                        help="the course's gradebook as Canvas exports it (Grades → Export)")
+    canvas.add_argument("--out", required=True, metavar="FILE.csv", help="the CSV to import into Canvas")
+    canvas.add_argument("--assignment", default="MLflow kata", metavar="NAME",
+                        help="the assignment column; to update an existing assignment use its header "
+                             "in the export, e.g. 'MLflow kata (123456)' (default: %(default)s)")
+    canvas.add_argument("--points", type=float, metavar="N",
+                        help="rescale scores to N points (default: the kata's max score)")
+    canvas.set_defaults(handler=cmd_export_gradebook)
+    moodle = formats.add_parser("moodle", help="Moodle assignment grading worksheet with the grades filled in")
+    moodle.add_argument("results", metavar="RESULTS_JSON", help=results_help)
+    moodle.add_argument("--roster", required=True, metavar="WORKSHEET.csv",
+                        help="the assignment's offline grading worksheet (View all submissions → "
+                             "Download grading worksheet)")
+    moodle.add_argument("--out", required=True, metavar="FILE.csv",
+                        help="the worksheet to upload (Upload grading worksheet)")
+    moodle.add_argument("--grade-column", default="Grade", metavar="NAME",
+                        help="the worksheet's grade column, in the site's language (default: %(default)s)")
+    moodle.add_argument("--points", type=float, metavar="N",
+                        help="rescale scores to N, the assignment's maximum grade (default: the kata's max score)")
+    moodle.set_defaults(handler=cmd_export_gradebook)
+    junit = formats.add_parser("junit", help="JUnit XML: one testsuite per submission, one testcase per TODO")
+    junit.add_argument("results", metavar="RESULTS_JSON", help=results_help)
+    junit.add_argument("--out", required=True, metavar="FILE.xml", help="where to write the XML")
+    junit.set_defaults(handler=cmd_export_junit)
+
+
+def cmd_export_gradebook(args: argparse.Namespace) -> int:
+    """Exit 0: every submission has its roster row; 1: written, but some submissions
+    matched no single row (listed on stderr and in the sidecar); 2: nothing written."""
+    from grader.gradebook import (ResultsError, RosterError, canvas_export, load_results,
+                                  moodle_export, write_export)
+
+    import math
+
+    name = f"kata export {args.format}"
+    if args.points is not None and not (math.isfinite(args.points) and args.points > 0):
+        print(f"{name}: --points must be a number > 0", file=sys.stderr)
+        return 2
+    try:
+        results = load_results(args.results)
+        if args.format == "canvas":
+            export = canvas_export(results, args.roster, args.assignment, args.points)
+        else:
+            export = moodle_export(results, args.roster, args.grade_column, args.points)
+        sidecar = write_export(export, args.out, results)
+    except (ResultsError, RosterError) as reason:
+        print(f"{name}: {reason}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"{name}: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
+        return 2
+    for note in export.notes:
+        print(_printable(f"{name}: note: {note}"), file=sys.stderr)
+    for submission, reason in export.unmatched:
+        print(_printable(f"{name}: unmatched: {submission.id!r}: {reason}"), file=sys.stderr)
+    print(f"{name}: {export.graded} grade(s) → {args.out}"
+          + (f"; {len(export.unmatched)} submission(s) unmatched → {sidecar}" if sidecar else ""),
+          file=sys.stderr)
+    return 1 if export.unmatched else 0
+
+
+def _printable(line: str) -> str:
+    """Student-chosen ids and names on a terminal: control characters shown escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in line)
+
+
+def cmd_export_junit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from grader.exports import write_atomic
+    from grader.gradebook import ResultsError, junit_xml, load_results
+
+    try:
+        results = load_results(args.results)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, junit_xml(results))
+    except ResultsError as reason:
+        print(f"kata export junit: {reason}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"kata export junit: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
+        return 2
+    print(f"kata export junit: {len(results.submissions)} testsuite(s) → {args.out}", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,418 @@
+"""``kata export canvas|moodle|junit``: each file checked against what its consumer
+documents or does, not against our own writer. Hand-made results.json files, no grading.
+
+* Canvas gradebook import: https://community.canvaslms.com/t5/Instructor-Guide/How-do-I-import-grades-in-the-Gradebook/ta-p/807
+  (the required columns Student Name, Student ID, SIS User ID, SIS Login ID, Section and
+  the assignment, also at https://teaching.resources.osu.edu/toolsets/carmencanvas/guides/calculating-final-grades/import-csv-file-carmen-grades),
+  and Canvas's importer itself (instructure/canvas-lms, app/models/gradebook_importer.rb):
+  ``canvas_importer_reads`` below repeats its header, ``Points Possible`` and student
+  lookup rules.
+* Moodle assignment "Upload grading worksheet": Moodle's importer
+  (moodle/moodle, mod/assign/feedback/offline/importgradeslib.php) finds the columns
+  ``Identifier``, ``Grade`` and ``Last modified (grade)`` by name and strips
+  ``Participant `` from the identifier; ``moodle_importer_reads`` repeats it. Why not
+  ``grades.csv`` into the gradebook: https://docs.moodle.org/en/Grade_import maps a user
+  field (email, ID number, username) to a column, which a download folder's name is not.
+* JUnit XML: parsed with junitparser (https://pypi.org/project/junitparser/).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import jsonschema
+import pytest
+from junitparser import Error, Failure, JUnitXml, Skipped
+
+from grader.cli import main
+from grader.exports import write_results_json
+from grader.gradebook import (ResultsError, check_results_json, load_results, name_key,
+                              unmatched_path)
+from grader.paths import KIT_ROOT
+from grader.results import ClassResults, Status, SubmissionResult, TodoResult
+from grader.todos import load_todos
+from report_samples import BROKEN_REASON, KIT, all_todos
+
+SCHEMA = json.loads((KIT_ROOT / "grader" / "results.schema.json").read_text())
+TODOS = load_todos()
+CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+
+
+def scored(n_failed: int) -> dict[str, TodoResult]:
+    """Every TODO passed but the first ``n_failed`` (non-bonus) ones."""
+    todos = all_todos("pass")
+    for todo in [t for t in TODOS if not t.bonus][:n_failed]:
+        todos[todo.id] = TodoResult(Status.FAIL, f"TODO {todo.id}: expected x, but MLflow holds y")
+    return todos
+
+
+def write_class(tmp_path, submissions: list[SubmissionResult]):
+    folder = tmp_path / "graded"
+    write_results_json(ClassResults(kit={**KIT, "seed": "5eed"}, submissions=submissions), folder)
+    return folder / "results.json"
+
+
+def read_csv(path) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+
+
+# --- Canvas --------------------------------------------------------------------------
+
+CANVAS_ROSTER = [  # Canvas's own gradebook export: names "Last, First", read-only columns
+    ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Quiz 1 (2001)", "Current Score", "Final Score"],
+    ["    Points Possible", "", "", "", "", "10.00", "(read only)", "(read only)"],
+    ["Doe, Jane", "11", "S-1001", "jdoe@uni.example", "MLOps A", "9.00", "90.00", "90.00"],
+    ["Smith, Bob", "340934", "S-1002", "bsmith", "MLOps A", "", "", ""],
+    ["López, Ana", "13", "S-1003", "alopez", "MLOps B", "7.00", "70.00", "70.00"],
+    ["Roe, Rick", "14", "S-1004", "rroe", "MLOps B", "", "", ""],
+    ["Kim, Lee", "15", "S-1005", "lkim1", "MLOps A", "", "", ""],
+    ["Kim, Lee", "16", "S-1006", "lkim2", "MLOps B", "", "", ""],
+    ["Absent, Amy", "17", "S-1007", "aabsent", "MLOps A", "", "", ""],
+    ["Broken, Carl", "18", "S-1008", "cbroken", "MLOps A", "", "", ""],
+    ["Student, Test", "19", "", "", "MLOps A", "", "", ""],
+]
+
+
+def canvas_class() -> list[SubmissionResult]:
+    return [
+        SubmissionResult("jdoe", "graded", scored(0), 10.0),  # SIS Login ID's part before @
+        SubmissionResult("smithbob_340934_208490284_lab", "graded", scored(3), 10.0),  # Canvas download
+        SubmissionResult("Ana López", "graded", scored(5), 10.0),  # name, accents and order ignored
+        SubmissionResult("S-1004", "graded", scored(15), 10.0),  # SIS User ID
+        SubmissionResult("lee_kim", "graded", scored(1), 10.0),  # two students of that name
+        SubmissionResult("ghost", "graded", scored(2), 10.0),  # nobody
+        SubmissionResult("cbroken", "error", {}, 0.1, message=BROKEN_REASON),
+    ]
+
+
+@pytest.fixture
+def canvas_files(tmp_path):
+    roster = tmp_path / "canvas_export.csv"
+    with open(roster, "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(CANVAS_ROSTER)
+    return write_class(tmp_path, canvas_class()), roster, tmp_path / "out" / "canvas_import.csv"
+
+
+def canvas_importer_reads(rows: list[list[str]]) -> dict:
+    """What Canvas's GradebookImporter takes from a CSV: it refuses a header unless
+    row[0] holds "Student" and row[1] "ID", with "SIS User ID" + "SIS Login ID" next and
+    "Section" as the last student column; a row whose first cell holds "Points Possible"
+    sets the assignments' points; every other row is a student, found by ID, then SIS
+    User ID, then SIS Login ID, then name. A blank or "-" grade is no change."""
+    header = rows[0]
+    assert len(header) > 3 and "Student" in header[0] and "ID" in header[1], "Invalid header row"
+    assert re.search(r"SIS\s+User\s+ID", header[2]) and re.search(r"SIS\s+Login\s+ID", header[3])
+    student_columns = 5
+    assert "Section" in header[student_columns - 1], "Invalid header row"
+    assignments = header[student_columns:]
+    points, students = {}, {}
+    for row in rows[1:]:
+        if "Points Possible" in row[0]:
+            points = dict(zip(assignments, row[student_columns:]))
+            continue
+        key = row[1] or row[2] or row[3] or row[0]
+        students[key] = {a: g for a, g in zip(assignments, row[student_columns:]) if g.strip() not in ("", "-")}
+    return {"assignments": assignments, "points": points, "students": students}
+
+
+def test_canvas_import_has_canvas_header_and_points_possible_first(canvas_files, capsys):
+    results, roster, out = canvas_files
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)]) == 1
+    rows = read_csv(out)
+    assert rows[0] == [*CANVAS_HEADER, "MLflow kata"]
+    assert rows[1] == ["Points Possible", "", "", "", "", "15"]
+    assert [row[:5] for row in rows[2:]] == [row[:5] for row in CANVAS_ROSTER[2:]]  # every student, as exported
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf") and b"\r\n" in out.read_bytes()
+    canvas = canvas_importer_reads(rows)
+    assert canvas["assignments"] == ["MLflow kata"] and canvas["points"] == {"MLflow kata": "15"}
+    grades = {key: grade.get("MLflow kata") for key, grade in canvas["students"].items()}
+    assert grades == {"11": "15", "340934": "12", "13": "10", "14": "0", "15": None, "16": None,
+                      "17": None, "18": "0", "19": None}  # no submission or no single match: empty
+
+
+def test_canvas_unmatched_submissions_are_listed_never_dropped(canvas_files, capsys):
+    results, roster, out = canvas_files
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "unmatched: 'ghost': no roster row matches" in err
+    assert "unmatched: 'lee_kim': ambiguous: matches Kim, Lee (ID 15); Kim, Lee (ID 16)" in err
+    assert "note: 'cbroken': graded 0, nothing gradable: " + BROKEN_REASON in err
+    assert "5 grade(s)" in err and "2 submission(s) unmatched" in err
+    sidecar = read_csv(unmatched_path(out))
+    assert sidecar[0] == ["id", "status", "score", "max_score", "reason"]
+    assert [row[:4] for row in sidecar[1:]] == [["lee_kim", "graded", "14", "15"], ["ghost", "graded", "13", "15"]]
+    # every submission is either graded in the import or listed in the sidecar
+    assert len(canvas_class()) == 5 + len(sidecar) - 1
+
+
+def test_canvas_two_submissions_for_one_student_are_both_listed(tmp_path, canvas_files, capsys):
+    _, roster, out = canvas_files
+    results = write_class(tmp_path, [SubmissionResult("jdoe", "graded", scored(0), 1.0),
+                                     SubmissionResult("S-1001", "graded", scored(4), 1.0)])
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)]) == 1
+    assert all(row[5] == "" for row in read_csv(out)[2:])
+    reasons = [row[4] for row in read_csv(unmatched_path(out))[1:]]
+    assert reasons == ["Doe, Jane (ID 11) is also matched by S-1001", "Doe, Jane (ID 11) is also matched by jdoe"]
+
+
+def test_canvas_assignment_name_and_points_rescale(canvas_files, capsys):
+    results, roster, out = canvas_files
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out),
+                 "--assignment", "Lab MLflow (4242)", "--points", "10"]) == 1
+    rows = read_csv(out)
+    assert rows[0][5] == "Lab MLflow (4242)" and rows[1][5] == "10"
+    assert [row[5] for row in rows[2:6]] == ["10", "8", "6.67", "0"]
+
+
+def test_canvas_all_matched_exits_0_and_removes_a_stale_sidecar(tmp_path, canvas_files, capsys):
+    _, roster, out = canvas_files
+    out.parent.mkdir()
+    unmatched_path(out).write_text("stale")
+    results = write_class(tmp_path, [SubmissionResult("rroe", "graded", scored(0), 1.0)])
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)]) == 0
+    assert not unmatched_path(out).exists()
+
+
+def test_canvas_roster_that_is_not_a_canvas_export_is_refused(tmp_path, canvas_files, capsys):
+    results, _, out = canvas_files
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,email\nJane,jdoe@uni.example\n")
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "not a Canvas gradebook export: no column Student, ID" in err
+    assert not out.exists()
+
+
+def test_name_key_drops_accents_case_and_punctuation():
+    assert name_key("López, Ana") == "lopezana" and name_key("Ana_LÓPEZ") == "analopez"
+
+
+# --- Moodle --------------------------------------------------------------------------
+
+WORKSHEET_EN = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
+                "Grade can be changed", "Last modified (submission)", "Last modified (grade)",
+                "Feedback comments"]
+WORKSHEET_ES = ["Identificador", "Nombre completo", "Dirección de correo", "Estado", "Calificación",
+                "Calificación máxima", "La calificación puede ser cambiada",
+                "Última modificación (entrega)", "Última modificación (calificación)",
+                "Comentarios de retroalimentación"]
+
+
+def worksheet(header: list[str], participant: str) -> list[list[str]]:
+    rows = [header]
+    for number, name, email in (("123456", "Ana López", "ana@uni.example"), ("123457", "Bob Smith", "bob@uni.example"),
+                                ("123458", "Amy Absent", "amy@uni.example")):
+        rows.append([f"{participant} {number}", name, email, "Submitted for grading", "", "15.00", "Yes",
+                     "Monday, 3 March 2025, 10:00 AM", "-", ""])
+    return rows
+
+
+def moodle_importer_reads(rows: list[list[str]], grade="Grade", identifier="Identifier",
+                          modified="Last modified (grade)", participant="Participant ") -> dict[int, str]:
+    """Moodle's assignfeedback_offline_grade_importer: columns found by their exact
+    (localised) names, all three required; the identifier minus "Participant " is the
+    participant number; an empty grade is skipped."""
+    columns = rows[0]
+    assert identifier in columns and grade in columns and modified in columns, "invalidgradeimport"
+    at_id, at_grade = columns.index(identifier), columns.index(grade)
+    grades = {}
+    for row in rows[1:]:
+        number = int(row[at_id][len(participant):])
+        if row[at_grade] != "":
+            grades[number] = row[at_grade]
+    return grades
+
+
+def moodle_class() -> list[SubmissionResult]:
+    return [SubmissionResult("Ana López_123456_assignsubmission_file_", "graded", scored(2), 5.0),
+            SubmissionResult("bob@uni.example", "graded", scored(15), 5.0),
+            SubmissionResult("Zed Nobody_999_assignsubmission_file_", "graded", scored(0), 5.0)]
+
+
+def test_moodle_worksheet_gets_grades_where_moodle_reads_them(tmp_path, capsys):
+    roster = tmp_path / "worksheet.csv"
+    roster.write_text(_csv(worksheet(WORKSHEET_EN, "Participant")), encoding="utf-8")
+    out = tmp_path / "upload.csv"
+    results = write_class(tmp_path, moodle_class())
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out)]) == 1
+    rows = read_csv(out)
+    assert rows[0] == WORKSHEET_EN and len(rows) == 4
+    assert moodle_importer_reads(rows) == {123456: "13", 123457: "0"}
+    original = worksheet(WORKSHEET_EN, "Participant")
+    for row, before in zip(rows[1:], original[1:]):  # only the grade cell changes
+        assert row[:4] + row[5:] == before[:4] + before[5:]
+    assert not out.read_bytes().startswith(b"\xef\xbb\xbf")  # as the worksheet came
+    assert "unmatched: 'Zed Nobody_999_assignsubmission_file_': no roster row matches" in capsys.readouterr().err
+
+
+def test_moodle_worksheet_in_spanish_with_rescaled_points(tmp_path, capsys):
+    roster = tmp_path / "hoja.csv"
+    roster.write_text(_csv(worksheet(WORKSHEET_ES, "Participante")), encoding="utf-8-sig")
+    out = tmp_path / "subir.csv"
+    results = write_class(tmp_path, moodle_class()[:2])
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out),
+                 "--grade-column", "Calificación", "--points", "100"]) == 0
+    rows = read_csv(out)
+    assert moodle_importer_reads(rows, "Calificación", "Identificador", "Última modificación (calificación)",
+                                 "Participante ") == {123456: "86.67", 123457: "0"}
+
+
+def test_moodle_worksheet_without_the_grade_column_is_refused(tmp_path, capsys):
+    roster = tmp_path / "hoja.csv"
+    roster.write_text(_csv(worksheet(WORKSHEET_ES, "Participante")), encoding="utf-8")
+    results = write_class(tmp_path, moodle_class())
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "no 'Grade' column" in err and "--grade-column" in err and not (tmp_path / "o.csv").exists()
+
+
+def _csv(rows) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue()
+
+
+# --- JUnit XML -----------------------------------------------------------------------
+
+
+def test_junit_one_suite_per_submission_one_case_per_todo(tmp_path, capsys):
+    ana = {todo.id: TodoResult(Status.PASS, "", 0.25) for todo in TODOS}
+    ana["2.1"] = TodoResult(Status.FAIL, "TODO 2.1: expected 3 runs, but MLflow holds 0\n  detail \x1b[31m", 1.5)
+    ana["3.2"] = TodoResult(Status.ERROR, "ImportError: cannot import name 'compare'", 0.5)
+    ana["4.3"] = TodoResult(Status.TIMEOUT, "TODO 4.3: student code took longer than 30 s", 30.0)
+    del ana["B.2"]
+    results = write_class(tmp_path, [SubmissionResult("ana", "graded", ana, 40.0),
+                                     SubmissionResult("<b>&zoë</b>", "graded", all_todos("pass"), 9.0),
+                                     SubmissionResult("carl", "error", {}, 0.1, message=BROKEN_REASON)])
+    out = tmp_path / "junit" / "kata.xml"
+    assert main(["export", "junit", str(results), "--out", str(out)]) == 0
+    xml = JUnitXml.fromfile(str(out))
+    suites = {suite.name: suite for suite in xml}
+    assert list(suites) == ["ana", "<b>&zoë</b>", "carl"]
+    ana_suite = suites["ana"]
+    assert (ana_suite.tests, ana_suite.failures, ana_suite.errors, ana_suite.skipped) == (len(TODOS), 1, 2, 1)
+    cases = {case.name: case for case in ana_suite}
+    assert list(cases) == [f"{todo.id} {todo.title}" for todo in TODOS]
+    assert {case.classname for case in ana_suite} == {"ana"}
+    failed = cases[next(name for name in cases if name.startswith("2.1 "))]
+    assert isinstance(failed.result[0], Failure) and failed.time == 1.5
+    assert failed.result[0].message.startswith("TODO 2.1: expected 3 runs, but MLflow holds 0\n  detail")
+    kinds = {name.split()[0]: (type(case.result[0]).__name__, case.result[0].type) for name, case in cases.items()
+             if case.result}
+    assert kinds == {"2.1": ("Failure", "fail"), "3.2": ("Error", "error"), "4.3": ("Error", "timeout"),
+                     "B.2": ("Skipped", None)}
+    assert isinstance(cases[next(n for n in cases if n.startswith("B.2 "))].result[0], Skipped)
+    assert cases[next(n for n in cases if n.startswith("1.1 "))].time == 0.25
+    assert (suites["<b>&zoë</b>"].failures, suites["<b>&zoë</b>"].errors) == (0, 0)
+    carl = suites["carl"]
+    assert carl.errors == len(TODOS) and all(isinstance(c.result[0], Error) and c.result[0].message == BROKEN_REASON
+                                             for c in carl)
+    assert {p.name: p.value for p in ana_suite.properties()} == {"status": "graded", "score": "12",
+                                                                 "max_score": "15", "seed": "5eed"}
+
+
+# --- results.json --------------------------------------------------------------------
+
+
+def good_results() -> dict:
+    return ClassResults(kit={**KIT, "seed": "s1"}, submissions=canvas_class()).to_json()
+
+
+def _drop(*path):
+    def change(data):
+        for key in path[:-1]:
+            data = data[key]
+        del data[path[-1]]
+    return change
+
+
+def _put(value, *path):
+    def change(data):
+        for key in path[:-1]:
+            data = data[key]
+        data[path[-1]] = value
+    return change
+
+
+MUTATIONS = {  # each changes a valid results.json in place, or returns what replaces it
+    "a list": lambda data: [data],
+    "no submissions": _drop("submissions"),
+    "schema_version 2": _put(2, "schema_version"),
+    "bad sha": _put("xyz", "kit", "tests_sha256"),
+    "bad seed": _put("a b", "kit", "seed"),
+    "bad isolation": _put({"level": "most"}, "kit", "isolation"),
+    "todo without title": _drop("todos", 0, "title"),
+    "points as text": _put("1", "todos", 0, "points"),
+    "bonus as int": _put(1, "todos", 0, "bonus"),
+    "status unknown": _put("done", "submissions", 0, "status"),
+    "negative score": _put(-1, "submissions", 0, "score"),
+    "error without message": _drop("submissions", 6, "message"),
+    "todo status unknown": _put("skipped", "submissions", 0, "todos", "1.1", "status"),
+    "todo without message": _drop("submissions", 0, "todos", "1.1", "message"),
+    "negative duration": _put(-1, "submissions", 0, "duration_s"),
+    "negative todo duration": _put(-0.5, "submissions", 0, "todos", "1.1", "duration_s"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_the_results_check_refuses_what_the_json_schema_refuses(name):
+    data = good_results()
+    data = MUTATIONS[name](data) or data
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, SCHEMA)
+    with pytest.raises(ResultsError):
+        check_results_json(data)
+
+
+def test_a_valid_results_json_loads_with_its_own_todo_table(tmp_path):
+    data = good_results()
+    jsonschema.validate(data, SCHEMA)
+    data["todos"][0]["points"] = 3  # another kit's table: scores follow the file
+    for sub in data["submissions"]:
+        sub["max_score"] += 2
+        sub["score"] += 2 if sub["todos"].get("1.1", {}).get("status") == "pass" else 0
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    results = load_results(path)
+    assert results.max_score == 17 and [t.id for t in results.todos] == [t.id for t in TODOS]
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("id,status,score\nana,graded,3\n", "not JSON"),
+    ('{"submissions": []}', "results.json: not a kata results.json: no 'schema_version'"),
+    ("\xff", "not JSON"),
+    ("SCORE", "records 99/15 but its TODOs give 15/15"),
+    ("DUPLICATE", "submission id 'jdoe' appears twice"),
+])
+def test_not_a_results_json_is_refused_in_one_line(tmp_path, capsys, content, reason):
+    path = tmp_path / "results.json"
+    data = good_results()
+    if content == "SCORE":
+        data["submissions"][0]["score"] = 99
+        content = json.dumps(data)
+    elif content == "DUPLICATE":
+        data["submissions"].append(data["submissions"][0])
+        content = json.dumps(data)
+    path.write_text(content, encoding="utf-8")
+    out = tmp_path / "out.xml"
+    assert main(["export", "junit", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and reason in err and not out.exists()
+    assert main(["export", "junit", str(tmp_path / "missing.json"), "--out", str(out)]) == 2
+    assert "No such file or directory" in capsys.readouterr().err
+
+
+def test_bad_points_are_refused_and_control_characters_never_reach_the_terminal(tmp_path, canvas_files, capsys):
+    results, roster, out = canvas_files
+    for points in ("0", "-3", "nan", "inf"):
+        assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out),
+                     "--points", points]) == 2
+    assert not out.exists()
+    capsys.readouterr()
+    results = write_class(tmp_path, [SubmissionResult("evil\x1b]0;owned\x07", "graded", scored(0), 1.0)])
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "evil\\x1b]0;owned\\x07" in err
