@@ -49,8 +49,8 @@ from grader.results import ClassResults, KataRun, SubmissionResult
 from grader.submissions import BadSubmission, Submission, discover, prepare
 from grader.todos import load_todos
 
-KIT_FILES = ("tests/*.py", "labkit/*.py", "grader/*.py", "grader/*.toml", "grader/*.json",
-             "grader/sandbox/*.py", "grader/templates/*",
+KIT_FILES = ("tests/*.py", "tests/hidden/*.py", "labkit/*.py", "grader/*.py", "grader/*.toml",
+             "grader/*.json", "grader/sandbox/*.py", "grader/templates/*",
              "data/*.csv", "conftest.py", "pytest.ini")
 PROGRESS_DIR = ".kata-progress"  # per-submission results, for --resume
 SEED_FILE = "seed.json"  # in PROGRESS_DIR: the seed of the run that saved them
@@ -290,6 +290,8 @@ def kit_sha256() -> str:
     digest = hashlib.sha256()
     for pattern in KIT_FILES:
         for path in sorted(KIT_ROOT.glob(pattern)):
+            if not path.is_file():  # e.g. a folder of templates for another output
+                continue
             digest.update(path.relative_to(KIT_ROOT).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()

@@ -3,6 +3,13 @@
 As in exercism's test runner, the runner is one small reporter object passed to
 ``pytest.main``; it turns test reports into ``TodoResult``s. Several runs may share
 one process: the sandbox's warm zygote and the model server are reused.
+
+Hidden tests: the instructor's kit may hold more tests per task in ``tests/hidden/``
+(``test_task1.py``'s are ``tests/hidden/test_task1_hidden.py``), marked with the same
+``todo`` marker; a student's kit has none. ``run_kata(..., hidden=True)`` (``kata grade``,
+``kata validate``, the Gradescope bundle) runs them with the public ones, and a TODO
+passes only when all its tests pass; ``kata check`` and a student's ``pytest
+tests/test_task1.py`` never run them.
 """
 
 from __future__ import annotations
@@ -20,7 +27,10 @@ from grader.paths import KIT_ROOT, PYTEST_INI, TESTS_DIR
 from grader.results import KataRun, Status, TodoResult
 from grader.todos import TASK_TEST_FILES, load_todos, todo_order
 
-__all__ = ["KataRun", "Status", "TodoCollector", "TodoResult", "first_message", "run_kata"]
+__all__ = ["HIDDEN_TESTS_DIR", "KataRun", "Status", "TodoCollector", "TodoResult", "first_message",
+           "hidden_test_file", "kata_test_files", "run_kata"]
+
+HIDDEN_TESTS_DIR = TESTS_DIR / "hidden"  # the instructor's extra tests (left out of a release)
 
 # When a TODO has several tests, its verdict is the worst of theirs.
 STATUS_RANK = {Status.PASS: 0, Status.FAIL: 1, Status.TIMEOUT: 2, Status.ERROR: 3}
@@ -88,10 +98,28 @@ class TodoCollector:
                 for todo_id, result in sorted(self.todos.items(), key=lambda kv: todo_order(kv[0]))}
 
 
+def hidden_test_file(task: int) -> Path:
+    """Where the hidden tests of ``task`` live (the file may not exist)."""
+    public = Path(TASK_TEST_FILES[task])
+    return HIDDEN_TESTS_DIR / f"{public.stem}_hidden{public.suffix}"
+
+
+def kata_test_files(tasks: list[int] | None = None, hidden: bool = False) -> list[Path]:
+    """The test files of ``tasks`` (default: all) from the task table, each followed,
+    with ``hidden``, by its task's hidden test file when there is one."""
+    files = []
+    for task in tasks or sorted(TASK_TEST_FILES):
+        files.append(TESTS_DIR / TASK_TEST_FILES[task])
+        if hidden and hidden_test_file(task).is_file():
+            files.append(hidden_test_file(task))
+    return files
+
+
 def run_kata(exercises: Path, tasks: list[int] | None = None, extra_args: list[str] = (),
-             quiet: bool = True) -> KataRun:
-    """Run the kata tests of ``tasks`` (default: all) against ``exercises``."""
-    files = [str(TESTS_DIR / TASK_TEST_FILES[task]) for task in (tasks or sorted(TASK_TEST_FILES))]
+             quiet: bool = True, hidden: bool = False) -> KataRun:
+    """Run the kata tests of ``tasks`` (default: all) against ``exercises``; with
+    ``hidden``, their hidden tests too (see the module docstring)."""
+    files = [str(path) for path in kata_test_files(tasks, hidden)]
     args = [*files, "--exercises", str(exercises), "-p", "no:cacheprovider", "-q",
             "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI), *extra_args]
     collector = TodoCollector()

@@ -1,5 +1,8 @@
 """``kata validate``: prove the kit judges each TODO by its own tests and nothing else.
 
+Every run below includes the hidden tests (``tests/hidden/``, see ``grader.runner``):
+they count for their TODO in grading, so they are held to the same proofs.
+
 1. The reference solutions pass every test.
 2. The generated stubs fail every TODO, each by its own assertion (status ``fail``
    with a message starting ``TODO <id>``), never by an import or collection error.
@@ -91,7 +94,7 @@ def write_variant(target: Path, stub_ids, mistake: Mistake | None = None) -> Pat
 def rerun_task(variant: Path, task: int, solutions: KataRun) -> tuple[KataRun, list[str]]:
     """Run one task's tests on ``variant``; the TODOs that fail, with the other tasks'
     failures taken from the reference run ``solutions``."""
-    run = run_kata(variant, tasks=[task])
+    run = run_kata(variant, tasks=[task], hidden=True)
     others = {t for t in solutions.failed() if t not in run.todos}
     return run, sorted(run.failed() | others, key=todo_order)
 
@@ -112,9 +115,9 @@ def validate(progress=lambda message: None) -> Validation:
     with tempfile.TemporaryDirectory(prefix="kata-validate-") as scratch:
         scratch = Path(scratch)
         progress("reference solutions")
-        solutions = run_kata(write_variant(scratch / "solutions", ()))
+        solutions = run_kata(write_variant(scratch / "solutions", ()), hidden=True)
         progress("stubs")
-        stubs = run_kata(write_variant(scratch / "stubs", ALL))
+        stubs = run_kata(write_variant(scratch / "stubs", ALL), hidden=True)
         result = Validation(solutions, stubs)
         for todo in load_todos():
             progress(f"isolation: TODO {todo.id} reverted")

@@ -1,7 +1,8 @@
 """A grading worker: one long-lived judge process that grades submissions one by one.
 
 ``kata grade`` starts ``--jobs`` of them. Each keeps its warm sandbox across
-submissions (no 2-s import, no 5-s warm-up per student). Protocol: one JSON job per
+submissions (no 2-s import, no 5-s warm-up per student). It runs the hidden tests
+too (``tests/hidden/``): they count for their TODO. Protocol: one JSON job per
 line on stdin (``{"id", "exercises", "log"}``), one JSON result per line on the
 original stdout (``KataRun.to_json()`` plus the job's ``id``, or ``{"id", "error"}``);
 everything else the process prints goes to stderr.
@@ -48,7 +49,7 @@ def main() -> None:
         if job.get("log"):
             extra += ["--html", job["log"], "--self-contained-html"]
         try:
-            run = run_kata(Path(job["exercises"]), extra_args=extra)
+            run = run_kata(Path(job["exercises"]), extra_args=extra, hidden=True)
             reply = {"id": job["id"], **run.to_json()}
         except Exception as error:  # noqa: BLE001 - reported for this submission only
             reply = {"id": job["id"], "error": f"grader error: {type(error).__name__}: {error}"}

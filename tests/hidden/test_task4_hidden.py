@@ -1,0 +1,90 @@
+"""Task 4, hidden inputs: the instructor's kit only (a student release leaves
+``tests/hidden/`` out). ``kata grade``, ``kata validate`` and the Gradescope bundle run
+these with ``tests/test_task4.py``; a TODO passes only when all its tests pass.
+
+As in the public tests, the candidate runs and versions are seeded by kit code
+(``grader.seeding``), never by the student's Task 3.
+"""
+
+import warnings
+
+import pytest
+
+from grader.case import KataFeedback
+
+
+def seed(case, r2, registered_index):
+    """Three finished candidate runs logged in order with the scores ``r2``, the run at
+    ``registered_index`` already registered as version 1."""
+    experiment, model_name = case.name("comparison"), case.name("response-time")
+    kinds = case.rng.sample(["LinearRegression", "RandomForest", "GradientBoosting"], 3)
+    candidates = [{"model_type": kind, "r2": value, "slice": [index * 60, index * 60 + 120]}
+                  for index, (kind, value) in enumerate(zip(kinds, r2))]
+    seeded = case.kit("seed_comparison", data_path=case.sample_data(300), experiment_name=experiment,
+                      candidates=candidates,
+                      registered={"model_name": model_name, "index": registered_index})
+    return experiment, model_name, seeded
+
+
+def distinct_scores(case):
+    return [value / 100 for value in sorted(case.rng.sample(range(50, 99), 3), reverse=True)]
+
+
+def versions_of(case, model_name):
+    return sorted(case.client.search_model_versions(f"name = '{model_name}'"),
+                  key=lambda version: int(version.version))
+
+
+@pytest.mark.todo("4.1")
+def test_the_best_run_is_registered_when_it_was_logged_first(case):
+    r2 = distinct_scores(case)  # best first, worst last
+    experiment, model_name, seeded = seed(case, r2, registered_index=2)
+    best_run_id = seeded["run_ids"][0]
+    returned = case.call("register_best", experiment_name=experiment, model_name=model_name)
+    new = [v for v in versions_of(case, model_name) if v.version != seeded["version"]]
+    case.expect(len(new) == 1, f"expected one new version of {model_name!r}, but MLflow holds "
+                f"{len(new)} besides the existing version {seeded['version']}")
+    version = new[0]
+    case.expect(version.run_id == best_run_id,
+                f"expected version {version.version} to come from the run with the highest r2 "
+                f"({best_run_id}, the first one logged), but its source run is {version.run_id}")
+    case.expect(not isinstance(returned, bool) and isinstance(returned, (int, str))
+                and str(returned).strip() == str(version.version),
+                f"expected the new version number {version.version} to be returned "
+                f"(version.version), but got {returned!r}")
+
+
+@pytest.mark.todo("4.3")
+def test_the_staging_alias_moves_to_the_new_version_from_an_older_one(case):
+    from mlflow.exceptions import MlflowException
+
+    experiment, model_name, data = case.name("comparison"), case.name("response-time"), case.sample_data(300)
+    # An earlier round registered versions 1 and 2 and promoted version 1 to staging: the
+    # alias points at neither the newest version nor the one this call registers.
+    earlier = case.kit("seed_staging", data_path=data, model_name=model_name,
+                       slices=[[0, 80], [80, 160]], staging_index=0)
+    promoted = earlier["versions"][0]
+    r2 = distinct_scores(case)
+    case.rng.shuffle(r2)
+    kinds = case.rng.sample(["LinearRegression", "RandomForest", "GradientBoosting"], 3)
+    case.kit("seed_comparison", data_path=data, experiment_name=experiment,
+             candidates=[{"model_type": kind, "r2": value, "slice": [index * 60, index * 60 + 120]}
+                         for index, (kind, value) in enumerate(zip(kinds, r2))])
+    case.call("register_best", experiment_name=experiment, model_name=model_name)
+    version = versions_of(case, model_name)[-1]
+    try:
+        alias = case.client.get_model_version_by_alias(model_name, "staging").version
+    except MlflowException:
+        alias = None
+    if str(alias) == str(promoted) and version.current_stage == "Staging":
+        # Judged as the public test judges stages: this code never used the alias.
+        warnings.warn(KataFeedback(
+            "TODO 4.3: accepted, but stages are deprecated: use an alias instead, "
+            "client.set_registered_model_alias(name, 'staging', version) / "
+            "aceptado, pero las etapas están obsoletas: usa un alias"))
+        return
+    case.expect(alias == version.version, f"expected alias 'staging' of {model_name!r} to move to "
+                f"version {version.version}, but it still points at {alias!r}"
+                if str(alias) == str(promoted) else
+                f"expected alias 'staging' of {model_name!r} to point at version "
+                f"{version.version}, but MLflow holds {alias!r}")
