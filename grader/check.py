@@ -1,19 +1,27 @@
 """``kata check``: the student's own verdict, from the same machinery as grading.
 
 It runs the tests with their public default seed, as the student's own ``pytest`` does
-(``kata grade`` uses a seed of its own per grading run).
+(``kata grade`` uses a seed of its own per grading run; ``--seed`` picks another).
+
+Formats: a table (``text``), ``KataRun``'s JSON (``json``), and GitHub Classroom's
+autograding results (``classroom``: the base64 of one runner's JSON, as the grading
+reporter ``classroom-resources/autograding-grading-reporter`` reads it from
+``<RUNNER>_RESULTS``; ``classroom-json``: the same JSON, readable).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import locale
 import os
 from pathlib import Path
 
-from grader.results import KataRun, Status, score
+from grader.results import KataRun, Status, TodoResult, score
 from grader.runner import run_kata
-from grader.todos import load_todos
+from grader.todos import TASK_TEST_FILES, load_todos, todo_by_id
+
+FORMATS = ("text", "json", "classroom", "classroom-json")
 
 TEXT = {
     "en": {"title": "MLflow kata — your TODOs", "todo": "TODO", "what": "what", "status": "",
@@ -45,8 +53,6 @@ def show(run: KataRun, lang: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from grader.todos import TASK_TEST_FILES
-
     text = TEXT[lang]
     console = Console()
     table = Table(title=text["title"], show_lines=False)
@@ -76,12 +82,85 @@ def show(run: KataRun, lang: str) -> None:
         console.print(f"[red]{problem}[/red]")
 
 
-def check(exercises: Path, tasks: list[int] | None, lang: str, as_json: bool,
-          timeout_s: float | None = None) -> int:
+# GitHub Classroom's grading reporter knows three test statuses; a call that ran out of
+# time did not complete, as an error did not.
+CLASSROOM_STATUS = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "error",
+                    Status.TIMEOUT: "error"}
+CLASSROOM_MESSAGE_CHARS = 2000  # GitHub caps a job's outputs at 1 MB in all
+
+
+def classroom_results(run: KataRun) -> dict:
+    """One runner's results for GitHub Classroom's grading reporter: ``version``,
+    ``status``, ``max_score``, and ``tests``, one per TODO (``name``, ``status``,
+    ``score``, ``message``, ``test_code``, ``filename``, ``line_no``, ``duration`` in ms).
+
+    A TODO's score is its points (``todos.toml``) when it passes; a bonus TODO is shown
+    with 0 points and does not count in ``max_score`` (the points of the graded TODOs
+    run). ``status`` is ``error`` when the run itself had problems, else ``fail`` when a
+    graded TODO did not pass (a failing bonus does not fail the run), else ``pass``."""
+    todos = todo_by_id()
+    tests = []
+    for todo_id, result in run.todos.items():
+        todo = todos[todo_id]
+        points = 0 if todo.bonus else todo.points
+        label = "bonus, 0 points" if todo.bonus else f"{points} point{'' if points == 1 else 's'}"
+        test_file = f"tests/{TASK_TEST_FILES[todo.task]}"
+        tests.append({
+            "name": f"TODO {todo_id}: {todo.title} ({label})",
+            "status": CLASSROOM_STATUS[result.status],
+            "score": points if result.passed else 0,
+            "message": result.message[:CLASSROOM_MESSAGE_CHARS],
+            "test_code": f"pytest {test_file}",
+            "filename": test_file,
+            "line_no": 0,
+            "duration": round((result.duration_s or 0) * 1000),
+        })
+    graded = [todo_id for todo_id in run.todos if not todos[todo_id].bonus]
+    if run.problems or not run.todos:
+        status = "error"
+    else:
+        status = "pass" if all(run.todos[todo_id].passed for todo_id in graded) else "fail"
+    results = {"version": 1, "status": status,
+               "max_score": score(run.todos, within=run.todos)[1], "tests": tests}
+    if run.problems:
+        results["message"] = "; ".join(run.problems)[:CLASSROOM_MESSAGE_CHARS]
+    return results
+
+
+def classroom_payload(run: KataRun) -> str:
+    """What a runner step outputs as ``result``: the base64 of its results' JSON."""
+    text = json.dumps(classroom_results(run), ensure_ascii=False)
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def failed_run(tasks: list[int] | None, error: BaseException) -> KataRun:
+    """A run the kit could not make: every TODO asked for is the kit's error."""
+    message = f"kit error: kata check failed: {type(error).__name__}: {error}"
+    return KataRun({todo.id: TodoResult(Status.ERROR, message) for todo in load_todos()
+                    if tasks is None or todo.task in tasks}, 0.0, [message])
+
+
+def check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str = "text",
+          timeout_s: float | None = None, seed: str | None = None) -> int:
+    """Run the kata on ``exercises`` and print the verdict in ``fmt`` (``FORMATS``).
+    Exit code 0 when every graded TODO run passes, else 1. The classroom formats always
+    print results (a run the kit could not make is reported as errors) so that the
+    reporter has something to read."""
     extra = ["--kata-timeout", str(timeout_s)] if timeout_s else []
-    run = run_kata(exercises, tasks, extra)
-    if as_json:
+    if seed is not None:
+        extra += ["--kata-seed", seed]
+    try:
+        run = run_kata(exercises, tasks, extra)
+    except Exception as error:
+        if not fmt.startswith("classroom"):
+            raise
+        run = failed_run(tasks, error)
+    if fmt == "json":
         print(json.dumps(run.to_json(), indent=2))
+    elif fmt == "classroom":
+        print(classroom_payload(run))
+    elif fmt == "classroom-json":
+        print(json.dumps(classroom_results(run), indent=2, ensure_ascii=False))
     else:
         show(run, lang)
     graded = [t.id for t in load_todos() if not t.bonus and t.id in run.todos]

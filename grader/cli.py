@@ -171,8 +171,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from grader.check import check, default_lang
 
-    return check(Path(args.exercises), args.task or None, args.lang or default_lang(), args.json,
-                 args.timeout)
+    return check(Path(args.exercises), args.task or None, args.lang or default_lang(), args.format,
+                 args.timeout, args.seed)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -181,13 +181,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     return main_for(args.task, args.exercises)
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from grader.release import ReleaseError, release
+
+    out = Path(args.out)
+    try:
+        written = release(out, force=args.force)
+    except ReleaseError as reason:
+        print(f"kata release: {reason}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"kata release: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
+        return 2
+    print(f"kata release: {len(written.files)} files → {out}; no solution in it (looked for the "
+          f"code of {len(written.checked)} TODOs; {len(written.told)} are spelled out by their own "
+          f"hint, {len(written.short)} too short to tell from common MLflow code). Push it to a "
+          "GitHub template repository for GitHub Classroom.", file=sys.stderr)
+    return 0
+
+
+def instructor_verb(verbs: argparse._SubParsersAction, name: str, module: str, **kwargs):
+    """The parser of an instructor's verb; when its module is absent (a student kit made
+    by `kata release`), a detached parser: the verb is not offered and cannot run."""
+    from importlib.util import find_spec
+
+    if find_spec(module) is None:
+        return argparse.ArgumentParser(prog=f"kata {name}", add_help=False)
+    return verbs.add_parser(name, **kwargs)
+
+
+SEED_PATTERN = r"[A-Za-z0-9._-]{1,64}"
+
+
+def seed_value(text: str) -> str:
+    import re
+
+    if not re.fullmatch(SEED_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"a seed is 1-64 of A-Z a-z 0-9 . _ -, not {text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kata", description="MLflow kata: lab and autograder.")
     verbs = parser.add_subparsers(dest="verb", required=True)
-    validate = verbs.add_parser("validate", help="check that the kit judges every TODO correctly")
+    validate = instructor_verb(verbs, "validate", "grader.validate",
+                               help="check that the kit judges every TODO correctly")
     validate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     validate.set_defaults(handler=cmd_validate)
-    grade = verbs.add_parser("grade", help="grade a folder of submissions (folders or .zip files)")
+    grade = instructor_verb(verbs, "grade", "grader.grade",
+                            help="grade a folder of submissions (folders or .zip files)")
     grade.add_argument("submissions", metavar="SUBMISSIONS",
                        help="folder whose every sub-folder or .zip is one student's submission")
     grade.add_argument("--out", required=True, metavar="OUT",
@@ -211,7 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--task", type=int, action="append", choices=sorted(task_by_number()), metavar="N",
                        help="only this task (1-4, 5 = bonus); repeatable")
     check.add_argument("--lang", choices=["en", "es"], help="language (default: from the locale)")
-    check.add_argument("--json", action="store_true", help="print the results as JSON")
+    check.add_argument("--format", choices=["text", "json", "classroom", "classroom-json"],
+                       default="text",
+                       help="text (default); json; classroom: the base64 results GitHub Classroom's "
+                            "grading reporter reads (classroom-json: the same, readable)")
+    check.add_argument("--json", dest="format", action="store_const", const="json",
+                       help="the same as --format json")
+    check.add_argument("--seed", type=seed_value, metavar="S",
+                       help="seed of the tests' varied inputs (default: the public one pytest uses)")
     check.add_argument("--timeout", type=float, metavar="S",
                        help="seconds one call of your code may take (default: 60)")
     check.set_defaults(handler=cmd_check)
@@ -220,10 +271,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--exercises", default="exercises", metavar="DIR",
                      help="folder with your task files (default: %(default)s)")
     run.set_defaults(handler=cmd_run)
-    stubs = verbs.add_parser("stubs", help="(kit maintainers) regenerate exercises/ from solutions/")
+    stubs = instructor_verb(verbs, "stubs", "grader.stubgen",
+                            help="(kit maintainers) regenerate exercises/ from solutions/")
     stubs.add_argument("--check", action="store_true", help="only report files out of sync")
     stubs.set_defaults(handler=cmd_stubs)
-    export = verbs.add_parser("export", help="export grades for a course platform (one subcommand per format)")
+    release = instructor_verb(verbs, "release", "grader.release",
+                              help="write the student kit (no solutions, no hidden tests), ready "
+                                   "as a GitHub Classroom template repository")
+    release.add_argument("out", metavar="OUT", help="an empty or new folder")
+    release.add_argument("--force", action="store_true",
+                         help="replace a previous release in OUT (its .git is kept)")
+    release.set_defaults(handler=cmd_release)
+    export = instructor_verb(verbs, "export", "grader.exports",
+                             help="export grades for a course platform (one subcommand per format)")
     # Each format is one subcommand: formats.add_parser(NAME, ...) with its own handler.
     formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
     add_export_formats(formats)
