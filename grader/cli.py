@@ -287,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Each format is one subcommand: formats.add_parser(NAME, ...) with its own handler.
     formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
     add_export_formats(formats)
+    add_gradescope_export(formats)
     return parser
 
 
@@ -380,6 +381,44 @@ def cmd_export_junit(args: argparse.Namespace) -> int:
         print(f"kata export junit: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
         return 2
     print(f"kata export junit: {len(results.submissions)} testsuite(s) → {args.out}", file=sys.stderr)
+    return 0
+
+
+def add_gradescope_export(formats: argparse._SubParsersAction) -> None:
+    """``kata export gradescope``: the autograder bundle (see grader.gradescope)."""
+    gradescope = formats.add_parser(
+        "gradescope", help="the Gradescope autograder bundle (setup.sh, run_autograder, the kit "
+                           "with its hidden tests; no solutions)")
+    gradescope.add_argument("--out", required=True, metavar="BUNDLE.zip",
+                            help="the zip to upload in Gradescope (Configure Autograder)")
+    gradescope.add_argument("--seed", metavar="S",
+                            help="grading seed of every submission (default: a fresh random one, "
+                                 "fixed in the bundle and printed)")
+    gradescope.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                            help="seconds one call of student code may take (default: %(default)s)")
+    gradescope.add_argument("--visibility", default="visible",
+                            choices=["visible", "after_due_date", "after_published", "hidden"],
+                            help="when students see their per-TODO results (default: %(default)s)")
+    gradescope.set_defaults(handler=cmd_export_gradescope)
+
+
+def cmd_export_gradescope(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from grader.gradescope import ExportError, export
+
+    try:
+        bundle = export(Path(args.out), args.seed, args.timeout, args.visibility)
+    except ExportError as reason:
+        print(f"kata export gradescope: {reason}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"kata export gradescope: {error.strerror or error}: {error.filename or ''}",
+              file=sys.stderr)
+        return 2
+    print(f"kata export gradescope: {bundle.files} files → {bundle.path}; grading seed "
+          f"{bundle.seed}. Upload it in Gradescope: the assignment's Configure Autograder, "
+          "zip file upload.", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,214 @@
+"""``kata export gradescope``: the bundle's contents, and its ``run_autograder`` run for
+real against a temporary ``/autograder`` tree, its results.json checked field by field
+against Gradescope's documented format."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import cli
+from grader.gradescope import CONFIG_FILE, export
+from grader.paths import SOLUTIONS_DIR
+from grader.stubgen import render
+from grader.todos import load_todos
+
+SPECS = "https://gradescope-autograders.readthedocs.io/en/latest/specs/"
+FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+TOP_LEVEL = {"score", "execution_time", "output", "output_format", "test_output_format",
+             "test_name_format", "visibility", "stdout_visibility", "extra_data", "tests",
+             "leaderboard"}
+TEST_FIELDS = {"score", "max_score", "status", "name", "name_format", "number", "output",
+               "output_format", "tags", "visibility", "extra_data"}
+
+
+def assert_gradescope_results(results: dict) -> None:
+    """``results.json`` as Gradescope's autograder specification documents it
+    (https://gradescope-autograders.readthedocs.io/en/latest/specs/, "Output format"):
+    top-level ``score`` (required when the tests carry none), ``execution_time`` in
+    seconds, ``output``, ``output_format``/``test_output_format``/``test_name_format``
+    (text, html, simple_format, md, ansi), ``visibility`` and ``stdout_visibility``
+    (hidden, after_due_date, after_published, visible), ``extra_data``, ``tests``: each
+    with ``score``, ``max_score``, ``status`` (passed or failed), ``name``, ``number``,
+    ``output``, ``tags``, ``visibility``, ``extra_data``. No other key."""
+    assert set(results) <= TOP_LEVEL, set(results) - TOP_LEVEL
+    assert isinstance(results["score"], (int, float)) and not isinstance(results["score"], bool)
+    if "execution_time" in results:
+        assert isinstance(results["execution_time"], int) and results["execution_time"] >= 0
+    assert isinstance(results.get("output", ""), str)
+    for key in ("output_format", "test_output_format", "test_name_format"):
+        assert results.get(key, "text") in FORMATS, key
+    for key in ("visibility", "stdout_visibility"):
+        assert results.get(key, "visible") in VISIBILITIES, key
+    assert isinstance(results.get("extra_data", {}), dict)
+    assert isinstance(results["tests"], list)
+    for test in results["tests"]:
+        assert set(test) <= TEST_FIELDS, set(test) - TEST_FIELDS
+        for key in ("score", "max_score"):
+            assert isinstance(test[key], (int, float)) and not isinstance(test[key], bool), key
+        assert 0 <= test["score"] <= test["max_score"] or test["max_score"] == test["score"] == 0
+        assert test["status"] in ("passed", "failed")
+        assert isinstance(test["name"], str) and test["name"]
+        assert isinstance(test["number"], str) and isinstance(test["output"], str)
+        assert isinstance(test["tags"], list) and all(isinstance(tag, str) for tag in test["tags"])
+        assert test.get("visibility", "visible") in VISIBILITIES
+        assert isinstance(test.get("extra_data", {}), dict)
+    if results["tests"]:
+        assert results["score"] == sum(test["score"] for test in results["tests"])
+
+
+def autograder_tree(tmp_path: Path, bundle: Path) -> Path:
+    """Gradescope's layout: the bundle extracted to ROOT/source, ROOT/submission, ROOT/results."""
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    return root
+
+
+def run_autograder(root: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KATA_AUTOGRADER_ROOT": str(root), "KATA_AUTOGRADER_PYTHON": python}
+    env.pop("PYTHONPATH", None)
+    return subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def results_of(root: Path) -> dict:
+    return json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
+    export(out, seed="gs-kit-test")
+    return out
+
+
+def test_the_bundle_has_the_scripts_the_seed_and_the_kit_with_its_hidden_tests_and_no_solutions(
+        bundle, tmp_path):
+    with zipfile.ZipFile(bundle) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+        config = json.loads(archive.read(CONFIG_FILE))
+    for script in ("setup.sh", "run_autograder"):  # at the root of the zip, executable
+        assert (infos[script].external_attr >> 16) & 0o777 == 0o755
+    assert config == {"seed": "gs-kit-test", "timeout": 60.0, "visibility": "visible"}
+    names = set(infos)
+    for needed in ("kit/pyproject.toml", "kit/conftest.py", "kit/pytest.ini", "kit/README.md",
+                   "kit/data/devops_metrics.csv", "kit/grader/gradescope.py", "kit/grader/todos.toml",
+                   "kit/grader/sandbox/zygote.py", "kit/labkit/__init__.py", "kit/tests/test_task1.py",
+                   "kit/tests/test_bonus.py", *(f"kit/tests/hidden/test_task{n}_hidden.py"
+                                                for n in (1, 2, 3, 4))):
+        assert needed in names, needed
+    for name in names:
+        parts = Path(name).parts
+        assert not {"solutions", "exercises", "examples", "kit_tests", "benchmarks",
+                    "__pycache__"} & set(parts), name
+    assert "kit/grader/mistakes.toml" not in names  # its edits quote the solutions
+    # The same kit and seed give the same bytes; without --seed, a fresh seed each time.
+    again = tmp_path / "again.zip"
+    export(again, seed="gs-kit-test")
+    assert again.read_bytes() == bundle.read_bytes()
+    seeds = {export(tmp_path / f"{n}.zip").seed for n in range(2)}
+    assert len(seeds) == 2
+
+
+def test_setup_sh_and_run_autograder_are_valid_bash(bundle, tmp_path):
+    root = autograder_tree(tmp_path, bundle)
+    for script in ("setup.sh", "run_autograder"):
+        checked = subprocess.run(["bash", "-n", str(root / "source" / script)], capture_output=True,
+                                 text=True)
+        assert checked.returncode == 0, checked.stderr
+
+
+def test_kata_export_gradescope_refuses_a_bad_seed_in_one_line(tmp_path, capsys):
+    code = cli.main(["export", "gradescope", "--out", str(tmp_path / "b.zip"), "--seed", "no spaces"])
+    assert code == 2 and not (tmp_path / "b.zip").exists()
+    assert capsys.readouterr().err.strip().startswith("kata export gradescope: --seed 'no spaces'")
+    assert cli.main(["export", "gradescope", "--out", str(tmp_path / "b.zip"), "--seed", "s1"]) == 0
+    assert "grading seed s1" in capsys.readouterr().err
+
+
+def test_an_unusable_upload_gets_a_valid_results_json_with_score_0_and_one_line(bundle, tmp_path):
+    root = autograder_tree(tmp_path, bundle)
+    (root / "submission" / "notes.md").write_text("I could not finish, sorry.\n")
+    run = run_autograder(root)
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = results_of(root)
+    assert_gradescope_results(results)
+    assert results["score"] == 0 and results["tests"] == []
+    assert "\n" not in results["output"]
+    assert results["output"].startswith("Not graded / No calificado: no exercises/ folder")
+    assert "sube tu carpeta exercises/" in results["output"]
+
+
+def test_a_kit_that_cannot_start_still_leaves_a_valid_results_json(bundle, tmp_path):
+    root = autograder_tree(tmp_path, bundle)
+    run = run_autograder(root, python="/bin/false")
+    assert run.returncode != 0
+    results = results_of(root)
+    assert_gradescope_results(results)
+    assert results["score"] == 0 and "tell your instructor" in results["output"]
+
+
+def solution(name):
+    return render((SOLUTIONS_DIR / name).read_text(encoding="utf-8"), stub_ids=())
+
+
+def test_run_autograder_grades_a_zipped_upload_with_the_seed_and_hidden_tests(bundle, tmp_path):
+    """One real grading, as on Gradescope: a zip with task 1 tuned to the public inputs
+    (it returns the newest run of the experiment: the public 1.2 test passes, the hidden
+    one does not), Task 2 with its tags set after the loop (2.4), the bonus solved and
+    Tasks 3 and 4 missing."""
+    root = autograder_tree(tmp_path, bundle)
+    task1 = solution("task1_baseline.py").replace(
+        "    return run.info.run_id if run else None\n",
+        "    newest = mlflow.search_runs(experiment_names=[experiment_name],\n"
+        "                                order_by=['attributes.start_time DESC'])\n"
+        "    return newest.iloc[0]['run_id']\n")
+    task2 = solution("task2_tuning.py")
+    tags = '            mlflow.set_tags({"task": "hyperparameter-tuning", "model_family": "RandomForest"})\n'
+    assert task2.count(tags) == 1
+    task2 = task2.replace(tags, "").replace("    return run_ids\n", tags[8:] + "    return run_ids\n")
+    with zipfile.ZipFile(root / "submission" / "lab.zip", "w") as upload:
+        upload.writestr("lab/exercises/task1_baseline.py", task1)
+        upload.writestr("lab/exercises/task2_tuning.py", task2)
+        upload.writestr("lab/exercises/bonus_serving.py", solution("bonus_serving.py"))
+    run = run_autograder(root)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "seed gs-kit-test" in run.stdout
+    results = results_of(root)
+    assert_gradescope_results(results)
+
+    tests = {test["number"]: test for test in results["tests"]}
+    todos = load_todos()
+    assert list(tests) == [todo.id for todo in todos]  # one per TODO, in the lab's order
+    passed = {number for number, test in tests.items() if test["status"] == "passed"}
+    assert passed == {"1.1", "1.3", "1.4", "2.1", "2.2", "2.3", "B.1", "B.2"}
+    for todo in todos:
+        test = tests[todo.id]
+        assert test["name"].startswith(f"TODO {todo.id}: {todo.title}")
+        assert test["max_score"] == (0 if todo.bonus else todo.points)
+        assert test["score"] == (test["max_score"] if todo.id in passed else 0)
+        assert test["visibility"] == "visible"
+        assert (test["extra_data"]["kata_status"] == "pass") == (todo.id in passed)
+    assert results["score"] == 6 and tests["B.1"]["status"] == "passed"  # bonus: 0 points
+    hidden = tests["1.2"]["output"].splitlines()
+    assert hidden[0].startswith("TODO 1.2: expected the id of the new run, but got")
+    assert "an earlier attempt left" in hidden[0]  # only the hidden test sees this
+    assert hidden[1].startswith("Hint: ") and hidden[2].startswith("Pista: ")
+    assert tests["2.4"]["output"].startswith("TODO 2.4: expected tags")
+    assert tests["3.1"]["extra_data"]["kata_status"] == "error"
+    assert "task3_compare.py" in tests["3.1"]["output"]
+    assert results["output"].splitlines()[0] == ("Score 6/15, bonus 2/2 (not counted) / "
+                                                 "Puntuación 6/15, bonus 2/2 (no cuenta).")
+    assert "missing task3_compare.py" in results["output"]
+    assert results["output_format"] == results["test_output_format"] == "text"
+    assert results["extra_data"]["seed"] == "gs-kit-test"
+    assert isinstance(results["extra_data"]["kit"]["isolation"]["level"], str)
+    assert 0 < results["execution_time"] < 900
