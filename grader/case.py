@@ -12,14 +12,17 @@ import stat
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pytest
 
 from grader.paths import DATA_PATH
 from grader.sandbox import CallResult, Sandbox, SandboxLimits
 from grader.store import new_store
 from grader.todos import Todo
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEEDED_PARTS = ("store", "work")  # what kit seeding writes in a case folder
 
@@ -103,6 +106,8 @@ class KataCase:
 
     def sample_data(self, rows: int = 400) -> Path:
         """A random sample of the dataset, written where the child can read it."""
+        import pandas as pd  # not at import time: a thin pytest run never needs it
+
         frame = pd.read_csv(DATA_PATH)
         sample = frame.sample(n=rows, random_state=self.rng.randrange(2**31))
         path = self.dir / f"data-{self.rng.randrange(16**6):06x}.csv"

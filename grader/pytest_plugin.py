@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.case import KataCase, KitError
+from grader.case import KataCase, KataFeedback, KitError
 from grader.paths import EXERCISES_DIR, KIT_ROOT, TESTS_DIR
 from grader.sandbox import Sandbox, SandboxLimits, shared_sandbox
 from grader.todos import task_by_number, todo_by_id
@@ -37,9 +37,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "todo(id): the one lab TODO (e.g. '1.3') this kata test judges"
     )
-    if may_run_kata_tests(config) and not config.option.collectonly:
+    config.stash[THIN] = thin_client(config)
+    if may_run_kata_tests(config) and not config.option.collectonly and not config.stash[THIN]:
         # Start now: the sandbox's ~5-s preload overlaps with collection's imports.
         shared_sandbox().warm_up(["tracking"])
+
+
+THIN = pytest.StashKey[bool]()  # this run replays the warm judge's (see grader.warm)
+
+
+def thin_client(config: pytest.Config) -> bool:
+    """Whether this run should be judged by the warm judge: a ``pytest`` typed by a
+    person (no plugin objects passed in) that selects kata tests only."""
+    from grader import warm
+
+    if not warm.enabled() or config.invocation_params.plugins or config.option.collectonly:
+        return False
+    paths = [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args]
+    return bool(paths) and all(path.is_relative_to(TESTS_DIR) for path in paths)
 
 
 def may_run_kata_tests(config: pytest.Config) -> bool:
@@ -63,7 +78,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     known = todo_by_id()
     tasks = {known[marker.args[0]].task for item in session.items
              for marker in item.iter_markers("todo") if marker.args and marker.args[0] in known}
-    if session.config.option.collectonly:
+    if session.config.option.collectonly or session.config.stash[THIN]:
         return
     facts = [task_by_number()[number] for number in tasks]
     if any(task.models for task in facts):
@@ -72,6 +87,68 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         from grader.model_server import start_in_background
 
         start_in_background(shared_sandbox())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session):
+    """In a thin run, the warm judge runs the tests and this process replays its
+    reports; when no warm judge can be had, pytest runs them here as usual."""
+    config = session.config
+    if (not config.stash[THIN] or not session.items
+            or (session.testsfailed and not config.option.continue_on_collection_errors)):
+        return None
+    from grader import warm
+
+    options = ["--exercises", str(exercises_dir(config)),
+               "--kata-seed", str(config.getoption("kata_seed")),
+               "--kata-timeout", str(config.getoption("kata_timeout")),
+               "--kata-memory", str(config.getoption("kata_memory"))]
+    items = {item.nodeid: item for item in session.items}
+    args = [judge_arg(config, nodeid) for nodeid in items] + options
+    replayed: set[str] = set()
+    try:
+        for event in warm.judge_remotely(args):
+            replay(config, items, event, replayed)
+    except warm.WarmUnavailable as error:
+        if not replayed:
+            config.stash[THIN] = False
+            return None  # judged here instead, cold
+        lost = f"kit error: the warm judge stopped ({error}); run pytest again"
+    else:
+        lost = "kit error: the warm judge did not run this test; run pytest again"
+    for nodeid, item in items.items():
+        if nodeid not in replayed:
+            report = pytest.TestReport(nodeid, item.location, {}, "failed", lost, "call",
+                                       user_properties=[("kata_status", "error")])
+            config.hook.pytest_runtest_logreport(report=report)
+    return True
+
+
+def judge_arg(config: pytest.Config, nodeid: str) -> str:
+    path, separator, rest = nodeid.partition("::")
+    return str(config.rootpath / path) + separator + rest
+
+
+def replay(config: pytest.Config, items: dict, event: dict, replayed: set[str]) -> None:
+    """Feed one event of the warm judge to this run's hooks, as if it happened here."""
+    import warnings
+
+    kind, nodeid = event.get("event"), event.get("nodeid", "")
+    location = items[nodeid].location if nodeid in items else None
+    if kind == "logstart":
+        config.hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
+    elif kind == "logfinish":
+        config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
+    elif kind == "report":
+        report = config.hook.pytest_report_from_serializable(config=config, data=event["data"])
+        replayed.add(report.nodeid)
+        config.hook.pytest_runtest_logreport(report=report)
+    elif kind == "feedback":
+        message = KataFeedback(event["message"])
+        path, line = (str(config.rootpath / location[0]), (location[1] or 0) + 1) if location else ("", 0)
+        config.hook.pytest_warning_recorded.call_historic(kwargs=dict(
+            warning_message=warnings.WarningMessage(message, KataFeedback, path, line),
+            when="runtest", nodeid=nodeid, location=None))
 
 
 def todo_of(item: pytest.Item):
