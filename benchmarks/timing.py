@@ -11,11 +11,11 @@ from grader.paths import KIT_ROOT
 FLOOR = [sys.executable, "-c", "import mlflow, sklearn.ensemble, pandas"]
 
 
-def wall(command: list[str]) -> float:
+def wall(command: list[str], env: dict[str, str] | None = None) -> float:
     """Seconds ``command`` takes from the kit's folder (it must succeed)."""
     started = time.perf_counter()
     subprocess.run(command, cwd=KIT_ROOT, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+                   stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - started
 
 
