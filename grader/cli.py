@@ -68,16 +68,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_stubs(args: argparse.Namespace) -> int:
+    from grader.paths import EXERCISES_DIR as exercises
+    from grader.paths import KIT_ROOT, SOLUTIONS_DIR
     from grader.stubgen import stale_exercises, write_exercises
-    from grader.validate import KIT_ROOT, SOLUTIONS
 
-    exercises = KIT_ROOT / "exercises"
     if args.check:
-        stale = stale_exercises(SOLUTIONS, exercises)
+        stale = stale_exercises(SOLUTIONS_DIR, exercises)
         for name in stale:
             print(f"exercises/{name} is out of sync with solutions/{name}: run `kata stubs`")
         return 1 if stale else 0
-    for path in write_exercises(SOLUTIONS, exercises):
+    for path in write_exercises(SOLUTIONS_DIR, exercises):
         print(f"wrote {path.relative_to(KIT_ROOT)}")
     return 0
 

@@ -17,6 +17,13 @@ def test_exercises_are_exactly_what_the_solutions_generate():
     assert stale_exercises(SOLUTIONS, KIT_ROOT / "exercises") == [], "run `kata stubs`"
 
 
+def test_kata_stubs_check_says_the_exercises_are_in_sync(capsys):
+    from grader import cli
+
+    assert cli.main(["stubs", "--check"]) == 0
+    assert capsys.readouterr().out == ""
+
+
 def test_every_todo_is_marked_in_the_solution_file_of_its_task():
     for todo in load_todos():
         source = (SOLUTIONS / f"{todo.module}.py").read_text(encoding="utf-8")
