@@ -23,14 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.paths import KIT_ROOT, PYTEST_INI, TESTS_DIR
+from grader.paths import HIDDEN_TESTS_DIR, KIT_ROOT, PYTEST_INI, TESTS_DIR
 from grader.results import KataRun, Status, TodoResult
 from grader.todos import TASK_TEST_FILES, load_todos, todo_order
 
 __all__ = ["HIDDEN_TESTS_DIR", "KataRun", "Status", "TodoCollector", "TodoResult", "first_message",
            "hidden_test_file", "kata_test_files", "run_kata"]
 
-HIDDEN_TESTS_DIR = TESTS_DIR / "hidden"  # the instructor's extra tests (left out of a release)
 
 # When a TODO has several tests, its verdict is the worst of theirs.
 STATUS_RANK = {Status.PASS: 0, Status.FAIL: 1, Status.TIMEOUT: 2, Status.ERROR: 3}
