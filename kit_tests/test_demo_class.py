@@ -1,25 +1,37 @@
-"""The demo class in examples/submissions grades to the scores its README promises."""
+"""The demo class in examples/submissions grades to the scores its README promises, and
+one student's verdicts are the same locally, on Gradescope and in GitHub Classroom."""
 
 import json
 import os
+import re
 import subprocess
 import sys
+
+import pytest
+from test_gradescope import autograder_tree, results_of, run_autograder
 
 from grader.paths import KIT_ROOT
 
 EXPECTED_SCORES = {"ana_garcia": 15, "bruno_diaz": 13, "carla_ruiz": 10, "diego_lopez": 2,
                    "elena_torres": 7, "felix_moreno": 12}
+SEED = "demo-class"  # one seed for every path, so every path draws the same inputs
 
 
-def test_the_demo_class_grades_as_its_readme_says(tmp_path):
-    out = tmp_path / "report"
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
     run = subprocess.run([sys.executable, "-m", "grader", "grade", "examples/submissions", "--out",
-                          str(out), "--jobs", "2"], cwd=KIT_ROOT, capture_output=True, text=True,
-                         timeout=1800)
+                          str(out), "--jobs", "2", "--seed", SEED], cwd=KIT_ROOT, capture_output=True,
+                         text=True, timeout=1800)
     assert run.returncode == 0, run.stderr[-2000:]
-    report = json.loads((out / "results.json").read_text())
+    return run, json.loads((out / "results.json").read_text())
+
+
+def test_the_demo_class_grades_as_its_readme_says(graded):
+    run, report = graded
     if os.geteuid() == 0 and sys.platform.startswith("linux"):  # see test_isolation_report
         assert report["kit"]["isolation"] == {"level": "full", "missing": []}
+    assert report["kit"]["seed"] == SEED
     results = {s["id"]: s for s in report["submissions"]}
     assert {k: v["score"] for k, v in results.items() if v["status"] == "graded"} == EXPECTED_SCORES
     assert results["hugo_wrong_upload"]["status"] == "error"
@@ -29,3 +41,36 @@ def test_the_demo_class_grades_as_its_readme_says(tmp_path):
     assert bruno["3.3"]["status"] == "fail" and "no model" in bruno["3.3"]["message"]
     assert results["ana_garcia"]["todos"]["B.1"]["status"] == "pass"
     assert "graded 6 submission(s), 1 broken" in run.stderr
+
+
+def todo_id(name: str) -> str:
+    return re.match(r"TODO (\S+):", name).group(1)
+
+
+def test_a_students_verdicts_are_the_same_locally_on_gradescope_and_in_classroom(graded, tmp_path):
+    """bruno_diaz (passes, fails and a pass with feedback, in every task) through the three
+    paths a course may use, all with the same seed."""
+    exercises = KIT_ROOT / "examples" / "submissions" / "bruno_diaz" / "exercises"
+    local = {todo: result["status"] for todo, result in
+             {s["id"]: s for s in graded[1]["submissions"]}["bruno_diaz"]["todos"].items()}
+    assert set(local.values()) >= {"pass", "fail"}
+
+    bundle = tmp_path / "bundle.zip"
+    subprocess.run([sys.executable, "-m", "grader", "export", "gradescope", "--out", str(bundle),
+                    "--seed", SEED], cwd=KIT_ROOT, check=True, capture_output=True, timeout=300)
+    root = autograder_tree(tmp_path, bundle)
+    (root / "submission" / "exercises").mkdir()
+    for path in exercises.glob("*.py"):
+        (root / "submission" / "exercises" / path.name).write_bytes(path.read_bytes())
+    run_autograder(root)
+    gradescope = {todo_id(test["name"]): test["extra_data"]["kata_status"]
+                  for test in results_of(root)["tests"]}
+
+    check = subprocess.run([sys.executable, "-m", "grader", "check", "--format", "classroom-json",
+                            "--seed", SEED, "--exercises", str(exercises)], cwd=KIT_ROOT,
+                           capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "KATA_WARM": "0"})
+    classroom = {todo_id(test["name"]): test["status"] for test in json.loads(check.stdout)["tests"]}
+
+    assert gradescope == local
+    assert classroom == {todo: {"timeout": "error"}.get(status, status) for todo, status in local.items()}
