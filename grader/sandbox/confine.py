@@ -97,7 +97,10 @@ def python_readable() -> list[str]:
     paths.update(site.getsitepackages())
     paths.update(p for p in sys.path if p and "site-packages" in p)
     paths.add(LABKIT)
-    return sorted(os.path.realpath(p) for p in paths if p and os.path.exists(p))
+    found = {os.path.abspath(p) for p in paths if p and os.path.exists(p)}
+    # Both spellings of a path reached through a symlink (a venv under a linked folder):
+    # modules remember the path they were imported by, and read their data files by it.
+    return sorted(found | {os.path.realpath(p) for p in found})
 
 
 def outermost(paths) -> list[str]:
