@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import stat
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from grader import i18n
+from grader.i18n import N_, _, ngettext
 from grader.paths import DATA_PATH
 from grader.sandbox import CallResult, Sandbox, SandboxLimits
 from grader.store import new_store
-from grader.todos import Todo
+from grader.todos import Todo, todo_by_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,9 +50,16 @@ class Described:
     text: str
 
     def __repr__(self) -> str:
-        noun = f"{'an' if self.type[:1].lower() in 'aeiou' else 'a'} {self.type}"
-        return noun if self.text.startswith(f"<{self.type}") and len(self.text) < 24 else \
-            f"{noun} {self.text}"
+        noun = article(self.type)
+        # An object's own <Type: …> repr says nothing more than its type.
+        return noun if self.text.startswith(f"<{self.type}") else f"{noun} {self.text}"
+
+
+def article(noun: str) -> str:
+    """``an ActiveRun``, ``a ModelVersion``, in the current language."""
+    if noun[:1].lower() in "aeiou":
+        return _("an {type}").format(type=noun)
+    return _("a {type}").format(type=noun)
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,7 @@ class Unreturned:
     why: str
 
     def __repr__(self) -> str:
-        return f"nothing, because {self.why}"
+        return _("nothing, because {why}").format(why=self.why)
 
 
 class KataCase:
@@ -169,8 +179,8 @@ class KataCase:
             tampered = True
         if tampered:
             self.properties.append(("kata_status", "error"))
-            self.fail("the MLflow store was replaced or linked elsewhere by the code under test; "
-                      "nothing in it can be trusted")
+            self.fail(_("the MLflow store was replaced or linked elsewhere by the code under "
+                        "test; nothing in it can be trusted"))
 
     def _checked(self, result: CallResult, what: str, tolerate_raise: bool = False):
         """The returned value (or a ``Described`` one); any failure of the student's code
@@ -184,21 +194,23 @@ class KataCase:
         if result.kind in ("wrong_result", "import"):  # the kit's own words: no class name
             detail = detail.partition(": ")[2]
         if result.outcome == "sandbox":  # the kit failed, not the student
-            raise KitError(f"the sandbox failed: {detail}")
+            raise KitError(_("the sandbox failed: {detail}").format(detail=detail))
+        detail = sandbox_words(detail)
         if result.kind == "wrong_result":  # returned, but not the kind of value needed
             self.fail(f"{what} {detail}")
         where = last_student_frame(result.traceback)
         if result.kind == "raised" and tolerate_raise:
-            at = f" at {where.strip(' ()')}" if where else ""
             short = detail if len(detail) <= 240 else detail[:237] + "..."
-            self.raised = f"{what} raised{at}: {short}"
+            self.raised = (_("{call} raised at {where}: {error}") if where else
+                           _("{call} raised: {error}")).format(call=what, where=where.strip(" ()"),
+                                                               error=short)
             return Unreturned(self.raised)
         # Reported per TODO: the student's code errored or timed out instead of being judged.
         self.properties.append(("kata_status", "timeout" if result.outcome == "timeout" else "error"))
         if result.kind == "import":
             self.fail(detail)
         if result.outcome == "memory":
-            detail += f" (the sandbox allows {self.limits.memory_mb} MiB)"
+            detail += " " + _("(the sandbox allows {mib} MiB)").format(mib=self.limits.memory_mb)
         self.fail(f"{what} {verb(result.outcome)}: {detail}{where}")
 
     def excuse(self, *names: str) -> None:
@@ -238,7 +250,7 @@ class KataCase:
     def load_model_and_predict(self, uri: str, frame: pd.DataFrame):
         """Load a student-logged model in the sandbox (never in the judge) and predict."""
         result = self._run("load_model_and_predict", uri=uri, frame=frame_json(frame))
-        return self._checked(result, f"loading {uri}")
+        return self._checked(result, _("loading {uri}").format(uri=uri))
 
     def kit(self, function: str, **kwargs):
         """Run trusted kit code (``grader.seeding``) against this case's store.
@@ -269,29 +281,200 @@ class KataCase:
         return result.value
 
     # -- verdicts --------------------------------------------------------------------
-    def fail(self, message: str) -> None:
-        """Fail with ``TODO x.y: message`` and the TODO's hint in English and Spanish.
+    def fail(self, message: str, waiting_for: str | None = None) -> None:
+        """Fail with ``TODO x.y: message`` and the TODO's hint, in the current language
+        (in English and Spanish when none was chosen, see ``grader.i18n``).
 
+        ``waiting_for``: the earlier TODO whose work this one needs and which is not done
+        yet (the message says so): its hint is shown instead, the one to follow next.
         When the student's function raised, the failure is an ``error`` and names the
         exception: the state this TODO needs is missing, most likely because of it."""
         if self.raised:
             self.properties.append(("kata_status", "error"))
             if self.raised not in message:
                 message = f"{message}; {self.raised}"
-        pytest.fail(
-            f"TODO {self.todo.id}: {message}\n"
-            f"  Hint: {self.todo.hint_en}\n  Pista: {self.todo.hint_es}",
-            pytrace=False,
-        )
+        todo = todo_by_id()[waiting_for] if waiting_for else self.todo
+        pytest.fail(f"TODO {self.todo.id}: {message}\n" + hint_lines(todo, waiting_for is not None),
+                    pytrace=False)
 
-    def expect(self, condition: bool, message: str) -> None:
+    def expect(self, condition: bool, message: str, waiting_for: str | None = None) -> None:
         if not condition:
-            self.fail(message)
+            self.fail(message, waiting_for)
+
+
+def hint_lines(todo: Todo, other: bool = False) -> str:
+    """``  Hint: …`` in each language a hint is shown in (``i18n.hint_languages``);
+    ``other``: the hint is another TODO's, and says which."""
+    lines = []
+    for lang in i18n.hint_languages():
+        with i18n.use(lang):
+            label = _("Hint for TODO {id}").format(id=todo.id) if other else _("Hint")
+        lines.append(f"  {label}: {todo.hint(lang)}")
+    return "\n".join(lines)
 
 
 def verb(outcome: str) -> str:
-    return {"raised": "raised", "memory": "ran out of memory", "timeout": "timed out",
-            "crashed": "crashed"}.get(outcome, outcome)
+    return {"raised": _("raised"), "memory": _("ran out of memory"), "timeout": _("timed out"),
+            "crashed": _("crashed")}.get(outcome, outcome)
+
+
+# The sandbox's own words about a call (``grader.sandbox.probes``), in the current language.
+SANDBOX_WORDS = (
+    (r"returned None instead of a model", N_("returned None instead of a model")),
+    (r"returned an? (?P<type>\w+), which has no predict\(\)",
+     N_("returned {object}, which has no predict()")),
+    (r"(?P<file>\w+\.py) could not be imported: (?P<error>.*)",
+     N_("{file} could not be imported: {error}")),
+    (r"(?P<file>\w+\.py) crashed while being imported: (?P<error>.*)",
+     N_("{file} crashed while being imported: {error}")),
+    (r"FileNotFoundError: (?P<file>\w+\.py) is missing from the exercises folder",
+     N_("FileNotFoundError: {file} is missing from the exercises folder")),
+    (r"AttributeError: (?P<file>\w+\.py) has no function (?P<function>\w+)\(\)",
+     N_("AttributeError: {file} has no function {function}()")),
+    (r"did not return within the (?P<seconds>[\d.e+]+) s time limit",
+     N_("did not return within the {seconds} s time limit")),
+    (r"MemoryError: the call used more than its (?P<mib>\d+) MiB",
+     N_("MemoryError: the call used more than its {mib} MiB")),
+    (r"the process used up its CPU time limit", N_("the process used up its CPU time limit")),
+    (r"the process was killed by signal (?P<signal>\w+) before returning",
+     N_("the process was killed by signal {signal} before returning")),
+    (r"the process exited with code (?P<code>-?\d+) before returning \(sys\.exit or os\._exit\?\)",
+     N_("the process exited with code {code} before returning (sys.exit or os._exit?)")),
+    (r"the sandbox server stopped; restarted it", N_("the sandbox server stopped; restarted it")),
+    (r"the result is too large", N_("the result is too large")),
+)
+
+
+def sandbox_words(detail: str) -> str:
+    for pattern, message in SANDBOX_WORDS:
+        found = re.fullmatch(pattern, detail, flags=re.DOTALL)
+        if found:
+            words = found.groupdict()
+            if "type" in words:
+                words["object"] = article(words.pop("type"))
+            return _(message).format(**words)
+    return detail
+
+
+# -- what MLflow holds nearby, for messages ------------------------------------------------
+AUTO_RUN_NAME = re.compile(r"[a-z]+-[a-z]+-\d{1,3}")  # MLflow's name for a run nobody named
+
+
+def run_label(run) -> str:
+    """A run as a message names it: by its name, never its hex id; a run the student
+    did not name is said to be one (with the name MLflow gave it, to find it in the UI)."""
+    name = run.info.run_name or ""
+    if not name or AUTO_RUN_NAME.fullmatch(name):
+        return _("a run without a name of yours (MLflow named it {name})").format(name=repr(name))
+    return _("the run {name}").format(name=repr(name))
+
+
+def describe_runs(runs) -> str:
+    """``the run 'baseline' (FINISHED), a run without a name of yours (…) (RUNNING)``."""
+    return ", ".join(f"{run_label(run)} ({run.info.status})" for run in runs)
+
+
+def runs_held(runs) -> str:
+    """``MLflow holds the run 'baseline' (FINISHED)``, or ``MLflow holds no run at all``."""
+    if not runs:
+        return _("MLflow holds no run at all")
+    return _("MLflow holds {runs}").format(runs=describe_runs(runs))
+
+
+def stray_runs(case: KataCase, keep, holds) -> list:
+    """Runs of the store other than ``keep`` (runs or ids) for which ``holds(run)``: what
+    logging with no active run leaves (MLflow starts a new run for it)."""
+    ids = {getattr(getattr(run, "info", None), "run_id", run) for run in keep}
+    return [run for run in case.all_runs() if run.info.run_id not in ids and holds(run)]
+
+
+def stray_note(strays) -> str:
+    """``; but MLflow holds them on another run: …``, or ``""`` without strays."""
+    if not strays:
+        return ""
+    return "; " + _("they are on another run instead: {runs}. Logging while no run is active "
+                    "(after the `with` block, or outside it) makes MLflow start a new run for "
+                    "it").format(runs=describe_runs(strays))
+
+
+def held_text(held, expected: dict) -> str:
+    """What ``held`` (a run's params or tags) has of ``expected``'s keys, and which it
+    lacks: ``{'a': '1'} (no b)``."""
+    present = {key: held[key] for key in expected if key in held}
+    missing = [key for key in expected if key not in held]
+    if not missing:
+        return str(present)
+    return ngettext("{present} (no {missing})", "{present} (no {missing})", len(missing)).format(
+        present=present, missing=", ".join(missing))
+
+
+def training_metrics(kind: str, data_path, **params) -> dict[str, float]:
+    """What the kit's own ``kind(**params)`` scores on the *training* rows: what a
+    student's metrics are when the model was evaluated on the wrong split."""
+    from grader.oracle import fitted
+    from labkit import evaluate, load_split
+
+    split = load_split(data_path)
+    return evaluate(fitted(kind, data_path, **params), split.X_train, split.y_train)
+
+
+def metric_note(name: str, held: float, training: dict[str, float]) -> str:
+    """`` — the model's rmse on the training set: …`` when ``held`` is it, else ``""``."""
+    import math
+
+    if name in training and math.isclose(held, training[name], rel_tol=1e-6):
+        return " — " + _("that is the model's {metric} on the training set: score it on the "
+                         "held-out split (X_test, y_test)").format(metric=name)
+    return ""
+
+
+def returned_note(value) -> str:
+    """`` (its id is run.info.run_id)`` when ``value`` is a run object, not its id."""
+    if isinstance(value, Described) and value.type in ("ActiveRun", "Run"):
+        return " " + _("(its id is run.info.run_id)")
+    return ""
+
+
+def candidate_run(case: KataCase, run_id) -> str:
+    """A candidate run of Task 4 by its name and r2: ``the RandomForest run, r2 = 0.91``."""
+    run = case.run_or_none(run_id)
+    if run is None:
+        return repr(run_id)
+    return _("the {name} run, r2 = {r2}").format(name=run.info.run_name,
+                                                  r2=run.data.metrics.get("r2"))
+
+
+def tag_held(version, key: str) -> str:
+    """``MLflow holds '0.91'``, or, when the version has no tag ``key``, which it has."""
+    if key in version.tags:
+        return _("MLflow holds {held}").format(held=repr(version.tags[key]))
+    return _("version {version} has no tag {key} (its tags: {tags})").format(
+        version=version.version, key=key, tags=dict(version.tags) or "{}")
+
+
+def aliases_note(case: KataCase, model_name: str) -> str:
+    """What the model's aliases are, when it has no ``staging``: ``the model has no alias
+    'staging'; its aliases are {'Staging': 2} (aliases are case-sensitive)``."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        aliases = dict(case.client.get_registered_model(model_name).aliases or {})
+    except MlflowException:
+        aliases = {}
+    if not aliases:
+        return _("the model has no alias at all")
+    return _("the model has no alias 'staging'; its aliases are {aliases} (aliases are "
+             "case-sensitive)").format(aliases=aliases)
+
+
+def stages_feedback() -> str:
+    """What a passing TODO 4.3 that used a stage is told (in each language when none)."""
+    lines = []
+    for lang in i18n.hint_languages():
+        with i18n.use(lang):
+            lines.append(_("accepted, but stages are deprecated: use an alias instead, "
+                           "client.set_registered_model_alias(name, 'staging', version)"))
+    return "TODO 4.3: " + " / ".join(dict.fromkeys(lines))
 
 
 def last_student_frame(traceback_text: str) -> str:
@@ -299,7 +482,7 @@ def last_student_frame(traceback_text: str) -> str:
     for line in reversed(traceback_text.splitlines()):
         line = line.strip()
         if line.startswith('File "') and "/exercises-" in line:
-            path, _, rest = line[6:].partition('", ')
+            path, _quote, rest = line[6:].partition('", ')
             return f" ({Path(path).name}, {rest.split(',')[0]})"
     return ""
 

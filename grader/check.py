@@ -13,47 +13,45 @@ from __future__ import annotations
 
 import base64
 import json
-import locale
-import os
 from pathlib import Path
 
+from grader import i18n
+from grader.i18n import _, ngettext
 from grader.results import KataRun, Status, TodoResult, score
 from grader.runner import run_kata
 from grader.todos import TASK_TEST_FILES, load_todos, todo_by_id
 
 FORMATS = ("text", "json", "classroom", "classroom-json")
 
-TEXT = {
-    "en": {"title": "MLflow kata — your TODOs", "todo": "TODO", "what": "what", "status": "",
-           "message": "first message", "score": "Score", "next": "Next: fix TODO {id} — {hint}",
-           "broken": "Next: your code for TODO {id} does not run — fix this first: {message}",
-           "run": "Run `pytest {file}` to see every detail.", "done": "All {n} TODOs pass. Well done! Try the bonus: pytest tests/test_bonus.py",
-           "bonus": "bonus, not counted", "hint": "hint"},
-    "es": {"title": "Kata de MLflow — tus TODOs", "todo": "TODO", "what": "qué", "status": "",
-           "message": "primer mensaje", "score": "Puntuación", "next": "Siguiente: arregla el TODO {id} — {hint}",
-           "broken": "Siguiente: tu código del TODO {id} no se ejecuta — arregla esto primero: {message}",
-           "run": "Ejecuta `pytest {file}` para ver todos los detalles.",
-           "done": "Los {n} TODOs pasan. ¡Enhorabuena! Prueba el bonus: pytest tests/test_bonus.py", "bonus": "bonus, no cuenta",
-           "hint": "pista"},
-}
+def texts(lang: str) -> dict[str, str]:
+    """Every line ``kata check`` prints, in ``lang``."""
+    with i18n.use(lang):
+        return {
+            "title": _("MLflow kata — your TODOs"), "todo": "TODO", "what": _("what"), "status": "",
+            "message": _("first message"), "score": _("Score"),
+            "next": _("Next: fix TODO {id} — {hint}"),
+            "broken": _("Next: your code for TODO {id} does not run — fix this first: {message}"),
+            "run": _("Run `pytest {file}` to see every detail."),
+            "done": _("All {n} TODOs pass. Well done! Try the bonus: pytest tests/test_bonus.py"),
+            "bonus": _("bonus, not counted"), "hint": _("hint"),
+        }
+
+
 SYMBOLS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "error": "[red]![/red]",
            "timeout": "[yellow]⏱[/yellow]"}
 
 
 def default_lang() -> str:
-    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(variable, "")
-        if value:
-            return "es" if value.lower().startswith("es") else "en"
-    current = locale.getlocale()[0] or ""
-    return "es" if current.lower().startswith("es") else "en"
+    """The language of ``kata``'s verbs without ``--lang``: ``$KATA_LANG``, else the
+    locale's, else English (``grader.i18n``)."""
+    return i18n.choose() or i18n.SOURCE
 
 
 def show(run: KataRun, lang: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    text = TEXT[lang]
+    text = texts(lang)
     console = Console()
     table = Table(title=text["title"], show_lines=False)
     for column in (text["todo"], text["status"], text["what"], text["message"]):
@@ -103,7 +101,8 @@ def classroom_results(run: KataRun) -> dict:
     for todo_id, result in run.todos.items():
         todo = todos[todo_id]
         points = 0 if todo.bonus else todo.points
-        label = "bonus, 0 points" if todo.bonus else f"{points} point{'' if points == 1 else 's'}"
+        label = _("bonus, 0 points") if todo.bonus else \
+            ngettext("{points} point", "{points} points", points).format(points=points)
         test_file = f"tests/{TASK_TEST_FILES[todo.task]}"
         tests.append({
             "name": f"TODO {todo_id}: {todo.title} ({label})",
@@ -146,9 +145,14 @@ def check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str = "text"
     Exit code 0 when every graded TODO run passes, else 1. The classroom formats always
     print results (a run the kit could not make is reported as errors) so that the
     reporter has something to read."""
-    extra = ["--kata-timeout", str(timeout_s)] if timeout_s else []
+    extra = [f"--kata-lang={lang}"] + (["--kata-timeout", str(timeout_s)] if timeout_s else [])
     if seed is not None:
         extra += ["--kata-seed", seed]
+    with i18n.use(lang):
+        return _check(exercises, tasks, lang, fmt, extra)
+
+
+def _check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str, extra: list[str]) -> int:
     try:
         run = run_kata(exercises, tasks, extra)
     except Exception as error:

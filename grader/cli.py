@@ -119,7 +119,7 @@ def _grade(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     options = GradeOptions(Path(args.submissions), Path(args.out), args.jobs or os.cpu_count() or 1,
                            args.timeout, args.resume, require_isolation=args.require_isolation,
-                           seed=args.seed)
+                           seed=args.seed, lang=args.lang)
     started = time.monotonic()
     with Progress(TextColumn("[bold]grading[/bold]"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
@@ -223,6 +223,12 @@ def seed_value(text: str) -> str:
     return text
 
 
+def languages() -> list[str]:
+    from grader.i18n import languages
+
+    return list(languages())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kata", description="MLflow kata: lab and autograder.")
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -245,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--seed", metavar="S",
                        help="seed of the tests' varied inputs (default: a fresh random one per run, "
                             "recorded in results.json as kit.seed; pass it again to reproduce a grading)")
+    grade.add_argument("--lang", choices=languages(), default="en",
+                       help="language of the verdicts' messages in the report (default: %(default)s)")
     grade.add_argument("--require-isolation", action="store_true",
                        help="refuse to grade where the sandbox cannot give every guarantee "
                             "(see README: How student code is isolated)")
@@ -254,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder with your task files (default: %(default)s)")
     check.add_argument("--task", type=int, action="append", choices=sorted(task_by_number()), metavar="N",
                        help="only this task (1-4, 5 = bonus); repeatable")
-    check.add_argument("--lang", choices=["en", "es"], help="language (default: from the locale)")
+    check.add_argument("--lang", choices=languages(),
+                       help="language (default: $KATA_LANG, else the locale's, else English)")
     check.add_argument("--format", choices=["text", "json", "classroom", "classroom-json"],
                        default="text",
                        help="text (default); json; classroom: the base64 results GitHub Classroom's "

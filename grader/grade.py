@@ -278,6 +278,7 @@ class GradeOptions:
     logs: bool = True
     require_isolation: bool = False  # a guarantee the OS cannot give is an error
     seed: str | None = None  # the tests' seed; None: a fresh one (or, resuming, the saved one)
+    lang: str = "en"  # the language of the verdicts' messages (grader.i18n)
 
 
 def new_seed() -> str:
@@ -326,7 +327,7 @@ class Worker:
 
         self.process = subprocess.Popen(
             [sys.executable, "-m", "grader.worker", "--timeout", str(self.options.timeout),
-             "--seed", self.seed, "--tmpdir", str(self.tmpdir)],
+             "--seed", self.seed, "--tmpdir", str(self.tmpdir), "--lang", self.options.lang],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, bufsize=1, env=self.env, cwd=KIT_ROOT,
             start_new_session=True, preexec_fn=die_with_parent(),

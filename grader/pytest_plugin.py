@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from grader import i18n
 from grader.case import KataCase, KataFeedback, KitError
+from grader.i18n import _
 from grader.paths import EXERCISES_DIR, KIT_ROOT, TESTS_DIR
+from grader.results import KIT_ERROR
 from grader.sandbox import Sandbox, SandboxLimits, shared_sandbox
 from grader.todos import task_by_number, todo_by_id
 
@@ -31,12 +34,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="memory one call of student code may use, MiB (default: %(default)s)")
     group.addoption("--kata-seed", default="0", metavar="SEED",
                     help="seed of the tests' varied inputs (names, samples); default: %(default)s")
+    group.addoption("--kata-lang", type=i18n.option_value, default=i18n.choose(), metavar="LANG",
+                    help=f"language of the failure messages: {', '.join(i18n.languages())} "
+                         "(default: $KATA_LANG, else the locale's; with none, English with "
+                         "hints in English and Spanish)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "todo(id): the one lab TODO (e.g. '1.3') this kata test judges"
     )
+    config.stash[PREVIOUS_LANG] = i18n.set_language(config.getoption("kata_lang"))
     config.stash[THIN] = thin_client(config)
     if may_run_kata_tests(config) and not config.option.collectonly and not config.stash[THIN]:
         # Start now: the sandbox's ~5-s preload overlaps with collection's imports.
@@ -44,6 +52,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 THIN = pytest.StashKey[bool]()  # this run replays the warm judge's (see grader.warm)
+PREVIOUS_LANG = pytest.StashKey[str]()  # the process's language before this session
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if PREVIOUS_LANG in config.stash:  # a process running several sessions (the warm
+        i18n.set_language(config.stash[PREVIOUS_LANG])  # judge, kata check) gets it back
 
 
 def thin_client(config: pytest.Config) -> bool:
@@ -102,7 +116,9 @@ def pytest_runtestloop(session: pytest.Session):
     options = ["--exercises", str(exercises_dir(config)),
                "--kata-seed", str(config.getoption("kata_seed")),
                "--kata-timeout", str(config.getoption("kata_timeout")),
-               "--kata-memory", str(config.getoption("kata_memory"))]
+               "--kata-memory", str(config.getoption("kata_memory")),
+               # The judge's environment is its own: the language travels with the request.
+               f"--kata-lang={config.getoption('kata_lang')}"]
     items = {item.nodeid: item for item in session.items}
     args = [judge_arg(config, nodeid) for nodeid in items] + options
     replayed: set[str] = set()
@@ -113,9 +129,9 @@ def pytest_runtestloop(session: pytest.Session):
         if not replayed:
             config.stash[THIN] = False
             return None  # judged here instead, cold
-        lost = f"kit error: the warm judge stopped ({error}); run pytest again"
+        lost = f"{KIT_ERROR} " + _("the warm judge stopped ({error}); run pytest again").format(error=error)
     else:
-        lost = "kit error: the warm judge did not run this test; run pytest again"
+        lost = f"{KIT_ERROR} " + _("the warm judge did not run this test; run pytest again")
     for nodeid, item in items.items():
         if nodeid not in replayed:
             report = pytest.TestReport(nodeid, item.location, {}, "failed", lost, "call",
@@ -175,16 +191,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     todo_id = item.get_closest_marker("todo").args[0]
     text = (str(excinfo.value).strip().splitlines() or [""])[0]
     if isinstance(case, KataCase) and case.student_ran and is_store_error(excinfo.value):
-        message = (f"TODO {todo_id}: MLflow could not read what the code under test left in its "
-                   f"store: {excinfo.typename}: {text}")
+        message = f"TODO {todo_id}: " + _(
+            "MLflow could not read what the code under test left in its store: {error}"
+        ).format(error=f"{excinfo.typename}: {text}")
     else:
-        detail = text.removeprefix("kit error: ") if text.startswith("kit error: ") or \
+        detail = text.removeprefix(f"{KIT_ERROR} ") if text.startswith(f"{KIT_ERROR} ") or \
             excinfo.errisinstance(KitError) else f"{excinfo.typename}: {text}"
-        message = (f"TODO {todo_id}: kit error: {detail} (not your code: tell your instructor / "
-                   f"no es tu código: avisa a tu profesor)")
+        message = f"TODO {todo_id}: {KIT_ERROR} {detail} ({not_your_code()})"
     report.user_properties.append(("kata_status", "error"))
     report.longrepr = f"{message}\n\n{report.longreprtext}"
     return report
+
+
+def not_your_code() -> str:
+    """Said after a kit error, in the current language (in each language when none)."""
+    lines = []
+    for lang in i18n.hint_languages():
+        with i18n.use(lang):
+            lines.append(_("not your code: tell your instructor"))
+    return " / ".join(dict.fromkeys(lines))
 
 
 def is_store_error(error: BaseException) -> bool:

@@ -7,8 +7,9 @@ line on stdin (``{"id", "exercises", "log"}``), one JSON result per line on the
 original stdout (``KataRun.to_json()`` plus the job's ``id``, or ``{"id", "error"}``);
 everything else the process prints goes to stderr.
 
-Run as ``python -m grader.worker --timeout S --seed SEED [--tmpdir DIR]``. ``SEED``
-is the grading run's seed of the tests' varied inputs (their ``--kata-seed``). ``DIR``
+Run as ``python -m grader.worker --timeout S --seed SEED [--tmpdir DIR] [--lang LANG]``.
+``SEED`` is the grading run's seed of the tests' varied inputs (their ``--kata-seed``);
+``LANG`` the language of the verdicts' messages (their ``--kata-lang``, default English). ``DIR``
 (in ``kata grade``'s workspace) holds this process's temp files, its sandbox's among
 them, so that they go with the workspace even if the worker is killed. It is set for
 this process only, not as ``$TMPDIR``: the sandbox's children keep their own.
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, required=True)
     parser.add_argument("--seed", required=True)
     parser.add_argument("--tmpdir")
+    parser.add_argument("--lang", default="en")
     args = parser.parse_args()
     if args.tmpdir:
         tempfile.tempdir = args.tmpdir
@@ -45,7 +47,8 @@ def main() -> None:
     protocol.write(json.dumps({"ready": True, "isolation": isolation}) + "\n")
     for line in sys.stdin:
         job = json.loads(line)
-        extra = ["--kata-timeout", str(args.timeout), "--kata-seed", args.seed]
+        extra = ["--kata-timeout", str(args.timeout), "--kata-seed", args.seed,
+                 f"--kata-lang={args.lang}"]
         if job.get("log"):
             extra += ["--html", job["log"], "--self-contained-html"]
         try:

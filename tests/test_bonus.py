@@ -8,6 +8,7 @@ Run: ``pytest tests/test_bonus.py``.
 import pytest
 
 from grader.case import KitError
+from grader.i18n import _
 from grader.paths import DATA_PATH
 
 
@@ -30,13 +31,15 @@ def served_predictions(rows):
 def test_the_request_body_is_accepted_by_a_real_server(case, model_server):
     rows = random_rows(case)
     body = case.call_with_frame("build_request", rows)
-    case.expect(isinstance(body, dict), f"expected a dict to send as the JSON body, but got {body!r}")
+    case.expect(isinstance(body, dict), _("expected a dict to send as the JSON body, but got "
+                                          "{value}").format(value=repr(body)))
     status, reply = model_server.invoke(body)
-    case.expect(status == 200, f"expected the server to accept the body (HTTP 200), but it answered "
-                f"{status}: {str(reply)[:300]}")
+    case.expect(status == 200, _("expected the server to accept the body (HTTP 200), but it answered "
+                                 "{status}: {reply}").format(status=status, reply=str(reply)[:300]))
     predictions = reply.get("predictions") if isinstance(reply, dict) else None
     case.expect(predictions == pytest.approx(served_predictions(rows), rel=1e-6),
-                f"expected predictions for the {len(rows)} rows sent, but the server returned {predictions}")
+                _("expected predictions for the {n} rows sent, but the server returned "
+                  "{predictions}").format(n=len(rows), predictions=predictions))
 
 
 @pytest.mark.todo("B.2")
@@ -44,8 +47,12 @@ def test_the_servers_reply_is_parsed_into_predictions(case, model_server):
     rows = random_rows(case)
     status, reply = model_server.invoke({"dataframe_split": rows.to_dict(orient="split", index=False)})
     if status != 200:
-        raise KitError(f"the server refused the kit's own request ({status}): {str(reply)[:300]}")
+        raise KitError(_("the server refused the kit's own request ({status}): {reply}").format(
+            status=status, reply=str(reply)[:300]))
     parsed = case.call("parse_predictions", reply)
     expected = [float(value) for value in reply["predictions"]]
-    case.expect(isinstance(parsed, list) and parsed == pytest.approx(expected),
-                f"expected the list {expected} from the reply {reply}, but got {parsed!r}")
+    if not (isinstance(parsed, list) and parsed == pytest.approx(expected)):
+        note = (" " + _("(the whole reply: the predictions are under its key 'predictions')")
+                if parsed == reply else "")
+        case.fail(_("expected the list {expected} from the reply {reply}, but got {value}").format(
+            expected=expected, reply=reply, value=repr(parsed)) + note)

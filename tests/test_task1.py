@@ -6,6 +6,10 @@ Run: ``pytest tests/test_task1.py``.
 
 import pytest
 
+from grader.case import (describe_runs, held_text, metric_note, returned_note, run_label, runs_held,
+                         stray_note, stray_runs, training_metrics)
+from grader.i18n import _
+
 FUNCTION = "log_baseline_run"
 
 
@@ -23,6 +27,15 @@ def run_ids(case):
     return {run.info.run_id for run in case.all_runs()}
 
 
+def no_run(case, runs_before=()):
+    """Why ``new_run`` found none: no run yet (TODO 1.2 starts it), or several."""
+    new = [run for run in case.all_runs() if run.info.run_id not in runs_before]
+    if not new:
+        return _("MLflow holds no run yet: TODO 1.2 starts it"), "1.2"
+    return _("MLflow holds {n} new runs and the function returned the id of none of them: "
+             "{runs}").format(n=len(new), runs=describe_runs(new)), None
+
+
 @pytest.mark.todo("1.1")
 def test_the_run_is_in_the_named_experiment_whether_or_not_it_exists(case):
     data = case.sample_data()
@@ -31,33 +44,49 @@ def test_the_run_is_in_the_named_experiment_whether_or_not_it_exists(case):
     for experiment in (case.name("baseline-new"), existing):
         before = run_ids(case)
         run = new_run(case, case.call(FUNCTION, data, experiment_name=experiment), before)
-        case.expect(run is not None,
-                    f"expected a new run in experiment {experiment!r}, but MLflow holds none")
+        if run is None:
+            why, waiting_for = no_run(case, before)
+            case.fail(_("expected a new run in experiment {experiment}, but {why}").format(
+                experiment=repr(experiment), why=why), waiting_for)
         holder = case.client.get_experiment(run.info.experiment_id).name
-        case.expect(holder == experiment,
-                    f"expected the run in experiment {experiment!r}, but MLflow holds it in {holder!r}")
+        if holder != experiment:
+            note = (" " + _("(MLflow's experiment for runs started while no experiment is set)")
+                    if holder == "Default" else "")
+            case.fail(_("expected the run in experiment {experiment}, but MLflow holds it in "
+                        "{holder}").format(experiment=repr(experiment), holder=repr(holder)) + note)
 
 
 @pytest.mark.todo("1.2")
 def test_the_run_is_named_baseline_finished_and_its_id_returned(case):
     run_id = case.call(FUNCTION, case.sample_data(), experiment_name=case.name("baseline"))
     run = case.run_or_none(run_id)
-    case.expect(run is not None,
-                f"expected the id of the new run to be returned, but got {run_id!r}; "
-                f"MLflow holds the runs {sorted(run_ids(case))}")
+    if run is None:
+        case.fail(_("expected the id of the new run to be returned, but got {value}{note}; "
+                    "{held}").format(value=repr(run_id), note=returned_note(run_id),
+                                                  held=runs_held(case.all_runs())))
     case.expect(run.info.run_name == "baseline",
-                f"expected the run to be named 'baseline', but MLflow holds {run.info.run_name!r}")
+                _("expected the run to be named 'baseline', but it is {run}").format(run=run_label(run)))
     case.expect(run.info.status == "FINISHED",
-                f"expected the run to be FINISHED when the function returns, "
-                f"but MLflow holds {run.info.status}")
+                _("expected the run to be FINISHED when the function returns, but MLflow holds "
+                  "{status} (a run started without `with` runs until mlflow.end_run())").format(
+                    status=run.info.status))
 
 
 @pytest.mark.todo("1.3")
 def test_the_run_has_params_model_type_and_random_state(case):
     run = new_run(case, case.call(FUNCTION, case.sample_data(), experiment_name=case.name("baseline")))
     expected = {"model_type": "LinearRegression", "random_state": "42"}
-    held = {key: run.data.params.get(key) for key in expected} if run else "no run at all"
-    case.expect(held == expected, f"expected params {expected}, but MLflow holds {held}")
+    if run is None:
+        why, waiting_for = no_run(case)
+        case.fail(_("expected params {expected}, but {why}").format(expected=expected, why=why),
+                  waiting_for)
+    held = {key: run.data.params.get(key) for key in expected}
+    if held != expected:
+        strays = stray_runs(case, [run], lambda other: all(
+            other.data.params.get(key) == value for key, value in expected.items()))
+        case.fail(_("expected params {expected}, but {run} holds {held}").format(
+            expected=expected, run=run_label(run), held=held_text(run.data.params, expected))
+            + stray_note(strays))
 
 
 @pytest.mark.todo("1.4")
@@ -69,7 +98,17 @@ def test_the_run_has_the_held_out_metrics(case):
     expected = expected_metrics("LinearRegression", data)
     held = run.data.metrics if run else {}
     for name, value in expected.items():
-        case.expect(name in held, f"expected metric {name} = {value:.6g}, "
-                    f"but MLflow holds {sorted(held) if run else 'no run at all'}")
-        case.expect(held[name] == pytest.approx(value, rel=1e-6),
-                    f"expected {name} = {value:.6g} on the held-out 20 %, but MLflow holds {held[name]:.6g}")
+        if name not in held:
+            if run is None:
+                why, waiting_for = no_run(case)
+                case.fail(_("expected metric {metric} = {value}, but {why}").format(
+                    metric=name, value=f"{value:.6g}", why=why), waiting_for)
+            strays = stray_runs(case, [run], lambda other: name in other.data.metrics)
+            case.fail(_("expected metric {metric} = {value} on {run}, but it holds only {held}").format(
+                metric=name, value=f"{value:.6g}", run=run_label(run), held=sorted(held))
+                + stray_note(strays))
+        if held[name] != pytest.approx(value, rel=1e-6):
+            note = metric_note(name, held[name], training_metrics("LinearRegression", data))
+            case.fail(_("expected {metric} = {value} on the held-out 20 %, but MLflow holds "
+                        "{held}").format(metric=name, value=f"{value:.6g}", held=f"{held[name]:.6g}")
+                      + note)

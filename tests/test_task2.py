@@ -7,6 +7,9 @@ Run: ``pytest tests/test_task2.py``.
 
 import pytest
 
+from grader.case import held_text, metric_note, stray_note, stray_runs, training_metrics
+from grader.i18n import _
+
 FUNCTION = "tune_random_forest"
 TAGS = {"task": "hyperparameter-tuning", "model_family": "RandomForest"}
 
@@ -27,10 +30,12 @@ def tuning_runs(case, data, grid):
     """Call the student function; return ``[(config, run)]`` in grid order."""
     run_ids = case.call(FUNCTION, data, experiment_name=case.name("tuning"), param_grid=grid)
     case.expect(isinstance(run_ids, list) and len(run_ids) == len(grid),
-                f"expected a list of {len(grid)} run ids (one per config), but got {run_ids!r}")
+                _("expected a list of {n} run ids (one per config), but got {value}").format(
+                    n=len(grid), value=repr(run_ids)))
     runs = [case.run_or_none(run_id) for run_id in run_ids]
     missing = [run_id for run_id, run in zip(run_ids, runs) if run is None]
-    case.expect(not missing, f"expected every returned id to be a run, but MLflow holds none for {missing}")
+    case.expect(not missing, _("expected every returned id to be a run, but MLflow holds none for "
+                               "{ids}").format(ids=missing))
     return list(zip(grid, runs))
 
 
@@ -39,9 +44,14 @@ def test_each_run_has_its_n_estimators(case):
     grid = random_grid(case)
     for config, run in tuning_runs(case, case.sample_data(), grid):
         held = run.data.params.get("n_estimators")
-        case.expect(held == str(config["n_estimators"]),
-                    f"expected param n_estimators = {config['n_estimators']} in the run of config "
-                    f"{config}, but MLflow holds {held!r}")
+        if held != str(config["n_estimators"]):
+            if held is None:
+                found = _("the run has no param n_estimators; its params are {params}").format(
+                    params=dict(run.data.params) or "{}")
+            else:
+                found = _("MLflow holds n_estimators = {value}").format(value=repr(held))
+            case.fail(_("expected param n_estimators = {value} in the run of config {config}, but "
+                        "{found}").format(value=config["n_estimators"], config=config, found=found))
 
 
 @pytest.mark.todo("2.2")
@@ -52,7 +62,9 @@ def test_each_run_has_max_depth_min_samples_split_and_random_state(case):
                     "min_samples_split": str(config["min_samples_split"]), "random_state": "42"}
         held = {key: run.data.params.get(key) for key in expected}
         case.expect(held == expected,
-                    f"expected params {expected} in the run of config {config}, but MLflow holds {held}")
+                    _("expected params {expected} in the run of config {config}, but MLflow holds "
+                      "{held}").format(expected=expected, config=config,
+                                       held=held_text(run.data.params, expected)))
 
 
 @pytest.mark.todo("2.3")
@@ -65,17 +77,38 @@ def test_each_run_has_the_metrics_of_its_own_model(case):
         expected = expected_metrics("RandomForest", data, random_state=42, **config)
         held = run.data.metrics
         for name, value in expected.items():
-            case.expect(name in held, f"expected metric {name} in the run of config {config}, "
-                        f"but MLflow holds only {sorted(held)}")
-            case.expect(held[name] == pytest.approx(value, rel=1e-6),
-                        f"expected {name} = {value:.6g} for config {config}, but MLflow holds "
-                        f"{held[name]:.6g} (metrics of another config's model?)")
+            case.expect(name in held, _("expected metric {metric} in the run of config {config}, "
+                                        "but MLflow holds only {held}").format(
+                                            metric=name, config=config, held=sorted(held)))
+            if held[name] != pytest.approx(value, rel=1e-6):
+                case.fail(_("expected {metric} = {value} for config {config}, but MLflow holds "
+                            "{held}").format(metric=name, value=f"{value:.6g}", config=config,
+                                             held=f"{held[name]:.6g}")
+                          + whose_metric(data, grid, config, name, held[name]))
+
+
+def whose_metric(data, grid, config, name, held) -> str:
+    """Whose metric ``held`` is, when the kit can tell: another config's model's, or this
+    model's on the training set."""
+    from grader.oracle import expected_metrics
+
+    for other in grid:
+        if other != config and expected_metrics("RandomForest", data, random_state=42, **other)[name] \
+                == pytest.approx(held, rel=1e-6):
+            return " — " + _("the {metric} of config {other}'s model: log each config's metrics "
+                             "inside its own run").format(metric=name, other=other)
+    return metric_note(name, held, training_metrics("RandomForest", data, random_state=42, **config))
 
 
 @pytest.mark.todo("2.4")
 def test_each_run_is_tagged_with_task_and_model_family(case):
     grid = random_grid(case)
-    for config, run in tuning_runs(case, case.sample_data(), grid):
+    runs = tuning_runs(case, case.sample_data(), grid)
+    for config, run in runs:
         held = {key: run.data.tags.get(key) for key in TAGS}
-        case.expect(held == TAGS, f"expected tags {TAGS} on the run of config {config}, "
-                    f"but MLflow holds {held}")
+        if held != TAGS:
+            strays = stray_runs(case, [pair[1] for pair in runs], lambda other: all(
+                other.data.tags.get(key) == value for key, value in TAGS.items()))
+            case.fail(_("expected tags {expected} on the run of config {config}, but MLflow holds "
+                        "{held}").format(expected=TAGS, config=config,
+                                         held=held_text(run.data.tags, TAGS)) + stray_note(strays))

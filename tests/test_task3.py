@@ -5,7 +5,8 @@ Run: ``pytest tests/test_task3.py``.
 
 import pytest
 
-from grader.case import Unreturned
+from grader.case import Unreturned, metric_note, run_label, training_metrics
+from grader.i18n import _
 
 FUNCTION = "compare_models"
 MODEL_NAMES = ("LinearRegression", "RandomForest", "GradientBoosting")
@@ -33,13 +34,20 @@ def comparison_runs(case, data, experiment):
         case.excuse("model_logging")  # a failing log_model is 3.3's alone
     run_ids = case.call(FUNCTION, data, experiment_name=experiment)
     if isinstance(run_ids, Unreturned):
-        case.fail(f"expected a run id for each of {list(MODEL_NAMES)}, but {run_ids.why}")
+        case.fail(_("expected a run id for each of {names}, but {why}").format(
+            names=list(MODEL_NAMES), why=run_ids.why))
     case.expect(isinstance(run_ids, dict) and sorted(run_ids) == sorted(MODEL_NAMES),
-                f"expected a dict with the keys {list(MODEL_NAMES)}, but got {run_ids!r}")
+                _("expected a dict with the keys {names}, but got {value}").format(
+                    names=list(MODEL_NAMES), value=repr(run_ids)))
     runs = {name: case.run_or_none(run_ids[name]) for name in MODEL_NAMES}
     missing = [name for name, run in runs.items() if run is None]
-    case.expect(not missing, f"expected a run for each model, but MLflow holds none for {missing}")
+    case.expect(not missing, _("expected a run for each model, but MLflow holds none for "
+                               "{names}").format(names=missing))
     return runs
+
+
+def run_named(name) -> str:
+    return _("the {name} run").format(name=name)
 
 
 @pytest.mark.todo("3.1")
@@ -50,15 +58,19 @@ def test_one_named_run_per_model_with_its_model_type(case):
     for name, run in runs.items():
         holder = case.client.get_experiment(run.info.experiment_id).name
         case.expect(found is not None and run.info.experiment_id == found.experiment_id,
-                    f"expected the {name} run in experiment {experiment!r}, but MLflow holds it "
-                    f"in {holder!r}")
+                    _("expected {run} in experiment {experiment}, but MLflow holds it in "
+                      "{holder}").format(run=run_named(name), experiment=repr(experiment),
+                                         holder=repr(holder)))
         case.expect(run.info.run_name == name,
-                    f"expected the {name} run to be named {name!r}, but MLflow holds {run.info.run_name!r}")
+                    _("expected {run} to be named {name}, but it is {label}").format(
+                        run=run_named(name), name=repr(name), label=run_label(run)))
         held = run.data.params.get("model_type")
         case.expect(held == name,
-                    f"expected param model_type = {name!r} on the {name} run, but MLflow holds {held!r}")
+                    _("expected param model_type = {name} on {run}, but MLflow holds {held}").format(
+                        name=repr(name), run=run_named(name), held=repr(held)))
     ids = {run.info.run_id for run in runs.values()}
-    case.expect(len(ids) == len(MODEL_NAMES), f"expected three different runs, but got {len(ids)}")
+    case.expect(len(ids) == len(MODEL_NAMES),
+                _("expected three different runs, but got {n}").format(n=len(ids)))
 
 
 @pytest.mark.todo("3.2")
@@ -71,10 +83,13 @@ def test_each_run_has_the_metrics_of_its_model(case):
         expected = expected_metrics(name, data, **SPEC_PARAMS[name])
         held = run.data.metrics
         for metric, value in expected.items():
-            case.expect(metric in held, f"expected metric {metric} on the {name} run, "
-                        f"but MLflow holds only {sorted(held)}")
-            case.expect(held[metric] == pytest.approx(value, rel=1e-6),
-                        f"expected {metric} = {value:.6g} on the {name} run, but MLflow holds {held[metric]:.6g}")
+            case.expect(metric in held, _("expected metric {metric} on {run}, but MLflow holds only "
+                                          "{held}").format(metric=metric, run=run_named(name),
+                                                           held=sorted(held)))
+            if held[metric] != pytest.approx(value, rel=1e-6):
+                case.fail(_("expected {metric} = {value} on {run}, but MLflow holds {held}").format(
+                    metric=metric, value=f"{value:.6g}", run=run_named(name), held=f"{held[metric]:.6g}")
+                    + metric_note(metric, held[metric], training_metrics(name, data, **SPEC_PARAMS[name])))
 
 
 @pytest.mark.todo("3.3")
@@ -88,13 +103,18 @@ def test_each_run_has_its_fitted_model_logged_with_a_signature(case):
     for name, run in runs.items():
         uri = f"runs:/{run.info.run_id}/model"
         logged = case.load_model_and_predict(uri, rows)
-        case.expect(not logged["missing"], f"expected the fitted {name} logged as an MLflow model named "
-                    f"'model' in its run, but MLflow holds no model at {uri}")
+        model = _("the model 'model' of {run}").format(run=run_named(name))
+        case.expect(not logged["missing"], _("expected the fitted {name} logged as an MLflow model named "
+                                             "'model' in its run, but {run} holds no model named "
+                                             "'model'").format(name=name, run=run_named(name)))
         case.expect("sklearn" in logged["flavors"],
-                    f"expected {uri} to be an MLflow sklearn model, but its flavors are {logged['flavors']}")
-        case.expect(logged["has_signature"], f"expected {uri} to have a signature, but it has none")
+                    _("expected {model} to be an MLflow sklearn model, but its flavors are "
+                      "{flavors}").format(model=model, flavors=logged["flavors"]))
+        case.expect(logged["has_signature"], _("expected {model} to have a signature, but it has "
+                                               "none").format(model=model))
         expected = models[name].predict(rows)
         case.expect(np.allclose(logged["predictions"], expected, rtol=1e-6),
-                    f"expected {uri} to predict what the fitted {name} predicts "
-                    f"({np.round(expected[:3], 2).tolist()}…), but it predicts "
-                    f"{np.round(logged['predictions'][:3], 2).tolist()}…")
+                    _("expected {model} to predict what the fitted {name} predicts ({expected}…), "
+                      "but it predicts {predicted}…").format(
+                        model=model, name=name, expected=np.round(expected[:3], 2).tolist(),
+                        predicted=np.round(logged["predictions"][:3], 2).tolist()))

@@ -9,7 +9,8 @@ import warnings
 
 import pytest
 
-from grader.case import KataFeedback
+from grader.case import KataFeedback, aliases_note, candidate_run, stages_feedback, tag_held
+from grader.i18n import _
 
 
 def seed(case, registered_index=None):
@@ -44,15 +45,19 @@ def test_the_best_runs_model_is_registered_and_its_version_returned(case):
     experiment, model_name, best_run_id, seeded = seed(case, registered_index=0)
     returned = case.call("register_best", experiment_name=experiment, model_name=model_name)
     new = [v for v in versions_of(case, model_name) if v.version != seeded["version"]]
-    case.expect(len(new) == 1, f"expected one new version of {model_name!r}, but MLflow holds "
-                f"{len(new)} besides the existing version {seeded['version']}")
+    case.expect(len(new) == 1, _("expected one new version of {model} in the Model Registry, but it "
+                                 "holds {n} besides version {version}, which was there before the "
+                                 "call").format(model=repr(model_name), n=len(new),
+                                                version=seeded["version"]))
     version = new[0]
-    case.expect(version.run_id == best_run_id,
-                f"expected version {version.version} to come from the run with the highest r2 "
-                f"({best_run_id}), but its source run is {version.run_id}")
+    if version.run_id != best_run_id:
+        case.fail(_("expected version {version} to come from the run with the highest r2 ({best}), "
+                    "but it comes from {source}").format(
+                        version=version.version, best=candidate_run(case, best_run_id),
+                        source=candidate_run(case, version.run_id)))
     case.expect(same_version(returned, version.version),
-                f"expected the new version number {version.version} to be returned "
-                f"(version.version), but got {returned!r}")
+                _("expected the new version number {version} to be returned (version.version), "
+                  "but got {value}").format(version=version.version, value=repr(returned)))
 
 
 def same_version(returned, version) -> bool:
@@ -64,31 +69,36 @@ def same_version(returned, version) -> bool:
 
 @pytest.mark.todo("4.2")
 def test_the_new_version_is_tagged_and_described(case):
-    experiment, model_name, _, _ = seed(case, registered_index=2)
+    experiment, model_name, _best, _seeded = seed(case, registered_index=2)
     case.call("register_best", experiment_name=experiment, model_name=model_name)
     version = versions_of(case, model_name)[-1]
     source = case.client.get_run(version.run_id)
     expected_type = source.data.params["model_type"]
     expected_r2 = source.data.metrics["r2"]
     held_type = version.tags.get("model_type")
-    case.expect(held_type == expected_type, f"expected tag model_type = {expected_type!r} on "
-                f"version {version.version}, but MLflow holds {held_type!r}")
+    case.expect(held_type == expected_type,
+                _("expected tag model_type = {expected} on version {version}, but {held}").format(
+                    expected=repr(expected_type), version=version.version,
+                    held=tag_held(version, "model_type")))
     held_r2 = version.tags.get("r2")
     try:
         close = held_r2 is not None and abs(float(held_r2) - expected_r2) <= 5e-5
     except ValueError:
         close = False
-    case.expect(close, f"expected tag r2 = {str(expected_r2)!r} (the run's metric, as text) on "
-                f"version {version.version}, but MLflow holds {held_r2!r}")
+    case.expect(close, _("expected tag r2 = {expected} (the run's metric, as text) on version "
+                         "{version}, but {held}").format(expected=repr(str(expected_r2)),
+                                                         version=version.version,
+                                                         held=tag_held(version, "r2")))
     case.expect(bool((version.description or "").strip()),
-                f"expected a description on version {version.version}, but MLflow holds none")
+                _("expected a description on version {version}, but MLflow holds none").format(
+                    version=version.version))
 
 
 @pytest.mark.todo("4.3")
 def test_the_new_version_is_promoted_to_staging(case):
     from mlflow.exceptions import MlflowException
 
-    experiment, model_name, _, _ = seed(case, registered_index=1)
+    experiment, model_name, _best, _seeded = seed(case, registered_index=1)
     case.call("register_best", experiment_name=experiment, model_name=model_name)
     version = versions_of(case, model_name)[-1]
     try:
@@ -96,13 +106,13 @@ def test_the_new_version_is_promoted_to_staging(case):
     except MlflowException:
         alias = None
     if alias is None and version.current_stage == "Staging":
-        warnings.warn(KataFeedback(
-            "TODO 4.3: accepted, but stages are deprecated: use an alias instead, "
-            "client.set_registered_model_alias(name, 'staging', version) / "
-            "aceptado, pero las etapas están obsoletas: usa un alias"))
+        warnings.warn(KataFeedback(stages_feedback()))
         return
-    case.expect(alias == version.version, f"expected alias 'staging' of {model_name!r} to point at "
-                f"version {version.version}, but MLflow holds {alias!r}")
+    if alias != version.version:
+        held = (_("it points at version {version}").format(version=alias) if alias is not None
+                else aliases_note(case, model_name))
+        case.fail(_("expected alias 'staging' of {model} to point at version {version}, but "
+                    "{held}").format(model=repr(model_name), version=version.version, held=held))
 
 
 @pytest.mark.todo("4.4")
@@ -119,6 +129,15 @@ def test_the_staging_model_is_loaded_for_prediction(case):
     start, stop = slices[staging]
     expected = fitted("LinearRegression", data, slice(start, stop)).predict(split.X_test)
     answer = case.call_then_predict("load_staging_model", split.X_test, model_name)
-    case.expect(answer["predictions"] == pytest.approx(expected.tolist(), rel=1e-6),
-                f"expected the model of version {seeded['versions'][staging]} (alias staging), but "
-                f"the returned {answer['type']} predicts otherwise")
+    if answer["predictions"] != pytest.approx(expected.tolist(), rel=1e-6):
+        like = _("predicts otherwise")
+        for index, (start, stop) in enumerate(slices):
+            model = fitted("LinearRegression", data, slice(start, stop))
+            if index != staging and answer["predictions"] == pytest.approx(
+                    model.predict(split.X_test).tolist(), rel=1e-6):
+                like = (_("predicts as version {version}, the newest, does") if index == len(slices) - 1
+                        else _("predicts as version {version} does")).format(
+                            version=seeded["versions"][index])
+        case.fail(_("expected the predictions of version {version} (the one alias staging points "
+                    "at), but the returned {type} {like}").format(
+                        version=seeded["versions"][staging], type=answer["type"], like=like))

@@ -7,6 +7,9 @@ import time
 
 import pytest
 
+from grader.case import returned_note, run_label, runs_held
+from grader.i18n import _
+
 FUNCTION = "log_baseline_run"
 
 
@@ -27,12 +30,18 @@ def test_the_new_runs_id_is_returned_when_an_earlier_baseline_run_is_there(case)
     experiment = case.name("baseline-again")
     earlier = earlier_attempt(case, experiment)
     run_id = case.call(FUNCTION, case.sample_data(), experiment_name=experiment)
-    case.expect(run_id != earlier, f"expected the id of the new run, but got {earlier!r}, the run "
-                f"an earlier attempt left in {experiment!r}")
+    case.expect(run_id != earlier, _("expected the id of the new run, but got the id of the run an "
+                                     "earlier attempt left in {experiment}").format(
+                                         experiment=repr(experiment)))
     run = case.run_or_none(run_id)
-    case.expect(run is not None, f"expected the id of the new run to be returned, but got {run_id!r}")
+    if run is None:
+        new = [other for other in case.all_runs() if other.info.run_id != earlier]
+        case.fail(_("expected the id of the new run to be returned, but got {value}{note}; "
+                    "{held}").format(value=repr(run_id), note=returned_note(run_id),
+                                                  held=runs_held(new)))
     case.expect(run.info.run_name == "baseline",
-                f"expected the run to be named 'baseline', but MLflow holds {run.info.run_name!r}")
+                _("expected the run to be named 'baseline', but it is {run}").format(run=run_label(run)))
     case.expect(run.info.status == "FINISHED",
-                f"expected the run to be FINISHED when the function returns, "
-                f"but MLflow holds {run.info.status}")
+                _("expected the run to be FINISHED when the function returns, but MLflow holds "
+                  "{status} (a run started without `with` runs until mlflow.end_run())").format(
+                    status=run.info.status))

@@ -5,6 +5,9 @@ these with ``tests/test_task2.py``; a TODO passes only when all its tests pass.
 
 import pytest
 
+from grader.case import held_text
+from grader.i18n import _
+
 FUNCTION = "tune_random_forest"
 
 
@@ -23,13 +26,16 @@ def test_three_configs_with_max_depth_none_first_each_get_their_own_params(case)
     run_ids = case.call(FUNCTION, case.sample_data(300), experiment_name=case.name("tuning"),
                         param_grid=grid)
     case.expect(isinstance(run_ids, list) and len(run_ids) == len(grid),
-                f"expected a list of {len(grid)} run ids (one per config), but got {run_ids!r}")
+                _("expected a list of {n} run ids (one per config), but got {value}").format(
+                    n=len(grid), value=repr(run_ids)))
     for config, run_id in zip(grid, run_ids):
         run = case.run_or_none(run_id)
-        case.expect(run is not None, f"expected every returned id to be a run, but MLflow holds none "
-                    f"for {run_id!r}")
+        case.expect(run is not None, _("expected every returned id to be a run, but MLflow holds none "
+                                       "for {ids}").format(ids=[run_id]))
         expected = {"max_depth": str(config["max_depth"]),
                     "min_samples_split": str(config["min_samples_split"]), "random_state": "42"}
         held = {key: run.data.params.get(key) for key in expected}
         case.expect(held == expected,
-                    f"expected params {expected} in the run of config {config}, but MLflow holds {held}")
+                    _("expected params {expected} in the run of config {config}, but MLflow holds "
+                      "{held}").format(expected=expected, config=config,
+                                       held=held_text(run.data.params, expected)))

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from grader.case import Unreturned
+from grader.case import Unreturned, run_label
+from grader.i18n import _
 
 FUNCTION = "compare_models"
 MODEL_NAMES = ("LinearRegression", "RandomForest", "GradientBoosting")
@@ -27,23 +28,30 @@ def test_three_new_named_runs_when_the_experiment_holds_an_earlier_attempt(case)
     case.excuse("model_logging")  # a failing log_model is 3.3's alone
     run_ids = case.call(FUNCTION, case.sample_data(ROWS), experiment_name=experiment)
     if isinstance(run_ids, Unreturned):
-        case.fail(f"expected a run id for each of {list(MODEL_NAMES)}, but {run_ids.why}")
+        case.fail(_("expected a run id for each of {names}, but {why}").format(
+            names=list(MODEL_NAMES), why=run_ids.why))
     case.expect(isinstance(run_ids, dict) and sorted(run_ids) == sorted(MODEL_NAMES),
-                f"expected a dict with the keys {list(MODEL_NAMES)}, but got {run_ids!r}")
+                _("expected a dict with the keys {names}, but got {value}").format(
+                    names=list(MODEL_NAMES), value=repr(run_ids)))
     for name in MODEL_NAMES:
+        the_run = _("the {name} run").format(name=name)
         case.expect(run_ids[name] != earlier.info.run_id,
-                    f"expected a new {name} run, but got {earlier.info.run_id!r}, the run an earlier "
-                    f"attempt left in {experiment!r}")
+                    _("expected a new {name} run, but got the id of the run an earlier attempt left "
+                      "in {experiment}").format(name=name, experiment=repr(experiment)))
         run = case.run_or_none(run_ids[name])
-        case.expect(run is not None, f"expected a run for {name}, but MLflow holds none for "
-                    f"{run_ids[name]!r}")
-        case.expect(run.info.experiment_id == experiment_id,
-                    f"expected the {name} run in the existing experiment {experiment!r}, but MLflow "
-                    f"holds it in {case.client.get_experiment(run.info.experiment_id).name!r}")
+        case.expect(run is not None, _("expected a run for {name}, but MLflow holds none for "
+                                       "{value}").format(name=name, value=repr(run_ids[name])))
+        if run.info.experiment_id != experiment_id:
+            case.fail(_("expected {run} in the existing experiment {experiment}, but MLflow holds it "
+                        "in {holder}").format(
+                            run=the_run, experiment=repr(experiment),
+                            holder=repr(case.client.get_experiment(run.info.experiment_id).name)))
         case.expect(run.info.run_name == name,
-                    f"expected the {name} run to be named {name!r}, but MLflow holds {run.info.run_name!r}")
+                    _("expected {run} to be named {name}, but it is {label}").format(
+                        run=the_run, name=repr(name), label=run_label(run)))
         held = run.data.params.get("model_type")
         case.expect(held == name,
-                    f"expected param model_type = {name!r} on the {name} run, but MLflow holds {held!r}")
+                    _("expected param model_type = {name} on {run}, but MLflow holds {held}").format(
+                        name=repr(name), run=the_run, held=repr(held)))
     case.expect(len(set(run_ids.values())) == len(MODEL_NAMES),
-                f"expected three different runs, but got {len(set(run_ids.values()))}")
+                _("expected three different runs, but got {n}").format(n=len(set(run_ids.values()))))

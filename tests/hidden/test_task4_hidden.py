@@ -10,7 +10,8 @@ import warnings
 
 import pytest
 
-from grader.case import KataFeedback
+from grader.case import KataFeedback, aliases_note, candidate_run, stages_feedback
+from grader.i18n import _
 
 
 def seed(case, r2, registered_index):
@@ -42,16 +43,20 @@ def test_the_best_run_is_registered_when_it_was_logged_first(case):
     best_run_id = seeded["run_ids"][0]
     returned = case.call("register_best", experiment_name=experiment, model_name=model_name)
     new = [v for v in versions_of(case, model_name) if v.version != seeded["version"]]
-    case.expect(len(new) == 1, f"expected one new version of {model_name!r}, but MLflow holds "
-                f"{len(new)} besides the existing version {seeded['version']}")
+    case.expect(len(new) == 1, _("expected one new version of {model} in the Model Registry, but it "
+                                 "holds {n} besides version {version}, which was there before the "
+                                 "call").format(model=repr(model_name), n=len(new),
+                                                version=seeded["version"]))
     version = new[0]
-    case.expect(version.run_id == best_run_id,
-                f"expected version {version.version} to come from the run with the highest r2 "
-                f"({best_run_id}, the first one logged), but its source run is {version.run_id}")
+    if version.run_id != best_run_id:
+        case.fail(_("expected version {version} to come from the run with the highest r2 ({best}, "
+                    "the first one logged), but it comes from {source}").format(
+                        version=version.version, best=candidate_run(case, best_run_id),
+                        source=candidate_run(case, version.run_id)))
     case.expect(not isinstance(returned, bool) and isinstance(returned, (int, str))
                 and str(returned).strip() == str(version.version),
-                f"expected the new version number {version.version} to be returned "
-                f"(version.version), but got {returned!r}")
+                _("expected the new version number {version} to be returned (version.version), "
+                  "but got {value}").format(version=version.version, value=repr(returned)))
 
 
 @pytest.mark.todo("4.3")
@@ -78,13 +83,14 @@ def test_the_staging_alias_moves_to_the_new_version_from_an_older_one(case):
         alias = None
     if str(alias) == str(promoted) and version.current_stage == "Staging":
         # Judged as the public test judges stages: this code never used the alias.
-        warnings.warn(KataFeedback(
-            "TODO 4.3: accepted, but stages are deprecated: use an alias instead, "
-            "client.set_registered_model_alias(name, 'staging', version) / "
-            "aceptado, pero las etapas están obsoletas: usa un alias"))
+        warnings.warn(KataFeedback(stages_feedback()))
         return
-    case.expect(alias == version.version, f"expected alias 'staging' of {model_name!r} to move to "
-                f"version {version.version}, but it still points at {alias!r}"
-                if str(alias) == str(promoted) else
-                f"expected alias 'staging' of {model_name!r} to point at version "
-                f"{version.version}, but MLflow holds {alias!r}")
+    if alias != version.version:
+        if str(alias) == str(promoted):
+            case.fail(_("expected alias 'staging' of {model} to move to version {version}, but it "
+                        "still points at version {alias}").format(
+                            model=repr(model_name), version=version.version, alias=alias))
+        held = (_("it points at version {version}").format(version=alias) if alias is not None
+                else aliases_note(case, model_name))
+        case.fail(_("expected alias 'staging' of {model} to point at version {version}, but "
+                    "{held}").format(model=repr(model_name), version=version.version, held=held))
