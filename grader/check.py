@@ -47,9 +47,11 @@ def default_lang() -> str:
     return i18n.choose() or i18n.SOURCE
 
 
-def show(run: KataRun, lang: str) -> None:
+def show(run: KataRun, lang: str, exercises: Path | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from grader.hints import hint_line, more_line
 
     text = texts(lang)
     console = Console()
@@ -72,7 +74,13 @@ def show(run: KataRun, lang: str) -> None:
         if result.status in (Status.ERROR, Status.TIMEOUT):
             console.print(text["broken"].format(id=first.id, message=result.message), highlight=False)
         else:
-            console.print(text["next"].format(id=first.id, hint=first.hint(lang)), highlight=False)
+            # The hint at the level `kata hint` has reached for this exercises folder.
+            folder = exercises if exercises is not None else Path("exercises")
+            console.print(text["next"].format(id=first.id, hint=hint_line(first, folder, lang)),
+                          highlight=False, markup=False)
+            more = more_line(first, folder, lang)
+            if more:
+                console.print(more, highlight=False, markup=False)
         console.print(text["run"].format(file=f"tests/{TASK_TEST_FILES[first.task]}"))
     elif graded:
         console.print(text["done"].format(n=len(graded)))
@@ -166,7 +174,7 @@ def _check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str, extra:
     elif fmt == "classroom-json":
         print(json.dumps(classroom_results(run), indent=2, ensure_ascii=False))
     else:
-        show(run, lang)
+        show(run, lang, exercises)
     graded = [t.id for t in load_todos() if not t.bonus and t.id in run.todos]
     all_pass = bool(graded) and all(run.todos[t].passed for t in graded)
     return 0 if all_pass else 1

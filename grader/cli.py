@@ -181,6 +181,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return main_for(args.task, args.exercises)
 
 
+def cmd_hint(args: argparse.Namespace) -> int:
+    from grader.check import default_lang
+    from grader.hints import main_for
+
+    return main_for(args.todo, args.exercises, args.lang or default_lang(), args.reset)
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -280,6 +287,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--exercises", default="exercises", metavar="DIR",
                      help="folder with your task files (default: %(default)s)")
     run.set_defaults(handler=cmd_run)
+    hint = verbs.add_parser("hint", help="the next hint of a TODO, one level more each time "
+                                         "(a nudge, the MLflow call, nearly the code)")
+    hint.add_argument("todo", nargs="?", metavar="TODO", help="the TODO, e.g. 1.3 or B.1")
+    hint.add_argument("--reset", action="store_true",
+                      help="start this TODO's hints (without TODO: every TODO's) again at level 1")
+    hint.add_argument("--exercises", default="exercises", metavar="DIR",
+                      help="folder with your task files, whose hints are remembered "
+                           "(default: %(default)s)")
+    hint.add_argument("--lang", choices=["en", "es"], help="language (default: from the locale)")
+    hint.set_defaults(handler=cmd_hint)
     stubs = instructor_verb(verbs, "stubs", "grader.stubgen",
                             help="(kit maintainers) regenerate exercises/ from solutions/")
     stubs.add_argument("--check", action="store_true", help="only report files out of sync")

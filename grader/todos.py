@@ -29,8 +29,15 @@ class Task:
     bonus: bool = False
 
 
+HINT_LEVELS = (2, 3)  # fewest and most hint levels a TODO may have
+
+
 @dataclass(frozen=True)
 class Todo:
+    """One TODO. Its hints come in levels (``hints_en``/``hints_es``, the same number in
+    both languages): a nudge, the MLflow call, nearly the code. ``hint_en``/``hint_es``
+    are level 1, the one failure messages and reports show."""
+
     id: str
     task: int
     title: str
@@ -40,13 +47,44 @@ class Todo:
     hint_es: str
     points: int = 1
     bonus: bool = False
+    hints_en: tuple[str, ...] = ()
+    hints_es: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
         return task_by_number()[self.task].module
 
-    def hint(self, lang: str = "en") -> str:
-        return self.hint_es if lang == "es" else self.hint_en
+    def hints(self, lang: str = "en") -> tuple[str, ...]:
+        """Every hint level in ``lang``, level 1 first."""
+        levels = self.hints_es if lang == "es" else self.hints_en
+        return levels or ((self.hint_es if lang == "es" else self.hint_en),)
+
+    def hint(self, lang: str = "en", level: int = 1) -> str:
+        """The hint of ``level`` (1-based, clamped to the levels there are)."""
+        levels = self.hints(lang)
+        return levels[max(1, min(level, len(levels))) - 1]
+
+
+def _todo(row: dict, path: Path) -> Todo:
+    """A ``[[todo]]`` row as a Todo: its hint levels checked (2-3 non-empty strings in
+    each language, as many in English as in Spanish)."""
+    row = dict(row)
+    where = f"{path}: TODO {row.get('id')}"
+    if "hint_en" in row or "hint_es" in row:
+        raise ValueError(f"{where}: hints are lists of levels: hints_en = [...], hints_es = [...]")
+    levels = {}
+    for key in ("hints_en", "hints_es"):
+        value = row.pop(key, None)
+        if not (isinstance(value, list) and all(isinstance(h, str) and h.strip() for h in value)):
+            raise ValueError(f"{where}: {key} must be a list of non-empty strings")
+        if not HINT_LEVELS[0] <= len(value) <= HINT_LEVELS[1]:
+            raise ValueError(f"{where}: {key} has {len(value)} levels, not "
+                             f"{HINT_LEVELS[0]}-{HINT_LEVELS[1]}")
+        levels[key] = tuple(value)
+    if len(levels["hints_en"]) != len(levels["hints_es"]):
+        raise ValueError(f"{where}: hints_en has {len(levels['hints_en'])} levels, "
+                         f"hints_es {len(levels['hints_es'])}")
+    return Todo(**row, hint_en=levels["hints_en"][0], hint_es=levels["hints_es"][0], **levels)
 
 
 @cache
@@ -55,7 +93,7 @@ def _table(path: Path = TODOS_FILE) -> tuple[tuple[Task, ...], tuple[Todo, ...]]
     with open(path, "rb") as handle:
         data = tomllib.load(handle)
     tasks = tuple(Task(**{**row, "functions": tuple(row["functions"])}) for row in data["task"])
-    todos = tuple(Todo(**row) for row in data["todo"])
+    todos = tuple(_todo(row, path) for row in data["todo"])
     numbers = [task.number for task in tasks]
     if numbers != sorted(set(numbers)) or len({task.name for task in tasks}) != len(tasks):
         raise ValueError(f"{path}: task numbers must be unique and in order, names unique")

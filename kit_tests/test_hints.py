@@ -1,0 +1,191 @@
+"""Progressive hints: the levels in todos.toml (checked on load), `kata hint` showing one
+more level each time and remembering it per exercises folder, and `kata check` showing
+the level reached. All in-process and cheap (no kata test runs)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader import hints
+from grader.check import show
+from grader.paths import KIT_ROOT, SOLUTIONS_DIR
+from grader.results import KataRun, Status, TodoResult
+from grader.todos import HINT_LEVELS, TODOS_FILE, _table, load_todos, todo_by_id
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch) -> Path:
+    """A private state folder for the levels seen."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv(hints.STATE_ENV, str(folder))
+    return folder
+
+
+@pytest.fixture
+def exercises(tmp_path) -> Path:
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    return folder
+
+
+# -- the table ------------------------------------------------------------------------
+
+def test_every_todo_has_two_or_three_levels_in_both_languages():
+    for todo in load_todos():
+        assert HINT_LEVELS[0] <= len(todo.hints_en) == len(todo.hints_es) <= HINT_LEVELS[1], todo.id
+        assert all(level.strip() for level in todo.hints_en + todo.hints_es)
+        assert len(set(todo.hints_en)) == len(todo.hints_en), f"{todo.id}: a level repeats"
+        # Level 1 is what failure messages and reports show.
+        assert (todo.hint_en, todo.hint_es) == (todo.hints_en[0], todo.hints_es[0])
+        assert todo.hint("en") == todo.hint_en and todo.hint("es") == todo.hint_es
+        assert todo.hint("es", 99) == todo.hints_es[-1] and todo.hint("en", 0) == todo.hints_en[0]
+
+
+def test_spanish_hints_keep_logging_and_registering_apart():
+    """*log* is "anotar"; "registrar" is only for the Model Registry."""
+    for todo in load_todos():
+        for level in todo.hints_es:
+            for sentence in re.split(r"(?<=[.;:])\s", level):
+                if re.search(r"\bregistr", sentence, re.IGNORECASE):
+                    assert "Model Registry" in sentence, (todo.id, sentence)
+        if todo.task in (1, 2, 3):  # tracking only: nothing is registered
+            assert not any(re.search(r"\bregistr", level, re.IGNORECASE) for level in todo.hints_es), todo.id
+
+
+@pytest.mark.parametrize("change, error", [
+    (lambda row: row.update(hints_es=row["hints_es"][:1]), "hints_es has 1 levels"),
+    (lambda row: row.update(hints_en=row["hints_en"] * 2), "levels, not 2-3"),
+    (lambda row: row.update(hints_es=row["hints_es"][:2]), "hints_en has 3 levels, hints_es 2"),
+    (lambda row: row.update(hints_en=["a nudge", ""]), "non-empty strings"),
+    (lambda row: row.update(hint_en="one hint"), "lists of levels"),
+], ids=["one-level", "too-many", "counts-differ", "empty-level", "old-field"])
+def test_the_loader_refuses_bad_hint_levels(tmp_path, change, error):
+    import tomllib
+
+    data = tomllib.loads(TODOS_FILE.read_text(encoding="utf-8"))
+    row = next(row for row in data["todo"] if row["id"] == "1.3")
+    change(row)
+    path = tmp_path / "todos.toml"
+    path.write_text(to_toml(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(error)):
+        _table(path)
+
+
+def to_toml(data: dict) -> str:
+    """Enough TOML for the task and TODO tables (strings, ints, bools, lists of strings)."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(item) for item in v) + "]"
+        return json.dumps(v, ensure_ascii=False)
+    return "".join(f"[[{table}]]\n" + "".join(f"{k} = {value(v)}\n" for k, v in row.items()) + "\n"
+                   for table in ("task", "todo") for row in data[table])
+
+
+def test_the_last_levels_do_not_hand_out_the_solutions(tmp_path):
+    """The release's no-solution check reads level 1 as a TODO's public text: the other
+    levels (and LAB.md's examples) come near the code without containing a solution's
+    TODO region."""
+    from grader.release import find_leaks, fingerprints
+
+    bodies, _told, _short = fingerprints(SOLUTIONS_DIR)
+    assert len(bodies) >= len(load_todos()) // 2
+    (tmp_path / "grader").mkdir()
+    shutil.copy(TODOS_FILE, tmp_path / "grader" / "todos.toml")
+    shutil.copy(KIT_ROOT / "LAB.md", tmp_path / "LAB.md")
+    assert find_leaks(tmp_path, bodies) == []
+
+
+# -- kata hint --------------------------------------------------------------------------
+
+def test_kata_hint_shows_one_more_level_each_time_then_says_there_are_no_more(state, exercises, capsys):
+    todo = todo_by_id()["1.3"]
+    shown = []
+    for _ in range(len(todo.hints_en) + 1):
+        assert hints.main_for("1.3", str(exercises), "en") == 0
+        shown.append(capsys.readouterr().out)
+    for level, out in enumerate(shown[:-1], start=1):
+        assert f"TODO 1.3 — {todo.title} — hint {level}/3" in out
+        assert todo.hints_en[level - 1] in out
+    assert "Next time: `kata hint 1.3` shows hint 2/3." in shown[0]
+    assert "That was the last hint for TODO 1.3." in shown[2]
+    assert todo.hints_en[-1] in shown[3] and "No more hints for TODO 1.3" in shown[3]
+    assert hints.current_level(todo, exercises) == 3
+    assert (state / "hints.json").is_file()  # in the state folder, not in exercises/
+    assert list(exercises.iterdir()) == []
+
+
+def test_levels_are_per_exercises_folder_and_todo_and_reset(state, exercises, tmp_path, capsys):
+    other = tmp_path / "other"
+    one, two = todo_by_id()["1.3"], todo_by_id()["B.1"]
+    hints.main_for("1.3", str(exercises), "en")
+    hints.main_for("1.3", str(exercises), "en")
+    hints.main_for("b.1", str(exercises), "es")  # ids are case-insensitive
+    assert "pista 1/3" in capsys.readouterr().out.splitlines()[-3]
+    assert (hints.current_level(one, exercises), hints.current_level(two, exercises)) == (2, 1)
+    assert hints.current_level(one, other) == 1
+    assert hints.main_for("1.3", str(exercises), "en", reset_levels=True) == 0
+    assert "start again" in capsys.readouterr().out
+    assert hints.seen(exercises) == {"B.1": 1}
+    assert hints.main_for(None, str(exercises), "es", reset_levels=True) == 0
+    assert hints.seen(exercises) == {}
+
+
+def test_unknown_or_missing_todo_is_one_line_and_exit_2(state, exercises, capsys):
+    assert hints.main_for("9.9", str(exercises), "en") == 2
+    assert hints.main_for(None, str(exercises), "es") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("kata hint: there is no TODO 9.9; the TODOs are 1.1, 1.2")
+    assert err[1].startswith("kata hint: ¿qué TODO?")
+
+
+def test_a_broken_or_unwritable_state_still_gives_hints(tmp_path, exercises, monkeypatch, capsys):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "hints.json").write_text("{not json")
+    monkeypatch.setenv(hints.STATE_ENV, str(state))
+    assert hints.main_for("2.1", str(exercises), "en") == 0
+    assert "hint 1/3" in capsys.readouterr().out
+    assert hints.seen(exercises) == {"2.1": 1}  # rewritten whole
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv(hints.STATE_ENV, str(blocked))  # its "folder" is a file: cannot save
+    assert hints.main_for("2.1", str(exercises), "en") == 0
+    captured = capsys.readouterr()
+    assert "hint 1/3" in captured.out and "could not remember" in captured.err
+
+
+def test_the_cli_has_the_hint_verb(state, exercises, capsys):
+    from grader.cli import main
+
+    assert main(["hint", "4.3", "--exercises", str(exercises), "--lang", "es"]) == 0
+    assert todo_by_id()["4.3"].hints_es[0] in capsys.readouterr().out
+
+
+# -- kata check ---------------------------------------------------------------------------
+
+def test_kata_check_shows_the_level_reached(state, exercises, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "250")
+    run = KataRun({"1.1": TodoResult(Status.PASS), "1.2": TodoResult(Status.PASS),
+                   "1.3": TodoResult(Status.FAIL, "TODO 1.3: expected params"),
+                   "1.4": TodoResult(Status.FAIL, "TODO 1.4: expected metrics")}, 1.0, [])
+    todo = todo_by_id()["1.3"]
+    show(run, "en", exercises)
+    out = capsys.readouterr().out
+    assert f"Next: fix TODO 1.3 — hint 1/3: {todo.hints_en[0]}" in out
+    assert "More help: `kata hint 1.3` (hint 2/3)." in out
+    hints.main_for("1.3", str(exercises), "en")
+    hints.main_for("1.3", str(exercises), "en")
+    capsys.readouterr()
+    show(run, "es", exercises)
+    out = capsys.readouterr().out
+    assert f"Siguiente: arregla el TODO 1.3 — pista 2/3: {todo.hints_es[1]}" in out
+    assert "Más ayuda: `kata hint 1.3` (pista 3/3)." in out
