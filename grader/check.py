@@ -23,6 +23,7 @@ from grader.todos import TASK_TEST_FILES, load_todos, todo_by_id
 
 FORMATS = ("text", "json", "classroom", "classroom-json")
 
+
 def texts(lang: str) -> dict[str, str]:
     """Every line ``kata check`` prints, in ``lang``."""
     with i18n.use(lang):
