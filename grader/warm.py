@@ -34,6 +34,7 @@ import hashlib
 import io
 import json
 import os
+import queue
 import signal
 import socket
 import stat
@@ -41,6 +42,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -259,27 +261,47 @@ def peer_is_me(connection: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-def handle(connection: socket.socket) -> None:
+REQUEST_TIMEOUT_S = 10  # a client that connects must say what to run by then
+
+
+def send(connection: socket.socket, event: dict) -> None:
+    connection.sendall(json.dumps(event).encode() + b"\n")
+
+
+def accept_runs(listener: socket.socket, runs: queue.Queue) -> None:
+    """Acknowledge every request at once (a waiting client must not take a busy judge
+    for a stale one), then queue it for the main thread, which runs one at a time."""
+    while True:
+        connection, _ = listener.accept()
+        try:
+            if not peer_is_me(connection):
+                raise ValueError("another user")
+            connection.settimeout(REQUEST_TIMEOUT_S)
+            request = json.loads(connection.makefile("rb").readline() or b"{}")
+            args = request.get("args")
+            if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
+                raise ValueError("not a run")
+            connection.settimeout(None)
+            send(connection, {"event": "accepted", "pid": os.getpid(), "queued": runs.qsize()})
+        except (OSError, ValueError):
+            connection.close()
+            continue
+        runs.put((connection, args))
+
+
+def run(connection: socket.socket, args: list[str]) -> None:
     import pytest
 
-    stream = connection.makefile("rb")
-    request = json.loads(stream.readline() or b"{}")
-    args = request.get("args")
-    if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
-        return
-
-    def send(event: dict) -> None:
-        connection.sendall(json.dumps(event).encode() + b"\n")
-
-    send({"event": "accepted", "pid": os.getpid()})
     with contextlib.redirect_stdout(io.StringIO()):
         status = pytest.main([*args, "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI),
-                              "-p", "no:cacheprovider", "-q"], plugins=[Forwarder(send)])
-    send({"event": "done", "status": int(status)})
+                              "-p", "no:cacheprovider", "-q"],
+                             plugins=[Forwarder(lambda event: send(connection, event))])
+    send(connection, {"event": "done", "status": int(status)})
 
 
 def serve(key: str) -> None:
-    """Warm up, then answer runs one at a time until ``IDLE_S`` pass without one."""
+    """Warm up, then run what is asked, one run at a time (pytest in the main thread),
+    until ``IDLE_S`` pass without a request."""
     from grader.quiet import silence_mlflow
     from grader.sandbox import shared_sandbox
 
@@ -297,19 +319,19 @@ def serve(key: str) -> None:
     listener.listen(8)
     os.replace(draft, path)  # appears only when ready to answer
     mine = os.stat(path).st_ino
+    runs: queue.Queue = queue.Queue()
+    threading.Thread(target=accept_runs, args=(listener, runs), daemon=True).start()
     print(f"warm judge {os.getpid()} ready for {key}", flush=True)  # its log, for people and tests
-    listener.settimeout(float(os.environ.get(IDLE_ENV, IDLE_S)))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    idle = float(os.environ.get(IDLE_ENV, IDLE_S))
     try:
         while True:
             try:
-                connection, _ = listener.accept()
-            except TimeoutError:
+                connection, args = runs.get(timeout=idle)
+            except queue.Empty:
                 break
-            with connection:
-                if peer_is_me(connection):
-                    with contextlib.suppress(OSError, ValueError):
-                        handle(connection)
+            with connection, contextlib.suppress(OSError, ValueError):
+                run(connection, args)
     finally:
         with contextlib.suppress(OSError):
             if os.stat(path).st_ino == mine:  # not a successor's socket

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -73,6 +74,12 @@ def test_a_rerun_is_judged_warm_with_a_cold_runs_verdicts_even_after_the_judge_d
     assert any(line.startswith("TODO 1.2: expected the id of the new run to be returned, but got "
                                "an ActiveRun") for line in verdicts(again))
     assert sum(line.startswith("PASSED ") for line in verdicts(again)) == 3
+
+    # Two terminals at once: the second run waits its turn; the judge is not taken for stale.
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda _: student_pytest(exercises, runtime), range(2)))
+    assert [verdicts(run) for run in together] == [verdicts(cold)] * 2
+    assert judge_pids(runtime) == started
 
     # A judge that died (killed, crashed, the machine slept) is replaced unnoticed.
     os.kill(started[0], signal.SIGKILL)
