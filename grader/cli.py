@@ -295,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     hint.add_argument("--exercises", default="exercises", metavar="DIR",
                       help="folder with your task files, whose hints are remembered "
                            "(default: %(default)s)")
-    hint.add_argument("--lang", choices=["en", "es"], help="language (default: from the locale)")
+    hint.add_argument("--lang", choices=languages(),
+                      help="language (default: $KATA_LANG, else the locale's, else English)")
     hint.set_defaults(handler=cmd_hint)
     stubs = instructor_verb(verbs, "stubs", "grader.stubgen",
                             help="(kit maintainers) regenerate exercises/ from solutions/")

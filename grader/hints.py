@@ -18,46 +18,32 @@ import sys
 import tempfile
 from pathlib import Path
 
+from grader import i18n
+from grader.i18n import _
 from grader.todos import Todo, load_todos, todo_by_id
 
 STATE_ENV = "KATA_STATE_DIR"
 STATE_NAME = "hints.json"
 
-# Every student-facing line of this module, English and Spanish.
-TEXT = {
-    "en": {
-        "header": "TODO {id} — {title} — hint {level}/{total}",
-        "next": "Next time: `kata hint {id}` shows hint {next}/{total}.",
-        "last": "That was the last hint for TODO {id}.",
-        "no_more": "No more hints for TODO {id}: you have seen all {total}. "
-                   "`kata hint {id} --reset` starts over.",
-        "reset_one": "Hints of TODO {id} start again at hint 1.",
-        "reset_all": "Hints of every TODO start again at hint 1.",
-        "unknown": "kata hint: there is no TODO {id}; the TODOs are {ids}.",
-        "which": "kata hint: which TODO? For example `kata hint 1.3`; the TODOs are {ids}.",
-        "unsaved": "(could not remember this in {path}: {error})",
-        "level": "hint {level}/{total}",
-        "more": "More help: `kata hint {id}` (hint {next}/{total}).",
-    },
-    "es": {
-        "header": "TODO {id} — {title} — pista {level}/{total}",
-        "next": "La próxima vez: `kata hint {id}` muestra la pista {next}/{total}.",
-        "last": "Era la última pista del TODO {id}.",
-        "no_more": "No hay más pistas para el TODO {id}: ya has visto las {total}. "
-                   "`kata hint {id} --reset` vuelve a empezar.",
-        "reset_one": "Las pistas del TODO {id} vuelven a empezar por la pista 1.",
-        "reset_all": "Las pistas de todos los TODOs vuelven a empezar por la pista 1.",
-        "unknown": "kata hint: no hay ningún TODO {id}; los TODOs son {ids}.",
-        "which": "kata hint: ¿qué TODO? Por ejemplo `kata hint 1.3`; los TODOs son {ids}.",
-        "unsaved": "(no se pudo recordar en {path}: {error})",
-        "level": "pista {level}/{total}",
-        "more": "Más ayuda: `kata hint {id}` (pista {next}/{total}).",
-    },
-}
 
-
-def text(lang: str) -> dict[str, str]:
-    return TEXT["es" if lang == "es" else "en"]
+def texts(lang: str) -> dict[str, str]:
+    """Every line ``kata hint`` prints (and the hint lines of ``kata check`` and ``kata
+    watch``), in ``lang`` (``grader/i18n.py``)."""
+    with i18n.use(lang):
+        return {
+            "header": _("TODO {id} — {title} — hint {level}/{total}"),
+            "next": _("Next time: `kata hint {id}` shows hint {next}/{total}."),
+            "last": _("That was the last hint for TODO {id}."),
+            "no_more": _("No more hints for TODO {id}: you have seen all {total}. `kata hint "
+                         "{id} --reset` starts over."),
+            "reset_one": _("Hints of TODO {id} start again at hint 1."),
+            "reset_all": _("Hints of every TODO start again at hint 1."),
+            "unknown": _("kata hint: there is no TODO {id}; the TODOs are {ids}."),
+            "which": _("kata hint: which TODO? For example `kata hint 1.3`; the TODOs are {ids}."),
+            "unsaved": _("(could not remember this in {path}: {error})"),
+            "level": _("hint {level}/{total}"),
+            "more": _("More help: `kata hint {id}` (hint {next}/{total})."),
+        }
 
 
 # -- where the levels seen are kept ------------------------------------------------
@@ -142,7 +128,7 @@ def reset(exercises: Path, todo_id: str | None = None) -> None:
 def hint_line(todo: Todo, exercises: Path, lang: str) -> str:
     """``hint 2/3: …``: the hint at the level the student has reached."""
     level, total = current_level(todo, exercises), len(todo.hints(lang))
-    return f"{text(lang)['level'].format(level=level, total=total)}: {todo.hint(lang, level)}"
+    return f"{texts(lang)['level'].format(level=level, total=total)}: {todo.hint(lang, level)}"
 
 
 def more_line(todo: Todo, exercises: Path, lang: str) -> str | None:
@@ -150,7 +136,7 @@ def more_line(todo: Todo, exercises: Path, lang: str) -> str | None:
     level, total = current_level(todo, exercises), len(todo.hints(lang))
     if level >= total:
         return None
-    return text(lang)["more"].format(id=todo.id, next=level + 1, total=total)
+    return texts(lang)["more"].format(id=todo.id, next=level + 1, total=total)
 
 
 # -- kata hint ------------------------------------------------------------------------
@@ -161,7 +147,7 @@ def normalise_id(todo_id: str) -> str:
 
 def main_for(todo_id: str | None, exercises: str, lang: str, reset_levels: bool = False) -> int:
     """``kata hint [x.y] [--reset]``: 0 when done, 2 for an unknown or missing TODO id."""
-    words = text(lang)
+    words = texts(lang)
     todos = todo_by_id()
     ids = ", ".join(todo.id for todo in load_todos())
     folder = Path(exercises)
