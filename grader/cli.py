@@ -188,6 +188,15 @@ def cmd_hint(args: argparse.Namespace) -> int:
     return main_for(args.todo, args.exercises, args.lang or default_lang(), args.reset)
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from grader.check import default_lang
+    from grader.watch import watch
+
+    return watch(Path(args.exercises), args.task, args.lang or default_lang())
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -298,6 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
     hint.add_argument("--lang", choices=languages(),
                       help="language (default: $KATA_LANG, else the locale's, else English)")
     hint.set_defaults(handler=cmd_hint)
+    watch = verbs.add_parser("watch", help="rerun your task's tests each time you save a file "
+                                           "in exercises/; on to the next task when it is green")
+    watch.add_argument("task", nargs="?", choices=[task.name for task in load_tasks()],
+                       help="the task to start with (default: 1)")
+    watch.add_argument("--exercises", default="exercises", metavar="DIR",
+                       help="folder with your task files (default: %(default)s)")
+    watch.add_argument("--lang", choices=languages(),
+                       help="language (default: $KATA_LANG, else the locale's, else English)")
+    watch.set_defaults(handler=cmd_watch)
     stubs = instructor_verb(verbs, "stubs", "grader.stubgen",
                             help="(kit maintainers) regenerate exercises/ from solutions/")
     stubs.add_argument("--check", action="store_true", help="only report files out of sync")
