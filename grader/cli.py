@@ -176,9 +176,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from grader.check import default_lang
     from grader.try_task import main_for
 
-    return main_for(args.task, args.exercises)
+    return main_for(args.task, args.exercises, args.lang or default_lang())
 
 
 def cmd_hint(args: argparse.Namespace) -> int:
@@ -295,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("task", choices=[task.name for task in load_tasks()], help="which task")
     run.add_argument("--exercises", default="exercises", metavar="DIR",
                      help="folder with your task files (default: %(default)s)")
+    run.add_argument("--lang", choices=languages(),
+                     help="language (default: $KATA_LANG, else the locale's, else English)")
     run.set_defaults(handler=cmd_run)
     hint = verbs.add_parser("hint", help="the next hint of a TODO, one level more each time "
                                          "(a nudge, the MLflow call, nearly the code)")
