@@ -61,7 +61,7 @@ BUNDLE_KIT = "kit"  # the bundle's folder holding the grading kit
 SCRIPTS = ("setup.sh", "run_autograder")  # the bundle's root, executable
 # The grading kit, relative to KIT_ROOT: what a grading run reads, nothing else.
 KIT_PATTERNS = ("grader/*.py", "grader/*.toml", "grader/*.json", "grader/sandbox/*.py",
-                "grader/templates/*",
+                "grader/templates/*", "grader/locale/*/LC_MESSAGES/*.po",
                 "labkit/*.py", "tests/*.py", "tests/hidden/*.py", "data/*.csv",
                 "conftest.py", "pytest.ini", "pyproject.toml")
 LEFT_OUT = {"grader/mistakes.toml"}  # the mistake matrix quotes the reference solutions

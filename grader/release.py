@@ -43,7 +43,8 @@ RELEASE_NAME = "mlflow-kata-lab"  # the student kit's distribution name (its pyp
 # everything of grader/ these import, at any depth, is shipped (``student_modules``).
 STUDENT_ROOTS = ("grader/__init__.py", "grader/__main__.py", "grader/cli.py", "grader/check.py",
                  "grader/try_task.py", "grader/pytest_plugin.py", "grader/sandbox")
-STUDENT_DATA = ("grader/todos.toml",)  # read by grader/todos.py
+STUDENT_DATA = ("grader/todos.toml",  # read by grader/todos.py
+                "grader/locale/*/LC_MESSAGES/*.po")  # the messages' translations (grader/i18n.py)
 # Never in a student kit. The CLI may import these inside the handlers of its
 # instructor verbs (registered only when the module is present); any other import of
 # one by a student module is refused.
@@ -334,8 +335,9 @@ def release(out: Path, force: bool = False, kit: Path = KIT_ROOT) -> Release:
                         and name.startswith("tests/")]
         for path in student_modules(kit, public_tests):
             copy(path, path.relative_to(kit).as_posix())
-        for name in STUDENT_DATA:
-            copy(kit / name, name)
+        for pattern in STUDENT_DATA:
+            for path in sorted(kit.glob(pattern)):
+                copy(path, path.relative_to(kit).as_posix())
         copy_tree("labkit")
         copy_tree("data")
         for name in TOP_FILES:

@@ -56,7 +56,7 @@ IDLE_S = 15 * 60  # a judge nobody used for this long leaves
 START_TIMEOUT_S = 180  # the first run waits for the judge's imports and warm-up
 ACK_TIMEOUT_S = 15  # a judge that does not acknowledge a request in time is stale
 EVENT_TIMEOUT_S = 30 * 60  # no report for this long: the judge is hung
-KEY_FILES = ("tests/**/*.py", "grader/**/*.py", "grader/*.toml", "grader/*.json",
+KEY_FILES = ("tests/**/*.py", "grader/**/*.py", "grader/*.toml", "grader/*.json", "grader/locale/**/*.po",
              "labkit/*.py", "conftest.py", "pytest.ini", "data/*.csv")
 KEY_ENV = ("KATA_ISOLATION_MAX", "TMPDIR", "PATH", "LANG", "LC_ALL")  # they shape the sandbox
 
