@@ -37,12 +37,12 @@ def log_baseline_run(data_path, experiment_name="devops-baseline"):
     #     el id de la ejecución (run.info.run_id).
     with nullcontext():
         # TODO 1.3: Log the params model_type="LinearRegression" and random_state=42.
-        #   ES: Registra los parámetros model_type="LinearRegression" y random_state=42.
+        #   ES: Anota los parámetros model_type="LinearRegression" y random_state=42.
         pass
 
         # TODO 1.4: Log the held-out metrics in `metrics` (rmse, r2, mae):
         #     mlflow.log_metric(...) for each.
-        #   ES: Registra las métricas de prueba de `metrics` (rmse, r2, mae):
+        #   ES: Anota las métricas de prueba de `metrics` (rmse, r2, mae):
         #     mlflow.log_metric(...) para cada una.
         pass
 

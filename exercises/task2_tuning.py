@@ -34,18 +34,17 @@ def tune_random_forest(data_path, experiment_name="devops-tuning", param_grid=PA
         metrics = evaluate(model, X_test, y_test)
         with mlflow.start_run() as run:
             # TODO 2.1: Log this config's n_estimators with mlflow.log_param.
-            #   ES: Registra el n_estimators de esta configuración con mlflow.log_param.
+            #   ES: Anota el n_estimators de esta configuración con mlflow.log_param.
             pass
 
             # TODO 2.2: Log max_depth, min_samples_split and random_state=42 in one
             #     mlflow.log_params call.
-            #   ES: Registra max_depth, min_samples_split y random_state=42 con una sola
+            #   ES: Anota max_depth, min_samples_split y random_state=42 con una sola
             #     llamada a mlflow.log_params.
             pass
 
             # TODO 2.3: Log this config's held-out metrics (rmse, r2, mae).
-            #   ES: Registra las métricas de prueba (rmse, r2, mae) de esta
-            #     configuración.
+            #   ES: Anota las métricas de prueba (rmse, r2, mae) de esta configuración.
             pass
 
             # TODO 2.4: Tag the run task="hyperparameter-tuning" and

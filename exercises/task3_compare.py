@@ -40,20 +40,21 @@ def compare_models(data_path, experiment_name="devops-model-comparison"):
         # TODO 3.1: Name the run after the model (mlflow.start_run(run_name=name)) and
         #     log the param model_type=name.
         #   ES: Nombra la ejecución como el modelo (mlflow.start_run(run_name=name)) y
-        #     registra el parámetro model_type=name.
+        #     anota el parámetro model_type=name.
         with mlflow.start_run() as run:
             # TODO 3.2: Log the model's held-out metrics with one mlflow.log_metrics
             #     call.
-            #   ES: Registra las métricas de prueba del modelo con una sola llamada a
+            #   ES: Anota las métricas de prueba del modelo con una sola llamada a
             #     mlflow.log_metrics.
             pass
 
             # TODO 3.3: Log the fitted model as an MLflow sklearn model named "model",
             #     with a signature (mlflow.sklearn.log_model). Tree models need
             #     skops_trusted_types=["sklearn.tree._tree.Tree"].
-            #   ES: Registra el modelo entrenado como modelo sklearn de MLflow llamado
-            #     "model", con firma (mlflow.sklearn.log_model). Los modelos de árboles
-            #     necesitan skops_trusted_types=["sklearn.tree._tree.Tree"].
+            #   ES: Anota (guarda en la ejecución) el modelo entrenado como modelo
+            #     sklearn de MLflow llamado "model", con firma
+            #     (mlflow.sklearn.log_model). Los modelos de árboles necesitan
+            #     skops_trusted_types=["sklearn.tree._tree.Tree"].
             pass
         run_ids[name] = run.info.run_id
     return run_ids

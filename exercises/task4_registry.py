@@ -29,8 +29,8 @@ def register_best(
     #     order_by=[f"metrics.{metric} DESC"])) and register its model:
     #     mlflow.register_model(f"runs:/{run_id}/model", model_name).
     #   ES: Busca la ejecución con el `metric` más alto (client.search_runs(...,
-    #     order_by=[f"metrics.{metric} DESC"])) y registra su modelo:
-    #     mlflow.register_model(f"runs:/{run_id}/model", model_name).
+    #     order_by=[f"metrics.{metric} DESC"])) y registra su modelo en el Model
+    #     Registry: mlflow.register_model(f"runs:/{run_id}/model", model_name).
     pass
 
     # Until TODO 4.1 registers a version, practise 4.2 and 4.3 on the newest one.
