@@ -1,3 +1,24 @@
 """Tests of the kit itself (grader, stub generator, dataset, reports): not the kata."""
 
+import os
+
+import pytest
+
 pytest_plugins = ["pytester"]
+
+# Kit tests assert the kit's default messages (English, each hint in both languages), as
+# under CI's C.UTF-8 locale, whatever the developer's own locale or KATA_LANG says; the
+# subprocesses they start inherit this.
+for _name in ("KATA_LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _the_kits_default_language():
+    """The session's own language too (chosen from the locale before this file loaded)."""
+    from grader import i18n
+
+    previous = i18n.set_language("")
+    yield
+    i18n.set_language(previous)
