@@ -188,8 +188,9 @@ class KataCase:
         raised by the student's function: then an ``Unreturned`` is returned and the
         test goes on judging what MLflow holds."""
         if result.ok:
-            return Described(**{"type": result.described["type"], "text": result.described["repr"]}) \
-                if result.described else result.value
+            if result.described:
+                return Described(result.described["type"], result.described["repr"])
+            return result.value
         detail = result.error
         if result.kind in ("wrong_result", "import"):  # the kit's own words: no class name
             detail = detail.partition(": ")[2]

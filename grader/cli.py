@@ -67,6 +67,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def refused(verb: str, reason: Exception) -> int:
+    """The one line a verb prints when it cannot do its job; its exit code (2)."""
+    if isinstance(reason, OSError):
+        reason = f"{reason.strerror or reason}: {reason.filename or ''}"
+    print(f"{verb}: {reason}", file=sys.stderr)
+    return 2
+
+
 def cmd_stubs(args: argparse.Namespace) -> int:
     from grader.paths import EXERCISES_DIR as exercises
     from grader.paths import KIT_ROOT, SOLUTIONS_DIR
@@ -145,12 +153,8 @@ def _grade(args: argparse.Namespace) -> int:
 
         try:
             results = grade(options, progress)
-        except GradingError as reason:
-            print(f"kata grade: {reason}", file=sys.stderr)
-            return 2
-        except OSError as error:
-            print(f"kata grade: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
-            return 2
+        except (GradingError, OSError) as reason:
+            return refused("kata grade", reason)
     graded = [s for s in results.submissions if s.status == "graded"]
     broken = len(results.submissions) - len(graded)
     mean = statistics.mean(s.score for s in graded) if graded else 0.0
@@ -206,12 +210,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
         written = release(out, force=args.force)
-    except ReleaseError as reason:
-        print(f"kata release: {reason}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"kata release: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
-        return 2
+    except (ReleaseError, OSError) as reason:
+        return refused("kata release", reason)
     print(f"kata release: {len(written.files)} files → {out}; no solution in it (looked for the "
           f"code of {len(written.checked)} TODOs; {len(written.told)} are spelled out by their own "
           f"hint, {len(written.short)} too short to tell from common MLflow code). Push it to a "
@@ -390,12 +390,8 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
         else:
             export = moodle_export(results, args.roster, args.grade_column, args.points)
         sidecar = write_export(export, args.out, results)
-    except (ResultsError, RosterError) as reason:
-        print(f"{name}: {reason}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"{name}: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
-        return 2
+    except (ResultsError, RosterError, OSError) as reason:
+        return refused(name, reason)
     for note in export.notes:
         print(_printable(f"{name}: note: {note}"), file=sys.stderr)
     for submission, reason in export.unmatched:
@@ -422,12 +418,8 @@ def cmd_export_junit(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(out, junit_xml(results))
-    except ResultsError as reason:
-        print(f"kata export junit: {reason}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"kata export junit: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
-        return 2
+    except (ResultsError, OSError) as reason:
+        return refused("kata export junit", reason)
     print(f"kata export junit: {len(results.submissions)} testsuite(s) → {args.out}", file=sys.stderr)
     return 0
 
@@ -457,13 +449,8 @@ def cmd_export_gradescope(args: argparse.Namespace) -> int:
 
     try:
         bundle = export(Path(args.out), args.seed, args.timeout, args.visibility)
-    except ExportError as reason:
-        print(f"kata export gradescope: {reason}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"kata export gradescope: {error.strerror or error}: {error.filename or ''}",
-              file=sys.stderr)
-        return 2
+    except (ExportError, OSError) as reason:
+        return refused("kata export gradescope", reason)
     print(f"kata export gradescope: {bundle.files} files → {bundle.path}; grading seed "
           f"{bundle.seed}. Upload it in Gradescope: the assignment's Configure Autograder, "
           "zip file upload.", file=sys.stderr)

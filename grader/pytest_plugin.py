@@ -67,19 +67,20 @@ def thin_client(config: pytest.Config) -> bool:
 
     if not warm.enabled() or config.invocation_params.plugins or config.option.collectonly:
         return False
-    paths = [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args]
+    paths = selected_paths(config)
     return bool(paths) and all(path.is_relative_to(TESTS_DIR) for path in paths)
+
+
+def selected_paths(config: pytest.Config) -> list[Path]:
+    """The files and folders the command line selects (node ids without their ``::…``)."""
+    return [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args]
 
 
 def may_run_kata_tests(config: pytest.Config) -> bool:
     """Whether the command line selects any kata test (not only the tooling tests)."""
-    for arg in config.args:
-        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        if path in (KIT_ROOT, TESTS_DIR) or (
-            path.parent == TESTS_DIR and path.name.startswith("test_")
-        ):
-            return True
-    return False
+    return any(path in (KIT_ROOT, TESTS_DIR)
+               or (path.parent == TESTS_DIR and path.name.startswith("test_"))
+               for path in selected_paths(config))
 
 
 def exercises_dir(config: pytest.Config) -> Path:
