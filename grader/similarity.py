@@ -1,0 +1,486 @@
+"""Copy detection: pairs of submissions whose task code is suspiciously alike.
+
+How two task files are compared (copydetect's winnowing, Schleimer, Wilkerson and
+Aiken's algorithm, the one MOSS uses):
+
+* Each file is tokenized as Python by Pygments and *normalised*: every variable,
+  attribute and function name becomes one letter, every string literal one letter,
+  whitespace and comments vanish. Renaming, reflowing and rewording comments change
+  nothing; reordering statements or restructuring the code does.
+* The normalised text is cut into k-grams (``NOISE_CHARS`` characters), hashed, and
+  winnowed: one fingerprint per window of ``GUARANTEE_CHARS - NOISE_CHARS + 1`` hashes,
+  so any common run of ``GUARANTEE_CHARS`` normalised characters is always found.
+* Fingerprints that occur in the file's stub (``exercises/``) **or in the reference
+  solution** (``solutions/``) are boilerplate and ignored. The stub because every student
+  starts from it. The reference because the TODOs are short and tightly specified and the
+  third hint level is "nearly the code": two students who both wrote the expected answer
+  did what the lab asked, which says nothing about copying. What remains is a student's
+  *own* code: their structure, helpers, extra steps; sharing much of that is the signal.
+* In a large class, a fingerprint held by more than ``common_limit(class size)``
+  submissions (5 %, and never 10 or fewer) is the class's common idiom, not evidence, and
+  is ignored too (what MOSS's ``-m`` does). Small classes and copy rings keep theirs.
+* A file's directional similarity (A towards B) is the share of A's own code (its
+  fingerprinted characters) that also occurs in B; the file's score is the larger of the
+  two directions (one who copied and then added code is still caught), and only counts
+  when both files hold at least ``MIN_OWN_CHARS`` normalised characters of own code: a
+  one-liner that matches is not evidence. A pair's score is its best file's score, since
+  copying one task file is copying; ``files`` lists the files at or above the threshold.
+
+Student code is untrusted: it is only read (at most ``MAX_READ_BYTES`` per file) and
+tokenized, never imported or run. Bytes that are not UTF-8 are replaced and the file is
+still compared; a file Pygments cannot tokenize is compared as plain text. Both are
+recorded as notes (``file_notes``), never a reason to stop.
+
+Cost: fingerprinting is linear in the class; only pairs that share a fingerprint are
+compared (an inverted index from fingerprint to submissions), so the quadratic part is
+bounded by how much own code students share, not by the class size squared.
+``benchmarks/bench_similarity.py`` measures it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from functools import cache
+from importlib import resources
+from itertools import combinations
+from pathlib import Path
+
+import jinja2
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from grader.exports import write_atomic
+from grader.paths import EXERCISES_DIR, SOLUTIONS_DIR
+from grader.submissions import STUDENT_FILES, BadSubmission, discover, prepare
+
+NOISE_CHARS = 25  # k: shorter common runs (of normalised code) are noise (copydetect's default)
+GUARANTEE_CHARS = 30  # a common run this long is always found (copydetect's default)
+WINDOW = GUARANTEE_CHARS - NOISE_CHARS + 1
+MIN_OWN_CHARS = 80  # own code (normalised characters, about 4 lines) a file needs to be evidence
+COMMON_SHARE = 0.05  # a fingerprint more than this share of the class holds is a common idiom ...
+COMMON_MIN_HOLDERS = 10  # ... once more than this many submissions hold it
+MAX_READ_BYTES = 128 * 1024  # per task file; the reference files are about 2 KB
+DEFAULT_THRESHOLD = 0.6  # see kit_tests/test_similarity.py and the module docstring: measured
+JSON_NAME = "similarity.json"
+PAGES_DIR = "similarity"
+
+
+@dataclass(frozen=True)
+class SimilarPair:
+    first: str  # submission id (ordered so first < second)
+    second: str
+    score: float  # 0..1, the larger directional similarity of the most alike task file
+    files: tuple[str, ...]  # task file names where the two are alike, e.g. ("task2_tuning.py",)
+    href: str | None = None  # relative link (from OUT) to the pair's side-by-side page, once written
+
+
+@dataclass(frozen=True)
+class FileNote:
+    """Something about one submission's task file the comparison had to work around."""
+
+    submission: str
+    file: str
+    note: str
+
+
+@dataclass(frozen=True)
+class FileMatch:
+    """One task file of a pair: its score, and where the common code lies in each side's text."""
+
+    file: str
+    score: float
+    first_text: str
+    second_text: str
+    first_spans: tuple[tuple[int, int], ...]  # character ranges of first_text found in second_text
+    second_spans: tuple[tuple[int, int], ...]
+
+
+@dataclass
+class _Doc:
+    text: str
+    fingerprint: Fingerprint | None
+    notes: list[str] = field(default_factory=list)
+
+
+# -- reading ------------------------------------------------------------------------------
+def read_task_file(path: Path) -> tuple[str, list[str]]:
+    """A task file's text, at most MAX_READ_BYTES of it, and notes on what was done to it
+    (cut, undecodable bytes replaced). Never raises for the file's content."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_READ_BYTES + 1)
+    notes = []
+    if len(data) > MAX_READ_BYTES:
+        data = data[:MAX_READ_BYTES]
+        notes.append(f"longer than {MAX_READ_BYTES // 1024} KB: compared its first {MAX_READ_BYTES // 1024} KB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if len(data) - error.start < 4 and len(data) == MAX_READ_BYTES:
+            text = data[:error.start].decode("utf-8")  # the cut fell inside a character
+        else:
+            text = data.decode("utf-8", errors="replace")
+            notes.append(f"not UTF-8 (byte {error.start}): compared with undecodable bytes replaced")
+    return text.replace("\x00", "\ufffd"), notes
+
+
+@dataclass
+class Fingerprint:
+    """A task file's winnowed fingerprints: the fields of copydetect's ``CodeFingerprint``
+    that its ``compare_files`` reads, built with copydetect's own tokenizer, winnowing and
+    coverage, but with a stable k-gram hash (copydetect hashes with Python's ``hash()``,
+    which is salted per process: the same class scored differently on every run)."""
+
+    filtered_code: str
+    offsets: np.ndarray  # copydetect's map from normalised positions back to the text
+    k: int
+    hashes: set[int]
+    hash_idx: dict[int, list[int]]
+    token_coverage: float
+
+
+def stable_kgram_hashes(text: str, k: int = NOISE_CHARS) -> np.ndarray:
+    """One 64-bit hash per k-gram of ``text``, the same in every process: a polynomial
+    hash of the code points (arithmetic modulo 2**64) finished with splitmix64, so the
+    minima winnowing picks are spread evenly."""
+    if len(text) < k:
+        return np.array([], dtype=np.int64)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    powers = np.array([pow(_BASE, k - 1 - i, 2 ** 64) for i in range(k)], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        value = (sliding_window_view(codes, k) * powers).sum(axis=1, dtype=np.uint64)
+        value = value + np.uint64(0x9E3779B97F4A7C15)
+        value = (value ^ (value >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        value = (value ^ (value >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        value = value ^ (value >> np.uint64(31))
+    return value.view(np.int64)
+
+
+_BASE = 1_000_003
+
+
+def _normalise(text: str, notes: list[str]) -> tuple[str, np.ndarray]:
+    """copydetect's normalised Python (names, strings, layout and comments set aside), or
+    the text itself when Pygments fails on it."""
+    from copydetect.utils import filter_code
+
+    try:
+        return filter_code(text, "task.py", "python")
+    except Exception as error:  # noqa: BLE001 — a tokenizer failure must not stop the class
+        notes.append(f"could not be tokenized as Python ({type(error).__name__}): compared as text")
+        return text, np.array([])
+
+
+def _fingerprint(text: str, boilerplate: np.ndarray, notes: list[str]) -> Fingerprint:
+    from copydetect.utils import get_token_coverage, winnow
+
+    filtered, offsets = _normalise(text, notes)
+    every = stable_kgram_hashes(filtered)
+    index: dict[int, list[int]] = {}
+    if len(every):
+        selected, where = winnow(every, WINDOW, remove_duplicates=False)
+        keep = ~np.isin(selected, boilerplate)
+        for value, position in zip(selected[keep].tolist(), where[keep].tolist()):
+            index.setdefault(value, []).append(position)
+    coverage = float(get_token_coverage(index, NOISE_CHARS, len(filtered)))
+    return Fingerprint(filtered, offsets, NOISE_CHARS, set(index), index, coverage)
+
+
+def _boilerplate(name: str) -> np.ndarray:
+    """Every k-gram hash of the stub's and the reference's version of task file ``name``."""
+    hashes = [np.array([], dtype=np.int64)]
+    for folder in (EXERCISES_DIR, SOLUTIONS_DIR):
+        path = folder / name
+        if path.is_file():
+            hashes.append(stable_kgram_hashes(_normalise(path.read_text(encoding="utf-8"), [])[0]))
+    return np.unique(np.concatenate(hashes))
+
+
+def _documents(folders: dict[str, Path], names: list[str]) -> dict[str, dict[str, _Doc]]:
+    """name -> submission id -> its fingerprinted task file (absent files left out)."""
+    logging.getLogger().disabled, was = True, logging.getLogger().disabled  # copydetect's chatter
+    try:
+        docs: dict[str, dict[str, _Doc]] = {}
+        for name in names:
+            boilerplate = _boilerplate(name)
+            docs[name] = {}
+            for sid, folder in folders.items():
+                path = Path(folder) / name
+                if not path.is_file() or path.is_symlink():
+                    continue
+                try:
+                    text, notes = read_task_file(path)
+                except OSError as error:
+                    docs[name][sid] = _Doc("", None, [f"could not be read ({error.strerror or error}): skipped"])
+                    continue
+                docs[name][sid] = _Doc(text, _fingerprint(text, boilerplate, notes), notes)
+        return docs
+    finally:
+        logging.getLogger().disabled = was
+
+
+def file_notes(folders: dict[str, Path]) -> list[FileNote]:
+    """What the comparison worked around, per submission and task file (for the report)."""
+    docs = _documents(folders, STUDENT_FILES)
+    return [FileNote(sid, name, note) for name in STUDENT_FILES for sid in sorted(docs[name])
+            for note in docs[name][sid].notes]
+
+
+def common_limit(class_size: int) -> int:
+    """How many submissions may hold a fingerprint before it counts as the class's common
+    idiom rather than evidence (MOSS's ``-m``): never below COMMON_MIN_HOLDERS, so small
+    classes and copy rings keep theirs."""
+    return max(COMMON_MIN_HOLDERS, int(class_size * COMMON_SHARE))
+
+
+def _drop_common(docs: dict[str, _Doc], class_size: int) -> None:
+    """Forget the fingerprints more than ``common_limit`` submissions hold (in place)."""
+    from copydetect.utils import get_token_coverage
+
+    holders: dict[int, int] = defaultdict(int)
+    for doc in docs.values():
+        if doc.fingerprint is not None:
+            for value in doc.fingerprint.hashes:
+                holders[value] += 1
+    limit = common_limit(class_size)
+    common = {value for value, count in holders.items() if count > limit}
+    if not common:
+        return
+    for doc in docs.values():
+        fp = doc.fingerprint
+        if fp is not None and fp.hashes & common:
+            fp.hashes = fp.hashes - common
+            fp.hash_idx = {value: where for value, where in fp.hash_idx.items() if value not in common}
+            fp.token_coverage = get_token_coverage(fp.hash_idx, fp.k, len(fp.filtered_code))
+
+
+def _class_documents(folders: dict[str, Path]) -> dict[str, dict[str, _Doc]]:
+    docs = _documents(folders, STUDENT_FILES)
+    for per_file in docs.values():
+        _drop_common(per_file, len(folders))
+    return docs
+
+
+# -- comparing ----------------------------------------------------------------------------
+def _own(doc: _Doc) -> float:
+    return float(doc.fingerprint.token_coverage) if doc.fingerprint is not None else 0.0
+
+
+def _compare(a: _Doc, b: _Doc) -> tuple[float, tuple, tuple]:
+    """The file's score (0 without enough own code on both sides) and the common spans."""
+    from copydetect.detector import compare_files
+
+    if a.fingerprint is None or b.fingerprint is None or min(_own(a), _own(b)) < MIN_OWN_CHARS:
+        return 0.0, (), ()
+    _, (sim_a, sim_b), (slices_a, slices_b) = compare_files(a.fingerprint, b.fingerprint)
+    score = float(min(1.0, max(sim_a, sim_b)))
+    return score, _spans(slices_a), _spans(slices_b)
+
+
+def _spans(slices) -> tuple[tuple[int, int], ...]:
+    if len(slices) == 0 or len(slices[0]) == 0:
+        return ()
+    return tuple((int(start), int(end)) for start, end in zip(slices[0], slices[1]))
+
+
+def _candidates(docs: dict[str, _Doc]) -> set[tuple[str, str]]:
+    """Pairs of submissions sharing at least one fingerprint of this file (an inverted
+    index, so pairs with nothing in common cost nothing)."""
+    holders: dict[int, list[str]] = defaultdict(list)
+    for sid, doc in docs.items():
+        if doc.fingerprint is not None and _own(doc) >= MIN_OWN_CHARS:
+            for value in doc.fingerprint.hashes:
+                holders[value].append(sid)
+    pairs: set[tuple[str, str]] = set()
+    for sids in holders.values():
+        if len(sids) > 1:
+            pairs.update(combinations(sorted(sids), 2))
+    return pairs
+
+
+def find_similar(folders: dict[str, Path], threshold: float = DEFAULT_THRESHOLD) -> list[SimilarPair]:
+    """folders: submission id -> its staged exercises/ folder (the five task files inside).
+    Ranked, most similar first, only pairs at or above threshold (pairs sharing no own
+    code at all are never listed, whatever the threshold)."""
+    docs = _class_documents(folders)
+    scores: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for name in STUDENT_FILES:
+        for first, second in _candidates(docs[name]):
+            score, _, _ = _compare(docs[name][first], docs[name][second])
+            if score > 0:
+                scores[(first, second)][name] = score
+    pairs = []
+    for (first, second), per_file in scores.items():
+        best = max(per_file.values())
+        if best >= threshold:
+            alike = sorted((n for n, s in per_file.items() if s >= threshold),
+                           key=lambda n: (-per_file[n], n))
+            pairs.append(SimilarPair(first, second, round(best, 4), tuple(alike)))
+    return sorted(pairs, key=lambda p: (-p.score, p.first, p.second))
+
+
+def match_files(pair: SimilarPair, folders: dict[str, Path],
+                docs: dict[str, dict[str, _Doc]] | None = None) -> list[FileMatch]:
+    """Every task file both submissions of ``pair`` hold, best match first, with the
+    common spans of each side (what the side-by-side page highlights). ``folders`` is
+    the whole class (the common idioms depend on it)."""
+    docs = docs if docs is not None else _class_documents(folders)
+    matches = []
+    for name in STUDENT_FILES:
+        a, b = docs[name].get(pair.first), docs[name].get(pair.second)
+        if a is None or b is None:
+            continue
+        score, spans_a, spans_b = _compare(a, b)
+        matches.append(FileMatch(name, score, a.text, b.text, spans_a, spans_b))
+    return sorted(matches, key=lambda m: (m.file not in pair.files, -m.score, m.file))
+
+
+# -- writing ------------------------------------------------------------------------------
+def write_similarity(pairs: list[SimilarPair], folders: dict[str, Path], out: Path,
+                     threshold: float = DEFAULT_THRESHOLD) -> list[SimilarPair]:
+    """Write OUT/similarity.json (all pairs: ids, score, files, threshold) and one
+    side-by-side page per pair OUT/similarity/<n>.html (both files' code next to each
+    other, matched regions highlighted, self-contained, CSP like the report,
+    autoescaped); return the pairs with href set. ``threshold`` is recorded as given (pass
+    the one find_similar used)."""
+    out = Path(out)
+    pages = out / PAGES_DIR
+    pages.mkdir(parents=True, exist_ok=True)
+    docs = _class_documents(folders)
+    written = []
+    for number, pair in enumerate(pairs, start=1):
+        href = f"{PAGES_DIR}/{number}.html"
+        write_atomic(out / href, render_pair(pair, match_files(pair, folders, docs), threshold))
+        written.append(replace(pair, href=href))
+    document = {
+        "threshold": threshold,
+        "method": {"tool": "copydetect", "noise_chars": NOISE_CHARS,
+                   "guarantee_chars": GUARANTEE_CHARS, "min_own_chars": MIN_OWN_CHARS,
+                   "common_above_holders": common_limit(len(folders)),
+                   "ignored": ["exercises/ (the stubs)", "solutions/ (the reference answers)"]},
+        "pairs": [{"first": p.first, "second": p.second, "score": p.score,
+                   "files": list(p.files), "href": p.href} for p in written],
+        "notes": [{"submission": sid, "file": name, "note": note} for name in STUDENT_FILES
+                  for sid in sorted(docs[name]) for note in docs[name][sid].notes],
+    }
+    write_atomic(out / JSON_NAME, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return written
+
+
+# -- the side-by-side page ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Segment:
+    """A run of one side's code, highlighted when the other side has it too."""
+
+    text: str
+    common: bool
+
+
+def segments(text: str, spans: tuple[tuple[int, int], ...],
+             plain_lines: frozenset[str] = frozenset()) -> list[Segment]:
+    """``text`` cut into common and other runs. Fingerprints are found in normalised code,
+    and mapping them back to the text stretches them over whatever the normalising set
+    aside (a stub's docstring next to a student's line): lines found verbatim in
+    ``plain_lines`` (the stub's and the reference's) and blank lines are never shown
+    as common."""
+    common = [False] * len(text)
+    for start, end in spans:
+        common[max(0, start):min(len(text), end)] = [True] * max(0, min(len(text), end) - max(0, start))
+    position = 0
+    for line in text.splitlines(keepends=True):
+        if not line.strip() or line.strip() in plain_lines:
+            common[position:position + len(line)] = [False] * len(line)
+        position += len(line)
+    cut: list[Segment] = []
+    start = 0
+    for index in range(1, len(text) + 1):
+        if index == len(text) or common[index] != common[start]:
+            cut.append(Segment(text[start:index], common[start]))
+            start = index
+    return cut or [Segment("", False)]
+
+
+@cache
+def boilerplate_lines(name: str) -> frozenset[str]:
+    """The stripped lines of the stub's and the reference's version of task file ``name``."""
+    lines: set[str] = set()
+    for folder in (EXERCISES_DIR, SOLUTIONS_DIR):
+        path = folder / name
+        if path.is_file():
+            lines.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return frozenset(lines - {""})
+
+
+def render_pair(pair: SimilarPair, matches: list[FileMatch], threshold: float) -> str:
+    """One pair's page: for each task file both hold, the two versions side by side with
+    the common code highlighted. Student code and ids are autoescaped; the CSP pins our
+    inline CSS and allows nothing else (no script at all)."""
+    css = _asset("similarity_pair.css")
+    files = [{"match": m,
+              "first": segments(m.first_text, m.first_spans, boilerplate_lines(m.file)),
+              "second": segments(m.second_text, m.second_spans, boilerplate_lines(m.file))}
+             for m in matches]
+    return _environment().get_template("similarity_pair.html.j2").render(
+        pair=pair, files=files, threshold=threshold, css=css, csp=_csp(css),
+        noise_chars=NOISE_CHARS)
+
+
+def _csp(css: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    return (f"default-src 'none'; style-src 'sha256-{digest}'; img-src data:; "
+            "base-uri 'none'; form-action 'none'")
+
+
+@cache
+def _asset(name: str) -> str:
+    return resources.files("grader").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    # autoescape=True, not select_autoescape(): the template's name ends in ".j2".
+    return jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+# -- staging a class ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class StagedClass:
+    folders: dict[str, Path]  # submission id -> a private folder holding its task files
+    skipped: dict[str, str]  # submission id -> the one-line reason it could not be staged
+
+
+def stage_class(submissions: Path, into: Path) -> StagedClass:
+    """Copy every submission's task files out of SUBMISSIONS into ``into/<n>/`` with
+    grader.submissions (the same safe discovery and copying grading uses), so similarity
+    covers a whole class even when ``--resume`` grades only part of it. Bad submissions
+    are skipped with their reason."""
+    folders: dict[str, Path] = {}
+    skipped: dict[str, str] = {}
+    for number, submission in enumerate(discover(Path(submissions))):
+        target = Path(into) / str(number)
+        try:
+            prepare(submission, target)
+        except BadSubmission as reason:
+            skipped[submission.id] = str(reason)
+            continue
+        except OSError as error:
+            skipped[submission.id] = f"could not be read ({error.strerror or error})"
+            continue
+        folders[submission.id] = target
+    return StagedClass(folders, skipped)
+
+
+@contextmanager
+def staged_class(submissions: Path) -> Iterator[StagedClass]:
+    """stage_class into a temporary folder that is removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="kata-similarity-") as temp:
+        yield stage_class(submissions, Path(temp))

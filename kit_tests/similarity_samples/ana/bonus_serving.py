@@ -1,0 +1,30 @@
+"""Bonus — Serving the model over REST.
+
+Start a server for your staging model, then talk to it:
+
+    mlflow models serve -m "models:/devops-response-time@staging" --env-manager local -p 5001
+
+Bonus — Servir el modelo por REST. Arranca un servidor para tu modelo en staging
+(la orden de arriba) y comunícate con él.
+
+Check your work / Comprueba tu trabajo:  pytest tests/test_bonus.py
+"""
+
+
+def build_request(rows):
+    """The JSON body of ``POST /invocations`` for a DataFrame of feature rows."""
+    # TODO B.1: Build the JSON body for POST /invocations from the DataFrame `rows` (the
+    #     "dataframe_split" format).
+    #   ES: Construye el cuerpo JSON para POST /invocations a partir del DataFrame
+    #     `rows` (el formato "dataframe_split").
+    split = rows.to_dict(orient="split")
+    split.pop("index", None)
+    return {"dataframe_split": split}
+
+
+def parse_predictions(response_json):
+    """The list of predictions in the server's JSON reply."""
+    # TODO B.2: Turn the server's JSON reply into a list of floats.
+    #   ES: Convierte la respuesta JSON del servidor en una lista de números.
+    preds = response_json["predictions"]
+    return list(map(float, preds))
