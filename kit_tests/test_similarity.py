@@ -1,0 +1,243 @@
+"""Copy detection between submissions (grader/similarity.py) on real files.
+
+The students of ``similarity_samples/`` (see its README): ana, ben and carla solved every
+TODO independently and differently; dan wrote the expected answers the hints lead to;
+zed is ben's work renamed, reflowed and recommented, nothing reordered. Add the kit's
+``solutions/`` (the reference) and copies of ``exercises/`` (untouched stubs) and the one
+pair to find is ben and zed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from grader import similarity
+from grader.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
+from grader.similarity import (DEFAULT_THRESHOLD, MAX_READ_BYTES, SimilarPair, Segment,
+                               find_similar, segments, stage_class, staged_class,
+                               write_similarity)
+from grader.submissions import STUDENT_FILES
+
+SAMPLES = Path(__file__).parent / "similarity_samples"
+INDEPENDENT = ["ana", "ben", "carla", "dan"]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def sample_class(**extra: Path) -> dict[str, Path]:
+    folders = {name: SAMPLES / name for name in [*INDEPENDENT, "zed"]}
+    folders["reference"] = SOLUTIONS_DIR
+    folders.update(extra)
+    return folders
+
+
+def ids(pair: SimilarPair) -> tuple[str, str]:
+    return pair.first, pair.second
+
+
+# -- what is found ------------------------------------------------------------------------
+def test_a_renamed_and_reformatted_copy_ranks_first_and_is_the_only_pair_found():
+    pairs = find_similar(sample_class(stub=EXERCISES_DIR))
+    assert [ids(pair) for pair in pairs] == [("ben", "zed")]
+    assert pairs[0].score >= 0.9
+    assert set(pairs[0].files) == set(STUDENT_FILES)  # zed copied every file
+    assert pairs[0].href is None
+
+
+def test_independent_solutions_of_the_same_todos_stay_below_the_threshold():
+    every = find_similar(sample_class(), threshold=0.0)  # every pair sharing any own code
+    assert ids(every[0]) == ("ben", "zed")
+    others = [pair for pair in every if ids(pair) != ("ben", "zed")]
+    assert others, "independent students share some code (one idiom or another)"
+    assert max(pair.score for pair in others) < DEFAULT_THRESHOLD / 2
+    scores = [pair.score for pair in every]
+    assert scores == sorted(scores, reverse=True)
+    assert all(pair.first < pair.second for pair in every)
+
+
+def test_the_expected_answers_are_not_evidence_of_copying():
+    """dan wrote what the hints lead to, in his own layout: like the reference, not a copy
+    of it (and not of anyone else)."""
+    pairs = find_similar(sample_class(), threshold=0.0)
+    assert not [pair for pair in pairs if {"dan", "reference"} & set(ids(pair))]
+
+
+def test_stub_only_submissions_are_not_similar_to_each_other(tmp_path):
+    folders = {}
+    for name in ("s1", "s2", "s3"):
+        shutil.copytree(EXERCISES_DIR, tmp_path / name)
+        folders[name] = tmp_path / name
+    (folders["s2"] / "task1_baseline.py").write_text(  # reformatted stub: still the stub
+        re.sub(r"\n\n", "\n", (EXERCISES_DIR / "task1_baseline.py").read_text(encoding="utf-8")),
+        encoding="utf-8")
+    assert find_similar(folders, threshold=0.0) == []
+    assert find_similar({**folders, "ben": SAMPLES / "ben"}, threshold=0.0) == []
+
+
+def test_copying_a_single_task_file_is_found_and_named(tmp_path):
+    mixed = tmp_path / "mixed"
+    shutil.copytree(SAMPLES / "ana", mixed)
+    shutil.copyfile(SAMPLES / "zed" / "task4_registry.py", mixed / "task4_registry.py")
+    pairs = [pair for pair in find_similar(sample_class(mixed=mixed)) if "mixed" in ids(pair)]
+    assert sorted(ids(pair) for pair in pairs) == [("ana", "mixed"), ("ben", "mixed"), ("mixed", "zed")]
+    by_pair = {ids(pair): pair for pair in pairs}
+    assert by_pair[("ben", "mixed")].files == ("task4_registry.py",)
+    assert "task4_registry.py" not in by_pair[("ana", "mixed")].files
+
+
+def test_code_most_of_a_large_group_holds_is_an_idiom_but_a_small_copy_ring_is_found():
+    """A fingerprint more than common_limit submissions hold is the class's idiom (MOSS's
+    -m): eleven identical submissions hide each other, four are six pairs."""
+    assert similarity.common_limit(12) == 10 and similarity.common_limit(300) == 15
+    ring = {f"c{i:02}": SAMPLES / "ben" for i in range(11)}
+    assert find_similar({**ring, "ana": SAMPLES / "ana"}) == []
+    small_ring = {f"c{i}": SAMPLES / "ben" for i in range(4)}
+    pairs = find_similar({**small_ring, "ana": SAMPLES / "ana"})
+    assert [ids(pair) for pair in pairs] == [(f"c{a}", f"c{b}") for a in range(4) for b in range(a + 1, 4)]
+    assert {pair.score for pair in pairs} == {1.0}
+
+
+def test_scores_are_the_same_in_every_process():
+    """copydetect hashes k-grams with Python's salted hash(); ours is stable, so a
+    regrade shows the same numbers."""
+    script = ("import json; from grader.similarity import find_similar; from pathlib import Path; "
+              f"S = Path({str(SAMPLES)!r}); "
+              "print(json.dumps([[p.first, p.second, p.score, p.files] for p in "
+              "find_similar({n: S / n for n in ['ana', 'ben', 'carla', 'zed']}, threshold=0.0)]))")
+    runs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env=env, cwd=KIT_ROOT, timeout=120, check=True)
+        runs.append(json.loads(done.stdout))
+    assert runs[0] == runs[1] and len(runs[0]) >= 2
+
+
+# -- untrusted files ----------------------------------------------------------------------
+def test_hostile_and_broken_files_are_read_never_run_and_stop_nothing(tmp_path):
+    marker = tmp_path / "imported.txt"
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "task1_baseline.py").write_bytes(  # runs code at import: must never happen
+        f"open({str(marker)!r}, 'w').write('ran')\nraise SystemExit(3)\n".encode())
+    (odd / "task2_tuning.py").write_bytes(b"\xff\xfe caf\xe9 = 1\x00\x00" + bytes(range(256)))
+    (odd / "task3_compare.py").write_text("def broken(:\n    '''never closed\n" * 50, encoding="utf-8")
+    (odd / "task4_registry.py").mkdir()  # a folder where a file should be
+    (odd / "bonus_serving.py").write_text("x = 1  # " + "é" * MAX_READ_BYTES, encoding="utf-8")
+    latin = tmp_path / "latin"
+    shutil.copytree(SAMPLES / "zed", latin)
+    text = (SAMPLES / "zed" / "task2_tuning.py").read_text(encoding="utf-8")
+    (latin / "task2_tuning.py").write_bytes(text.encode("latin-1", errors="replace"))
+    pairs = find_similar(sample_class(odd=odd, latin=latin))
+    assert ("ben", "latin") in [ids(pair) for pair in pairs]
+    assert "task2_tuning.py" in dict((ids(p), p) for p in pairs)[("ben", "latin")].files
+    assert not [pair for pair in pairs if "odd" in ids(pair)]
+    assert not marker.exists()
+    notes = {(n.submission, n.file): n.note for n in similarity.file_notes({"odd": odd, "latin": latin})}
+    assert "not UTF-8" in notes[("odd", "task2_tuning.py")]
+    assert "not UTF-8" in notes[("latin", "task2_tuning.py")]
+    assert "longer than 128 KB" in notes[("odd", "bonus_serving.py")]
+    assert ("odd", "task4_registry.py") not in notes  # not a file: simply absent
+
+
+def test_a_cut_inside_a_multibyte_character_is_not_called_undecodable(tmp_path):
+    path = tmp_path / "task1_baseline.py"
+    path.write_text("a" * (MAX_READ_BYTES - 1) + "é" * 10, encoding="utf-8")
+    text, notes = similarity.read_task_file(path)
+    assert len(text) == MAX_READ_BYTES - 1 and notes == [f"longer than 128 KB: compared its first 128 KB"]
+
+
+# -- what is written ----------------------------------------------------------------------
+def test_similarity_json_lists_every_pair_with_its_page_and_the_threshold(tmp_path):
+    folders = sample_class()
+    pairs = find_similar(folders, threshold=0.05)
+    written = write_similarity(pairs, folders, tmp_path, threshold=0.05)
+    assert [ids(pair) for pair in written] == [ids(pair) for pair in pairs] and len(written) >= 2
+    document = json.loads((tmp_path / "similarity.json").read_text(encoding="utf-8"))
+    assert set(document) == {"threshold", "method", "pairs", "notes"}
+    assert document["threshold"] == 0.05
+    assert document["notes"] == []
+    assert document["method"]["tool"] == "copydetect"
+    for number, (entry, pair) in enumerate(zip(document["pairs"], written, strict=True), start=1):
+        assert entry == {"first": pair.first, "second": pair.second, "score": pair.score,
+                         "files": list(pair.files), "href": f"similarity/{number}.html"}
+        assert pair.href == entry["href"] and (tmp_path / pair.href).is_file()
+        assert isinstance(entry["score"], float) and 0 < entry["score"] <= 1
+
+
+def test_no_pairs_still_writes_an_empty_list(tmp_path):
+    assert write_similarity([], {"ana": SAMPLES / "ana"}, tmp_path) == []
+    document = json.loads((tmp_path / "similarity.json").read_text(encoding="utf-8"))
+    assert document["pairs"] == [] and document["threshold"] == DEFAULT_THRESHOLD
+
+
+def test_segments_merge_spans_and_never_mark_stub_lines():
+    text = "keep\nstub line\nmine = 1\n"
+    cut = segments(text, ((0, 3), (2, 9), (15, 22)), frozenset({"stub line"}))
+    assert "".join(segment.text for segment in cut) == text
+    assert [s.text for s in cut if s.common] == ["keep\n", "mine = "]
+    assert segments("", ()) == [Segment("", False)]
+
+
+def render_pair_page(tmp_path: Path) -> Path:
+    hostile = '<script>alert("id")</script>'
+    folders = {"ben": SAMPLES / "ben", hostile: SAMPLES / "zed", "ana": SAMPLES / "ana"}
+    written = write_similarity(find_similar(folders), folders, tmp_path)
+    assert [ids(pair) for pair in written] == [(hostile, "ben")]
+    return tmp_path / written[0].href
+
+
+def test_the_side_by_side_page_escapes_student_text_and_loads_nothing(tmp_path):
+    html = render_pair_page(tmp_path).read_text(encoding="utf-8")
+    assert "<script" not in html and "&lt;script&gt;alert(&#34;id&#34;)&lt;/script&gt;" in html
+    assert re.search("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+                     "style-src 'sha256-[A-Za-z0-9+/=]+';", unescape(html))
+    assert re.findall(r'(?:src|href)="([^"]*)"', html) == ["../index.html"]
+    assert html.count("<mark>") > 20 and html.count("<section") == len(STUDENT_FILES)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_the_side_by_side_page_renders_in_chromium_without_console_or_csp_errors(tmp_path):
+    page = render_pair_page(tmp_path)
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+               "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=90, check=True)
+    errors = [line for line in run.stderr.splitlines() if ":CONSOLE" in line
+              or re.search(r"Content Security Policy|Refused to", line)]
+    assert errors == []
+    dom = run.stdout
+    assert dom.count("<mark>") > 20 and dom.count('class="sides"') == len(STUDENT_FILES)
+    assert "<script" not in dom.replace("&lt;script", "")
+
+
+# -- staging a class ----------------------------------------------------------------------
+def test_stage_class_takes_every_gradable_submission_and_skips_the_rest_with_a_reason(tmp_path):
+    submissions = tmp_path / "SUBMISSIONS"
+    shutil.copytree(SAMPLES / "ben", submissions / "ben" / "lab" / "exercises")
+    with zipfile.ZipFile(submissions / "zed.zip", "w") as bundle:
+        for name in STUDENT_FILES:
+            bundle.write(SAMPLES / "zed" / name, f"exercises/{name}")
+    (submissions / "empty").mkdir()
+    (submissions / "notes.txt").write_text("hi", encoding="utf-8")
+    before = sorted(p.relative_to(submissions) for p in submissions.rglob("*"))
+    with staged_class(submissions) as staged:
+        assert sorted(staged.folders) == ["ben", "zed"]
+        assert set(staged.skipped) == {"empty", "notes.txt"}
+        assert staged.skipped["empty"] == "empty submission folder"
+        assert sorted(p.name for p in staged.folders["zed"].iterdir()) == sorted(STUDENT_FILES)
+        assert [ids(pair) for pair in find_similar(staged.folders)] == [("ben", "zed")]
+        temp = staged.folders["ben"].parent
+    assert not temp.exists()
+    assert sorted(p.relative_to(submissions) for p in submissions.rglob("*")) == before
+    assert stage_class(submissions, tmp_path / "kept").folders["ben"].is_dir()
