@@ -127,7 +127,7 @@ def _grade(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     options = GradeOptions(Path(args.submissions), Path(args.out), args.jobs or os.cpu_count() or 1,
                            args.timeout, args.resume, require_isolation=args.require_isolation,
-                           seed=args.seed, lang=args.lang)
+                           seed=args.seed, lang=args.lang, scheduler=args.scheduler)
     started = time.monotonic()
     with Progress(TextColumn("[bold]grading[/bold]"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
@@ -259,7 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder whose every sub-folder or .zip is one student's submission")
     grade.add_argument("--out", required=True, metavar="OUT",
                        help="where to write results.json, grades.csv and index.html")
-    grade.add_argument("--jobs", type=int, metavar="N", help="submissions graded in parallel (default: one per core)")
+    where = grade.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, metavar="N", help="submissions graded in parallel (default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS|local:N",
+                       help="grade on a Dask cluster: a scheduler's address (tcp://HOST:8786), or local:N "
+                            "for N Dask workers on this machine (needs the cluster extra)")
     grade.add_argument("--timeout", type=float, default=60.0, metavar="S",
                        help="seconds one call of student code may take (default: %(default)s)")
     grade.add_argument("--resume", action="store_true",

@@ -41,8 +41,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from grader.paths import KIT_ROOT
 from grader.results import ClassResults, KataRun, SubmissionResult
@@ -279,6 +281,7 @@ class GradeOptions:
     require_isolation: bool = False  # a guarantee the OS cannot give is an error
     seed: str | None = None  # the tests' seed; None: a fresh one (or, resuming, the saved one)
     lang: str = "en"  # the language of the verdicts' messages (grader.i18n)
+    scheduler: str | None = None  # grade on Dask: a scheduler address or "local:N" (grader.cluster)
 
 
 def new_seed() -> str:
@@ -311,11 +314,55 @@ def file_stem(submission_id: str) -> str:
     return f"{safe}-{hashlib.sha256(submission_id.encode()).hexdigest()[:8]}"
 
 
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What a kata worker grades with; every worker of one run, here or on a Dask
+    worker, gets the same (so every verdict of the run is reproducible by the seed)."""
+
+    timeout: float
+    seed: str
+    lang: str = "en"
+
+
+def kata_worker_env() -> dict[str, str]:
+    """The environment of kata workers and of the model server: the kit importable,
+    its interpreter's folder first on PATH, no model server inherited from a caller."""
+    from grader.model_server import SERVER_ENV, SERVER_ERROR_ENV, kit_bin_path
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KIT_ROOT),
+                                                                         os.environ.get("PYTHONPATH")])),
+           "PATH": kit_bin_path(os.environ)}
+    for name in (SERVER_ENV, SERVER_ERROR_ENV):
+        env.pop(name, None)
+    return env
+
+
+def start_model_server(home: Path, env: dict[str, str]):
+    """Serve the kit's model for the bonus tests; if that fails, every other TODO is
+    still graded and the bonus fixture reports why (``$KATA_MODEL_SERVER_ERROR``).
+    Sets ``env`` for the kata workers started after it."""
+    from grader.model_server import SERVER_ENV, SERVER_ERROR_ENV, serve_kit_model
+
+    try:
+        server = serve_kit_model(home)
+    except Exception as error:  # noqa: BLE001 - reported on the bonus TODOs
+        reason = next((line.strip() for line in str(error).splitlines() if line.strip()),
+                      type(error).__name__)
+        env[SERVER_ERROR_ENV] = f"kit error: the model server could not start: {reason}"
+        return None
+    env[SERVER_ENV] = server.url
+    return server
+
+
+def kit_has_bonus() -> bool:
+    return any(todo.task == 5 for todo in load_todos())
+
+
 class Worker:
     """One ``python -m grader.worker`` process."""
 
-    def __init__(self, options: GradeOptions, env: dict[str, str], tmpdir: Path, seed: str):
-        self.options, self.env, self.tmpdir, self.seed = options, env, tmpdir, seed
+    def __init__(self, settings: WorkerSettings, env: dict[str, str], tmpdir: Path):
+        self.settings, self.env, self.tmpdir = settings, env, tmpdir
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -325,9 +372,10 @@ class Worker:
         this worker until the queue is empty."""
         from grader.model_server import die_with_parent
 
+        settings = self.settings
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.worker", "--timeout", str(self.options.timeout),
-             "--seed", self.seed, "--tmpdir", str(self.tmpdir), "--lang", self.options.lang],
+            [sys.executable, "-m", "grader.worker", "--timeout", str(settings.timeout),
+             "--seed", settings.seed, "--tmpdir", str(self.tmpdir), "--lang", settings.lang],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, bufsize=1, env=self.env, cwd=KIT_ROOT,
             start_new_session=True, preexec_fn=die_with_parent(),
@@ -366,6 +414,110 @@ class Worker:
             self.process.wait()
 
 
+def grading_deadline_s(timeout: float) -> float:
+    """How long one submission may take in a kata worker: a backstop, as every call of
+    student code has its own limit."""
+    return 25 * timeout + 300
+
+
+def worker_job(job: dict) -> dict:
+    """The line a kata worker reads for ``job`` (see ``grader.worker``)."""
+    return {key: job[key] for key in ("id", "exercises", "log")}
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One job's outcome, wherever it was graded: the kata worker's reply (``KataRun``
+    JSON plus ``id``, or ``{"id", "error"}``), or None when the grader gave up on it."""
+
+    job: dict
+    reply: dict | None
+
+
+class GradingPool(Protocol):
+    """Where jobs are graded: the one seam between ``--jobs`` (``LocalPool``) and
+    ``--scheduler`` (``grader.cluster.DaskPool``). ``grade`` yields each job's outcome
+    in the calling (main) thread as soon as it is known, so that recording, progress and
+    interruptions work alike; ``close`` stops everything the pool started, even
+    half-way through ``grade``."""
+
+    def grade(self, jobs: list[dict]) -> Iterator[Graded]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalPool:
+    """``--jobs`` kata workers on this machine, one thread each, sharing one model server."""
+
+    def __init__(self, grader: "ClassGrader", workspace: Path):
+        self.grader, self.workspace = grader, workspace
+        self.settings = WorkerSettings(grader.options.timeout, grader.seed, grader.options.lang)
+        self.env = kata_worker_env()
+        self.server = None
+        self.workers: list[Worker] = []
+        self.done: queue.Queue[Graded] = queue.Queue()
+        self.lock = threading.Lock()
+        self.stopping = False  # set (under ``lock``) when the workers are being stopped
+
+    def grade(self, jobs: list[dict]) -> Iterator[Graded]:
+        if kit_has_bonus():
+            self.server = start_model_server(self.workspace / "served-model", self.env)
+        self.workers = [Worker(self.settings, self.env, self.workspace / "tmp")
+                        for _ in range(max(1, min(self.grader.options.jobs, len(jobs))))]
+        for worker in self.workers:
+            worker.start()
+        isolation = [worker.wait_ready() for worker in self.workers][0]
+        self.grader.record_isolation(isolation)
+        pending: queue.Queue = queue.Queue()
+        for job in jobs:
+            pending.put(job)
+        threads = [threading.Thread(target=self.serve_jobs, args=(worker, pending), daemon=True)
+                   for worker in self.workers]
+        for thread in threads:
+            thread.start()
+        left = len(jobs)
+        while left:
+            try:
+                outcome = self.done.get(timeout=0.5)  # a timed wait: signals are handled meanwhile
+            except queue.Empty:
+                if not any(thread.is_alive() for thread in threads) and self.done.empty():
+                    return
+                continue
+            left -= 1
+            yield outcome
+
+    def serve_jobs(self, worker: Worker, pending: queue.Queue) -> None:
+        deadline = grading_deadline_s(self.settings.timeout)
+        while True:
+            try:
+                job = pending.get_nowait()
+            except queue.Empty:
+                return
+            self.grader.progress("begin", id=job["id"])
+            reply = worker.grade(worker_job(job), deadline)
+            if self.stopping:  # a worker killed now is no verdict on its submission
+                return
+            self.done.put(Graded(job, reply))
+            if reply is None:
+                try:
+                    with self.lock:  # never start a worker once close() is stopping them
+                        if self.stopping:
+                            return
+                        worker.stop()
+                        worker.start()
+                    worker.wait_ready()
+                except GradingError:
+                    pass
+
+    def close(self) -> None:
+        with self.lock:
+            self.stopping = True
+        for worker in self.workers:
+            worker.stop()
+        if self.server is not None:
+            self.server.stop()
+
+
 class ClassGrader:
     """Grades every submission of ``options.submissions``; see module docstring."""
 
@@ -386,6 +538,11 @@ class ClassGrader:
             raise GradingError(f"{options.submissions} is not a folder of submissions")
         if options.out.resolve() == options.submissions.resolve():
             raise GradingError("--out must not be the submissions folder itself (it is never written)")
+        if options.scheduler:  # before anything is written: no Dask, or a bad address form
+            from grader.cluster import parse_scheduler, require_dask
+
+            parse_scheduler(options.scheduler)
+            require_dask()
         options.out.mkdir(parents=True, exist_ok=True)
         if self.out_lock is None:
             self.out_lock = lock_out(options.out)
@@ -478,98 +635,55 @@ class ClassGrader:
         return jobs
 
     def grade_all(self, jobs: list[dict], workspace: Path) -> None:
-        from grader.model_server import SERVER_ENV, SERVER_ERROR_ENV, kit_bin_path
-
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KIT_ROOT),
-                                                                             os.environ.get("PYTHONPATH")])),
-               "PATH": kit_bin_path(os.environ)}
-        for name in (SERVER_ENV, SERVER_ERROR_ENV):
-            env.pop(name, None)
-        server = None
-        workers = [Worker(self.options, env, workspace / "tmp", self.seed)
-                   for _ in range(max(1, min(self.options.jobs, len(jobs))))]
+        pool = self.pool(workspace)
         try:
-            if any(todo.task == 5 for todo in load_todos()):
-                server = self.start_model_server(workspace / "served-model", env)
-            for worker in workers:
-                worker.start()
-            isolation = [worker.wait_ready() for worker in workers][0]
-            self.record_isolation(isolation)
-            pending: queue.Queue = queue.Queue()
-            for job in jobs:
-                pending.put(job)
-            threads = [threading.Thread(target=self.serve_jobs, args=(worker, pending), daemon=True)
-                       for worker in workers]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                while thread.is_alive():  # a timed join: signals are handled meanwhile
-                    thread.join(0.5)
+            for outcome in pool.grade(jobs):
+                self.record(self.result_of(outcome))
         finally:
             with cleanup_section():
                 with self.lock:
-                    self.stopping = True  # a worker killed now is no verdict on its submission
-                for worker in workers:
-                    worker.stop()
-                if server is not None:
-                    server.stop()
+                    self.stopping = True
+                pool.close()
 
-    @staticmethod
-    def start_model_server(home: Path, env: dict[str, str]):
-        """Serve the kit's model for the bonus tests; if that fails, every other TODO is
-        still graded and the bonus fixture reports why (``$KATA_MODEL_SERVER_ERROR``)."""
-        from grader.model_server import SERVER_ENV, SERVER_ERROR_ENV, serve_kit_model
+    def pool(self, workspace: Path) -> GradingPool:
+        """Where this run's jobs are graded: ``--scheduler``'s Dask cluster, else here."""
+        if self.options.scheduler:
+            from grader.cluster import DaskPool
 
-        try:
-            server = serve_kit_model(home)
-        except Exception as error:  # noqa: BLE001 - reported on the bonus TODOs
-            reason = next((line.strip() for line in str(error).splitlines() if line.strip()),
-                          type(error).__name__)
-            env[SERVER_ERROR_ENV] = f"kit error: the model server could not start: {reason}"
-            return None
-        env[SERVER_ENV] = server.url
-        return server
+            return DaskPool(self, workspace)
+        return LocalPool(self, workspace)
+
+    # kept here for callers that serve the model the way a local run does
+    start_model_server = staticmethod(start_model_server)
 
     def record_isolation(self, isolation: dict) -> None:
         """Put the sandbox's isolation in ``kit`` (results.json) and say what is missing;
-        with ``--require-isolation`` a missing guarantee stops the run before any grade."""
-        self.kit["isolation"] = {"level": isolation.get("level", "none"),
-                                 "missing": list(isolation.get("missing", []))}
-        missing = self.kit["isolation"]["missing"]
+        with ``--require-isolation`` a missing guarantee stops the run. Called once per
+        kata worker hello (every Dask worker's may differ): a guarantee one of them
+        lacks is recorded as missing for the run."""
+        level, missing = isolation.get("level", "none"), list(isolation.get("missing", []))
+        known = self.kit.get("isolation")
+        if known is not None:
+            new = [item for item in missing if item not in known["missing"]]
+            if not new:
+                return
+            missing = known["missing"] + new
+        self.kit["isolation"] = {"level": level, "missing": missing}
         if missing and self.options.require_isolation:
             raise GradingError(f"--require-isolation: this machine cannot give: {'; '.join(missing)}")
         self.progress("isolation", **self.kit["isolation"])
 
-    def serve_jobs(self, worker: Worker, pending: queue.Queue) -> None:
-        deadline = 25 * self.options.timeout + 300  # a backstop: calls have their own limits
-        while True:
-            try:
-                job = pending.get_nowait()
-            except queue.Empty:
-                return
-            self.progress("begin", id=job["id"])
-            reply = worker.grade({k: job[k] for k in ("id", "exercises", "log")}, deadline)
-            if self.stopping:
-                return
-            if reply is None:
-                result = SubmissionResult(job["id"], "error",
-                                          message="the grader gave up on this submission (its worker stopped or hung)")
-                try:
-                    with self.lock:  # never start a worker once grade_all is stopping them
-                        if self.stopping:
-                            return
-                        worker.stop()
-                        worker.start()
-                    worker.wait_ready()
-                except GradingError:
-                    pass
-            elif "error" in reply:
-                result = SubmissionResult(job["id"], "error", message=reply["error"])
-            else:
-                run = KataRun.from_json(reply)
-                result = SubmissionResult(job["id"], "graded", run.todos, run.duration_s,
-                                          message="; ".join(job["notes"] + run.problems))
-            self.record(result)
+    @staticmethod
+    def result_of(outcome: Graded) -> SubmissionResult:
+        job, reply = outcome.job, outcome.reply
+        if reply is None:
+            return SubmissionResult(job["id"], "error",
+                                    message="the grader gave up on this submission (its worker stopped or hung)")
+        if "error" in reply:
+            return SubmissionResult(job["id"], "error", message=reply["error"])
+        run = KataRun.from_json(reply)
+        return SubmissionResult(job["id"], "graded", run.todos, run.duration_s,
+                                message="; ".join(job["notes"] + run.problems))
 
     def record(self, result: SubmissionResult) -> None:
         from grader.exports import write_atomic

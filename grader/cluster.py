@@ -1,0 +1,191 @@
+"""``kata grade --scheduler ADDRESS|local:N``: grade on a Dask cluster.
+
+The ``kata grade`` process stays the trusted one: it finds and safely stages every
+submission as in a local run, then sends each staged ``exercises/`` folder as zip bytes
+in one Dask task (``grader.cluster_worker.grade_task``) and gets back the kata worker's
+reply and the pytest-html log's bytes, which it writes into ``OUT/logs/``. Recording,
+``--resume`` and the reports are ``ClassGrader``'s, unchanged: ``DaskPool`` is only
+*where* jobs are graded (``grader.grade.GradingPool``).
+
+A Dask worker that dies mid-submission loses nothing: the scheduler gives the task to
+another worker. One that dies more often than the scheduler's ``allowed-failures``
+(1 for ``local:N``; set ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1`` where you
+start your scheduler) gets a ``KilledWorker``, reported for that submission only.
+Answers from a worker with another kit version stop the run with one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import CancelledError
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader.grade import GradingError, Graded, WorkerSettings, file_stem
+
+if TYPE_CHECKING:
+    from grader.grade import ClassGrader
+
+INSTALL_HINT = 'pip install "mlflow-kata[cluster]" (in a checkout of the kit: pip install -e ".[cluster]")'
+LOCAL_PATTERN = re.compile(r"local:(\d{1,3})")
+ALLOWED_FAILURES = 1  # local:N: a submission whose worker dies is retried once elsewhere
+CONNECT_TIMEOUT_S = 30
+WORKERS_WAIT_S = 300  # how long a scheduler may have no worker at all (a batch queue)
+LOCAL_DEATH_TIMEOUT_S = 60  # local:N's workers leave if `kata grade` was killed
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """``--scheduler``'s value: a number of local workers, or a scheduler's address."""
+
+    local_workers: int = 0
+    address: str = ""
+
+    def __str__(self) -> str:
+        return f"local:{self.local_workers}" if self.local_workers else self.address
+
+
+def parse_scheduler(text: str) -> SchedulerSpec:
+    """``local:N`` (1-999 workers) or an address such as ``tcp://10.0.0.5:8786``."""
+    text = text.strip()
+    local = LOCAL_PATTERN.fullmatch(text)
+    if local and int(local.group(1)) >= 1:
+        return SchedulerSpec(local_workers=int(local.group(1)))
+    if text.startswith("local") or not text:
+        raise GradingError(f"--scheduler {text!r}: use local:N (N workers on this machine, 1-999) "
+                           "or a Dask scheduler's address such as tcp://HOST:8786")
+    return SchedulerSpec(address=text)
+
+
+def require_dask() -> None:
+    """One line (exit 2) naming the extra to install when Dask is missing."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise GradingError(f"--scheduler needs Dask, which is not installed: {INSTALL_HINT}") from None
+
+
+class DaskPool:
+    """Grades jobs as Dask tasks, one per submission (see module docstring)."""
+
+    def __init__(self, grader: "ClassGrader", workspace: Path):
+        self.spec = parse_scheduler(grader.options.scheduler or "")
+        require_dask()
+        self.grader = grader
+        self.settings = WorkerSettings(grader.options.timeout, grader.seed, grader.options.lang)
+        self.topic = f"mlflow-kata-begin-{secrets.token_hex(6)}"
+        self.cluster = None
+        self.client = None
+        self.futures: dict = {}
+        self.workspace = workspace
+        self.server = None  # local:N: one model server for the machine, as a local run's
+
+    def connect(self):
+        from distributed import Client, LocalCluster
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)  # the progress bar owns stderr
+        if self.spec.local_workers:
+            import dask
+
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+                self.cluster = LocalCluster(
+                    n_workers=self.spec.local_workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                    death_timeout=LOCAL_DEATH_TIMEOUT_S)
+            return Client(self.cluster)
+        try:
+            return Client(self.spec.address, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise GradingError(f"cannot reach the Dask scheduler at {self.spec.address}: {reason}") from None
+
+    def grade(self, jobs: list[dict]) -> Iterator[Graded]:
+        from distributed import as_completed
+
+        from grader.cluster_worker import PLUGIN_NAME, GradeTask, KataWorkerPlugin, grade_task, zip_folder
+
+        from grader.grade import kata_worker_env, kit_has_bonus, start_model_server
+        from grader.model_server import SERVER_ENV
+
+        server_url = None
+        if self.spec.local_workers and kit_has_bonus():
+            env = kata_worker_env()
+            self.server = start_model_server(self.workspace / "served-model", env)
+            server_url = env.get(SERVER_ENV)  # None if it failed: each worker then tries its own
+        self.client = self.connect()
+        self.client.register_plugin(KataWorkerPlugin(), name=PLUGIN_NAME)
+        self.client.subscribe_topic(self.topic, self.announce)
+        kit = self.grader.kit["tests_sha256"]
+        for job in jobs:
+            task = GradeTask(job["id"], file_stem(job["id"]), zip_folder(Path(job["exercises"])),
+                             bool(job["log"]), kit, self.settings, self.topic, server_url)
+            key = f"kata-grade-{file_stem(job['id'])}-{secrets.token_hex(4)}"
+            self.futures[self.client.submit(grade_task, task, key=key, pure=False)] = job
+        try:
+            self.client.wait_for_workers(1, timeout=WORKERS_WAIT_S)
+        except TimeoutError:
+            raise GradingError(f"the Dask scheduler at {self.spec} has had no worker for "
+                               f"{WORKERS_WAIT_S} s: start some (dask worker {self.spec})") from None
+        for future in as_completed(list(self.futures)):
+            job = self.futures.pop(future)
+            yield Graded(job, self.reply_of(future, job))
+
+    def announce(self, event) -> None:
+        """A Dask worker began a submission: ``kata grade``'s "begin" progress event."""
+        _, message = event
+        if isinstance(message, dict) and isinstance(message.get("id"), str):
+            self.grader.progress("begin", id=message["id"])
+
+    def reply_of(self, future, job: dict) -> dict | None:
+        """The kata worker's reply for ``job``, checked and with its log written; a lost
+        worker or a worker-side error is that submission's one-line error."""
+        from distributed import KilledWorker
+
+        try:
+            answer = future.result()
+        except KilledWorker as died:
+            return {"id": job["id"], "error": f"the Dask workers grading it died {died.allowed_failures + 1} "
+                                              "times (it was retried on another worker): not graded"}
+        except CancelledError:
+            raise GradingError(f"the Dask scheduler at {self.spec} dropped the grading of {job['id']!r} "
+                               "(did it stop?): rerun with --resume to grade what is missing") from None
+        except Exception as error:  # noqa: BLE001 - e.g. the worker could not start a kata worker
+            first = next(iter(str(error).splitlines()), "")
+            return {"id": job["id"], "error": f"grader error on a Dask worker: {type(error).__name__}: {first}"}
+        kit = self.grader.kit["tests_sha256"]
+        if answer.kit_sha256 != kit:
+            raise GradingError(f"the Dask workers run another kit version: {answer.worker} has kit "
+                               f"{answer.kit_sha256[:12]}, this kata grade {kit[:12]}; install the same kit "
+                               "on every worker")
+        if answer.seed != self.grader.seed:
+            raise GradingError(f"the Dask worker {answer.worker} graded with seed {answer.seed}, "
+                               f"not {self.grader.seed}")
+        if answer.isolation:
+            self.grader.record_isolation(answer.isolation)
+        if answer.log is not None and job["log"]:
+            from grader.exports import write_atomic
+
+            write_atomic(Path(job["log"]), answer.log.decode("utf-8", errors="replace"))
+        return answer.reply
+
+    def close(self) -> None:
+        """Cancel what is left and let go of the cluster (a ``local:N`` one is stopped
+        with everything its workers started)."""
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                if self.futures:
+                    self.client.cancel(list(self.futures), force=True)
+            with contextlib.suppress(Exception):
+                self.client.unsubscribe_topic(self.topic)
+            with contextlib.suppress(Exception):
+                self.client.close(timeout=10)
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close(timeout=30)
+        if self.server is not None:
+            self.server.stop()
