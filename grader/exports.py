@@ -18,8 +18,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.results import ClassResults
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from grader.report import SimilarPair
 
 # A cell starting with one of these is a formula to Excel/LibreOffice/Sheets (OWASP
 # "CSV injection"); tab and CR are on OWASP's list too.
@@ -105,17 +111,19 @@ def write_grades_csv(results: ClassResults, out_dir: str | os.PathLike) -> Path:
 
 
 def write_all(results: ClassResults, out_dir: str | os.PathLike,
-              logs: dict[str, str] | None = None) -> list[Path]:
+              logs: dict[str, str] | None = None,
+              similar_pairs: Sequence[SimilarPair] | None = None) -> list[Path]:
     """Write ``results.json``, ``grades.csv`` and ``index.html`` into ``out_dir``.
 
     All three texts are built before the first write, so a rendering bug can't leave
     a fresh ``results.json`` next to last run's ``index.html``. ``logs`` maps
-    submission ids to per-student log files, relative to ``out_dir``.
+    submission ids to per-student log files, relative to ``out_dir``; ``similar_pairs``
+    goes to the report's "Similar submissions" section (``grader.report.render_report``).
     """
     from grader.report import render_report
 
     out = _folder(out_dir)
     texts = [("results.json", results_json_text(results), "utf-8"),
              ("grades.csv", grades_csv_text(results), "utf-8-sig"),
-             ("index.html", render_report(results, logs=logs), "utf-8")]
+             ("index.html", render_report(results, logs=logs, similar_pairs=similar_pairs), "utf-8")]
     return [write_atomic(out / name, text, encoding=encoding) for name, text, encoding in texts]

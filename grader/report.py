@@ -10,8 +10,14 @@ Why it is built this way:
 * No external assets: CSS and JS live next to the template (``report.css``,
   ``report.js``) and are inlined; charts are inline SVG computed here, not in JS, so they
   show with JS off and when printed.
-* Numbers (stats, chart geometry) are computed in Python where they can be tested; the
-  template only lays them out. With 300 students the grid is the only big DOM.
+* Numbers (stats, chart geometry, failure clusters, per-TODO times) are computed in
+  Python where they can be tested; the template only lays them out. With 300 students
+  the grid is the only big DOM.
+* What JS adds (sorting the grid and the TODOs, remembering "failures only") is a
+  convenience: the failures-only toggle is a plain checkbox that CSS (``:has``) acts on,
+  and the hardest TODOs are also listed as text.
+* Every symbol is one that the fonts a Linux machine usually has (DejaVu) draw; an
+  hourglass, for example, showed as an empty box, so "timed out" is a clock face ``◷``.
 """
 
 from __future__ import annotations
@@ -20,24 +26,46 @@ import base64
 import hashlib
 import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
 from pathlib import PurePosixPath
+from typing import Protocol
 from urllib.parse import quote
 
 import jinja2
 
+from grader.clusters import Cluster, cluster_failures
 from grader.results import ClassResults, SubmissionResult
 from grader.todos import Todo
 
 STATUSES = ("pass", "fail", "timeout", "error", "missing")  # "missing": no result recorded
-SYMBOLS = {"pass": "✓", "fail": "✗", "timeout": "⌛", "error": "!", "missing": "–"}
+SYMBOLS = {"pass": "✓", "fail": "✗", "timeout": "◷", "error": "!", "missing": "–"}
 LABELS = {"pass": "passed", "fail": "failed", "timeout": "timed out", "error": "error",
           "missing": "not run"}
 SORT_RANK = {"pass": 4, "fail": 3, "timeout": 2, "error": 1, "missing": 0}
 TOOLTIP_CHARS = 300  # the full message is in the student's section
+CLUSTER_EXAMPLE_CHARS = 400  # a cluster shows one message; each student's is in their section
+CLUSTERS_SHOWN = 12  # the rest (the long tail of one-offs) fold under one <details>
+CLUSTER_LINKS_SHOWN = 15  # students linked inline per cluster; the rest fold
+HARDEST_LISTED = 5  # TODOs named in the "lowest pass rates" line
+
+
+class SimilarPair(Protocol):
+    """What the report reads of a pair of alike submissions (whatever type holds it)."""
+
+    @property
+    def first(self) -> str: ...  # submission ids
+    @property
+    def second(self) -> str: ...
+    @property
+    def score(self) -> float: ...  # 0..1
+    @property
+    def files(self) -> tuple[str, ...]: ...  # the task files where they are alike
+    @property
+    def href(self) -> str | None: ...  # their side-by-side page, relative to the report
 
 
 @dataclass
@@ -63,10 +91,43 @@ class Row:
     cells: list[Cell]
     log_href: str | None
     bonus_passed: int
+    complete: bool  # graded and every non-bonus TODO passed: "failures only" hides it
 
     @property
     def broken(self) -> bool:
         return self.sub.status != "graded"
+
+
+@dataclass
+class ClusterView:
+    """A failure cluster with its TODO and its students' rows (for their anchors)."""
+
+    cluster: Cluster
+    todo: Todo
+    members: list[Row]
+    example: str  # shortened
+
+    @property
+    def shown(self) -> list[Row]:
+        return self.members[:CLUSTER_LINKS_SHOWN]
+
+    @property
+    def folded(self) -> list[Row]:
+        return self.members[CLUSTER_LINKS_SHOWN:]
+
+
+@dataclass
+class PairView:
+    """One row of the "Similar submissions" table."""
+
+    rank: int
+    first: str
+    second: str
+    first_row: Row | None  # None: an id not in this report, shown unlinked
+    second_row: Row | None
+    percent: int
+    files: tuple[str, ...]
+    href: str | None
 
 
 @dataclass
@@ -82,14 +143,22 @@ class Bar:
 
 
 def render_report(results: ClassResults, logs: dict[str, str] | None = None,
-                  generated_at: str | None = None) -> str:
+                  generated_at: str | None = None,
+                  similar_pairs: Sequence[SimilarPair] | None = None) -> str:
     """The whole report as one HTML string. ``logs`` maps submission ids to per-student
-    log files relative to the report; unsafe paths (absolute, URLs) are shown unlinked."""
+    log files relative to the report; unsafe paths (absolute, URLs) are shown unlinked.
+
+    ``similar_pairs``: ``None`` leaves the "Similar submissions" section out; a list (maybe
+    empty) of objects with ``first``, ``second`` (submission ids), ``score`` (0..1),
+    ``files`` (task file names) and ``href`` (a relative link to their side-by-side page,
+    or ``None``) fills it, highest score first."""
     todos = list(results.todos)
     rows = _rows(results.submissions, todos, logs or {})
     graded = [row for row in rows if not row.broken]
     scores = [row.sub.score for row in graded]
     max_score = results.max_score
+    rates = pass_rates(graded, todos)
+    clusters = cluster_views(results, todos, rows)
     css, js = _asset("report.css"), _asset("report.js")
     return _environment().get_template("report.html.j2").render(
         todos=todos, rows=rows, graded=graded, max_score=max_score,
@@ -97,7 +166,11 @@ def render_report(results: ClassResults, logs: dict[str, str] | None = None,
         mean=f"{statistics.mean(scores):.1f}" if scores else "–",
         median=f"{statistics.median(scores):g}" if scores else "–",
         kit=_kit(results.kit), generated_at=generated_at or _now(),
-        histogram=histogram(scores, max_score), pass_rates=pass_rates(graded, todos),
+        histogram=histogram(scores, max_score), pass_rates=rates,
+        hardest=hardest(rates["lines"]), complete=sum(1 for row in rows if row.complete),
+        clusters=clusters[:CLUSTERS_SHOWN], more_clusters=clusters[CLUSTERS_SHOWN:],
+        failures=sum(view.cluster.count for view in clusters),
+        similar=None if similar_pairs is None else pair_views(similar_pairs, rows),
         group_starts={i for i, todo in enumerate(todos) if i == 0 or todos[i - 1].task != todo.task},
         statuses=STATUSES, symbols=SYMBOLS, labels=LABELS,
         show_todo_durations=any(c.duration_s is not None for r in rows for c in r.cells),
@@ -119,9 +192,50 @@ def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str])
                 tip += " — " + _shorten(message, TOOLTIP_CHARS)
             cells.append(Cell(status, message, tip, result.duration_s if result else None))
         bonus = sum(1 for todo, cell in zip(todos, cells) if todo.bonus and cell.status == "pass")
+        complete = sub.status == "graded" and all(
+            cell.status == "pass" for todo, cell in zip(todos, cells) if not todo.bonus)
         rows.append(Row(sub, _anchor(sub.id, anchors), cells,
-                        safe_relative_href(logs.get(sub.id)), bonus))
+                        safe_relative_href(logs.get(sub.id)), bonus, complete))
     return rows
+
+
+def cluster_views(results: ClassResults, todos: list[Todo], rows: list[Row]) -> list[ClusterView]:
+    """The class's failure clusters (``grader.clusters``), largest first, with the rows
+    their students link to."""
+    by_id = {todo.id: todo for todo in todos}
+    row_of: dict[str, Row] = {}
+    for row in rows:
+        row_of.setdefault(row.sub.id, row)
+    return [ClusterView(cluster, by_id[cluster.todo_id],
+                        [row_of[sub_id] for sub_id in cluster.students if sub_id in row_of],
+                        _shorten(cluster.example, CLUSTER_EXAMPLE_CHARS))
+            for cluster in cluster_failures(results.submissions, list(by_id))]
+
+
+def pair_views(pairs: Sequence[SimilarPair], rows: list[Row]) -> list[PairView]:
+    """Similar pairs ranked by score, highest first (ties keep the given order); ids are
+    linked to their students' sections, ``href`` only if it is a safe relative path."""
+    row_of: dict[str, Row] = {}
+    for row in rows:
+        row_of.setdefault(row.sub.id, row)
+    ranked = sorted(pairs, key=lambda pair: -float(pair.score))
+    return [PairView(rank, pair.first, pair.second, row_of.get(pair.first),
+                     row_of.get(pair.second), round(100 * min(max(float(pair.score), 0.0), 1.0)),
+                     tuple(pair.files), safe_relative_href(pair.href))
+            for rank, pair in enumerate(ranked, start=1)]
+
+
+def hardest(lines: list[dict], limit: int = HARDEST_LISTED) -> list[dict]:
+    """The pass-rate lines of the TODOs with the lowest pass rates (ties in TODO order),
+    only those some student failed: the "hardest first" order, as text for every reader."""
+    return sorted((line for line in lines if line["rate"] < 1), key=lambda line: line["rate"])[:limit]
+
+
+def duration_stats(graded: list[Row], index: int) -> tuple[float | None, float | None]:
+    """Median and max ``duration_s`` of TODO ``index`` over the graded rows that carry
+    one (results saved before times were recorded have none): ``(None, None)`` if none."""
+    times = [row.cells[index].duration_s for row in graded if row.cells[index].duration_s is not None]
+    return (statistics.median(times), max(times)) if times else (None, None)
 
 
 def histogram(scores: list[int], max_score: int, width: float = 420,
@@ -142,9 +256,12 @@ def histogram(scores: list[int], max_score: int, width: float = 420,
             "step": step, "baseline": height - bottom}
 
 
-def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 375,
-               bar_width: float = 340, row_height: float = 20) -> dict:
-    """Per TODO: stacked bar of pass/fail/timeout/error/missing over graded submissions."""
+def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 360,
+               bar_width: float = 300, row_height: float = 20) -> dict:
+    """Per TODO: stacked bar of pass/fail/timeout/error/missing over graded submissions,
+    its pass rate, and the median and max time its tests took. Each line's geometry is
+    relative to its own row (the template translates it by ``y``), so a script can
+    reorder the rows by moving them."""
     n = len(graded)
     lines = []
     for index, todo in enumerate(todos):
@@ -155,13 +272,17 @@ def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 375,
         for status in STATUSES:
             if counts[status]:
                 w = bar_width * counts[status] / n
-                segments.append(Bar(x, index * row_height + 3, w, row_height - 6, status,
+                segments.append(Bar(x, 3, w, row_height - 6, status,
                                     f"{counts[status]} {LABELS[status]}"))
                 x += w
         rate = counts["pass"] / n if n else 0.0
-        lines.append({"todo": todo, "y": index * row_height, "segments": segments,
-                      "counts": counts, "percent": round(100 * rate)})
-    return {"width": label_width + bar_width + 110, "height": len(todos) * row_height,
+        median, longest = duration_stats(graded, index)
+        lines.append({"todo": todo, "index": index, "y": index * row_height,
+                      "segments": segments, "counts": counts, "rate": rate,
+                      "percent": round(100 * rate), "median_s": median, "max_s": longest})
+    timed = any(line["median_s"] is not None for line in lines)
+    return {"width": label_width + bar_width + (190 if timed else 110), "timed": timed,
+            "height": len(todos) * row_height,
             "label_width": label_width, "bar_width": bar_width, "row_height": row_height,
             "lines": lines, "n": n}
 

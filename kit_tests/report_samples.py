@@ -38,12 +38,69 @@ def sample_class() -> ClassResults:
 
 
 def big_class(n: int = 300) -> ClassResults:
-    """``n`` students with varied scores, for size and speed checks."""
+    """``n`` students with varied scores, for size and speed checks. Failures use the
+    kit's real message shapes with per-student values (run names, versions, numbers), a
+    few of them timeouts or import errors, and each TODO carries a time, so the failure
+    clusters and per-TODO times have something to show."""
     todos = load_todos()
     subs = []
     for i in range(n):
-        results = {todo.id: TodoResult("pass" if (i + k) % (k + 2) else "fail",
-                                       "" if (i + k) % (k + 2) else f"TODO {todo.id}: wrong")
-                   for k, todo in enumerate(todos)}
+        results = {}
+        for k, todo in enumerate(todos):
+            seconds = round(0.1 + ((i * (k + 3)) % 23) / 10, 3)
+            if (i + k) % (k + 2):
+                results[todo.id] = TodoResult("pass", "", seconds)
+            elif i % 7 == 0:
+                results[todo.id] = TodoResult("timeout", f"TODO {todo.id}: {todo.module}.py did not "
+                                              "return within the 30 s time limit", 30.0 + i % 3)
+            elif i % 11 == 0:
+                results[todo.id] = TodoResult("error", f"TODO {todo.id}: {todo.module}.py could not be "
+                                              f"imported: SyntaxError: '(' was never closed (line {i % 90 + 3})",
+                                              seconds)
+            else:
+                results[todo.id] = TodoResult("fail", big_class_failure(todo.id, i), seconds)
         subs.append(SubmissionResult(f"student{i:03d}", "graded", results, duration_s=i / 10))
     return ClassResults(kit=KIT, submissions=subs)
+
+
+def big_class_failure(todo_id: str, i: int) -> str:
+    """One of two real failure shapes per TODO (as tests/test_task*.py word them), with
+    student ``i``'s own values in it."""
+    shapes = (
+        f"TODO {todo_id}: expected params {{'model_type': 'LinearRegression', 'random_state': '42'}}, "
+        f"but the run 'run-{i}' holds {{'model_type': None, 'random_state': '42'}}",
+        f"TODO {todo_id}: expected alias 'staging' of 'response-time-{i * 7919 % 16**6:06x}' to point "
+        f"at version {i % 3 + 1}, but the model has no alias at all",
+        f"TODO {todo_id}: expected metric rmse = {40 + i / 7:.4f} on the held-out 20 %, but MLflow "
+        f"holds only ['r2', 'mae']",
+    )
+    return shapes[(i + len(todo_id)) % 2 + (1 if todo_id.startswith(("2", "4")) else 0)]
+
+
+# Real failure messages of ``kata grade examples/submissions`` (and the same format strings
+# with another student's values): what the failure clusters group.
+ALIAS_MISSING = ("TODO 4.3: expected alias 'staging' of 'response-time-{model}' to point at version "
+                 "{version}, but the model has no alias at all")
+RUN_NAME = "TODO 1.2: expected the run to be named 'baseline', but it is the run '{name}'"
+SYNTAX_ERROR = ("TODO 2.1: task2_tuning.py could not be imported: SyntaxError: '(' was never "
+                "closed (line {line})")
+
+
+def clustered_class() -> ClassResults:
+    """Seven students: three miss the staging alias (each their own model and version),
+    two misname the run, one has a syntax error, one passes everything but the bonus."""
+    def student(sub_id: str, **failures: TodoResult) -> SubmissionResult:
+        todos = all_todos("pass")
+        todos.update({key.replace("_", "."): value for key, value in failures.items()})
+        return SubmissionResult(sub_id, "graded", todos, duration_s=20.0)
+
+    return ClassResults(kit=KIT, submissions=[
+        student("ana", **{"4_3": TodoResult("fail", ALIAS_MISSING.format(model="e82fa4", version=1))}),
+        student("ben", **{"4_3": TodoResult("fail", ALIAS_MISSING.format(model="3b9c0d", version=2)),
+                          "1_2": TodoResult("fail", RUN_NAME.format(name="basline"))}),
+        student("cai", B_1=TodoResult("fail", "TODO B.1: the server answered 400")),
+        student("dee", **{"4_3": TodoResult("fail", ALIAS_MISSING.format(model="77aa01", version=1))}),
+        student("eve", **{"1_2": TodoResult("fail", RUN_NAME.format(name="Baseline run"))}),
+        student("fay", **{"2_1": TodoResult("error", SYNTAX_ERROR.format(line=40))}),
+        student("gus"),
+    ])

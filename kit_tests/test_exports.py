@@ -9,7 +9,7 @@ import json
 import os
 import re
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from html import unescape
 
 import jsonschema
@@ -21,8 +21,8 @@ from grader.paths import KIT_ROOT
 from grader.report import render_report, safe_relative_href
 from grader.results import ClassResults, KataRun, Status, SubmissionResult, TodoResult, score
 from grader.todos import load_todos
-from report_samples import (BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID,
-                            big_class, sample_class)
+from report_samples import (ALIAS_MISSING, BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID,
+                            big_class, clustered_class, sample_class)
 
 TODO_IDS = [todo.id for todo in load_todos()]
 SCHEMA = json.loads((KIT_ROOT / "grader" / "results.schema.json").read_text())
@@ -278,6 +278,124 @@ def test_report_of_an_empty_class_still_renders(results):
     assert "<dt>Submissions</dt><dd>0</dd>" in html and "<dt>Mean score</dt><dd>– " in html
 
 
+@dataclass(frozen=True)
+class Pair:
+    """A similar pair as the report reads it (grader.similarity's type has these attributes)."""
+
+    first: str
+    second: str
+    score: float
+    files: tuple[str, ...] = ("task1_baseline.py",)
+    href: str | None = None
+
+
+def clusters_section(html: str) -> str:
+    return html.split('<h2 id="clusters">', 1)[1].split("<h2 ", 1)[0]
+
+
+def test_report_shows_failure_clusters_largest_first_with_their_students_linked():
+    html = render_report(clustered_class(), generated_at="2025-01-01 10:00")
+    clusters = re.findall(r'<li class="cluster" data-todo="([^"]+)" data-count="(\d+)">(.*?)</li>',
+                          clusters_section(html), re.S)
+    assert [(todo, int(count)) for todo, count, _ in clusters] == [("4.3", 3), ("1.2", 2), ("2.1", 1), ("B.1", 1)]
+    alias = clusters[0][2]
+    assert "<strong class=\"count\">3 students</strong> — <span class=\"todo-title\">TODO 4.3 " in alias
+    expected = ALIAS_MISSING.format(model="e82fa4", version=1).replace("'", "&#39;")
+    assert f'<pre class="example">{expected}</pre>' in alias  # the first of three distinct ones
+    assert re.findall(r'href="#([^"]+)"', alias) == ["s-ana", "s-ben", "s-dee"]
+    assert '<span class="st error" title="error">!</span> <strong class="count">1 student</strong>' in html
+    assert "The 7 failing verdicts" in html
+
+
+def test_report_clusters_escape_student_text_and_fold_long_lists():
+    html = render_report(sample_class())
+    section = clusters_section(html)
+    assert "&lt;script&gt;alert(&#39;msg&#39;)" in section and "<script>alert" not in section
+    assert "<img src=x" not in section
+    big = clusters_section(render_report(big_class(300)))
+    first = big.split("</li>", 1)[0]
+    assert len(re.findall(r'<a href="#s-student', first)) == int(re.search(r'data-count="(\d+)"', first)[1])
+    assert re.search(r"<summary>and \d+ more</summary>", first)  # beyond the first 15 links
+    assert big.count('<li class="cluster"') > 12 and '<details class="more-clusters">' in big
+
+
+def test_report_without_failures_says_so_instead_of_clusters():
+    results = sample_class()
+    results.submissions[:] = [sub for sub in results.submissions if sub.id in ("alice", "carol")]
+    assert "No failing verdict among the graded submissions." in clusters_section(render_report(results))
+
+
+def test_report_marks_students_with_full_marks_for_the_failures_only_toggle(html):
+    complete = re.findall(r'<tr data-id="([^"]+)" class="complete">', html)
+    assert complete == ["alice", "zoë"]  # bob, the script id and the formula id failed; carol is broken
+    assert 'hide the 2 students with every TODO passed' in html
+    assert html.count('<section class="student complete"') == 2
+    assert '<input type="checkbox" id="failures-only">' in html
+
+
+def test_report_lists_the_hardest_todos_and_orders_the_chart_by_data():
+    html = render_report(clustered_class())
+    assert re.search(r"Lowest pass rates: <span class=\"todo-rate\"><strong>4\.3</strong> 57%</span> · "
+                     r"<span class=\"todo-rate\"><strong>1\.2</strong> 71%</span>", html)
+    lines = re.findall(r'<g class="rate-line" transform="translate\(0 (\d+)\)" data-index="(\d+)" '
+                       r'data-rate="([\d.]+)" data-todo="([^"]+)">', html)
+    assert [(int(y), int(i)) for y, i, _, _ in lines] == [(20 * i, i) for i in range(len(TODO_IDS))]
+    rates = {todo: float(rate) for _, _, rate, todo in lines}
+    assert rates["4.3"] == pytest.approx(4 / 7, abs=1e-6) and rates["1.1"] == 1.0
+    assert '<div class="rates-order" id="rates-order" role="group" aria-label="Order of the TODOs" hidden>' in html
+
+
+def test_report_shows_each_todos_median_and_max_time_over_the_class():
+    html = render_report(timed_class(), generated_at="2025-01-01 10:00")
+    table = html.split('id="rates-table"', 1)[1].split("</table>", 1)[0]
+    assert "<th scope=\"col\">Median time</th><th scope=\"col\">Max time</th>" in table
+    row = re.search(r'<tr data-index="\d+"[^>]*><td>2\.3</td>.*?</tr>', table)[0]
+    # ana 0.7 s, ben 61.2 s (cai is broken): median 31.0 s, max 61.2 s
+    assert row.endswith('<td class="num">31.0 s</td><td class="num">61.2 s</td></tr>')
+    assert "median 31.0 s, max 61.2 s" in html  # the chart row's tooltip
+    assert "· median 0.1 s</tspan>" in html
+
+
+def test_report_without_todo_times_shows_no_time_in_the_todo_table(html):
+    assert "Median time" not in html and "· median" not in html
+
+
+def test_report_uses_no_hourglass_for_timeouts(html):
+    assert "⌛" not in html and '<span class="st timeout">◷</span> timed out' in html
+
+
+def test_report_has_a_legend_beside_the_charts(html):
+    charts = html.split('<h2 id="charts">', 1)[1].split('<h2 id="clusters">', 1)[0]
+    legend = charts.split('<ul class="legend chart-legend"', 1)[1].split("</ul>", 1)[0]
+    for css, label in (("pass", "passed"), ("fail", "failed"), ("timeout", "timed out"),
+                       ("error", "error"), ("missing", "not run")):
+        assert f'<span class="swatch {css}"></span>' in legend and f"</span> {label}</li>" in legend
+
+
+def test_similar_pairs_are_ranked_linked_and_their_unsafe_links_dropped():
+    pairs = [Pair("bob", SCRIPT_ID, 0.62, ("task2_tuning.py",), "similar/bob--x.html"),
+             Pair("alice", "zoë", 0.97, ("task1_baseline.py", "task3_compare.py"), "similar/a b.html"),
+             Pair("alice", "ghost", 0.8, (), "javascript:alert(1)")]
+    html = render_report(sample_class(), similar_pairs=pairs)
+    table = html.split('<table class="similar" id="similar-table">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td class=\"num\">(\d)</td>(.*?)</tr>", table, re.S)
+    assert [rank for rank, _ in rows] == ["1", "2", "3"]
+    first, second, third = (body for _, body in rows)
+    assert '<a href="#s-alice">alice</a>' in first and '<a href="#s-zo">zoë</a>' in first  # ë slugged
+    assert "97%" in first and "task1_baseline.py, task3_compare.py" in first
+    assert '<a href="similar/a%20b.html">compare</a>' in first
+    assert "<td>ghost</td>" in second and "javascript:" not in html  # unknown id: text; bad href: none
+    assert "&lt;script&gt;" in third and '<a href="similar/bob--x.html">compare</a>' in third
+    assert '<a href="#similar">Similar submissions</a>' in html
+
+
+def test_the_similar_section_is_absent_without_pairs_and_says_so_when_empty(html):
+    assert 'id="similar"' not in html and "Similar submissions" not in html
+    empty = render_report(sample_class(), similar_pairs=[])
+    assert '<h2 id="similar">Similar submissions</h2>' in empty
+    assert "No pair above the threshold." in empty
+
+
 def test_report_of_300_students_renders_fast_and_stays_small():
     started = time.monotonic()
     html = render_report(big_class(300))
@@ -311,7 +429,10 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypa
 
 def test_write_all_writes_the_three_files_and_returns_their_paths(results, tmp_path):
     out = tmp_path / "out" / "nested"
-    paths = write_all(results, out, logs={"bob": "logs/bob.html"})
+    paths = write_all(results, out, logs={"bob": "logs/bob.html"},
+                      similar_pairs=[Pair("alice", "bob", 0.9, href="similar/alice--bob.html")])
     assert [p.name for p in paths] == ["results.json", "grades.csv", "index.html"]
     assert sorted(os.listdir(out)) == ["grades.csv", "index.html", "results.json"]
-    assert 'href="logs/bob.html"' in (out / "index.html").read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="logs/bob.html"' in page and 'href="similar/alice--bob.html"' in page
+    assert "Similar submissions" not in write_all(results, out)[2].read_text(encoding="utf-8")

@@ -1,9 +1,12 @@
 """The class report in a real (headless) Chromium: its CSP lets our CSS and JS run, the
-grid and SVG charts are in the live DOM, and clicking a header sorts the grid.
+grid, SVG charts, failure clusters and similar pairs are in the live DOM, clicking a
+header sorts the grid, "hardest first" reorders the TODOs, and "failures only" hides the
+students with full marks (and is remembered over a reload).
 
-Skipped when Chromium is not installed (Debian: ``apt-get install chromium``). The last
-test leaves screenshots in /tmp/report-screenshot.png (first screen) and
-/tmp/report-screenshot-tall.png for a human look.
+Skipped when Chromium is not installed (Debian: ``apt-get install chromium``). The
+screenshot tests leave /tmp/report-screenshot.png (first screen),
+/tmp/report-screenshot-tall.png and /tmp/report-screenshot-big-class.png (300 students)
+for a human look.
 """
 
 from __future__ import annotations
@@ -11,19 +14,32 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 
 import pytest
 
 from grader.report import render_report
-from report_samples import FORMULA_ID, SCRIPT_ID, sample_class
+from report_samples import FORMULA_ID, SCRIPT_ID, big_class, clustered_class, sample_class
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
                                 "(apt-get install chromium) - the browser check needs it")
 SCREENSHOT_COPY = Path("/tmp/report-screenshot.png")  # the first screen, as an instructor sees it
 TALL_SCREENSHOT_COPY = Path("/tmp/report-screenshot-tall.png")  # down to the student sections
+BIG_SCREENSHOT_COPY = Path("/tmp/report-screenshot-big-class.png")  # 300 students, failures only
+
+
+@dataclass(frozen=True)
+class Pair:
+    """What the report reads of a similar pair (the similarity module's own type has these)."""
+
+    first: str
+    second: str
+    score: float
+    files: tuple[str, ...]
+    href: str | None
 
 
 def chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProcess:
@@ -44,7 +60,10 @@ def console_errors(run: subprocess.CompletedProcess) -> list[str]:
 @pytest.fixture
 def page(tmp_path):
     path = tmp_path / "index.html"
-    path.write_text(render_report(sample_class(), logs={"bob": "logs/bob.html"}), encoding="utf-8")
+    pairs = [Pair("bob", SCRIPT_ID, 0.81, ("task2_tuning.py",), None),
+             Pair("alice", "zoë", 0.97, ("task1_baseline.py", "task3_compare.py"), "similar/alice--zoe.html")]
+    path.write_text(render_report(sample_class(), logs={"bob": "logs/bob.html"}, similar_pairs=pairs),
+                    encoding="utf-8")
     return path
 
 
@@ -63,6 +82,54 @@ def test_the_browser_runs_the_reports_script_and_shows_grid_and_charts(tmp_path,
     assert len(re.findall(r'<rect class="bar"', dom)) == 16  # scores 0..15
     assert dom.count('<rect class="pass"') == 17  # one pass bar per TODO, bonus included
     assert "<script>alert" not in dom
+    assert re.search(r'<div class="rates-order" id="rates-order"[^>]*>', dom)[0].find("hidden") == -1
+    similar = dom.split('id="similar-table"', 1)[1].split("</table>", 1)[0]
+    ranked = re.findall(r"<tr><td class=\"num\">(\d)</td>\s*<td><a href=\"#([^\"]+)\">", similar)
+    assert ranked == [("1", "s-alice"), ("2", "s-bob")]  # highest score first, linked
+    assert '<a href="similar/alice--zoe.html">compare</a>' in similar and "97%" in similar
+
+
+def todo_order(dom: str) -> list[str]:
+    """The pass-rate chart's TODOs, top to bottom as drawn (by their translate y)."""
+    lines = re.findall(r'<g class="rate-line" transform="translate\(0 ([\d.]+)\)"[^>]*data-todo="([^"]+)"', dom)
+    return [todo for _, todo in sorted(lines, key=lambda line: float(line[0]))]
+
+
+def test_clusters_hardest_first_and_failures_only_work_in_the_browser(tmp_path):
+    page = tmp_path / "clustered.html"
+    page.write_text(render_report(clustered_class()), encoding="utf-8")
+    run = chromium(tmp_path, page, "--dump-dom")
+    dom = run.stdout
+    assert console_errors(run) == []
+    clusters = re.findall(r'<li class="cluster" data-todo="([^"]+)" data-count="(\d+)">(.*?)</li>', dom, re.S)
+    assert [(todo, count) for todo, count, _ in clusters] == [
+        ("4.3", "3"), ("1.2", "2"), ("2.1", "1"), ("B.1", "1")]
+    assert "3 students</strong>" in clusters[0][2]
+    assert re.findall(r'<a href="#(s-[^"]+)">', clusters[0][2]) == ["s-ana", "s-ben", "s-dee"]
+    assert "TODO 4.3: expected alias &#39;staging&#39;" in clusters[0][2] or \
+        "TODO 4.3: expected alias 'staging'" in clusters[0][2]
+    assert todo_order(dom)[:3] == ["1.1", "1.2", "1.3"]  # TODO order until asked
+
+    clicked = scripted_dom(tmp_path, page, "clicked", """
+      document.querySelector('#rates-order button[data-order="hardest"]').click();
+      document.getElementById("failures-only").click();
+      var shown = Array.prototype.filter.call(document.querySelectorAll("#grid tbody tr"),
+        function (tr) { return tr.offsetParent !== null; });
+      var sections = Array.prototype.filter.call(document.querySelectorAll("section.student"),
+        function (section) { return section.offsetParent !== null; });
+      document.body.setAttribute("data-shown", shown.map(function (tr) { return tr.getAttribute("data-id"); }).join(","));
+      document.body.setAttribute("data-sections", String(sections.length));""")
+    assert todo_order(clicked)[:5] == ["4.3", "1.2", "2.1", "B.1", "1.1"]  # 57 %, 71 %, 86 %, 86 %, 100 %
+    rates_table = clicked.split('id="rates-table"', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r'<tr data-index="\d+"[^>]*><td>([^<]+)</td>', rates_table)[:2] == ["4.3", "1.2"]
+    assert 'data-order="hardest" aria-pressed="true"' in clicked
+    assert re.search(r'data-shown="ana,ben,dee,eve,fay"', clicked)  # cai (bonus only) and gus hidden
+    assert 'data-sections="5"' in clicked
+    assert "showing 5 of 7" in clicked
+
+    again = chromium(tmp_path, page, "--dump-dom").stdout  # same profile: a reload
+    assert re.search(r'<input type="checkbox" id="failures-only"', again)
+    assert "showing 5 of 7" in again, "failures only was not remembered over a reload"
 
 
 CLICK = """<script>
@@ -80,6 +147,18 @@ def sorted_dom(tmp_path: Path, page: Path, col: str, clicks: int) -> str:
     html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)
     copy = tmp_path / f"sorted-{col}-{clicks}.html"
     copy.write_text(html.replace("</body>", CLICK % (col, clicks)), encoding="utf-8")
+    return chromium(tmp_path, copy, "--dump-dom").stdout
+
+
+def scripted_dom(tmp_path: Path, page: Path, name: str, script: str) -> str:
+    """The DOM after ``script`` ran once the report's own script was wired (same trick
+    as ``sorted_dom``: a copy without the CSP that would block the added script)."""
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "",
+                  page.read_text(encoding="utf-8"))
+    added = ('<script>document.addEventListener("DOMContentLoaded", function () {'
+             + script + "});</script></body>")
+    copy = tmp_path / f"{name}.html"
+    copy.write_text(html.replace("</body>", added), encoding="utf-8")
     return chromium(tmp_path, copy, "--dump-dom").stdout
 
 
@@ -103,3 +182,35 @@ def test_screenshots_of_the_report_are_saved(tmp_path, page):
                  "--hide-scrollbars")
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
         shutil.copyfile(png, copy)
+
+
+def test_a_big_class_with_failures_only_on_is_screenshot(tmp_path):
+    """300 students, the toggle on (as remembered from an earlier visit): a human looks at
+    the copy; the test checks the page drew and the toggle's count."""
+    page = tmp_path / "big.html"
+    html = render_report(big_class(300), similar_pairs=[])
+    page.write_text(html, encoding="utf-8")
+    dom = scripted_dom(tmp_path, page, "big-on", 'document.getElementById("failures-only").click();')
+    shown = int(re.search(r"showing (\d+) of 300", dom)[1])
+    assert 0 < shown < 300 and "No pair above the threshold." in dom
+    chromium(tmp_path, page, "--dump-dom")  # the remembered toggle is on for the screenshot
+    png = tmp_path / "big.png"
+    chromium(tmp_path, page, f"--screenshot={png}", "--window-size=1400,2600", "--hide-scrollbars")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    shutil.copyfile(png, BIG_SCREENSHOT_COPY)
+
+
+FC_LIST = shutil.which("fc-list")
+
+
+@pytest.mark.skipif(FC_LIST is None, reason="fc-list (fontconfig) is not installed")
+def test_every_character_the_report_draws_is_in_an_installed_font():
+    """A symbol no font has shows as an empty box (the hourglass did): every non-ASCII
+    character of a rendered report, its CSS and JS included, must be in some font
+    fontconfig knows, which is where Chromium looks too."""
+    html = render_report(sample_class(), similar_pairs=[])
+    missing = [f"{char} U+{ord(char):04X}" for char in sorted({c for c in html if ord(c) > 127})
+               if not subprocess.run([FC_LIST, f":charset={ord(char):x}", "family"],
+                                     capture_output=True, text=True, check=True).stdout.strip()]
+    assert missing == []
+    assert "⌛" not in html  # U+231B: in no font of a plain Debian (DejaVu, Liberation)
