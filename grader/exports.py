@@ -25,7 +25,7 @@ from grader.results import ClassResults
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from grader.report import SimilarPair
+    from grader.report import SimilarPairLike
 
 # A cell starting with one of these is a formula to Excel/LibreOffice/Sheets (OWASP
 # "CSV injection"); tab and CR are on OWASP's list too.
@@ -112,7 +112,7 @@ def write_grades_csv(results: ClassResults, out_dir: str | os.PathLike) -> Path:
 
 def write_all(results: ClassResults, out_dir: str | os.PathLike,
               logs: dict[str, str] | None = None,
-              similar_pairs: Sequence[SimilarPair] | None = None) -> list[Path]:
+              similar_pairs: Sequence[SimilarPairLike] | None = None) -> list[Path]:
     """Write ``results.json``, ``grades.csv`` and ``index.html`` into ``out_dir``.
 
     All three texts are built before the first write, so a rendering bug can't leave

@@ -53,7 +53,7 @@ CLUSTER_LINKS_SHOWN = 15  # students linked inline per cluster; the rest fold
 HARDEST_LISTED = 5  # TODOs named in the "lowest pass rates" line
 
 
-class SimilarPair(Protocol):
+class SimilarPairLike(Protocol):
     """What the report reads of a pair of alike submissions (whatever type holds it)."""
 
     @property
@@ -144,7 +144,7 @@ class Bar:
 
 def render_report(results: ClassResults, logs: dict[str, str] | None = None,
                   generated_at: str | None = None,
-                  similar_pairs: Sequence[SimilarPair] | None = None) -> str:
+                  similar_pairs: Sequence[SimilarPairLike] | None = None) -> str:
     """The whole report as one HTML string. ``logs`` maps submission ids to per-student
     log files relative to the report; unsafe paths (absolute, URLs) are shown unlinked.
 
@@ -212,7 +212,7 @@ def cluster_views(results: ClassResults, todos: list[Todo], rows: list[Row]) -> 
             for cluster in cluster_failures(results.submissions, list(by_id))]
 
 
-def pair_views(pairs: Sequence[SimilarPair], rows: list[Row]) -> list[PairView]:
+def pair_views(pairs: Sequence[SimilarPairLike], rows: list[Row]) -> list[PairView]:
     """Similar pairs ranked by score, highest first (ties keep the given order); ids are
     linked to their students' sections, ``href`` only if it is a safe relative path."""
     row_of: dict[str, Row] = {}

@@ -328,7 +328,7 @@ def test_report_without_failures_says_so_instead_of_clusters():
 def test_report_marks_students_with_full_marks_for_the_failures_only_toggle(html):
     complete = re.findall(r'<tr data-id="([^"]+)" class="complete">', html)
     assert complete == ["alice", "zoë"]  # bob, the script id and the formula id failed; carol is broken
-    assert 'hide the 2 students with every TODO passed' in html
+    assert 'hide the 2 students with full marks (bonus aside)' in html
     assert html.count('<section class="student complete"') == 2
     assert '<input type="checkbox" id="failures-only">' in html
 

@@ -195,7 +195,7 @@ def test_a_big_class_with_failures_only_on_is_screenshot(tmp_path):
     assert 0 < shown < 300 and "No pair above the threshold." in dom
     chromium(tmp_path, page, "--dump-dom")  # the remembered toggle is on for the screenshot
     png = tmp_path / "big.png"
-    chromium(tmp_path, page, f"--screenshot={png}", "--window-size=1400,2600", "--hide-scrollbars")
+    chromium(tmp_path, page, f"--screenshot={png}", "--window-size=1400,3600", "--hide-scrollbars")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     shutil.copyfile(png, BIG_SCREENSHOT_COPY)
 
