@@ -10,8 +10,9 @@ Aiken's algorithm, the one MOSS uses):
 * The normalised text is cut into k-grams (``NOISE_CHARS`` characters), hashed, and
   winnowed: one fingerprint per window of ``GUARANTEE_CHARS - NOISE_CHARS + 1`` hashes,
   so any common run of ``GUARANTEE_CHARS`` normalised characters is always found.
-* Fingerprints that occur in the file's stub (``exercises/``) **or in the reference
-  solution** (``solutions/``) are boilerplate and ignored. The stub because every student
+* Code the file's stub (``exercises/``) **or the reference solution** (``solutions/``)
+  holds is boilerplate: a normalised character that any of their k-grams covers is not
+  the student's own, and their fingerprints are ignored. The stub because every student
   starts from it. The reference because the TODOs are short and tightly specified and the
   third hint level is "nearly the code": two students who both wrote the expected answer
   did what the lab asked, which says nothing about copying. What remains is a student's
@@ -19,12 +20,15 @@ Aiken's algorithm, the one MOSS uses):
 * In a large class, a fingerprint held by more than ``common_limit(class size)``
   submissions (5 %, and never 10 or fewer) is the class's common idiom, not evidence, and
   is ignored too (what MOSS's ``-m`` does). Small classes and copy rings keep theirs.
-* A file's directional similarity (A towards B) is the share of A's own code (its
-  fingerprinted characters) that also occurs in B; the file's score is the larger of the
-  two directions (one who copied and then added code is still caught), and only counts
-  when both files hold at least ``MIN_OWN_CHARS`` normalised characters of own code: a
-  one-liner that matches is not evidence. A pair's score is its best file's score, since
-  copying one task file is copying; ``files`` lists the files at or above the threshold.
+* A file's directional similarity (A towards B) is the share of A's own characters that
+  fingerprints both files hold cover; the file's score is the larger of the two
+  directions (one who copied and then added code is still caught), and only counts when
+  both files hold at least ``MIN_OWN_CHARS`` own characters: after normalising, a short
+  addition (``print(S, V)``) looks the same whoever wrote it. A pair's score is its best
+  file's score, since copying one task file is copying; ``files`` lists the files at or
+  above the threshold.
+* Hashes are our own stable 64-bit k-gram hashes, not copydetect's (Python's ``hash()``
+  is salted per process): a regrade shows the same scores.
 
 Student code is untrusted: it is only read (at most ``MAX_READ_BYTES`` per file) and
 tokenized, never imported or run. Bytes that are not UTF-8 are replaced and the file is
@@ -42,7 +46,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -144,6 +147,20 @@ class Fingerprint:
     hashes: set[int]
     hash_idx: dict[int, list[int]]
     token_coverage: float
+    own: np.ndarray  # per normalised character: True when no stub, reference or idiom k-gram covers it
+
+    @property
+    def own_chars(self) -> int:
+        return int(self.own.sum())
+
+
+def covered(starts, length: int, k: int = NOISE_CHARS) -> np.ndarray:
+    """Which of ``length`` positions the k-grams starting at ``starts`` cover."""
+    steps = np.zeros(length + k + 1, dtype=np.int32)
+    starts = np.asarray(starts, dtype=np.int64)
+    np.add.at(steps, starts, 1)
+    np.add.at(steps, starts + k, -1)
+    return np.cumsum(steps)[:length] > 0
 
 
 def stable_kgram_hashes(text: str, k: int = NOISE_CHARS) -> np.ndarray:
@@ -184,13 +201,15 @@ def _fingerprint(text: str, boilerplate: np.ndarray, notes: list[str]) -> Finger
     filtered, offsets = _normalise(text, notes)
     every = stable_kgram_hashes(filtered)
     index: dict[int, list[int]] = {}
+    own = np.ones(len(filtered), dtype=bool)
     if len(every):
+        own = ~covered(np.flatnonzero(np.isin(every, boilerplate)), len(filtered))
         selected, where = winnow(every, WINDOW, remove_duplicates=False)
         keep = ~np.isin(selected, boilerplate)
         for value, position in zip(selected[keep].tolist(), where[keep].tolist()):
             index.setdefault(value, []).append(position)
     coverage = float(get_token_coverage(index, NOISE_CHARS, len(filtered)))
-    return Fingerprint(filtered, offsets, NOISE_CHARS, set(index), index, coverage)
+    return Fingerprint(filtered, offsets, NOISE_CHARS, set(index), index, coverage, own)
 
 
 def _boilerplate(name: str) -> np.ndarray:
@@ -205,30 +224,26 @@ def _boilerplate(name: str) -> np.ndarray:
 
 def _documents(folders: dict[str, Path], names: list[str]) -> dict[str, dict[str, _Doc]]:
     """name -> submission id -> its fingerprinted task file (absent files left out)."""
-    logging.getLogger().disabled, was = True, logging.getLogger().disabled  # copydetect's chatter
-    try:
-        docs: dict[str, dict[str, _Doc]] = {}
-        for name in names:
-            boilerplate = _boilerplate(name)
-            docs[name] = {}
-            for sid, folder in folders.items():
-                path = Path(folder) / name
-                if not path.is_file() or path.is_symlink():
-                    continue
-                try:
-                    text, notes = read_task_file(path)
-                except OSError as error:
-                    docs[name][sid] = _Doc("", None, [f"could not be read ({error.strerror or error}): skipped"])
-                    continue
-                docs[name][sid] = _Doc(text, _fingerprint(text, boilerplate, notes), notes)
-        return docs
-    finally:
-        logging.getLogger().disabled = was
+    docs: dict[str, dict[str, _Doc]] = {}
+    for name in names:
+        boilerplate = _boilerplate(name)
+        docs[name] = {}
+        for sid, folder in folders.items():
+            path = Path(folder) / name
+            if not path.is_file() or path.is_symlink():
+                continue
+            try:
+                text, notes = read_task_file(path)
+            except OSError as error:
+                docs[name][sid] = _Doc("", None, [f"could not be read ({error.strerror or error}): skipped"])
+                continue
+            docs[name][sid] = _Doc(text, _fingerprint(text, boilerplate, notes), notes)
+    return docs
 
 
 def file_notes(folders: dict[str, Path]) -> list[FileNote]:
     """What the comparison worked around, per submission and task file (for the report)."""
-    docs = _documents(folders, STUDENT_FILES)
+    docs = _class_documents(folders)
     return [FileNote(sid, name, note) for name in STUDENT_FILES for sid in sorted(docs[name])
             for note in docs[name][sid].notes]
 
@@ -256,31 +271,73 @@ def _drop_common(docs: dict[str, _Doc], class_size: int) -> None:
     for doc in docs.values():
         fp = doc.fingerprint
         if fp is not None and fp.hashes & common:
+            dropped = [start for value in fp.hashes & common for start in fp.hash_idx[value]]
+            fp.own = fp.own & ~covered(dropped, len(fp.filtered_code))
             fp.hashes = fp.hashes - common
             fp.hash_idx = {value: where for value, where in fp.hash_idx.items() if value not in common}
             fp.token_coverage = get_token_coverage(fp.hash_idx, fp.k, len(fp.filtered_code))
 
 
 def _class_documents(folders: dict[str, Path]) -> dict[str, dict[str, _Doc]]:
+    """The class's fingerprints, common idioms dropped. The last class's are kept (one
+    class only) while its files are unchanged: tokenizing is the cost that grows with
+    the class, and write_similarity needs the very fingerprints find_similar used."""
+    global _last_class
+    signature = _signature(folders)
+    if _last_class is not None and _last_class[0] == signature:
+        return _last_class[1]
     docs = _documents(folders, STUDENT_FILES)
     for per_file in docs.values():
         _drop_common(per_file, len(folders))
+    _last_class = (signature, docs)
     return docs
 
 
+_last_class: tuple[tuple, dict[str, dict[str, _Doc]]] | None = None
+
+
+def _signature(folders: dict[str, Path]) -> tuple:
+    """Which task files make up the class, as they are now (identity, size, change time)."""
+    items = []
+    for sid in sorted(folders):
+        for name in STUDENT_FILES:
+            path = Path(folders[sid]) / name
+            try:
+                info = path.lstat()
+            except OSError:
+                items.append((sid, name, str(path)))
+                continue
+            items.append((sid, name, str(path), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
+    return tuple(items)
+
+
 # -- comparing ----------------------------------------------------------------------------
-def _own(doc: _Doc) -> float:
-    return float(doc.fingerprint.token_coverage) if doc.fingerprint is not None else 0.0
+def _own(doc: _Doc) -> int:
+    return doc.fingerprint.own_chars if doc.fingerprint is not None else 0
 
 
-def _compare(a: _Doc, b: _Doc) -> tuple[float, tuple, tuple]:
-    """The file's score (0 without enough own code on both sides) and the common spans."""
-    from copydetect.detector import compare_files
+def directional(a: Fingerprint, b: Fingerprint) -> float:
+    """The share of ``a``'s own code that ``b`` holds too: own characters covered by the
+    k-grams of fingerprints both files have, over all of ``a``'s own characters."""
+    shared = a.hashes & b.hashes
+    if not shared or not a.own_chars:
+        return 0.0
+    starts = [start for value in shared for start in a.hash_idx[value]]
+    return float((covered(starts, len(a.filtered_code)) & a.own).sum() / a.own_chars)
 
+
+def _compare(a: _Doc, b: _Doc, spans: bool = False) -> tuple[float, tuple, tuple]:
+    """The file's score (0 without ``MIN_OWN_CHARS`` of own code on both sides) and, when
+    asked, the common spans of each side's text (copydetect's mapping back from the
+    normalised code)."""
     if a.fingerprint is None or b.fingerprint is None or min(_own(a), _own(b)) < MIN_OWN_CHARS:
         return 0.0, (), ()
-    _, (sim_a, sim_b), (slices_a, slices_b) = compare_files(a.fingerprint, b.fingerprint)
-    score = float(min(1.0, max(sim_a, sim_b)))
+    score = max(directional(a.fingerprint, b.fingerprint), directional(b.fingerprint, a.fingerprint))
+    if not spans or score == 0:
+        return score, (), ()
+    from copydetect.detector import compare_files
+
+    _, _, (slices_a, slices_b) = compare_files(a.fingerprint, b.fingerprint)
     return score, _spans(slices_a), _spans(slices_b)
 
 
@@ -337,7 +394,7 @@ def match_files(pair: SimilarPair, folders: dict[str, Path],
         a, b = docs[name].get(pair.first), docs[name].get(pair.second)
         if a is None or b is None:
             continue
-        score, spans_a, spans_b = _compare(a, b)
+        score, spans_a, spans_b = _compare(a, b, spans=True)
         matches.append(FileMatch(name, score, a.text, b.text, spans_a, spans_b))
     return sorted(matches, key=lambda m: (m.file not in pair.files, -m.score, m.file))
 
