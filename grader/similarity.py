@@ -108,6 +108,8 @@ class FileMatch:
 
 @dataclass
 class _Doc:
+    """One submission's task file: the text shown on pages, its fingerprint, and notes."""
+
     text: str
     fingerprint: Fingerprint | None
     notes: list[str] = field(default_factory=list)
@@ -366,6 +368,7 @@ def find_similar(folders: dict[str, Path], threshold: float = DEFAULT_THRESHOLD)
     """folders: submission id -> its staged exercises/ folder (the five task files inside).
     Ranked, most similar first, only pairs at or above threshold (pairs sharing no own
     code at all are never listed, whatever the threshold)."""
+    check_threshold(threshold)
     docs = _class_documents(folders)
     scores: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     for name in STUDENT_FILES:
@@ -381,6 +384,13 @@ def find_similar(folders: dict[str, Path], threshold: float = DEFAULT_THRESHOLD)
                            key=lambda n: (-per_file[n], n))
             pairs.append(SimilarPair(first, second, round(best, 4), tuple(alike)))
     return sorted(pairs, key=lambda p: (-p.score, p.first, p.second))
+
+
+def check_threshold(threshold: float) -> float:
+    """``threshold`` itself, or ValueError with the one-line reason."""
+    if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ValueError(f"the similarity threshold is a share between 0 and 1, not {threshold!r}")
+    return float(threshold)
 
 
 def match_files(pair: SimilarPair, folders: dict[str, Path],
@@ -407,6 +417,7 @@ def write_similarity(pairs: list[SimilarPair], folders: dict[str, Path], out: Pa
     other, matched regions highlighted, self-contained, CSP like the report,
     autoescaped); return the pairs with href set. ``threshold`` is recorded as given (pass
     the one find_similar used)."""
+    threshold = check_threshold(threshold)
     out = Path(out)
     pages = out / PAGES_DIR
     pages.mkdir(parents=True, exist_ok=True)
@@ -416,6 +427,9 @@ def write_similarity(pairs: list[SimilarPair], folders: dict[str, Path], out: Pa
         href = f"{PAGES_DIR}/{number}.html"
         write_atomic(out / href, render_pair(pair, match_files(pair, folders, docs), threshold))
         written.append(replace(pair, href=href))
+    for stale in pages.glob("*.html"):  # an earlier run's pages beyond this run's pairs
+        if stale.stem.isdigit() and not 1 <= int(stale.stem) <= len(pairs):
+            stale.unlink(missing_ok=True)
     document = {
         "threshold": threshold,
         "method": {"tool": "copydetect", "noise_chars": NOISE_CHARS,

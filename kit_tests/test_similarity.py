@@ -106,6 +106,12 @@ def test_code_most_of_a_large_group_holds_is_an_idiom_but_a_small_copy_ring_is_f
     assert {pair.score for pair in pairs} == {1.0}
 
 
+@pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan")])
+def test_a_threshold_outside_zero_to_one_is_refused_with_a_reason(threshold):
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        find_similar(sample_class(), threshold=threshold)
+
+
 def test_scores_are_the_same_in_every_process():
     """copydetect hashes k-grams with Python's salted hash(); ours is stable, so a
     regrade shows the same numbers."""
@@ -174,8 +180,11 @@ def test_similarity_json_lists_every_pair_with_its_page_and_the_threshold(tmp_pa
         assert isinstance(entry["score"], float) and 0 < entry["score"] <= 1
 
 
-def test_no_pairs_still_writes_an_empty_list(tmp_path):
+def test_no_pairs_still_writes_an_empty_list_and_removes_an_earlier_runs_pages(tmp_path):
+    (tmp_path / "similarity").mkdir()
+    (tmp_path / "similarity" / "1.html").write_text("an earlier run's pair", encoding="utf-8")
     assert write_similarity([], {"ana": SAMPLES / "ana"}, tmp_path) == []
+    assert list((tmp_path / "similarity").iterdir()) == []
     document = json.loads((tmp_path / "similarity.json").read_text(encoding="utf-8"))
     assert document["pairs"] == [] and document["threshold"] == DEFAULT_THRESHOLD
 
