@@ -21,6 +21,7 @@ from grader import i18n
 from grader.i18n import N_, _, ngettext
 from grader.paths import DATA_PATH
 from grader.sandbox import CallResult, Sandbox, SandboxLimits
+from grader.shared_calls import SharedCalls
 from grader.store import new_store
 from grader.todos import Todo, todo_by_id
 
@@ -79,8 +80,9 @@ class KataCase:
     loaded there too (``load_model_and_predict``)."""
 
     def __init__(self, sandbox: Sandbox, limits: SandboxLimits, exercises: Path, todo: Todo,
-                 seed: str, properties: list | None = None):
+                 seed: str, properties: list | None = None, shared: SharedCalls | None = None):
         self.sandbox = sandbox
+        self.shared = shared  # calls made once per session, see ``_run``
         self.properties = properties if properties is not None else []
         self.limits = limits
         self.exercises = exercises
@@ -153,11 +155,23 @@ class KataCase:
 
     def _run(self, probe: str, **request) -> CallResult:
         """One sandboxed call that sees this case's folder (its store, work folder and
-        data samples) and the student's files, nothing else of the kit or the class."""
-        result = self.sandbox.run(probe, self.workdir, self._env(), self.limits,
-                                  writable=[self.dir], readable=[self.exercises], **request)
+        data samples) and the student's files, nothing else of the kit or the class.
+        A call of the student's code that an earlier test of this session made from the
+        same state is not made again: its result and what it left are replayed
+        (``grader.shared_calls``)."""
+        shared = self.shared if probe != "kit" else None
+        key = shared.key(self.dir, probe, request) if shared else ""
+        result = shared.replay(key, self.dir, SEEDED_PARTS) if shared else None
+        if result is not None:
+            self.sandbox.hand_over(self.dir)
+            shared = None  # nothing new to keep
+        else:
+            result = self.sandbox.run(probe, self.workdir, self._env(), self.limits,
+                                      writable=[self.dir], readable=[self.exercises], **request)
         self.student_ran = self.student_ran or probe != "kit"
         self._check_store()
+        if shared and result.outcome != "sandbox":  # a kit failure is not replayed
+            shared.keep(key, self.dir, SEEDED_PARTS, result)
         return result
 
     def _check_store(self) -> None:

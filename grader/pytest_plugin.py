@@ -18,6 +18,7 @@ from grader.i18n import _
 from grader.paths import EXERCISES_DIR, KIT_ROOT, TESTS_DIR
 from grader.results import KIT_ERROR
 from grader.sandbox import Sandbox, SandboxLimits, shared_sandbox
+from grader.shared_calls import SharedCalls
 from grader.todos import task_by_number, todo_by_id
 
 
@@ -43,6 +44,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "todo(id): the one lab TODO (e.g. '1.3') this kata test judges"
+    )
+    config.addinivalue_line(
+        "markers", "inputs(name): kata tests of one file with the same inputs name draw the same "
+                   "names and samples, so a student call they all make runs once per session "
+                   "and each judges its own copy of what it left (grader.shared_calls)"
     )
     config.stash[PREVIOUS_LANG] = i18n.set_language(config.getoption("kata_lang"))
     config.stash[THIN] = thin_client(config)
@@ -240,14 +246,26 @@ def staged_exercises(sandbox: Sandbox, pytestconfig: pytest.Config) -> Path:
     return sandbox.stage_exercises(exercises_dir(pytestconfig))
 
 
+@pytest.fixture(scope="session")
+def shared_calls(sandbox: Sandbox, staged_exercises: Path):
+    """This session's student calls, made once and judged by every test that needs them."""
+    calls = SharedCalls(sandbox.root / f"shared-{staged_exercises.name}")
+    yield calls
+    calls.close()
+
+
 @pytest.fixture
 def case(request: pytest.FixtureRequest, sandbox: Sandbox, sandbox_limits: SandboxLimits,
-         staged_exercises: Path):
-    """A fresh world for one kata test: its own store, sample data and names."""
+         staged_exercises: Path, shared_calls: SharedCalls):
+    """A fresh world for one kata test: its own store, sample data and names. Tests
+    marked with the same ``inputs`` name in a file draw the same ones."""
     todo = todo_of(request.node)
-    seed = f"{request.config.getoption('kata_seed')}:{request.node.nodeid}"
+    inputs = request.node.get_closest_marker("inputs")
+    draw = (f"{request.node.path.name}::inputs={inputs.args[0]}" if inputs and inputs.args
+            else request.node.nodeid)
+    seed = f"{request.config.getoption('kata_seed')}:{draw}"
     kata_case = KataCase(sandbox, sandbox_limits, staged_exercises, todo, seed,
-                         request.node.user_properties)
+                         request.node.user_properties, shared_calls)
     yield kata_case
     kata_case.close()
 

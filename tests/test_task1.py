@@ -57,6 +57,7 @@ def test_the_run_is_in_the_named_experiment_whether_or_not_it_exists(case):
 
 
 @pytest.mark.todo("1.2")
+@pytest.mark.inputs("baseline")
 def test_the_run_is_named_baseline_finished_and_its_id_returned(case):
     run_id = case.call(FUNCTION, case.sample_data(), experiment_name=case.name("baseline"))
     run = case.run_or_none(run_id)
@@ -73,6 +74,7 @@ def test_the_run_is_named_baseline_finished_and_its_id_returned(case):
 
 
 @pytest.mark.todo("1.3")
+@pytest.mark.inputs("baseline")
 def test_the_run_has_params_model_type_and_random_state(case):
     run = new_run(case, case.call(FUNCTION, case.sample_data(), experiment_name=case.name("baseline")))
     expected = {"model_type": "LinearRegression", "random_state": "42"}
@@ -90,6 +92,7 @@ def test_the_run_has_params_model_type_and_random_state(case):
 
 
 @pytest.mark.todo("1.4")
+@pytest.mark.inputs("baseline")
 def test_the_run_has_the_held_out_metrics(case):
     from grader.oracle import expected_metrics
 

@@ -40,6 +40,7 @@ def tuning_runs(case, data, grid):
 
 
 @pytest.mark.todo("2.1")
+@pytest.mark.inputs("tuning")
 def test_each_run_has_its_n_estimators(case):
     grid = random_grid(case)
     for config, run in tuning_runs(case, case.sample_data(), grid):
@@ -55,6 +56,7 @@ def test_each_run_has_its_n_estimators(case):
 
 
 @pytest.mark.todo("2.2")
+@pytest.mark.inputs("tuning")
 def test_each_run_has_max_depth_min_samples_split_and_random_state(case):
     grid = random_grid(case)
     for config, run in tuning_runs(case, case.sample_data(), grid):
@@ -68,11 +70,12 @@ def test_each_run_has_max_depth_min_samples_split_and_random_state(case):
 
 
 @pytest.mark.todo("2.3")
+@pytest.mark.inputs("tuning")
 def test_each_run_has_the_metrics_of_its_own_model(case):
     from grader.oracle import expected_metrics
 
-    data = case.sample_data()
     grid = random_grid(case)
+    data = case.sample_data()
     for config, run in tuning_runs(case, data, grid):
         expected = expected_metrics("RandomForest", data, random_state=42, **config)
         held = run.data.metrics
@@ -101,6 +104,7 @@ def whose_metric(data, grid, config, name, held) -> str:
 
 
 @pytest.mark.todo("2.4")
+@pytest.mark.inputs("tuning")
 def test_each_run_is_tagged_with_task_and_model_family(case):
     grid = random_grid(case)
     runs = tuning_runs(case, case.sample_data(), grid)

@@ -51,9 +51,11 @@ def run_named(name) -> str:
 
 
 @pytest.mark.todo("3.1")
+@pytest.mark.inputs("comparison")
 def test_one_named_run_per_model_with_its_model_type(case):
+    data = case.sample_data(ROWS)
     experiment = case.name("comparison")
-    runs = comparison_runs(case, case.sample_data(ROWS), experiment)
+    runs = comparison_runs(case, data, experiment)
     found = case.client.get_experiment_by_name(experiment)
     for name, run in runs.items():
         holder = case.client.get_experiment(run.info.experiment_id).name
@@ -74,6 +76,7 @@ def test_one_named_run_per_model_with_its_model_type(case):
 
 
 @pytest.mark.todo("3.2")
+@pytest.mark.inputs("comparison")
 def test_each_run_has_the_metrics_of_its_model(case):
     from grader.oracle import expected_metrics
 
@@ -93,6 +96,7 @@ def test_each_run_has_the_metrics_of_its_model(case):
 
 
 @pytest.mark.todo("3.3")
+@pytest.mark.inputs("comparison")
 def test_each_run_has_its_fitted_model_logged_with_a_signature(case):
     import numpy as np
 

@@ -41,8 +41,9 @@ def versions_of(case, model_name):
 
 
 @pytest.mark.todo("4.1")
+@pytest.mark.inputs("registry")
 def test_the_best_runs_model_is_registered_and_its_version_returned(case):
-    experiment, model_name, best_run_id, seeded = seed(case, registered_index=0)
+    experiment, model_name, best_run_id, seeded = seed(case, registered_index=1)
     returned = case.call("register_best", experiment_name=experiment, model_name=model_name)
     new = [v for v in versions_of(case, model_name) if v.version != seeded["version"]]
     case.expect(len(new) == 1, _("expected one new version of {model} in the Model Registry, but it "
@@ -68,8 +69,9 @@ def same_version(returned, version) -> bool:
 
 
 @pytest.mark.todo("4.2")
+@pytest.mark.inputs("registry")
 def test_the_new_version_is_tagged_and_described(case):
-    experiment, model_name, _best, _seeded = seed(case, registered_index=2)
+    experiment, model_name, _best, _seeded = seed(case, registered_index=1)
     case.call("register_best", experiment_name=experiment, model_name=model_name)
     version = versions_of(case, model_name)[-1]
     source = case.client.get_run(version.run_id)
@@ -95,6 +97,7 @@ def test_the_new_version_is_tagged_and_described(case):
 
 
 @pytest.mark.todo("4.3")
+@pytest.mark.inputs("registry")
 def test_the_new_version_is_promoted_to_staging(case):
     from mlflow.exceptions import MlflowException
 

@@ -1,0 +1,114 @@
+"""One student call judged by several TODO tests (grader.shared_calls): made once per
+session when the same call starts from the same state, replayed on a copy otherwise,
+and never a way for what student code left to reach the judge."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from grader.paths import SOLUTIONS_DIR
+from grader.shared_calls import SharedCalls, safe_copy
+
+SHARED_TESTS = '''
+import pytest
+
+FIRST = []
+
+
+def baseline(case):
+    return case.call("log_baseline_run", case.sample_data(60), experiment_name=case.name("e"))
+
+
+@pytest.mark.todo("1.2")
+@pytest.mark.inputs("same")
+def test_the_first_test_makes_the_call(case):
+    FIRST.append(baseline(case))
+    assert case.shared.hits == 0
+
+
+@pytest.mark.todo("1.3")
+@pytest.mark.inputs("same")
+def test_a_test_with_the_same_inputs_judges_its_own_copy_of_that_call(case):
+    run_id = baseline(case)
+    assert case.shared.hits == 1 and run_id == FIRST[0]
+    assert case.run_or_none(run_id).info.run_name == "baseline"
+
+
+@pytest.mark.todo("1.4")
+@pytest.mark.inputs("same")
+def test_the_same_inputs_from_another_state_make_a_call_of_their_own(case):
+    case.client.create_experiment("something else")
+    run_id = baseline(case)
+    assert case.shared.hits == 1 and run_id != FIRST[0]
+
+
+@pytest.mark.todo("1.1")
+def test_a_test_without_the_marker_draws_other_inputs(case):
+    run_id = baseline(case)
+    assert case.shared.hits == 1 and run_id != FIRST[0]
+'''
+
+
+def test_tests_with_the_same_inputs_share_one_call_and_others_do_not(pytester):
+    pytester.makeconftest('pytest_plugins = ["grader.pytest_plugin"]')
+    pytester.makepyfile(test_shared=SHARED_TESTS)
+    result = pytester.runpytest_subprocess(f"--exercises={SOLUTIONS_DIR}", "-p", "no:randomly",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+
+
+def test_the_key_changes_with_any_file_of_the_case_folder(tmp_path):
+    calls, case = SharedCalls(tmp_path / "calls"), tmp_path / "case"
+    (case / "store").mkdir(parents=True)
+    (case / "store" / "mlflow.db").write_bytes(b"one")
+    request = {"function": "f", "args": [1]}
+    before = calls.key(case, "call", request)
+    assert calls.key(case, "call", request) == before
+    assert calls.key(case, "call", {"function": "f", "args": [2]}) != before
+    (case / "store" / "mlflow.db").write_bytes(b"two")
+    assert calls.key(case, "call", request) != before
+
+
+def test_a_replay_gives_each_test_a_fresh_copy_of_what_the_call_left(tmp_path):
+    from grader.sandbox import CallResult
+
+    calls, case = SharedCalls(tmp_path / "calls"), tmp_path / "case"
+    (case / "store").mkdir(parents=True)
+    (case / "store" / "mlflow.db").write_text("after the call")
+    calls.keep("k", case, ("store", "work"), CallResult("ok", value="run-1"))
+    (case / "store" / "mlflow.db").write_text("a judge's later change")
+    assert calls.replay("unknown", case, ("store", "work")) is None
+    assert calls.replay("k", case, ("store", "work")).value == "run-1"
+    assert (case / "store" / "mlflow.db").read_text() == "after the call"
+    calls.close()
+    assert not (tmp_path / "calls").exists()
+
+
+def test_copying_what_student_code_left_follows_no_link_and_reads_no_special_file(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("the instructor's")
+    left = tmp_path / "left"
+    (left / "mlruns").mkdir(parents=True)
+    (left / "mlruns" / "model.pkl").write_bytes(b"weights")
+    (left / "link").symlink_to(secret)
+    os.link(secret, left / "hard-link")
+    os.mkfifo(left / "fifo")
+    safe_copy(left, tmp_path / "copy")
+    copy = tmp_path / "copy"
+    assert (copy / "mlruns" / "model.pkl").read_bytes() == b"weights"
+    assert (copy / "link").is_symlink() and os.readlink(copy / "link") == str(secret)
+    assert not (copy / "hard-link").exists() and not (copy / "fifo").exists()
+
+
+@pytest.mark.parametrize("task", ["3"])
+def test_a_tasks_suite_on_the_reference_shares_its_calls(task, pytester):
+    """Task 3's three TODOs: 3.1 and 3.2 judge one compare_models call (3.3 makes its
+    own: it is judged without model logging excused)."""
+    pytester.makeconftest('pytest_plugins = ["grader.pytest_plugin"]')
+    tests = Path(__file__).resolve().parents[1] / "tests" / f"test_task{task}.py"
+    pytester.makepyfile(test_copy=tests.read_text() + (
+        "\n\ndef test_zz_calls_were_shared(shared_calls):\n    assert shared_calls.hits == 1\n"))
+    result = pytester.runpytest_subprocess(f"--exercises={SOLUTIONS_DIR}", "-p", "no:randomly",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
