@@ -62,7 +62,7 @@ def show(run: KataRun, lang: str, exercises: Path | None = None) -> None:
     todos = {todo.id: todo for todo in load_todos()}
     for todo_id, result in run.todos.items():
         todo = todos[todo_id]
-        title = todo.title + (f" ({text['bonus']})" if todo.bonus else "")
+        title = todo.shown_title + (f" ({text['bonus']})" if todo.bonus else "")
         table.add_row(todo_id, SYMBOLS.get(result.status, result.status), title, result.message)
     console.print(table)
     graded = [t for t in load_todos() if not t.bonus and t.id in run.todos]
@@ -114,7 +114,7 @@ def classroom_results(run: KataRun) -> dict:
             ngettext("{points} point", "{points} points", points).format(points=points)
         test_file = f"tests/{TASK_TEST_FILES[todo.task]}"
         tests.append({
-            "name": f"TODO {todo_id}: {todo.title} ({label})",
+            "name": f"TODO {todo_id}: {todo.shown_title} ({label})",
             "status": CLASSROOM_STATUS[result.status],
             "score": points if result.passed else 0,
             "message": result.message[:CLASSROOM_MESSAGE_CHARS],

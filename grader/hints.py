@@ -176,7 +176,7 @@ def main_for(todo_id: str | None, exercises: str, lang: str, reset_levels: bool 
     except OSError as error:  # still show a hint; it just will not be remembered
         level = min(seen(folder).get(todo.id, 0) + 1, total)
         last, unsaved = level == total, error
-    print(words["header"].format(id=todo.id, title=todo.title, level=level, total=total))
+    print(words["header"].format(id=todo.id, title=todo.shown_title, level=level, total=total))
     print(todo.hint(lang, level))
     if already_all:
         print(words["no_more"].format(id=todo.id, total=total))

@@ -27,6 +27,19 @@ class Task:
     models: bool = False
     server: bool = False
     bonus: bool = False
+    title_es: str = ""
+
+    @property
+    def shown_title(self) -> str:
+        return in_language(self.title, self.title_es)
+
+
+def in_language(english: str, spanish: str) -> str:
+    """A title in the language messages are shown in now (grader.i18n); English when
+    there is no Spanish or no language was chosen."""
+    from grader.i18n import language
+
+    return spanish if language() == "es" and spanish else english
 
 
 HINT_LEVELS = (2, 3)  # fewest and most hint levels a TODO may have
@@ -49,6 +62,11 @@ class Todo:
     bonus: bool = False
     hints_en: tuple[str, ...] = ()
     hints_es: tuple[str, ...] = ()
+    title_es: str = ""
+
+    @property
+    def shown_title(self) -> str:
+        return in_language(self.title, self.title_es)
 
     @property
     def module(self) -> str:

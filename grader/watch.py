@@ -168,7 +168,7 @@ def render(console, run: KataRun, task: Task, exercises: Path, lang: str) -> Non
         result = run.todos.get(todo.id)
         status = result.status if result else Status.ERROR
         message = "" if result is None or result.passed else without_id(result.message, todo.id)
-        table.add_row(todo.id, SYMBOLS.get(status, escape(str(status))), escape(todo.title),
+        table.add_row(todo.id, SYMBOLS.get(status, escape(str(status))), escape(todo.shown_title),
                       escape(message.splitlines()[0] if message else ""))
     console.print(table)
     passed = sum(1 for todo in todos if todo.id in run.todos and run.todos[todo.id].passed)
@@ -228,7 +228,7 @@ def watch(exercises: Path, start: str | None, lang: str, changes: Changes | None
             file = exercises / f"{task.module}.py"
             if console.is_terminal:
                 console.clear()
-            console.rule(escape(words["title"].format(task=task.name, title=task.title, file=file)),
+            console.rule(escape(words["title"].format(task=task.name, title=task.shown_title, file=file)),
                          style="bold")
             if note:
                 console.print(note, style="green")

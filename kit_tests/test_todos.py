@@ -41,3 +41,15 @@ def test_every_todo_has_at_least_one_kata_test():
         assert f'@pytest.mark.todo("{todo.id}")' in sources, f"TODO {todo.id} has no test"
     assert len(tested) >= len(load_todos())
     assert re.search(r"\d+ tests? collected", listing)
+
+
+def test_every_task_and_todo_has_a_spanish_title_shown_when_spanish_is_chosen():
+    from grader import i18n
+    from grader.todos import load_tasks, load_todos
+
+    items = [*load_tasks(), *load_todos()]
+    assert [item.title for item in items if not item.title_es.strip()] == []
+    with i18n.use("es"):
+        assert load_todos()[0].shown_title == load_todos()[0].title_es
+    with i18n.use(""):  # no language chosen: English, as every other title
+        assert load_todos()[0].shown_title == load_todos()[0].title
