@@ -11,8 +11,9 @@ Aiken's algorithm, the one MOSS uses):
   winnowed: one fingerprint per window of ``GUARANTEE_CHARS - NOISE_CHARS + 1`` hashes,
   so any common run of ``GUARANTEE_CHARS`` normalised characters is always found.
 * Code the file's stub (``exercises/``) **or the reference solution** (``solutions/``)
-  holds is boilerplate: a normalised character that any of their k-grams covers is not
-  the student's own, and their fingerprints are ignored. The stub because every student
+  holds is boilerplate: a normalised character that any of their k-grams covers, or that
+  comes from a line found verbatim in either, is not the student's own, and their
+  fingerprints are ignored. The stub because every student
   starts from it. The reference because the TODOs are short and tightly specified and the
   third hint level is "nearly the code": two students who both wrote the expected answer
   did what the lab asked, which says nothing about copying. What remains is a student's
@@ -203,21 +204,43 @@ def _normalise(text: str, notes: list[str]) -> tuple[str, np.ndarray]:
         return text, np.array([])
 
 
-def _fingerprint(text: str, boilerplate: np.ndarray, notes: list[str]) -> Fingerprint:
+def _fingerprint(text: str, boilerplate: np.ndarray, notes: list[str],
+                 plain_lines: frozenset[str] = frozenset()) -> Fingerprint:
     from copydetect.utils import get_token_coverage, winnow
 
     filtered, offsets = _normalise(text, notes)
     every = stable_kgram_hashes(filtered)
     index: dict[int, list[int]] = {}
-    own = np.ones(len(filtered), dtype=bool)
+    own = ~_on_plain_lines(text, filtered, offsets, plain_lines)
     if len(every):
-        own = ~covered(np.flatnonzero(np.isin(every, boilerplate)), len(filtered))
+        own &= ~covered(np.flatnonzero(np.isin(every, boilerplate)), len(filtered))
         selected, where = winnow(every, WINDOW, remove_duplicates=False)
         keep = ~np.isin(selected, boilerplate)
         for value, position in zip(selected[keep].tolist(), where[keep].tolist()):
             index.setdefault(value, []).append(position)
     coverage = float(get_token_coverage(index, NOISE_CHARS, len(filtered)))
     return Fingerprint(filtered, offsets, NOISE_CHARS, set(index), index, coverage, own)
+
+
+def _on_plain_lines(text: str, filtered: str, offsets: np.ndarray,
+                    plain_lines: frozenset[str]) -> np.ndarray:
+    """Which normalised characters come from a line of ``text`` found verbatim in
+    ``plain_lines`` (the stub's and the reference's): never the student's own, even where
+    the k-grams covering them reach into the student's code (a stub line right after a
+    TODO). Positions are mapped back the way copydetect maps its slices."""
+    on_plain = np.zeros(len(filtered), dtype=bool)
+    if not text or not filtered or not plain_lines:
+        return on_plain
+    by_char = np.zeros(len(text), dtype=bool)
+    position = 0
+    for line in text.splitlines(keepends=True):
+        if line.strip() in plain_lines:
+            by_char[position:position + len(line)] = True
+        position += len(line)
+    where = np.arange(len(filtered))
+    if len(offsets):
+        where = where + offsets[:, 1][np.clip(np.searchsorted(offsets[:, 0], where), 0, len(offsets) - 1)]
+    return by_char[np.clip(where, 0, len(text) - 1)]
 
 
 def _boilerplate(name: str) -> np.ndarray:
@@ -234,7 +257,7 @@ def _documents(folders: dict[str, Path], names: list[str]) -> dict[str, dict[str
     """name -> submission id -> its fingerprinted task file (absent files left out)."""
     docs: dict[str, dict[str, _Doc]] = {}
     for name in names:
-        boilerplate = _boilerplate(name)
+        boilerplate, plain = _boilerplate(name), boilerplate_lines(name)
         docs[name] = {}
         for sid, folder in folders.items():
             path = Path(folder) / name
@@ -245,7 +268,7 @@ def _documents(folders: dict[str, Path], names: list[str]) -> dict[str, dict[str
             except OSError as error:
                 docs[name][sid] = _Doc("", None, [f"could not be read ({error.strerror or error}): skipped"])
                 continue
-            docs[name][sid] = _Doc(text, _fingerprint(text, boilerplate, notes), notes)
+            docs[name][sid] = _Doc(text, _fingerprint(text, boilerplate, notes, plain), notes)
     return docs
 
 

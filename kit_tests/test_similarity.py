@@ -250,3 +250,13 @@ def test_stage_class_takes_every_gradable_submission_and_skips_the_rest_with_a_r
     assert not temp.exists()
     assert sorted(p.relative_to(submissions) for p in submissions.rglob("*")) == before
     assert stage_class(submissions, tmp_path / "kept").folders["ben"].is_dir()
+
+
+def test_the_demo_class_staged_from_its_submissions_folder_has_no_similar_pair():
+    """examples/submissions: six students, two of whom (carla_ruiz, elena_torres) answered
+    TODO 1.4 with the same three log_metric lines the TODO text suggests; a shared
+    natural answer a few lines long is not a copy."""
+    with staged_class(KIT_ROOT / "examples" / "submissions") as staged:
+        assert len(staged.folders) >= 6 and "hugo_wrong_upload" in staged.skipped
+        assert find_similar(staged.folders) == []
+        assert max(pair.score for pair in find_similar(staged.folders, threshold=0.0)) < 0.1
