@@ -163,7 +163,7 @@ def check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str = "text"
 
 def _check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str, extra: list[str]) -> int:
     try:
-        run = run_kata(exercises, tasks, extra)
+        run = run_kata(exercises, tasks, extra, warm=True)
     except Exception as error:
         if not fmt.startswith("classroom"):
             raise

@@ -68,10 +68,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def thin_client(config: pytest.Config) -> bool:
     """Whether this run should be judged by the warm judge: a ``pytest`` typed by a
-    person (no plugin objects passed in) that selects kata tests only."""
+    person, or ``kata check`` (only plugin objects that say they read replayed reports,
+    ``replayable``), that selects kata tests only."""
     from grader import warm
 
-    if not warm.enabled() or config.invocation_params.plugins or config.option.collectonly:
+    plugins = config.invocation_params.plugins or ()
+    if (not warm.enabled() or config.option.collectonly
+            or not all(getattr(plugin, "replayable", False) for plugin in plugins)):
         return False
     paths = selected_paths(config)
     return bool(paths) and all(path.is_relative_to(TESTS_DIR) for path in paths)

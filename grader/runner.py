@@ -50,7 +50,10 @@ class TodoCollector:
     """A pytest plugin object that records each kata test's outcome under its TODO, and
     the time its tests took (set-up, call and tear-down of each)."""
 
-    def __init__(self):
+    def __init__(self, replayable: bool = False):
+        # True: this collector reads the reports a warm judge replays as well as its own
+        # (grader.pytest_plugin.thin_client), so the run may be judged there.
+        self.replayable = replayable
         self.todos: dict[str, TodoResult] = {}
         self.durations: defaultdict[str, float] = defaultdict(float)  # TODO id -> seconds
         self.problems: list[str] = []
@@ -115,13 +118,15 @@ def kata_test_files(tasks: list[int] | None = None, hidden: bool = False) -> lis
 
 
 def run_kata(exercises: Path, tasks: list[int] | None = None, extra_args: list[str] = (),
-             quiet: bool = True, hidden: bool = False) -> KataRun:
+             quiet: bool = True, hidden: bool = False, warm: bool = False) -> KataRun:
     """Run the kata tests of ``tasks`` (default: all) against ``exercises``; with
-    ``hidden``, their hidden tests too (see the module docstring)."""
+    ``hidden``, their hidden tests too (see the module docstring). With ``warm`` (a
+    student's ``kata check``) the user's warm judge may run them (``grader.warm``);
+    grading never does: each worker judges with its own sandbox and seed."""
     files = [str(path) for path in kata_test_files(tasks, hidden)]
     args = [*files, "--exercises", str(exercises), "-p", "no:cacheprovider", "-q",
             "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI), *extra_args]
-    collector = TodoCollector()
+    collector = TodoCollector(replayable=warm and not hidden)
     started = time.monotonic()
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():

@@ -4,6 +4,7 @@ socket folder another user could enter is never used."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -74,6 +75,17 @@ def test_a_rerun_is_judged_warm_with_a_cold_runs_verdicts_even_after_the_judge_d
     assert any(line.startswith("TODO 1.2: expected the id of the new run to be returned, but got "
                                "an ActiveRun") for line in verdicts(again))
     assert sum(line.startswith("PASSED ") for line in verdicts(again)) == 3
+
+    # `kata check` is judged by the same warm judge, with the same verdicts.
+    check = subprocess.run(
+        [sys.executable, "-m", "grader", "check", "--task", "1", "--format", "json",
+         "--exercises", str(exercises)], cwd=KIT_ROOT, capture_output=True, text=True,
+        timeout=600, env={**os.environ, "XDG_RUNTIME_DIR": str(runtime), "KATA_WARM_IDLE_S": "120"})
+    checked = json.loads(check.stdout)["todos"]
+    assert judge_pids(runtime) == started, check.stderr[-2000:]
+    assert [todo for todo, result in checked.items() if result["status"] != "pass"] == ["1.2"]
+    assert checked["1.2"]["message"].startswith("TODO 1.2: expected the id of the new run to be "
+                                                "returned, but got an ActiveRun")
 
     # Two terminals at once: the second run waits its turn; the judge is not taken for stale.
     with ThreadPoolExecutor(2) as pool:
