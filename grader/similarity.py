@@ -37,11 +37,11 @@ still compared; a file Pygments cannot tokenize is compared as plain text. Both 
 recorded as notes (``file_notes``), never a reason to stop.
 
 Cost: tokenizing (Pygments) is three quarters of the time and linear in the class, about
-60 ms per submission; only pairs that share a fingerprint are compared (an inverted index
+50 ms per submission; only pairs that share a fingerprint are compared (an inverted index
 from fingerprint to submissions), so the quadratic part is bounded by how much own code
 students share, not by the class size squared. ``benchmarks/bench_similarity.py``
-measures it (40, 300 and 1000 synthetic students: 2-3 s, 19-32 s, 36-57 s on a busy
-2-core machine).
+measures it (40, 300 and 1000 synthetic students: about 1 s, 7-10 s and 47-59 s on 2
+cores shared with other work).
 """
 
 from __future__ import annotations
@@ -74,10 +74,12 @@ MIN_OWN_CHARS = 80  # own code (normalised characters, about 4 lines) a file nee
 COMMON_SHARE = 0.05  # a fingerprint more than this share of the class holds is a common idiom ...
 COMMON_MIN_HOLDERS = 10  # ... once more than this many submissions hold it
 MAX_READ_BYTES = 128 * 1024  # per task file; the reference files are about 2 KB
-# Measured: renamed copies score 0.77-0.98 per file, independent sample students at most
-# 0.15 (kit_tests/similarity_samples); synthetic classes (benchmarks/bench_similarity.py):
-# copies 0.97-1.0; independent students at most 0.55 among 300; among 1000 (500,000 pairs)
-# 1 and 8 pairs reached 0.63 and 0.69 (additions that differ only in their numbers).
+# Measured: the renamed copy scores 0.79-0.99 per file, independent sample students at most
+# 0.15 (kit_tests/similarity_samples), the demo class 0.01; synthetic classes
+# (benchmarks/bench_similarity.py): copies 1.0, independent students at most 0.34 among 300
+# and 0.45 among 1000; when a quarter of the class shares each file and students' own
+# additions differ only in their numbers, 0.51 among 300 and 6 of 500,000 pairs at 0.6-0.65
+# among 1000.
 DEFAULT_THRESHOLD = 0.6
 JSON_NAME = "similarity.json"
 PAGES_DIR = "similarity"
