@@ -8,9 +8,11 @@ reply and the pytest-html log's bytes, which it writes into ``OUT/logs/``. Recor
 *where* jobs are graded (``grader.grade.GradingPool``).
 
 A Dask worker that dies mid-submission loses nothing: the scheduler gives the task to
-another worker. One that dies more often than the scheduler's ``allowed-failures``
-(1 for ``local:N``; set ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1`` where you
-start your scheduler) gets a ``KilledWorker``, reported for that submission only.
+another worker. One whose workers die more often than the scheduler's
+``allowed-failures`` (1 for ``local:N``; set ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1``
+where you start your scheduler) gets a ``KilledWorker``, reported for that submission
+only: ``kata grade`` keeps as many submissions in flight as the workers have threads, so
+a worker holds one at a time and its death counts against that one alone.
 Answers from a worker with another kit version stop the run with one line.
 """
 
@@ -20,6 +22,7 @@ import contextlib
 import logging
 import re
 import secrets
+import signal
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
@@ -92,12 +95,20 @@ class DaskPool:
         if self.spec.local_workers:
             import dask
 
-            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
-                self.cluster = LocalCluster(
-                    n_workers=self.spec.local_workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
-                    death_timeout=LOCAL_DEATH_TIMEOUT_S)
-            return Client(self.cluster)
+            # A terminal's Ctrl-C goes to the whole process group: the Dask worker processes
+            # must leave it to `kata grade`, which stops them in order. They are spawned by
+            # the cluster's event-loop thread, started here: it inherits this thread's
+            # blocked SIGINT for good, and so do they; this thread unblocks it after.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+                    self.cluster = LocalCluster(
+                        n_workers=self.spec.local_workers, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                        death_timeout=LOCAL_DEATH_TIMEOUT_S)
+                return Client(self.cluster)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         try:
             return Client(self.spec.address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError, ValueError) as error:
@@ -108,7 +119,6 @@ class DaskPool:
         from distributed import as_completed
 
         from grader.cluster_worker import PLUGIN_NAME, GradeTask, KataWorkerPlugin, grade_task, zip_folder
-
         from grader.grade import kata_worker_env, kit_has_bonus, start_model_server
         from grader.model_server import SERVER_ENV
 
@@ -120,20 +130,36 @@ class DaskPool:
         self.client = self.connect()
         self.client.register_plugin(KataWorkerPlugin(), name=PLUGIN_NAME)
         self.client.subscribe_topic(self.topic, self.announce)
-        kit = self.grader.kit["tests_sha256"]
-        for job in jobs:
-            task = GradeTask(job["id"], file_stem(job["id"]), zip_folder(Path(job["exercises"])),
-                             bool(job["log"]), kit, self.settings, self.topic, server_url)
-            key = f"kata-grade-{file_stem(job['id'])}-{secrets.token_hex(4)}"
-            self.futures[self.client.submit(grade_task, task, key=key, pure=False)] = job
         try:
             self.client.wait_for_workers(1, timeout=WORKERS_WAIT_S)
         except TimeoutError:
             raise GradingError(f"the Dask scheduler at {self.spec} has had no worker for "
                                f"{WORKERS_WAIT_S} s: start some (dask worker {self.spec})") from None
-        for future in as_completed(list(self.futures)):
+        kit = self.grader.kit["tests_sha256"]
+        waiting = list(reversed(jobs))
+        done = as_completed()
+
+        def top_up() -> None:
+            """Keep as many submissions in flight as the workers have threads (at least
+            one): the scheduler then gives each worker one at a time, so that a worker's
+            death counts against the one submission it was grading (allowed-failures)."""
+            room = max(1, sum(self.client.nthreads().values())) - len(self.futures)
+            while waiting and room > 0:
+                job = waiting.pop()
+                task = GradeTask(job["id"], file_stem(job["id"]), zip_folder(Path(job["exercises"])),
+                                 bool(job["log"]), kit, self.settings, self.topic, server_url)
+                key = f"kata-grade-{file_stem(job['id'])}-{secrets.token_hex(4)}"
+                future = self.client.submit(grade_task, task, key=key, pure=False)
+                self.futures[future] = job
+                done.add(future)
+                room -= 1
+
+        top_up()
+        for future in done:
             job = self.futures.pop(future)
-            yield Graded(job, self.reply_of(future, job))
+            outcome = Graded(job, self.reply_of(future, job))
+            top_up()
+            yield outcome
 
     def announce(self, event) -> None:
         """A Dask worker began a submission: ``kata grade``'s "begin" progress event."""

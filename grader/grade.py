@@ -4,7 +4,9 @@ Each submission's task files are copied to a private workspace (``submissions``)
 graded by one of ``--jobs`` long-lived worker processes (``worker``) that share one
 ``mlflow models serve`` for the bonus, and its result is saved as soon as it is
 known (so ``--resume`` grades only what is missing). At the end ``results.json``,
-``grades.csv`` and ``index.html`` are written atomically (``exports``).
+``grades.csv`` and ``index.html`` are written atomically (``exports``). Where a job is
+graded is one seam, a ``GradingPool``: ``LocalPool`` here, or ``grader.cluster``'s
+``DaskPool`` on a Dask cluster (``--scheduler``); everything else is the same.
 
 Seed: the tests vary their inputs (names, samples) by a seed. A student's ``pytest``
 and ``kata check`` use the public default, so ``kata grade`` draws a fresh one per run
@@ -538,7 +540,7 @@ class ClassGrader:
             raise GradingError(f"{options.submissions} is not a folder of submissions")
         if options.out.resolve() == options.submissions.resolve():
             raise GradingError("--out must not be the submissions folder itself (it is never written)")
-        if options.scheduler:  # before anything is written: no Dask, or a bad address form
+        if options.scheduler is not None:  # before anything is written: no Dask, or a bad address form
             from grader.cluster import parse_scheduler, require_dask
 
             parse_scheduler(options.scheduler)
@@ -647,7 +649,7 @@ class ClassGrader:
 
     def pool(self, workspace: Path) -> GradingPool:
         """Where this run's jobs are graded: ``--scheduler``'s Dask cluster, else here."""
-        if self.options.scheduler:
+        if self.options.scheduler is not None:
             from grader.cluster import DaskPool
 
             return DaskPool(self, workspace)

@@ -1,0 +1,328 @@
+"""``kata grade --scheduler`` on a real Dask cluster: a ``dask scheduler`` and two ``dask
+worker`` processes from the kit's virtualenv on 127.0.0.1 grade a small class to the
+same per-TODO verdicts as a local ``--jobs`` run with the same seed, although the test
+kills the Dask worker grading one student mid-grade (retried elsewhere) and twice the
+worker grading another (that submission alone is reported). Plus the one-line refusals
+(no Dask, a bad ``--scheduler``, workers with another kit) and Ctrl-C on ``local:2``.
+
+One local reference run and one Dask run are shared by the assertions (module fixtures).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
+
+from grader.grade import remove_abandoned_workspaces  # noqa: E402
+from grader.paths import KIT_ROOT  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc (Linux)")
+
+SEED = "dask-kit-test"
+STUDENTS = ("diego_lopez", "elena_torres")  # pass, fail and error verdicts between them
+VICTIM = "victim"  # its Dask worker is killed twice: reported alone
+RETRIED = "elena_torres"  # its Dask worker is killed once, mid-grade: retried elsewhere
+GRADE = [sys.executable, "-m", "grader", "grade"]
+BIN = Path(sys.executable).parent
+# A submission whose Dask worker dies is retried once: what the README asks of a scheduler.
+SCHEDULER_ENV = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def statuses(results: dict) -> dict[str, dict[str, str]]:
+    return {s["id"]: {todo: r["status"] for todo, r in s["todos"].items()}
+            for s in results["submissions"]}
+
+
+def started_by(folder: Path) -> list[int]:
+    """Live processes whose $TMPDIR is in ``folder``: everything a run or a Dask worker
+    given that TMPDIR started (kata workers, model servers, Dask workers)."""
+    mark = f"TMPDIR={folder}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(item.startswith(mark) for item in environ.split(b"\0")):
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for_no_process(folder: Path, timeout: float = 60) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := started_by(folder)) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    return left
+
+
+def children(pid: int, command_part: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and command_part in command:
+            found.append(int(entry.name))
+    return found
+
+
+class Cluster:
+    """A ``dask scheduler`` and ``dask worker`` processes (each with its nanny) from the
+    kit's virtualenv, on 127.0.0.1, with ``$TMPDIR`` in ``tmp`` (their workspaces)."""
+
+    def __init__(self, tmp: Path, kit: Path = KIT_ROOT):
+        self.tmp, self.kit = tmp, kit
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.env = {**os.environ, **SCHEDULER_ENV, "TMPDIR": str(tmp),
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(kit), os.environ.get("PYTHONPATH")]))}
+        self.port = free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.processes = [self.start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
+                                      str(self.port), "--no-dashboard"])]
+
+    def start(self, command: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(command, cwd=self.kit, env=self.env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def add_workers(self, count: int) -> None:
+        for _ in range(count):
+            self.processes.append(self.start([str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
+                                              "--host", "127.0.0.1", "--no-dashboard"]))
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):  # workers close first (their plugin's teardown)
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def copy_class(root: Path) -> Path:
+    submissions = root / "submissions"
+    for name in STUDENTS:
+        shutil.copytree(KIT_ROOT / "examples" / "submissions" / name, submissions / name)
+    shutil.copytree(KIT_ROOT / "exercises", submissions / VICTIM / "exercises",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return submissions
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory):
+    return copy_class(tmp_path_factory.mktemp("dask-class"))
+
+
+@pytest.fixture(scope="module")
+def reference(submissions, tmp_path_factory):
+    """The class graded locally with ``--jobs 2`` and the seed."""
+    out = tmp_path_factory.mktemp("local") / "out"
+    run = subprocess.run([*GRADE, str(submissions), "--out", str(out), "--jobs", "2", "--seed", SEED],
+                         cwd=KIT_ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads((out / "results.json").read_text())
+
+
+class Killer:
+    """Kills (SIGKILL) the Dask worker process grading a submission, found by its
+    staging folder in a workspace (``owner.pid``) under the workers' ``$TMPDIR``."""
+
+    def __init__(self, tmp: Path, plan: dict[str, int]):
+        self.tmp, self.plan = tmp, plan
+        self.killed: dict[str, list[int]] = {name: [] for name in plan}
+        self.seen: dict[tuple[str, int], float] = {}
+
+    def step(self) -> None:
+        for owner in self.tmp.glob("kata-grade-*/owner.pid"):
+            try:
+                pid = int(owner.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            if any(pid in pids for pids in self.killed.values()):
+                continue
+            for name, times in self.plan.items():
+                if len(self.killed[name]) >= times or not list(owner.parent.glob(f"staging/{name}-*")):
+                    continue
+                first = self.seen.setdefault((name, pid), time.monotonic())
+                # the retried one mid-grade (its kata worker up a while); the victim at once
+                if name == RETRIED and not (children(pid, "grader.worker") and time.monotonic() - first > 5):
+                    continue
+                os.kill(pid, signal.SIGKILL)
+                self.killed[name].append(pid)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("dask-tmp"))
+    cluster.add_workers(2)
+    yield cluster
+    cluster.stop()
+    with pytest.MonkeyPatch.context() as patch:  # what killed workers left (their model servers)
+        patch.setattr(tempfile, "tempdir", str(cluster.tmp))
+        remove_abandoned_workspaces()
+
+
+@pytest.fixture(scope="module")
+def dask_graded(cluster, submissions, reference, tmp_path_factory):
+    """The class graded on the cluster, its workers killed as planned meanwhile."""
+    out = tmp_path_factory.mktemp("dask") / "out"
+    killer = Killer(cluster.tmp, {RETRIED: 1, VICTIM: 2})
+    started = time.monotonic()
+    kata = subprocess.Popen([*GRADE, str(submissions), "--out", str(out), "--scheduler", cluster.address,
+                             "--seed", SEED], cwd=KIT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        while kata.poll() is None and time.monotonic() - started < 900:
+            killer.step()
+            time.sleep(0.2)
+        _, stderr = kata.communicate(timeout=30)
+    finally:
+        if kata.poll() is None:
+            kata.kill()
+            kata.communicate()
+    return {"run": kata, "stderr": stderr, "out": out, "killed": killer.killed,
+            "results": json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}}
+
+
+def test_the_dask_cluster_gives_every_todo_the_verdict_of_a_local_run_with_the_same_seed(
+        dask_graded, reference):
+    assert dask_graded["run"].returncode == 0, dask_graded["stderr"][-2000:]
+    results = dask_graded["results"]
+    assert results["kit"]["seed"] == SEED and results["kit"]["tests_sha256"] == reference["kit"]["tests_sha256"]
+    assert results["kit"]["isolation"] == reference["kit"]["isolation"]
+    dask, local = statuses(results), statuses(reference)
+    verdicts = {status for student in STUDENTS for status in local[student].values()}
+    assert verdicts >= {"pass", "fail", "error"}  # the comparison covers every kind
+    assert {name: dask[name] for name in STUDENTS} == {name: local[name] for name in STUDENTS}
+    for name in STUDENTS:
+        log = next((dask_graded["out"] / "logs").glob(f"{name}-*.html"))
+        assert "<html" in log.read_text()[:2000].lower()  # the pytest-html log came back
+
+
+def test_a_submission_whose_dask_worker_is_killed_mid_grade_is_retried_on_another(dask_graded, reference):
+    assert len(dask_graded["killed"][RETRIED]) == 1
+    retried = {s["id"]: s for s in dask_graded["results"]["submissions"]}[RETRIED]
+    assert retried["status"] == "graded"
+    assert statuses(dask_graded["results"])[RETRIED] == statuses(reference)[RETRIED]
+
+
+def test_a_submission_that_loses_two_dask_workers_alone_is_reported_with_one_line(dask_graded, reference):
+    assert len(dask_graded["killed"][VICTIM]) == 2
+    by_id = {s["id"]: s for s in dask_graded["results"]["submissions"]}
+    victim = by_id[VICTIM]
+    assert victim["status"] == "error" and victim["score"] == 0
+    assert "Dask workers grading it died 2 times" in victim["message"] and "\n" not in victim["message"]
+    assert {s["id"]: s["status"] for s in reference["submissions"]}[VICTIM] == "graded"
+    assert "graded 2 submission(s), 1 broken" in dask_graded["stderr"]
+
+
+def test_what_killed_dask_workers_left_is_swept_by_the_next_run_on_their_machine(dask_graded, cluster,
+                                                                               monkeypatch):
+    killed = {pid for pids in dask_graded["killed"].values() for pid in pids}
+    left = [owner.parent for owner in cluster.tmp.glob("kata-grade-*/owner.pid")
+            if int(owner.read_text().split()[0]) in killed]
+    assert left  # a killed worker cannot clean up...
+    monkeypatch.setattr(tempfile, "tempdir", str(cluster.tmp))
+    removed = remove_abandoned_workspaces()
+    assert set(left) <= set(removed) and not any(folder.exists() for folder in left)  # ...the next run does
+    commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in started_by(cluster.tmp)
+                if Path(f"/proc/{pid}/cmdline").exists()]
+    assert not [c for c in commands if any(str(folder).encode() in c for folder in left)]
+
+
+def run_kata(*arguments: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*GRADE, *arguments], cwd=KIT_ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_without_dask_scheduler_says_which_extra_to_install_in_one_line(submissions, tmp_path):
+    blocked = tmp_path / "no-dask"
+    blocked.mkdir()
+    (blocked / "sitecustomize.py").write_text("import sys\nsys.modules['distributed'] = None\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocked), str(KIT_ROOT)])}
+    run = run_kata(str(submissions), "--out", str(tmp_path / "out"), "--scheduler", "local:2", env=env)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        'kata grade: --scheduler needs Dask, which is not installed: pip install "mlflow-kata[cluster]" '
+        '(in a checkout of the kit: pip install -e ".[cluster]")']
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", ["local", "local:0", "local:two", ""])
+def test_a_malformed_scheduler_is_refused_in_one_line(submissions, tmp_path, value):
+    run = run_kata(str(submissions), "--out", str(tmp_path / "out"), "--scheduler", value)
+    assert run.returncode == 2
+    assert len(run.stderr.strip().splitlines()) == 1 and "use local:N" in run.stderr
+
+
+def test_scheduler_and_jobs_are_one_choice(submissions, tmp_path):
+    run = run_kata(str(submissions), "--out", str(tmp_path / "out"), "--scheduler", "local:1", "--jobs", "2")
+    assert run.returncode == 2 and "not allowed with argument" in run.stderr
+
+
+def test_dask_workers_running_another_kit_version_stop_the_run_in_one_line(submissions, tmp_path):
+    other = tmp_path / "other-kit"
+    for name in ("grader", "labkit", "tests", "data"):
+        shutil.copytree(KIT_ROOT / name, other / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("conftest.py", "pytest.ini"):
+        shutil.copy(KIT_ROOT / name, other / name)
+    with open(other / "tests" / "test_task1.py", "a") as test:
+        test.write("\n# a later edit of the tests\n")
+    cluster = Cluster(tmp_path / "tmp", kit=other)
+    try:
+        cluster.add_workers(1)
+        run = run_kata(str(submissions), "--out", str(tmp_path / "out"), "--scheduler", cluster.address,
+                       "--seed", SEED)
+    finally:
+        cluster.stop()
+    assert run.returncode == 2, run.stderr[-2000:]
+    line = run.stderr.strip().splitlines()[-1]
+    assert line.startswith("kata grade: the Dask workers run another kit version: tcp://127.0.0.1:"), line
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_ctrl_c_on_local_workers_stops_the_cluster_and_everything_it_started(submissions, tmp_path):
+    """A terminal's Ctrl-C: SIGINT to the whole process group, Dask worker processes included."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    kata = subprocess.Popen([*GRADE, str(submissions), "--out", str(tmp_path / "out"), "--scheduler", "local:2",
+                             "--seed", SEED], cwd=KIT_ROOT, env={**os.environ, "TMPDIR": str(tmp)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not any(b"grader.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                      for pid in started_by(tmp) if Path(f"/proc/{pid}/cmdline").exists()):
+            assert kata.poll() is None and time.monotonic() < deadline, "no kata worker started"
+            time.sleep(0.2)
+        os.killpg(kata.pid, signal.SIGINT)
+        _, stderr = kata.communicate(timeout=120)
+    finally:
+        if kata.poll() is None:
+            kata.kill()
+            kata.communicate()
+    assert kata.returncode == 130, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kata grade: interrupted"), stderr
+    assert wait_for_no_process(tmp) == []  # Dask workers, kata workers, model server
+    assert not list(tmp.glob("kata-grade-*"))
