@@ -22,7 +22,6 @@ import contextlib
 import logging
 import re
 import secrets
-import signal
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
@@ -95,20 +94,14 @@ class DaskPool:
         if self.spec.local_workers:
             import dask
 
-            # A terminal's Ctrl-C goes to the whole process group: the Dask worker processes
-            # must leave it to `kata grade`, which stops them in order. They are spawned by
-            # the cluster's event-loop thread, started here: it inherits this thread's
-            # blocked SIGINT for good, and so do they; this thread unblocks it after.
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            try:
-                with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
-                    self.cluster = LocalCluster(
-                        n_workers=self.spec.local_workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
-                        death_timeout=LOCAL_DEATH_TIMEOUT_S)
-                return Client(self.cluster)
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            from grader.cluster_worker import LeaveInterruptsToKataGrade
+
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+                self.cluster = LocalCluster(
+                    n_workers=self.spec.local_workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                    death_timeout=LOCAL_DEATH_TIMEOUT_S, plugins=[LeaveInterruptsToKataGrade()])
+            return Client(self.cluster)
         try:
             return Client(self.spec.address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError, ValueError) as error:

@@ -23,6 +23,7 @@ import atexit
 import contextlib
 import io
 import shutil
+import signal
 import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -216,3 +217,13 @@ class KataWorkerPlugin(WorkerPlugin):
 
     def teardown(self, worker) -> None:
         close_host()
+
+
+class LeaveInterruptsToKataGrade(WorkerPlugin):
+    """``local:N``'s workers ignore SIGINT: a terminal's Ctrl-C reaches the whole process
+    group, and ``kata grade`` alone must handle it (it stops the cluster in order, and
+    the workers would otherwise die with a traceback each)."""
+
+    def setup(self, worker) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
