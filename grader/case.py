@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from grader import i18n
-from grader.i18n import N_, _, ngettext
+from grader.i18n import _, ngettext
 from grader.paths import DATA_PATH
-from grader.sandbox import CallResult, Sandbox, SandboxLimits
+from grader.sandbox import CallResult, Sandbox, SandboxLimits, words
 from grader.shared_calls import SharedCalls
 from grader.store import new_store
 from grader.todos import Todo, todo_by_id
@@ -58,9 +58,7 @@ class Described:
 
 def article(noun: str) -> str:
     """``an ActiveRun``, ``a ModelVersion``, in the current language."""
-    if noun[:1].lower() in "aeiou":
-        return _("an {type}").format(type=noun)
-    return _("a {type}").format(type=noun)
+    return words.article(noun, _)
 
 
 @dataclass(frozen=True)
@@ -210,7 +208,7 @@ class KataCase:
             detail = detail.partition(": ")[2]
         if result.outcome == "sandbox":  # the kit failed, not the student
             raise KitError(_("the sandbox failed: {detail}").format(detail=detail))
-        detail = sandbox_words(detail)
+        detail = words.render(result.words, _) or detail  # the sandbox's words, translated
         if result.kind == "wrong_result":  # returned, but not the kind of value needed
             self.fail(f"{what} {detail}")
         where = last_student_frame(result.traceback)
@@ -331,44 +329,6 @@ def hint_lines(todo: Todo, other: bool = False) -> str:
 def verb(outcome: str) -> str:
     return {"raised": _("raised"), "memory": _("ran out of memory"), "timeout": _("timed out"),
             "crashed": _("crashed")}.get(outcome, outcome)
-
-
-# The sandbox's own words about a call (``grader.sandbox.probes``), in the current language.
-SANDBOX_WORDS = (
-    (r"returned None instead of a model", N_("returned None instead of a model")),
-    (r"returned an? (?P<type>\w+), which has no predict\(\)",
-     N_("returned {object}, which has no predict()")),
-    (r"(?P<file>\w+\.py) could not be imported: (?P<error>.*)",
-     N_("{file} could not be imported: {error}")),
-    (r"(?P<file>\w+\.py) crashed while being imported: (?P<error>.*)",
-     N_("{file} crashed while being imported: {error}")),
-    (r"FileNotFoundError: (?P<file>\w+\.py) is missing from the exercises folder",
-     N_("FileNotFoundError: {file} is missing from the exercises folder")),
-    (r"AttributeError: (?P<file>\w+\.py) has no function (?P<function>\w+)\(\)",
-     N_("AttributeError: {file} has no function {function}()")),
-    (r"did not return within the (?P<seconds>[\d.e+]+) s time limit",
-     N_("did not return within the {seconds} s time limit")),
-    (r"MemoryError: the call used more than its (?P<mib>\d+) MiB",
-     N_("MemoryError: the call used more than its {mib} MiB")),
-    (r"the process used up its CPU time limit", N_("the process used up its CPU time limit")),
-    (r"the process was killed by signal (?P<signal>\w+) before returning",
-     N_("the process was killed by signal {signal} before returning")),
-    (r"the process exited with code (?P<code>-?\d+) before returning \(sys\.exit or os\._exit\?\)",
-     N_("the process exited with code {code} before returning (sys.exit or os._exit?)")),
-    (r"the sandbox server stopped; restarted it", N_("the sandbox server stopped; restarted it")),
-    (r"the result is too large", N_("the result is too large")),
-)
-
-
-def sandbox_words(detail: str) -> str:
-    for pattern, message in SANDBOX_WORDS:
-        found = re.fullmatch(pattern, detail, flags=re.DOTALL)
-        if found:
-            words = found.groupdict()
-            if "type" in words:
-                words["object"] = article(words.pop("type"))
-            return _(message).format(**words)
-    return detail
 
 
 # -- what MLflow holds nearby, for messages ------------------------------------------------

@@ -228,3 +228,19 @@ def test_kata_check_speaks_the_chosen_language(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "Kata de MLflow — tus TODOs" in out and "Puntuación: 0/4" in out
     assert "TODO 1.1: se esperaba una ejecución nueva" in " ".join(out.split())
+
+
+def test_the_sandboxs_words_are_rendered_by_the_judge_and_a_child_cannot_choose_the_template():
+    from grader.i18n import _, use
+    from grader.sandbox.words import render, said
+
+    timeout = said("timeout", seconds=60)
+    assert render(timeout) == "did not return within the 60 s time limit"
+    with use("es"):
+        spanish = render(timeout, _)
+    assert spanish != render(timeout) and "60" in spanish
+    assert render(said("no_predict", type="ActiveRun")) == "returned an ActiveRun, which has no predict()"
+    forged = {"id": "timeout", "params": {"seconds": {"__class__": 1}}}
+    injected = {"id": "{seconds.__class__}", "params": {"seconds": "60"}}
+    for words in (forged, injected, {"id": "timeout", "params": {}}, "timeout", None):
+        assert render(words) is None  # the reply's English error is shown instead

@@ -19,6 +19,7 @@ from pathlib import Path
 from grader.paths import KIT_ROOT
 from grader.quiet import QUIET_ENV
 from grader.sandbox.confine import SANDBOX_UID_BASE
+from grader.sandbox.words import english, said
 
 STARTUP_TIMEOUT_S = 120
 REPLY_MARGIN_S = 30
@@ -57,6 +58,7 @@ class CallResult:
     traceback: str = ""
     output: str = ""
     duration_s: float = 0.0
+    words: dict | None = None  # ``error`` as a message id and parameters (sandbox.words)
 
     @property
     def ok(self) -> bool:
@@ -201,7 +203,8 @@ class Sandbox:
                 self._process.stdin.flush()
             except (BrokenPipeError, ValueError):
                 self._restart()
-                return CallResult("crashed", error="the sandbox server stopped; restarted it")
+                return CallResult("crashed", error=english(said("server_stopped")),
+                                  words=said("server_stopped"))
             line = self._read_line(limits.timeout_s + REPLY_MARGIN_S)
             reply = parse_reply(line)
             if reply is None or reply.get("id") != request["id"]:
@@ -213,6 +216,7 @@ class Sandbox:
             described=reply.get("described"), kind=reply.get("kind", ""),
             error=reply.get("error", ""), traceback=reply.get("traceback", ""),
             output=reply.get("output", ""), duration_s=reply.get("duration_s", 0.0),
+            words=reply.get("words"),
         )
 
     def _read_line(self, timeout: float) -> str:

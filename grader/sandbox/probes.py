@@ -13,6 +13,8 @@ import math
 import sys
 from pathlib import Path
 
+from grader.sandbox.words import with_words
+
 
 class WrongResult(Exception):
     """The student function returned, but not the kind of value the task needs."""
@@ -38,7 +40,7 @@ def import_student_module(exercises: str, module: str):
     """Import ``exercises/module.py`` under a private name (kit packages win)."""
     path = Path(exercises) / f"{module}.py"
     if not path.is_file():
-        raise FileNotFoundError(f"{module}.py is missing from the exercises folder")
+        raise with_words(FileNotFoundError(), "file_missing", file=f"{module}.py")
     if exercises not in sys.path:
         sys.path.append(exercises)  # after site-packages: kit modules cannot be shadowed
     spec = importlib.util.spec_from_file_location(f"student_{module}", path)
@@ -46,11 +48,11 @@ def import_student_module(exercises: str, module: str):
     try:
         spec.loader.exec_module(student)
     except SyntaxError as error:
-        raise StudentImportError(f"{module}.py could not be imported: SyntaxError: {error.msg} "
-                                 f"(line {error.lineno})") from None
+        raise with_words(StudentImportError(), "syntax_error", file=f"{module}.py",
+                         error=f"SyntaxError: {error.msg} (line {error.lineno})") from None
     except Exception as error:  # noqa: BLE001 - any crash at import time
-        raise StudentImportError(f"{module}.py crashed while being imported: "
-                                 f"{type(error).__name__}: {error}") from error
+        raise with_words(StudentImportError(), "import_crash", file=f"{module}.py",
+                         error=f"{type(error).__name__}: {error}") from error
     return student
 
 
@@ -58,7 +60,8 @@ def student_function(request: dict):
     student = import_student_module(request["exercises"], request["module"])
     function = getattr(student, request["function"], None)
     if not callable(function):
-        raise AttributeError(f"{request['module']}.py has no function {request['function']}()")
+        raise with_words(AttributeError(), "no_function", file=f"{request['module']}.py",
+                         function=request["function"])
     return function
 
 
@@ -148,13 +151,8 @@ def call_with_frame(request: dict):
 
 def predictions(model, rows: dict) -> list:
     if not hasattr(model, "predict"):
-        raise WrongResult(f"returned {article(type(model).__name__)}, which has no predict()")
+        raise with_words(WrongResult(), "no_predict", type=type(model).__name__)
     return to_json(model.predict(frame(rows)))
-
-
-def article(noun: str) -> str:
-    """``an ActiveRun``, ``a ModelVersion``."""
-    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def call_then_predict(request: dict):
@@ -162,7 +160,7 @@ def call_then_predict(request: dict):
     function = student_function(request)
     model = function(*request.get("args", []), **request.get("kwargs", {}))
     if model is None:
-        raise WrongResult("returned None instead of a model")
+        raise with_words(WrongResult(), "no_model")
     return answer({"type": type(model).__module__ + "." + type(model).__name__,
                    "predictions": predictions(model, request["frame"])})
 

@@ -31,6 +31,7 @@ import traceback
 
 from grader.sandbox import confine, linux
 from grader.sandbox.cgroups import CallGroup
+from grader.sandbox.words import english, said
 
 MAX_RESULT_BYTES = 16 * 1024 * 1024
 OUTPUT_TAIL_BYTES = 2000
@@ -205,6 +206,7 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
                 "ok": False,
                 "kind": error_kind(error),
                 "error": f"{type(error).__name__}: {error}".strip().rstrip(":"),
+                "words": getattr(error, "words", None),  # checked by the judge (words.render)
                 "traceback": "".join(traceback.format_exception(error))[-16000:],  # the student frame may be deep
             }
         for stream in (sys.stdout, sys.stderr):
@@ -214,7 +216,8 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
                 pass
         payload = json.dumps(reply).encode()
         if len(payload) > MAX_RESULT_BYTES:
-            payload = json.dumps({"ok": False, "error": "the result is too large"}).encode()
+            payload = json.dumps({"ok": False, "error": english(said("too_large")),
+                                  "words": said("too_large")}).encode()
         _write_all(RESULT_FD, payload)
     except BaseException:  # noqa: BLE001
         status = 70
@@ -329,16 +332,22 @@ def output_tail(output) -> str:
     return output.read().decode("utf-8", "replace")
 
 
-def describe_exit(status: int | None) -> str:
+def describe_exit(status: int | None) -> dict | None:
+    """How the child ended without a result, as ``words``; None: it could not be waited for."""
     if status is None:
-        return "the process could not be waited for"
+        return None
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else number
         if number == signal.SIGXCPU:
-            return "the process used up its CPU time limit"
-        return f"the process was killed by signal {name} before returning"
-    return f"the process exited with code {os.WEXITSTATUS(status)} before returning (sys.exit or os._exit?)"
+            return said("cpu_time")
+        return said("signal", signal=name)
+    return said("exit", code=os.WEXITSTATUS(status))
+
+
+def failure(outcome: str, words: dict | None, fallback: str = "") -> dict:
+    """The reply fields of a call that ended without a result."""
+    return {"outcome": outcome, "error": english(words) if words else fallback, "words": words}
 
 
 class Zygote:
@@ -394,24 +403,23 @@ class Zygote:
             reply: dict = {"duration_s": round(time.monotonic() - started, 3),
                            "output": output_tail(output)}
         if timed_out:
-            reply.update(outcome="timeout", error=f"did not return within the {timeout:g} s time limit")
+            reply.update(failure("timeout", said("timeout", seconds=f"{timeout:g}")))
             return reply
         try:
             result = json.loads(data) if data else None
         except ValueError:
             result = None
         if out_of_memory and not (isinstance(result, dict) and result.get("ok")):
-            reply.update(outcome="memory", error=f"MemoryError: the call used more than its "
-                                                 f"{self.group_limits[0] >> 20} MiB")
+            reply.update(failure("memory", said("memory", mib=self.group_limits[0] >> 20)))
         elif not isinstance(result, dict):
-            reply.update(outcome="crashed", error=describe_exit(status))
+            reply.update(failure("crashed", describe_exit(status), "the process could not be waited for"))
         elif result.get("ok"):
             reply.update(outcome="ok", value=result.get("value"), described=result.get("described"))
         else:
             kind = str(result.get("kind", "raised"))
             outcome = kind if kind in ("sandbox", "memory") else "raised"
             reply.update(outcome=outcome, kind=kind, error=str(result.get("error", "")),
-                         traceback=str(result.get("traceback", "")))
+                         traceback=str(result.get("traceback", "")), words=result.get("words"))
         return reply
 
     def close(self) -> None:
