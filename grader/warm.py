@@ -83,10 +83,11 @@ def private_dir() -> Path:
 
 
 def judge_key() -> str:
-    """What a judge must match to be reused: the kit's files, Python, MLflow, pytest,
-    and the environment that shapes the sandbox."""
+    """What a judge must match to be reused: the kit (where it is: two copies of the
+    kit are two judges; and its files), Python, MLflow, pytest, and the environment that
+    shapes the sandbox."""
     digest = hashlib.sha256()
-    for part in (sys.executable, sys.version, version("mlflow"), version("pytest")):
+    for part in (str(KIT_ROOT), sys.executable, sys.version, version("mlflow"), version("pytest")):
         digest.update(part.encode() + b"\0")
     for name in KEY_ENV:
         digest.update(f"{name}={os.environ.get(name, '')}\0".encode())

@@ -12,6 +12,9 @@ pytest_plugins = ["pytester"]
 for _name in ("KATA_LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE"):
     os.environ.pop(_name, None)
 os.environ["LANG"] = "C.UTF-8"
+# No warm judge outlives a kit test: a kit test that tests one turns it on (KATA_WARM=1)
+# in a private XDG_RUNTIME_DIR and stops it.
+os.environ["KATA_WARM"] = "0"
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -51,7 +51,8 @@ def student_pytest(exercises, runtime, **env) -> subprocess.CompletedProcess:
         [os.path.join(os.path.dirname(sys.executable), "pytest"), "tests/test_task1.py",
          "--exercises", str(exercises), "-p", "no:cacheprovider", "-rA"],
         cwd=KIT_ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime), "KATA_WARM_IDLE_S": "120", **env})
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime), "KATA_WARM_IDLE_S": "120",
+             "KATA_WARM": "1", **env})
 
 
 def verdicts(run: subprocess.CompletedProcess) -> list[str]:
@@ -80,7 +81,8 @@ def test_a_rerun_is_judged_warm_with_a_cold_runs_verdicts_even_after_the_judge_d
     check = subprocess.run(
         [sys.executable, "-m", "grader", "check", "--task", "1", "--format", "json",
          "--exercises", str(exercises)], cwd=KIT_ROOT, capture_output=True, text=True,
-        timeout=600, env={**os.environ, "XDG_RUNTIME_DIR": str(runtime), "KATA_WARM_IDLE_S": "120"})
+        timeout=600, env={**os.environ, "XDG_RUNTIME_DIR": str(runtime), "KATA_WARM_IDLE_S": "120",
+                          "KATA_WARM": "1"})
     checked = json.loads(check.stdout)["todos"]
     assert judge_pids(runtime) == started, check.stderr[-2000:]
     assert [todo for todo, result in checked.items() if result["status"] != "pass"] == ["1.2"]
