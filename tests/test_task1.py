@@ -6,9 +6,10 @@ Run: ``pytest tests/test_task1.py``.
 
 import pytest
 
-from grader.case import (describe_runs, held_text, metric_note, returned_note, run_label, runs_held,
-                         stray_note, stray_runs, training_metrics)
+from grader.case import (describe_runs, held_text, metric_note, run_label, stray_note, stray_runs,
+                         training_metrics)
 from grader.i18n import _
+from grader.judgments import baseline_run_returned
 
 FUNCTION = "log_baseline_run"
 
@@ -60,17 +61,7 @@ def test_the_run_is_in_the_named_experiment_whether_or_not_it_exists(case):
 @pytest.mark.inputs("baseline")
 def test_the_run_is_named_baseline_finished_and_its_id_returned(case):
     run_id = case.call(FUNCTION, case.sample_data(), experiment_name=case.name("baseline"))
-    run = case.run_or_none(run_id)
-    if run is None:
-        case.fail(_("expected the id of the new run to be returned, but got {value}{note}; "
-                    "{held}").format(value=repr(run_id), note=returned_note(run_id),
-                                                  held=runs_held(case.all_runs())))
-    case.expect(run.info.run_name == "baseline",
-                _("expected the run to be named 'baseline', but it is {run}").format(run=run_label(run)))
-    case.expect(run.info.status == "FINISHED",
-                _("expected the run to be FINISHED when the function returns, but MLflow holds "
-                  "{status} (a run started without `with` runs until mlflow.end_run())").format(
-                    status=run.info.status))
+    baseline_run_returned(case, run_id, case.all_runs())
 
 
 @pytest.mark.todo("1.3")

@@ -11,6 +11,7 @@ import pytest
 
 from grader.case import KataFeedback, aliases_note, candidate_run, stages_feedback, tag_held
 from grader.i18n import _
+from grader.judgments import best_registered_and_returned, versions_of
 
 
 def seed(case, registered_index=None):
@@ -30,42 +31,13 @@ def seed(case, registered_index=None):
     return experiment, model_name, best_run_id, seeded
 
 
-def versions_of(case, model_name):
-    from mlflow.exceptions import MlflowException
-
-    try:
-        found = case.client.search_model_versions(f"name = '{model_name}'")
-    except MlflowException:
-        return []
-    return sorted(found, key=lambda version: int(version.version))
-
-
 @pytest.mark.todo("4.1")
 @pytest.mark.inputs("registry")
 def test_the_best_runs_model_is_registered_and_its_version_returned(case):
     experiment, model_name, best_run_id, seeded = seed(case, registered_index=1)
     returned = case.call("register_best", experiment_name=experiment, model_name=model_name)
-    new = [v for v in versions_of(case, model_name) if v.version != seeded["version"]]
-    case.expect(len(new) == 1, _("expected one new version of {model} in the Model Registry, but it "
-                                 "holds {n} besides version {version}, which was there before the "
-                                 "call").format(model=repr(model_name), n=len(new),
-                                                version=seeded["version"]))
-    version = new[0]
-    if version.run_id != best_run_id:
-        case.fail(_("expected version {version} to come from the run with the highest r2 ({best}), "
-                    "but it comes from {source}").format(
-                        version=version.version, best=candidate_run(case, best_run_id),
-                        source=candidate_run(case, version.run_id)))
-    case.expect(same_version(returned, version.version),
-                _("expected the new version number {version} to be returned (version.version), "
-                  "but got {value}").format(version=version.version, value=repr(returned)))
-
-
-def same_version(returned, version) -> bool:
-    """A version number equal by meaning: ``2`` or ``"2"`` (MLflow 3 gives an int)."""
-    if isinstance(returned, bool) or not isinstance(returned, (int, str)):
-        return False
-    return str(returned).strip() == str(version)
+    best_registered_and_returned(case, model_name, seeded["version"], best_run_id, returned,
+                                 best=candidate_run(case, best_run_id))
 
 
 @pytest.mark.todo("4.2")

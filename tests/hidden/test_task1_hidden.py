@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from grader.case import returned_note, run_label, runs_held
 from grader.i18n import _
+from grader.judgments import baseline_run_returned
 
 FUNCTION = "log_baseline_run"
 
@@ -33,15 +33,4 @@ def test_the_new_runs_id_is_returned_when_an_earlier_baseline_run_is_there(case)
     case.expect(run_id != earlier, _("expected the id of the new run, but got the id of the run an "
                                      "earlier attempt left in {experiment}").format(
                                          experiment=repr(experiment)))
-    run = case.run_or_none(run_id)
-    if run is None:
-        new = [other for other in case.all_runs() if other.info.run_id != earlier]
-        case.fail(_("expected the id of the new run to be returned, but got {value}{note}; "
-                    "{held}").format(value=repr(run_id), note=returned_note(run_id),
-                                                  held=runs_held(new)))
-    case.expect(run.info.run_name == "baseline",
-                _("expected the run to be named 'baseline', but it is {run}").format(run=run_label(run)))
-    case.expect(run.info.status == "FINISHED",
-                _("expected the run to be FINISHED when the function returns, but MLflow holds "
-                  "{status} (a run started without `with` runs until mlflow.end_run())").format(
-                    status=run.info.status))
+    baseline_run_returned(case, run_id, [other for other in case.all_runs() if other.info.run_id != earlier])

@@ -12,6 +12,7 @@ import pytest
 
 from grader.case import KataFeedback, aliases_note, candidate_run, stages_feedback
 from grader.i18n import _
+from grader.judgments import best_registered_and_returned, versions_of
 
 
 def seed(case, r2, registered_index):
@@ -31,32 +32,15 @@ def distinct_scores(case):
     return [value / 100 for value in sorted(case.rng.sample(range(50, 99), 3), reverse=True)]
 
 
-def versions_of(case, model_name):
-    return sorted(case.client.search_model_versions(f"name = '{model_name}'"),
-                  key=lambda version: int(version.version))
-
-
 @pytest.mark.todo("4.1")
 def test_the_best_run_is_registered_when_it_was_logged_first(case):
     r2 = distinct_scores(case)  # best first, worst last
     experiment, model_name, seeded = seed(case, r2, registered_index=2)
     best_run_id = seeded["run_ids"][0]
     returned = case.call("register_best", experiment_name=experiment, model_name=model_name)
-    new = [v for v in versions_of(case, model_name) if v.version != seeded["version"]]
-    case.expect(len(new) == 1, _("expected one new version of {model} in the Model Registry, but it "
-                                 "holds {n} besides version {version}, which was there before the "
-                                 "call").format(model=repr(model_name), n=len(new),
-                                                version=seeded["version"]))
-    version = new[0]
-    if version.run_id != best_run_id:
-        case.fail(_("expected version {version} to come from the run with the highest r2 ({best}, "
-                    "the first one logged), but it comes from {source}").format(
-                        version=version.version, best=candidate_run(case, best_run_id),
-                        source=candidate_run(case, version.run_id)))
-    case.expect(not isinstance(returned, bool) and isinstance(returned, (int, str))
-                and str(returned).strip() == str(version.version),
-                _("expected the new version number {version} to be returned (version.version), "
-                  "but got {value}").format(version=version.version, value=repr(returned)))
+    best_registered_and_returned(case, model_name, seeded["version"], best_run_id, returned,
+                                 best=_("{run}, the first one logged").format(
+                                     run=candidate_run(case, best_run_id)))
 
 
 @pytest.mark.todo("4.3")
