@@ -147,8 +147,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         submissions = synthetic_class(scratch / "class", args.n)
-        dask_s, dask_memory, dask_results = grade(submissions, scratch / "dask", ["--scheduler", "local:2"])
         local_s, local_memory, local_results = grade(submissions, scratch / "local", ["--jobs", "2"])
+        dask_s, dask_memory, dask_results = grade(submissions, scratch / "dask", ["--scheduler", "local:2"])
     overhead = 100 * (dask_s - local_s) / local_s
     kata_peaks = list(dask_memory.kata_peaks.values()) + list(local_memory.kata_peaks.values())
     same = verdicts(dask_results) == verdicts(local_results)
