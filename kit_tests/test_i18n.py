@@ -232,7 +232,7 @@ def test_kata_check_speaks_the_chosen_language(capsys, monkeypatch):
 
 def test_the_sandboxs_words_are_rendered_by_the_judge_and_a_child_cannot_choose_the_template():
     from grader.i18n import _, use
-    from grader.sandbox.words import render, said
+    from grader.sandbox.words import render, said, with_words
 
     timeout = said("timeout", seconds=60)
     assert render(timeout) == "did not return within the 60 s time limit"
@@ -240,6 +240,9 @@ def test_the_sandboxs_words_are_rendered_by_the_judge_and_a_child_cannot_choose_
         spanish = render(timeout, _)
     assert spanish != render(timeout) and "60" in spanish
     assert render(said("no_predict", type="ActiveRun")) == "returned an ActiveRun, which has no predict()"
+    crash = with_words(ImportError(), "syntax_error", file="task1_baseline.py", error="SyntaxError: x")
+    assert str(crash) == "task1_baseline.py could not be imported: SyntaxError: x"
+    assert render(crash.words) == str(crash)
     forged = {"id": "timeout", "params": {"seconds": {"__class__": 1}}}
     injected = {"id": "{seconds.__class__}", "params": {"seconds": "60"}}
     for words in (forged, injected, {"id": "timeout", "params": {}}, "timeout", None):

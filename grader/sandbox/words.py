@@ -37,17 +37,17 @@ MESSAGES = {
 ARTICLES = (N_("an {type}"), N_("a {type}"))  # a ``type`` parameter is shown with one
 
 
-def said(message_id: str, **params) -> dict:
+def said(message_id: str, /, **params) -> dict:
     """``words`` for a reply: the id and its parameters as strings."""
     return {"id": message_id, "params": {name: str(value) for name, value in params.items()}}
 
 
-def with_words(error: BaseException, message_id: str, **params) -> BaseException:
-    """``error`` (raised by kit code in the child) carrying its ``words`` to the reply,
-    its own message their English."""
-    error.words = said(message_id, **params)
-    error.args = (english(error.words).removeprefix(f"{type(error).__name__}: "),)
-    return error
+def with_words(exception: BaseException, message_id: str, /, **params) -> BaseException:
+    """``exception`` (raised by kit code in the child) carrying its ``words`` to the
+    reply, its own message their English."""
+    exception.words = said(message_id, **params)
+    exception.args = (english(exception.words).removeprefix(f"{type(exception).__name__}: "),)
+    return exception
 
 
 def article(noun: str, translate=N_) -> str:
