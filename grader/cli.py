@@ -127,7 +127,8 @@ def _grade(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     options = GradeOptions(Path(args.submissions), Path(args.out), args.jobs or os.cpu_count() or 1,
                            args.timeout, args.resume, require_isolation=args.require_isolation,
-                           seed=args.seed, lang=args.lang, scheduler=args.scheduler)
+                           seed=args.seed, lang=args.lang, scheduler=args.scheduler,
+                           similarity_threshold=args.similarity_threshold)
     started = time.monotonic()
     with Progress(TextColumn("[bold]grading[/bold]"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
@@ -142,6 +143,9 @@ def _grade(args: argparse.Namespace) -> int:
                                   f"{'; '.join(data['missing'])}", markup=False, highlight=False)
             elif event == "begin":
                 bar.update(task, description=data["id"])
+            elif event == "similarity":
+                bar.console.print(f"similar pairs (score ≥ {data['threshold']:g}): {data['pairs']}",
+                                  markup=False, highlight=False)
             elif event == "done":
                 result = data["result"]
                 bar.advance(task)
@@ -160,7 +164,9 @@ def _grade(args: argparse.Namespace) -> int:
     mean = statistics.mean(s.score for s in graded) if graded else 0.0
     console.print(f"graded {len(graded)} submission(s), {broken} broken, in "
                   f"{time.monotonic() - started:.0f} s; mean {mean:.1f}/{results.max_score}; "
-                  f"seed {results.kit['seed']} → {options.out / 'index.html'}",
+                  f"seed {results.kit['seed']} → " + ", ".join(
+                      str(options.out / name) for name in ("index.html", "results.json", "grades.csv",
+                                                           "similarity.json")),
                   soft_wrap=True, markup=False, highlight=False)
     kit_errors = results.kit_errors()
     if kit_errors:
@@ -240,6 +246,15 @@ def seed_value(text: str) -> str:
     return text
 
 
+def similarity_threshold(text: str) -> float:
+    from grader.similarity import check_threshold
+
+    try:
+        return check_threshold(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a share between 0 and 1, not {text!r}") from None
+
+
 def languages() -> list[str]:
     from grader.i18n import languages
 
@@ -274,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "recorded in results.json as kit.seed; pass it again to reproduce a grading)")
     grade.add_argument("--lang", choices=languages(), default="en",
                        help="language of the verdicts' messages in the report (default: %(default)s)")
+    grade.add_argument("--similarity-threshold", type=similarity_threshold, metavar="T",
+                       help="list pairs of submissions whose own task code is at least this alike, "
+                            "0..1, in OUT/similarity.json and the report (default: the kit's, "
+                            "printed with the pairs found)")
     grade.add_argument("--require-isolation", action="store_true",
                        help="refuse to grade where the sandbox cannot give every guarantee "
                             "(see README: How student code is isolated)")

@@ -284,6 +284,7 @@ class GradeOptions:
     seed: str | None = None  # the tests' seed; None: a fresh one (or, resuming, the saved one)
     lang: str = "en"  # the language of the verdicts' messages (grader.i18n)
     scheduler: str | None = None  # grade on Dask: a scheduler address or "local:N" (grader.cluster)
+    similarity_threshold: float | None = None  # None: grader.similarity's default
 
 
 def new_seed() -> str:
@@ -610,6 +611,7 @@ class ClassGrader:
         except ValueError:
             return False
         if (data.get("tests_sha256") != self.kit["tests_sha256"] or data.get("seed") != self.seed
+                or data.get("lang", "en") != self.options.lang  # one language per report
                 or data["result"]["id"] != submission.id):
             return False
         self.results[submission.id] = SubmissionResult.from_json(data["result"])
@@ -695,8 +697,8 @@ class ClassGrader:
                 return
             self.results[result.id] = result
             saved = self.options.out / PROGRESS_DIR / f"{file_stem(result.id)}.json"
-            write_atomic(saved, json.dumps({"tests_sha256": self.kit["tests_sha256"],
-                                            "seed": self.seed, "result": result.to_json()}))
+            write_atomic(saved, json.dumps({"tests_sha256": self.kit["tests_sha256"], "seed": self.seed,
+                                            "lang": self.options.lang, "result": result.to_json()}))
         self.progress("done", result=result, resumed=False)
 
 
@@ -712,7 +714,22 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
             log = options.out / LOGS_DIR / f"{file_stem(submission.id)}.html"
             if log.is_file():
                 logs[submission.id] = f"{LOGS_DIR}/{log.name}"
-        write_all(results, options.out, logs)
+        similar = similar_submissions(options, progress or (lambda event, **data: None))
+        write_all(results, options.out, logs, similar_pairs=similar)
     finally:
         grader.close()
     return results
+
+
+def similar_submissions(options: GradeOptions, progress) -> list:
+    """Pairs of the class's submissions whose task code is suspiciously alike
+    (grader.similarity): ``OUT/similarity.json`` and a side-by-side page per pair. The
+    whole class is compared, also the submissions ``--resume`` did not regrade."""
+    from grader.similarity import DEFAULT_THRESHOLD, find_similar, staged_class, write_similarity
+
+    threshold = DEFAULT_THRESHOLD if options.similarity_threshold is None else options.similarity_threshold
+    with staged_class(options.submissions, exclude=options.out) as staged:
+        pairs = find_similar(staged.folders, threshold)
+        pairs = write_similarity(pairs, staged.folders, options.out, threshold)
+    progress("similarity", pairs=len(pairs), threshold=threshold)
+    return pairs

@@ -560,14 +560,17 @@ class StagedClass:
     skipped: dict[str, str]  # submission id -> the one-line reason it could not be staged
 
 
-def stage_class(submissions: Path, into: Path) -> StagedClass:
+def stage_class(submissions: Path, into: Path, exclude: Path | None = None) -> StagedClass:
     """Copy every submission's task files out of SUBMISSIONS into ``into/<n>/`` with
     grader.submissions (the same safe discovery and copying grading uses), so similarity
     covers a whole class even when ``--resume`` grades only part of it. Bad submissions
-    are skipped with their reason."""
+    are skipped with their reason; ``exclude`` (kata grade's OUT, when it lies inside
+    SUBMISSIONS) is no submission."""
     folders: dict[str, Path] = {}
     skipped: dict[str, str] = {}
-    for number, submission in enumerate(discover(Path(submissions))):
+    found = [submission for submission in discover(Path(submissions))
+             if exclude is None or submission.source.resolve() != exclude.resolve()]
+    for number, submission in enumerate(found):
         target = Path(into) / str(number)
         try:
             prepare(submission, target)
@@ -582,7 +585,7 @@ def stage_class(submissions: Path, into: Path) -> StagedClass:
 
 
 @contextmanager
-def staged_class(submissions: Path) -> Iterator[StagedClass]:
+def staged_class(submissions: Path, exclude: Path | None = None) -> Iterator[StagedClass]:
     """stage_class into a temporary folder that is removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="kata-similarity-") as temp:
-        yield stage_class(submissions, Path(temp))
+        yield stage_class(submissions, Path(temp), exclude)

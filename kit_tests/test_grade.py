@@ -86,6 +86,9 @@ def graded(tmp_path_factory):
     submissions.mkdir()
     student(submissions, "perfect", {p.name: solution(p.name) for p in SOLUTIONS.glob("*.py")})
     student(submissions, "only_task1", {TASK1: solution(TASK1)})
+    copied = KIT_ROOT / "kit_tests" / "similarity_samples"  # zed's is ben's, renamed and reflowed
+    student(submissions, "ben", {TASK1: (copied / "ben" / TASK1).read_text()})
+    student(submissions, "ben_renamed", {TASK1: (copied / "zed" / TASK1).read_text()})
     student(submissions, "syntax_error", {TASK1: "def log_baseline_run(:\n"})
     student(submissions, "import_crash", {TASK1: "raise RuntimeError('boom at import')\n"})
     student(submissions, "wrong_signature", {TASK1: "def log_baseline_run(path):\n    return None\n"})
@@ -135,7 +138,7 @@ def message(submission, todo_id="1.1"):
 def test_grading_exits_zero_and_results_json_validates_against_the_schema(graded):
     assert graded["run"].returncode == 0, graded["run"].stderr[-2000:]
     jsonschema.validate(graded["results"], SCHEMA)
-    assert len(graded["results"]["submissions"]) == 21
+    assert len(graded["results"]["submissions"]) == 23
 
 
 def test_the_instructors_submissions_folder_is_left_exactly_as_it_was(graded):
@@ -218,6 +221,33 @@ def test_the_report_names_every_submission_and_links_per_student_logs(graded):
     for submission_id in graded["by_id"]:
         assert submission_id in html
     assert list((graded["out"] / "logs").glob("perfect-*.html"))
+
+
+def test_a_renamed_copy_is_listed_as_similar_and_the_reference_twins_are_not(graded):
+    similarity = json.loads((graded["out"] / "similarity.json").read_text())
+    pairs = [(pair["first"], pair["second"]) for pair in similarity["pairs"]]
+    assert pairs == [("ben", "ben_renamed")]  # perfect, only_task1, zipped_ok: the reference, not evidence
+    assert similarity["pairs"][0]["files"] == [TASK1]
+    page = graded["out"] / similarity["pairs"][0]["href"]
+    assert page.is_file() and "ben_renamed" in page.read_text()
+    report = (graded["out"] / "index.html").read_text()
+    assert similarity["pairs"][0]["href"] in report
+    assert "similar pairs (score ≥ 0.6): 1" in graded["run"].stderr
+
+
+def test_resume_regrades_results_saved_in_another_language(graded, tmp_path):
+    """A report in one language: --resume --lang es keeps no English verdict."""
+    from grader.submissions import discover
+
+    options = grader.grade.GradeOptions(graded["submissions"], graded["out"], 1, 5.0, resume=True)
+    english = grader.grade.ClassGrader(options)
+    english.seed = graded["results"]["kit"]["seed"]
+    perfect = next(s for s in discover(graded["submissions"]) if s.id == "perfect")
+    assert english.resumed(perfect)
+    spanish = grader.grade.ClassGrader(grader.grade.GradeOptions(
+        graded["submissions"], graded["out"], 1, 5.0, resume=True, lang="es"))
+    spanish.seed = english.seed
+    assert not spanish.resumed(perfect)
 
 
 def test_resume_keeps_finished_results_and_grades_nothing_again(graded):
