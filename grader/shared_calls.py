@@ -34,6 +34,7 @@ from pathlib import Path
 from grader.sandbox import CallResult
 
 COPY_CHUNK = 1 << 20
+KEEP_MAX_BYTES = 256 << 20  # a call that left more is made again by each test, never copied
 
 
 class SharedCalls:
@@ -74,6 +75,12 @@ class SharedCalls:
         return CallResult(**json.loads((saved / "result.json").read_text()))
 
     def keep(self, key: str, case_dir: Path, parts: tuple[str, ...], result: CallResult) -> None:
+        """Keep ``result`` and a copy of ``parts`` of the case folder for later tests, unless
+        the call left more than ``KEEP_MAX_BYTES`` there (no copy doubles a disk filler)."""
+        left = sum(os.lstat(path).st_size for part in parts if os.path.lexists(case_dir / part)
+                   for path in [case_dir / part, *walk(case_dir / part)])
+        if left > KEEP_MAX_BYTES:
+            return
         draft = self.folder / (key + ".draft")
         shutil.rmtree(draft, ignore_errors=True)
         draft.mkdir()

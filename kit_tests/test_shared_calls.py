@@ -85,6 +85,18 @@ def test_a_replay_gives_each_test_a_fresh_copy_of_what_the_call_left(tmp_path):
     assert not (tmp_path / "calls").exists()
 
 
+def test_a_call_that_left_too_much_is_not_kept_but_made_again(tmp_path, monkeypatch):
+    import grader.shared_calls
+    from grader.sandbox import CallResult
+
+    monkeypatch.setattr(grader.shared_calls, "KEEP_MAX_BYTES", 1000)
+    calls, case = SharedCalls(tmp_path / "calls"), tmp_path / "case"
+    (case / "work").mkdir(parents=True)
+    (case / "work" / "filler").write_bytes(b"x" * 1001)
+    calls.keep("k", case, ("store", "work"), CallResult("ok", value="run-1"))
+    assert calls.replay("k", case, ("store", "work")) is None
+
+
 def test_copying_what_student_code_left_follows_no_link_and_reads_no_special_file(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("the instructor's")
