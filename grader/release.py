@@ -50,7 +50,8 @@ STUDENT_DATA = ("grader/todos.toml",  # read by grader/todos.py
 # one by a student module is refused.
 INSTRUCTOR_ONLY = {"grader.grade", "grader.worker", "grader.submissions", "grader.exports",
                    "grader.report", "grader.validate", "grader.mistakes", "grader.stubgen",
-                   "grader.release", "grader.gradebook", "grader.gradescope"}
+                   "grader.release", "grader.gradebook", "grader.gradescope", "grader.cluster",
+                   "grader.cluster_worker", "grader.clusters", "grader.similarity"}
 TOP_FILES = ("conftest.py", "pytest.ini", "LAB.md")
 # What is never copied from a folder of the kit, wherever it is.
 CACHES = {"__pycache__", ".pytest_cache", ".hypothesis", "mlruns", "mlartifacts", ".DS_Store"}
