@@ -22,22 +22,17 @@ Why it is built this way:
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from importlib import resources
 from pathlib import PurePosixPath
 from typing import Protocol
 from urllib.parse import quote
 
-import jinja2
-
 from grader.clusters import Cluster, cluster_failures
+from grader.pages import asset, csp, environment
 from grader.results import ClassResults, SubmissionResult
 from grader.todos import Todo
 
@@ -159,8 +154,8 @@ def render_report(results: ClassResults, logs: dict[str, str] | None = None,
     max_score = results.max_score
     rates = pass_rates(graded, todos)
     clusters = cluster_views(results, todos, rows)
-    css, js = _asset("report.css"), _asset("report.js")
-    return _environment().get_template("report.html.j2").render(
+    css, js = asset("report.css"), asset("report.js")
+    return environment().get_template("report.html.j2").render(
         todos=todos, rows=rows, graded=graded, max_score=max_score,
         broken=[row for row in rows if row.broken],
         mean=f"{statistics.mean(scores):.1f}" if scores else "–",
@@ -174,7 +169,7 @@ def render_report(results: ClassResults, logs: dict[str, str] | None = None,
         group_starts={i for i, todo in enumerate(todos) if i == 0 or todos[i - 1].task != todo.task},
         statuses=STATUSES, symbols=SYMBOLS, labels=LABELS,
         show_todo_durations=any(c.duration_s is not None for r in rows for c in r.cells),
-        css=css, js=js, csp=_csp(css, js))
+        css=css, js=js, csp=csp(css, js))
 
 
 def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str]) -> list[Row]:
@@ -320,21 +315,3 @@ def _now() -> str:
     return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
-def _csp(css: str, js: str) -> str:
-    def digest(text: str) -> str:
-        return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-    return (f"default-src 'none'; style-src {digest(css)}; script-src {digest(js)}; "
-            "img-src data:; base-uri 'none'; form-action 'none'")
-
-
-@cache
-def _asset(name: str) -> str:
-    return resources.files("grader").joinpath("templates", name).read_text(encoding="utf-8")
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    # autoescape=True, not select_autoescape(): the template's name ends in ".j2".
-    return jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)

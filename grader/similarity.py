@@ -46,8 +46,6 @@ cores shared with other work).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import tempfile
 from collections import defaultdict
@@ -55,15 +53,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
-from importlib import resources
 from itertools import combinations
 from pathlib import Path
 
-import jinja2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from grader.exports import write_atomic
+from grader.pages import asset, csp, environment
 from grader.paths import EXERCISES_DIR, SOLUTIONS_DIR
 from grader.submissions import STUDENT_FILES, BadSubmission, discover, prepare
 
@@ -524,33 +521,16 @@ def render_pair(pair: SimilarPair, matches: list[FileMatch], threshold: float) -
     """One pair's page: for each task file both hold, the two versions side by side with
     the common code highlighted. Student code and ids are autoescaped; the CSP pins our
     inline CSS and allows nothing else (no script at all)."""
-    css = _asset("similarity_pair.css")
+    css = asset("similarity_pair.css")
     files = [{"match": m,
               "first": segments(m.first_text, m.first_spans, boilerplate_lines(m.file)),
               "second": segments(m.second_text, m.second_spans, boilerplate_lines(m.file))}
              for m in matches]
-    return _environment().get_template("similarity_pair.html.j2").render(
-        pair=pair, files=files, threshold=threshold, css=css, csp=_csp(css),
+    return environment().get_template("similarity_pair.html.j2").render(
+        pair=pair, files=files, threshold=threshold, css=css, csp=csp(css),
         noise_chars=NOISE_CHARS)
 
 
-def _csp(css: str) -> str:
-    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
-    return (f"default-src 'none'; style-src 'sha256-{digest}'; img-src data:; "
-            "base-uri 'none'; form-action 'none'")
-
-
-@cache
-def _asset(name: str) -> str:
-    return resources.files("grader").joinpath("templates", name).read_text(encoding="utf-8")
-
-
-@cache
-def _environment() -> jinja2.Environment:
-    # autoescape=True, not select_autoescape(): the template's name ends in ".j2".
-    return jinja2.Environment(loader=jinja2.PackageLoader("grader", "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
 
 
 # -- staging a class ----------------------------------------------------------------------
