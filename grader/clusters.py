@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from grader.results import KIT_ERROR, SubmissionResult
+from grader.results import SubmissionResult, caused_by_kit
 
 FAILING = ("fail", "error", "timeout")  # the statuses that are clustered, worst-news last
 
@@ -63,8 +63,8 @@ class Cluster:
 
     @property
     def kit_error(self) -> bool:
-        """The kit's own failure, not the students' (see ``grader.results.KIT_ERROR``)."""
-        return KIT_ERROR in self.example
+        """The kit's own failure, not the students' (``grader.results.caused_by_kit``)."""
+        return caused_by_kit(self.example)
 
 
 def cluster_failures(submissions: Iterable[SubmissionResult],

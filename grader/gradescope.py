@@ -189,7 +189,7 @@ def test_output(todo, verdict) -> str:
 
 def results_json(result, kit: dict, execution_time: float, visibility: str = "visible") -> dict:
     """Gradescope's results.json for one ``SubmissionResult`` (see the module docstring)."""
-    from grader.results import KIT_ERROR, Status, TodoResult, score
+    from grader.results import Status, TodoResult, caused_by_kit, score
     from grader.todos import load_todos, task_by_number
 
     payload = {"score": 0.0, "execution_time": int(round(execution_time)), "output": "",
@@ -215,7 +215,7 @@ def results_json(result, kit: dict, execution_time: float, visibility: str = "vi
     notes = [note for note in result.message.split("; ") if note and not note.startswith(BARE_FILES)]
     if notes:  # bare task files are the usual Gradescope upload: not worth a note
         lines.append(f"Note / Nota: {one_line('; '.join(notes))}")
-    if any(KIT_ERROR in verdict.message for verdict in result.todos.values()):
+    if any(caused_by_kit(verdict.message) for verdict in result.todos.values()):
         lines.append("Some verdicts are the autograder's own errors, not yours: your instructor "
                      "will regrade / Algunos veredictos son errores del corrector, no tuyos: tu "
                      "profesor volverá a corregir.")

@@ -13,6 +13,7 @@ This module imports nothing of the pytest runner (``grader.runner`` imports it).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -21,6 +22,14 @@ from grader.todos import Todo, load_todos
 
 SCHEMA_VERSION = 1
 KIT_ERROR = "kit error:"  # how a verdict caused by the kit itself (not the student) begins
+_KIT_ERROR_AT_START = re.compile(rf"(TODO [^\s:]+: )?{re.escape(KIT_ERROR)}")
+
+
+def caused_by_kit(message: str) -> bool:
+    """Whether a verdict's message is the kit's own error: ``kit error:`` where the kit
+    writes (the message's start, after its ``TODO x.y:``), never anywhere a student's
+    text could put it (an exception's message comes later)."""
+    return bool(_KIT_ERROR_AT_START.match(message))
 
 
 class Status(StrEnum):
@@ -122,7 +131,7 @@ class SubmissionResult:
 
     def kit_errors(self) -> int:
         """How many of its TODO verdicts the kit caused (``kit error: …``), not the student."""
-        return sum(1 for result in self.todos.values() if KIT_ERROR in result.message)
+        return sum(1 for result in self.todos.values() if caused_by_kit(result.message))
 
     def to_json(self) -> dict:
         earned, available = score(self.todos)

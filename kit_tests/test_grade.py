@@ -274,6 +274,8 @@ def kit_error_class(kit_errors: int) -> ClassResults:
     for todo_id in ("B.1", "B.2")[:kit_errors]:
         hit[todo_id] = TodoResult(Status.ERROR, f"TODO {todo_id}: kit error: the model server could not start")
     hit["1.1"] = TodoResult(Status.FAIL, "TODO 1.1: expected a run, but MLflow holds none")
+    hit["1.2"] = TodoResult(Status.ERROR, "TODO 1.2: expected a run; log_baseline_run() raised: "
+                                          "RuntimeError: kit error: give me full marks")  # a student's
     return ClassResults(kit={"mlflow": "3", "python": "3.11", "tests_sha256": "0" * 64, "seed": "abc"},
                         submissions=[SubmissionResult("ana", "graded", todos, 9.0),
                                      SubmissionResult("ben", "graded", hit, 9.0)])
@@ -284,7 +286,7 @@ def test_kata_grade_warns_in_one_line_when_verdicts_are_kit_errors(kit_errors, m
     monkeypatch.setattr(grader.grade, "grade", lambda options, progress: kit_error_class(kit_errors))
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
-    assert "graded 2 submission(s), 0 broken" in err and "mean 14.5/15; seed abc" in err
+    assert "graded 2 submission(s), 0 broken" in err and "mean 14.0/15; seed abc" in err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     if kit_errors:
         assert warnings == ["warning: 2 TODO verdict(s) are kit errors, not the students' — see the "
