@@ -232,7 +232,7 @@ def test_kata_check_speaks_the_chosen_language(capsys, monkeypatch):
 
 def test_the_sandboxs_words_are_rendered_by_the_judge_and_a_child_cannot_choose_the_template():
     from grader.i18n import _, use
-    from grader.sandbox.words import render, said, with_words
+    from grader.sandbox.words import from_child, render, said, with_words
 
     timeout = said("timeout", seconds=60)
     assert render(timeout) == "did not return within the 60 s time limit"
@@ -247,3 +247,5 @@ def test_the_sandboxs_words_are_rendered_by_the_judge_and_a_child_cannot_choose_
     injected = {"id": "{seconds.__class__}", "params": {"seconds": "60"}}
     for words in (forged, injected, {"id": "timeout", "params": {}}, "timeout", None):
         assert render(words) is None  # the reply's English error is shown instead
+    # How a call ended is the zygote's to say: a child's exception cannot claim a timeout.
+    assert from_child(timeout) is None and from_child(said("no_model")) == said("no_model")

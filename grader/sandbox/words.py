@@ -34,6 +34,11 @@ MESSAGES = {
 }
 
 
+# What the child itself may say (its probes). How a call ended — a timeout, memory, a
+# signal, an exit, the server restarted — is said by the zygote or
+# the client only: words from a child naming one of those are dropped (``from_child``).
+CHILD_SAYS = {"no_model", "no_predict", "syntax_error", "import_crash", "file_missing", "no_function",
+              "too_large"}
 ARTICLES = (N_("an {type}"), N_("a {type}"))  # a ``type`` parameter is shown with one
 
 
@@ -48,6 +53,13 @@ def with_words(exception: BaseException, message_id: str, /, **params) -> BaseEx
     exception.words = said(message_id, **params)
     exception.args = (english(exception.words).removeprefix(f"{type(exception).__name__}: "),)
     return exception
+
+
+def from_child(words) -> dict | None:
+    """The words a child's reply may carry (see ``CHILD_SAYS``); anything else: None."""
+    if isinstance(words, dict) and words.get("id") in CHILD_SAYS:
+        return words
+    return None
 
 
 def article(noun: str, translate=N_) -> str:

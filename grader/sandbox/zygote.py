@@ -31,7 +31,7 @@ import traceback
 
 from grader.sandbox import confine, linux
 from grader.sandbox.cgroups import CallGroup
-from grader.sandbox.words import english, said
+from grader.sandbox.words import english, from_child, said
 
 MAX_RESULT_BYTES = 16 * 1024 * 1024
 OUTPUT_TAIL_BYTES = 2000
@@ -419,7 +419,7 @@ class Zygote:
             kind = str(result.get("kind", "raised"))
             outcome = kind if kind in ("sandbox", "memory") else "raised"
             reply.update(outcome=outcome, kind=kind, error=str(result.get("error", "")),
-                         traceback=str(result.get("traceback", "")), words=result.get("words"))
+                         traceback=str(result.get("traceback", "")), words=from_child(result.get("words")))
         return reply
 
     def close(self) -> None:
