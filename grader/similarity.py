@@ -26,8 +26,10 @@ Aiken's algorithm, the one MOSS uses):
   directions (one who copied and then added code is still caught), and only counts when
   both files hold at least ``MIN_OWN_CHARS`` own characters: after normalising, a short
   addition (``print(S, V)``) looks the same whoever wrote it. A pair's score is its best
-  file's score, since copying one task file is copying; ``files`` lists the files at or
-  above the threshold.
+  file's score, since copying one task file is copying; or, for students who add a few
+  lines per file, the share of a whole submission's own code the other holds when that is
+  at least ``NEAR_COPY`` and ``MIN_OWN_CHARS`` in all (a copy of every file). ``files``
+  lists the files at or above the threshold.
 * Hashes are our own stable 64-bit k-gram hashes, not copydetect's (Python's ``hash()``
   is salted per process): a regrade shows the same scores.
 
@@ -68,6 +70,7 @@ NOISE_CHARS = 25  # k: shorter common runs (of normalised code) are noise (copyd
 GUARANTEE_CHARS = 30  # a common run this long is always found (winnowing keeps ~2/7 of the hashes)
 WINDOW = GUARANTEE_CHARS - NOISE_CHARS + 1
 MIN_OWN_CHARS = 80  # own code (normalised characters, about 4 lines) a file needs to be evidence
+NEAR_COPY = 0.9  # the share of a whole submission's own code that makes thin files evidence together
 COMMON_SHARE = 0.05  # a fingerprint more than this share of the class holds is a common idiom ...
 COMMON_MIN_HOLDERS = 10  # ... once more than this many submissions hold it
 MAX_READ_BYTES = 128 * 1024  # per task file; the reference files are about 2 KB
@@ -349,11 +352,16 @@ def _own(doc: _Doc) -> int:
 def directional(a: Fingerprint, b: Fingerprint) -> float:
     """The share of ``a``'s own code that ``b`` holds too: own characters covered by the
     k-grams of fingerprints both files have, over all of ``a``'s own characters."""
+    return matched(a, b) / a.own_chars if a.own_chars else 0.0
+
+
+def matched(a: Fingerprint, b: Fingerprint) -> int:
+    """How many of ``a``'s own characters ``b`` holds too (``directional``'s numerator)."""
     shared = a.hashes & b.hashes
-    if not shared or not a.own_chars:
-        return 0.0
+    if not shared:
+        return 0
     starts = [start for value in shared for start in a.hash_idx[value]]
-    return float((covered(starts, len(a.filtered_code)) & a.own).sum() / a.own_chars)
+    return int((covered(starts, len(a.filtered_code)) & a.own).sum())
 
 
 def _compare(a: _Doc, b: _Doc, spans: bool = False) -> tuple[float, tuple, tuple]:
@@ -382,7 +390,7 @@ def _candidates(docs: dict[str, _Doc]) -> set[tuple[str, str]]:
     index, so pairs with nothing in common cost nothing)."""
     holders: dict[int, list[str]] = defaultdict(list)
     for sid, doc in docs.items():
-        if doc.fingerprint is not None and _own(doc) >= MIN_OWN_CHARS:
+        if doc.fingerprint is not None and _own(doc) > 0:
             for value in doc.fingerprint.hashes:
                 holders[value].append(sid)
     pairs: set[tuple[str, str]] = set()
@@ -399,15 +407,30 @@ def find_similar(folders: dict[str, Path], threshold: float = DEFAULT_THRESHOLD)
     check_threshold(threshold)
     docs = _class_documents(folders)
     scores: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    shares: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)  # without the minimum
+    common: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # own chars matched
     for name in STUDENT_FILES:
         for first, second in _candidates(docs[name]):
+            a, b = docs[name][first].fingerprint, docs[name][second].fingerprint
+            both = (matched(a, b), matched(b, a))
+            common[(first, second)][0] += both[0]
+            common[(first, second)][1] += both[1]
+            shares[(first, second)][name] = max(both[0] / a.own_chars, both[1] / b.own_chars)
             score, _, _ = _compare(docs[name][first], docs[name][second])
             if score > 0:
                 scores[(first, second)][name] = score
+    totals = {sid: sum(_own(docs[name][sid]) for name in STUDENT_FILES if sid in docs[name])
+              for sid in folders}
     pairs = []
-    for (first, second), per_file in scores.items():
-        best = max(per_file.values())
-        if best >= threshold:
+    for (first, second), per_file in shares.items():
+        best = max(scores[(first, second)].values(), default=0.0)
+        # Own code spread thin over several files (a few lines each, too short to be
+        # evidence alone) is evidence together when nearly all of it is the other's too.
+        together = common[(first, second)]
+        if min(together) >= MIN_OWN_CHARS:
+            whole = max(together[0] / totals[first], together[1] / totals[second])
+            best = max(best, whole if whole >= NEAR_COPY else 0.0)
+        if best > 0 and best >= threshold:
             alike = sorted((n for n, s in per_file.items() if s >= threshold),
                            key=lambda n: (-per_file[n], n))
             pairs.append(SimilarPair(first, second, round(best, 4), tuple(alike)))

@@ -260,3 +260,17 @@ def test_the_demo_class_staged_from_its_submissions_folder_has_no_similar_pair()
         assert len(staged.folders) >= 6 and "hugo_wrong_upload" in staged.skipped
         assert find_similar(staged.folders) == []
         assert max(pair.score for pair in find_similar(staged.folders, threshold=0.0)) < 0.1
+
+
+def test_a_twin_whose_own_code_is_a_few_lines_per_file_is_found_by_its_whole(tmp_path):
+    """bruno_diaz adds only a few lines of his own to each file (too short to be evidence
+    alone), ~160 characters over four files: an exact copy of them all is still found."""
+    import shutil
+
+    class_folder = tmp_path / "class"
+    shutil.copytree(KIT_ROOT / "examples" / "submissions", class_folder)
+    shutil.copytree(class_folder / "bruno_diaz", class_folder / "bruno_twin")
+    with staged_class(class_folder) as staged:
+        pairs = find_similar(staged.folders)
+    assert [(pair.first, pair.second, pair.score) for pair in pairs] == [("bruno_diaz", "bruno_twin", 1.0)]
+    assert len(pairs[0].files) >= 3
