@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from grader import i18n
 from grader.paths import KIT_ROOT
 from grader.results import ClassResults, KataRun, SubmissionResult
 from grader.submissions import BadSubmission, Submission, discover, prepare
@@ -715,7 +716,8 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
             if log.is_file():
                 logs[submission.id] = f"{LOGS_DIR}/{log.name}"
         similar = similar_submissions(options, progress or (lambda event, **data: None))
-        write_all(results, options.out, logs, similar_pairs=similar)
+        with i18n.use(options.lang):  # the report's TODO titles in the verdicts' language
+            write_all(results, options.out, logs, similar_pairs=similar)
     finally:
         grader.close()
     return results

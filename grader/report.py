@@ -31,6 +31,7 @@ from pathlib import PurePosixPath
 from typing import Protocol
 from urllib.parse import quote
 
+from grader import i18n
 from grader.clusters import Cluster, cluster_failures
 from grader.pages import asset, csp, environment
 from grader.results import ClassResults, SubmissionResult
@@ -169,7 +170,7 @@ def render_report(results: ClassResults, logs: dict[str, str] | None = None,
         group_starts={i for i, todo in enumerate(todos) if i == 0 or todos[i - 1].task != todo.task},
         statuses=STATUSES, symbols=SYMBOLS, labels=LABELS,
         show_todo_durations=any(c.duration_s is not None for r in rows for c in r.cells),
-        css=css, js=js, csp=csp(css, js))
+        css=css, js=js, csp=csp(css, js), lang=i18n.language() or "en")
 
 
 def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str]) -> list[Row]:
@@ -182,7 +183,7 @@ def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str])
             status = result.status if result and result.status in SYMBOLS else "missing"
             message = result.message if result else (sub.message if sub.status != "graded"
                                                      else "no result recorded")
-            tip = f"{todo.id} {todo.title}: {LABELS[status]}"
+            tip = f"{todo.id} {todo.shown_title}: {LABELS[status]}"
             if message:
                 tip += " — " + _shorten(message, TOOLTIP_CHARS)
             cells.append(Cell(status, message, tip, result.duration_s if result else None))

@@ -436,3 +436,14 @@ def test_write_all_writes_the_three_files_and_returns_their_paths(results, tmp_p
     page = (out / "index.html").read_text(encoding="utf-8")
     assert 'href="logs/bob.html"' in page and 'href="similar/alice--bob.html"' in page
     assert "Similar submissions" not in write_all(results, out)[2].read_text(encoding="utf-8")
+
+
+def test_the_report_names_the_todos_in_the_grading_language():
+    from grader import i18n
+    from grader.report import render_report
+    from grader.todos import load_todos
+
+    with i18n.use("es"):
+        spanish = render_report(sample_class())
+    assert '<html lang="es">' in spanish and load_todos()[0].title_es in spanish
+    assert '<html lang="en">' in render_report(sample_class())
