@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.grade import PROGRESS_DIR, GradeOptions, GradingError, Worker, grade
+from grader.grade import PROGRESS_DIR, GradeOptions, GradingError, Worker, WorkerSettings, grade
 from grader.paths import KIT_ROOT
 from grader.stubgen import render
 from grader.todos import load_todos
@@ -149,7 +149,7 @@ def test_every_worker_is_started_with_the_runs_seed(monkeypatch, tmp_path):
             started.append(command)
 
     monkeypatch.setattr(subprocess, "Popen", Popen)
-    Worker(GradeOptions(tmp_path, tmp_path / "out", 1, 5), {}, tmp_path, "abc123").start()
+    Worker(WorkerSettings(timeout=5, seed="abc123"), {}, tmp_path).start()
     command = started[0]
     assert command[command.index("--seed") + 1] == "abc123"
 
