@@ -89,6 +89,10 @@ class Sandbox:
     def _start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k in ZYGOTE_ENV}
         env.update(QUIET_ENV)
+        # Each thread may reserve a 64-MiB malloc arena, and RLIMIT_AS counts reservations:
+        # a child that loads a model near its memory cap then fails to start MLflow's
+        # download threads ("can't start new thread"). Two arenas keep reservations small.
+        env["MALLOC_ARENA_MAX"] = "2"
         kit_root = str(KIT_ROOT)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [kit_root, env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
