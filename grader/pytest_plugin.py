@@ -52,6 +52,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[PREVIOUS_LANG] = i18n.set_language(config.getoption("kata_lang"))
     config.stash[THIN] = thin_client(config)
+    if config.stash[THIN]:
+        from grader import warm
+
+        warm.prestart()  # the judge starts while this run collects
     if may_run_kata_tests(config) and not config.option.collectonly and not config.stash[THIN]:
         # Start now: the sandbox's ~5-s preload overlaps with collection's imports.
         shared_sandbox().warm_up(["tracking"])

@@ -48,7 +48,7 @@ from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
-from grader.paths import KIT_ROOT, PYTEST_INI
+from grader.paths import KIT_ROOT, PYTEST_INI, TESTS_DIR
 
 SWITCH_ENV = "KATA_WARM"  # "0": never use a warm judge
 IDLE_ENV = "KATA_WARM_IDLE_S"
@@ -151,6 +151,26 @@ def start_judge(key: str) -> subprocess.Popen:
     return judge
 
 
+_started: dict[str, subprocess.Popen] = {}  # judges this process started ahead (prestart)
+
+
+def prestart() -> None:
+    """Start this user's judge now when it has no socket, without waiting for it: the
+    student's pytest calls this before collecting, so the judge's imports and the
+    zygote's warm-up overlap with collection. ``judge_connection`` then waits for it."""
+    try:
+        key = judge_key()
+        path = socket_path(key)
+        if path.exists() or key in _started:
+            return  # a judge (or a stale socket, which judge_connection replaces)
+        with open(path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # busy: another run starts one
+            if not path.exists():
+                _started[key] = start_judge(key)
+    except (OSError, WarmUnavailable):
+        return
+
+
 def judge_connection(key: str) -> socket.socket:
     """A connection to this user's judge for ``key``, starting one if there is none."""
     path = socket_path(key)
@@ -162,9 +182,11 @@ def judge_connection(key: str) -> socket.socket:
         connection = connect(path)
         if connection is not None:
             return connection
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()  # a socket nobody answers: its judge is gone
-        judge = start_judge(key)
+        judge = _started.pop(key, None)
+        if judge is None or judge.poll() is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # a socket nobody answers: its judge is gone
+            judge = start_judge(key)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline and judge.poll() is None:
             connection = connect(path)
@@ -262,6 +284,8 @@ def peer_is_me(connection: socket.socket) -> bool:
     return uid == os.getuid()
 
 
+WARM_PARTS = ("tracking", "models")  # what an idle judge warms for the runs to come
+WARM_AFTER_S = 3  # after this long without a request (a quick rerun need not wait for it)
 REQUEST_TIMEOUT_S = 10  # a client that connects must say what to run by then
 
 
@@ -300,19 +324,32 @@ def run(connection: socket.socket, args: list[str]) -> None:
     send(connection, {"event": "done", "status": int(status)})
 
 
+def warm_judging() -> None:
+    """Import what judging reads with (MLflow, pandas, the oracle's scikit-learn) and what
+    the tests import, by collecting them once: beside the zygote's preload, on the other
+    core, so that the first run's tests start warm. The zygote is not waited for: the
+    first call does, while the rest of the run is already under way."""
+    import mlflow  # noqa: F401
+    import pandas  # noqa: F401
+    import pytest
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main([str(TESTS_DIR), "--collect-only", "-q", "--rootdir", str(KIT_ROOT),
+                     "-c", str(PYTEST_INI), "-p", "no:cacheprovider"])
+
+
 def serve(key: str) -> None:
     """Warm up, then run what is asked, one run at a time (pytest in the main thread),
     until ``IDLE_S`` pass without a request."""
     from grader.quiet import silence_mlflow
     from grader.sandbox import shared_sandbox
 
+    sandbox = shared_sandbox()  # first: the zygote's preload runs beside our imports
+    sandbox.warm_up(["tracking"])  # models and the server when a run asks (the plugin does)
     silence_mlflow()
-    import mlflow  # noqa: F401 - what the tests' judging reads with: imported once, here
-    import pandas  # noqa: F401
-
-    sandbox = shared_sandbox()
-    sandbox.warm_up(["tracking", "models"])
-    sandbox.wait_ready()
+    warm_judging()
     path = socket_path(key)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     draft = path.with_name(f".{path.name}.{os.getpid()}")
@@ -325,12 +362,17 @@ def serve(key: str) -> None:
     print(f"warm judge {os.getpid()} ready for {key}", flush=True)  # its log, for people and tests
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     idle = float(os.environ.get(IDLE_ENV, IDLE_S))
+    warmed = False
     try:
         while True:
             try:
-                connection, args = runs.get(timeout=idle)
+                connection, args = runs.get(timeout=idle if warmed else WARM_AFTER_S)
             except queue.Empty:
-                break
+                if warmed:
+                    break
+                sandbox.warm_up(WARM_PARTS)  # idle a moment: make the next run warm whatever
+                warmed = True  # it tests (a run that needs more asks for it meanwhile)
+                continue
             with connection, contextlib.suppress(OSError, ValueError):
                 run(connection, args)
     finally:
