@@ -63,11 +63,38 @@ def test_the_key_changes_with_any_file_of_the_case_folder(tmp_path):
     (case / "store").mkdir(parents=True)
     (case / "store" / "mlflow.db").write_bytes(b"one")
     request = {"function": "f", "args": [1]}
-    before = calls.key(case, "call", request)
-    assert calls.key(case, "call", request) == before
-    assert calls.key(case, "call", {"function": "f", "args": [2]}) != before
+    before = calls.keys(case, "call", request)
+    assert calls.keys(case, "call", request) == before
+    assert calls.keys(case, "call", {"function": "f", "args": [2]})[0] != before[0]
     (case / "store" / "mlflow.db").write_bytes(b"two")
-    assert calls.key(case, "call", request) != before
+    assert calls.keys(case, "call", request)[0] != before[0]
+
+
+def test_a_call_with_excuses_also_has_the_key_it_would_have_without_them(tmp_path):
+    calls, case = SharedCalls(tmp_path / "calls"), tmp_path / "case"
+    (case / "store").mkdir(parents=True)
+    plain = {"function": "f", "excused": []}
+    excused_key, unexcused_key = calls.keys(case, "call", {**plain, "excused": ["model_logging"]})
+    assert calls.keys(case, "call", plain) == (unexcused_key, "")
+    assert excused_key != unexcused_key
+
+
+@pytest.mark.parametrize("used, returned, replayed", [
+    ([], True, True),
+    (["model_logging"], True, False),  # an excuse changed what the call did
+    (None, False, False),  # it raised: what an excuse changed is unknown
+], ids=["excuses-unused", "excuse-used", "call-raised"])
+def test_an_excused_call_stands_for_the_unexcused_one_only_when_its_excuses_swallowed_nothing(
+        tmp_path, used, returned, replayed):
+    from grader.sandbox import CallResult
+
+    calls, case = SharedCalls(tmp_path / "calls"), tmp_path / "case"
+    (case / "store").mkdir(parents=True)
+    result = (CallResult("ok", value="runs", excuses_used=used) if returned
+              else CallResult("raised", kind="raised", error="ValueError: no"))
+    calls.keep(("excused", "unexcused"), case, ("store",), result)
+    assert calls.replay("excused", case, ("store",)) is not None
+    assert (calls.replay("unexcused", case, ("store",)) is not None) is replayed
 
 
 def test_a_replay_gives_each_test_a_fresh_copy_of_what_the_call_left(tmp_path):
@@ -76,7 +103,7 @@ def test_a_replay_gives_each_test_a_fresh_copy_of_what_the_call_left(tmp_path):
     calls, case = SharedCalls(tmp_path / "calls"), tmp_path / "case"
     (case / "store").mkdir(parents=True)
     (case / "store" / "mlflow.db").write_text("after the call")
-    calls.keep("k", case, ("store", "work"), CallResult("ok", value="run-1"))
+    calls.keep(("k", ""), case, ("store", "work"), CallResult("ok", value="run-1"))
     (case / "store" / "mlflow.db").write_text("a judge's later change")
     assert calls.replay("unknown", case, ("store", "work")) is None
     assert calls.replay("k", case, ("store", "work")).value == "run-1"
@@ -93,7 +120,7 @@ def test_a_call_that_left_too_much_is_not_kept_but_made_again(tmp_path, monkeypa
     calls, case = SharedCalls(tmp_path / "calls"), tmp_path / "case"
     (case / "work").mkdir(parents=True)
     (case / "work" / "filler").write_bytes(b"x" * 1001)
-    calls.keep("k", case, ("store", "work"), CallResult("ok", value="run-1"))
+    calls.keep(("k", ""), case, ("store", "work"), CallResult("ok", value="run-1"))
     assert calls.replay("k", case, ("store", "work")) is None
 
 
@@ -115,12 +142,13 @@ def test_copying_what_student_code_left_follows_no_link_and_reads_no_special_fil
 
 @pytest.mark.parametrize("task", ["3"])
 def test_a_tasks_suite_on_the_reference_shares_its_calls(task, pytester):
-    """Task 3's three TODOs: 3.1 and 3.2 judge one compare_models call (3.3 makes its
-    own: it is judged without model logging excused)."""
+    """Task 3's three TODOs judge one compare_models call: 3.1 makes it with model
+    logging excused, and 3.2 and 3.3 replay it, since on the reference nothing needed
+    excusing (the mistake matrix covers a log_model that fails: 3.3 alone fails)."""
     pytester.makeconftest('pytest_plugins = ["grader.pytest_plugin"]')
     tests = Path(__file__).resolve().parents[1] / "tests" / f"test_task{task}.py"
     pytester.makepyfile(test_copy=tests.read_text() + (
-        "\n\ndef test_zz_calls_were_shared(shared_calls):\n    assert shared_calls.hits == 1\n"))
+        "\n\ndef test_zz_calls_were_shared(shared_calls):\n    assert shared_calls.hits == 2\n"))
     result = pytester.runpytest_subprocess(f"--exercises={SOLUTIONS_DIR}", "-p", "no:randomly",
                                            "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)

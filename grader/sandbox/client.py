@@ -59,6 +59,9 @@ class CallResult:
     output: str = ""
     duration_s: float = 0.0
     words: dict | None = None  # ``error`` as a message id and parameters (sandbox.words)
+    # For a call made with excuses that returned: those that swallowed an exception
+    # (None: no excuses, or the call did not return).
+    excuses_used: list[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -220,7 +223,7 @@ class Sandbox:
             described=reply.get("described"), kind=reply.get("kind", ""),
             error=reply.get("error", ""), traceback=reply.get("traceback", ""),
             output=reply.get("output", ""), duration_s=reply.get("duration_s", 0.0),
-            words=reply.get("words"),
+            words=reply.get("words"), excuses_used=reply.get("excuses_used"),
         )
 
     def _read_line(self, timeout: float) -> str:

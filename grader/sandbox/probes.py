@@ -107,11 +107,16 @@ def frame(records: dict):
     return pd.DataFrame(records["data"], columns=records["columns"])
 
 
+EXCUSES_USED: list[str] = []  # the excuses that swallowed an exception in this call
+
+
 def excuse_model_logging() -> None:
     """Judging TODOs that do not own model logging (3.1, 3.2), a failing
     ``mlflow.sklearn.log_model`` or ``infer_signature`` (3.3's job: e.g. no
     ``skops_trusted_types`` for a tree model) returns None instead of raising, so the
-    function goes on to its other runs. The TODO that owns it is judged without this."""
+    function goes on to its other runs. The TODO that owns it is judged without this.
+    Each swallowed exception is noted in ``EXCUSES_USED``: a call whose excuses
+    swallowed nothing behaved exactly as it would have without them."""
     import functools
 
     import mlflow.models
@@ -124,6 +129,7 @@ def excuse_model_logging() -> None:
             try:
                 return function(*args, **kwargs)
             except Exception:  # noqa: BLE001 - the owning TODO reports it
+                EXCUSES_USED.append("model_logging")
                 return None
         return wrapper
 
@@ -140,7 +146,10 @@ def call(request: dict):
     for name in request.get("excused", []):
         EXCUSES[name]()  # before the student module binds the names at import
     function = student_function(request)
-    return answer(function(*request.get("args", []), **request.get("kwargs", {})))
+    returned = answer(function(*request.get("args", []), **request.get("kwargs", {})))
+    if request.get("excused"):
+        returned["excuses_used"] = sorted(set(EXCUSES_USED))
+    return returned
 
 
 def call_with_frame(request: dict):

@@ -415,6 +415,8 @@ class Zygote:
             reply.update(failure("crashed", describe_exit(status), "the process could not be waited for"))
         elif result.get("ok"):
             reply.update(outcome="ok", value=result.get("value"), described=result.get("described"))
+            if isinstance(result.get("excuses_used"), list):  # untrusted: see shared_calls
+                reply["excuses_used"] = [str(name) for name in result["excuses_used"]]
         else:
             kind = str(result.get("kind", "raised"))
             outcome = kind if kind in ("sandbox", "memory") else "raised"
