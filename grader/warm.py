@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import gc
 import hashlib
 import io
 import json
@@ -338,6 +339,8 @@ def warm_judging() -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         pytest.main([str(TESTS_DIR), "--collect-only", "-q", "--rootdir", str(KIT_ROOT),
                      "-c", str(PYTEST_INI), "-p", "no:cacheprovider"])
+    gc.collect()
+    gc.freeze()  # what is loaded by now lives as long as the judge: no collection walks it again
 
 
 def serve(key: str) -> None:

@@ -20,6 +20,7 @@ Run as ``python -m grader.sandbox.zygote``.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -382,6 +383,12 @@ class Zygote:
         read_fd, write_fd = os.pipe()
         status_read, status_write = os.pipe()
         with tempfile.TemporaryFile(dir=self.private) as output:  # unnamed: nothing to aim at
+            # The preloaded modules are ~10^6 objects: without this, the child's collections
+            # walk them all and copy every page they touch (loading a 100-tree forest took
+            # 0.36 s in a child instead of 0.13 s). Collected first so that no garbage of the
+            # zygote's own is kept for good; after the first call that walks only new objects.
+            gc.collect()
+            gc.freeze()
             pid = os.fork()
             if pid == 0:
                 os.close(read_fd)
