@@ -18,6 +18,7 @@ this process only, not as ``$TMPDIR``: the sandbox's children keep their own.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -45,6 +46,7 @@ def main() -> None:
     shared_sandbox().warm_up(["tracking", "models"])
     isolation = shared_sandbox().wait_ready()
     protocol.write(json.dumps({"ready": True, "isolation": isolation}) + "\n")
+    frozen = False
     for line in sys.stdin:
         job = json.loads(line)
         extra = ["--kata-timeout", str(args.timeout), "--kata-seed", args.seed,
@@ -57,6 +59,10 @@ def main() -> None:
         except Exception as error:  # noqa: BLE001 - reported for this submission only
             reply = {"id": job["id"], "error": f"grader error: {type(error).__name__}: {error}"}
         protocol.write(json.dumps(reply) + "\n")
+        if not frozen:  # MLflow, pandas and the tests, loaded by the first submission, stay:
+            gc.collect()  # pytest's own collections at each session's end skip them from now on
+            gc.freeze()
+            frozen = True
 
 
 if __name__ == "__main__":
