@@ -12,6 +12,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 from pathlib import Path
 
 from grader.quiet import silence_mlflow
@@ -25,6 +26,12 @@ def cache_dir() -> Path:
     return Path(base) / "mlflow-kata"
 
 
+# MLflow migrates with alembic, whose ``context`` is one global of the process: two
+# threads migrating at once (a test and the model server starting in the background,
+# on a cold cache) run each other's steps ("duplicate column name: step").
+_building = threading.Lock()
+
+
 def template_path() -> Path:
     """The migrated template for the installed MLflow, built once and cached."""
     import mlflow
@@ -32,6 +39,13 @@ def template_path() -> Path:
     path = cache_dir() / f"store-template-mlflow-{mlflow.__version__}.db"
     if path.is_file():
         return path
+    with _building:
+        if not path.is_file():
+            _build_template(path)
+    return path
+
+
+def _build_template(path: Path) -> None:
     silence_mlflow()
     from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
@@ -43,8 +57,7 @@ def template_path() -> Path:
         store = SqlAlchemyStore(uri, str(Path(scratch) / ARTIFACTS_DIR))
         RegistryStore(uri)
         store.engine.dispose()
-        os.replace(draft, path)  # atomic: concurrent builders never see half a file
-    return path
+        os.replace(draft, path)  # atomic: other processes building it never see half a file
 
 
 def new_store(directory: Path) -> str:
