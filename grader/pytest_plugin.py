@@ -238,6 +238,9 @@ def is_store_error(error: BaseException) -> bool:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Sandbox:
+    from grader.store import remember_schema_head
+
+    remember_schema_head()  # the judge opens a store per test
     return shared_sandbox()
 
 

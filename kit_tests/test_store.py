@@ -41,3 +41,22 @@ def test_a_new_store_is_a_copy_whose_default_experiment_keeps_its_artifacts_besi
             "SELECT artifact_location FROM experiments WHERE experiment_id = 0").fetchone()
     connection.close()
     assert location == (tmp_path / "s" / store.ARTIFACTS_DIR / "0").as_uri()
+
+
+def test_remembering_the_schema_head_still_refuses_a_store_of_another_schema(tmp_path):
+    from mlflow import MlflowClient
+
+    store.remember_schema_head()
+    store.remember_schema_head()  # idempotent: memoized once
+    good = store.new_store(tmp_path / "good")
+    assert MlflowClient(good).search_experiments()  # a fresh store opens
+    stale = store.new_store(tmp_path / "stale")
+    with sqlite3.connect(tmp_path / "stale" / store.STORE_FILE) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'not-the-head'")
+    connection.close()
+    try:
+        MlflowClient(stale).search_experiments()
+    except Exception as error:  # noqa: BLE001 - MLflow's own error type
+        assert "out-of-date" in str(error) or "schema" in str(error).lower(), error
+    else:
+        raise AssertionError("a store whose schema is not the head opened")
