@@ -20,7 +20,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     console = Console(stderr=args.json)
     try:
-        result = validate(progress=lambda message: console.print(f"[dim]… {escape(message)}[/dim]"))
+        result = validate(progress=lambda message: console.print(f"[dim]… {escape(message)}[/dim]"),
+                          workers=args.jobs)
     except MistakeError as error:
         print(f"kata validate: {error}", file=sys.stderr)
         return 2
@@ -267,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = instructor_verb(verbs, "validate", "grader.validate",
                                help="check that the kit judges every TODO correctly")
     validate.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    validate.add_argument("--jobs", type=int, metavar="N",
+                          help="kata runs in parallel, each in its own kata worker (default: one per core)")
     validate.set_defaults(handler=cmd_validate)
     grade = instructor_verb(verbs, "grade", "grader.grade",
                             help="grade a folder of submissions (folders or .zip files)")

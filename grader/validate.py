@@ -17,13 +17,16 @@ they count for their TODO in grading, so they are held to the same proofs.
 
 from __future__ import annotations
 
+import os
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.mistakes import Mistake, load_mistakes
 from grader.paths import SOLUTIONS_DIR
-from grader.runner import KataRun, run_kata
+from grader.runner import KataRun
 from grader.stubgen import ALL, render
 from grader.todos import load_todos, todo_order
 
@@ -91,40 +94,117 @@ def write_variant(target: Path, stub_ids, mistake: Mistake | None = None) -> Pat
     return target
 
 
-def rerun_task(variant: Path, task: int, solutions: KataRun) -> tuple[KataRun, list[str]]:
-    """Run one task's tests on ``variant``; the TODOs that fail, with the other tasks'
-    failures taken from the reference run ``solutions``."""
-    run = run_kata(variant, tasks=[task], hidden=True)
+def failed_with_others(run: KataRun, solutions: KataRun) -> list[str]:
+    """The TODOs that fail in ``run`` (one task rerun), with the other tasks' failures
+    taken from the reference run ``solutions``."""
     others = {t for t in solutions.failed() if t not in run.todos}
-    return run, sorted(run.failed() | others, key=todo_order)
+    return sorted(run.failed() | others, key=todo_order)
 
 
-def try_mistake(mistake: Mistake, folder: Path, solutions: KataRun) -> MistakeOutcome:
-    """Make ``mistake`` alone in the reference (written to ``folder``) and record the
-    TODOs it costs."""
-    variant = write_variant(folder, (), mistake)
-    run, failed = rerun_task(variant, mistake.task, solutions)
+def mistake_outcome(mistake: Mistake, run: KataRun, solutions: KataRun) -> MistakeOutcome:
+    """What ``mistake``, made alone in the reference, cost in ``run`` (its task rerun)."""
+    failed = failed_with_others(run, solutions)
     messages = {todo_id: f"{result.status}: {result.message}"
                 for todo_id, result in run.todos.items() if todo_id in failed}
     messages.update({f"problem {index}": problem for index, problem in enumerate(run.problems, 1)})
     return MistakeOutcome(mistake, failed, messages, run.duration_s)
 
 
-def validate(progress=lambda message: None) -> Validation:
+@dataclass(frozen=True)
+class Job:
+    """One kata run of the validation: ``tasks`` (None: all) of the files in ``variant``."""
+
+    label: str
+    variant: Path
+    tasks: list[int] | None = None
+
+
+def run_jobs(jobs: list[Job], workers: int, scratch: Path, progress) -> dict[str, KataRun]:
+    """Run every job on ``workers`` kata workers (a worker that dies is replaced and its
+    job reported as a problem); the runs by label."""
+    from grader.grade import (GradingError, Worker, WorkerSettings, grading_deadline_s,
+                              kata_worker_env, kit_has_bonus, start_model_server)
+    from grader.i18n import choose
+    from grader.sandbox import SandboxLimits
+
+    from grader.todos import task_by_number
+
+    env = kata_worker_env()
+    bonus = {number for number, task in task_by_number().items() if task.bonus}
+    served = kit_has_bonus() and any(job.tasks is None or bonus & set(job.tasks) for job in jobs)
+    server = start_model_server(scratch / "served-model", env) if served else None
+    settings = WorkerSettings(SandboxLimits.timeout_s, "0", choose())  # what pytest defaults to
+    (scratch / "tmp").mkdir(exist_ok=True)
+    pool = [Worker(settings, env, scratch / "tmp") for _ in range(max(1, min(workers, len(jobs))))]
+    pending: queue.Queue[Job] = queue.Queue()
+    for job in jobs:
+        pending.put(job)
+    runs: dict[str, KataRun] = {}
+    lock = threading.Lock()
+
+    def serve(worker: Worker) -> None:
+        while True:
+            try:
+                job = pending.get_nowait()
+            except queue.Empty:
+                return
+            request = {"id": job.label, "exercises": str(job.variant), "log": None, "tasks": job.tasks}
+            reply = worker.grade(request, grading_deadline_s(settings.timeout))
+            if reply is None or "error" in reply:
+                run = KataRun({}, 0.0, [reply["error"] if reply else "the kata worker running it died "
+                                        "or took too long"])
+                if reply is None:
+                    worker.stop()
+                    worker.start()
+                    try:
+                        worker.wait_ready()
+                    except GradingError:
+                        pass
+            else:
+                run = KataRun.from_json(reply)
+            with lock:
+                runs[job.label] = run
+                progress(f"{job.label} ({len(runs)}/{len(jobs)})")
+
+    try:
+        for worker in pool:
+            worker.start()
+        for worker in pool:
+            worker.wait_ready()
+        threads = [threading.Thread(target=serve, args=(worker,), daemon=True) for worker in pool]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for worker in pool:
+            worker.stop()
+        if server is not None:
+            server.stop()
+    return runs
+
+
+def validate(progress=lambda message: None, workers: int | None = None) -> Validation:
+    """Run the whole validation on ``workers`` kata workers (default: one per core)."""
     mistakes = load_mistakes()  # a malformed mistakes.toml fails before any test runs
+    todos = load_todos()
     with tempfile.TemporaryDirectory(prefix="kata-validate-") as scratch:
         scratch = Path(scratch)
-        progress("reference solutions")
-        solutions = run_kata(write_variant(scratch / "solutions", ()), hidden=True)
-        progress("stubs")
-        stubs = run_kata(write_variant(scratch / "stubs", ALL), hidden=True)
-        result = Validation(solutions, stubs)
-        for todo in load_todos():
-            progress(f"isolation: TODO {todo.id} reverted")
-            variant = write_variant(scratch / f"revert-{todo.id}", {todo.id})
-            result.isolation[todo.id] = rerun_task(variant, todo.task, solutions)[1]
-        for number, mistake in enumerate(mistakes, start=1):
-            progress(f"mistake: {mistake.name}")
-            result.mistakes[mistake.name] = try_mistake(mistake, scratch / f"mistake-{number}",
-                                                        solutions)
+        jobs = [Job("reference solutions", write_variant(scratch / "solutions", ())),
+                Job("stubs", write_variant(scratch / "stubs", ALL))]
+        jobs += [Job(f"isolation: TODO {todo.id} reverted",
+                     write_variant(scratch / f"revert-{todo.id}", {todo.id}), [todo.task])
+                 for todo in todos]
+        jobs += [Job(f"mistake: {mistake.name}",
+                     write_variant(scratch / f"mistake-{number}", (), mistake), [mistake.task])
+                 for number, mistake in enumerate(mistakes, start=1)]
+        runs = run_jobs(jobs, workers or os.cpu_count() or 1, scratch, progress)
+        solutions = runs["reference solutions"]
+        result = Validation(solutions, runs["stubs"])
+        for todo in todos:
+            result.isolation[todo.id] = failed_with_others(runs[f"isolation: TODO {todo.id} reverted"],
+                                                           solutions)
+        for mistake in mistakes:
+            result.mistakes[mistake.name] = mistake_outcome(mistake, runs[f"mistake: {mistake.name}"],
+                                                            solutions)
         return result

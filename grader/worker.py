@@ -3,7 +3,8 @@
 ``kata grade`` starts ``--jobs`` of them. Each keeps its warm sandbox across
 submissions (no 2-s import, no 5-s warm-up per student). It runs the hidden tests
 too (``tests/hidden/``): they count for their TODO. Protocol: one JSON job per
-line on stdin (``{"id", "exercises", "log"}``), one JSON result per line on the
+line on stdin (``{"id", "exercises", "log"}``, optionally ``"tasks"``: the task numbers
+to run, default all; ``kata validate`` reruns one task), one JSON result per line on the
 original stdout (``KataRun.to_json()`` plus the job's ``id``, or ``{"id", "error"}``);
 everything else the process prints goes to stderr.
 
@@ -54,7 +55,7 @@ def main() -> None:
         if job.get("log"):
             extra += ["--html", job["log"], "--self-contained-html"]
         try:
-            run = run_kata(Path(job["exercises"]), extra_args=extra, hidden=True)
+            run = run_kata(Path(job["exercises"]), tasks=job.get("tasks"), extra_args=extra, hidden=True)
             reply = {"id": job["id"], **run.to_json()}
         except Exception as error:  # noqa: BLE001 - reported for this submission only
             reply = {"id": job["id"], "error": f"grader error: {type(error).__name__}: {error}"}

@@ -91,30 +91,42 @@ def test_kata_check_never_runs_hidden_tests(tmp_path, pytest_args, capsys):
     assert capsys.readouterr().out.count('"todos"') == 2  # it did print its verdicts
 
 
-def test_every_run_of_kata_validate_includes_the_hidden_tests(monkeypatch):
+def test_every_run_of_kata_validate_is_a_job_for_the_kata_workers(monkeypatch):
     seen = []
-
-    def fake_run_kata(exercises, tasks=None, extra_args=(), quiet=True, hidden=False):
-        seen.append(hidden)
-        return KataRun({}, 0.0)
-
-    monkeypatch.setattr(grader.validate, "run_kata", fake_run_kata)
+    monkeypatch.setattr(grader.validate, "run_jobs",
+                        lambda jobs, workers, scratch, progress: seen.extend(jobs) or
+                        {job.label: KataRun({}, 0.0) for job in jobs})
     grader.validate.validate()
-    assert len(seen) > 2 and all(seen), seen
+    assert len(seen) > 2 and {job.label for job in seen} >= {"reference solutions", "stubs"}
+
+
+def test_a_kata_validate_job_includes_the_hidden_tests(tmp_path):
+    """Only the hidden 1.2 test catches this variant."""
+    (tmp_path / "variant").mkdir()
+    (tmp_path / "variant" / "task1_baseline.py").write_text(tuned_to_the_public_inputs(), encoding="utf-8")
+    (tmp_path / "scratch").mkdir()
+    runs = grader.validate.run_jobs([grader.validate.Job("tuned", tmp_path / "variant", [1])], 1,
+                                    tmp_path / "scratch", lambda message: None)
+    assert runs["tuned"].todos["1.2"].status == "fail", runs["tuned"]
+    assert "an earlier attempt left" in runs["tuned"].todos["1.2"].message
+
+
+def tuned_to_the_public_inputs() -> str:
+    """Task 1 returning the newest run of the experiment instead of its own."""
+    source = (SOLUTIONS_DIR / "task1_baseline.py").read_text(encoding="utf-8")
+    returned = "    return run.info.run_id if run else None\n"
+    assert source.count(returned) == 1
+    return source.replace(returned, (
+        "    newest = mlflow.search_runs(experiment_names=[experiment_name],\n"
+        "                                order_by=['attributes.start_time DESC'])\n"
+        "    return newest.iloc[0]['run_id']\n"))
 
 
 def test_a_student_tuned_to_the_public_inputs_passes_them_and_fails_the_hidden_test(tmp_path):
     """Returning the newest run of the experiment passes the public 1.2 test (a fresh
     experiment holds only the new run), not the hidden one (an earlier attempt's run,
     started later, is there)."""
-    source = (SOLUTIONS_DIR / "task1_baseline.py").read_text(encoding="utf-8")
-    returned = "    return run.info.run_id if run else None\n"
-    assert source.count(returned) == 1
-    tuned = source.replace(returned, (
-        "    newest = mlflow.search_runs(experiment_names=[experiment_name],\n"
-        "                                order_by=['attributes.start_time DESC'])\n"
-        "    return newest.iloc[0]['run_id']\n"))
-    (tmp_path / "task1_baseline.py").write_text(tuned, encoding="utf-8")
+    (tmp_path / "task1_baseline.py").write_text(tuned_to_the_public_inputs(), encoding="utf-8")
     only_1_2 = ["-k", "returned"]  # the public and the hidden test of TODO 1.2
     public = run_kata(tmp_path, tasks=[1], extra_args=only_1_2)
     graded = run_kata(tmp_path, tasks=[1], extra_args=only_1_2, hidden=True)
