@@ -4,7 +4,7 @@ Prints the amortized wall seconds per submission, its ratio to the import floor
 (``python -c "import mlflow, sklearn.ensemble, pandas"``, measured in the same run)
 and its speed-up over the naive way (a fresh ``pytest`` process per submission, one
 after the other; measured on a few submissions and averaged). Targets:
-amortized <= 1.0x the floor, >= 4x faster than naive.
+amortized <= 0.75x the floor, >= 4x faster than naive.
 
 Usage: ``python benchmarks/bench_grade.py [--size 40] [--naive-samples 3]``.
 """
@@ -53,7 +53,7 @@ def main() -> None:
     amortized = total / args.size
     print(f"import floor:            {floor:6.2f} s")
     print(f"class of {args.size}, --jobs 2:   {total:6.1f} s")
-    print(f"amortized / submission:  {amortized:6.2f} s = {amortized / floor:.2f}x floor (target <= 1.0x)")
+    print(f"amortized / submission:  {amortized:6.2f} s = {amortized / floor:.2f}x floor (target <= 0.75x)")
     print(f"naive / submission:      {naive:6.2f} s")
     print(f"speed-up over naive:     {naive / amortized:6.2f}x (target >= 4x)")
     print(f"full scores:             {full}/{args.size} (every copy is the reference solution)")
