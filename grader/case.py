@@ -306,6 +306,8 @@ class KataCase:
             self.properties.append(("kata_status", "error"))
             if self.raised not in message:
                 message = f"{message}; {self.raised}"
+        if waiting_for:
+            self.properties.append(("kata_waiting_for", waiting_for))  # see TodoResult
         todo = todo_by_id()[waiting_for] if waiting_for else self.todo
         pytest.fail(f"TODO {self.todo.id}: {message}\n" + hint_lines(todo, waiting_for is not None),
                     pytrace=False)

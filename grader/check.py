@@ -68,9 +68,9 @@ def show(run: KataRun, lang: str, exercises: Path | None = None) -> None:
     graded = [t for t in load_todos() if not t.bonus and t.id in run.todos]
     earned, available = score(run.todos, within=run.todos)
     console.print(f"[bold]{text['score']}: {earned}/{available}[/bold]")
-    missing = [t for t in graded if not run.todos[t.id].passed]
-    if missing:
-        first = missing[0]
+    next_id = run.next_to_fix([t.id for t in graded])
+    if next_id is not None:
+        first = todos[next_id]
         result = run.todos[first.id]
         if result.status in (Status.ERROR, Status.TIMEOUT):
             console.print(text["broken"].format(id=first.id, message=result.message), highlight=False)

@@ -1,6 +1,7 @@
 """Progressive hints: ``kata hint x.y`` shows a TODO's next hint level each time it is
 asked (a nudge, then the MLflow call, then nearly the code; ``grader/todos.toml``), and
-``kata check`` and ``kata watch`` show the level the student has reached.
+``kata check`` and ``kata watch`` show the level the student has reached. Level 1 is
+reached from the start: every failing test shows it, so the first ``kata hint`` shows 2.
 
 What a student has seen is remembered per user and per exercises folder (its resolved
 path) in one small JSON file, ``hints.json``, in the user's state folder:
@@ -93,8 +94,15 @@ def seen(exercises: Path) -> dict[str, int]:
 
 
 def current_level(todo: Todo, exercises: Path) -> int:
-    """The level a student has reached: 1 until ``kata hint`` showed more."""
+    """The level a student has reached: 1 (what every failing test and ``kata check``
+    show) until ``kata hint`` showed more."""
     return max(1, min(seen(exercises).get(todo.id, 0), len(todo.hints())))
+
+
+def next_level(todo: Todo, exercises: Path) -> int:
+    """What ``kata hint`` shows next: the level after the one reached (the first ask
+    shows level 2: level 1 is in the test's failure already), at most the last."""
+    return min(current_level(todo, exercises) + 1, len(todo.hints()))
 
 
 def advance(todo: Todo, exercises: Path) -> tuple[int, bool]:
@@ -102,7 +110,7 @@ def advance(todo: Todo, exercises: Path) -> tuple[int, bool]:
     where asking past the last level shows the last one again. OSError when the state
     file cannot be written."""
     total = len(todo.hints())
-    level = min(seen(exercises).get(todo.id, 0) + 1, total)
+    level = next_level(todo, exercises)
     data = _load()
     folder = data["folders"].setdefault(folder_key(exercises), {})
     if not isinstance(folder, dict):
@@ -169,12 +177,12 @@ def main_for(todo_id: str | None, exercises: str, lang: str, reset_levels: bool 
         return 2
     todo = todos[normalise_id(todo_id)]
     total = len(todo.hints(lang))
-    already_all = seen(folder).get(todo.id, 0) >= total
+    already_all = current_level(todo, folder) >= total
     try:
         level, last = advance(todo, folder)
         unsaved = None
     except OSError as error:  # still show a hint; it just will not be remembered
-        level = min(seen(folder).get(todo.id, 0) + 1, total)
+        level = next_level(todo, folder)
         last, unsaved = level == total, error
     print(words["header"].format(id=todo.id, title=todo.shown_title, level=level, total=total))
     print(todo.hint(lang, level))

@@ -49,6 +49,10 @@ class TodoResult:
     status: Status
     message: str = ""
     duration_s: float | None = None
+    # The earlier TODO whose work this one's failure waits for ("no run yet: TODO 1.2
+    # starts it"): where kata check and kata watch send the student first. Not in
+    # results.json (a grade is per TODO whatever the reason).
+    waiting_for: str = ""
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)  # refuses anything but the four statuses
@@ -100,6 +104,14 @@ class KataRun:
 
     def failed(self) -> set[str]:
         return {todo_id for todo_id, result in self.todos.items() if not result.passed}
+
+    def next_to_fix(self, ids: Iterable[str]) -> str | None:
+        """Which of ``ids`` (in the lab's order) a student should work on next: the first
+        that does not pass, or the TODO its failure waits for when that one fails too."""
+        first = next((todo_id for todo_id in ids
+                      if todo_id in self.todos and not self.todos[todo_id].passed), None)
+        waiting = self.todos[first].waiting_for if first else ""
+        return waiting if waiting in self.failed() else first
 
     def to_json(self) -> dict:
         return {"todos": todos_to_json(self.todos), "problems": list(self.problems),

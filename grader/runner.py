@@ -87,12 +87,14 @@ class TodoCollector:
         self.durations[todo_id] += report.duration
         if report.passed or report.skipped:
             return
-        status = Status(dict(report.user_properties).get("kata_status", Status.FAIL))
+        properties = dict(report.user_properties)
+        status = Status(properties.get("kata_status", Status.FAIL))
         if report.when != "call" and status is Status.FAIL:
             status = Status.ERROR  # set-up or tear-down broke: not the TODO's assertion
         current = self.todos[todo_id]
         if STATUS_RANK[status] > STATUS_RANK[current.status] or current.passed:
-            self.todos[todo_id] = TodoResult(status, first_message(report))
+            self.todos[todo_id] = TodoResult(status, first_message(report),
+                                             waiting_for=properties.get("kata_waiting_for", ""))
 
     def results(self) -> dict[str, TodoResult]:
         """Every TODO seen, in the lab's order, each with its tests' total time."""

@@ -137,10 +137,10 @@ def without_id(message: str, todo_id: str) -> str:
 
 
 def first_failing(run: KataRun, task: Task) -> Todo | None:
-    for todo in load_todos():
-        if todo.task == task.number and todo.id in run.todos and not run.todos[todo.id].passed:
-            return todo
-    return None
+    """The task's TODO to work on next (see ``KataRun.next_to_fix``)."""
+    todos = {todo.id: todo for todo in load_todos() if todo.task == task.number}
+    next_id = run.next_to_fix(list(todos))
+    return todos.get(next_id) if next_id else None
 
 
 def is_green(run: KataRun, task: Task) -> bool:

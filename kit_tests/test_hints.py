@@ -106,18 +106,20 @@ def test_the_last_levels_do_not_hand_out_the_solutions(tmp_path):
 
 # -- kata hint --------------------------------------------------------------------------
 
-def test_kata_hint_shows_one_more_level_each_time_then_says_there_are_no_more(state, exercises, capsys):
+def test_kata_hint_shows_the_level_after_the_tests_one_each_time_then_says_there_are_no_more(
+        state, exercises, capsys):
     todo = todo_by_id()["1.3"]
+    assert hints.current_level(todo, exercises) == 1  # the failing test shows level 1
     shown = []
-    for _ in range(len(todo.hints_en) + 1):
+    for _ in range(len(todo.hints_en)):
         assert hints.main_for("1.3", str(exercises), "en") == 0
         shown.append(capsys.readouterr().out)
-    for level, out in enumerate(shown[:-1], start=1):
+    for level, out in enumerate(shown[:-1], start=2):
         assert f"TODO 1.3 — {todo.title} — hint {level}/3" in out
         assert todo.hints_en[level - 1] in out
-    assert "Next time: `kata hint 1.3` shows hint 2/3." in shown[0]
-    assert "That was the last hint for TODO 1.3." in shown[2]
-    assert todo.hints_en[-1] in shown[3] and "No more hints for TODO 1.3" in shown[3]
+    assert "Next time: `kata hint 1.3` shows hint 3/3." in shown[0]
+    assert "That was the last hint for TODO 1.3." in shown[1]
+    assert todo.hints_en[-1] in shown[2] and "No more hints for TODO 1.3" in shown[2]
     assert hints.current_level(todo, exercises) == 3
     assert (state / "hints.json").is_file()  # in the state folder, not in exercises/
     assert list(exercises.iterdir()) == []
@@ -129,12 +131,12 @@ def test_levels_are_per_exercises_folder_and_todo_and_reset(state, exercises, tm
     hints.main_for("1.3", str(exercises), "en")
     hints.main_for("1.3", str(exercises), "en")
     hints.main_for("b.1", str(exercises), "es")  # ids are case-insensitive
-    assert "pista 1/3" in capsys.readouterr().out.splitlines()[-3]
-    assert (hints.current_level(one, exercises), hints.current_level(two, exercises)) == (2, 1)
+    assert "pista 2/3" in capsys.readouterr().out.splitlines()[-3]
+    assert (hints.current_level(one, exercises), hints.current_level(two, exercises)) == (3, 2)
     assert hints.current_level(one, other) == 1
     assert hints.main_for("1.3", str(exercises), "en", reset_levels=True) == 0
     assert "start again" in capsys.readouterr().out
-    assert hints.seen(exercises) == {"B.1": 1}
+    assert hints.seen(exercises) == {"B.1": 2}
     assert hints.main_for(None, str(exercises), "es", reset_levels=True) == 0
     assert hints.seen(exercises) == {}
 
@@ -153,21 +155,21 @@ def test_a_broken_or_unwritable_state_still_gives_hints(tmp_path, exercises, mon
     (state / "hints.json").write_text("{not json")
     monkeypatch.setenv(hints.STATE_ENV, str(state))
     assert hints.main_for("2.1", str(exercises), "en") == 0
-    assert "hint 1/3" in capsys.readouterr().out
-    assert hints.seen(exercises) == {"2.1": 1}  # rewritten whole
+    assert "hint 2/3" in capsys.readouterr().out
+    assert hints.seen(exercises) == {"2.1": 2}  # rewritten whole
     blocked = tmp_path / "a-file"
     blocked.write_text("")
     monkeypatch.setenv(hints.STATE_ENV, str(blocked))  # its "folder" is a file: cannot save
     assert hints.main_for("2.1", str(exercises), "en") == 0
     captured = capsys.readouterr()
-    assert "hint 1/3" in captured.out and "could not remember" in captured.err
+    assert "hint 2/3" in captured.out and "could not remember" in captured.err
 
 
 def test_the_cli_has_the_hint_verb(state, exercises, capsys):
     from grader.cli import main
 
     assert main(["hint", "4.3", "--exercises", str(exercises), "--lang", "es"]) == 0
-    assert todo_by_id()["4.3"].hints_es[0] in capsys.readouterr().out
+    assert todo_by_id()["4.3"].hints_es[1] in capsys.readouterr().out
 
 
 # -- kata check ---------------------------------------------------------------------------
@@ -182,10 +184,23 @@ def test_kata_check_shows_the_level_reached(state, exercises, monkeypatch, capsy
     out = capsys.readouterr().out
     assert f"Next: fix TODO 1.3 — hint 1/3: {todo.hints_en[0]}" in out
     assert "More help: `kata hint 1.3` (hint 2/3)." in out
-    hints.main_for("1.3", str(exercises), "en")
-    hints.main_for("1.3", str(exercises), "en")
-    capsys.readouterr()
+    hints.main_for("1.3", str(exercises), "en")  # shows what check promised: hint 2/3
+    assert "hint 2/3" in capsys.readouterr().out
     show(run, "es", exercises)
     out = capsys.readouterr().out
     assert f"Siguiente: arregla el TODO 1.3 — pista 2/3: {todo.hints_es[1]}" in out
     assert "Más ayuda: `kata hint 1.3` (pista 3/3)." in out
+
+
+def test_kata_check_sends_the_student_to_the_todo_a_failure_waits_for(state, exercises, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "250")
+    waits = KataRun({"1.1": TodoResult(Status.FAIL, "TODO 1.1: no run yet: TODO 1.2 starts it",
+                                       waiting_for="1.2"),
+                     "1.2": TodoResult(Status.FAIL, "TODO 1.2: expected a run")}, 1.0, [])
+    assert waits.next_to_fix(["1.1", "1.2"]) == "1.2"
+    show(waits, "en", exercises)
+    assert "Next: fix TODO 1.2 — hint 1/" in capsys.readouterr().out
+    done = KataRun({"1.1": TodoResult(Status.FAIL, "TODO 1.1: …", waiting_for="1.2"),
+                    "1.2": TodoResult(Status.PASS)}, 1.0, [])
+    assert done.next_to_fix(["1.1", "1.2"]) == "1.1"  # what it waited for passes now
+    assert KataRun({"1.1": TodoResult(Status.PASS)}, 1.0, []).next_to_fix(["1.1"]) is None

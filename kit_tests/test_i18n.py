@@ -228,6 +228,8 @@ def test_kata_check_speaks_the_chosen_language(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "Kata de MLflow — tus TODOs" in out and "Puntuación: 0/4" in out
     assert "TODO 1.1: se esperaba una ejecución nueva" in " ".join(out.split())
+    # 1.1 fails waiting for the run 1.2 starts: the student is sent to 1.2 first.
+    assert "Siguiente: arregla el TODO 1.2 — pista 1/" in " ".join(out.split())
 
 
 def test_the_sandboxs_words_are_rendered_by_the_judge_and_a_child_cannot_choose_the_template():

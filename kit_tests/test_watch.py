@@ -170,7 +170,7 @@ def test_kata_watch_goes_green_moves_on_and_stops_on_sigint(tmp_path):
     try:
         screen = Screen(process)
         red = screen.wait_for("0/4 TODOs of task 1 pass")
-        screen.wait_for("TODO 1.1: expected", red)
+        screen.wait_for("TODO 1.2: expected", red)  # 1.1 waits for the run 1.2 starts
         waiting = screen.wait_for("save a file to rerun", red)
         shutil.copy(SOLUTIONS_DIR / "task1_baseline.py", exercises / "task1_baseline.py")
         green = screen.wait_for("✓ Task 1 is green — on to task 2.", waiting)
