@@ -12,6 +12,7 @@ reporter ``classroom-resources/autograding-grading-reporter`` reads it from
 from __future__ import annotations
 
 import base64
+import sys
 import json
 from pathlib import Path
 
@@ -158,6 +159,10 @@ def check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str = "text"
     if seed is not None:
         extra += ["--kata-seed", seed]
     with i18n.use(lang):
+        if not exercises.is_dir() and not fmt.startswith("classroom"):  # not from inside a kit
+            print(_("kata check: no folder {folder}: run it in your kit's folder, or use "
+                    "--exercises DIR.").format(folder=exercises), file=sys.stderr)
+            return 2
         return _check(exercises, tasks, lang, fmt, extra)
 
 

@@ -220,8 +220,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     except (ReleaseError, OSError) as reason:
         return refused("kata release", reason)
     print(f"kata release: {len(written.files)} files → {out}; no solution in it (looked for the "
-          f"code of {len(written.checked)} TODOs; {len(written.told)} are spelled out by their own "
-          f"hint, {len(written.short)} too short to tell from common MLflow code). Push it to a "
+          f"code of {len(written.checked)} TODOs; spelled out by their own hint: {len(written.told)}; "
+          f"too short to tell from common MLflow code: {len(written.short)}). Push it to a "
           "GitHub template repository for GitHub Classroom.", file=sys.stderr)
     return 0
 

@@ -540,8 +540,9 @@ class ClassGrader:
         options = self.options
         if not options.submissions.is_dir():
             raise GradingError(f"{options.submissions} is not a folder of submissions")
-        if options.out.resolve() == options.submissions.resolve():
-            raise GradingError("--out must not be the submissions folder itself (it is never written)")
+        if options.out.resolve().is_relative_to(options.submissions.resolve()):
+            raise GradingError(f"--out {options.out} is inside the submissions folder, which kata grade "
+                               "never writes to: choose a folder outside it")
         if options.scheduler is not None:  # before anything is written: no Dask, or a bad address form
             from grader.cluster import parse_scheduler, require_dask
 
@@ -553,8 +554,7 @@ class ClassGrader:
         (options.out / PROGRESS_DIR).mkdir(exist_ok=True)
         self.seed = self.kit["seed"] = self.choose_seed()
         self.save_seed()
-        submissions = [s for s in discover(options.submissions)
-                       if s.source.resolve() != options.out.resolve()]
+        submissions = discover(options.submissions)
         self.progress("start", total=len(submissions))
         todo = [s for s in submissions if not self.resumed(s)]
         with grading_workspace() as workspace:

@@ -293,3 +293,13 @@ def test_kata_grade_warns_in_one_line_when_verdicts_are_kit_errors(kit_errors, m
                             "report; rerun `kata validate`"]
     else:
         assert warnings == []
+
+
+def test_an_out_folder_inside_the_submissions_is_refused_in_one_line_and_nothing_is_written(tmp_path):
+    submissions = tmp_path / "subs"
+    (submissions / "ana").mkdir(parents=True)
+    for out in (submissions, submissions / "report", submissions / "ana" / "deep"):
+        with pytest.raises(grader.grade.GradingError) as refused:
+            grader.grade.grade(grader.grade.GradeOptions(submissions, out, 1, 5.0))
+        assert "inside the submissions folder" in str(refused.value) and "\n" not in str(refused.value)
+    assert [path.name for path in submissions.rglob("*")] == ["ana"]

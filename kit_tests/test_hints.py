@@ -204,3 +204,12 @@ def test_kata_check_sends_the_student_to_the_todo_a_failure_waits_for(state, exe
                     "1.2": TodoResult(Status.PASS)}, 1.0, [])
     assert done.next_to_fix(["1.1", "1.2"]) == "1.1"  # what it waited for passes now
     assert KataRun({"1.1": TodoResult(Status.PASS)}, 1.0, []).next_to_fix(["1.1"]) is None
+
+
+def test_kata_check_where_there_is_no_exercises_folder_says_so_in_one_line(tmp_path, capsys):
+    from grader.check import check
+
+    assert check(tmp_path / "exercises", None, "es") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("kata check: no existe la carpeta ")
