@@ -1,10 +1,18 @@
 """Tests of the kit itself (grader, stub generator, dataset, reports): not the kata."""
 
+import contextlib
 import os
 
 import pytest
 
 pytest_plugins = ["pytester"]
+
+# The importlib_metadata backport (MLflow imports it) takes the standard library's package
+# metadata finder off when first imported and puts its own on sys.meta_path. First imported
+# inside a pytester in-process run, its finder leaves with that run's sys.meta_path snapshot,
+# and no package's metadata is found afterwards (test_plugin.py run alone failed so).
+with contextlib.suppress(ImportError):
+    import importlib_metadata  # noqa: F401
 
 # Kit tests assert the kit's default messages (English, each hint in both languages), as
 # under CI's C.UTF-8 locale, whatever the developer's own locale or KATA_LANG says; the

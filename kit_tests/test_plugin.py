@@ -2,6 +2,14 @@
 
 import pytest
 
+# pytester's in-process runs forget the modules each run imported, and some cannot be
+# imported twice in a process (numpy's core; SQLAlchemy's classes, seen as two copies): what
+# the plugin and a test's store need is imported here, once, as a whole suite's earlier
+# tests do (test_plugin.py alone failed three of its tests).
+import grader.pytest_plugin  # noqa: F401,E402
+import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401,E402
+import mlflow.store.tracking.sqlalchemy_store  # noqa: F401,E402
+
 
 @pytest.fixture
 def kata_pytester(pytester):
