@@ -59,7 +59,8 @@ ACK_TIMEOUT_S = 15  # a judge that does not acknowledge a request in time is sta
 EVENT_TIMEOUT_S = 30 * 60  # no report for this long: the judge is hung
 KEY_FILES = ("tests/**/*.py", "grader/**/*.py", "grader/*.toml", "grader/*.json", "grader/locale/**/*.po",
              "labkit/*.py", "conftest.py", "pytest.ini", "data/*.csv")
-KEY_ENV = ("KATA_ISOLATION_MAX", "TMPDIR", "PATH", "LANG", "LC_ALL")  # they shape the sandbox
+KEY_ENV = ("KATA_ISOLATION_MAX", "TMPDIR", "PATH")  # they shape the sandbox (not the locale:
+# the sandbox's is fixed, sandbox.client.ZYGOTE_LOCALE, and the language travels per request)
 
 
 class WarmUnavailable(RuntimeError):

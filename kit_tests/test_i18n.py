@@ -180,7 +180,7 @@ def test_a_stub_fails_in_the_chosen_language_naming_the_todo_it_waits_for():
 
 
 def test_the_warm_judge_speaks_each_requests_language(tmp_path):
-    """One judge, two students' runs with different languages: each in its own (the
+    """One judge, runs with different languages and locales: each in its own (the
     judge's environment is fixed when it starts; the language travels per request)."""
     runtime = tmp_path / "run"
     runtime.mkdir(mode=0o700)
@@ -189,18 +189,18 @@ def test_the_warm_judge_speaks_each_requests_language(tmp_path):
     env.pop("LC_ALL", None)
     env.pop("LC_MESSAGES", None)
 
-    def student_pytest(lang: str) -> str:
+    def student_pytest(**variables: str) -> str:
         run = subprocess.run(
             [os.path.join(os.path.dirname(sys.executable), "pytest"),
              f"tests/test_task1.py::{STUB_TEST}", "-p", "no:cacheprovider"],
-            cwd=KIT_ROOT, capture_output=True, text=True, timeout=600, env={**env, "KATA_LANG": lang})
+            cwd=KIT_ROOT, capture_output=True, text=True, timeout=600, env={**env, **variables})
         assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
         return run.stdout
 
     try:
-        spanish = student_pytest("es")
-        english = student_pytest("en")
-        spanish_again = student_pytest("es")
+        spanish = student_pytest(KATA_LANG="es")
+        english = student_pytest(KATA_LANG="en")
+        spanish_again = student_pytest(LANG="es_ES.UTF-8")  # another locale: still the same judge
     finally:
         pids = judge_pids(runtime)
         for pid in pids:
@@ -208,7 +208,7 @@ def test_the_warm_judge_speaks_each_requests_language(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    assert len(pids) == 1  # one judge answered all three
+    assert len(pids) == 1  # one judge answered all three, whatever their locale
     assert "TODO 1.3: se esperaban los parámetros" in spanish and "Pista del TODO 1.2" in spanish
     assert "TODO 1.3: expected params" in english and "Pista" not in english
     assert "TODO 1.3: se esperaban los parámetros" in spanish_again

@@ -26,8 +26,12 @@ REPLY_MARGIN_S = 30
 ZYGOTE_STOP_S = 3
 # The zygote's environment is built from these only: the judge's secrets, tokens and
 # MLflow settings never reach the process every student child is forked from.
-ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_CACHE_HOME",
-              "KATA_ISOLATION_MAX")
+ZYGOTE_ENV = ("PATH", "HOME", "TZ", "TMPDIR", "XDG_CACHE_HOME", "KATA_ISOLATION_MAX")
+# Its locale is fixed, as each call's is (confine.call_environment): student code runs the
+# same whatever the user's locale, and a user's pytest under another LANG reuses the warm
+# judge (grader.warm) instead of starting a second one (~0.5 GB). Messages take their
+# language from each request (--kata-lang), not from the locale of the process.
+ZYGOTE_LOCALE = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class Sandbox:
     # -- lifecycle -----------------------------------------------------------------
     def _start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k in ZYGOTE_ENV}
+        env.update(ZYGOTE_LOCALE)
         env.update(QUIET_ENV)
         # Each thread may reserve a 64-MiB malloc arena, and RLIMIT_AS counts reservations:
         # a child that loads a model near its memory cap then fails to start MLflow's
