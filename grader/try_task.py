@@ -49,6 +49,8 @@ def texts(lang: str) -> dict[str, str]:
             "registered": _("register_best() returned version: {value}"),
             "predicts": _("the staging model predicts (ms): {values}"),
             "look": _("Look at it in the MLflow UI:\n  {command}"),
+            "nothing": _("Nothing is logged in the store yet: the TODOs of this task log it "
+                         "(pytest tests/{test_file} says which)."),
             "raised": _("kata run {task}: your code raised {error} ({file}, line {line})"),
             "raised_nowhere": _("kata run {task}: your code raised {error}"),
             "tests": _("The tests say which TODO it breaks: pytest tests/{test_file}"),
@@ -271,8 +273,22 @@ def run_task(name: str, exercises: Path, lang: str = "en") -> int:
         print(reason, file=sys.stderr)
         print(text["tests"].format(test_file=task.test_file), file=sys.stderr)
         return 1
-    print(text["look"].format(command=UI_COMMAND))
+    if holds_a_run():
+        print(text["look"].format(command=UI_COMMAND))
+    else:  # a stub logs nothing: no UI to look at
+        print(text["nothing"].format(test_file=task.test_file))
     return 0
+
+
+def holds_a_run() -> bool:
+    """Whether the store ``kata run`` used holds any run (never creating ./mlflow.db)."""
+    from mlflow import MlflowClient
+
+    if tracking_uri() == STORE_URI and not Path("mlflow.db").is_file():
+        return False
+    client = MlflowClient(tracking_uri())
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    return bool(experiments) and bool(client.search_runs(experiments, max_results=1))
 
 
 def main_for(task: str, exercises: str, lang: str = "en") -> int:

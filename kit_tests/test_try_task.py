@@ -179,3 +179,17 @@ def test_a_store_without_task_3_or_task_4_says_which_to_run(tmp_path):
     assert bonus.stderr.strip().startswith(
         "kata run bonus: no version of devops-response-time has the alias staging in ")
     assert "Traceback" not in four.stderr + bonus.stderr
+
+
+def test_run_1_on_the_stub_says_nothing_is_logged_instead_of_pointing_at_the_ui(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    shutil.copytree(EXERCISES_DIR, tmp_path / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    assert try_task.run_task("1", Path("exercises"), "en") == 0
+    out = capsys.readouterr().out
+    assert "Nothing is logged in the store yet" in out and "tests/test_task1.py" in out
+    assert "MLflow UI" not in out
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # run_task set it: fresh again
+    shutil.copy(SOLUTIONS_DIR / "task1_baseline.py", tmp_path / "exercises" / "task1_baseline.py")
+    assert try_task.run_task("1", Path("exercises"), "en") == 0
+    assert "Look at it in the MLflow UI" in capsys.readouterr().out
