@@ -12,8 +12,8 @@ reporter ``classroom-resources/autograding-grading-reporter`` reads it from
 from __future__ import annotations
 
 import base64
-import sys
 import json
+import sys
 from pathlib import Path
 
 from grader import i18n

@@ -123,15 +123,14 @@ def run_jobs(jobs: list[Job], workers: int, scratch: Path, progress) -> dict[str
     """Run every job on ``workers`` kata workers (a worker that dies is replaced and its
     job reported as a problem); the runs by label."""
     from grader.grade import (GradingError, Worker, WorkerSettings, grading_deadline_s,
-                              kata_worker_env, kit_has_bonus, start_model_server)
+                              kata_worker_env, start_model_server)
     from grader.i18n import choose
     from grader.sandbox import SandboxLimits
-
     from grader.todos import task_by_number
 
     env = kata_worker_env()
     bonus = {number for number, task in task_by_number().items() if task.bonus}
-    served = kit_has_bonus() and any(job.tasks is None or bonus & set(job.tasks) for job in jobs)
+    served = bool(bonus) and any(job.tasks is None or bonus & set(job.tasks) for job in jobs)
     server = start_model_server(scratch / "served-model", env) if served else None
     settings = WorkerSettings(SandboxLimits.timeout_s, "0", choose())  # what pytest defaults to
     (scratch / "tmp").mkdir(exist_ok=True)
