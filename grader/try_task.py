@@ -137,9 +137,15 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI", STORE_URI)
 
 
+def no_store_yet() -> bool:
+    """Whether ``kata run`` uses the default store ``./mlflow.db`` and it does not exist
+    (never create it just to look)."""
+    return tracking_uri() == STORE_URI and not Path("mlflow.db").is_file()
+
+
 def require_store(task: str, first: str, lang: str) -> None:
-    """The default store ``./mlflow.db`` must exist (never create it just to look)."""
-    if tracking_uri() == STORE_URI and not Path("mlflow.db").is_file():
+    """The default store ``./mlflow.db`` must exist."""
+    if no_store_yet():
         raise NotYet(texts(lang)["no_store"].format(task=task, first=first))
 
 
@@ -284,7 +290,7 @@ def holds_a_run() -> bool:
     """Whether the store ``kata run`` used holds any run (never creating ./mlflow.db)."""
     from mlflow import MlflowClient
 
-    if tracking_uri() == STORE_URI and not Path("mlflow.db").is_file():
+    if no_store_yet():
         return False
     client = MlflowClient(tracking_uri())
     experiments = [experiment.experiment_id for experiment in client.search_experiments()]
