@@ -7,12 +7,16 @@ reply and the pytest-html log's bytes, which it writes into ``OUT/logs/``. Recor
 ``--resume`` and the reports are ``ClassGrader``'s, unchanged: ``DaskPool`` is only
 *where* jobs are graded (``grader.grade.GradingPool``).
 
-A Dask worker that dies mid-submission loses nothing: the scheduler gives the task to
-another worker. One whose workers die more often than the scheduler's
-``allowed-failures`` (1 for ``local:N``; set ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1``
-where you start your scheduler) gets a ``KilledWorker``, reported for that submission
-only: ``kata grade`` keeps as many submissions in flight as the workers have threads, so
-a worker holds one at a time and its death counts against that one alone.
+A Dask worker that dies mid-submission loses nothing: ``kata grade`` sends the submission
+again, as a new task; one whose workers die twice *while grading it* is reported for that
+submission only. ``kata grade`` does the counting, not the scheduler: the scheduler counts a
+death against every task the worker held, also one only waiting there behind the submission
+it was grading (after a death the survivors take the dead worker's tasks, so one worker may
+hold two), which would cost an innocent submission its retry. So the scheduler should give
+up at once (``allowed-failures`` 0: ``local:N`` sets it; set
+``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0`` where you start yours) and each
+``KilledWorker`` comes back here, where only the workers that had announced beginning the
+submission (its "begin" events) count against it.
 Answers from a worker with another kit version stop the run with one line.
 """
 
@@ -22,6 +26,7 @@ import contextlib
 import logging
 import re
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
@@ -35,10 +40,14 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = 'pip install "mlflow-kata[cluster]" (in a checkout of the kit: pip install -e ".[cluster]")'
 LOCAL_PATTERN = re.compile(r"local:(\d{1,3})")
-ALLOWED_FAILURES = 1  # local:N: a submission whose worker dies is retried once elsewhere
+ALLOWED_FAILURES = 0  # local:N's scheduler gives every lost task back to kata grade at once
+DEATHS_REPORTED = 2  # a submission whose worker dies grading it is retried once, then reported
 CONNECT_TIMEOUT_S = 30
 WORKERS_WAIT_S = 300  # how long a scheduler may have no worker at all (a batch queue)
 LOCAL_DEATH_TIMEOUT_S = 60  # local:N's workers leave if `kata grade` was killed
+# A submission is sent again this many times at most, whoever's fault the deaths were
+# (a cluster losing workers as fast as it gets them), then reported.
+MAX_RESENDS = 4
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,8 @@ class DaskPool:
         self.futures: dict = {}
         self.workspace = workspace
         self.server = None  # local:N: one model server for the machine, as a local run's
+        self.began: Counter[str] = Counter()  # submission id -> workers that began grading it
+        self.resent: Counter[str] = Counter()  # submission id -> times sent again (see send_again)
 
     def connect(self):
         from distributed import Client, LocalCluster
@@ -134,8 +145,8 @@ class DaskPool:
 
         def top_up() -> None:
             """Keep as many submissions in flight as the workers have threads (at least
-            one): the scheduler then gives each worker one at a time, so that a worker's
-            death counts against the one submission it was grading (allowed-failures)."""
+            one): no worker hoards a queue, and a worker's death touches few submissions
+            (those only waiting on it are sent again: ``send_again``)."""
             room = max(1, sum(self.client.nthreads().values())) - len(self.futures)
             while waiting and room > 0:
                 job = waiting.pop()
@@ -150,15 +161,37 @@ class DaskPool:
         top_up()
         for future in done:
             job = self.futures.pop(future)
+            if self.send_again(future, job):
+                self.resent[job["id"]] += 1
+                waiting.append(job)  # sent again first, as a new task
+                top_up()
+                continue
             outcome = Graded(job, self.reply_of(future, job))
             top_up()
             yield outcome
 
     def announce(self, event) -> None:
-        """A Dask worker began a submission: ``kata grade``'s "begin" progress event."""
+        """A Dask worker began a submission: ``kata grade``'s "begin" progress event, and
+        one more worker whose death counts against it (see ``send_again``)."""
         _, message = event
         if isinstance(message, dict) and isinstance(message.get("id"), str):
+            self.began[message["id"]] += 1
             self.grader.progress("begin", id=message["id"])
+
+    def deaths_while_grading(self, job: dict) -> int:
+        """Workers that began ``job`` and gave no answer: each died grading it (an answer
+        or an error would have ended the task)."""
+        return self.began[job["id"]]
+
+    def send_again(self, future, job: dict) -> bool:
+        """Whether ``job``'s task was lost with a dying worker (``KilledWorker``) and is to
+        be sent again: its workers died grading it fewer than ``DEATHS_REPORTED`` times
+        (a death while it only waited on that worker is not its fault)."""
+        from distributed import KilledWorker
+
+        if future.status != "error" or not isinstance(future.exception(), KilledWorker):
+            return False
+        return self.deaths_while_grading(job) < DEATHS_REPORTED and self.resent[job["id"]] < MAX_RESENDS
 
     def reply_of(self, future, job: dict) -> dict | None:
         """The kata worker's reply for ``job``, checked and with its log written; a lost
@@ -167,9 +200,14 @@ class DaskPool:
 
         try:
             answer = future.result()
-        except KilledWorker as died:
-            return {"id": job["id"], "error": f"the Dask workers grading it died {died.allowed_failures + 1} "
-                                              "times (it was retried on another worker): not graded"}
+        except KilledWorker:
+            deaths = self.deaths_while_grading(job)
+            if deaths >= DEATHS_REPORTED:
+                return {"id": job["id"], "error": f"the Dask workers grading it died {deaths} times "
+                                                  "(it was retried on another worker): not graded"}
+            return {"id": job["id"], "error": f"the Dask workers holding it died {self.resent[job['id']] + 1} "
+                                              "times before one could grade it (is the cluster losing its "
+                                              "workers?): not graded"}
         except CancelledError:
             raise GradingError(f"the Dask scheduler at {self.spec} dropped the grading of {job['id']!r} "
                                "(did it stop?): rerun with --resume to grade what is missing") from None
