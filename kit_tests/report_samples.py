@@ -12,6 +12,7 @@ SCRIPT_ID = "<script>alert('id')</script>"
 FORMULA_ID = '=HYPERLINK("http://evil.example/x","click")'
 SCRIPT_MESSAGE = "TODO 1.3: expected param <script>alert('msg')</script> & <img src=x onerror=alert(1)>"
 BROKEN_REASON = "empty submission: no exercises/ folder at its root or one folder down"
+BOB_NOTE = "no exercises/ folder: took the task files in bob-lab/; missing bonus_serving.py"
 
 
 def all_todos(status: str, message: str = "") -> dict[str, TodoResult]:
@@ -29,7 +30,7 @@ def sample_class() -> ClassResults:
     hostile["1.3"] = TodoResult("fail", SCRIPT_MESSAGE)
     return ClassResults(kit=KIT, submissions=[
         SubmissionResult("alice", "graded", all_todos("pass"), duration_s=12.345),
-        SubmissionResult("bob", "graded", partial, duration_s=40.0),
+        SubmissionResult("bob", "graded", partial, duration_s=40.0, message=BOB_NOTE),
         SubmissionResult("carol", "error", {}, duration_s=0.01, message=BROKEN_REASON),
         SubmissionResult(SCRIPT_ID, "graded", hostile, duration_s=9.5),
         SubmissionResult(FORMULA_ID, "graded", all_todos("fail", "TODO: nothing done"), duration_s=3),

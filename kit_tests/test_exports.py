@@ -21,7 +21,7 @@ from grader.paths import KIT_ROOT
 from grader.report import render_report, safe_relative_href
 from grader.results import ClassResults, KataRun, Status, SubmissionResult, TodoResult, score
 from grader.todos import load_todos
-from report_samples import (ALIAS_MISSING, BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID,
+from report_samples import (ALIAS_MISSING, BOB_NOTE, BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID,
                             big_class, clustered_class, sample_class)
 
 TODO_IDS = [todo.id for todo in load_todos()]
@@ -47,7 +47,8 @@ def test_results_json_has_exactly_the_schema_keys(results, tmp_path):
     assert all(set(t) == {"id", "task", "title", "points", "bonus"} for t in data["todos"])
     for sub in data["submissions"]:
         expected = {"id", "status", "score", "max_score", "todos", "duration_s"}
-        assert set(sub) == (expected | {"message"} if sub["status"] == "error" else expected)
+        noted = sub["status"] == "error" or sub["id"] == "bob"  # a broken one's reason, a graded one's notes
+        assert set(sub) == (expected | {"message"} if noted else expected)
         assert all(set(todo) == {"status", "message"} for todo in sub["todos"].values())
     bob = data["submissions"][1]
     assert (bob["score"], bob["max_score"]) == (12, 15)
@@ -239,6 +240,15 @@ def test_report_flags_the_broken_submission_with_its_reason(html):
     row = html.split('<tr data-id="carol"', 1)[1].split("</tr>", 1)[0]
     assert "⚠ broken" in row and BROKEN_REASON in row
     assert "1 submission could not be graded" in html
+
+
+def test_report_shows_the_notes_of_a_graded_submission_in_its_section(html):
+    """What the grader noticed about a graded submission (a missing task file, where its
+    files were found) is in results.json; the instructor reads it in the report too."""
+    bob = html.split('id="s-bob"', 1)[1].split("</section>", 1)[0]
+    assert f'<p class="notes">Graded, with notes: {BOB_NOTE}</p>' in bob
+    alice = html.split('id="s-alice"', 1)[1].split("</section>", 1)[0]
+    assert 'class="notes"' not in alice
 
 
 def test_report_shows_each_status_symbol_with_its_message_as_tooltip(html):
