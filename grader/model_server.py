@@ -16,6 +16,7 @@ import atexit
 import functools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -85,6 +86,27 @@ def pid_namespace_prefix() -> tuple[str, ...]:
     except (OSError, subprocess.TimeoutExpired):
         return ()
     return prefix if probe.returncode == 0 else ()
+
+
+REASON_CHARS = 400  # of a refusal, in a failure message
+# MLflow appends this notice to every "which input field?" refusal: it explains the 1.x to
+# 2.0 migration, not what a student's body lacks.
+MIGRATION_NOTICE = re.compile(r"\s*IMPORTANT: The MLflow Model scoring protocol has changed.*", re.DOTALL)
+
+
+def refusal_reason(reply: dict | str) -> str:
+    """What a scoring server's error reply says to fix, on one line: MLflow's ``message``
+    without its migration notice and, of a schema failure, only the last ``Error:`` (what
+    comes before it echoes the student's own request, twice)."""
+    message = reply.get("message") if isinstance(reply, dict) else None
+    text = MIGRATION_NOTICE.sub("", message) if isinstance(message, str) else str(reply)
+    if "\nError: " in text:
+        text = text.rsplit("Error: ", 1)[1]
+    text = " ".join(text.split())
+    if len(text) <= REASON_CHARS:
+        return text
+    sentence_end = text.rfind(". ", 0, REASON_CHARS)
+    return text[:sentence_end + 1] + " …" if sentence_end > REASON_CHARS // 4 else text[:REASON_CHARS] + "…"
 
 
 class ModelServerClient:

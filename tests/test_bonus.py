@@ -9,6 +9,7 @@ import pytest
 
 from grader.case import KitError
 from grader.i18n import _
+from grader.model_server import refusal_reason
 from grader.paths import DATA_PATH
 
 
@@ -35,7 +36,7 @@ def test_the_request_body_is_accepted_by_a_real_server(case, model_server):
                                           "{value}").format(value=repr(body)))
     status, reply = model_server.invoke(body)
     case.expect(status == 200, _("expected the server to accept the body (HTTP 200), but it answered "
-                                 "{status}: {reply}").format(status=status, reply=str(reply)[:300]))
+                                 "{status}: {reply}").format(status=status, reply=refusal_reason(reply)))
     predictions = reply.get("predictions") if isinstance(reply, dict) else None
     case.expect(predictions == pytest.approx(served_predictions(rows), rel=1e-6),
                 _("expected predictions for the {n} rows sent, but the server returned "
@@ -48,7 +49,7 @@ def test_the_servers_reply_is_parsed_into_predictions(case, model_server):
     status, reply = model_server.invoke({"dataframe_split": rows.to_dict(orient="split", index=False)})
     if status != 200:
         raise KitError(_("the server refused the kit's own request ({status}): {reply}").format(
-            status=status, reply=str(reply)[:300]))
+            status=status, reply=refusal_reason(reply)))
     parsed = case.call("parse_predictions", reply)
     expected = [float(value) for value in reply["predictions"]]
     if not (isinstance(parsed, list) and parsed == pytest.approx(expected)):
