@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grader import i18n
+from grader.i18n import _
 from grader.paths import KIT_ROOT
 from grader.results import ClassResults, KataRun, SubmissionResult
 from grader.submissions import BadSubmission, Submission, discover, prepare
@@ -629,8 +630,8 @@ class ClassGrader:
                 self.record(SubmissionResult(submission.id, "error", message=str(reason)))
                 continue
             except OSError as error:  # unreadable files, permissions…
-                self.record(SubmissionResult(submission.id, "error",
-                                             message=f"could not read the submission ({error.strerror})"))
+                self.record(SubmissionResult(submission.id, "error", message=_(
+                    "could not read the submission ({reason})").format(reason=error.strerror)))
                 continue
             log = None
             if self.options.logs:
@@ -683,7 +684,7 @@ class ClassGrader:
         job, reply = outcome.job, outcome.reply
         if reply is None:
             return SubmissionResult(job["id"], "error",
-                                    message="the grader gave up on this submission (its worker stopped or hung)")
+                                    message=_("the grader gave up on this submission (its worker stopped or hung)"))
         if "error" in reply:
             return SubmissionResult(job["id"], "error", message=reply["error"])
         run = KataRun.from_json(reply)
@@ -709,7 +710,8 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
 
     grader = ClassGrader(options, progress)
     try:
-        results = grader.run()
+        with i18n.use(options.lang):  # a broken submission's reason and the notes, as its verdicts
+            results = grader.run()
         logs = {}
         for submission in results.submissions:
             log = options.out / LOGS_DIR / f"{file_stem(submission.id)}.html"

@@ -56,6 +56,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from grader.i18n import N_, _
 from grader.todos import TASK_MODULES
 
 STUDENT_FILES = [f"{module}.py" for module in TASK_MODULES.values()]
@@ -66,9 +67,9 @@ MAX_ZIP_ENTRIES = 200_000  # a longer listing is refused unread (it would fill m
 
 IGNORED_NAMES = {"__macosx", "thumbs.db", "ehthumbs.db", "desktop.ini"}
 SKIPPED_FOLDERS = {"__macosx", "__pycache__", "node_modules", "site-packages"}
-OTHER_ARCHIVES = {".tar": "a tar archive", ".tgz": "a tar archive", ".gz": "a gzip file",
-                  ".bz2": "a bzip2 file", ".xz": "an xz file", ".rar": "a RAR archive",
-                  ".7z": "a 7-Zip archive"}
+OTHER_ARCHIVES = {".tar": N_("a tar archive"), ".tgz": N_("a tar archive"), ".gz": N_("a gzip file"),
+                  ".bz2": N_("a bzip2 file"), ".xz": N_("an xz file"), ".rar": N_("a RAR archive"),
+                  ".7z": N_("a 7-Zip archive")}
 UNREADABLE_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, RuntimeError,
                   NotImplementedError, EOFError, ValueError, KeyError, zlib.error,
                   lzma.LZMAError)
@@ -93,7 +94,7 @@ def discover(folder: Path) -> list[Submission]:
     zips to grade, anything else with its ``reason`` (see the module docstring)."""
     entries = [(child, entry_reason(child)) for child in sorted(folder.iterdir())
                if not ignored(child)]
-    ids = {child: short_id(child) for child, _ in entries}
+    ids = {child: short_id(child) for child, _reason in entries}
     while True:  # a zip whose short id is taken goes by its (unique) file name
         taken: dict[str, int] = {}
         for child_id in ids.values():
@@ -109,8 +110,8 @@ def discover(folder: Path) -> list[Submission]:
         notes = ()
         twins = sorted(other.name for other in ids if other != child and short_id(other) == short_id(child))
         if twins and not reason:
-            notes = (f"{child.name} and {', '.join(twins)} are both in the submissions folder: "
-                     f"graded separately, this one as {ids[child]!r}",)
+            notes = (_("{name} and {twins} are both in the submissions folder: graded separately, "
+                       "this one as {id}").format(name=child.name, twins=", ".join(twins), id=repr(ids[child])),)
         found.append(Submission(ids[child], child, notes, reason))
     return sorted(found, key=lambda submission: submission.id)
 
@@ -134,20 +135,23 @@ def entry_reason(child: Path) -> str:
     """Why a direct child of SUBMISSIONS is not a submission ("" when it is one)."""
     name = child.name
     if child.is_symlink():
-        where = "" if inside(child, child.parent) else " out of the submissions folder"
-        return (f"{name} is a link{where} (links are not followed): "
-                "put the folder or .zip itself in the submissions folder")
+        if inside(child, child.parent):
+            return _("{name} is a link (links are not followed): put the folder or .zip itself in the "
+                     "submissions folder").format(name=name)
+        return _("{name} is a link out of the submissions folder (links are not followed): put the folder "
+                 "or .zip itself in the submissions folder").format(name=name)
     if name.startswith(".") and (child.is_dir() or child.is_file()):
-        return f"{name} is hidden (its name starts with a dot): not graded; rename it to grade it"
+        return _("{name} is hidden (its name starts with a dot): not graded; rename it to grade it").format(
+            name=name)
     if child.is_dir() or (child.is_file() and name.lower().endswith(".zip")):
         return ""
     if not child.is_file():
-        return f"not a folder or a .zip: {name} is a special file"
+        return _("not a folder or a .zip: {name} is a special file").format(name=name)
     suffixes = Path(name.lower()).suffixes
     kind = OTHER_ARCHIVES[".tar"] if ".tar" in suffixes else OTHER_ARCHIVES.get(suffixes[-1] if suffixes else "")
     if kind:
-        return f"not a folder or a .zip: {name} is {kind}; upload a .zip"
-    return f"not a folder or a .zip: {name}; each student's work goes in a folder or a .zip"
+        return _("not a folder or a .zip: {name} is {kind}; upload a .zip").format(name=name, kind=_(kind))
+    return _("not a folder or a .zip: {name}; each student's work goes in a folder or a .zip").format(name=name)
 
 
 # -- prepare ------------------------------------------------------------------------------
@@ -157,7 +161,7 @@ def prepare(submission: Submission, target: Path) -> list[str]:
     if submission.reason:
         raise BadSubmission(submission.reason)
     if submission.source.is_symlink():
-        raise BadSubmission(f"{submission.source.name} is a link (links are not followed)")
+        raise BadSubmission(_("{name} is a link (links are not followed)").format(name=submission.source.name))
     if submission.source.is_dir():
         files, notes = files_from_folder(submission.source)
     else:
@@ -165,7 +169,7 @@ def prepare(submission: Submission, target: Path) -> list[str]:
     target.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (target / name).write_bytes(data)
-    missing = [f"missing {name}" for name in STUDENT_FILES if name not in files]
+    missing = [_("missing {file}").format(file=name) for name in STUDENT_FILES if name not in files]
     return [*submission.notes, *notes, *missing]
 
 
@@ -183,17 +187,19 @@ def choose(tasks: dict[PurePosixPath, str], top: PurePosixPath | None
         if not others:
             return ranked[0], []
         listed = ", ".join(f"{folder}/" for folder in others[:3]) + (", …" if len(others) > 3 else "")
-        return ranked[0], [f"took {ranked[0]}/, not the other exercises/ folders with task files ({listed})"]
+        return ranked[0], [_("took {folder}/, not the other exercises/ folders with task files ({others})").format(
+            folder=ranked[0], others=listed)]
     for folder in (ROOT, top):
         if folder is not None and any(path.parent == folder and not why for path, why in tasks.items()):
-            where = "at the root" if folder == ROOT else f"in {folder}/"
-            return folder, [f"no exercises/ folder: took the task files {where}"]
+            if folder == ROOT:
+                return folder, [_("no exercises/ folder: took the task files at the root")]
+            return folder, [_("no exercises/ folder: took the task files in {folder}/").format(folder=folder)]
     return None, []
 
 
 def no_exercises(extra: str = "") -> BadSubmission:
-    return BadSubmission(f"no exercises/ folder with task files (looked {MAX_DEPTH} folders down) "
-                         f"and no task files at its root{extra}")
+    return BadSubmission(_("no exercises/ folder with task files (looked {depth} folders down) and no task "
+                           "files at its root").format(depth=MAX_DEPTH) + extra)
 
 
 def first_problem(tasks: dict[PurePosixPath, str]) -> str:
@@ -209,7 +215,7 @@ def take_notes(tasks: dict[PurePosixPath, str], folder: PurePosixPath) -> list[s
 def files_from_folder(root: Path) -> tuple[dict[str, bytes], list[str]]:
     tasks, listing, zips, links = scan_folder(root)
     if not listing:
-        raise BadSubmission("empty submission folder")
+        raise BadSubmission(_("empty submission folder"))
     dirs = [name for name, is_dir in listing.items() if is_dir]
     top = PurePosixPath(dirs[0]) if len(listing) == 1 and dirs else None
     folder, notes = choose(tasks, top)
@@ -226,16 +232,17 @@ def files_from_folder(root: Path) -> tuple[dict[str, bytes], list[str]]:
     if len(zips) == 1:
         inner = root / zips[0]
         if inner.is_symlink():
-            raise BadSubmission(f"{zips[0]} is a link (links are not followed): submit the file itself")
+            raise BadSubmission(_("{name} is a link (links are not followed): submit the file itself").format(
+                name=zips[0]))
         try:
             return files_from_zip(inner)
         except BadSubmission as reason:
             raise BadSubmission(f"{zips[0]}: {reason}") from None
     if len(zips) > 1:
-        raise BadSubmission(f"no exercises/ folder, and {len(zips)} zips ({', '.join(zips[:3])}): "
-                            "keep only the one to grade")
+        raise BadSubmission(_("no exercises/ folder, and {count} zips ({names}): keep only the one to grade").format(
+            count=len(zips), names=", ".join(zips[:3])))
     archives = [name for name in listing if Path(name.lower()).suffix in OTHER_ARCHIVES]
-    raise no_exercises(f"; {archives[0]} is not a .zip" if archives else "")
+    raise no_exercises("; " + _("{name} is not a .zip").format(name=archives[0]) if archives else "")
 
 
 def scan_folder(root: Path) -> tuple[dict[PurePosixPath, str], dict[str, bool], list[str], list[str]]:
@@ -274,7 +281,8 @@ def scan_folder(root: Path) -> tuple[dict[PurePosixPath, str], dict[str, bool], 
             elif entry.name in STUDENT_FILES:
                 tasks[path] = file_problem(root, path)
             elif entry.name == "exercises" and entry.is_symlink():
-                links.append(f"{path}/ is a link (links are not followed): submit the folder itself")
+                links.append(_("{path}/ is a link (links are not followed): submit the folder itself").format(
+                    path=path))
     return tasks, listing, zips, links
 
 
@@ -282,16 +290,21 @@ def file_problem(root: Path, relative: PurePosixPath) -> str:
     """Why the task file at ``root / relative`` cannot be taken ("" when it can)."""
     path = root / relative
     if path.is_symlink() and not inside(path, root):
-        return f"{relative} links outside the submission (links are not followed): submit the file itself"
+        return _("{path} links outside the submission (links are not followed): submit the file itself").format(
+            path=relative)
     try:
         info = path.stat()
     except OSError:
-        return f"{relative} is a broken link or cannot be read"
+        return _("{path} is a broken link or cannot be read").format(path=relative)
     if not stat.S_ISREG(info.st_mode):
-        return f"{relative} is not a regular file"
+        return _("{path} is not a regular file").format(path=relative)
     if info.st_size > MAX_FILE_BYTES:
-        return f"{relative} is larger than {MAX_FILE_BYTES // 1024 // 1024} MB: not taken"
+        return too_large(relative)
     return ""
+
+
+def too_large(path: PurePosixPath) -> str:
+    return _("{path} is larger than {size} MB: not taken").format(path=path, size=MAX_FILE_BYTES // 1024 // 1024)
 
 
 def read_capped(path: Path) -> bytes:
@@ -312,12 +325,13 @@ def files_from_zip(archive: Path) -> tuple[dict[str, bytes], list[str]]:
     try:
         count = zip_entry_count(archive)
         if count is not None and count > MAX_ZIP_ENTRIES:
-            raise BadSubmission(f"the zip lists {count} entries (at most {MAX_ZIP_ENTRIES})")
+            raise BadSubmission(_("the zip lists {count} entries (at most {limit})").format(
+                count=count, limit=MAX_ZIP_ENTRIES))
         with zipfile.ZipFile(archive) as bundle:
             return files_from_bundle(bundle)
     except UNREADABLE_ZIP as error:
         detail = " ".join(str(error).split()) or type(error).__name__
-        raise BadSubmission(f"unreadable zip file ({detail})") from None
+        raise BadSubmission(_("unreadable zip file ({detail})").format(detail=detail)) from None
 
 
 def files_from_bundle(bundle: zipfile.ZipFile) -> tuple[dict[str, bytes], list[str]]:
@@ -328,21 +342,22 @@ def files_from_bundle(bundle: zipfile.ZipFile) -> tuple[dict[str, bytes], list[s
             continue
         entries[path] = entry  # a repeated name: the last entry wins, as when unzipping
     if not entries:
-        raise BadSubmission("empty zip file")
+        raise BadSubmission(_("empty zip file"))
     tasks = {path: entry_problem(path, entry) for path, entry in entries.items()
              if path.name in STUDENT_FILES}
     tops = {path.parts[0] for path in entries}
     top = PurePosixPath(tops.pop()) if len(tops) == 1 and all(len(p.parts) > 1 for p in entries) else None
     folder, notes = choose(tasks, top)
     if folder is None:
-        linked = [f"{path}/ is a link inside the zip (links are not followed): zip the folder itself"
+        linked = [_("{path}/ is a link inside the zip (links are not followed): zip the folder itself").format(
+                      path=path)
                   for path, entry in entries.items()
                   if path.name == "exercises" and stat.S_ISLNK(entry.external_attr >> 16)]
         problem = first_problem(tasks) or next(iter(linked), "")
         if problem:
             raise BadSubmission(problem)
         if any(path.suffix.lower() == ".zip" for path in entries):
-            raise BadSubmission("the zip holds another zip, not an exercises/ folder: unzip it once")
+            raise BadSubmission(_("the zip holds another zip, not an exercises/ folder: unzip it once"))
         raise no_exercises()
     files = {}
     for name in STUDENT_FILES:
@@ -351,7 +366,7 @@ def files_from_bundle(bundle: zipfile.ZipFile) -> tuple[dict[str, bytes], list[s
             with bundle.open(entries[path]) as handle:
                 data = handle.read(MAX_FILE_BYTES + 1)
             if len(data) > MAX_FILE_BYTES:
-                notes.append(f"{path} is larger than {MAX_FILE_BYTES // 1024 // 1024} MB: not taken")
+                notes.append(too_large(path))
             else:
                 files[name] = data
     return files, notes + take_notes(tasks, folder)
@@ -363,7 +378,7 @@ def zip_path(name: str) -> PurePosixPath | None:
     unified = name.replace("\\", "/")
     parts = unified.split("/")
     if unified.startswith("/") or ".." in parts or re.match(r"[A-Za-z]:", unified):
-        raise BadSubmission(f"unsafe path in zip: {name!r} points outside the submission")
+        raise BadSubmission(_("unsafe path in zip: {name} points outside the submission").format(name=repr(name)))
     if unified.endswith("/"):
         return None
     path = PurePosixPath(unified)
@@ -372,11 +387,11 @@ def zip_path(name: str) -> PurePosixPath | None:
 
 def entry_problem(path: PurePosixPath, entry: zipfile.ZipInfo) -> str:
     if stat.S_ISLNK(entry.external_attr >> 16):
-        return f"{path} is a link inside the zip (links are not followed): zip the file itself"
+        return _("{path} is a link inside the zip (links are not followed): zip the file itself").format(path=path)
     if entry.flag_bits & 0x1:
-        return f"{path} is encrypted in the zip: zip it without a password"
+        return _("{path} is encrypted in the zip: zip it without a password").format(path=path)
     if entry.file_size > MAX_FILE_BYTES:
-        return f"{path} is larger than {MAX_FILE_BYTES // 1024 // 1024} MB: not taken"
+        return too_large(path)
     return ""
 
 

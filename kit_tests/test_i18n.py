@@ -138,6 +138,30 @@ def test_kata_verbs_default_to_the_same_choice_and_grade_to_english(monkeypatch)
     assert build_parser().parse_args(["check", "--lang", "es"]).lang == "es"
 
 
+def test_kata_grade_in_spanish_gives_a_broken_submissions_reason_and_notes_in_spanish(tmp_path):
+    """The reasons of broken submissions are read by students (a gradebook comment, the
+    report): ``--lang es`` says them in Spanish like the verdicts; the default stays English.
+    A class with nothing gradable is graded without any worker."""
+    import json
+
+    from grader.grade import GradeOptions, grade
+
+    submissions = tmp_path / "sub"
+    (submissions / "empty").mkdir(parents=True)
+    (submissions / "packed.tar").write_bytes(b"not graded")
+    reasons = {}
+    for lang in ("es", "en"):
+        out = tmp_path / lang
+        grade(GradeOptions(submissions, out, 1, 5, logs=False, lang=lang))
+        results = json.loads((out / "results.json").read_text())
+        reasons[lang] = {s["id"]: s["message"] for s in results["submissions"]}
+    assert reasons["es"] == {"empty": "carpeta de entrega vacía",
+                             "packed.tar": "no es una carpeta ni un .zip: packed.tar es un archivo tar; sube un .zip"}
+    assert reasons["en"] == {"empty": "empty submission folder",
+                             "packed.tar": "not a folder or a .zip: packed.tar is a tar archive; upload a .zip"}
+    assert i18n.language() == i18n.choose()  # the process's language is given back
+
+
 # -- messages, cold and warm ---------------------------------------------------------------
 class Failures:
     """A pytest plugin object: each failed test's full text."""
