@@ -141,7 +141,7 @@ def _grade(args: argparse.Namespace) -> int:
                 bar.update(task, total=data["total"])
             elif event == "isolation" and data["missing"]:
                 bar.console.print(f"kata grade: isolation {data['level']}; missing: "
-                                  f"{'; '.join(data['missing'])}", markup=False, highlight=False)
+                                  f"{'; '.join(data['missing'])}", soft_wrap=True, markup=False, highlight=False)
             elif event == "begin":
                 bar.update(task, description=data["id"])
             elif event == "similarity":
@@ -154,7 +154,7 @@ def _grade(args: argparse.Namespace) -> int:
                 verdict = (f"{result.score}/{result.max_score}" if result.status == "graded"
                            else f"[red]broken: {escape(result.message)}[/red]")
                 bar.console.print(f"  {escape(result.id)}: {verdict} [dim]({note})[/dim]",
-                                  markup=True, highlight=False)
+                                  soft_wrap=True, markup=True, highlight=False)  # one line, for logs and grep
 
         try:
             results = grade(options, progress)
@@ -247,6 +247,30 @@ def seed_value(text: str) -> str:
     return text
 
 
+def worker_count(text: str) -> int:
+    """``--jobs``: a whole number of at least 1 (0 is not "the default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a number of parallel jobs is a whole number of at least 1, not {text!r}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """``--timeout``: a finite number of seconds above 0 (0 would time every call out)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"a timeout is a number of seconds above 0, not {text!r}")
+    return value
+
+
 def similarity_threshold(text: str) -> float:
     from grader.similarity import check_threshold
 
@@ -268,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = instructor_verb(verbs, "validate", "grader.validate",
                                help="check that the kit judges every TODO correctly")
     validate.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    validate.add_argument("--jobs", type=int, metavar="N",
+    validate.add_argument("--jobs", type=worker_count, metavar="N",
                           help="kata runs in parallel, each in its own kata worker (default: one per core)")
     validate.set_defaults(handler=cmd_validate)
     grade = instructor_verb(verbs, "grade", "grader.grade",
@@ -278,11 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", required=True, metavar="OUT",
                        help="where to write results.json, grades.csv and index.html")
     where = grade.add_mutually_exclusive_group()
-    where.add_argument("--jobs", type=int, metavar="N", help="submissions graded in parallel (default: one per core)")
+    where.add_argument("--jobs", type=worker_count, metavar="N", help="submissions graded in parallel (default: one per core)")
     where.add_argument("--scheduler", metavar="ADDRESS|local:N",
                        help="grade on a Dask cluster: a scheduler's address (tcp://HOST:8786), or local:N "
                             "for N Dask workers on this machine (needs the cluster extra)")
-    grade.add_argument("--timeout", type=float, default=60.0, metavar="S",
+    grade.add_argument("--timeout", type=seconds, default=60.0, metavar="S",
                        help="seconds one call of student code may take (default: %(default)s)")
     grade.add_argument("--resume", action="store_true",
                        help="keep results already in OUT for the same kit (and their seed); "
@@ -315,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the same as --format json")
     check.add_argument("--seed", type=seed_value, metavar="S",
                        help="seed of the tests' varied inputs (default: the public one pytest uses)")
-    check.add_argument("--timeout", type=float, metavar="S",
+    check.add_argument("--timeout", type=seconds, metavar="S",
                        help="seconds one call of your code may take (default: 60)")
     check.set_defaults(handler=cmd_check)
     run = verbs.add_parser("run", help="run your task once against ./mlflow.db, to see it in the MLflow UI")
@@ -460,7 +484,7 @@ def add_gradescope_export(formats: argparse._SubParsersAction) -> None:
     gradescope.add_argument("--seed", metavar="S",
                             help="grading seed of every submission (default: a fresh random one, "
                                  "fixed in the bundle and printed)")
-    gradescope.add_argument("--timeout", type=float, default=60.0, metavar="S",
+    gradescope.add_argument("--timeout", type=seconds, default=60.0, metavar="S",
                             help="seconds one call of student code may take (default: %(default)s)")
     gradescope.add_argument("--visibility", default="visible",
                             choices=["visible", "after_due_date", "after_published", "hidden"],

@@ -303,3 +303,28 @@ def test_an_out_folder_inside_the_submissions_is_refused_in_one_line_and_nothing
             grader.grade.grade(grader.grade.GradeOptions(submissions, out, 1, 5.0))
         assert "inside the submissions folder" in str(refused.value) and "\n" not in str(refused.value)
     assert [path.name for path in submissions.rglob("*")] == ["ana"]
+
+
+@pytest.mark.parametrize("option", [["--jobs", "0"], ["--jobs", "-2"], ["--jobs", "two"], ["--timeout", "0"],
+                                    ["--timeout", "-1"], ["--timeout", "nan"], ["--timeout", "inf"]])
+def test_a_jobs_or_timeout_that_cannot_grade_is_refused_before_anything_is_written(option, tmp_path, capsys):
+    """--jobs 0 used to mean "one per core" silently; --timeout 0 timed every call out and
+    graded the whole class 0/15 with kit errors, exit 0."""
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"), *option])
+    assert refused.value.code == 2
+    assert f"argument {option[0]}: a " in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_broken_submissions_reason_stays_on_one_line_in_a_log(tmp_path):
+    """With stderr redirected to a file (no terminal), each submission is still one line
+    (rich wrapped it at 80 columns), so that a log can be grepped."""
+    submissions = tmp_path / "subs"
+    submissions.mkdir()
+    (submissions / "a_student_with_a_long_name_packed.tar").write_bytes(b"x")
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(tmp_path / "out")],
+                         cwd=KIT_ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "80"})
+    assert run.returncode == 0, run.stderr
+    line = next(line for line in run.stderr.splitlines() if "packed.tar:" in line)
+    assert line.endswith("packed.tar is a tar archive; upload a .zip (0 s)"), line
