@@ -197,7 +197,11 @@ def cmd_hint(args: argparse.Namespace) -> int:
     from grader.check import default_lang
     from grader.hints import main_for
 
-    return main_for(args.todo, args.exercises, args.lang or default_lang(), args.reset)
+    from grader import i18n
+
+    lang = args.lang or default_lang()
+    with i18n.use(lang):  # the TODO's title too, not only the hint
+        return main_for(args.todo, args.exercises, lang, args.reset)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -206,7 +210,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from grader.check import default_lang
     from grader.watch import watch
 
-    return watch(Path(args.exercises), args.task, args.lang or default_lang())
+    from grader import i18n
+
+    lang = args.lang or default_lang()
+    with i18n.use(lang):  # the task and TODO titles too, not only the messages
+        return watch(Path(args.exercises), args.task, lang)
 
 
 def cmd_release(args: argparse.Namespace) -> int:

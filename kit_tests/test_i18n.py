@@ -162,6 +162,17 @@ def test_kata_grade_in_spanish_gives_a_broken_submissions_reason_and_notes_in_sp
     assert i18n.language() == i18n.choose()  # the process's language is given back
 
 
+def test_kata_hint_in_spanish_shows_the_todos_spanish_title(tmp_path, capsys):
+    from grader import cli
+
+    exercises = tmp_path / "exercises"
+    exercises.mkdir()
+    assert cli.main(["hint", "1.2", "--lang", "es", "--exercises", str(exercises)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("TODO 1.2 — Ejecución llamada baseline, terminada, id devuelto — pista "), first
+    assert i18n.language() == i18n.choose()  # the process's language is given back
+
+
 # -- messages, cold and warm ---------------------------------------------------------------
 class Failures:
     """A pytest plugin object: each failed test's full text."""
