@@ -460,7 +460,8 @@ def last_student_frame(traceback_text: str) -> str:
         line = line.strip()
         if line.startswith('File "') and "/exercises-" in line:
             path, _quote, rest = line[6:].partition('", ')
-            return f" ({Path(path).name}, {rest.split(',')[0]})"
+            number = rest.split(",")[0].removeprefix("line ").strip()
+            return " (" + _("{file}, line {line}").format(file=Path(path).name, line=number) + ")"
     return ""
 
 

@@ -214,6 +214,26 @@ def test_a_stub_fails_in_the_chosen_language_naming_the_todo_it_waits_for():
     assert i18n.language() == before  # the session gave the process its language back
 
 
+def test_where_student_code_raised_is_said_in_the_chosen_language(tmp_path):
+    """"(task1_baseline.py, line 50)" was copied from Python's traceback: "línea" in Spanish."""
+    from grader.stubgen import render
+
+    exercises = tmp_path / "exercises"
+    exercises.mkdir()
+    solution = render((KIT_ROOT / "solutions" / "task1_baseline.py").read_text(), stub_ids=())
+    typo = solution.replace("mlflow.log_metric(", "mlflow.log_metrc(", 1)
+    assert typo != solution
+    (exercises / "task1_baseline.py").write_text(typo)
+    line = next(number for number, text in enumerate(typo.splitlines(), 1) if "log_metrc" in text)
+    failures = Failures()
+    test = "test_the_run_has_the_held_out_metrics"
+    pytest.main([f"{TESTS_DIR / 'test_task1.py'}::{test}", "--exercises", str(exercises), "--kata-lang", "es",
+                 "-p", "no:cacheprovider", "-q", "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI)],
+                plugins=[failures])
+    assert f"(task1_baseline.py, línea {line})" in failures.texts[test] or \
+        f"en task1_baseline.py, línea {line}:" in failures.texts[test], failures.texts[test]
+
+
 def test_the_warm_judge_speaks_each_requests_language(tmp_path):
     """One judge, runs with different languages and locales: each in its own (the
     judge's environment is fixed when it starts; the language travels per request)."""
