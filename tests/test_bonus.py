@@ -35,8 +35,9 @@ def test_the_request_body_is_accepted_by_a_real_server(case, model_server):
     case.expect(isinstance(body, dict), _("expected a dict to send as the JSON body, but got "
                                           "{value}").format(value=repr(body)))
     status, reply = model_server.invoke(body)
+    sent = " " + _("(the body sent has the keys {keys})").format(keys=list(body))  # MLflow's reply may not say
     case.expect(status == 200, _("expected the server to accept the body (HTTP 200), but it answered "
-                                 "{status}: {reply}").format(status=status, reply=refusal_reason(reply)))
+                                 "{status}: {reply}").format(status=status, reply=refusal_reason(reply)) + sent)
     predictions = reply.get("predictions") if isinstance(reply, dict) else None
     case.expect(predictions == pytest.approx(served_predictions(rows), rel=1e-6),
                 _("expected predictions for the {n} rows sent, but the server returned "
