@@ -9,6 +9,7 @@ student's own exception could imitate.
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import sys
 from pathlib import Path
@@ -153,9 +154,20 @@ def call(request: dict):
 
 
 def call_with_frame(request: dict):
-    """Call the student function with a DataFrame built from ``request['frame']``."""
+    """Call the student function with a DataFrame built from ``request['frame']``. What
+    it returns is a request body (``build_request``): it must be what ``json.dumps`` (and
+    so ``requests.post(json=…)``) writes; ``to_json`` would quietly turn a numpy array in
+    it into a list, which no real client does."""
     function = student_function(request)
-    return answer(function(frame(request["frame"])))
+    value = function(frame(request["frame"]))
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as error:
+        text = repr(value)
+        text = text if len(text) <= 100 else text[:97] + "..."
+        return {"value": None, "described": {"type": type(value).__name__,
+                                             "repr": f"{text} (json.dumps: {error})"}}
+    return answer(value)
 
 
 def predictions(model, rows: dict) -> list:
