@@ -101,7 +101,7 @@ def current_level(todo: Todo, exercises: Path) -> int:
 
 def next_level(todo: Todo, exercises: Path) -> int:
     """What ``kata hint`` shows next: the level after the one reached (the first ask
-    shows level 2: level 1 is in the test's failure already), at most the last."""
+    reaches level 2, shown after level 1: see ``main_for``), at most the last."""
     return min(current_level(todo, exercises) + 1, len(todo.hints()))
 
 
@@ -178,14 +178,18 @@ def main_for(todo_id: str | None, exercises: str, lang: str, reset_levels: bool 
     todo = todos[normalise_id(todo_id)]
     total = len(todo.hints(lang))
     already_all = current_level(todo, folder) >= total
+    # The first ask also shows level 1: a failing test shows the hint of the TODO it waits
+    # for (on the stubs, 1.1's failure shows 1.2's), so level 1 may never have been seen.
+    first_ask = todo.id not in seen(folder)
     try:
         level, last = advance(todo, folder)
         unsaved = None
     except OSError as error:  # still show a hint; it just will not be remembered
         level = next_level(todo, folder)
         last, unsaved = level == total, error
-    print(words["header"].format(id=todo.id, title=todo.shown_title, level=level, total=total))
-    print(todo.hint(lang, level))
+    for shown in range(1 if first_ask else level, level + 1):
+        print(words["header"].format(id=todo.id, title=todo.shown_title, level=shown, total=total))
+        print(todo.hint(lang, shown))
     if already_all:
         print(words["no_more"].format(id=todo.id, total=total))
     elif last:

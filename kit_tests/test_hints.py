@@ -117,6 +117,10 @@ def test_kata_hint_shows_the_level_after_the_tests_one_each_time_then_says_there
     for level, out in enumerate(shown[:-1], start=2):
         assert f"TODO 1.3 — {todo.title} — hint {level}/3" in out
         assert todo.hints_en[level - 1] in out
+    # the first ask shows level 1 too (a failure may have shown another TODO's hint), then 2
+    assert shown[0].splitlines()[:4] == [f"TODO 1.3 — {todo.title} — hint 1/3", todo.hints_en[0],
+                                         f"TODO 1.3 — {todo.title} — hint 2/3", todo.hints_en[1]]
+    assert todo.hints_en[0] not in shown[1] and "hint 1/3" not in shown[1]
     assert "Next time: `kata hint 1.3` shows hint 3/3." in shown[0]
     assert "That was the last hint for TODO 1.3." in shown[1]
     assert todo.hints_en[-1] in shown[2] and "No more hints for TODO 1.3" in shown[2]
