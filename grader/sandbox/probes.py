@@ -95,11 +95,14 @@ def answer(value) -> dict:
     try:
         return {"value": to_json(value)}
     except NotPlainData:
-        text = repr(value)
-        return {"value": None, "described": {
-            "type": type(value).__name__,
-            "repr": text if len(text) <= 100 else text[:97] + "...",
-        }}
+        return described(value)
+
+
+def described(value, why: str = "") -> dict:
+    """The reply for a value the kit cannot use: its type and a short repr (and ``why``)."""
+    text = repr(value)
+    text = text if len(text) <= 100 else text[:97] + "..."
+    return {"value": None, "described": {"type": type(value).__name__, "repr": f"{text}{why}"}}
 
 
 def frame(records: dict):
@@ -163,10 +166,7 @@ def call_with_frame(request: dict):
     try:
         json.dumps(value)
     except (TypeError, ValueError) as error:
-        text = repr(value)
-        text = text if len(text) <= 100 else text[:97] + "..."
-        return {"value": None, "described": {"type": type(value).__name__,
-                                             "repr": f"{text} (json.dumps: {error})"}}
+        return described(value, f" (json.dumps: {error})")
     return answer(value)
 
 
