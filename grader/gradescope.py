@@ -93,9 +93,12 @@ def kit_files(root: Path = KIT_ROOT) -> list[str]:
     return sorted(found)
 
 
-def bundle_entries(seed: str, timeout: float, visibility: str) -> list[tuple[str, bytes, int]]:
+def bundle_entries(seed: str, timeout: float, visibility: str,
+                   allow_unconfined: bool = False) -> list[tuple[str, bytes, int]]:
     """``(name in the zip, content, mode)`` of every bundle entry, sorted by name."""
     config = {"seed": seed, "timeout": timeout, "visibility": visibility}
+    if allow_unconfined:
+        config["allow_unconfined"] = True
     entries = [(CONFIG_FILE, (json.dumps(config, indent=2) + "\n").encode(), 0o644)]
     for name in SCRIPTS:
         entries.append((name, (TEMPLATES / name).read_bytes(), 0o755))
@@ -106,7 +109,7 @@ def bundle_entries(seed: str, timeout: float, visibility: str) -> list[tuple[str
 
 
 def export(out: Path, seed: str | None = None, timeout: float = 60.0,
-           visibility: str = "visible") -> Bundle:
+           visibility: str = "visible", allow_unconfined: bool = False) -> Bundle:
     """Write the Gradescope autograder bundle to ``out`` (a .zip), atomically."""
     from grader.grade import SEED_PATTERN, new_seed
 
@@ -117,7 +120,7 @@ def export(out: Path, seed: str | None = None, timeout: float = 60.0,
     if not timeout > 0:
         raise ExportError("--timeout must be a number of seconds > 0")
     seed = seed if seed is not None else new_seed()
-    entries = bundle_entries(seed, timeout, visibility)
+    entries = bundle_entries(seed, timeout, visibility, allow_unconfined)
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, draft = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(handle)
@@ -137,7 +140,7 @@ def export(out: Path, seed: str | None = None, timeout: float = 60.0,
 
 
 # -- grading one submission ------------------------------------------------------------
-def grade_upload(upload: Path, seed: str, timeout: float, progress=print):
+def grade_upload(upload: Path, seed: str, timeout: float, progress=print, allow_unconfined: bool = False):
     """Grade the submission in ``upload`` as ``kata grade`` grades one of a class;
     return its ``SubmissionResult`` and the kit facts (versions, seed, isolation)."""
     from grader.grade import PROGRESS_DIR, ClassGrader, GradeOptions, grading_workspace
@@ -152,7 +155,8 @@ def grade_upload(upload: Path, seed: str, timeout: float, progress=print):
     with tempfile.TemporaryDirectory(prefix="kata-gradescope-") as scratch:
         out = Path(scratch) / "out"
         (out / PROGRESS_DIR).mkdir(parents=True)
-        options = GradeOptions(upload.parent, out, jobs=1, timeout=timeout, logs=False, seed=seed)
+        options = GradeOptions(upload.parent, out, jobs=1, timeout=timeout, logs=False, seed=seed,
+                               allow_unconfined=allow_unconfined)
         grader = ClassGrader(options, report)
         grader.seed = grader.kit["seed"] = seed
         if not upload.is_dir():
@@ -170,6 +174,9 @@ UPLOAD_HELP = ("upload your exercises/ folder, the five task files, or one .zip 
 BARE_FILES = "no exercises/ folder: took the task files"  # grader.submissions' note
 KIT_FAILED = ("The autograder itself failed (not your code): tell your instructor / "
               "el corrector automático falló (no es tu código): avisa a tu profesor")
+KIT_REFUSED = ("The autograder refused to run your code: this platform cannot isolate it (not your "
+               "code): tell your instructor / el corrector automático se negó a ejecutar tu código: "
+               "esta plataforma no puede aislarlo (no es tu código): avisa a tu profesor")
 
 
 def one_line(text: str, limit: int = 600) -> str:
@@ -241,10 +248,37 @@ def results_json(result, kit: dict, execution_time: float, visibility: str = "vi
     return payload
 
 
+def secure_results_dir(folder: Path) -> None:
+    """``results/`` as a folder of the kit's own user that no one else may write in: a
+    link, a file or a folder of another owner in its place is replaced first. Called
+    before student code runs and again before writing (Gradescope makes the folder; its
+    mode is not ours to trust)."""
+    import shutil
+
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        folder.unlink()
+    folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(folder, 0, 0)
+    os.chmod(folder, 0o755)
+    for entry in os.scandir(folder):  # left by anyone else than us: gone
+        if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+
+
 def write_results(path: Path, payload: dict) -> None:
+    """Write Gradescope's results.json atomically over whatever is there: a planted file
+    or link is replaced (``os.replace`` never follows it), a folder in its place removed."""
+    import shutil
+
     from grader.exports import write_atomic
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    secure_results_dir(path.parent)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
     write_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -252,14 +286,24 @@ def run(root: Path) -> int:
     """Grade ``root/submission`` with the bundle's settings and write
     ``root/results/results.json``. Exit 0 when graded (whatever the grade) or the upload
     was unusable; 1 when the autograder itself failed (a results.json says so)."""
+    from grader.grade import BelowFloor
+
     started = time.monotonic()
     results = root / "results" / "results.json"
     try:
+        secure_results_dir(results.parent)
         config = json.loads((root / "source" / CONFIG_FILE).read_text(encoding="utf-8"))
         seed, visibility = str(config["seed"]), config.get("visibility", "visible")
         print(f"kata: grading {root / 'submission'} with seed {seed}", flush=True)
-        result, kit = grade_upload(root / "submission", seed, float(config.get("timeout", 60.0)))
+        result, kit = grade_upload(root / "submission", seed, float(config.get("timeout", 60.0)),
+                                   allow_unconfined=bool(config.get("allow_unconfined")))
         payload = results_json(result, kit, time.monotonic() - started, visibility)
+    except BelowFloor as error:  # the instructor's to fix: said in full on stdout, which they see
+        print(f"kata: {error}", flush=True)
+        write_results(results, {
+            "score": 0.0, "execution_time": int(round(time.monotonic() - started)),
+            "output": KIT_REFUSED, "output_format": "text", "stdout_visibility": "hidden", "tests": []})
+        return 1
     except Exception as error:  # noqa: BLE001 - the one place a kit failure becomes a result
         import traceback
 

@@ -8,7 +8,8 @@ to run, default all; ``kata validate`` reruns one task), one JSON result per lin
 original stdout (``KataRun.to_json()`` plus the job's ``id``, or ``{"id", "error"}``);
 everything else the process prints goes to stderr.
 
-Run as ``python -m grader.worker --timeout S --seed SEED [--tmpdir DIR] [--lang LANG]``.
+Run as ``python -m grader.worker --timeout S --seed SEED [--tmpdir DIR] [--lang LANG]
+[--allow-unconfined]`` (the last: let its sandbox run student code below the isolation floor).
 ``SEED`` is the grading run's seed of the tests' varied inputs (their ``--kata-seed``);
 ``LANG`` the language of the verdicts' messages (their ``--kata-lang``, default English). ``DIR``
 (in ``kata grade``'s workspace) holds this process's temp files, its sandbox's among
@@ -33,7 +34,14 @@ def main() -> None:
     parser.add_argument("--seed", required=True)
     parser.add_argument("--tmpdir")
     parser.add_argument("--lang", default="en")
+    parser.add_argument("--allow-unconfined", action="store_true")
     args = parser.parse_args()
+    from grader.sandbox.confine import ALLOW_UNCONFINED_ENV
+
+    # The flag is the only way to allow it: an inherited variable does not count.
+    os.environ.pop(ALLOW_UNCONFINED_ENV, None)
+    if args.allow_unconfined:
+        os.environ[ALLOW_UNCONFINED_ENV] = "1"
     if args.tmpdir:
         tempfile.tempdir = args.tmpdir
     protocol = os.fdopen(os.dup(1), "w", buffering=1)

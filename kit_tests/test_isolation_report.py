@@ -5,6 +5,7 @@ capping the zygote's level with $KATA_ISOLATION_MAX."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import jsonschema
 import pytest
 
 from grader.paths import KIT_ROOT
+from grader.sandbox.confine import python_readable, unreadable_for_others
 from grader.stubgen import render
 
 SCHEMA = json.loads((KIT_ROOT / "grader" / "results.schema.json").read_text())
@@ -45,8 +47,11 @@ def test_a_weaker_sandbox_is_named_in_one_line_and_recorded_in_results_json(one_
     jsonschema.validate(results, SCHEMA)
     isolation = results["kit"]["isolation"]
     assert isolation["level"] == "partial"
-    if os.geteuid() == 0:
-        assert any("own uid" in gap for gap in isolation["missing"]), isolation
+    if os.geteuid() == 0:  # a uid of its own without namespaces, or the reason it cannot have one
+        gap = unreadable_for_others(python_readable())
+        own_uid_gaps = [item for item in isolation["missing"] if item.startswith("own uid")]
+        assert own_uid_gaps == ([f"own uid: student code runs as the judge's user ({gap})"] if gap else []), \
+            isolation
     assert results["submissions"][0]["status"] == "graded"
 
 
@@ -56,3 +61,42 @@ def test_require_isolation_refuses_to_grade_where_a_guarantee_is_missing(one_stu
     assert "--require-isolation: this machine cannot give:" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+BELOW_FLOOR = ["setpriv", "--bounding-set", "-sys_admin,-setuid,-setgid", "--"]  # root that cannot change uid
+
+
+def below_floor(*command, **run):
+    """``command`` as root in a container that refuses namespaces, Landlock and setuid."""
+    return subprocess.run([*BELOW_FLOOR, sys.executable, "-m", "grader", *command], cwd=KIT_ROOT,
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "KATA_ISOLATION_MAX": "none"}, **run)
+
+
+floor_shapes = pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("setpriv"),
+                                  reason="the floor concerns root; its shapes are simulated with setpriv")
+
+
+@floor_shapes
+def test_below_the_floor_kata_grade_and_validate_refuse_in_one_line(one_student, tmp_path):
+    graded = below_floor("grade", str(one_student), "--out", str(tmp_path / "out"), "--jobs", "1")
+    assert graded.returncode == 2, graded.stderr
+    assert graded.stderr.strip().count("\n") == 0, graded.stderr
+    assert "refusing to grade: student code would run as root with no file-system confinement" in graded.stderr
+    assert "--allow-unconfined" in graded.stderr and "Traceback" not in graded.stderr
+    assert not (tmp_path / "out" / "results.json").exists()
+    validated = below_floor("validate", "--jobs", "1")
+    assert validated.returncode == 2, validated.stderr
+    assert "kata validate: refusing to grade:" in validated.stderr and "Traceback" not in validated.stderr
+
+
+@floor_shapes
+def test_allow_unconfined_grades_below_the_floor_and_is_recorded(one_student, tmp_path):
+    graded = below_floor("grade", str(one_student), "--out", str(tmp_path / "out"), "--jobs", "1",
+                         "--timeout", "20", "--allow-unconfined")
+    assert graded.returncode == 0, graded.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["kit"]["isolation"]["level"] == "none"
+    assert results["kit"]["isolation"]["allow_unconfined"] is True
+    assert results["submissions"][0]["status"] == "graded"

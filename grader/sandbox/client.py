@@ -18,7 +18,7 @@ from pathlib import Path
 
 from grader.paths import KIT_ROOT
 from grader.quiet import QUIET_ENV
-from grader.sandbox.confine import SANDBOX_UID_BASE
+from grader.sandbox.confine import ALLOW_UNCONFINED_ENV, SANDBOX_UID_BASE
 from grader.sandbox.words import english, said
 
 STARTUP_TIMEOUT_S = 120
@@ -26,7 +26,7 @@ REPLY_MARGIN_S = 30
 ZYGOTE_STOP_S = 3
 # The zygote's environment is built from these only: the judge's secrets, tokens and
 # MLflow settings never reach the process every student child is forked from.
-ZYGOTE_ENV = ("PATH", "HOME", "TZ", "TMPDIR", "XDG_CACHE_HOME", "KATA_ISOLATION_MAX")
+ZYGOTE_ENV = ("PATH", "HOME", "TZ", "TMPDIR", "XDG_CACHE_HOME", "KATA_ISOLATION_MAX", ALLOW_UNCONFINED_ENV)
 # Its locale is fixed, as each call's is (confine.call_environment): student code runs the
 # same whatever the user's locale, and a user's pytest under another LANG reuses the warm
 # judge (grader.warm) instead of starting a second one (~0.5 GB). Messages take their
@@ -126,7 +126,7 @@ class Sandbox:
         or None when they run as the judge's own user."""
         with self._lock:
             self._ensure_ready()
-        return SANDBOX_UID_BASE + os.getpid() if self.isolation.get("namespaces") else None
+        return SANDBOX_UID_BASE + os.getpid() if self.isolation.get("own_uid") else None
 
     def wait_ready(self) -> dict:
         """Block until the zygote is up; return what isolation it could set up."""

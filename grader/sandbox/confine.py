@@ -14,13 +14,21 @@ Two mechanisms, used together where the OS has them (``Mechanisms``):
   the process can never widen; with ABI >= 4 no TCP, with ABI >= 6 no signal and no
   abstract unix socket leaves the call.
 
-``Mechanisms.missing()`` says, in words, which guarantees a machine cannot give.
+* **a uid of its own** (root, with or without namespaces: only CAP_SETUID/CAP_SETGID,
+  which a default Docker container keeps): the student child becomes an unprivileged
+  uid that owns nothing but its own folder, with no supplementary group, no capability
+  and ``no_new_privs``. Root-owned files are then read-only (or unreadable) to it.
+
+``Mechanisms.missing()`` says, in words, which guarantees a machine cannot give, and
+``unconfined()`` whether student code would run below the floor: as root with no
+file-system confinement at all (grading refuses that unless the instructor allows it).
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import stat
 import signal
 import site
 import sys
@@ -37,30 +45,47 @@ STUDENT_USER = "student"
 LABKIT = str(KIT_ROOT / "labkit")
 
 
+ALLOW_UNCONFINED_ENV = "KATA_ALLOW_UNCONFINED"  # "1": the instructor accepts the floor's breach
+
+
 @dataclass(frozen=True)
 class Mechanisms:
     """What this machine lets the zygote use, found by trying (``zygote.probe``)."""
 
-    namespaces: bool = False  # pid/mount/net namespaces, a new root, a uid of its own
+    namespaces: bool = False  # pid/mount/net namespaces, a new root
     landlock_abi: int = 0
     cgroups: bool = False  # memory and processes counted for the call as a whole
+    own_uid: bool = False  # the child runs as an unprivileged uid of its own (needs root)
+    # Why a uid of its own could not be had where the judge is root ("" when it could).
+    own_uid_gap: str = ""
 
     @property
     def level(self) -> str:
         if self.namespaces and self.landlock_abi >= 6:
             return "full"
-        return "partial" if self.namespaces or self.landlock_abi else "none"
+        return "partial" if self.namespaces or self.landlock_abi or self.own_uid else "none"
 
     def to_json(self) -> dict:
-        return {"level": self.level, "namespaces": self.namespaces,
+        return {"level": self.level, "namespaces": self.namespaces, "own_uid": self.own_uid,
                 "landlock_abi": self.landlock_abi, "cgroups": self.cgroups, "missing": self.missing()}
+
+    def unconfined(self, euid: int) -> str:
+        """Why student code would run below the floor (as root, confined by nothing that
+        keeps it off the file system), in one line; "" when it would not."""
+        if euid != 0 or self.own_uid or self.namespaces or self.landlock_abi:
+            return ""
+        why = self.own_uid_gap or "this process cannot change uid (no CAP_SETUID/CAP_SETGID)"
+        return ("student code would run as root with no file-system confinement: no namespaces "
+                f"(no CAP_SYS_ADMIN), no Landlock, and no uid of its own ({why})")
 
     def missing(self) -> list[str]:
         """Each guarantee of a full sandbox this machine cannot give, in one line."""
         gaps = []
+        if not self.own_uid:
+            gaps.append("own uid: student code runs as the judge's user"
+                        + (f" ({self.own_uid_gap})" if self.own_uid_gap else
+                           " (a uid of its own needs root)"))
         if not self.namespaces:
-            gaps.append("own uid: student code runs as the judge's user "
-                        "(namespaces need root on Linux)")
             gaps.append("process cleanup: leftovers are found by a scan, not a pid namespace")
             gaps.append("private /tmp: TMPDIR is the call's own folder")
             if self.landlock_abi < 4:
@@ -68,12 +93,35 @@ class Mechanisms:
             else:
                 gaps.append("no network: TCP is blocked (Landlock), UDP is not")
         if not self.landlock_abi and not self.namespaces:
-            gaps.append("file system: student code can read every file the judge's user can")
-        elif 0 < self.landlock_abi < 6 and not self.namespaces:
+            gaps.append("file system: student code can read every file its uid may read"
+                        + (" (world-readable files) and write world-writable folders such as /tmp"
+                           if self.own_uid else " (the judge's)"))
+        elif 0 < self.landlock_abi < 6 and not self.namespaces and not self.own_uid:
             gaps.append("signals: student code can signal the judge's other processes")
         if not self.cgroups:
             gaps.append("memory is capped per process (RLIMIT_AS), not for the call as a whole")
         return gaps
+
+
+def unreadable_for_others(paths) -> str:
+    """The first of ``paths`` an unprivileged uid could not reach (a folder on the way
+    without search permission for others, e.g. a Python installed under ``/root``), or ""."""
+    for path in paths:
+        current = os.path.abspath(path)
+        while True:
+            try:
+                mode = os.stat(current).st_mode
+            except OSError:
+                break
+            needed = stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
+            if not mode & needed:
+                return (f"{path} is not readable by other users ({current} is "
+                        f"{stat.filemode(mode)}): install the kit and its Python where every user can read them")
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+    return ""
 
 
 @dataclass(frozen=True)
@@ -174,10 +222,15 @@ def enter_new_root(mountpoint: str, view: View, uid: int) -> None:
 
 def drop_privileges(uid: int) -> None:
     """Become ``uid`` (and gid), no supplementary groups, no capabilities (setuid from
-    root without KEEPCAPS clears them all)."""
+    root without KEEPCAPS clears them all), and ``no_new_privs``: no setuid program
+    (su, sudo, a planted one) can give any of it back."""
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise PermissionError(f"still uid {os.geteuid()} after setresuid({uid})")
+    if linux.IS_LINUX:
+        linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
 
 
 def landlock_rules(view: View, namespaces: bool) -> list[tuple[str, int]]:

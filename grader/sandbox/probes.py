@@ -214,8 +214,17 @@ def kit(request: dict):
 def self_test(request: dict):
     """What the zygote runs once to see whether a confinement works here: the work
     folder is writable, lazy imports and a model fit still work."""
+    import os
+
+    import mlflow
     import sklearn.tree
 
+    # Read from disk as a lazy import would: a uid of its own must reach the standard
+    # library, site-packages and labkit/ along their real paths.
+    import labkit
+
+    for module in (os, sklearn.tree, mlflow, labkit):
+        Path(module.__file__).read_bytes()
     Path("probe.txt").write_text("ok")
     sklearn.tree.DecisionTreeRegressor(max_depth=1).fit([[0.0], [1.0]], [0.0, 1.0])
     return answer(Path("probe.txt").read_text())

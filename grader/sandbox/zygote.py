@@ -206,10 +206,10 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
         os.dup2(output_fd, 2)
         os.dup2(result_fd, RESULT_FD)
         os.closerange(RESULT_FD + 1, 1 << 16)  # the zygote's protocol pipes, anything else
-        confine.limit_resources(request["limits"], own_uid=mechanisms.namespaces)
+        confine.limit_resources(request["limits"], own_uid=mechanisms.own_uid)
         if mechanisms.landlock_abi:
             confine.apply_landlock(mechanisms.landlock_abi, view, mechanisms.namespaces)
-        if mechanisms.namespaces:
+        if mechanisms.own_uid:
             confine.drop_privileges(uid)
         os.chdir(request["workdir"])
         os.environ.clear()
@@ -287,6 +287,8 @@ def keeper(request: dict, mechanisms: confine.Mechanisms, result_fd: int, status
             _, status = os.waitpid(child, 0)
         if not mechanisms.namespaces:
             kill_leftovers(child)
+            if mechanisms.own_uid:
+                kill_uid(request["uid"])
         out_of_memory = group is not None and group.oom_kills() > kills_before
         _write_all(status_fd, f"{status} {int(out_of_memory)}".encode())
     finally:
@@ -319,6 +321,28 @@ def kill_leftovers(group: int) -> None:
             if not found:
                 return
         time.sleep(0.01)
+
+
+def kill_uid(uid: int) -> None:
+    """Without a pid namespace, a uid of its own is the call's other fence: kill every
+    process of that uid (a leftover that escaped the subreaper's scan by any route). A
+    throwaway child becomes the uid and signals -1: all processes of the uid but itself."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        except BaseException:  # noqa: BLE001 - nothing of that uid left (ESRCH)
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
 
 
 def read_result(fd: int, deadline: float) -> tuple[bytes, bool]:
@@ -463,39 +487,58 @@ class Zygote:
 
 def start_zygote() -> Zygote:
     """A zygote with the strongest confinement that works here, found by trying it on a
-    throwaway call and falling back one step at a time."""
-    import shutil
-
+    throwaway call and falling back one step at a time. ``$KATA_ISOLATION_MAX`` caps the
+    kernel mechanisms tried ("partial": no namespaces, as in a container without
+    CAP_SYS_ADMIN; "none": no Landlock either, as where seccomp refuses it); a uid of
+    its own is tried wherever the zygote is root, whatever the cap (it needs only
+    CAP_SETUID/CAP_SETGID, which such containers keep)."""
     abi = linux.landlock_abi()
+    root = linux.IS_LINUX and os.geteuid() == 0
+    ceiling = {"none": 0, "partial": 1}.get(os.environ.get(MAX_LEVEL_ENV, "full"), 2)
+    abi = abi if ceiling >= 1 else 0
+    # Without a new root, the uid must reach the Python installation on the real paths.
+    gap = confine.unreadable_for_others(confine.python_readable()) if root else ""
     candidates = []
-    if linux.IS_LINUX and os.geteuid() == 0:
-        candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi, cgroups=True))
-        candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi))
-    candidates += [confine.Mechanisms(landlock_abi=abi)] if abi else []
-    ceiling = os.environ.get(MAX_LEVEL_ENV, "full")
-    rank = {"none": 0, "partial": 1, "full": 2}
-    candidates = [m for m in candidates if rank[m.level] <= rank.get(ceiling, 2)]
+    if root and ceiling >= 2:
+        candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi, cgroups=True, own_uid=True))
+        candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi, own_uid=True))
+    if root and not gap:
+        candidates.append(confine.Mechanisms(landlock_abi=abi, own_uid=True))
+    if root and not gap and abi:
+        candidates.append(confine.Mechanisms(own_uid=True))  # when Landlock fails its test
+    uid_gap = gap or ("a uid of its own did not work here: is CAP_SETUID/CAP_SETGID "
+                      "dropped, or the kit's folder closed to other users?" if root else "")
+    candidates += [confine.Mechanisms(landlock_abi=abi, own_uid_gap=uid_gap)] if abi else []
     for mechanisms in candidates:
         zygote = Zygote(mechanisms, parent=os.getcwd())
         if mechanisms.cgroups and zygote.group is None:
             zygote.close()
             continue
-        folder = tempfile.mkdtemp(prefix="kata-probe-")
-        uid = confine.SANDBOX_UID_BASE + os.getpid()
-        if mechanisms.namespaces:
-            os.chown(folder, uid, uid)
-        try:
-            reply = zygote.serve_one({
-                "probe": "self_test", "workdir": folder, "writable": [folder], "readable": [],
-                "uid": uid, "env": {}, "limits": {"timeout_s": 30, "memory_mb": 2048,
-                                                  "file_size_mb": 16, "tmp_mb": 16},
-            })
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        if reply.get("outcome") == "ok" and reply.get("value") == "ok":
+        if self_test(zygote):
             return zygote
         zygote.close()
-    return Zygote(confine.Mechanisms(), parent=os.getcwd())
+    return Zygote(confine.Mechanisms(own_uid_gap=uid_gap), parent=os.getcwd())
+
+
+def self_test(zygote: Zygote) -> bool:
+    """Whether a throwaway call works under ``zygote``'s mechanisms, in a folder beside
+    the real calls' (under the zygote's working folder: a uid of its own must be able to
+    reach it along the same path)."""
+    import shutil
+
+    folder = tempfile.mkdtemp(prefix="kata-probe-", dir=os.getcwd())
+    uid = confine.SANDBOX_UID_BASE + os.getpid()
+    try:
+        if zygote.mechanisms.own_uid:
+            os.chown(folder, uid, uid)
+        reply = zygote.serve_one({
+            "probe": "self_test", "workdir": folder, "writable": [folder], "readable": [],
+            "uid": uid, "env": {}, "limits": {"timeout_s": 30, "memory_mb": 2048,
+                                              "file_size_mb": 16, "tmp_mb": 16},
+        })
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return reply.get("outcome") == "ok" and reply.get("value") == "ok"
 
 
 def main() -> None:
@@ -513,8 +556,18 @@ def main() -> None:
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    protocol.write(json.dumps({"ready": True, "pid": os.getpid(),
-                               "isolation": zygote.mechanisms.to_json()}) + "\n")
+    isolation = zygote.mechanisms.to_json()
+    # The floor (README: How student code is isolated): never student code as root with
+    # nothing keeping it off the file system, unless the instructor said so. Enforced
+    # here, where every call passes, whoever started this zygote.
+    refused = zygote.mechanisms.unconfined(os.geteuid())
+    if refused:
+        isolation["unconfined"] = refused
+        if os.environ.get(confine.ALLOW_UNCONFINED_ENV) == "1":
+            isolation["unconfined_allowed"] = True
+        else:
+            isolation["refused"] = refused
+    protocol.write(json.dumps({"ready": True, "pid": os.getpid(), "isolation": isolation}) + "\n")
     try:
         for line in sys.stdin:
             request = json.loads(line)
@@ -522,6 +575,8 @@ def main() -> None:
                 warm_up(request["warm_up"])
                 continue
             try:
+                if "refused" in isolation:
+                    raise RuntimeError(f"refused to run student code: {refused}")
                 reply = zygote.serve_one(request)
             except Exception as error:  # noqa: BLE001 - report, keep serving
                 reply = {"outcome": "sandbox", "kind": "sandbox", "error": str(error)}

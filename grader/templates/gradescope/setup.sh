@@ -39,4 +39,11 @@ cd "$HERE/kit"
 # Warm up once here, not per submission: the migrated MLflow store template, bytecode.
 "$HERE/venv/bin/python" -c "from grader.store import template_path; template_path()"
 "$HERE/venv/bin/python" -m compileall -q grader labkit tests >/dev/null || true
+# Student code runs as an unprivileged uid of its own (no user account is needed for
+# it): the kit, the virtualenv and these scripts are root's, readable where the call
+# needs them (Python, site-packages, labkit/), writable by no one else; the hidden tests
+# and the judge's code not even readable.
+chown -R root:root "$HERE"
+chmod -R go-w "$HERE"
+chmod -R go-rwx "$HERE/kit/tests" "$HERE/kit/grader"
 echo "setup.sh: the MLflow kata autograder is installed in $HERE/venv"
