@@ -8,9 +8,10 @@ to run, default all; ``kata validate`` reruns one task), one JSON result per lin
 original stdout (``KataRun.to_json()`` plus the job's ``id``, or ``{"id", "error"}``);
 everything else the process prints goes to stderr.
 
-Run as ``python -m grader.worker --timeout S --seed SEED [--tmpdir DIR] [--lang LANG]
-[--allow-unconfined]`` (the last: let its sandbox run student code below the isolation floor).
-``SEED`` is the grading run's seed of the tests' varied inputs (their ``--kata-seed``);
+Run as ``python -m grader.worker --timeout S [--tmpdir DIR] [--lang LANG] [--allow-unconfined]``
+(the last: let its sandbox run student code below the isolation floor), with
+``$KATA_WORKER_SEED`` set to the grading run's seed (never on the command line, which
+every local user can read in /proc): the seed of the tests' varied inputs (their ``--kata-seed``);
 ``LANG`` the language of the verdicts' messages (their ``--kata-lang``, default English). ``DIR``
 (in ``kata grade``'s workspace) holds this process's temp files, its sandbox's among
 them, so that they go with the workspace even if the worker is killed. It is set for
@@ -31,11 +32,13 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--timeout", type=float, required=True)
-    parser.add_argument("--seed", required=True)
     parser.add_argument("--tmpdir")
     parser.add_argument("--lang", default="en")
     parser.add_argument("--allow-unconfined", action="store_true")
     args = parser.parse_args()
+    seed = os.environ.pop("KATA_WORKER_SEED", "")
+    if not seed:
+        parser.error("$KATA_WORKER_SEED is not set")
     from grader.sandbox.confine import ALLOW_UNCONFINED_ENV
 
     # The flag is the only way to allow it: an inherited variable does not count.
@@ -58,7 +61,7 @@ def main() -> None:
     frozen = False
     for line in sys.stdin:
         job = json.loads(line)
-        extra = ["--kata-timeout", str(args.timeout), "--kata-seed", args.seed,
+        extra = ["--kata-timeout", str(args.timeout), "--kata-seed", seed,
                  f"--kata-lang={args.lang}"]
         if job.get("log"):
             extra += ["--html", job["log"], "--self-contained-html"]

@@ -88,7 +88,12 @@ if _try(_os.fork) == 0:  # a writer meant to outlive the call
             _forge()
             _time.sleep(0.1)
     _os._exit(0)
-raise RuntimeError("attack ran; stolen=" + _stolen[:60])
+_config = _try(lambda: open(_ROOT + "/source/kata-gradescope.json").read()) or ""
+_seeds = []
+for _pid in _try(lambda: _os.listdir("/proc")) or []:
+    _words = (_try(lambda: open(f"/proc/{{_pid}}/cmdline", "rb").read()) or b"").split(b"\\0")
+    _seeds += [_words[i + 1].decode() for i, w in enumerate(_words[:-1]) if w in (b"--seed", b"--kata-seed")]
+raise RuntimeError(f"attack ran; stolen={{_stolen[:60]}}; config={{_config[:40]}}; seeds={{_seeds}}.")
 '''
 
 
@@ -205,6 +210,7 @@ def test_a_hostile_upload_gains_nothing_in_each_container_shape(place, shape):
     assert results["score"] == 0 and "forged" not in results_text, results_text[:500]
     first = next(test for test in results["tests"] if test["number"] == "1.1")
     assert "attack ran; stolen=" in first["output"], first["output"]  # the attack ran to its end
+    assert "; config=; seeds=[]." in first["output"], first["output"]  # the grading seed stays unknown
     assert place["secret"].read_text() not in outputs
     assert digest(root) == before, "the kit's code or run_autograder was changed"
     assert not leaked, f"a .pth was planted: {leaked}"

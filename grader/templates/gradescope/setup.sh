@@ -41,9 +41,9 @@ cd "$HERE/kit"
 "$HERE/venv/bin/python" -m compileall -q grader labkit tests >/dev/null || true
 # Student code runs as an unprivileged uid of its own (no user account is needed for
 # it): the kit, the virtualenv and these scripts are root's, readable where the call
-# needs them (Python, site-packages, labkit/), writable by no one else; the hidden tests
-# and the judge's code not even readable.
+# needs them (Python, site-packages, labkit/), writable by no one else; the hidden tests,
+# the judge's code and the bundle's settings (the grading seed) not even readable.
 chown -R root:root "$HERE"
 chmod -R go-w "$HERE"
-chmod -R go-rwx "$HERE/kit/tests" "$HERE/kit/grader"
+chmod -R go-rwx "$HERE/kit/tests" "$HERE/kit/grader" "$HERE/kata-gradescope.json"
 echo "setup.sh: the MLflow kata autograder is installed in $HERE/venv"
