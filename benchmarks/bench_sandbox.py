@@ -3,8 +3,9 @@
 Runs a zygote in this process and times calls of a trivial student function (so the
 fork, the confinement and the teardown are all that is measured) and of a real one
 (Task 1's reference ``log_baseline_run`` on a 400-row sample), once per set of
-mechanisms: none (rlimits and a process group only), Landlock only, namespaces +
-new root + own uid, and that plus a cgroup. Prints medians in ms, the overhead over
+mechanisms: none (rlimits and a process group only), Landlock only, a uid of its own
+(root without namespaces: a container without CAP_SYS_ADMIN), that plus Landlock,
+namespaces + new root + own uid, and that plus a cgroup. Prints medians in ms, the overhead over
 "none", and the ratio of a call to the import floor measured in the same run.
 
 Usage: ``python benchmarks/bench_sandbox.py [--calls N]`` (as root for every row).
@@ -40,6 +41,9 @@ def candidates() -> dict[str, confine.Mechanisms]:
     if abi:
         found["landlock"] = confine.Mechanisms(landlock_abi=abi)
     if os.geteuid() == 0 and linux.IS_LINUX:
+        found["own uid"] = confine.Mechanisms(own_uid=True)
+        if abi:
+            found["own uid+landlock"] = confine.Mechanisms(landlock_abi=abi, own_uid=True)
         found["namespaces"] = confine.Mechanisms(namespaces=True, landlock_abi=abi)
         group = CallGroup.create(f"kata-bench-{os.getpid()}", 1 << 30, 64)
         if group is not None:
@@ -76,6 +80,9 @@ def main() -> None:
     with open(os.path.join(exercises, "task1_baseline.py"), "w") as handle:
         handle.write(render((SOLUTIONS_DIR / "task1_baseline.py").read_text(), stub_ids=()))
     os.chmod(exercises, 0o755)
+    gap = confine.unreadable_for_others(confine.python_readable())
+    if gap and os.geteuid() == 0:
+        print(f"(own uid rows need a Python every user can read; here: {gap})")
     sample = os.path.join(exercises, "sample.csv")
     import pandas
 
@@ -90,7 +97,7 @@ def main() -> None:
             folder = tempfile.mkdtemp(prefix="kata-bench-call-")
             uri = new_store(Path(folder) / "store")
             uid = confine.SANDBOX_UID_BASE + os.getpid()
-            if mechanisms.namespaces:
+            if mechanisms.own_uid:
                 for path, dirs, files in os.walk(folder):
                     for item in [path, *(os.path.join(path, n) for n in dirs + files)]:
                         os.lchown(item, uid, uid)

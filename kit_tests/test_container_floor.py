@@ -241,3 +241,27 @@ def test_a_bundle_exported_with_allow_unconfined_grades_there_and_records_it(pla
     assert isolation["level"] == "none" and isolation["allow_unconfined"] is True, isolation
     assert any(gap.startswith("own uid") for gap in isolation["missing"]), isolation
     assert results["tests"] and results["score"] == 0
+
+
+def test_results_json_is_written_over_a_planted_link_file_or_folder(tmp_path):
+    """What a student uid could leave where results.json goes, were the folder writable
+    to it (it is not: ``secure_results_dir``): never followed, never kept."""
+    from grader.gradescope import write_results
+
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("untouched")
+    for planted_thing in ("link", "folder", "file"):
+        results = tmp_path / planted_thing / "results" / "results.json"
+        results.parent.mkdir(parents=True)
+        results.parent.chmod(0o777)
+        if planted_thing == "link":
+            results.symlink_to(target)
+        elif planted_thing == "folder":
+            (results / "inner").mkdir(parents=True)
+        else:
+            results.write_text('{"score": 100.0}')
+        (results.parent / "extra.json").symlink_to(target)
+        write_results(results, {"score": 3.0, "tests": []})
+        assert not results.is_symlink() and json.loads(results.read_text()) == {"score": 3.0, "tests": []}
+        assert target.read_text() == "untouched"
+        assert oct(results.parent.stat().st_mode & 0o777) == oct(0o755)

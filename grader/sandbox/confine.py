@@ -59,6 +59,10 @@ class Mechanisms:
     # Why a uid of its own could not be had where the judge is root ("" when it could).
     own_uid_gap: str = ""
 
+    def __post_init__(self) -> None:
+        if self.namespaces:  # a new root is always entered as a uid of its own
+            object.__setattr__(self, "own_uid", True)
+
     @property
     def level(self) -> str:
         if self.namespaces and self.landlock_abi >= 6:
