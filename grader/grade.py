@@ -283,6 +283,7 @@ class GradeOptions:
     resume: bool = False
     logs: bool = True
     require_isolation: bool = False  # a guarantee the OS cannot give is an error
+    allow_unconfined: bool = False  # grade even below the isolation floor (recorded)
     seed: str | None = None  # the tests' seed; None: a fresh one (or, resuming, the saved one)
     lang: str = "en"  # the language of the verdicts' messages (grader.i18n)
     scheduler: str | None = None  # grade on Dask: a scheduler address or "local:N" (grader.cluster)
@@ -327,6 +328,7 @@ class WorkerSettings:
     timeout: float
     seed: str
     lang: str = "en"
+    allow_unconfined: bool = False  # run student code below the isolation floor (see refuse_below_floor)
 
 
 def kata_worker_env() -> dict[str, str]:
@@ -363,6 +365,9 @@ def kit_has_bonus() -> bool:
     return any(todo.task == 5 for todo in load_todos())
 
 
+WORKER_SEED_ENV = "KATA_WORKER_SEED"  # grader.worker reads the run's seed from it
+
+
 class Worker:
     """One ``python -m grader.worker`` process."""
 
@@ -380,19 +385,25 @@ class Worker:
         settings = self.settings
         self.process = subprocess.Popen(
             [sys.executable, "-m", "grader.worker", "--timeout", str(settings.timeout),
-             "--seed", settings.seed, "--tmpdir", str(self.tmpdir), "--lang", settings.lang],
+             "--tmpdir", str(self.tmpdir), "--lang", settings.lang,
+             *(["--allow-unconfined"] if settings.allow_unconfined else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, bufsize=1, env=self.env, cwd=KIT_ROOT,
+            # The seed in the environment, not the command line: /proc/PID/cmdline is anyone's
+            # to read (another local user; student code where it has no pid namespace).
+            text=True, bufsize=1, env={**self.env, WORKER_SEED_ENV: settings.seed}, cwd=KIT_ROOT,
             start_new_session=True, preexec_fn=die_with_parent(),
         )
 
     def wait_ready(self) -> dict:
-        """Wait for the worker's hello; return the isolation its sandbox could set up."""
+        """Wait for the worker's hello; return the isolation its sandbox could set up.
+        A sandbox below the floor that was not allowed stops here (``refuse_below_floor``)."""
         line = self.read_line(WORKER_START_TIMEOUT_S)
         hello = json.loads(line) if line else {}
         if not hello.get("ready"):
             raise GradingError("a grading worker did not start (run `kata validate` to check the kit)")
-        return hello.get("isolation", {})
+        isolation = hello.get("isolation", {})
+        refuse_below_floor(isolation)
+        return isolation
 
     def read_line(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -417,6 +428,25 @@ class Worker:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+class BelowFloor(GradingError):
+    """Student code would run below the isolation floor and the instructor did not allow it."""
+
+
+UNCONFINED_HINT = ("pass --allow-unconfined to grade anyway (recorded in results.json), or grade "
+                   "where the kit can confine it (README: How student code is isolated)")
+
+
+def refuse_below_floor(isolation: dict) -> None:
+    """The one decision every grading path shares (``kata grade`` here or on Dask, ``kata
+    validate``, the Gradescope run): a sandbox whose zygote refused to run student code
+    (root, and neither namespaces, Landlock nor a uid of its own: ``confine.Mechanisms.
+    unconfined``) stops the run with one line. The zygote refuses each call as well, so
+    no student code ran whoever forgot to ask."""
+    refused = isolation.get("refused")
+    if refused:
+        raise BelowFloor(f"refusing to grade: {refused}; {UNCONFINED_HINT}")
 
 
 def grading_deadline_s(timeout: float) -> float:
@@ -456,7 +486,7 @@ class LocalPool:
 
     def __init__(self, grader: "ClassGrader", workspace: Path):
         self.grader, self.workspace = grader, workspace
-        self.settings = WorkerSettings(grader.options.timeout, grader.seed, grader.options.lang)
+        self.settings = grader.worker_settings()
         self.env = kata_worker_env()
         self.server = None
         self.workers: list[Worker] = []
@@ -662,11 +692,17 @@ class ClassGrader:
     # kept here for callers that serve the model the way a local run does
     start_model_server = staticmethod(start_model_server)
 
+    def worker_settings(self) -> WorkerSettings:
+        """What every kata worker of this run grades with, wherever it runs."""
+        return WorkerSettings(self.options.timeout, self.seed, self.options.lang,
+                              allow_unconfined=self.options.allow_unconfined)
+
     def record_isolation(self, isolation: dict) -> None:
         """Put the sandbox's isolation in ``kit`` (results.json) and say what is missing;
         with ``--require-isolation`` a missing guarantee stops the run. Called once per
         kata worker hello (every Dask worker's may differ): a guarantee one of them
         lacks is recorded as missing for the run."""
+        refuse_below_floor(isolation)
         level, missing = isolation.get("level", "none"), list(isolation.get("missing", []))
         known = self.kit.get("isolation")
         if known is not None:
@@ -675,6 +711,8 @@ class ClassGrader:
                 return
             missing = known["missing"] + new
         self.kit["isolation"] = {"level": level, "missing": missing}
+        if self.options.allow_unconfined:
+            self.kit["isolation"]["allow_unconfined"] = True
         if missing and self.options.require_isolation:
             raise GradingError(f"--require-isolation: this machine cannot give: {'; '.join(missing)}")
         self.progress("isolation", **self.kit["isolation"])
