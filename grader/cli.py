@@ -15,14 +15,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
+    from grader.grade import GradingError
     from grader.mistakes import MistakeError
     from grader.validate import validate
 
     console = Console(stderr=args.json)
     try:
         result = validate(progress=lambda message: console.print(f"[dim]… {escape(message)}[/dim]"),
-                          workers=args.jobs)
-    except MistakeError as error:
+                          workers=args.jobs, allow_unconfined=args.allow_unconfined)
+    except (MistakeError, GradingError) as error:
         print(f"kata validate: {error}", file=sys.stderr)
         return 2
     if args.json:
@@ -128,6 +129,7 @@ def _grade(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     options = GradeOptions(Path(args.submissions), Path(args.out), args.jobs or os.cpu_count() or 1,
                            args.timeout, args.resume, require_isolation=args.require_isolation,
+                           allow_unconfined=args.allow_unconfined,
                            seed=args.seed, lang=args.lang, scheduler=args.scheduler,
                            similarity_threshold=args.similarity_threshold)
     started = time.monotonic()
@@ -302,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     validate.add_argument("--jobs", type=worker_count, metavar="N",
                           help="kata runs in parallel, each in its own kata worker (default: one per core)")
+    add_allow_unconfined(validate)
     validate.set_defaults(handler=cmd_validate)
     grade = instructor_verb(verbs, "grade", "grader.grade",
                             help="grade a folder of submissions (folders or .zip files)")
@@ -331,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--require-isolation", action="store_true",
                        help="refuse to grade where the sandbox cannot give every guarantee "
                             "(see README: How student code is isolated)")
+    add_allow_unconfined(grade)
     grade.set_defaults(handler=cmd_grade)
     check = verbs.add_parser("check", help="grade your own exercises/: every TODO and your score")
     check.add_argument("--exercises", default="exercises", metavar="DIR",
@@ -497,7 +501,17 @@ def add_gradescope_export(formats: argparse._SubParsersAction) -> None:
     gradescope.add_argument("--visibility", default="visible",
                             choices=["visible", "after_due_date", "after_published", "hidden"],
                             help="when students see their per-TODO results (default: %(default)s)")
+    add_allow_unconfined(gradescope, "the bundle grades")
     gradescope.set_defaults(handler=cmd_export_gradescope)
+
+
+def add_allow_unconfined(parser: argparse.ArgumentParser, who: str = "grade") -> None:
+    """``--allow-unconfined``, declared once for every verb that runs student code as
+    the instructor (``grader.grade.refuse_below_floor`` is what it lifts)."""
+    parser.add_argument("--allow-unconfined", action="store_true",
+                        help=f"{who} even where student code would run as root with no file-system "
+                             "confinement (no namespaces, no Landlock, no uid of its own); refused "
+                             "without it; recorded in results.json")
 
 
 def cmd_export_gradescope(args: argparse.Namespace) -> int:
@@ -506,7 +520,8 @@ def cmd_export_gradescope(args: argparse.Namespace) -> int:
     from grader.gradescope import ExportError, export
 
     try:
-        bundle = export(Path(args.out), args.seed, args.timeout, args.visibility)
+        bundle = export(Path(args.out), args.seed, args.timeout, args.visibility,
+                        allow_unconfined=args.allow_unconfined)
     except (ExportError, OSError) as reason:
         return refused("kata export gradescope", reason)
     print(f"kata export gradescope: {bundle.files} files → {bundle.path}; grading seed "
