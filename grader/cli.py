@@ -131,7 +131,9 @@ def _grade(args: argparse.Namespace) -> int:
                            args.timeout, args.resume, require_isolation=args.require_isolation,
                            allow_unconfined=args.allow_unconfined,
                            seed=args.seed, lang=args.lang, scheduler=args.scheduler,
-                           similarity_threshold=args.similarity_threshold)
+                           similarity_threshold=args.similarity_threshold,
+                           tls_ca_file=args.tls_ca_file, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                           insecure_scheduler=args.insecure_scheduler)
     started = time.monotonic()
     with Progress(TextColumn("[bold]grading[/bold]"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
@@ -315,8 +317,22 @@ def build_parser() -> argparse.ArgumentParser:
     where = grade.add_mutually_exclusive_group()
     where.add_argument("--jobs", type=worker_count, metavar="N", help="submissions graded in parallel (default: one per core)")
     where.add_argument("--scheduler", metavar="ADDRESS|local:N",
-                       help="grade on a Dask cluster: a scheduler's address (tcp://HOST:8786), or local:N "
-                            "for N Dask workers on this machine (needs the cluster extra)")
+                       help="grade on a Dask cluster: a TLS scheduler's address (tls://HOST:8786, with "
+                            "--tls-*), or local:N for N Dask workers on this machine, over TLS with "
+                            "credentials of their own (needs the cluster extra)")
+    # Named as Dask's own command line names them (dask scheduler/worker --tls-*).
+    grade.add_argument("--tls-ca-file", metavar="PATH",
+                       help="with --scheduler ADDRESS: the CA certificate (PEM) the cluster's certificates "
+                            "are signed by (default: Dask's distributed.comm.tls.ca-file)")
+    grade.add_argument("--tls-cert", metavar="PATH",
+                       help="with --scheduler ADDRESS: kata grade's client certificate (PEM), signed by "
+                            "that CA (default: Dask's distributed.comm.tls.client.cert)")
+    grade.add_argument("--tls-key", metavar="PATH",
+                       help="with --scheduler ADDRESS: that certificate's private key (PEM) "
+                            "(default: Dask's distributed.comm.tls.client.key)")
+    grade.add_argument("--insecure-scheduler", action="store_true",
+                       help="accept a --scheduler address without TLS (tcp://): anyone who reaches it "
+                            "can run code on its workers and change grades; recorded in results.json")
     grade.add_argument("--timeout", type=seconds, default=60.0, metavar="S",
                        help="seconds one call of student code may take (default: %(default)s)")
     grade.add_argument("--resume", action="store_true",

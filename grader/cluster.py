@@ -17,12 +17,24 @@ up at once (``allowed-failures`` 0: ``local:N`` sets it; set
 ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0`` where you start yours) and each
 ``KilledWorker`` comes back here, where only the workers that had announced beginning the
 submission (its "begin" events) count against it.
-Answers from a worker with another kit version stop the run with one line.
+Answers from a worker with another kit version stop the run with one line; an answer
+graded with another seed, or for other bytes than the submission's, is that submission's
+error.
+
+Nobody else may reach the workers: whoever can talk to a Dask scheduler can run any code
+on its workers (and ``local:N``'s scheduler lives in the ``kata grade`` process itself), as
+the user they run as, and forge every grade. So ``local:N`` makes its cluster with
+temporary TLS credentials only ``kata grade`` and its workers hold (``Security.temporary``:
+mutual TLS, in memory), and ``--scheduler ADDRESS`` must be a ``tls://`` address reached
+with credentials (``--tls-ca-file``/``--tls-cert``/``--tls-key``, or Dask's configuration);
+an unauthenticated one is refused in one line unless ``--insecure-scheduler`` says the
+instructor accepts it (``kit.insecure_scheduler`` in results.json then records it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 import secrets
@@ -33,10 +45,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.grade import GradingError, Graded, WorkerSettings, file_stem
+from grader.grade import BelowFloor, GradingError, Graded, file_stem
 
 if TYPE_CHECKING:
-    from grader.grade import ClassGrader
+    from distributed.security import Security
+
+    from grader.grade import ClassGrader, GradeOptions
 
 INSTALL_HINT = 'pip install "mlflow-kata[cluster]" (in a checkout of the kit: pip install -e ".[cluster]")'
 LOCAL_PATTERN = re.compile(r"local:(\d{1,3})")
@@ -81,6 +95,92 @@ def require_dask() -> None:
         raise GradingError(f"--scheduler needs Dask, which is not installed: {INSTALL_HINT}") from None
 
 
+def tls_flags(options: "GradeOptions") -> dict[str, str]:
+    """The ``--tls-*`` options given, by their flag."""
+    given = {"--tls-ca-file": options.tls_ca_file, "--tls-cert": options.tls_cert, "--tls-key": options.tls_key}
+    return {flag: value for flag, value in given.items() if value}
+
+
+def is_insecure(spec: SchedulerSpec) -> bool:
+    """An address whose traffic Dask neither encrypts nor authenticates (tcp://, a bare
+    HOST:PORT, ...): anyone who reaches it can run code on its workers."""
+    return not spec.local_workers and not spec.address.startswith("tls://")
+
+
+def check_scheduler_options(options: "GradeOptions") -> SchedulerSpec | None:
+    """``--scheduler`` and its security options, refused in one line (exit 2) before
+    anything is written: a malformed value, Dask missing, an address nobody vouches for,
+    unusable credentials. ``local:N`` makes its own credentials, and a run without
+    ``--scheduler`` talks to no cluster, so the options that name credentials go only with
+    an address (a flag silently ignored would make an instructor believe in a guarantee)."""
+    flags = [*tls_flags(options), *(["--insecure-scheduler"] if options.insecure_scheduler else [])]
+    if options.scheduler is None:
+        if flags:
+            raise GradingError(f"{flags[0]} goes with --scheduler ADDRESS (a Dask scheduler's address)")
+        return None
+    spec = parse_scheduler(options.scheduler)
+    require_dask()
+    if spec.local_workers:
+        if flags:
+            raise GradingError(f"{flags[0]}: --scheduler {spec} makes its own TLS credentials for its "
+                               "cluster; drop it")
+        try:
+            import cryptography  # noqa: F401 - what Security.temporary makes them with
+        except ImportError:
+            raise GradingError(f"--scheduler {spec} makes TLS credentials with cryptography, which is not "
+                               f"installed: {INSTALL_HINT}") from None
+        return spec
+    client_security(spec, options)
+    return spec
+
+
+def client_security(spec: SchedulerSpec, options: "GradeOptions") -> "Security | None":
+    """The TLS credentials ``kata grade`` (and ``local:N``'s cluster) talk to the cluster
+    with; None for an insecure address the instructor accepted (``--insecure-scheduler``).
+    A ``tls://`` address needs a CA and a client certificate: from ``--tls-*`` (all three)
+    or else Dask's configuration (``distributed.comm.tls.ca-file``, ``.client.cert``,
+    ``.client.key``); each file is read here, so a wrong path is one line, not a timeout."""
+    from distributed.security import Security
+
+    if spec.local_workers:
+        return Security.temporary()  # in memory: held by kata grade and the workers it starts
+    if is_insecure(spec):
+        if options.insecure_scheduler:
+            return None
+        raise GradingError(f"--scheduler {spec}: not a tls:// address, so anyone who reaches the scheduler "
+                           "can run code on its workers and forge grades; start it with TLS and pass "
+                           "tls://HOST:PORT with --tls-ca-file, --tls-cert and --tls-key (see the README), "
+                           "or add --insecure-scheduler to accept it as it is")
+    given = tls_flags(options)
+    missing = [flag for flag in ("--tls-ca-file", "--tls-cert", "--tls-key") if given and flag not in given]
+    if missing:
+        raise GradingError(f"--tls-ca-file, --tls-cert and --tls-key go together: {', '.join(missing)} missing")
+    explicit = {"tls_ca_file": options.tls_ca_file, "tls_client_cert": options.tls_cert,
+                "tls_client_key": options.tls_key} if given else {}  # else Dask's configuration's
+    try:  # Dask's TLS settings are read here too (a bad min-version is a ValueError)
+        security = Security(require_encryption=True, **explicit)
+    except (ImportError, ValueError) as error:
+        raise GradingError(f"--scheduler {spec}: cannot use TLS: {error}") from None
+    named = given
+    if not given:
+        named = {"distributed.comm.tls.ca-file": security.tls_ca_file,
+                 "distributed.comm.tls.client.cert": security.tls_client_cert,
+                 "distributed.comm.tls.client.key": security.tls_client_key}
+        if not (security.tls_ca_file and security.tls_client_cert):
+            raise GradingError(f"--scheduler {spec}: no TLS credentials to reach it with: pass --tls-ca-file, "
+                               "--tls-cert and --tls-key, or set Dask's distributed.comm.tls.ca-file, "
+                               ".client.cert and .client.key")
+    for name, value in named.items():
+        if value and "\n" not in value and not Path(value).is_file():  # "\n": PEM text, as Dask allows
+            raise GradingError(f"{name} {value}: no such file")
+    try:
+        security.get_connection_args("client")  # reads and checks the CA, certificate and key
+    except (OSError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise GradingError(f"--scheduler {spec}: cannot use its TLS credentials: {reason}") from None
+    return security
+
+
 class DaskPool:
     """Grades jobs as Dask tasks, one per submission (see module docstring)."""
 
@@ -88,20 +188,24 @@ class DaskPool:
         self.spec = parse_scheduler(grader.options.scheduler or "")
         require_dask()
         self.grader = grader
-        self.settings = WorkerSettings(grader.options.timeout, grader.seed, grader.options.lang)
+        self.settings = grader.worker_settings()
         self.topic = f"mlflow-kata-begin-{secrets.token_hex(6)}"
         self.cluster = None
         self.client = None
         self.futures: dict = {}
+        self.sent: dict[str, str] = {}  # task key -> sha256 of the submission's zip it carries
         self.workspace = workspace
         self.server = None  # local:N: one model server for the machine, as a local run's
         self.began: Counter[str] = Counter()  # submission id -> workers that began grading it
         self.resent: Counter[str] = Counter()  # submission id -> times sent again (see send_again)
 
     def connect(self):
+        """A client of ``local:N``'s new cluster (TLS on 127.0.0.1, its credentials made
+        here and known to nobody else) or of the scheduler at ``--scheduler``'s address."""
         from distributed import Client, LocalCluster
 
         logging.getLogger("distributed").setLevel(logging.ERROR)  # the progress bar owns stderr
+        security = client_security(self.spec, self.grader.options)
         if self.spec.local_workers:
             import dask
 
@@ -110,11 +214,12 @@ class DaskPool:
             with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
                 self.cluster = LocalCluster(
                     n_workers=self.spec.local_workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                    host="127.0.0.1", protocol="tls://", security=security,
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
                     death_timeout=LOCAL_DEATH_TIMEOUT_S, plugins=[LeaveInterruptsToKataGrade()])
-            return Client(self.cluster)
+            return Client(self.cluster, security=security)
         try:
-            return Client(self.spec.address, timeout=CONNECT_TIMEOUT_S)
+            return Client(self.spec.address, security=security, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError, ValueError) as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise GradingError(f"cannot reach the Dask scheduler at {self.spec.address}: {reason}") from None
@@ -150,9 +255,13 @@ class DaskPool:
             room = max(1, sum(self.client.nthreads().values())) - len(self.futures)
             while waiting and room > 0:
                 job = waiting.pop()
-                task = GradeTask(job["id"], file_stem(job["id"]), zip_folder(Path(job["exercises"])),
-                                 bool(job["log"]), kit, self.settings, self.topic, server_url)
+                exercises = zip_folder(Path(job["exercises"]))
+                task = GradeTask(id=job["id"], stem=file_stem(job["id"]), exercises_zip=exercises,
+                                 exercises_sha256=hashlib.sha256(exercises).hexdigest(),
+                                 want_log=bool(job["log"]), kit_sha256=kit, settings=self.settings,
+                                 topic=self.topic, model_server=server_url)
                 key = f"kata-grade-{file_stem(job['id'])}-{secrets.token_hex(4)}"
+                self.sent[key] = task.exercises_sha256
                 future = self.client.submit(grade_task, task, key=key, pure=False)
                 self.futures[future] = job
                 done.add(future)
@@ -162,6 +271,7 @@ class DaskPool:
         for future in done:
             job = self.futures.pop(future)
             if self.send_again(future, job):
+                self.sent.pop(future.key, None)
                 self.resent[job["id"]] += 1
                 waiting.append(job)  # sent again first, as a new task
                 top_up()
@@ -198,6 +308,7 @@ class DaskPool:
         worker or a worker-side error is that submission's one-line error."""
         from distributed import KilledWorker
 
+        sent = self.sent.pop(future.key, None)
         try:
             answer = future.result()
         except KilledWorker:
@@ -211,6 +322,8 @@ class DaskPool:
         except CancelledError:
             raise GradingError(f"the Dask scheduler at {self.spec} dropped the grading of {job['id']!r} "
                                "(did it stop?): rerun with --resume to grade what is missing") from None
+        except BelowFloor:  # a Dask worker where student code would run as root, unconfined
+            raise
         except Exception as error:  # noqa: BLE001 - e.g. the worker could not start a kata worker
             first = next(iter(str(error).splitlines()), "")
             return {"id": job["id"], "error": f"grader error on a Dask worker: {type(error).__name__}: {first}"}
@@ -219,9 +332,15 @@ class DaskPool:
             raise GradingError(f"the Dask workers run another kit version: {answer.worker} has kit "
                                f"{answer.kit_sha256[:12]}, this kata grade {kit[:12]}; install the same kit "
                                "on every worker")
+        # Not what it was sent (a mixed-up or tampered answer): never a verdict of this run.
         if answer.seed != self.grader.seed:
-            raise GradingError(f"the Dask worker {answer.worker} graded with seed {answer.seed}, "
-                               f"not {self.grader.seed}")
+            return {"id": job["id"], "error": f"grader error on a Dask worker: {answer.worker} graded it with "
+                                              f"seed {answer.seed!r}, not this run's {self.grader.seed!r}: "
+                                              "not graded"}
+        if sent is None or answer.exercises_sha256 != sent:
+            return {"id": job["id"], "error": f"grader error on a Dask worker: {answer.worker} answered for "
+                                              "other files than the submission's (their hash differs): "
+                                              "not graded"}
         if answer.isolation:
             self.grader.record_isolation(answer.isolation)
         if answer.log is not None and job["log"]:

@@ -11,8 +11,9 @@ task running at once, and the kit's model server for the bonus: the one the task
 Dask worker's own, started on first use. They go away with the Dask worker (``KataWorkerPlugin.teardown``, ``atexit``; the
 kata workers also by ``PR_SET_PDEATHSIG`` should it be killed).
 
-Every answer carries the worker's kit hash and the seed it graded with: ``kata grade``
-refuses answers from another kit version (``grader.cluster``). This module imports
+Every answer carries the worker's kit hash, the seed it graded with and the hash of the
+submission's bytes it received: ``kata grade`` refuses answers from another kit version,
+and one for another seed or other bytes than it sent (``grader.cluster``). This module imports
 ``distributed``: only Dask workers and ``grader.cluster`` (once Dask is known to be
 installed) import it.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import io
 import shutil
 import signal
@@ -47,6 +49,7 @@ class GradeTask:
     id: str
     stem: str  # grader.grade.file_stem(id): a safe folder name
     exercises_zip: bytes  # the staged exercises/ folder (flat: the task files)
+    exercises_sha256: str  # what kata grade holds the answer to: the hash of exercises_zip
     want_log: bool  # return the pytest-html log
     kit_sha256: str  # the kit of the `kata grade` that sent it
     settings: WorkerSettings
@@ -56,11 +59,13 @@ class GradeTask:
 
 @dataclass(frozen=True)
 class TaskAnswer:
-    """What a Dask worker sends back: its kit and seed, and the kata worker's reply
-    (None: the kata worker stopped or hung), the log's bytes, the sandbox's isolation."""
+    """What a Dask worker sends back: its kit and seed, the hash of the submission's bytes
+    it graded, and the kata worker's reply (None: the kata worker stopped or hung), the
+    log's bytes, the sandbox's isolation."""
 
     kit_sha256: str
     seed: str
+    exercises_sha256: str  # of the exercises_zip received, checked by kata grade against what it sent
     worker: str  # the Dask worker's address, for messages
     reply: dict | None = None
     log: bytes | None = None
@@ -109,8 +114,9 @@ class KataHost:
 
     def grade(self, task: GradeTask) -> TaskAnswer:
         address = get_worker().address
+        received = hashlib.sha256(task.exercises_zip).hexdigest()
         if task.kit_sha256 != self.kit:
-            return TaskAnswer(self.kit, task.settings.seed, address)
+            return TaskAnswer(self.kit, task.settings.seed, received, address)
         folder = self.workspace / "staging" / task.stem
         shutil.rmtree(folder, ignore_errors=True)
         unzip_flat(task.exercises_zip, folder / "exercises")
@@ -121,7 +127,8 @@ class KataHost:
             reply = worker.grade(job, grading_deadline_s(task.settings.timeout))
             self.give_back(worker, healthy=reply is not None)
             log_bytes = log.read_bytes() if log is not None and log.is_file() else None
-            return TaskAnswer(self.kit, task.settings.seed, address, reply, log_bytes, dict(self.isolation))
+            return TaskAnswer(self.kit, task.settings.seed, received, address, reply, log_bytes,
+                              dict(self.isolation))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

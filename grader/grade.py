@@ -288,6 +288,11 @@ class GradeOptions:
     lang: str = "en"  # the language of the verdicts' messages (grader.i18n)
     scheduler: str | None = None  # grade on Dask: a scheduler address or "local:N" (grader.cluster)
     similarity_threshold: float | None = None  # None: grader.similarity's default
+    # --scheduler ADDRESS's client credentials (all three, else Dask's configuration's)
+    tls_ca_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    insecure_scheduler: bool = False  # accept a scheduler address without TLS (recorded in results.json)
 
 
 def new_seed() -> str:
@@ -574,11 +579,12 @@ class ClassGrader:
         if options.out.resolve().is_relative_to(options.submissions.resolve()):
             raise GradingError(f"--out {options.out} is inside the submissions folder, which kata grade "
                                "never writes to: choose a folder outside it")
-        if options.scheduler is not None:  # before anything is written: no Dask, or a bad address form
-            from grader.cluster import parse_scheduler, require_dask
+        # before anything is written: no Dask, a bad address, a cluster nobody vouches for
+        from grader.cluster import check_scheduler_options, is_insecure
 
-            parse_scheduler(options.scheduler)
-            require_dask()
+        spec = check_scheduler_options(options)
+        if spec is not None and is_insecure(spec):
+            self.kit["insecure_scheduler"] = True  # the instructor accepted it: say so in results.json
         options.out.mkdir(parents=True, exist_ok=True)
         if self.out_lock is None:
             self.out_lock = lock_out(options.out)

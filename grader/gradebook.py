@@ -114,6 +114,8 @@ def check_results_json(data: object) -> None:
               and isinstance(iso.get("missing"), list)
               and all(isinstance(item, str) for item in iso["missing"]),
               "kit.isolation", "needs level full/partial/none and a list of missing strings")
+    if "insecure_scheduler" in kit:  # graded on a Dask cluster without TLS (kata grade --insecure-scheduler)
+        _need(isinstance(kit["insecure_scheduler"], bool), "kit.insecure_scheduler", "not true or false")
     _need(isinstance(data["todos"], list), "todos", "not a list")
     for n, todo in enumerate(data["todos"]):
         where = f"todos[{n}]"

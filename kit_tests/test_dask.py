@@ -1,13 +1,16 @@
 """``kata grade --scheduler`` on a real Dask cluster: a ``dask scheduler`` and two ``dask
-worker`` processes from the kit's virtualenv on 127.0.0.1 grade a small class to the
-same per-TODO verdicts as a local ``--jobs`` run with the same seed, although the test
-kills the Dask worker grading one student mid-grade (retried elsewhere) and twice the
-worker grading another (that submission alone is reported). Plus the one-line refusals
-(no Dask, a bad ``--scheduler``, workers with another kit) and Ctrl-C on ``local:2``.
+worker`` processes from the kit's virtualenv on 127.0.0.1, over TLS with certificates made
+by the README's openssl commands, grade a small class to the same per-TODO verdicts as a
+local ``--jobs`` run with the same seed, although the test kills the Dask worker grading
+one student mid-grade (retried elsewhere) and twice the worker grading another (that
+submission alone is reported). Plus the one-line refusals (no Dask, a bad or
+unauthenticated ``--scheduler``, workers with another kit), another local user who cannot
+run anything on ``local:2``'s cluster, and Ctrl-C on ``local:2``.
 
 One local reference run and one Dask run are shared by the assertions (module fixtures).
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -36,6 +39,30 @@ GRADE = [sys.executable, "-m", "grader", "grade"]
 BIN = Path(sys.executable).parent
 # The scheduler gives a dead worker's tasks back to kata grade at once: what the README asks.
 SCHEDULER_ENV = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+OTHER_UID = 1001  # another local user, with none of the grader's credentials
+# The README's recipe: a CA, and one certificate it signs for the scheduler, the workers
+# and kata grade.
+OPENSSL = (("req", "-x509", "-newkey", "rsa:3072", "-nodes", "-days", "365", "-subj", "/CN=kata-ca",
+            "-keyout", "ca.key", "-out", "ca.pem"),
+           ("req", "-newkey", "rsa:3072", "-nodes", "-subj", "/CN=kata-cluster", "-keyout", "cluster.key",
+            "-out", "cluster.csr"),
+           ("x509", "-req", "-in", "cluster.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "365", "-out", "cluster.pem"))
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory) -> dict[str, str]:
+    """The README's certificates, by the flag that names each (Dask's and kata grade's)."""
+    assert shutil.which("openssl"), "the README's TLS recipe uses openssl"
+    folder = tmp_path_factory.mktemp("tls")
+    for command in OPENSSL:
+        subprocess.run(["openssl", *command], cwd=folder, check=True, capture_output=True, timeout=60)
+    return {"--tls-ca-file": str(folder / "ca.pem"), "--tls-cert": str(folder / "cluster.pem"),
+            "--tls-key": str(folder / "cluster.key")}
+
+
+def flags(tls: dict[str, str]) -> list[str]:
+    return [item for pair in tls.items() for item in pair]
 
 
 def free_port() -> int:
@@ -88,17 +115,25 @@ def children(pid: int, command_part: str) -> list[int]:
 
 class Cluster:
     """A ``dask scheduler`` and ``dask worker`` processes (each with its nanny) from the
-    kit's virtualenv, on 127.0.0.1, with ``$TMPDIR`` in ``tmp`` (their workspaces)."""
+    kit's virtualenv, on 127.0.0.1, with ``$TMPDIR`` in ``tmp`` (their workspaces): over
+    TLS with ``tls``'s certificates as the README starts them, else plain tcp://."""
 
-    def __init__(self, tmp: Path, kit: Path = KIT_ROOT, scheduler_env: dict[str, str] = SCHEDULER_ENV):
-        self.tmp, self.kit = tmp, kit
+    def __init__(self, tmp: Path, kit: Path = KIT_ROOT, scheduler_env: dict[str, str] = SCHEDULER_ENV,
+                 tls: dict[str, str] | None = None):
+        self.tmp, self.kit, self.tls = tmp, kit, tls
         tmp.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, **scheduler_env, "TMPDIR": str(tmp),
                     "PYTHONPATH": os.pathsep.join(filter(None, [str(kit), os.environ.get("PYTHONPATH")]))}
         self.port = free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
-        self.processes = [self.start([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
-                                      str(self.port), "--no-dashboard"])]
+        host = f"{'tls' if tls else 'tcp'}://127.0.0.1"
+        self.address = f"{host}:{self.port}"
+        self.processes = [self.start([str(BIN / "dask"), "scheduler", "--host", host, "--port", str(self.port),
+                                      "--no-dashboard", *flags(tls or {})])]
+
+    def kata_options(self) -> list[str]:
+        """``kata grade``'s options for this scheduler: its address and credentials, or
+        ``--insecure-scheduler`` for a plain tcp:// one."""
+        return ["--scheduler", self.address, *(flags(self.tls) if self.tls else ["--insecure-scheduler"])]
 
     def start(self, command: list[str]) -> subprocess.Popen:
         return subprocess.Popen(command, cwd=self.kit, env=self.env, stdin=subprocess.DEVNULL,
@@ -107,7 +142,7 @@ class Cluster:
     def add_workers(self, count: int) -> None:
         for _ in range(count):
             self.processes.append(self.start([str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
-                                              "--host", "127.0.0.1", "--no-dashboard"]))
+                                              "--host", "127.0.0.1", "--no-dashboard", *flags(self.tls or {})]))
 
     def stop(self) -> None:
         for process in reversed(self.processes):  # workers close first (their plugin's teardown)
@@ -175,8 +210,8 @@ class Killer:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("dask-tmp"))
+def cluster(tmp_path_factory, tls):
+    cluster = Cluster(tmp_path_factory.mktemp("dask-tmp"), tls=tls)
     cluster.add_workers(2)
     yield cluster
     cluster.stop()
@@ -191,7 +226,7 @@ def dask_graded(cluster, submissions, reference, tmp_path_factory):
     out = tmp_path_factory.mktemp("dask") / "out"
     killer = Killer(cluster.tmp, {RETRIED: 1, VICTIM: 2})
     started = time.monotonic()
-    kata = subprocess.Popen([*GRADE, str(submissions), "--out", str(out), "--scheduler", cluster.address,
+    kata = subprocess.Popen([*GRADE, str(submissions), "--out", str(out), *cluster.kata_options(),
                              "--seed", SEED], cwd=KIT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -213,6 +248,8 @@ def test_the_dask_cluster_gives_every_todo_the_verdict_of_a_local_run_with_the_s
     results = dask_graded["results"]
     assert results["kit"]["seed"] == SEED and results["kit"]["tests_sha256"] == reference["kit"]["tests_sha256"]
     assert results["kit"]["isolation"] == reference["kit"]["isolation"]
+    assert dask_graded["run"].args[dask_graded["run"].args.index("--scheduler") + 1].startswith("tls://")
+    assert "insecure_scheduler" not in results["kit"]  # a TLS cluster with credentials
     dask, local = statuses(results), statuses(reference)
     verdicts = {status for student in STUDENTS for status in local[student].values()}
     assert verdicts >= {"pass", "fail", "error"}  # the comparison covers every kind
@@ -258,7 +295,8 @@ def test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry(tmp_pat
     against every task the worker held. Here one submission's worker is killed while
     grading it; the scheduler moves it behind its neighbour on the other worker, which is
     then killed too: the scheduler's count says "died twice", but only one worker was
-    grading it, so ``kata grade`` sends it again and it is graded."""
+    grading it, so ``kata grade`` sends it again and it is graded. Its scheduler is a plain
+    tcp:// one, accepted with ``--insecure-scheduler`` and recorded in results.json."""
     from distributed import Client
 
     waiting, neighbour = "waits_behind", "its_neighbour"
@@ -273,7 +311,7 @@ def test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry(tmp_pat
         cluster.add_workers(2)
         with Client(cluster.address, timeout=60) as watcher:
             watcher.wait_for_workers(2, timeout=120)
-            kata = subprocess.Popen([*GRADE, str(submissions), "--out", str(out), "--scheduler", cluster.address,
+            kata = subprocess.Popen([*GRADE, str(submissions), "--out", str(out), *cluster.kata_options(),
                                      "--seed", SEED], cwd=KIT_ROOT, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
             first = Killer(cluster.tmp, {waiting: 1})
@@ -301,13 +339,67 @@ def test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry(tmp_pat
             patch.setattr(tempfile, "tempdir", str(cluster.tmp))
             remove_abandoned_workspaces()
     assert kata.returncode == 0, stderr[-2000:]
-    graded = {s["id"]: (s["status"], s["score"]) for s in json.loads((out / "results.json").read_text())["submissions"]}
+    results = json.loads((out / "results.json").read_text())
+    graded = {s["id"]: (s["status"], s["score"]) for s in results["submissions"]}
     assert graded == {waiting: ("graded", 15), neighbour: ("graded", 15)}, stderr[-2000:]
+    assert results["kit"]["insecure_scheduler"] is True
 
 
 def run_kata(*arguments: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([*GRADE, *arguments], cwd=KIT_ROOT, capture_output=True, text=True,
                           timeout=timeout, env=env)
+
+
+def without_dask_tls() -> dict[str, str]:
+    """This environment without Dask TLS settings (``kata grade`` would read them)."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("DASK_DISTRIBUTED__COMM__")}
+
+
+@pytest.mark.parametrize("arguments, reason", [
+    (["--scheduler", "tcp://127.0.0.1:1"], "not a tls:// address"),
+    (["--scheduler", "127.0.0.1:1"], "not a tls:// address"),
+    (["--scheduler", "tls://127.0.0.1:1"], "no TLS credentials"),
+    (["--scheduler", "tls://127.0.0.1:1", "--tls-ca-file", "ca.pem"], "go together: --tls-cert, --tls-key missing"),
+    (["--scheduler", "tls://127.0.0.1:1", "--tls-ca-file", "no.pem", "--tls-cert", "no.pem", "--tls-key", "no.key"],
+     "--tls-ca-file no.pem: no such file"),
+    (["--scheduler", "local:1", "--insecure-scheduler"], "makes its own TLS credentials"),
+    (["--jobs", "1", "--tls-cert", "cluster.pem"], "--tls-cert goes with --scheduler ADDRESS"),
+])
+def test_a_scheduler_nobody_vouches_for_is_refused_in_one_line(submissions, tmp_path, arguments, reason):
+    """Whoever reaches an unauthenticated scheduler runs code on its workers and writes the
+    grades: kata grade wants a tls:// address and credentials, or --insecure-scheduler."""
+    run = run_kata(str(submissions), "--out", str(tmp_path / "out"), *arguments, env=without_dask_tls())
+    assert run.returncode == 2, run.stderr[-2000:]
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kata grade: ") and reason in lines[0], run.stderr
+    if "tcp://" in arguments[1]:
+        assert "--insecure-scheduler" in lines[0]  # says how to accept it anyway
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_answer_graded_with_another_seed_or_for_other_bytes_is_that_submissions_error():
+    """kata grade holds each Dask answer to what it sent: the run's seed and the hash of the
+    submission's zip (a mixed-up or forged answer never becomes a verdict)."""
+    from types import SimpleNamespace
+
+    from grader.cluster import DaskPool
+    from grader.cluster_worker import TaskAnswer
+
+    pool = DaskPool.__new__(DaskPool)
+    pool.grader = SimpleNamespace(kit={"tests_sha256": "k" * 64}, seed="s1", record_isolation=lambda _: None)
+    pool.sent = {}
+    job = {"id": "ana", "log": None}
+
+    def reply(seed: str, digest: str) -> dict | None:
+        pool.sent["key"] = "d" * 64
+        future = SimpleNamespace(key="key", result=lambda: TaskAnswer("k" * 64, seed, digest, "tls://w:1",
+                                                                      {"id": "ana", "todos": {}}))
+        return pool.reply_of(future, job)
+
+    assert reply("s1", "d" * 64) == {"id": "ana", "todos": {}}
+    assert "seed 'other', not this run's 's1'" in reply("other", "d" * 64)["error"]
+    assert "other files than the submission's" in reply("s1", "e" * 64)["error"]
+    assert not pool.sent  # nothing kept of the answered tasks
 
 
 def test_without_dask_scheduler_says_which_extra_to_install_in_one_line(submissions, tmp_path):
@@ -335,7 +427,8 @@ def test_scheduler_and_jobs_are_one_choice(submissions, tmp_path):
     assert run.returncode == 2 and "not allowed with argument" in run.stderr
 
 
-def test_dask_workers_running_another_kit_version_stop_the_run_in_one_line(submissions, tmp_path):
+def test_dask_workers_running_another_kit_version_stop_the_run_in_one_line(submissions, tmp_path, tls):
+    """Here kata grade finds its TLS credentials in Dask's configuration, not in --tls-*."""
     other = tmp_path / "other-kit"
     for name in ("grader", "labkit", "tests", "data"):
         shutil.copytree(KIT_ROOT / name, other / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -343,40 +436,170 @@ def test_dask_workers_running_another_kit_version_stop_the_run_in_one_line(submi
         shutil.copy(KIT_ROOT / name, other / name)
     with open(other / "tests" / "test_task1.py", "a") as test:
         test.write("\n# a later edit of the tests\n")
-    cluster = Cluster(tmp_path / "tmp", kit=other)
+    cluster = Cluster(tmp_path / "tmp", kit=other, tls=tls)
+    dask_tls = {"DASK_DISTRIBUTED__COMM__TLS__CA_FILE": tls["--tls-ca-file"],
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": tls["--tls-cert"],
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": tls["--tls-key"]}
     try:
         cluster.add_workers(1)
         run = run_kata(str(submissions), "--out", str(tmp_path / "out"), "--scheduler", cluster.address,
-                       "--seed", SEED)
+                       "--seed", SEED, env={**without_dask_tls(), **dask_tls})
     finally:
         cluster.stop()
     assert run.returncode == 2, run.stderr[-2000:]
     line = run.stderr.strip().splitlines()[-1]
-    assert line.startswith("kata grade: the Dask workers run another kit version: tcp://127.0.0.1:"), line
+    assert line.startswith("kata grade: the Dask workers run another kit version: tls://127.0.0.1:"), line
     assert not (tmp_path / "out" / "results.json").exists()
 
 
-def test_ctrl_c_on_local_workers_stops_the_cluster_and_everything_it_started(submissions, tmp_path):
-    """A terminal's Ctrl-C: SIGINT to the whole process group, Dask worker processes included."""
-    tmp = tmp_path / "tmp"
+# Another local user's try, given the ports the kata grade process tree listens on: run
+# os.getuid through the scheduler (Client.run) and through every worker's and nanny's own
+# "run" handler, with no credentials and with TLS credentials of its own, over tls:// and
+# tcp://. Its tools are loaded and checked as root, then again as OTHER_UID on a cluster
+# of its own (so a failure below is the grader's cluster refusing it, not a broken tool).
+ATTACKER = r"""
+import asyncio, json, logging, os, sys
+from distributed import Client, Scheduler, Worker
+from distributed.core import rpc
+from distributed.protocol import pickle
+from distributed.security import Security
+
+logging.disable(logging.CRITICAL)
+uid, ports = int(sys.argv[1]), [int(port) for port in sys.argv[2:]]
+own = Security.temporary()  # a certificate no CA of the grader's signed
+
+async def client_run(address, security):
+    async with Client(address, security=security, asynchronous=True, timeout=5) as client:
+        return await client.run(os.getuid)
+
+async def handler_run(address, security):
+    args = security.get_connection_args("client") if security else {}
+    async with rpc(address, timeout=5, connection_args=args) as remote:
+        return await remote.run(function=pickle.dumps(os.getuid))
+
+async def control():
+    for protocol, security in (("tcp://", None), ("tls://", own)):
+        async with Scheduler(host="127.0.0.1", port=0, protocol=protocol, security=security,
+                             dashboard_address="127.0.0.1:0") as scheduler, \
+                   Worker(scheduler.address, nthreads=1, security=security) as worker:
+            assert await client_run(scheduler.address, security) == {worker.address: os.getuid()}
+            assert (await handler_run(worker.address, security))["result"] == os.getuid()
+
+async def attempt(how, address, security):
+    try:  # an HTTP port (a dashboard, the model server) may hold a Dask handshake a long while
+        answer = await asyncio.wait_for(how(address, security), 8)
+        return f"{how.__name__} {address} ({'own' if security else 'no'} credentials): {answer}"
+    except Exception:
+        return None
+
+async def main():
+    await control()
+    os.setgroups([]); os.setgid(uid); os.setuid(uid)
+    await control()
+    tries = [attempt(how, f"{scheme}127.0.0.1:{port}", security) for port in ports
+             for scheme, security in (("tcp://", None), ("tls://", None), ("tls://", own))
+             for how in (client_run, handler_run)]
+    ran = [result for result in await asyncio.gather(*tries) if result]
+    print(json.dumps({"uid": os.getuid(), "tries": len(tries), "ran": ran}))
+
+asyncio.run(main())
+"""
+
+
+def process_tree(pid: int) -> set[int]:
+    """``pid`` and its descendants."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        found = {child for child, of in parents.items() if of == parent} - tree
+        tree |= found
+        frontier.extend(found)
+    return tree
+
+
+def listening_ports(pids: set[int]) -> set[int]:
+    """The TCP ports on which any of ``pids`` listens."""
+    listening = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # LISTEN
+                    listening[f"socket:[{fields[9]}]"] = int(fields[1].rsplit(":", 1)[1], 16)
+    ports = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in listening:
+                        ports.add(listening[os.readlink(fd)])
+    return ports
+
+
+@pytest.fixture(scope="module")
+def local_run(submissions, tmp_path_factory):
+    """``kata grade --scheduler local:2``: once its kata workers are up, another local user
+    tries every port its processes listen on (``ATTACKER``); then a terminal's Ctrl-C
+    (SIGINT to the whole process group, Dask worker processes included)."""
+    root = tmp_path_factory.mktemp("local-run")
+    tmp = root / "tmp"
     tmp.mkdir()
-    kata = subprocess.Popen([*GRADE, str(submissions), "--out", str(tmp_path / "out"), "--scheduler", "local:2",
+    kata = subprocess.Popen([*GRADE, str(submissions), "--out", str(root / "out"), "--scheduler", "local:2",
                              "--seed", SEED], cwd=KIT_ROOT, env={**os.environ, "TMPDIR": str(tmp)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    attack, up_after = None, False
     try:
         deadline = time.monotonic() + 300
         while not any(b"grader.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
                       for pid in started_by(tmp) if Path(f"/proc/{pid}/cmdline").exists()):
             assert kata.poll() is None and time.monotonic() < deadline, "no kata worker started"
             time.sleep(0.2)
+        if os.geteuid() == 0:
+            own, every = listening_ports({kata.pid}), listening_ports(process_tree(kata.pid))
+            scratch = tempfile.mkdtemp(prefix="kata-other-user-", dir="/tmp")  # its $TMPDIR, its own
+            os.chown(scratch, OTHER_UID, OTHER_UID)
+            try:
+                attack = subprocess.run([sys.executable, "-c", ATTACKER, str(OTHER_UID), *map(str, sorted(every))],
+                                        cwd="/", env={**os.environ, "TMPDIR": scratch}, capture_output=True,
+                                        text=True, timeout=120)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            attack = {"own": own, "every": every, "run": attack}
+            up_after = kata.poll() is None  # the cluster was up throughout
         os.killpg(kata.pid, signal.SIGINT)
         _, stderr = kata.communicate(timeout=120)
     finally:
         if kata.poll() is None:
             kata.kill()
             kata.communicate()
-    assert kata.returncode == 130, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("kata grade: interrupted"), stderr
-    assert wait_for_no_process(tmp) == []  # Dask workers, kata workers, model server
-    assert not list(tmp.glob("kata-grade-*"))
+    return {"run": kata, "stderr": stderr, "tmp": tmp, "attack": attack, "up_after": up_after}
+
+
+def test_another_local_user_cannot_run_anything_on_local_workers(local_run):
+    """``local:N``'s cluster speaks TLS only with credentials made for it, in memory: another
+    local user reaches none of its ports, with no credentials or with its own, as tls:// or
+    tcp://, through the scheduler or a worker's or nanny's own handlers."""
+    if local_run["attack"] is None:
+        pytest.skip("needs root, to become another local user")
+    attack = local_run["attack"]
+    assert local_run["up_after"], "kata grade ended before the try was over"
+    assert attack["own"], "kata grade listens on no port: where is its scheduler?"
+    assert attack["run"].returncode == 0, attack["run"].stderr[-3000:]
+    tried = json.loads(attack["run"].stdout.strip().splitlines()[-1])
+    assert tried["uid"] == OTHER_UID and tried["tries"] == 6 * len(attack["every"])
+    assert tried["ran"] == []
+
+
+def test_ctrl_c_on_local_workers_stops_the_cluster_and_everything_it_started(local_run):
+    """A terminal's Ctrl-C: SIGINT to the whole process group, Dask worker processes included."""
+    assert local_run["run"].returncode == 130, local_run["stderr"]
+    lines = local_run["stderr"].strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kata grade: interrupted"), local_run["stderr"]
+    assert wait_for_no_process(local_run["tmp"]) == []  # Dask workers, kata workers, model server
+    assert not list(local_run["tmp"].glob("kata-grade-*"))

@@ -344,6 +344,7 @@ MUTATIONS = {  # each changes a valid results.json in place, or returns what rep
     "bad sha": _put("xyz", "kit", "tests_sha256"),
     "bad seed": _put("a b", "kit", "seed"),
     "bad isolation": _put({"level": "most"}, "kit", "isolation"),
+    "insecure scheduler as text": _put("yes", "kit", "insecure_scheduler"),
     "todo without title": _drop("todos", 0, "title"),
     "points as text": _put("1", "todos", 0, "points"),
     "bonus as int": _put(1, "todos", 0, "bonus"),
@@ -369,6 +370,8 @@ def test_the_results_check_refuses_what_the_json_schema_refuses(name):
 
 def test_a_valid_results_json_loads_with_its_own_todo_table(tmp_path):
     data = good_results()
+    jsonschema.validate(data, SCHEMA)
+    data["kit"]["insecure_scheduler"] = True  # graded on a Dask cluster without TLS: recorded, valid
     jsonschema.validate(data, SCHEMA)
     data["todos"][0]["points"] = 3  # another kit's table: scores follow the file
     for sub in data["submissions"]:

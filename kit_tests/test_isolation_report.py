@@ -100,3 +100,14 @@ def test_allow_unconfined_grades_below_the_floor_and_is_recorded(one_student, tm
     assert results["kit"]["isolation"]["level"] == "none"
     assert results["kit"]["isolation"]["allow_unconfined"] is True
     assert results["submissions"][0]["status"] == "graded"
+
+
+@floor_shapes
+def test_below_the_floor_a_dask_worker_refuses_and_kata_grade_stops_in_one_line(one_student, tmp_path):
+    pytest.importorskip("distributed")
+    graded = below_floor("grade", str(one_student), "--out", str(tmp_path / "out"), "--scheduler", "local:1",
+                         "--timeout", "20")
+    assert graded.returncode == 2, graded.stderr
+    assert "refusing to grade: student code would run as root with no file-system confinement" in graded.stderr
+    assert "Traceback" not in graded.stderr
+    assert not (tmp_path / "out" / "results.json").exists()
