@@ -529,6 +529,7 @@ class LocalPool:
             except queue.Empty:
                 return
             self.grader.progress("begin", id=job["id"])
+            self.revive_server()
             reply = worker.grade(worker_job(job), deadline)
             if self.stopping:  # a worker killed now is no verdict on its submission
                 return
@@ -543,6 +544,13 @@ class LocalPool:
                     worker.wait_ready()
                 except GradingError:
                     pass
+
+    def revive_server(self) -> None:
+        """The class's model server, restarted if the last submission left it dead (its
+        failure to restart reaches the bonus TODOs as the server's refusal)."""
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                self.server.ensure_alive()
 
     def close(self) -> None:
         with self.lock:
