@@ -157,3 +157,20 @@ def test_a_megabyte_message_is_masked_by_its_first_characters_only():
     message = "TODO 4.1: expected the run 'x' " + ".-" * 500_000
     assert len(pattern(message)) <= PATTERN_CHARS
     assert pattern(message).startswith("TODO <n>: expected the run <q>")
+
+
+def test_an_optional_section_past_its_deadline_or_failing_gives_none_and_never_waits_longer():
+    """grade.grade writes the grades first; the similarity section runs under
+    ``within_deadline`` and a stuck or failing one costs only that section."""
+    import threading
+    import time
+
+    from grader.grade import within_deadline
+
+    release = threading.Event()
+    started = time.monotonic()
+    assert within_deadline(lambda: release.wait(30), 0.2) is None
+    assert time.monotonic() - started < 10
+    release.set()
+    assert within_deadline(lambda: 1 / 0, 5) is None
+    assert within_deadline(lambda: [("a", "b")], 5) == [("a", "b")]
