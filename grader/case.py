@@ -193,6 +193,13 @@ class KataCase:
             self.properties.append(("kata_status", "error"))
             self.fail(_("the MLflow store was replaced or linked elsewhere by the code under "
                         "test; nothing in it can be trusted"))
+        from grader.store import store_refusal
+
+        refused = store_refusal(database)
+        if refused:
+            self.properties.append(("kata_status", "error"))
+            self.fail(_("the code under test left an MLflow store the kit will not read: {reason}").format(
+                reason=refused))
 
     def _checked(self, result: CallResult, what: str, tolerate_raise: bool = False):
         """The returned value (or a ``Described`` one); any failure of the student's code
