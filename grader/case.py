@@ -193,6 +193,13 @@ class KataCase:
             self.properties.append(("kata_status", "error"))
             self.fail(_("the MLflow store was replaced or linked elsewhere by the code under "
                         "test; nothing in it can be trusted"))
+        from grader.store import store_refusal
+
+        refused = store_refusal(database)
+        if refused:
+            self.properties.append(("kata_status", "error"))
+            self.fail(_("the code under test left an MLflow store the kit will not read: {reason}").format(
+                reason=refused))
 
     def _checked(self, result: CallResult, what: str, tolerate_raise: bool = False):
         """The returned value (or a ``Described`` one); any failure of the student's code
@@ -337,13 +344,24 @@ def verb(outcome: str) -> str:
 AUTO_RUN_NAME = re.compile(r"[a-z]+-[a-z]+-\d{1,3}")  # MLflow's name for a run nobody named
 
 
+NAME_CHARS = 200  # of a student-made name quoted in a message (a run name may be megabytes)
+
+
+def quoted(name) -> str:
+    """``repr(name)``, cut to ``NAME_CHARS`` with the length said: the student chose it."""
+    text = str(name)
+    if len(text) <= NAME_CHARS:
+        return repr(text)
+    return repr(text[:NAME_CHARS]) + "…" + _("({count} characters)").format(count=len(text))
+
+
 def run_label(run) -> str:
     """A run as a message names it: by its name, never its hex id; a run the student
     did not name is said to be one (with the name MLflow gave it, to find it in the UI)."""
     name = run.info.run_name or ""
     if not name or AUTO_RUN_NAME.fullmatch(name):
         return _("a run without a name of yours (MLflow named it {name})").format(name=repr(name))
-    return _("the run {name}").format(name=repr(name))
+    return _("the run {name}").format(name=quoted(name))
 
 
 def describe_runs(runs) -> str:
@@ -417,7 +435,7 @@ def candidate_run(case: KataCase, run_id) -> str:
     run = case.run_or_none(run_id)
     if run is None:
         return repr(run_id)
-    return _("the {name} run, r2 = {r2}").format(name=run.info.run_name,
+    return _("the {name} run, r2 = {r2}").format(name=str(run.info.run_name)[:NAME_CHARS],
                                                   r2=run.data.metrics.get("r2"))
 
 

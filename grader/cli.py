@@ -148,6 +148,9 @@ def _grade(args: argparse.Namespace) -> int:
                                   f"{'; '.join(data['missing'])}", soft_wrap=True, markup=False, highlight=False)
             elif event == "begin":
                 bar.update(task, description=data["id"])
+            elif event == "similarity" and data["pairs"] is None:
+                bar.console.print(f"similar pairs: not compared (the comparison failed or took over "
+                                  f"{data['deadline_s']} s); the grades are written", markup=False, highlight=False)
             elif event == "similarity":
                 bar.console.print(f"similar pairs (score ≥ {data['threshold']:g}): {data['pairs']}",
                                   markup=False, highlight=False)

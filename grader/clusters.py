@@ -27,8 +27,10 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<id>"),
     # 'name' or "name", but not the apostrophes of English text (config's, students')
     (re.compile(r"""(?<![\w'"])(?:'[^'\n]*'|"[^"\n]*")(?![\w'"])"""), "<q>"),
-    # /abs/path, C:\dir\file, ./rel/file, dir/sub/file.py (two parts or more)
-    (re.compile(r"(?:[A-Za-z]:|~|\.{1,2})?(?:[\\/][\w.@+-]+){2,}|(?<![\w/\\])[\w.@+-]+(?:[\\/][\w.@+-]+)+"),
+    # /abs/path, C:\dir\file, ./rel/file, dir/sub/file.py (two parts or more). Linear
+    # time: a relative path starts only where a run of path characters starts (a start
+    # inside ".-.-.-…" rescanned the rest of the run: 52 s for a 60,000-character name).
+    (re.compile(r"(?:[A-Za-z]:|~|\.{1,2})?(?:[\\/][\w.@+-]+){2,}|(?<![\w.@+/\\-])[\w.@+-]++(?:[\\/][\w.@+-]+)+"),
      "<path>"),
     (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<id>"),
     # run ids, short hashes: hex with at least one digit and one letter, 6+ long
@@ -39,9 +41,14 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
 _SPACE = re.compile(r"\s+")
 
 
+PATTERN_CHARS = 2000  # of a message, masked: the kit's words come first, a flood after them
+
+
 def pattern(message: str) -> str:
     """``message`` with its student-specific parts masked and its whitespace collapsed:
-    two failures with the same pattern are the same mistake."""
+    two failures with the same pattern are the same mistake. Only its first
+    ``PATTERN_CHARS`` count (messages quote student-made names of any length)."""
+    message = message[:PATTERN_CHARS]
     for regex, placeholder in _MASKS:
         message = regex.sub(placeholder, message)
     return _SPACE.sub(" ", message).strip()

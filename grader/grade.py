@@ -534,6 +534,7 @@ class LocalPool:
             except queue.Empty:
                 return
             self.grader.progress("begin", id=job["id"])
+            self.revive_server()
             reply = worker.grade(worker_job(job), deadline)
             if self.stopping:  # a worker killed now is no verdict on its submission
                 return
@@ -548,6 +549,13 @@ class LocalPool:
                     worker.wait_ready()
                 except GradingError:
                     pass
+
+    def revive_server(self) -> None:
+        """The class's model server, restarted if the last submission left it dead (its
+        failure to restart reaches the bonus TODOs as the server's refusal)."""
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                self.server.ensure_alive()
 
     def close(self) -> None:
         with self.lock:
@@ -748,25 +756,51 @@ class ClassGrader:
         self.progress("done", result=result, resumed=False)
 
 
+SIMILARITY_DEADLINE_S = 600  # the optional similarity section; the grades never wait on it
+
+
 def grade(options: GradeOptions, progress=None) -> ClassResults:
-    """Grade the class and write ``results.json``, ``grades.csv`` and ``index.html``."""
-    from grader.exports import write_all
+    """Grade the class and write ``results.json``, ``grades.csv`` and ``index.html``.
+    The grades are written first, before the optional similarity section (which has a
+    deadline) and the report (whose failure clusters quote student-made text): nothing
+    a submission left can keep a class's grades from being written."""
+    from grader.exports import grades_csv_text, results_json_text, write_all, write_atomic
 
     grader = ClassGrader(options, progress)
+    progress = progress or (lambda event, **data: None)
     try:
         with i18n.use(options.lang):  # a broken submission's reason and the notes, as its verdicts
             results = grader.run()
+            write_atomic(options.out / "results.json", results_json_text(results))
+            write_atomic(options.out / "grades.csv", grades_csv_text(results), encoding="utf-8-sig")
         logs = {}
         for submission in results.submissions:
             log = options.out / LOGS_DIR / f"{file_stem(submission.id)}.html"
             if log.is_file():
                 logs[submission.id] = f"{LOGS_DIR}/{log.name}"
-        similar = similar_submissions(options, progress or (lambda event, **data: None))
+        similar = within_deadline(lambda: similar_submissions(options, progress), SIMILARITY_DEADLINE_S)
+        if similar is None:
+            progress("similarity", pairs=None, threshold=None, deadline_s=SIMILARITY_DEADLINE_S)
         with i18n.use(options.lang):  # the report's TODO titles in the verdicts' language
-            write_all(results, options.out, logs, similar_pairs=similar)
+            write_all(results, options.out, logs, similar_pairs=similar or [])
     finally:
         grader.close()
     return results
+
+
+def within_deadline(work, seconds: float):
+    """``work()``'s value, or None if it raised or is still running after ``seconds`` (it
+    is then left to finish in a daemon thread, which the process does not wait for)."""
+    box: list = []
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            box.append(work())
+
+    thread = threading.Thread(target=run, daemon=True, name="kata-optional-section")
+    thread.start()
+    thread.join(seconds)
+    return box[0] if box else None
 
 
 def similar_submissions(options: GradeOptions, progress) -> list:

@@ -71,6 +71,26 @@ def die_with_parent():
     return preexec
 
 
+def server_preexec():
+    """The server's ``preexec_fn``: its address space capped (``SERVER_MEMORY_BYTES``: a
+    flood makes its requests fail, not the machine swap) and, started from the main thread,
+    it dies with its starter (from another thread PDEATHSIG would fire when that thread
+    ends; mlflow ties uvicorn to its own death, by SIGTERM)."""
+    import resource
+
+    die = die_with_parent() if threading.current_thread() is threading.main_thread() else None
+
+    def preexec() -> None:
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (SERVER_MEMORY_BYTES, SERVER_MEMORY_BYTES))
+        except (ValueError, OSError):
+            pass
+        if die is not None:
+            die()
+
+    return preexec
+
+
 @functools.cache
 def pid_namespace_prefix() -> tuple[str, ...]:
     """``unshare … --`` when this process may run a command in its own pid namespace
@@ -109,6 +129,37 @@ def refusal_reason(reply: dict | str) -> str:
     return text[:sentence_end + 1] + " …" if sentence_end > REASON_CHARS // 4 else text[:REASON_CHARS] + "…"
 
 
+# What a bonus body may be before the judge sends it to the class's one server: a request
+# for the 1-8 rows B.1 sends is ~1 KB with a dozen keys. A 30,000-key body of 500 KB once
+# grew the shared server to 4.9 GB and killed it, and every later student lost the bonus.
+MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_KEYS = 200  # dictionary keys, counted at every depth
+# The server's own address-space cap: it serves a LinearRegression (~0.3 GB resident).
+SERVER_MEMORY_BYTES = 3 << 30
+
+
+def body_refusal(body) -> dict | None:
+    """Why the judge will not send ``body`` (``{"bytes": n}`` or ``{"keys": n}``), or None.
+    Counted without recursion: a deeply nested body is a student's too."""
+    try:
+        size = len(json.dumps(body))
+    except (TypeError, ValueError, RecursionError):
+        return None  # json.dumps in invoke says so; B.1 reports it
+    if size > MAX_BODY_BYTES:
+        return {"bytes": size}
+    keys, stack = 0, [body]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            keys += len(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        if keys > MAX_BODY_KEYS:
+            return {"keys": keys}
+    return None
+
+
 class ModelServerClient:
     """Talks to a running scoring server (ours, or one another process started)."""
 
@@ -116,7 +167,10 @@ class ModelServerClient:
         self.url = url.rstrip("/")
 
     def invoke(self, body) -> tuple[int, dict | str]:
-        """POST ``body`` as JSON to /invocations; return (status, parsed reply)."""
+        """POST ``body`` as JSON to /invocations; return (status, parsed reply). A body
+        over the caps (``body_refusal``) is never sent: ValueError."""
+        if body_refusal(body) is not None:
+            raise ValueError(f"the kit does not send a body over its caps: {body_refusal(body)}")
         request = urllib.request.Request(
             f"{self.url}/invocations", data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"}, method="POST",
@@ -138,26 +192,49 @@ class ModelServer(ModelServerClient):
     def __init__(self, model_dir: Path, log_path: Path):
         self.port = free_port()
         super().__init__(f"http://127.0.0.1:{self.port}")
-        tmp = log_path.parent / "tmp"
-        tmp.mkdir(exist_ok=True)
-        env = {**os.environ, **QUIET_ENV, "PATH": kit_bin_path(os.environ), "TMPDIR": str(tmp)}
-        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model_dir),
-                   "--env-manager", "local", "-h", "127.0.0.1", "-p", str(self.port)]
+        self.model_dir, self.log_path = model_dir, log_path
         self.namespaced = bool(pid_namespace_prefix())
-        preexec = None  # from another thread, PDEATHSIG would fire when that thread ends
-        if threading.current_thread() is threading.main_thread():
-            preexec = die_with_parent()  # (mlflow ties uvicorn to its own death, by SIGTERM)
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
+        self.lock = threading.Lock()
+        self.restarts = 0
+        self._launch()
+        atexit.register(self.stop)
+
+    def _launch(self) -> None:
+        tmp = self.log_path.parent / "tmp"
+        tmp.mkdir(exist_ok=True)
+        env = {**os.environ, **QUIET_ENV, "PATH": kit_bin_path(os.environ), "TMPDIR": str(tmp),
+               "MALLOC_ARENA_MAX": "2"}  # thread arenas count against the address-space cap
+        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(self.model_dir),
+                   "--env-manager", "local", "-h", "127.0.0.1", "-p", str(self.port)]
+        with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen([*pid_namespace_prefix(), *command], stdout=log,
                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env=env, start_new_session=True, preexec_fn=preexec)
-        atexit.register(self.stop)
+                                            env=env, start_new_session=True, preexec_fn=server_preexec())
         try:
             self._wait_until_ready()
         except BaseException:  # not answering, or interrupted while waiting
             self.stop()
             raise
+
+    def alive(self) -> bool:
+        if self.process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=5) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    def ensure_alive(self) -> None:
+        """Restart the server, on the same port, if it died or stopped answering: one
+        student's doing (a body sent past the judge) never costs the next one the bonus.
+        Called before each submission by whoever started it; raises if it cannot start."""
+        with self.lock:
+            if self.alive():
+                return
+            self.stop()
+            self.restarts += 1
+            self._launch()
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -234,9 +311,11 @@ def shared_model_server(sandbox) -> ModelServerClient:
 
 def _start_if_needed(sandbox) -> ModelServer:
     global _shared
-    if _shared is None or _shared.process.poll() is not None:
+    if _shared is None:
         home = sandbox.new_dir("served-model")
         _shared = serve_kit_model(home, sandbox)
+    else:
+        _shared.ensure_alive()
     return _shared
 
 

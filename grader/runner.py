@@ -35,13 +35,17 @@ __all__ = ["HIDDEN_TESTS_DIR", "KataRun", "Status", "TodoCollector", "TodoResult
 STATUS_RANK = {Status.PASS: 0, Status.FAIL: 1, Status.TIMEOUT: 2, Status.ERROR: 3}
 
 
+MESSAGE_CHARS = 2000  # of a TODO's message: it quotes what the student's store holds
+
+
 def first_message(report: pytest.TestReport) -> str:
-    """The failure's first line: ``TODO x.y: expected …, but MLflow holds …``."""
+    """The failure's first line: ``TODO x.y: expected …, but MLflow holds …``, cut to
+    ``MESSAGE_CHARS`` (results.json, reports and clusters never carry a flood)."""
     text = report.longreprtext.strip()
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("TODO "):
-            return line
+            return line if len(line) <= MESSAGE_CHARS else line[:MESSAGE_CHARS] + " …"
     lines = [line.strip() for line in text.splitlines() if line.strip().startswith("E ")]
     return (lines[-1][1:].strip() if lines else text.splitlines()[-1] if text else "")[:500]
 

@@ -13,6 +13,8 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
+from functools import cache
 from pathlib import Path
 
 from grader.quiet import silence_mlflow
@@ -91,3 +93,78 @@ def new_store(directory: Path) -> str:
         )
     connection.close()
     return f"sqlite:///{database}"
+
+
+# -- a store student code wrote, checked before the judge (maybe root) opens it -----------
+# A lab store is well under 1 MB with a few dozen rows a table; the caps leave room for
+# any honest mistake (a loop logging thousands of metrics) and none for a flood.
+MAX_STORE_BYTES = 64 << 20
+MAX_TABLE_ROWS = 50_000
+CHECK_DEADLINE_S = 5.0
+
+
+@cache
+def template_schema() -> tuple:
+    return schema_of(template_path())
+
+
+def schema_of(database: Path) -> tuple:
+    """Every object SQLite knows in ``database`` (tables, indexes, views, triggers), as
+    ``(type, name, table, sql)``, sorted."""
+    with _read_only(database) as connection:
+        # SQLite's own objects (sqlite_sequence appears with the first AUTOINCREMENT row)
+        # are its to make: no statement of the student's can create a name starting so.
+        rows = connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                                  "WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").fetchall()
+    return tuple(sorted(rows, key=lambda row: tuple(str(field) for field in row)))
+
+
+class _read_only:
+    """A read-only connection that trusts nothing in the schema and gives up at a deadline."""
+
+    def __init__(self, database: Path):
+        self.database = database
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.connection = sqlite3.connect(f"{Path(self.database).resolve().as_uri()}?mode=ro", uri=True,
+                                          timeout=1)
+        deadline = time.monotonic() + CHECK_DEADLINE_S
+        self.connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        self.connection.execute("PRAGMA trusted_schema = OFF")
+        return self.connection
+
+    def __exit__(self, *_) -> None:
+        self.connection.close()
+
+
+def store_refusal(database: Path) -> str:
+    """Why the judge must not open the store student code left at ``database`` (one line,
+    said to the student), or "". Its size is capped, its schema must be exactly the
+    template's (no view, trigger, index or column of the student's: a view on a table's
+    name once made the judge compute for 281 s or read 900 MB a row), and every table's
+    rows are capped, all read-only under a deadline."""
+    try:
+        size = os.lstat(database).st_size
+        if size > MAX_STORE_BYTES:
+            return f"the MLflow store is {size >> 20} MB, over the kit's {MAX_STORE_BYTES >> 20} MB"
+        found = schema_of(database)
+        expected = template_schema()
+        if found != expected:
+            extra = [f"{kind} {name!r}" for kind, name, _, _ in sorted(set(found) - set(expected))]
+            gone = [f"{kind} {name!r}" for kind, name, _, _ in sorted(set(expected) - set(found))]
+            what = ("; ".join(filter(None, [extra and "added or changed: " + ", ".join(extra[:3]),
+                                            gone and "missing: " + ", ".join(gone[:3])])))
+            return f"the MLflow store's schema is not MLflow's ({what})"
+        tables = [name for kind, name, _, _ in expected if kind == "table"]
+        with _read_only(database) as connection:
+            for table in tables:
+                quoted = '"' + table.replace('"', '""') + '"'
+                (rows,) = connection.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quoted} "
+                                             f"LIMIT {MAX_TABLE_ROWS + 1})").fetchone()
+                if rows > MAX_TABLE_ROWS:
+                    return f"the MLflow store's table {table!r} has over {MAX_TABLE_ROWS} rows"
+    except sqlite3.DatabaseError as error:  # interrupted (the deadline), malformed, locked
+        return f"the MLflow store could not be read safely: {error}"
+    except OSError as error:
+        return f"the MLflow store could not be read: {error.strerror}"
+    return ""

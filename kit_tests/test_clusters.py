@@ -4,6 +4,8 @@ string of tests/test_task*.py with another student's values."""
 
 from __future__ import annotations
 
+import pytest
+
 from grader.clusters import Cluster, cluster_failures, pattern
 from grader.results import SubmissionResult, TodoResult
 from grader.todos import load_todos
@@ -127,3 +129,48 @@ def test_clustering_5000_students_takes_well_under_a_second_per_thousand():
     assert time.monotonic() - started < 5
     assert sum(c.count for c in clusters) == 15000
     assert [(c.todo_id, c.count) for c in clusters[:2]] == [("1.3", 5000), ("2.3", 5000)]
+
+
+FLOODS = (".-", "a.", "'a", '"a', "1.", "ab1", "/a", "a/", "-1", "0x", "1e", "a-b.", " '")
+
+
+@pytest.mark.parametrize("unit", FLOODS)
+def test_each_mask_runs_in_linear_time_on_a_flood_a_student_can_name_a_run(unit):
+    """A run name is the student's to choose (set with SQL if need be) and TODO 4.1 quotes it:
+    ``".-" * 30000`` once took the path rule 52 s (quadratic backtracking), ~40 h at 3 MB.
+    Each mask over 400 KB of each flood: seconds at worst even on a slow machine, where the
+    quadratic rule needed minutes (the bound is 100 times what a linear pass takes here)."""
+    import time
+
+    from grader.clusters import _MASKS
+
+    flood = unit * (400_000 // len(unit))
+    for regex, placeholder in _MASKS:
+        started = time.perf_counter()
+        regex.sub(placeholder, flood)
+        assert time.perf_counter() - started < 5, (regex.pattern, unit)
+
+
+def test_a_megabyte_message_is_masked_by_its_first_characters_only():
+    from grader.clusters import PATTERN_CHARS, pattern
+
+    message = "TODO 4.1: expected the run 'x' " + ".-" * 500_000
+    assert len(pattern(message)) <= PATTERN_CHARS
+    assert pattern(message).startswith("TODO <n>: expected the run <q>")
+
+
+def test_an_optional_section_past_its_deadline_or_failing_gives_none_and_never_waits_longer():
+    """grade.grade writes the grades first; the similarity section runs under
+    ``within_deadline`` and a stuck or failing one costs only that section."""
+    import threading
+    import time
+
+    from grader.grade import within_deadline
+
+    release = threading.Event()
+    started = time.monotonic()
+    assert within_deadline(lambda: release.wait(30), 0.2) is None
+    assert time.monotonic() - started < 10
+    release.set()
+    assert within_deadline(lambda: 1 / 0, 5) is None
+    assert within_deadline(lambda: [("a", "b")], 5) == [("a", "b")]

@@ -39,3 +39,36 @@ def test_a_long_reason_is_cut_at_a_sentence_end_and_says_so():
 
 def test_a_reply_that_is_not_mlflows_json_is_quoted_on_one_line():
     assert refusal_reason("<html>\n  Bad Gateway\n</html>") == "<html> Bad Gateway </html>"
+
+
+def test_a_flood_of_a_body_is_refused_by_size_or_by_keys_before_it_is_sent(model_server):
+    from grader.model_server import MAX_BODY_BYTES, MAX_BODY_KEYS, body_refusal
+
+    many_keys = {f"k{number}": number for number in range(30_000)}  # the 500-KB flood of the attack
+    assert body_refusal(many_keys) == {"bytes": len(__import__("json").dumps(many_keys))}
+    deep = {"dataframe_split": {"columns": [], "data": [{str(n): 0 for n in range(MAX_BODY_KEYS)}, {"x": 1}]}}
+    assert body_refusal(deep)["keys"] > MAX_BODY_KEYS and len(__import__("json").dumps(deep)) < MAX_BODY_BYTES
+    assert body_refusal({"dataframe_split": {"columns": ["a"], "data": [[1]]}}) is None
+    with pytest.raises(ValueError, match="over its caps"):
+        model_server.invoke(many_keys)
+
+
+def test_a_server_that_died_is_restarted_on_the_same_address_before_the_next_use(model_server, rows):
+    import os
+    import signal
+
+    from grader.model_server import ModelServer
+
+    if not isinstance(model_server, ModelServer):
+        pytest.skip("the model server is another process's ($KATA_MODEL_SERVER)")
+    url = model_server.url
+    model_server.process.send_signal(signal.SIGKILL)
+    model_server.process.wait()
+    if not model_server.namespaced:  # its uvicorn children share its session
+        with __import__("contextlib").suppress(ProcessLookupError):
+            os.killpg(model_server.process.pid, signal.SIGKILL)
+    assert not model_server.alive()
+    model_server.ensure_alive()
+    assert model_server.alive() and model_server.url == url and model_server.restarts >= 1
+    status, reply = model_server.invoke({"dataframe_split": rows.to_dict(orient="split", index=False)})
+    assert status == 200 and len(reply["predictions"]) == 3

@@ -60,3 +60,47 @@ def test_remembering_the_schema_head_still_refuses_a_store_of_another_schema(tmp
         assert "out-of-date" in str(error) or "schema" in str(error).lower(), error
     else:
         raise AssertionError("a store whose schema is not the head opened")
+
+
+def tampered_store(tmp_path, *statements):
+    store.new_store(tmp_path / "s")
+    database = tmp_path / "s" / store.STORE_FILE
+    with sqlite3.connect(database) as connection:
+        for statement in statements:
+            connection.execute(statement)
+    connection.close()
+    return database
+
+
+def test_a_store_mlflow_wrote_is_read_and_one_tampered_with_is_refused_in_one_line(tmp_path):
+    """Rows 6 and 7 of the attacker's round: a table replaced by a VIEW (900 MB a row, or a
+    recursive query running for minutes) and other objects MLflow never makes."""
+    import mlflow
+
+    uri = store.new_store(tmp_path / "honest")
+    client = mlflow.MlflowClient(uri, uri)
+    run = client.create_run(client.create_experiment("e"), run_name="r")
+    client.log_param(run.info.run_id, "p", "1")
+    client.set_terminated(run.info.run_id)
+    for engine in (client._tracking_client.store.engine,):
+        engine.dispose()
+    assert store.store_refusal(tmp_path / "honest" / store.STORE_FILE) == ""
+    cases = {
+        "view": ("DROP TABLE tags", "CREATE VIEW tags AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+                 "SELECT i + 1 FROM n) SELECT 'k' AS key, i AS value, 'x' AS run_uuid FROM n"),
+        "trigger": ("CREATE TRIGGER t AFTER INSERT ON runs BEGIN DELETE FROM runs; END",),
+        "index": ("CREATE INDEX my_index ON params(value)",),
+        "rows": ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 60000) "
+                 "INSERT INTO experiments(name, lifecycle_stage) SELECT 'e' || i, 'active' FROM n",),
+    }
+    reasons = {}
+    for name, statements in cases.items():
+        reasons[name] = store.store_refusal(tampered_store(tmp_path / name, *statements))
+    assert reasons["view"].startswith("the MLflow store's schema is not MLflow's") and "view 'tags'" in reasons["view"]
+    assert "trigger 't'" in reasons["trigger"] and "index 'my_index'" in reasons["index"]
+    assert reasons["rows"] == f"the MLflow store's table 'experiments' has over {store.MAX_TABLE_ROWS} rows"
+    big = tampered_store(tmp_path / "big")
+    with open(big, "ab") as handle:
+        handle.truncate(store.MAX_STORE_BYTES + 1)
+    assert "MB, over the kit's" in store.store_refusal(big)
+    assert all("\n" not in reason for reason in reasons.values())

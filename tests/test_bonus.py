@@ -9,7 +9,7 @@ import pytest
 
 from grader.case import KitError
 from grader.i18n import _
-from grader.model_server import refusal_reason
+from grader.model_server import MAX_BODY_BYTES, MAX_BODY_KEYS, body_refusal, refusal_reason
 from grader.paths import DATA_PATH
 
 
@@ -34,6 +34,12 @@ def test_the_request_body_is_accepted_by_a_real_server(case, model_server):
     body = case.call_with_frame("build_request", rows)
     case.expect(isinstance(body, dict), _("expected a dict to send as the JSON body, but got "
                                           "{value}").format(value=repr(body)))
+    too_big = body_refusal(body)  # the server is the whole class's: the kit never sends a flood
+    case.expect(too_big is None, _("expected a body for {n} rows (a few hundred bytes), but it has {size}: "
+                                   "the kit sends at most {max_bytes} bytes and {max_keys} keys").format(
+        n=len(rows), size=_("{bytes} bytes").format(**too_big) if too_big and "bytes" in too_big
+        else _("{keys} keys").format(keys=(too_big or {}).get("keys")),
+        max_bytes=MAX_BODY_BYTES, max_keys=MAX_BODY_KEYS))
     status, reply = model_server.invoke(body)
     sent = " " + _("(the body sent has the keys {keys})").format(keys=list(body))  # MLflow's reply may not say
     case.expect(status == 200, _("expected the server to accept the body (HTTP 200), but it answered "

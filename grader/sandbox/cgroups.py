@@ -5,7 +5,10 @@ them all: each student child enters it, and the call's pid namespace is dead
 before the next call starts.
 
 RLIMIT_AS caps each process, RLIMIT_NPROC counts per uid; a cgroup counts the call
-and everything it spawns together. cgroup v2 (``memory.max``, ``pids.max``) where
+and everything it spawns together. Where the ``cpu`` controller is ours too, the group
+is also one CPU share: the kernel divides the CPU between sandboxes (so between the
+submissions graded side by side), not between processes, and a call that spins in 200
+processes slows its neighbour by no more than its own share. cgroup v2 (``memory.max``, ``pids.max``) where
 its controllers are delegated to us, else the v1 ``memory`` and ``pids`` hierarchies;
 where neither is writable, ``CallGroup.create`` returns None and the per-process
 limits stand alone (``Mechanisms.missing`` says so).
@@ -45,15 +48,24 @@ def _v2_parent() -> str | None:
             enabled = handle.read().split()
     except OSError:
         return None
+    if "cpu" not in enabled and _writable(base):  # optional: a CPU share per group
+        try:
+            with open(os.path.join(base, "cgroup.subtree_control"), "w") as handle:
+                handle.write("+cpu")
+        except OSError:
+            pass
     return base if {"memory", "pids"} <= set(enabled) and _writable(base) else None
 
 
 def _v1_parents() -> dict[str, str] | None:
+    """memory, pids and, where ours, cpu (optional: a CPU share per group)."""
     parents = {}
-    for controller in ("memory", "pids"):
+    for controller in ("memory", "pids", "cpu"):
         own = _own_path(controller)
         base = os.path.join(CGROUP_ROOT, controller, (own or "/").lstrip("/"))
         if own is None or not _writable(base):
+            if controller == "cpu":
+                break
             return None
         parents[controller] = base
     return parents
@@ -73,7 +85,7 @@ class CallGroup:
         v2_parent = _v2_parent()
         if v2_parent is not None:
             return CallGroup([os.path.join(v2_parent, name)], 2)
-        parents = _v1_parents()  # memory, then pids
+        parents = _v1_parents()  # memory, pids, then cpu where ours
         if parents is None:
             return None
         return CallGroup([os.path.join(base, name) for base in parents.values()], 1)
@@ -113,7 +125,7 @@ class CallGroup:
             self._set(folder, "memory.swap.max", 0, optional=True)
             self._set(folder, "pids.max", processes)
             return
-        memory, pids = self.folders
+        memory, pids = self.folders[:2]
         knobs = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
         try:  # v1 wants memory <= memory+swap at every step: raise memsw first
             with open(os.path.join(memory, knobs[0])) as handle:
