@@ -8,7 +8,6 @@ import json
 import os
 import random
 import re
-import shutil
 import stat
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,7 +19,8 @@ import pytest
 from grader import i18n
 from grader.i18n import _, ngettext
 from grader.paths import DATA_PATH
-from grader.sandbox import CallResult, Sandbox, SandboxLimits, words
+from grader.sandbox import CallResult, Sandbox, SandboxLimits, untrusted_tree, words
+from grader.sandbox.untrusted_tree import Overflow
 from grader.shared_calls import SharedCalls
 from grader.store import new_store
 from grader.todos import Todo, todo_by_id
@@ -107,7 +107,7 @@ class KataCase:
                 engine = getattr(store, "engine", None)
                 if engine is not None:
                     engine.dispose()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        untrusted_tree.remove(self.dir)  # never raises; ``fixed_dir`` moves aside what stays
 
     # -- inputs ----------------------------------------------------------------------
     def name(self, stem: str) -> str:
@@ -159,6 +159,10 @@ class KataCase:
         (``grader.shared_calls``)."""
         shared = self.shared if probe != "kit" else None
         keys = shared.keys(self.dir, probe, request) if shared else ("", "")
+        overflow = shared.overflow(keys[0]) if shared else None
+        if overflow is not None:  # the same call left too much for an earlier test
+            self.student_ran = True
+            self._left_too_much(overflow)
         result = shared.replay(keys[0], self.dir, SEEDED_PARTS) if shared else None
         if result is not None:
             self.sandbox.hand_over(self.dir)
@@ -167,10 +171,34 @@ class KataCase:
             result = self.sandbox.run(probe, self.workdir, self._env(), self.limits,
                                       writable=[self.dir], readable=[self.exercises], **request)
         self.student_ran = self.student_ran or probe != "kit"
+        if probe != "kit":
+            overflow = untrusted_tree.survey(self.dir).overflow
+            if overflow is not None:
+                if shared:
+                    shared.remember_overflow(keys[0], overflow)
+                self._left_too_much(overflow)
         self._check_store()
         if shared and result.outcome != "sandbox":  # a kit failure is not replayed
             shared.keep(keys, self.dir, SEEDED_PARTS, result)
         return result
+
+    def _left_too_much(self, overflow: Overflow) -> None:
+        """The student's verdict for a call that left its folder past
+        ``untrusted_tree.CAPS``: the judge reads no further (see that module)."""
+        self.properties.append(("kata_status", "error"))
+        if overflow.what == "depth":
+            message = _("the code under test left folders nested more than {cap} deep in its "
+                        "folder ({where}); the judge reads no further: leave only what the task "
+                        "asks for").format(cap=overflow.cap, where=overflow.where)
+        elif overflow.what == "entries":
+            message = _("the code under test left more than {cap} files and folders in its "
+                        "folder (the judge stopped at {where}); the judge reads no further: leave "
+                        "only what the task asks for").format(cap=overflow.cap, where=overflow.where)
+        else:
+            message = _("the code under test left more than {mib} MiB of files in its folder "
+                        "(the judge stopped at {where}); the judge reads no further: leave only "
+                        "what the task asks for").format(mib=overflow.cap >> 20, where=overflow.where)
+        self.fail(message)
 
     def _check_store(self) -> None:
         """The judge (maybe root) reads the store next: refuse one that student code
@@ -284,8 +312,8 @@ class KataCase:
         snapshot = self.sandbox.root / "seeded" / key
         if (snapshot / "value.json").is_file():
             for part in SEEDED_PARTS:
-                shutil.rmtree(self.dir / part, ignore_errors=True)
-                shutil.copytree(snapshot / part, self.dir / part)
+                untrusted_tree.remove(self.dir / part)
+                untrusted_tree.copy(snapshot / part, self.dir / part)
             self.sandbox.hand_over(self.dir)
             return json.loads((snapshot / "value.json").read_text())
         result = self._run("kit", function=function, kwargs=jsonable(kwargs))
@@ -293,9 +321,11 @@ class KataCase:
             raise KitError(f"seeding with {function} failed: {result.error or result.described}\n"
                            f"{result.traceback}")
         draft = snapshot.with_name(key + ".draft")
-        shutil.rmtree(draft, ignore_errors=True)
+        untrusted_tree.remove(draft)
+        draft.mkdir(parents=True)
         for part in SEEDED_PARTS:
-            shutil.copytree(self.dir / part, draft / part)
+            if not untrusted_tree.copy(self.dir / part, draft / part).within_caps:
+                raise KitError(f"seeding with {function} left more than untrusted_tree.CAPS")
         (draft / "value.json").write_text(json.dumps(result.value))
         os.replace(draft, snapshot)  # root-owned, out of the children's reach
         return result.value

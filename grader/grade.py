@@ -35,7 +35,6 @@ import queue
 import re
 import secrets
 import select
-import shutil
 import signal
 import stat
 import subprocess
@@ -52,6 +51,7 @@ from grader import i18n
 from grader.i18n import _
 from grader.paths import KIT_ROOT
 from grader.results import ClassResults, KataRun, SubmissionResult
+from grader.sandbox import untrusted_tree
 from grader.submissions import BadSubmission, Submission, discover, prepare
 from grader.todos import load_todos
 
@@ -196,19 +196,11 @@ def kill_processes_using(folder: Path, patience_s: float = 3.0) -> None:
         time.sleep(0.05)
 
 
-def remove_tree(folder: Path) -> None:
-    """``rmtree`` that also gets through folders a student made unwritable."""
-    def unlock(function, path, _):
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(path), stat.S_IRWXU)
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.chmod(path, stat.S_IRWXU)
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                function(path)
-
-    handler = {"onexc": unlock} if sys.version_info >= (3, 12) else {"onerror": unlock}
-    shutil.rmtree(folder, **handler)
+def remove_tree(folder: Path) -> bool:
+    """Remove a workspace whatever its calls left in it (folders nested thousands deep,
+    made unwritable, links): ``untrusted_tree.remove``, iterative, never following a
+    link, never raising. Returns whether it is gone."""
+    return untrusted_tree.remove(folder)
 
 
 def remove_abandoned_workspaces() -> list[Path]:
@@ -226,8 +218,7 @@ def remove_abandoned_workspaces() -> list[Path]:
         if owner_alive(stamp):
             continue
         kill_processes_using(folder)
-        with contextlib.suppress(OSError):
-            remove_tree(folder)
+        remove_tree(folder)  # never raises: a workspace it cannot remove is retried next run
         removed.append(folder)
     return removed
 
@@ -249,8 +240,7 @@ def grading_workspace():
     finally:
         with cleanup_section():
             kill_processes_using(root)
-            with contextlib.suppress(OSError):
-                remove_tree(root)
+            remove_tree(root)
 
 
 def lock_out(out: Path) -> int | None:

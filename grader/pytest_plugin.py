@@ -208,6 +208,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         message = f"TODO {todo_id}: " + _(
             "MLflow could not read what the code under test left in its store: {error}"
         ).format(error=f"{excinfo.typename}: {text}")
+    elif isinstance(case, KataCase) and case.student_ran and excinfo.errisinstance(UnicodeError):
+        # A name the student's code made (a file, a param) that is not text: its doing.
+        message = f"TODO {todo_id}: " + _(
+            "the judge could not read a name the code under test left (not UTF-8 text): {error}"
+        ).format(error=f"{excinfo.typename}: {text}")
     else:
         detail = text.removeprefix(f"{KIT_ERROR} ") if text.startswith(f"{KIT_ERROR} ") or \
             excinfo.errisinstance(KitError) else f"{excinfo.typename}: {text}"

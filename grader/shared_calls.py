@@ -15,10 +15,15 @@ the call (store, data samples, seeded work). Tests that should share draw the sa
 inputs: the plugin gives tests with the same ``@pytest.mark.inputs(name)`` in one file
 the same random stream and case folder (``grader.pytest_plugin``).
 
-What a student's call left is untrusted: copies are made without following links,
-keep only directories, regular files with one link and symlinks (recreated as links,
-never read), and are taken after the store passed ``KataCase._check_store`` and after
-the sandbox ended everything the call started.
+What a student's call left is untrusted: it is hashed, copied and removed with
+``grader.sandbox.untrusted_tree`` (iterative, capped, never following a link nor
+opening a special file); copies keep only directories, regular files with one link and
+symlinks (recreated as links, never read), and are taken after the store passed
+``KataCase._check_store`` and after the sandbox ended everything the call started. A
+case folder past ``untrusted_tree.CAPS`` has no key (the call is made, never shared),
+and a call that left one is the student's verdict (``KataCase._run``); that verdict is
+remembered like a result (``remember_overflow``), so the tests sharing the call get it
+without making it again.
 """
 
 from __future__ import annotations
@@ -26,15 +31,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import stat
 from dataclasses import asdict
 from pathlib import Path
 
-from grader.sandbox import CallResult
+from grader.sandbox import CallResult, untrusted_tree
+from grader.sandbox.untrusted_tree import Caps, Overflow
 
-COPY_CHUNK = 1 << 20
-KEEP_MAX_BYTES = 256 << 20  # a call that left more is made again by each test, never copied
+KEEP_MAX_BYTES = untrusted_tree.CAPS.bytes  # a call that left more is never copied
 
 
 class SharedCalls:
@@ -49,22 +52,14 @@ class SharedCalls:
     def keys(self, case_dir: Path, probe: str, request: dict) -> tuple[str, str]:
         """The key of this call from the case folder's present state, and the key the
         same call would have without excuses ("" when it has none): see ``keep``."""
-        state = hashlib.sha256()
-        for path in sorted(walk(case_dir)):
-            info = os.lstat(path)
-            state.update(os.path.relpath(path, case_dir).encode() + b"\0")
-            state.update(f"{stat.S_IFMT(info.st_mode)}:{info.st_size}\0".encode())
-            if stat.S_ISREG(info.st_mode):
-                with open(path, "rb") as handle:
-                    for chunk in iter(lambda: handle.read(COPY_CHUNK), b""):
-                        state.update(chunk)
-            elif stat.S_ISLNK(info.st_mode):
-                state.update(os.readlink(path).encode())
+        state, _survey = untrusted_tree.digest(case_dir)
+        if state is None:  # past the caps: nothing to share, the call is made
+            return "", ""
 
         def key(request: dict) -> str:
             digest = hashlib.sha256(json.dumps([str(case_dir), probe, request], sort_keys=True,
                                                default=str).encode())
-            digest.update(state.digest())
+            digest.update(state)
             return digest.hexdigest()[:32]
 
         unexcused = key({**request, "excused": []}) if request.get("excused") else ""
@@ -73,15 +68,30 @@ class SharedCalls:
     def replay(self, key: str, case_dir: Path, parts: tuple[str, ...]) -> CallResult | None:
         """The result of the call ``key`` with the case folder's ``parts`` restored to
         what it left; None when that call was not made in this session."""
+        if not key:
+            return None
         saved = self.folder / key
         if not (saved / "result.json").is_file():
             return None
         for part in parts:
-            shutil.rmtree(case_dir / part, ignore_errors=True)
+            untrusted_tree.remove(case_dir / part)
             if (saved / part).exists():
                 safe_copy(saved / part, case_dir / part)
         self.hits += 1
         return CallResult(**json.loads((saved / "result.json").read_text()))
+
+    def overflow(self, key: str) -> Overflow | None:
+        """The cap the call ``key`` went past when an earlier test made it, if it did."""
+        saved = self.folder / f"{key}.overflow.json" if key else None
+        if saved is None or not saved.is_file():
+            return None
+        self.hits += 1
+        return Overflow(**json.loads(saved.read_text()))
+
+    def remember_overflow(self, key: str, overflow: Overflow) -> None:
+        """The call ``key`` left a tree past the caps: later tests get that verdict."""
+        if key:
+            (self.folder / f"{key}.overflow.json").write_text(json.dumps(asdict(overflow)))
 
     def keep(self, keys: tuple[str, str], case_dir: Path, parts: tuple[str, ...],
              result: CallResult) -> None:
@@ -94,16 +104,17 @@ class SharedCalls:
         whenever there were none. (The child reports what its excuses swallowed; code that
         lies about it only makes 3.3 judge a store its own ``try``/``except`` could have left.)"""
         key, unexcused = keys
-        left = sum(os.lstat(path).st_size for part in parts if os.path.lexists(case_dir / part)
-                   for path in [case_dir / part, *walk(case_dir / part)])
-        if left > KEEP_MAX_BYTES:
+        if not key:
             return
+        caps = Caps(bytes=KEEP_MAX_BYTES)
         draft = self.folder / (key + ".draft")
-        shutil.rmtree(draft, ignore_errors=True)
+        untrusted_tree.remove(draft)
         draft.mkdir()
         for part in parts:
             if os.path.lexists(case_dir / part):
-                safe_copy(case_dir / part, draft / part)
+                if not safe_copy(case_dir / part, draft / part, caps).within_caps:
+                    untrusted_tree.remove(draft)
+                    return
         (draft / "result.json").write_text(json.dumps(asdict(result)))
         os.replace(draft, self.folder / key)
         if unexcused and result.ok and result.excuses_used == []:
@@ -112,30 +123,25 @@ class SharedCalls:
                 os.symlink(key, alias)
 
     def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        untrusted_tree.remove(self.folder)
 
 
-def walk(folder: Path):
-    """Every entry under ``folder`` (links are listed, never followed)."""
-    for root, folders, files in os.walk(folder):
-        for name in folders + files:
-            yield os.path.join(root, name)
-
-
-def safe_copy(source: Path, target: Path) -> None:
+def safe_copy(source: Path, target: Path, caps: Caps = untrusted_tree.CAPS) -> untrusted_tree.Survey:
     """Copy a tree the student's code wrote: directories, regular files that have one
     link (a hard link could name a file the student may not read) and symlinks (as
-    links); FIFOs, sockets and devices are left out. Nothing is followed."""
+    links); FIFOs, sockets and devices are left out. Nothing is followed; a single file
+    is copied as one (``untrusted_tree.copy``); past ``caps`` nothing is left."""
+    if os.path.isdir(source) and not os.path.islink(source):
+        return untrusted_tree.copy(source, target, caps)
+    found = untrusted_tree.Survey()
     info = os.lstat(source)
-    if stat.S_ISDIR(info.st_mode):
-        target.mkdir(mode=0o755)
-        for entry in os.scandir(source):
-            safe_copy(Path(entry.path), target / entry.name)
-    elif stat.S_ISLNK(info.st_mode):
+    if os.path.islink(source):
         os.symlink(os.readlink(source), target)
-    elif stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
-        descriptor = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    elif info.st_nlink == 1 and info.st_size <= caps.bytes and os.path.isfile(source):
+        descriptor = os.open(source, untrusted_tree.FILE_FLAGS)
         with open(descriptor, "rb") as reader, open(target, "xb") as writer:
-            if stat.S_ISREG(os.fstat(reader.fileno()).st_mode):
-                shutil.copyfileobj(reader, writer, COPY_CHUNK)
-        os.chmod(target, stat.S_IMODE(info.st_mode) & 0o755)
+            if os.path.samestat(os.fstat(reader.fileno()), info):
+                for chunk in iter(lambda: reader.read(untrusted_tree.COPY_CHUNK), b""):
+                    writer.write(chunk)
+        os.chmod(target, info.st_mode & 0o755)
+    return found

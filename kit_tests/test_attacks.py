@@ -79,8 +79,14 @@ ATTACKERS = {
     "13-attack-network": Attacker("network", "connecting to 127.0.0.1 and the model server"),
     "14-attack-etc-shadow": Attacker("etc_shadow", "/etc/shadow in its exception"),
     "15-attack-environment": Attacker("environment", "the environment in its exception"),
+    "15a-attack-deep-tree": Attacker("deep_tree", "4,000 nested folders left in its folder"),
+    "15b-attack-many-files": Attacker("many_files", "50,000 files and a sparse 200 MB file left in "
+                                                    "its folder"),
+    "15c-attack-non-utf8-name": Attacker("non_utf8_name", "a file named with bytes that are not UTF-8"),
     "16-attack-daemons": Attacker("daemons", "daemons left behind", bonus_too=True),
 }
+# What these leave in their folder is past untrusted_tree.CAPS: their verdict says so.
+LEFT_PAST_THE_CAPS = {"deep_tree": "nested more than 64 deep", "many_files": "more than 10000 files"}
 # KATA_TEST_ATTACKS=daemons,network grades only those attackers (and the honest copies):
 # to work on one defence, or to see what one attack does alone.
 SELECTED = [name for name in os.environ.get("KATA_TEST_ATTACKS", "").split(",") if name]
@@ -467,6 +473,7 @@ def ran(graded: Graded, submission_id: str) -> bool:
     return (attack == "fd_garbage"  # it garbles its own reply too: nothing to tell
             or first["status"] == "pass" or "KATA-ATTACK[" in first["message"]
             or (attack == "etc_shadow" and "raised: RuntimeError: " in first["message"])
+            or (attack in LEFT_PAST_THE_CAPS and LEFT_PAST_THE_CAPS[attack] in first["message"])
             or (attack == "symlink_output_log" and "expected a new run in experiment" in first["message"]))
 
 
@@ -585,3 +592,23 @@ def test_the_judges_environment_never_reaches_the_report(graded):
     assert not places, (f"KATA_TEST_SECRET, set in kata grade's environment, reached {places}; "
                         f"{attacker} reported: {said(graded, attacker)}")
     assert_scores_nothing(graded, attacker)
+
+
+@pytest.mark.parametrize("attack", ["deep_tree", "many_files", "non_utf8_name"])
+def test_what_a_call_leaves_in_its_folder_is_its_own_verdict_never_a_kit_error(graded, attack):
+    """Issue 18 rows 1, 12, 13: the judge reads a case folder as an outsider would
+    (grader.sandbox.untrusted_tree): the honest copies keep everything, kata grade exits 0
+    with all its outputs (see the first test), and the attacker is told what it left."""
+    (attacker,) = attackers_of(attack)
+    assert_honest_copies_unharmed(graded, attack, "RecursionError, UnicodeEncodeError or a "
+                                  "timeout in the losses point at it")
+    assert_scores_nothing(graded, attacker)
+    kit_errors = {todo_id: todo["message"][:400] for todo_id, todo in
+                  submission(graded, attacker)["todos"].items() if "kit error" in todo["message"]}
+    assert not kit_errors, f"{attacker} ({ATTACKERS[attacker].what}) got kit errors: {kit_errors}"
+    assert submission(graded, attacker)["status"] == "graded"
+    if attack in LEFT_PAST_THE_CAPS:
+        first = submission(graded, attacker)["todos"]["1.1"]
+        assert LEFT_PAST_THE_CAPS[attack] in first["message"] and first["status"] == "error", first
+    for name in ("results.json", "grades.csv", "index.html"):
+        assert (graded.out / name).is_file(), f"no {name}"

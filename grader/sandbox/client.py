@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grader.paths import KIT_ROOT
 from grader.quiet import QUIET_ENV
+from grader.sandbox import untrusted_tree
 from grader.sandbox.confine import ALLOW_UNCONFINED_ENV, SANDBOX_UID_BASE
 from grader.sandbox.words import english, said
 
@@ -137,7 +138,7 @@ class Sandbox:
     def close(self) -> None:
         if self._process and self._process.poll() is None:
             self._stop_zygote()
-        shutil.rmtree(self.root, ignore_errors=True)
+        untrusted_tree.remove(self.root)
 
     def __enter__(self) -> "Sandbox":
         return self
@@ -155,23 +156,25 @@ class Sandbox:
 
     def fixed_dir(self, name: str) -> Path:
         """A fresh folder with a stable path: the same ``name`` always gets the same
-        path (emptied first), so state seeded there can be snapshotted and reused."""
+        path (emptied first), so state seeded there can be snapshotted and reused.
+        What an earlier call left there is removed as an outsider would
+        (``untrusted_tree.remove``); what cannot be removed is moved aside."""
         path = self.root / name
-        shutil.rmtree(path, ignore_errors=True)
+        if not untrusted_tree.remove(path):
+            os.rename(path, self.root / f"{untrusted_tree.HOISTED}{name}-{next(self._counter)}")
         path.mkdir()
         self.hand_over(path)
         return path
 
     def hand_over(self, path: Path) -> None:
-        """Give ``path`` (recursively, never following links) to the children's uid, so
-        they may write in it."""
+        """Give ``path`` and what it holds to the children's uid, so they may write in it:
+        ``lchown`` (never following a link) over an iterative walk, up to
+        ``untrusted_tree.CAPS`` (a tree past them is the student's verdict, see
+        ``KataCase._run``)."""
         uid = self.uid
         if uid is None:
             return
-        for folder, folders, files in os.walk(path):
-            os.lchown(folder, uid, uid)
-            for name in folders + files:
-                os.lchown(os.path.join(folder, name), uid, uid)
+        untrusted_tree.hand_over(path, uid)
 
     def stage_exercises(self, source: Path) -> Path:
         """A read-only copy of the student's ``*.py`` files: children can import them

@@ -30,7 +30,7 @@ import tempfile
 import time
 import traceback
 
-from grader.sandbox import confine, linux
+from grader.sandbox import confine, linux, untrusted_tree
 from grader.sandbox.cgroups import CallGroup
 from grader.sandbox.words import english, from_child, said
 
@@ -478,11 +478,9 @@ class Zygote:
         return reply
 
     def close(self) -> None:
-        import shutil
-
         if self.group is not None:
             self.group.remove()
-        shutil.rmtree(self.private, ignore_errors=True)
+        untrusted_tree.remove(self.private)
 
 
 def start_zygote() -> Zygote:
@@ -524,8 +522,6 @@ def self_test(zygote: Zygote) -> bool:
     """Whether a throwaway call works under ``zygote``'s mechanisms, in a folder beside
     the real calls' (under the zygote's working folder: a uid of its own must be able to
     reach it along the same path)."""
-    import shutil
-
     folder = tempfile.mkdtemp(prefix="kata-probe-", dir=os.getcwd())
     uid = confine.SANDBOX_UID_BASE + os.getpid()
     try:
@@ -537,7 +533,7 @@ def self_test(zygote: Zygote) -> bool:
                                               "file_size_mb": 16, "tmp_mb": 16},
         })
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        untrusted_tree.remove(folder)
     return reply.get("outcome") == "ok" and reply.get("value") == "ok"
 
 
