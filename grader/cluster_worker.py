@@ -36,7 +36,7 @@ from distributed import WorkerPlugin, get_worker
 
 from grader.model_server import SERVER_ENV
 from grader.quiet import silence_mlflow
-from grader.grade import (GradingError, Worker, WorkerSettings, grading_deadline_s, grading_workspace,
+from grader.grade import (BelowFloor, GradingError, Worker, WorkerSettings, grading_deadline_s, grading_workspace,
                           kata_worker_env, kit_has_bonus, kit_sha256, start_model_server)
 
 PLUGIN_NAME = "mlflow-kata"
@@ -121,7 +121,11 @@ class KataHost:
         shutil.rmtree(folder, ignore_errors=True)
         unzip_flat(task.exercises_zip, folder / "exercises")
         try:
-            worker = self.take(task.settings, task.model_server)
+            try:
+                worker = self.take(task.settings, task.model_server)
+            except BelowFloor as refused:  # an answer, not a task error: kata grade stops in one line
+                return TaskAnswer(self.kit, task.settings.seed, received, address,
+                                  isolation=dict(refused.isolation))
             log = folder / "log.html" if task.want_log else None
             job = {"id": task.id, "exercises": str(folder / "exercises"), "log": str(log) if log else None}
             reply = worker.grade(job, grading_deadline_s(task.settings.timeout))
@@ -150,6 +154,10 @@ class KataHost:
             try:
                 self.launcher.submit(worker.start).result()
                 self.isolation = worker.wait_ready()
+            except BelowFloor as refused:
+                refused.isolation = worker.isolation
+                self.give_back(worker, healthy=False)
+                raise
             except BaseException:
                 self.give_back(worker, healthy=False)
                 raise

@@ -369,6 +369,7 @@ class Worker:
     def __init__(self, settings: WorkerSettings, env: dict[str, str], tmpdir: Path):
         self.settings, self.env, self.tmpdir = settings, env, tmpdir
         self.process: subprocess.Popen | None = None
+        self.isolation: dict = {}  # what its sandbox could set up (its hello)
 
     def start(self) -> None:
         """Start the process, in its own session (a terminal's Ctrl-C goes to ``kata
@@ -396,9 +397,9 @@ class Worker:
         hello = json.loads(line) if line else {}
         if not hello.get("ready"):
             raise GradingError("a grading worker did not start (run `kata validate` to check the kit)")
-        isolation = hello.get("isolation", {})
-        refuse_below_floor(isolation)
-        return isolation
+        self.isolation = hello.get("isolation", {})
+        refuse_below_floor(self.isolation)
+        return self.isolation
 
     def read_line(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
