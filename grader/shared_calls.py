@@ -10,10 +10,11 @@ TODO on its own copy: verdicts are exactly those of separate calls.
 
 "The same call from the same state" is checked, not assumed: the key hashes the
 request (probe, student module and function, arguments, excuses), the case folder's
-path (the store holds absolute artifact paths) and every file in the case folder before
-the call (store, data samples, seeded work). Tests that should share draw the same
-inputs: the plugin gives tests with the same ``@pytest.mark.inputs(name)`` in one file
-the same random stream and case folder (``grader.pytest_plugin``).
+path (the store holds absolute artifact paths) and every file in the case folder and its
+read-only inputs folder before the call (store, seeded work, data samples). Tests that
+should share draw the same inputs: the plugin gives tests with the same
+``@pytest.mark.inputs(name)`` in one file the same random stream and case folder
+(``grader.pytest_plugin``).
 
 What a student's call left is untrusted: copies are made without following links,
 keep only directories, regular files with one link and symlinks (recreated as links,
@@ -46,16 +47,22 @@ class SharedCalls:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.hits = 0
 
-    def keys(self, case_dir: Path, probe: str, request: dict) -> tuple[str, str]:
-        """The key of this call from the case folder's present state, and the key the
-        same call would have without excuses ("" when it has none): see ``keep``."""
+    def keys(self, case_dir: Path, probe: str, request: dict,
+             inputs: Path | None = None) -> tuple[str, str]:
+        """The key of this call from the case folder's present state (and that of its
+        read-only ``inputs`` folder), and the key the same call would have without
+        excuses ("" when it has none): see ``keep``."""
         state = hashlib.sha256()
-        for path in sorted(walk(case_dir)):
+        entries = [(case_dir, path) for path in sorted(walk(case_dir))]
+        if inputs is not None:
+            entries += [(inputs, path) for path in sorted(walk(inputs))]
+        for folder, path in entries:
             info = os.lstat(path)
-            state.update(os.path.relpath(path, case_dir).encode() + b"\0")
+            state.update(os.path.relpath(path, folder).encode() + b"\0")
             state.update(f"{stat.S_IFMT(info.st_mode)}:{info.st_size}\0".encode())
             if stat.S_ISREG(info.st_mode):
-                with open(path, "rb") as handle:
+                descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                with open(descriptor, "rb") as handle:
                     for chunk in iter(lambda: handle.read(COPY_CHUNK), b""):
                         state.update(chunk)
             elif stat.S_ISLNK(info.st_mode):
