@@ -79,7 +79,14 @@ ATTACKERS = {
     "13-attack-network": Attacker("network", "connecting to 127.0.0.1 and the model server"),
     "14-attack-etc-shadow": Attacker("etc_shadow", "/etc/shadow in its exception"),
     "15-attack-environment": Attacker("environment", "the environment in its exception"),
-    "16-attack-daemons": Attacker("daemons", "daemons left behind", bonus_too=True),
+    "16-attack-sample-zeros": Attacker("replace_sample", "its data sample replaced by zeros", "zeros"),
+    "17-attack-sample-to-canary": Attacker("replace_sample", "its data sample -> the root-only canary",
+                                           "canary"),
+    "18-attack-sample-to-environ": Attacker("replace_sample", "its data sample -> /proc/self/environ",
+                                            "environ"),
+    "19-attack-sample-fifo": Attacker("replace_sample", "its data sample replaced by a FIFO", "fifo"),
+    "20-attack-sample-to-dev-zero": Attacker("replace_sample", "its data sample -> /dev/zero", "devzero"),
+    "21-attack-daemons": Attacker("daemons", "daemons left behind", bonus_too=True),
 }
 # KATA_TEST_ATTACKS=daemons,network grades only those attackers (and the honest copies):
 # to work on one defence, or to see what one attack does alone.
@@ -585,3 +592,27 @@ def test_the_judges_environment_never_reaches_the_report(graded):
     assert not places, (f"KATA_TEST_SECRET, set in kata grade's environment, reached {places}; "
                         f"{attacker} reported: {said(graded, attacker)}")
     assert_scores_nothing(graded, attacker)
+
+
+# -- issue 18: the inputs the judge computes expectations from -------------------------------------
+HONEST_RUN_TODOS = {"1.1", "1.2"}  # a run named baseline in the experiment it is given: real work
+
+
+@pytest.mark.parametrize("variant", ["zeros", "canary", "environ", "fifo", "devzero"])
+def test_a_replaced_data_sample_changes_no_expectation_and_leaks_nothing(graded, variant):
+    """Row 2: zeros made any metric of 0 right; rows 3-5: the judge, as root, followed the
+    replaced sample to the canary, its own environment, a FIFO (waiting until the
+    submission's deadline) or /dev/zero (reading until killed). The judge now judges by its
+    own copy of the sample, which the call cannot change anyway."""
+    attacker = next(sid for sid in attackers_of("replace_sample") if ATTACKERS[sid].variant == variant)
+    earned = set(gains(graded, attacker))
+    assert "1.4" not in earned, (
+        f"{attacker} ({ATTACKERS[attacker].what}) passed TODO 1.4 by logging rmse 0, r2 1, mae 0: "
+        f"the judge's expected metrics came from the sample the call replaced")
+    assert earned <= HONEST_RUN_TODOS, f"{attacker} earned {sorted(earned)}: {said(graded, attacker)}"
+    metric = submission(graded, attacker)["todos"]["1.4"]
+    assert metric["status"] == "fail" and "kit error" not in metric["message"], metric
+    leaks = {label: places for label, value in graded.secrets.items() if (places := graded.where(value))}
+    assert not leaks, f"{attacker} ({ATTACKERS[attacker].what}) made the judge leak {leaks}"
+    assert graded.duration_s < GRADE_TIMEOUT_S / 2, f"grading took {graded.duration_s:.0f} s"
+    assert_honest_copies_unharmed(graded, "replace_sample", "a judge that read a replaced sample")

@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 
 ATTACKS = ("kit_solutions", "classmates_file", "root_canary", "symlink_output_log", "fd_garbage",
            "kill_its_uid", "truncate_stores", "daemons", "fill_disk", "network", "etc_shadow",
-           "environment")
+           "environment", "replace_sample")
 
 
 def attack_source(stub_source: str, attack: str, ctx: dict) -> str:
