@@ -4,10 +4,13 @@ behind the sandbox, sample data, and failure messages that name the TODO."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import io
 import json
 import os
 import random
 import re
+import secrets
 import stat
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from grader import i18n
+from grader import i18n, inputs
 from grader.i18n import _, ngettext
 from grader.paths import DATA_PATH
 from grader.sandbox import CallResult, Sandbox, SandboxLimits, untrusted_tree, words
@@ -29,6 +32,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SEEDED_PARTS = ("store", "work")  # what kit seeding writes in a case folder
+# Keys what a call can see of its case (folder names, experiment and model names) from the
+# seed: without it no one can compute them from a seed, or a seed from them (issue 18,
+# row 11). Drawn per judge process and never written anywhere or handed to a call; within a
+# process they are stable (snapshots and shared calls rely on it), across runs they differ.
+# Verdicts do not depend on them: what a test's checks depend on (samples, seeded state)
+# comes from ``rng``, the seed's alone, so ``--seed`` still reproduces every verdict.
+VISIBLE_NAMES_KEY = secrets.token_bytes(32)
+
+
+def visible_key(seed: str) -> str:
+    """The hex key of what a test's call may see, from its seed and the process's secret."""
+    return hmac.new(VISIBLE_NAMES_KEY, seed.encode(), hashlib.sha256).hexdigest()
 
 
 class KataFeedback(Warning):
@@ -88,9 +103,15 @@ class KataCase:
         self.excused: list[str] = []  # see ``excuse``
         self.raised = ""  # why the last ``call`` raised, for the messages of missing state
         self.student_ran = False  # any student code ran: the store is the student's doing too
-        digest = hashlib.sha256(seed.encode()).hexdigest()
-        self.rng = random.Random(digest)
-        self.dir = sandbox.fixed_dir(f"case-{digest[:16]}")  # stable: see ``kit``
+        # What decides a verdict (samples, seeded state) comes from the seed: reproducible.
+        self.rng = random.Random(hashlib.sha256(seed.encode()).hexdigest())
+        # What the call sees by name comes from a keyed stream: not computable from the seed.
+        visible = visible_key(seed)
+        self._names = random.Random(visible)
+        self.dir = sandbox.fixed_dir(f"case-{visible[:16]}")  # stable: see ``kit``
+        # The samples: read-only to the call (root's folder, bound read-only, or Landlock),
+        # and the judge keeps its own copy of each (``grader.inputs``).
+        self.inputs = sandbox.inputs_dir(f"inputs-{visible[16:32]}")
         self.uri = new_store(self.dir / "store")
         self.workdir = self.dir / "work"
         self.workdir.mkdir()
@@ -108,21 +129,30 @@ class KataCase:
                 if engine is not None:
                     engine.dispose()
         untrusted_tree.remove(self.dir)  # never raises; ``fixed_dir`` moves aside what stays
+        inputs.forget(self.inputs)
+        untrusted_tree.remove(self.inputs)
 
     # -- inputs ----------------------------------------------------------------------
     def name(self, stem: str) -> str:
-        """A name the student cannot have hard-coded: ``stem-<random>``."""
-        return f"{stem}-{self.rng.randrange(16**6):06x}"
+        """A name the student cannot have hard-coded nor computed: ``stem-<random>``."""
+        return f"{stem}-{self._names.randrange(16**6):06x}"
 
     def sample_data(self, rows: int = 400) -> Path:
-        """A random sample of the dataset, written where the child can read it."""
+        """A random sample of the dataset, written where the call can read it and not
+        change it; the judge keeps what it wrote (``grader.inputs``) and judges by that."""
         import pandas as pd  # not at import time: a thin pytest run never needs it
 
-        frame = pd.read_csv(DATA_PATH)
+        frame = pd.read_csv(io.BytesIO(inputs.safe_read(DATA_PATH)))
         sample = frame.sample(n=rows, random_state=self.rng.randrange(2**31))
-        path = self.dir / f"data-{self.rng.randrange(16**6):06x}.csv"
-        sample.to_csv(path, index=False)
-        path.chmod(0o644)
+        content = sample.to_csv(index=False).encode()
+        path = self.inputs / f"data-{self._names.randrange(16**6):06x}.csv"
+        inputs.keep(path, content)
+        if os.path.lexists(path):  # the same sample again (tests sharing their inputs)
+            os.unlink(path)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444)
+        with open(descriptor, "wb") as handle:
+            handle.write(content)
+        os.chmod(path, 0o444)
         return path
 
     # -- MLflow, read by the judge ---------------------------------------------------
@@ -158,7 +188,7 @@ class KataCase:
         same state is not made again: its result and what it left are replayed
         (``grader.shared_calls``)."""
         shared = self.shared if probe != "kit" else None
-        keys = shared.keys(self.dir, probe, request) if shared else ("", "")
+        keys = shared.keys(self.dir, probe, request, self.inputs) if shared else ("", "")
         overflow = shared.overflow(keys[0]) if shared else None
         if overflow is not None:  # the same call left too much for an earlier test
             self.student_ran = True
@@ -168,8 +198,8 @@ class KataCase:
             self.sandbox.hand_over(self.dir)
             shared = None  # nothing new to keep
         else:
-            result = self.sandbox.run(probe, self.workdir, self._env(), self.limits,
-                                      writable=[self.dir], readable=[self.exercises], **request)
+            result = self.sandbox.run(probe, self.workdir, self._env(), self.limits, writable=[self.dir],
+                                      readable=[self.exercises, self.inputs], **request)
         self.student_ran = self.student_ran or probe != "kit"
         if probe != "kit":
             overflow = untrusted_tree.survey(self.dir).overflow
@@ -437,9 +467,9 @@ def training_metrics(kind: str, data_path, **params) -> dict[str, float]:
     """What the kit's own ``kind(**params)`` scores on the *training* rows: what a
     student's metrics are when the model was evaluated on the wrong split."""
     from grader.oracle import fitted
-    from labkit import evaluate, load_split
+    from labkit import evaluate
 
-    split = load_split(data_path)
+    split = inputs.split(data_path)
     return evaluate(fitted(kind, data_path, **params), split.X_train, split.y_train)
 
 

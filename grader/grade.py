@@ -287,7 +287,7 @@ class GradeOptions:
 
 def new_seed() -> str:
     """A seed no student can know in advance."""
-    return secrets.token_hex(4)
+    return secrets.token_hex(8)  # 64 bits: no brute force recovers it from what a call sees
 
 
 def kit_sha256() -> str:

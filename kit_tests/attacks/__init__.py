@@ -22,7 +22,8 @@ HERE = Path(__file__).resolve().parent
 
 ATTACKS = ("kit_solutions", "classmates_file", "root_canary", "symlink_output_log", "fd_garbage",
            "kill_its_uid", "truncate_stores", "daemons", "fill_disk", "network", "etc_shadow",
-           "environment", "deep_tree", "many_files", "non_utf8_name")
+           "environment", "deep_tree", "many_files", "non_utf8_name", "replace_sample",
+           "store_view")
 
 
 def attack_source(stub_source: str, attack: str, ctx: dict) -> str:
