@@ -22,7 +22,7 @@ import pytest
 from grader import i18n, inputs
 from grader.i18n import _, ngettext
 from grader.paths import DATA_PATH
-from grader.sandbox import CallResult, Sandbox, SandboxLimits, untrusted_tree, words
+from grader.sandbox import CallResult, Sandbox, SandboxLimits, quota, untrusted_tree, words
 from grader.sandbox.untrusted_tree import Overflow
 from grader.shared_calls import SharedCalls
 from grader.store import new_store
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SEEDED_PARTS = ("store", "work")  # what kit seeding writes in a case folder
+# How a full disk reads in an error (SQLite, OSError's ENOSPC, EDQUOT)
+DISK_FULL = ("database or disk is full", "No space left on device", "Disk quota exceeded")
 # Keys what a call can see of its case (folder names, experiment and model names) from the
 # seed: without it no one can compute them from a seed, or a seed from them (issue 18,
 # row 11). Drawn per judge process and never written anywhere or handed to a call; within a
@@ -108,7 +110,8 @@ class KataCase:
         # What the call sees by name comes from a keyed stream: not computable from the seed.
         visible = visible_key(seed)
         self._names = random.Random(visible)
-        self.dir = sandbox.fixed_dir(f"case-{visible[:16]}")  # stable: see ``kit``
+        # stable: see ``kit``; with a quota where the kit can give one (grader.sandbox.quota)
+        self.dir = sandbox.fixed_dir(f"case-{visible[:16]}", quota_mb=quota.CASE_FOLDER_MB)
         # The samples: read-only to the call (root's folder, bound read-only, or Landlock),
         # and the judge keeps its own copy of each (``grader.inputs``).
         self.inputs = sandbox.inputs_dir(f"inputs-{visible[16:32]}")
@@ -128,7 +131,7 @@ class KataCase:
                 engine = getattr(store, "engine", None)
                 if engine is not None:
                     engine.dispose()
-        untrusted_tree.remove(self.dir)  # never raises; ``fixed_dir`` moves aside what stays
+        self.sandbox.release_dir(self.dir)  # never raises; ``fixed_dir`` moves aside what stays
         inputs.forget(self.inputs)
         untrusted_tree.remove(self.inputs)
 
@@ -202,6 +205,7 @@ class KataCase:
                                       readable=[self.exercises, self.inputs], **request)
         self.student_ran = self.student_ran or probe != "kit"
         if probe != "kit":
+            self._check_quota()  # first: a full folder is neither surveyed nor opened
             overflow = untrusted_tree.survey(self.dir).overflow
             if overflow is not None:
                 if shared:
@@ -211,6 +215,27 @@ class KataCase:
         if shared and result.outcome != "sandbox":  # a kit failure is not replayed
             shared.keep(keys, self.dir, SEEDED_PARTS, result)
         return result
+
+    def _check_quota(self) -> None:
+        """The student's verdict for a call that filled its case folder's quota
+        (``grader.sandbox.quota``): the judge reads nothing of a full folder (MLflow
+        itself could fail on it, "database or disk is full")."""
+        cap = self.sandbox.quota_mb(self.dir)
+        free = quota.free_mb(self.dir) if cap is not None else None
+        if free is None or free >= quota.FULL_MARGIN_MB:
+            return
+        self.properties.append(("kata_status", "error"))
+        self.fail(_("the code under test filled its case folder to its quota ({mib} MiB); the "
+                    "judge reads nothing of it: leave only what the task asks for").format(mib=cap))
+
+    def _quota_note(self, error: str) -> str:
+        """`` (the case folder's quota of 1024 MiB was reached)`` when ``error`` says the
+        disk was full and the case folder has a quota (the call filled it, then emptied
+        it), else ``""``."""
+        cap = self.sandbox.quota_mb(self.dir)
+        if cap is None or not any(sign in error for sign in DISK_FULL):
+            return ""
+        return " " + _("(the case folder's quota of {mib} MiB was reached)").format(mib=cap)
 
     def _left_too_much(self, overflow: Overflow) -> None:
         """The student's verdict for a call that left its folder past
@@ -274,11 +299,12 @@ class KataCase:
         if result.outcome == "sandbox":  # the kit failed, not the student
             raise KitError(_("the sandbox failed: {detail}").format(detail=detail))
         detail = words.render(result.words, _) or detail  # the sandbox's words, translated
+        note = self._quota_note(result.error)
         if result.kind == "wrong_result":  # returned, but not the kind of value needed
             self.fail(f"{what} {detail}")
         where = last_student_frame(result.traceback)
         if result.kind == "raised" and tolerate_raise:
-            short = detail if len(detail) <= 240 else detail[:237] + "..."
+            short = (detail if len(detail) <= 240 else detail[:237] + "...") + note
             self.raised = (_("{call} raised at {where}: {error}") if where else
                            _("{call} raised: {error}")).format(call=what, where=where.strip(" ()"),
                                                                error=short)
@@ -289,7 +315,7 @@ class KataCase:
             self.fail(detail)
         if result.outcome == "memory":
             detail += " " + _("(the sandbox allows {mib} MiB)").format(mib=self.limits.memory_mb)
-        self.fail(f"{what} {verb(result.outcome)}: {detail}{where}")
+        self.fail(f"{what} {verb(result.outcome)}: {detail}{note}{where}")
 
     def excuse(self, *names: str) -> None:
         """Let this test's calls run with the slips of other TODOs excused (see

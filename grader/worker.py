@@ -16,6 +16,10 @@ every local user can read in /proc): the seed of the tests' varied inputs (their
 (in ``kata grade``'s workspace) holds this process's temp files, its sandbox's among
 them, so that they go with the workspace even if the worker is killed. It is set for
 this process only, not as ``$TMPDIR``: the sandbox's children keep their own.
+
+Where it is root on Linux, it first takes a mount namespace of its own, in which each
+case folder is a size-capped tmpfs (``grader.sandbox.quota``); ``kata grade`` starts it in
+a memory cgroup of its own (``grade.Worker``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ def main() -> None:
     parser.add_argument("--lang", default="en")
     parser.add_argument("--allow-unconfined", action="store_true")
     args = parser.parse_args()
+    from grader.sandbox import quota
+
+    quota.enter_private_mounts()  # first: no thread may be running yet
     seed = os.environ.pop("KATA_WORKER_SEED", "")
     if not seed:
         parser.error("$KATA_WORKER_SEED is not set")
@@ -57,6 +64,8 @@ def main() -> None:
     silence_mlflow()
     shared_sandbox().warm_up(["tracking", "models"])
     isolation = shared_sandbox().wait_ready()
+    if quota.missing():
+        isolation = {**isolation, "missing": [*isolation.get("missing", []), quota.missing()]}
     protocol.write(json.dumps({"ready": True, "isolation": isolation}) + "\n")
     frozen = False
     for line in sys.stdin:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from grader.paths import KIT_ROOT
 from grader.quiet import QUIET_ENV
-from grader.sandbox import untrusted_tree
+from grader.sandbox import quota, untrusted_tree
 from grader.sandbox.confine import ALLOW_UNCONFINED_ENV, SANDBOX_UID_BASE
 from grader.sandbox.words import english, said
 
@@ -89,6 +89,7 @@ class Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix="kata-sandbox-"))
         self.root.chmod(0o711)  # children may traverse, not list
         self._counter = itertools.count(1)
+        self._mounts: set[Path] = set()  # case folders with a quota (tmpfs mounts), see fixed_dir
         self._lock = threading.RLock()
         self._process: subprocess.Popen | None = None
         self._start()
@@ -138,6 +139,8 @@ class Sandbox:
     def close(self) -> None:
         if self._process and self._process.poll() is None:
             self._stop_zygote()
+        for path in list(self._mounts):
+            self.release_dir(path)
         untrusted_tree.remove(self.root)
 
     def __enter__(self) -> "Sandbox":
@@ -154,17 +157,42 @@ class Sandbox:
         self.hand_over(path)
         return path
 
-    def fixed_dir(self, name: str) -> Path:
+    def fixed_dir(self, name: str, quota_mb: int | None = None) -> Path:
         """A fresh folder with a stable path: the same ``name`` always gets the same
         path (emptied first), so state seeded there can be snapshotted and reused.
         What an earlier call left there is removed as an outsider would
-        (``untrusted_tree.remove``); what cannot be removed is moved aside."""
+        (``untrusted_tree.remove``); what cannot be removed is moved aside.
+
+        ``quota_mb``: the folder is a tmpfs of that size of its own where this process
+        may mount one (``quota.active()``: a kata worker as root), else a plain folder;
+        ``release_dir`` when done."""
         path = self.root / name
+        self.release_dir(path)
         if not untrusted_tree.remove(path):
             os.rename(path, self.root / f"{untrusted_tree.HOISTED}{name}-{next(self._counter)}")
         path.mkdir()
+        if quota_mb and quota.mount(path, quota_mb):
+            self._mounts.add(path)
         self.hand_over(path)
         return path
+
+    def quota_mb(self, path: Path) -> int | None:
+        """The size of ``path``'s own tmpfs (see ``fixed_dir``), None for a plain folder."""
+        if path not in self._mounts:
+            return None
+        try:
+            info = os.statvfs(path)
+        except OSError:
+            return None
+        return info.f_blocks * info.f_frsize >> 20
+
+    def release_dir(self, path: Path) -> None:
+        """Remove a folder made by ``fixed_dir``: a tmpfs is detached (at once, whatever
+        a call left in it), a plain folder removed as an outsider would. Never raises."""
+        if path in self._mounts:
+            quota.unmount(path)
+            self._mounts.discard(path)
+        untrusted_tree.remove(path)
 
     def inputs_dir(self, name: str) -> Path:
         """A fresh folder with a stable path, like ``fixed_dir``, that stays the judge's:
