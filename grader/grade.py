@@ -361,6 +361,13 @@ def kit_has_bonus() -> bool:
 
 
 WORKER_SEED_ENV = "KATA_WORKER_SEED"  # grader.worker reads the run's seed from it
+# A kata worker's memory cgroup (where cgroups are ours, see Worker.start): the judge
+# (~0.5 GB), its zygote (~0.5 GB) and one call at a time (SandboxLimits.memory_mb, 2 GiB,
+# tmpfs pages of its case folder included: grader.sandbox.quota), with room to spare.
+WORKER_MEMORY_MB = 5 * 1024
+WORKER_PROCESSES = 4096  # threads count: the judge's, the zygote's, a call's 256
+WORKER_GROUP_PREFIX = "kata-worker-"  # + kata grade's pid: groups of dead runs are removed
+LOST_TO_MEMORY = "memory"  # Worker.lost: the kernel killed the worker for memory
 
 
 class Worker:
@@ -370,6 +377,8 @@ class Worker:
         self.settings, self.env, self.tmpdir = settings, env, tmpdir
         self.process: subprocess.Popen | None = None
         self.isolation: dict = {}  # what its sandbox could set up (its hello)
+        self.group = None  # its memory cgroup (grader.sandbox.cgroups.CallGroup), where ours
+        self.lost = ""  # why the last job got no reply, when known (LOST_TO_MEMORY)
 
     def start(self) -> None:
         """Start the process, in its own session (a terminal's Ctrl-C goes to ``kata
@@ -389,6 +398,26 @@ class Worker:
             text=True, bufsize=1, env={**self.env, WORKER_SEED_ENV: settings.seed}, cwd=KIT_ROOT,
             start_new_session=True, preexec_fn=die_with_parent(),
         )
+        self.enter_group()
+
+    def enter_group(self) -> None:
+        """Bound the worker with everything it starts (its zygote, its calls) by a memory
+        cgroup of its own, ``WORKER_MEMORY_MB``: a judge that reads too much of what a
+        submission left is killed alone, and that submission is told so (``lost``).
+        The worker is moved in right after it started, before it starts anything (its
+        imports take far longer). Optional: where cgroups are not ours (or v2, see
+        ``CallGroup.for_judge``) the worker runs as before."""
+        from grader.sandbox.cgroups import CallGroup
+
+        if self.group is None:
+            CallGroup.remove_abandoned(WORKER_GROUP_PREFIX)
+            self.group = CallGroup.for_judge(f"{WORKER_GROUP_PREFIX}{os.getpid()}-{id(self):x}",
+                                             WORKER_MEMORY_MB << 20, WORKER_PROCESSES)
+        if self.group is not None:
+            try:
+                self.group.add(self.process.pid)
+            except OSError:  # it died at once: its hello says so
+                pass
 
     def wait_ready(self) -> dict:
         """Wait for the worker's hello; return the isolation its sandbox could set up.
@@ -412,18 +441,32 @@ class Worker:
         return ""
 
     def grade(self, job: dict, deadline_s: float) -> dict | None:
+        """The worker's reply to ``job``, or None when it died or hung (``lost`` then
+        says why, when known)."""
+        self.lost = ""
+        kills_before = self.group.oom_kills() if self.group is not None else 0
         try:
             self.process.stdin.write(json.dumps(job) + "\n")
             self.process.stdin.flush()
+            line = self.read_line(deadline_s)
         except (BrokenPipeError, OSError):
-            return None
-        line = self.read_line(deadline_s)
-        return json.loads(line) if line else None
+            line = ""
+        if line:
+            return json.loads(line)
+        # v1 counts a kill in the group of the process killed: the judge's or its zygote's
+        # (a call is killed in its own group, nested, and that is its own verdict)
+        if (self.group is not None and self.process.poll() == -signal.SIGKILL
+                and self.group.oom_kills() > kills_before):
+            self.lost = LOST_TO_MEMORY
+        return None
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self.group is not None:  # what the worker started goes with it: its zygote, a call
+            self.group.remove()
+            self.group = None
 
 
 class BelowFloor(GradingError):
@@ -463,6 +506,7 @@ class Graded:
 
     job: dict
     reply: dict | None
+    lost: str = ""  # why the grader gave up on it, when known (Worker.lost)
 
 
 class GradingPool(Protocol):
@@ -529,7 +573,7 @@ class LocalPool:
             reply = worker.grade(worker_job(job), deadline)
             if self.stopping:  # a worker killed now is no verdict on its submission
                 return
-            self.done.put(Graded(job, reply))
+            self.done.put(Graded(job, reply, worker.lost))
             if reply is None:
                 try:
                     with self.lock:  # never start a worker once close() is stopping them
@@ -725,6 +769,9 @@ class ClassGrader:
     @staticmethod
     def result_of(outcome: Graded) -> SubmissionResult:
         job, reply = outcome.job, outcome.reply
+        if reply is None and outcome.lost == LOST_TO_MEMORY:
+            return SubmissionResult(job["id"], "error", message=_(
+                "the grader ran out of memory reading what this submission left"))
         if reply is None:
             return SubmissionResult(job["id"], "error",
                                     message=_("the grader gave up on this submission (its worker stopped or hung)"))

@@ -100,7 +100,7 @@ class CallGroup:
         for name in os.listdir(os.path.dirname(sample.folders[0])):
             pid = name[len(prefix):].split("-")[0] if name.startswith(prefix) else ""
             if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-                CallGroup.named(name).remove()
+                CallGroup.named(name).remove(kill=False)
 
     @staticmethod
     def create(name: str, memory_bytes: int, processes: int) -> "CallGroup | None":
@@ -116,6 +116,26 @@ class CallGroup:
             group.remove()
             return None
         return group
+
+    @staticmethod
+    def for_judge(name: str, memory_bytes: int, processes: int) -> "CallGroup | None":
+        """A fresh group for a judge process (a kata worker) and everything it starts, its
+        sandbox's zygote and calls included: the zygote makes its call group inside its
+        own, so it nests in this one (v1's ``memory.use_hierarchy`` is 1: its usage counts
+        here too). v1 only: under v2 a group holding processes cannot hold the groups its
+        zygote would make in it (no internal processes), so None there, as where cgroups
+        are not ours."""
+        group = CallGroup.create(name, memory_bytes, processes)
+        if group is not None and group.version != 1:
+            group.remove()
+            return None
+        return group
+
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` (all its threads) into the group."""
+        for folder in self.folders:
+            with open(os.path.join(folder, "cgroup.procs"), "w") as handle:
+                handle.write(str(pid))
 
     def limit(self, memory_bytes: int, processes: int) -> None:
         """Set the call's memory (no swap) and process limits; cheap enough per call."""
@@ -165,16 +185,48 @@ class CallGroup:
         except (OSError, ValueError):
             return 0
 
-    def remove(self) -> None:
-        """Kill what is left (v2: ``cgroup.kill``) and remove the folders."""
+    def remove(self, kill: bool = True) -> None:
+        """Kill what is left (v2: ``cgroup.kill``; v1: every process listed, in nested
+        groups too) unless ``kill`` is False, and remove the folders, nested groups first
+        (a kata worker's holds its zygote's). A group still holding processes stays."""
         for folder in self.folders:
-            if self.version == 2:
+            if kill and self.version == 2:
                 try:
                     with open(os.path.join(folder, "cgroup.kill"), "w") as handle:
                         handle.write("1")
                 except OSError:
                     pass
+            nested = [top for top, _, _ in os.walk(folder, topdown=False)] if os.path.isdir(folder) else []
+            if kill and self.version == 1:
+                _kill_members(nested)
+            for path in nested:  # deepest first, the group itself last
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass
+
+
+def _kill_members(folders: list[str], patience_s: float = 3.0) -> None:
+    """SIGKILL every process listed in ``folders``' ``cgroup.procs`` (never this one),
+    until none is left or ``patience_s`` is over."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + patience_s
+    while True:
+        pids = set()
+        for folder in folders:
             try:
-                os.rmdir(folder)
+                with open(os.path.join(folder, "cgroup.procs")) as handle:
+                    pids.update(int(line) for line in handle if line.strip().isdigit())
+            except OSError:
+                continue
+        pids.discard(os.getpid())
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        if not pids or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
