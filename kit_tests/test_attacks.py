@@ -91,6 +91,8 @@ ATTACKERS = {
                                             "environ"),
     "19-attack-sample-fifo": Attacker("replace_sample", "its data sample replaced by a FIFO", "fifo"),
     "20-attack-sample-to-dev-zero": Attacker("replace_sample", "its data sample -> /dev/zero", "devzero"),
+    "15e-attack-fill-case-folder": Attacker("fill_case_folder", "its own case folder filled: 1.5 GiB or "
+                                                                "until the disk is full"),
     "21-attack-daemons": Attacker("daemons", "daemons left behind", bonus_too=True),
 }
 # What these leave in their folder is past untrusted_tree.CAPS: their verdict says so.
@@ -482,6 +484,7 @@ def ran(graded: Graded, submission_id: str) -> bool:
             or first["status"] == "pass" or "KATA-ATTACK[" in first["message"]
             or (attack == "etc_shadow" and "raised: RuntimeError: " in first["message"])
             or (attack in LEFT_PAST_THE_CAPS and LEFT_PAST_THE_CAPS[attack] in first["message"])
+            or (attack == "fill_case_folder" and "to its quota" in first["message"])
             or (attack == "symlink_output_log" and "expected a new run in experiment" in first["message"]))
 
 
@@ -658,3 +661,21 @@ def test_a_store_made_into_a_trap_is_refused_before_the_judge_reads_it(graded):
     assert "left an MLflow store the kit will not read" in first["message"] and "view 'tags'" in first["message"], first
     assert "kit error" not in first["message"]
     assert graded.duration_s < GRADE_TIMEOUT_S / 2, f"grading took {graded.duration_s:.0f} s"
+
+
+def test_filling_its_case_folder_costs_only_its_own_todos(graded):
+    """Issue 18, row 10: a call could fill its case folder, on the disk the whole class is
+    graded on (a 3-GB TMPDIR: both honest copies lost 7 TODOs to "database or disk is
+    full"). Each case folder is now a tmpfs of its own (grader.sandbox.quota): the filler
+    stops at the quota, and its verdict says so (without a quota it wrote its 1.5 GiB and
+    was told only that it left more than the judge reads)."""
+    (attacker,) = attackers_of("fill_case_folder")
+    assert_honest_copies_unharmed(graded, "fill_case_folder", "'database or disk is full' in the "
+                                  "losses points at it")
+    assert_scores_nothing(graded, attacker)
+    assert submission(graded, attacker)["status"] == "graded"
+    first = submission(graded, attacker)["todos"]["1.1"]
+    assert first["status"] == "error" and "filled its case folder to its quota" in first["message"], first
+    kit_errors = {todo_id: todo["message"][:400] for todo_id, todo in
+                  submission(graded, attacker)["todos"].items() if "kit error" in todo["message"]}
+    assert not kit_errors, f"{attacker} got kit errors: {kit_errors}"

@@ -8,7 +8,7 @@ runs at import — every sandboxed call imports the module afresh — and either
 ``KATA-ATTACK[name] {...}``: what it got, on the one line that reaches the report.
 
 Every attack is bounded: a few seconds per call, fewer than 20 processes, at most
-5 × 100 MB written. Where an attack aims at "everything it can see" (``kill -1``,
+5 × 100 MB written outside its own folder (1.5 GiB in it: ``fill_case_folder``). Where an attack aims at "everything it can see" (``kill -1``,
 all of /tmp), it does so only when the call has a pid namespace of its own; in the
 host's namespace it keeps to its own grading run, so that the kit's tests never
 hurt other work on a shared machine (``_shared.isolated``).
@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 ATTACKS = ("kit_solutions", "classmates_file", "root_canary", "symlink_output_log", "fd_garbage",
            "kill_its_uid", "truncate_stores", "daemons", "fill_disk", "network", "etc_shadow",
            "environment", "deep_tree", "many_files", "non_utf8_name", "replace_sample",
-           "store_view")
+           "store_view", "fill_case_folder")
 
 
 def attack_source(stub_source: str, attack: str, ctx: dict) -> str:
