@@ -221,8 +221,7 @@ class KataCase:
         (``grader.sandbox.quota``): the judge reads nothing of a full folder (MLflow
         itself could fail on it, "database or disk is full")."""
         cap = self.sandbox.quota_mb(self.dir)
-        free = quota.free_mb(self.dir) if cap is not None else None
-        if free is None or free >= quota.FULL_MARGIN_MB:
+        if cap is None or not quota.full(self.dir):
             return
         self.properties.append(("kata_status", "error"))
         self.fail(_("the code under test filled its case folder to its quota ({mib} MiB); the "

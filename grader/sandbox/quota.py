@@ -83,21 +83,15 @@ def unmount(path: os.PathLike | str) -> None:
             linux.umount2(path, linux.MNT_DETACH)
 
 
-def free_mb(path: os.PathLike | str) -> float | None:
-    """The free space of the file system holding ``path``, in MiB; None if unknown."""
+def full(path: os.PathLike | str) -> bool:
+    """Whether the file system holding ``path`` is (all but) full: less than
+    ``FULL_MARGIN_MB`` free, or almost no inode left; False if unknown."""
     try:
         info = os.statvfs(path)
     except OSError:
-        return None
-    return info.f_bavail * info.f_frsize / (1 << 20)
-
-
-def used_mb(path: os.PathLike | str) -> float | None:
-    try:
-        info = os.statvfs(path)
-    except OSError:
-        return None
-    return (info.f_blocks - info.f_bfree) * info.f_frsize / (1 << 20)
+        return False
+    return (info.f_bavail * info.f_frsize < FULL_MARGIN_MB << 20
+            or (info.f_files > 0 and info.f_favail < 64))
 
 
 def active() -> bool:
