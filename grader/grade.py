@@ -453,6 +453,8 @@ class Worker:
             line = ""
         if line:
             return json.loads(line)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # its pipe closes before it is waitable
+            self.process.wait(timeout=5)
         # v1 counts a kill in the group of the process killed: the judge's or its zygote's
         # (a call is killed in its own group, nested, and that is its own verdict)
         if (self.group is not None and self.process.poll() == -signal.SIGKILL
