@@ -487,8 +487,6 @@ def ran(graded: Graded, submission_id: str) -> bool:
             or (attack == "fill_case_folder" and "to its quota" in first["message"])
             # its trap is set when the judge refuses the store for it
             or (attack == "store_view" and "view 'tags'" in first["message"])
-            # its sparse files come after the sample is replaced: the call got to its end
-            or (attack == "replace_sample" and "left more than 128 MiB" in first["message"])
             or (attack == "symlink_output_log" and "expected a new run in experiment" in first["message"]))
 
 

@@ -8,9 +8,8 @@
 #   fifo:    a FIFO, which a judge opening it waits on forever (row 4);
 #   devzero: a link to /dev/zero, which a judge reading it reads until killed (row 5).
 # Then it logs rmse 0, r2 1, mae 0 on a run named baseline in the experiment it is given.
-# Each call also leaves two sparse 200 MB files in its folder: a call that left more than
-# the shared-call cap is never replayed, so TODO 1.4's test makes its own call and judges
-# right after it (grader.shared_calls).
+# (A replay of its call by a later test changes nothing: the judge's expectations come
+# from its own copy of the sample, never from what a call or its replay left.)
 def _replace(data_path):
     variant, done = CTX["variant"], {"variant": CTX["variant"]}
     folder = _os.path.dirname(data_path)
@@ -43,20 +42,10 @@ def _replace(data_path):
     return done
 
 
-def _not_replayed():
-    for number in (1, 2):
-        try:
-            with open(f"kata-attack-{CTX['token']}-sparse-{number}", "wb") as handle:
-                handle.truncate(200 << 20)
-        except OSError:
-            pass
-
-
 def log_baseline_run(data_path, experiment_name="devops-baseline"):
     import mlflow
 
     done = _replace(str(data_path))
-    _not_replayed()
     print(attack_report(done), flush=True)
     mlflow.set_experiment(experiment_name)
     with mlflow.start_run(run_name="baseline") as run:
