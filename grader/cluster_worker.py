@@ -120,6 +120,9 @@ class KataHost:
         folder = self.workspace / "staging" / task.stem
         shutil.rmtree(folder, ignore_errors=True)
         unzip_flat(task.exercises_zip, folder / "exercises")
+        if self.server is not None:  # its own model server, restarted if a submission left it dead
+            with contextlib.suppress(Exception):
+                self.server.ensure_alive()
         try:
             try:
                 worker = self.take(task.settings, task.model_server)

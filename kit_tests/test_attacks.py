@@ -84,6 +84,7 @@ ATTACKERS = {
                                                     "its folder"),
     "15c-attack-non-utf8-name": Attacker("non_utf8_name", "a file named with bytes that are not UTF-8"),
     "15d-attack-store-view": Attacker("store_view", "its store's tags table a VIEW of 10^8 rows of 100 MB"),
+    "15e-attack-long-run-name": Attacker("long_run_name", "its run renamed with SQL to 600 KB of '.-'"),
     "16-attack-sample-zeros": Attacker("replace_sample", "its data sample replaced by zeros", "zeros"),
     "17-attack-sample-to-canary": Attacker("replace_sample", "its data sample -> the root-only canary",
                                            "canary"),
@@ -681,3 +682,17 @@ def test_filling_its_case_folder_costs_only_its_own_todos(graded):
     kit_errors = {todo_id: todo["message"][:400] for todo_id, todo in
                   submission(graded, attacker)["todos"].items() if "kit error" in todo["message"]}
     assert not kit_errors, f"{attacker} got kit errors: {kit_errors}"
+
+
+def test_a_megabyte_run_name_is_quoted_short_and_the_report_is_written(graded):
+    """Issue 18 row 8: the name is quoted at 200 characters (its length said), a TODO's
+    message is cut at 2,000, and the failure clusters mask in linear time: the report is
+    written within the run's usual time."""
+    (attacker,) = attackers_of("long_run_name")
+    assert_honest_copies_unharmed(graded, "long_run_name", "a report that never rendered")
+    assert set(gains(graded, attacker)) <= {"1.1"}  # its run is in the experiment: real work
+    todos = submission(graded, attacker)["todos"]
+    assert todos["1.2"]["status"] == "fail" and "(600000 characters)" in todos["1.2"]["message"], todos["1.2"]
+    assert all(len(todo["message"]) <= 2100 for todo in todos.values())
+    assert (graded.out / "index.html").is_file()
+    assert graded.duration_s < GRADE_TIMEOUT_S / 2, f"grading took {graded.duration_s:.0f} s"

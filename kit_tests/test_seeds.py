@@ -182,11 +182,16 @@ def test_every_worker_is_started_with_the_runs_seed(monkeypatch, tmp_path):
     started = []
 
     class Popen:
+        pid = -1  # no such process: its memory group (grade.Worker.enter_group) takes nothing
+
         def __init__(self, command, **kwargs):
             started.append((command, kwargs))
 
     monkeypatch.setattr(subprocess, "Popen", Popen)
-    Worker(WorkerSettings(timeout=5, seed="abc123"), {}, tmp_path).start()
+    worker = Worker(WorkerSettings(timeout=5, seed="abc123"), {}, tmp_path)
+    worker.start()
+    if worker.group is not None:
+        worker.group.remove()
     command, kwargs = started[0]
     # In its environment, never on its command line (anyone may read /proc/PID/cmdline).
     assert kwargs["env"][WORKER_SEED_ENV] == "abc123" and "abc123" not in " ".join(command)
