@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 ATTACKS = ("kit_solutions", "classmates_file", "root_canary", "symlink_output_log", "fd_garbage",
            "kill_its_uid", "truncate_stores", "daemons", "fill_disk", "network", "etc_shadow",
            "environment", "deep_tree", "many_files", "non_utf8_name", "replace_sample",
-           "store_view", "fill_case_folder")
+           "store_view", "fill_case_folder", "long_run_name")
 
 
 def attack_source(stub_source: str, attack: str, ctx: dict) -> str:
