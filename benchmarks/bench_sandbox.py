@@ -27,7 +27,7 @@ from timing import KIT_ROOT, import_floor
 sys.path.insert(0, str(KIT_ROOT))
 
 from grader.paths import DATA_PATH, SOLUTIONS_DIR  # noqa: E402
-from grader.sandbox import confine, linux, zygote  # noqa: E402
+from grader.sandbox import confine, linux, untrusted_tree, zygote  # noqa: E402
 from grader.sandbox.cgroups import CallGroup  # noqa: E402
 from grader.store import new_store  # noqa: E402
 from grader.stubgen import render  # noqa: E402
@@ -98,9 +98,7 @@ def main() -> None:
             uri = new_store(Path(folder) / "store")
             uid = confine.SANDBOX_UID_BASE + os.getpid()
             if mechanisms.own_uid:
-                for path, dirs, files in os.walk(folder):
-                    for item in [path, *(os.path.join(path, n) for n in dirs + files)]:
-                        os.lchown(item, uid, uid)
+                untrusted_tree.hand_over(Path(folder), uid)
             request = {"probe": "call", "exercises": exercises, "module": module, "function": function,
                        "args": args, "kwargs": {"experiment_name": "bench"} if args else {},
                        "workdir": folder, "writable": [folder], "readable": [exercises], "uid": uid,

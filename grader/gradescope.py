@@ -253,7 +253,7 @@ def secure_results_dir(folder: Path) -> None:
     link, a file or a folder of another owner in its place is replaced first. Called
     before student code runs and again before writing (Gradescope makes the folder; its
     mode is not ours to trust)."""
-    import shutil
+    from grader.sandbox import untrusted_tree
 
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         folder.unlink()
@@ -264,7 +264,7 @@ def secure_results_dir(folder: Path) -> None:
     for entry in os.scandir(folder):  # left by anyone else than us: gone
         if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
             if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
+                untrusted_tree.remove(entry.path)
             else:
                 os.unlink(entry.path)
 
@@ -272,13 +272,12 @@ def secure_results_dir(folder: Path) -> None:
 def write_results(path: Path, payload: dict) -> None:
     """Write Gradescope's results.json atomically over whatever is there: a planted file
     or link is replaced (``os.replace`` never follows it), a folder in its place removed."""
-    import shutil
-
     from grader.exports import write_atomic
+    from grader.sandbox import untrusted_tree
 
     secure_results_dir(path.parent)
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
+        untrusted_tree.remove(path)
     write_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 
 

@@ -169,8 +169,9 @@ class ModelServerClient:
     def invoke(self, body) -> tuple[int, dict | str]:
         """POST ``body`` as JSON to /invocations; return (status, parsed reply). A body
         over the caps (``body_refusal``) is never sent: ValueError."""
-        if body_refusal(body) is not None:
-            raise ValueError(f"the kit does not send a body over its caps: {body_refusal(body)}")
+        refused = body_refusal(body)
+        if refused is not None:
+            raise ValueError(f"the kit does not send a body over its caps: {refused}")
         request = urllib.request.Request(
             f"{self.url}/invocations", data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"}, method="POST",

@@ -330,9 +330,7 @@ def kill_uid(uid: int) -> None:
     pid = os.fork()
     if pid == 0:
         try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
+            confine.drop_privileges(uid)
             os.kill(-1, signal.SIGKILL)
         except BaseException:  # noqa: BLE001 - nothing of that uid left (ESRCH)
             pass
@@ -498,8 +496,8 @@ def start_zygote() -> Zygote:
     gap = confine.unreadable_for_others(confine.python_readable()) if root else ""
     candidates = []
     if root and ceiling >= 2:
-        candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi, cgroups=True, own_uid=True))
-        candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi, own_uid=True))
+        candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi, cgroups=True))
+        candidates.append(confine.Mechanisms(namespaces=True, landlock_abi=abi))
     if root and not gap:
         candidates.append(confine.Mechanisms(landlock_abi=abi, own_uid=True))
     if root and not gap and abi:
