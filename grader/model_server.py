@@ -234,8 +234,21 @@ class ModelServer(ModelServerClient):
             if self.alive():
                 return
             self.stop()
+            self._wait_port_free()
             self.restarts += 1
             self._launch()
+
+    def _wait_port_free(self, timeout_s: float = 10.0) -> None:
+        """Until nothing accepts connections on our port: the dead server's uvicorn (in its
+        pid namespace, killed after its init) may still hold the socket for a moment, and
+        would answer the new server's /ping, then drop the first real request."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                probe.settimeout(0.5)
+                if probe.connect_ex(("127.0.0.1", self.port)) != 0:
+                    return
+            time.sleep(0.1)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
