@@ -1,3 +1,3 @@
 """Loads the kata's pytest plugin (options, ``todo`` marker, sandbox fixtures)."""
 
-pytest_plugins = ["grader.pytest_plugin"]
+pytest_plugins = ["grader.judge.plugin"]

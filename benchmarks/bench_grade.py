@@ -22,7 +22,7 @@ from timing import KIT_ROOT, import_floor, wall
 
 sys.path.insert(0, str(KIT_ROOT))
 
-from grader.stubgen import render  # noqa: E402
+from grader.authoring.stubgen import render  # noqa: E402
 
 def perfect_class(root: Path, size: int) -> Path:
     for number in range(size):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from timing import import_floor, wall
 
-from grader.todos import load_tasks
+from grader.lab.todos import load_tasks
 
 SUITES = {
     **{("bonus" if task.bonus else f"task {task.name}"): [f"tests/{task.test_file}"]

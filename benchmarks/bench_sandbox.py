@@ -26,11 +26,11 @@ from timing import KIT_ROOT, import_floor
 
 sys.path.insert(0, str(KIT_ROOT))
 
-from grader.paths import DATA_PATH, SOLUTIONS_DIR  # noqa: E402
+from grader.core.paths import DATA_PATH, SOLUTIONS_DIR  # noqa: E402
 from grader.sandbox import confine, linux, untrusted_tree, zygote  # noqa: E402
 from grader.sandbox.cgroups import CallGroup  # noqa: E402
-from grader.store import new_store  # noqa: E402
-from grader.stubgen import render  # noqa: E402
+from grader.judge.store import new_store  # noqa: E402
+from grader.authoring.stubgen import render  # noqa: E402
 
 TRIVIAL = "def nothing():\n    return 1\n"
 

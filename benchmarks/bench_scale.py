@@ -29,7 +29,7 @@ from timing import KIT_ROOT
 
 sys.path.insert(0, str(KIT_ROOT))
 
-from grader.stubgen import render  # noqa: E402
+from grader.authoring.stubgen import render  # noqa: E402
 
 SEED = "bench-scale"
 TASK_FILES = sorted(path.name for path in (KIT_ROOT / "solutions").glob("*.py"))
@@ -91,7 +91,7 @@ class MemorySampler:
             for pid, (parent, _) in table.items():
                 kids.setdefault(parent, []).append(pid)
             for pid, (_, command) in table.items():
-                if "grader.worker" in command:
+                if "grader.classroom.worker" in command:
                     total = sum(rss_kib(p) for p in self.tree(pid, kids))
                     self.kata_peaks[pid] = max(self.kata_peaks.get(pid, 0), total)
                 elif "multiprocessing.spawn" in command or "distributed" in command:

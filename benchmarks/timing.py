@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from grader.paths import KIT_ROOT
+from grader.core.paths import KIT_ROOT
 FLOOR = [sys.executable, "-c", "import mlflow, sklearn.ensemble, pandas"]
 
 

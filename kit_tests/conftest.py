@@ -28,7 +28,7 @@ os.environ["KATA_WARM"] = "0"
 @pytest.fixture(autouse=True, scope="session")
 def _the_kits_default_language():
     """The session's own language too (chosen from the locale before this file loaded)."""
-    from grader import i18n
+    from grader.core import i18n
 
     previous = i18n.set_language("")
     yield

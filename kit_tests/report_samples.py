@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from grader.results import ClassResults, SubmissionResult
-from grader.runner import TodoResult
-from grader.todos import load_todos
+from grader.results.model import ClassResults, SubmissionResult
+from grader.judge.runner import TodoResult
+from grader.lab.todos import load_todos
 
 KIT = {"mlflow": "3.17.2", "python": "3.11.7", "tests_sha256": "0123456789abcdef" * 4}
 SCRIPT_ID = "<script>alert('id')</script>"

@@ -42,8 +42,8 @@ from pathlib import Path
 import pytest
 
 from attacks import attack_source
-from grader.paths import KIT_ROOT
-from grader.stubgen import render
+from grader.core.paths import KIT_ROOT
+from grader.authoring.stubgen import render
 
 SOLUTIONS = KIT_ROOT / "solutions"
 TASK1, BONUS = "task1_baseline.py", "bonus_serving.py"
@@ -654,7 +654,7 @@ def test_a_replaced_data_sample_changes_no_expectation_and_leaks_nothing(graded,
 
 def test_a_store_made_into_a_trap_is_refused_before_the_judge_reads_it(graded):
     """Issue 18 rows 6 and 7: a VIEW in place of a table (each row 100 MB, computed by a
-    10^8-step recursive query) and a trigger. ``grader.store.store_refusal`` checks the
+    10^8-step recursive query) and a trigger. ``grader.judge.store.store_refusal`` checks the
     schema, read-only under a deadline, before MLflow opens the store in the judge."""
     (attacker,) = attackers_of("store_view")
     assert_honest_copies_unharmed(graded, "store_view", "a judge that read the trapped store")

@@ -1,4 +1,4 @@
-"""Failure clusters (grader/clusters.py) on messages the kit really writes: each one below
+"""Failure clusters (grader/reports/failure_clusters.py) on messages the kit really writes: each one below
 was copied from a ``kata grade examples/submissions`` run, or made by the same format
 string of tests/test_task*.py with another student's values."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader.clusters import Cluster, cluster_failures, pattern
-from grader.results import SubmissionResult, TodoResult
-from grader.todos import load_todos
+from grader.reports.failure_clusters import Cluster, cluster_failures, pattern
+from grader.results.model import SubmissionResult, TodoResult
+from grader.lab.todos import load_todos
 
 TODO_IDS = [todo.id for todo in load_todos()]
 
@@ -142,7 +142,7 @@ def test_each_mask_runs_in_linear_time_on_a_flood_a_student_can_name_a_run(unit)
     quadratic rule needed minutes (the bound is 100 times what a linear pass takes here)."""
     import time
 
-    from grader.clusters import _MASKS
+    from grader.reports.failure_clusters import _MASKS
 
     flood = unit * (400_000 // len(unit))
     for regex, placeholder in _MASKS:
@@ -152,7 +152,7 @@ def test_each_mask_runs_in_linear_time_on_a_flood_a_student_can_name_a_run(unit)
 
 
 def test_a_megabyte_message_is_masked_by_its_first_characters_only():
-    from grader.clusters import PATTERN_CHARS, pattern
+    from grader.reports.failure_clusters import PATTERN_CHARS, pattern
 
     message = "TODO 4.1: expected the run 'x' " + ".-" * 500_000
     assert len(pattern(message)) <= PATTERN_CHARS
@@ -165,7 +165,7 @@ def test_an_optional_section_past_its_deadline_or_failing_gives_none_and_never_w
     import threading
     import time
 
-    from grader.grade import within_deadline
+    from grader.classroom.grade import within_deadline
 
     release = threading.Event()
     started = time.monotonic()

@@ -37,10 +37,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.gradescope import KIT_REFUSED, export
-from grader.paths import KIT_ROOT
+from grader.platforms.gradescope import KIT_REFUSED, export
+from grader.core.paths import KIT_ROOT
 from grader.sandbox.confine import python_readable, unreadable_for_others
-from grader.stubgen import render
+from grader.authoring.stubgen import render
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("setpriv"),
                                 reason="container shapes are simulated as root on Linux with setpriv")
@@ -77,7 +77,7 @@ _forge()
 _atexit.register(_forge)
 for _folder in set(_site.getsitepackages() + [p for p in _sys.path if "site-packages" in p]):
     _try(lambda: open(_os.path.join(_folder, {pth!r}), "w").write("/nonexistent-kata-pwned\\n"))
-for _name in ("grader/grade.py", "grader/gradescope.py"):
+for _name in ("grader/classroom/grade.py", "grader/platforms/gradescope.py"):
     _try(lambda: open(_os.path.join(_KIT, _name), "a").write("\\n# pwned\\n"))
 _try(lambda: open(_ROOT + "/source/run_autograder", "a").write(
     "\\necho '{{\\"score\\": 100}}' > " + _RESULTS + "; exit 0\\n"))
@@ -246,7 +246,7 @@ def test_a_bundle_exported_with_allow_unconfined_grades_there_and_records_it(pla
 def test_results_json_is_written_over_a_planted_link_file_or_folder(tmp_path):
     """What a student uid could leave where results.json goes, were the folder writable
     to it (it is not: ``secure_results_dir``): never followed, never kept."""
-    from grader.gradescope import write_results
+    from grader.platforms.gradescope import write_results
 
     target = tmp_path / "elsewhere.txt"
     target.write_text("untouched")

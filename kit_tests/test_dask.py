@@ -26,8 +26,8 @@ import pytest
 
 pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
 
-from grader.grade import remove_abandoned_workspaces  # noqa: E402
-from grader.paths import KIT_ROOT  # noqa: E402
+from grader.classroom.grade import remove_abandoned_workspaces  # noqa: E402
+from grader.core.paths import KIT_ROOT  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc (Linux)")
 
@@ -202,7 +202,7 @@ class Killer:
                     continue
                 first = self.seen.setdefault((name, pid), time.monotonic())
                 # the retried one mid-grade (its kata worker up a while); the victim at once
-                if name == RETRIED and not (children(pid, "grader.worker") and time.monotonic() - first > 5):
+                if name == RETRIED and not (children(pid, "grader.classroom.worker") and time.monotonic() - first > 5):
                     continue
                 os.kill(pid, signal.SIGKILL)
                 self.killed[name].append(pid)
@@ -382,8 +382,8 @@ def test_an_answer_graded_with_another_seed_or_for_other_bytes_is_that_submissio
     submission's zip (a mixed-up or forged answer never becomes a verdict)."""
     from types import SimpleNamespace
 
-    from grader.cluster import DaskPool
-    from grader.cluster_worker import TaskAnswer
+    from grader.classroom.dask_pool import DaskPool
+    from grader.classroom.dask_worker import TaskAnswer
 
     pool = DaskPool.__new__(DaskPool)
     pool.grader = SimpleNamespace(kit={"tests_sha256": "k" * 64}, seed="s1", record_isolation=lambda _: None)
@@ -556,7 +556,7 @@ def local_run(submissions, tmp_path_factory):
     attack, up_after = None, False
     try:
         deadline = time.monotonic() + 300
-        while not any(b"grader.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        while not any(b"grader.classroom.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
                       for pid in started_by(tmp) if Path(f"/proc/{pid}/cmdline").exists()):
             assert kata.poll() is None and time.monotonic() < deadline, "no kata worker started"
             time.sleep(0.2)

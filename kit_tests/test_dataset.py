@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from grader.paths import KIT_ROOT
+from grader.core.paths import KIT_ROOT
 
 CSV = KIT_ROOT / "data" / "devops_metrics.csv"
 COLUMNS = ["cpu_usage_pct", "memory_usage_pct", "disk_io_mbps", "network_latency_ms",

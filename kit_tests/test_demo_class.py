@@ -10,7 +10,7 @@ import sys
 import pytest
 from test_gradescope import autograder_tree, results_of, run_autograder
 
-from grader.paths import KIT_ROOT
+from grader.core.paths import KIT_ROOT
 
 EXPECTED_SCORES = {"ana_garcia": 15, "bruno_diaz": 13, "carla_ruiz": 10, "diego_lopez": 2,
                    "elena_torres": 7, "felix_moreno": 12}

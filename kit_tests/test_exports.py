@@ -15,17 +15,17 @@ from html import unescape
 import jsonschema
 import pytest
 
-from grader import exports
-from grader.exports import write_all, write_atomic, write_grades_csv, write_results_json
-from grader.paths import KIT_ROOT
-from grader.report import render_report, safe_relative_href
-from grader.results import ClassResults, KataRun, Status, SubmissionResult, TodoResult, score
-from grader.todos import load_todos
+from grader.reports import class_files as exports
+from grader.reports.class_files import write_all, write_atomic, write_grades_csv, write_results_json
+from grader.core.paths import KIT_ROOT
+from grader.reports.report import render_report, safe_relative_href
+from grader.results.model import ClassResults, KataRun, Status, SubmissionResult, TodoResult, score
+from grader.lab.todos import load_todos
 from report_samples import (ALIAS_MISSING, BOB_NOTE, BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID,
                             big_class, clustered_class, sample_class)
 
 TODO_IDS = [todo.id for todo in load_todos()]
-SCHEMA = json.loads((KIT_ROOT / "grader" / "results.schema.json").read_text())
+SCHEMA = json.loads((KIT_ROOT / "grader" / "results" / "results.schema.json").read_text())
 REMOTE_REF = re.compile(r"""\b(?:src|href|xlink:href|action)\s*=\s*["']?\s*(?:[a-z][\w+.-]*:)?//""", re.I)
 
 
@@ -290,7 +290,7 @@ def test_report_of_an_empty_class_still_renders(results):
 
 @dataclass(frozen=True)
 class Pair:
-    """A similar pair as the report reads it (grader.similarity's type has these attributes)."""
+    """A similar pair as the report reads it (grader.classroom.similarity's type has these attributes)."""
 
     first: str
     second: str
@@ -449,9 +449,9 @@ def test_write_all_writes_the_three_files_and_returns_their_paths(results, tmp_p
 
 
 def test_the_report_names_the_todos_in_the_grading_language():
-    from grader import i18n
-    from grader.report import render_report
-    from grader.todos import load_todos
+    from grader.core import i18n
+    from grader.reports.report import render_report
+    from grader.lab.todos import load_todos
 
     with i18n.use("es"):
         spanish = render_report(sample_class())

@@ -1,7 +1,7 @@
 """Correct code always passes: returned values are judged by meaning, not by type."""
 
-from grader.paths import SOLUTIONS_DIR as SOLUTIONS
-from grader.runner import run_kata
+from grader.core.paths import SOLUTIONS_DIR as SOLUTIONS
+from grader.judge.runner import run_kata
 
 
 def test_a_version_number_returned_as_text_passes_4_1_as_the_int_does(tmp_path):

@@ -12,17 +12,17 @@ import zipfile
 import jsonschema
 import pytest
 
-import grader.grade
-from grader import cli
-from grader.paths import KIT_ROOT
-from grader.results import ClassResults, Status, SubmissionResult, TodoResult
-from grader.stubgen import render
-from grader.todos import load_todos
+import grader.classroom.grade
+import grader.cli.main as cli
+from grader.core.paths import KIT_ROOT
+from grader.results.model import ClassResults, Status, SubmissionResult, TodoResult
+from grader.authoring.stubgen import render
+from grader.lab.todos import load_todos
 
 SOLUTIONS = KIT_ROOT / "solutions"
 TASK1 = "task1_baseline.py"
 TASK1_IDS = ["1.1", "1.2", "1.3", "1.4"]
-SCHEMA = json.loads((KIT_ROOT / "grader" / "results.schema.json").read_text())
+SCHEMA = json.loads((KIT_ROOT / "grader" / "results" / "results.schema.json").read_text())
 
 
 def solution(name):
@@ -237,14 +237,14 @@ def test_a_renamed_copy_is_listed_as_similar_and_the_reference_twins_are_not(gra
 
 def test_resume_regrades_results_saved_in_another_language(graded, tmp_path):
     """A report in one language: --resume --lang es keeps no English verdict."""
-    from grader.submissions import discover
+    from grader.classroom.submissions import discover
 
-    options = grader.grade.GradeOptions(graded["submissions"], graded["out"], 1, 5.0, resume=True)
-    english = grader.grade.ClassGrader(options)
+    options = grader.classroom.grade.GradeOptions(graded["submissions"], graded["out"], 1, 5.0, resume=True)
+    english = grader.classroom.grade.ClassGrader(options)
     english.seed = graded["results"]["kit"]["seed"]
     perfect = next(s for s in discover(graded["submissions"]) if s.id == "perfect")
     assert english.resumed(perfect)
-    spanish = grader.grade.ClassGrader(grader.grade.GradeOptions(
+    spanish = grader.classroom.grade.ClassGrader(grader.classroom.grade.GradeOptions(
         graded["submissions"], graded["out"], 1, 5.0, resume=True, lang="es"))
     spanish.seed = english.seed
     assert not spanish.resumed(perfect)
@@ -283,7 +283,7 @@ def kit_error_class(kit_errors: int) -> ClassResults:
 
 @pytest.mark.parametrize("kit_errors", [0, 2])
 def test_kata_grade_warns_in_one_line_when_verdicts_are_kit_errors(kit_errors, monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(grader.grade, "grade", lambda options, progress: kit_error_class(kit_errors))
+    monkeypatch.setattr(grader.classroom.grade, "grade", lambda options, progress: kit_error_class(kit_errors))
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "graded 2 submission(s), 0 broken" in err and "mean 14.0/15; seed abc" in err
@@ -299,8 +299,8 @@ def test_an_out_folder_inside_the_submissions_is_refused_in_one_line_and_nothing
     submissions = tmp_path / "subs"
     (submissions / "ana").mkdir(parents=True)
     for out in (submissions, submissions / "report", submissions / "ana" / "deep"):
-        with pytest.raises(grader.grade.GradingError) as refused:
-            grader.grade.grade(grader.grade.GradeOptions(submissions, out, 1, 5.0))
+        with pytest.raises(grader.classroom.grade.GradingError) as refused:
+            grader.classroom.grade.grade(grader.classroom.grade.GradeOptions(submissions, out, 1, 5.0))
         assert "inside the submissions folder" in str(refused.value) and "\n" not in str(refused.value)
     assert [path.name for path in submissions.rglob("*")] == ["ana"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.paths import KIT_ROOT
-from grader.stubgen import render
+from grader.core.paths import KIT_ROOT
+from grader.authoring.stubgen import render
 
 SOLUTIONS = KIT_ROOT / "solutions"
 KATA = Path(sys.executable).parent / "kata"  # the console script of the kit's install
@@ -89,7 +89,7 @@ def wait_until_grading(kata: subprocess.Popen, workspace: Path, timeout: float =
     while time.monotonic() < deadline:
         assert kata.poll() is None, kata.communicate()
         commands = of_run(workspace, by_cwd=False)
-        if any("grader.worker" in command for command in commands):
+        if any("grader.classroom.worker" in command for command in commands):
             served = [re.search(r" -p (\d+)", c) for c in commands if "models serve" in c]
             return next((match.group(1) for match in served if match), None)
         time.sleep(0.1)
@@ -192,20 +192,20 @@ def test_sigint_stops_in_order_with_one_line_and_exit_130(tiny_class, tmp_path):
 
 
 def test_a_model_server_that_cannot_start_makes_the_bonus_an_error_with_one_line(monkeypatch, tmp_path):
-    import grader.model_server
-    from grader.grade import ClassGrader
-    from grader.model_server import SERVER_ERROR_ENV
+    import grader.judge.model_server
+    from grader.classroom.grade import ClassGrader
+    from grader.judge.model_server import SERVER_ERROR_ENV
 
     def broken(home):
         raise RuntimeError("mlflow models serve exited with code 127: exec: uvicorn: not found\n(log tail)")
 
-    monkeypatch.setattr(grader.model_server, "serve_kit_model", broken)
+    monkeypatch.setattr(grader.judge.model_server, "serve_kit_model", broken)
     env: dict[str, str] = {}  # the workers' environment
     assert ClassGrader.start_model_server(tmp_path, env) is None
     reason = "kit error: the model server could not start: mlflow models serve exited with code 127"
     assert env == {SERVER_ERROR_ENV: reason + ": exec: uvicorn: not found"}  # no SERVER_ENV
     # What a worker then reports for the bonus (the fixture fails before any sandbox call).
-    code = ("import json; from pathlib import Path; from grader.runner import run_kata; "
+    code = ("import json; from pathlib import Path; from grader.judge.runner import run_kata; "
             "run = run_kata(Path('solutions'), tasks=[5]); "
             "print(json.dumps({k: v.to_json() for k, v in run.todos.items()}))")
     run = subprocess.run([sys.executable, "-c", code], cwd=KIT_ROOT, capture_output=True, text=True,

@@ -27,16 +27,16 @@ import jsonschema
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from grader.cli import main
-from grader.exports import write_results_json
-from grader.gradebook import (ResultsError, check_results_json, load_results, name_key,
+from grader.cli.main import main
+from grader.reports.class_files import write_results_json
+from grader.platforms.gradebook import (ResultsError, check_results_json, load_results, name_key,
                               unmatched_path)
-from grader.paths import KIT_ROOT
-from grader.results import ClassResults, Status, SubmissionResult, TodoResult
-from grader.todos import load_todos
+from grader.core.paths import KIT_ROOT
+from grader.results.model import ClassResults, Status, SubmissionResult, TodoResult
+from grader.lab.todos import load_todos
 from report_samples import BROKEN_REASON, KIT, all_todos
 
-SCHEMA = json.loads((KIT_ROOT / "grader" / "results.schema.json").read_text())
+SCHEMA = json.loads((KIT_ROOT / "grader" / "results" / "results.schema.json").read_text())
 TODOS = load_todos()
 CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli
-from grader.gradescope import CONFIG_FILE, export
-from grader.paths import SOLUTIONS_DIR
-from grader.stubgen import render
-from grader.todos import load_todos
+import grader.cli.main as cli
+from grader.platforms.gradescope import CONFIG_FILE, export
+from grader.core.paths import SOLUTIONS_DIR
+from grader.authoring.stubgen import render
+from grader.lab.todos import load_todos
 
 SPECS = "https://gradescope-autograders.readthedocs.io/en/latest/specs/"
 FORMATS = {"text", "html", "simple_format", "md", "ansi"}
@@ -100,7 +100,7 @@ def test_the_bundle_has_the_scripts_the_seed_and_the_kit_with_its_hidden_tests_a
     assert config == {"seed": "gs-kit-test", "timeout": 60.0, "visibility": "visible"}
     names = set(infos)
     for needed in ("kit/pyproject.toml", "kit/conftest.py", "kit/pytest.ini", "kit/README.md",
-                   "kit/data/devops_metrics.csv", "kit/grader/gradescope.py", "kit/grader/todos.toml",
+                   "kit/data/devops_metrics.csv", "kit/grader/platforms/gradescope.py", "kit/grader/lab/todos.toml",
                    "kit/grader/sandbox/zygote.py", "kit/labkit/__init__.py", "kit/tests/test_task1.py",
                    "kit/tests/test_bonus.py", *(f"kit/tests/hidden/test_task{n}_hidden.py"
                                                 for n in (1, 2, 3, 4))):
@@ -109,7 +109,7 @@ def test_the_bundle_has_the_scripts_the_seed_and_the_kit_with_its_hidden_tests_a
         parts = Path(name).parts
         assert not {"solutions", "exercises", "examples", "kit_tests", "benchmarks",
                     "__pycache__"} & set(parts), name
-    assert "kit/grader/mistakes.toml" not in names  # its edits quote the solutions
+    assert "kit/grader/authoring/mistakes.toml" not in names  # its edits quote the solutions
     # The same kit and seed give the same bytes; without --seed, a fresh seed each time.
     again = tmp_path / "again.zip"
     export(again, seed="gs-kit-test")

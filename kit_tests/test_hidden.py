@@ -11,13 +11,13 @@ import ast
 
 import pytest
 
-import grader.runner
-import grader.validate
-from grader.check import check
-from grader.paths import SOLUTIONS_DIR, TESTS_DIR
-from grader.results import KataRun
-from grader.runner import HIDDEN_TESTS_DIR, hidden_test_file, kata_test_files, run_kata
-from grader.todos import TASK_TEST_FILES, load_tasks, todo_by_id
+import grader.judge.runner
+import grader.authoring.validate
+from grader.student.check import check
+from grader.core.paths import SOLUTIONS_DIR, TESTS_DIR
+from grader.results.model import KataRun
+from grader.judge.runner import HIDDEN_TESTS_DIR, hidden_test_file, kata_test_files, run_kata
+from grader.lab.todos import TASK_TEST_FILES, load_tasks, todo_by_id
 
 
 def todo_markers(path):
@@ -69,7 +69,7 @@ def pytest_args(monkeypatch):
         calls.append(list(args))
         return 0
 
-    monkeypatch.setattr(grader.runner.pytest, "main", fake_main)
+    monkeypatch.setattr(grader.judge.runner.pytest, "main", fake_main)
     return calls
 
 
@@ -93,10 +93,10 @@ def test_kata_check_never_runs_hidden_tests(tmp_path, pytest_args, capsys):
 
 def test_every_run_of_kata_validate_is_a_job_for_the_kata_workers(monkeypatch):
     seen = []
-    monkeypatch.setattr(grader.validate, "run_jobs",
+    monkeypatch.setattr(grader.authoring.validate, "run_jobs",
                         lambda jobs, workers, scratch, progress, allow_unconfined=False: seen.extend(jobs) or
                         {job.label: KataRun({}, 0.0) for job in jobs})
-    grader.validate.validate()
+    grader.authoring.validate.validate()
     assert len(seen) > 2 and {job.label for job in seen} >= {"reference solutions", "stubs"}
 
 
@@ -105,7 +105,7 @@ def test_a_kata_validate_job_includes_the_hidden_tests(tmp_path):
     (tmp_path / "variant").mkdir()
     (tmp_path / "variant" / "task1_baseline.py").write_text(tuned_to_the_public_inputs(), encoding="utf-8")
     (tmp_path / "scratch").mkdir()
-    runs = grader.validate.run_jobs([grader.validate.Job("tuned", tmp_path / "variant", [1])], 1,
+    runs = grader.authoring.validate.run_jobs([grader.authoring.validate.Job("tuned", tmp_path / "variant", [1])], 1,
                                     tmp_path / "scratch", lambda message: None)
     assert runs["tuned"].todos["1.2"].status == "fail", runs["tuned"]
     assert "an earlier attempt left" in runs["tuned"].todos["1.2"].message

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import hints
-from grader.check import show
-from grader.paths import KIT_ROOT, SOLUTIONS_DIR
-from grader.results import KataRun, Status, TodoResult
-from grader.todos import HINT_LEVELS, TODOS_FILE, _table, load_todos, todo_by_id
+from grader.student import hints
+from grader.student.check import show
+from grader.core.paths import KIT_ROOT, SOLUTIONS_DIR
+from grader.results.model import KataRun, Status, TodoResult
+from grader.lab.todos import HINT_LEVELS, TODOS_FILE, _table, load_todos, todo_by_id
 
 
 @pytest.fixture
@@ -94,12 +94,12 @@ def test_the_last_levels_do_not_hand_out_the_solutions(tmp_path):
     """The release's no-solution check reads level 1 as a TODO's public text: the other
     levels (and LAB.md's examples) come near the code without containing a solution's
     TODO region."""
-    from grader.release import find_leaks, fingerprints
+    from grader.authoring.release import find_leaks, fingerprints
 
     bodies, _told, _short = fingerprints(SOLUTIONS_DIR)
     assert len(bodies) >= len(load_todos()) // 2
-    (tmp_path / "grader").mkdir()
-    shutil.copy(TODOS_FILE, tmp_path / "grader" / "todos.toml")
+    (tmp_path / "grader" / "lab").mkdir(parents=True)
+    shutil.copy(TODOS_FILE, tmp_path / "grader" / "lab" / "todos.toml")
     shutil.copy(KIT_ROOT / "LAB.md", tmp_path / "LAB.md")
     assert find_leaks(tmp_path, bodies) == []
 
@@ -170,7 +170,7 @@ def test_a_broken_or_unwritable_state_still_gives_hints(tmp_path, exercises, mon
 
 
 def test_the_cli_has_the_hint_verb(state, exercises, capsys):
-    from grader.cli import main
+    from grader.cli.main import main
 
     assert main(["hint", "4.3", "--exercises", str(exercises), "--lang", "es"]) == 0
     assert todo_by_id()["4.3"].hints_es[1] in capsys.readouterr().out
@@ -211,7 +211,7 @@ def test_kata_check_sends_the_student_to_the_todo_a_failure_waits_for(state, exe
 
 
 def test_kata_check_where_there_is_no_exercises_folder_says_so_in_one_line(tmp_path, capsys):
-    from grader.check import check
+    from grader.student.check import check
 
     assert check(tmp_path / "exercises", None, "es") == 2
     captured = capsys.readouterr()

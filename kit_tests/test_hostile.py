@@ -13,8 +13,8 @@ import textwrap
 
 import pytest
 
-from grader.paths import KIT_ROOT
-from grader.stubgen import render
+from grader.core.paths import KIT_ROOT
+from grader.authoring.stubgen import render
 
 SOLUTIONS = KIT_ROOT / "solutions"
 TASK1, TASK2 = "task1_baseline.py", "task2_tuning.py"

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from grader import i18n
-from grader.paths import EXERCISES_DIR, KIT_ROOT, PYTEST_INI, TESTS_DIR
+from grader.core import i18n
+from grader.core.paths import EXERCISES_DIR, KIT_ROOT, PYTEST_INI, TESTS_DIR
 
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
@@ -123,8 +123,8 @@ def test_the_language_is_the_option_then_kata_lang_then_the_locale(explicit, env
 
 
 def test_kata_verbs_default_to_the_same_choice_and_grade_to_english(monkeypatch):
-    from grader.check import default_lang
-    from grader.cli import build_parser
+    from grader.student.check import default_lang
+    from grader.cli.main import build_parser
 
     for name in ("LC_ALL", "LC_MESSAGES", "LANG", "KATA_LANG"):
         monkeypatch.delenv(name, raising=False)
@@ -144,7 +144,7 @@ def test_kata_grade_in_spanish_gives_a_broken_submissions_reason_and_notes_in_sp
     A class with nothing gradable is graded without any worker."""
     import json
 
-    from grader.grade import GradeOptions, grade
+    from grader.classroom.grade import GradeOptions, grade
 
     submissions = tmp_path / "sub"
     (submissions / "empty").mkdir(parents=True)
@@ -163,7 +163,7 @@ def test_kata_grade_in_spanish_gives_a_broken_submissions_reason_and_notes_in_sp
 
 
 def test_kata_hint_in_spanish_shows_the_todos_spanish_title(tmp_path, capsys):
-    from grader import cli
+    import grader.cli.main as cli
 
     exercises = tmp_path / "exercises"
     exercises.mkdir()
@@ -216,7 +216,7 @@ def test_a_stub_fails_in_the_chosen_language_naming_the_todo_it_waits_for():
 
 def test_where_student_code_raised_is_said_in_the_chosen_language(tmp_path):
     """"(task1_baseline.py, line 50)" was copied from Python's traceback: "línea" in Spanish."""
-    from grader.stubgen import render
+    from grader.authoring.stubgen import render
 
     exercises = tmp_path / "exercises"
     exercises.mkdir()
@@ -276,7 +276,7 @@ def judge_pids(runtime) -> list[int]:
 
 
 def test_kata_check_speaks_the_chosen_language(capsys, monkeypatch):
-    from grader.check import check
+    from grader.student.check import check
 
     monkeypatch.setenv("COLUMNS", "400")  # one line per row
     check(EXERCISES_DIR, [1], "es")
@@ -288,7 +288,7 @@ def test_kata_check_speaks_the_chosen_language(capsys, monkeypatch):
 
 
 def test_the_sandboxs_words_are_rendered_by_the_judge_and_a_child_cannot_choose_the_template():
-    from grader.i18n import _, use
+    from grader.core.i18n import _, use
     from grader.sandbox.words import from_child, render, said, with_words
 
     timeout = said("timeout", seconds=60)

@@ -1,4 +1,4 @@
-"""The judge's own copy of a call's inputs (grader.inputs, issue 18 rows 2-5): expectations
+"""The judge's own copy of a call's inputs (grader.judge.inputs, issue 18 rows 2-5): expectations
 come from what the judge wrote, never from the file after the call; a file the judge still
 reads is read without following a link, waiting on a FIFO or reading without end.
 (``kit_tests/test_attacks.py`` replaces a real call's sample, as root.)"""
@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from grader import inputs, oracle
-from grader.paths import DATA_PATH
+from grader.judge import inputs, oracle
+from grader.core.paths import DATA_PATH
 
 
 @pytest.fixture

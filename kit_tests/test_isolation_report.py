@@ -12,11 +12,11 @@ import sys
 import jsonschema
 import pytest
 
-from grader.paths import KIT_ROOT
+from grader.core.paths import KIT_ROOT
 from grader.sandbox.confine import python_readable, unreadable_for_others
-from grader.stubgen import render
+from grader.authoring.stubgen import render
 
-SCHEMA = json.loads((KIT_ROOT / "grader" / "results.schema.json").read_text())
+SCHEMA = json.loads((KIT_ROOT / "grader" / "results" / "results.schema.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,12 @@
 """The bonus's failure messages quote what a real ``mlflow models serve`` says is wrong
 with a request, on one line and whole: MLflow's refusals carry a long migration notice
-and echo the request twice before the reason (see ``grader.model_server.refusal_reason``).
+and echo the request twice before the reason (see ``grader.judge.model_server.refusal_reason``).
 The server is the process's shared one (the bonus tests', when run in the same pytest)."""
 
 import pytest
 
-from grader.model_server import REASON_CHARS, refusal_reason
-from grader.paths import DATA_PATH
+from grader.judge.model_server import REASON_CHARS, refusal_reason
+from grader.core.paths import DATA_PATH
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_a_reply_that_is_not_mlflows_json_is_quoted_on_one_line():
 
 
 def test_a_flood_of_a_body_is_refused_by_size_or_by_keys_before_it_is_sent(model_server):
-    from grader.model_server import MAX_BODY_BYTES, MAX_BODY_KEYS, body_refusal
+    from grader.judge.model_server import MAX_BODY_BYTES, MAX_BODY_KEYS, body_refusal
 
     many_keys = {f"k{number}": number for number in range(30_000)}  # the 500-KB flood of the attack
     assert body_refusal(many_keys) == {"bytes": len(__import__("json").dumps(many_keys))}
@@ -57,7 +57,7 @@ def test_a_server_that_died_is_restarted_on_the_same_address_before_the_next_use
     import os
     import signal
 
-    from grader.model_server import ModelServer
+    from grader.judge.model_server import ModelServer
 
     if not isinstance(model_server, ModelServer):
         pytest.skip("the model server is another process's ($KATA_MODEL_SERVER)")

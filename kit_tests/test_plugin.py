@@ -6,14 +6,14 @@ import pytest
 # imported twice in a process (numpy's core; SQLAlchemy's classes, seen as two copies): what
 # the plugin and a test's store need is imported here, once, as a whole suite's earlier
 # tests do (test_plugin.py alone failed three of its tests).
-import grader.pytest_plugin  # noqa: F401,E402
+import grader.judge.plugin  # noqa: F401,E402
 import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401,E402
 import mlflow.store.tracking.sqlalchemy_store  # noqa: F401,E402
 
 
 @pytest.fixture
 def kata_pytester(pytester):
-    pytester.makeconftest('pytest_plugins = ["grader.pytest_plugin"]')
+    pytester.makeconftest('pytest_plugins = ["grader.judge.plugin"]')
     return pytester
 
 
@@ -42,7 +42,7 @@ def test_the_options_and_the_marker_are_documented(kata_pytester):
 
 def verdicts(pytester, source: str) -> dict:
     """Run one kata-style test file in-process; return the runner's per-TODO verdicts."""
-    from grader.runner import TodoCollector
+    from grader.judge.runner import TodoCollector
 
     pytester.makepyfile(test_kata=source)
     collector = TodoCollector()

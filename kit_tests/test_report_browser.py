@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.report import render_report
+from grader.reports.report import render_report
 from report_samples import FORMULA_ID, SCRIPT_ID, big_class, clustered_class, sample_class
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.paths import KIT_ROOT
+from grader.core.paths import KIT_ROOT
 
 
 @pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="needs the kit's virtualenv")

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli
-from grader.grade import (PROGRESS_DIR, WORKER_SEED_ENV, GradeOptions, GradingError, Worker,
+import grader.cli.main as cli
+from grader.classroom.grade import (PROGRESS_DIR, WORKER_SEED_ENV, GradeOptions, GradingError, Worker,
                           WorkerSettings, grade)
-from grader.paths import KIT_ROOT
-from grader.stubgen import render
-from grader.todos import load_todos
+from grader.core.paths import KIT_ROOT
+from grader.authoring.stubgen import render
+from grader.lab.todos import load_todos
 
 SOLUTIONS = KIT_ROOT / "solutions"
 SEEDS = ("7", "grading-2025-b", "c0ffee42")
@@ -85,7 +85,7 @@ def test_the_solutions_get_full_marks_and_the_same_verdicts_under_three_seeds(tm
 
 
 # -- cheap: what a call sees by name is not the seed's -------------------------------------
-VISIBLE = ("from grader.case import visible_key; "
+VISIBLE = ("from grader.judge.case import visible_key; "
            "print(visible_key('7:test_task1.py::inputs=baseline'), visible_key('7:x'))")
 
 
@@ -99,13 +99,13 @@ def test_names_a_call_sees_need_a_secret_of_the_judges_process_not_just_the_seed
     assert runs[0] != runs[1] and len(set(runs[0] + runs[1])) == 4
     public = hashlib.sha256(b"7:test_task1.py::inputs=baseline").hexdigest()
     assert not any(public[:16] in key for key in runs[0] + runs[1])
-    from grader.case import visible_key
+    from grader.judge.case import visible_key
 
     assert visible_key("7:x") == visible_key("7:x") != visible_key("8:x")
 
 
 def test_a_fresh_seed_has_64_bits():
-    from grader.grade import SEED_PATTERN, new_seed
+    from grader.classroom.grade import SEED_PATTERN, new_seed
 
     seeds = {new_seed() for _ in range(100)}
     assert len(seeds) == 100

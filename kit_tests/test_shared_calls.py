@@ -1,4 +1,4 @@
-"""One student call judged by several TODO tests (grader.shared_calls): made once per
+"""One student call judged by several TODO tests (grader.judge.shared_calls): made once per
 session when the same call starts from the same state, replayed on a copy otherwise,
 and never a way for what student code left to reach the judge."""
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.paths import SOLUTIONS_DIR
-from grader.shared_calls import SharedCalls, safe_copy
+from grader.core.paths import SOLUTIONS_DIR
+from grader.judge.shared_calls import SharedCalls, safe_copy
 
 SHARED_TESTS = '''
 import pytest
@@ -51,7 +51,7 @@ def test_a_test_without_the_marker_draws_other_inputs(case):
 
 
 def test_tests_with_the_same_inputs_share_one_call_and_others_do_not(pytester):
-    pytester.makeconftest('pytest_plugins = ["grader.pytest_plugin"]')
+    pytester.makeconftest('pytest_plugins = ["grader.judge.plugin"]')
     pytester.makepyfile(test_shared=SHARED_TESTS)
     result = pytester.runpytest_subprocess(f"--exercises={SOLUTIONS_DIR}", "-p", "no:randomly",
                                            "-p", "no:cacheprovider")
@@ -113,10 +113,10 @@ def test_a_replay_gives_each_test_a_fresh_copy_of_what_the_call_left(tmp_path):
 
 
 def test_a_call_that_left_too_much_is_not_kept_but_made_again(tmp_path, monkeypatch):
-    import grader.shared_calls
+    import grader.judge.shared_calls
     from grader.sandbox import CallResult
 
-    monkeypatch.setattr(grader.shared_calls, "KEEP_MAX_BYTES", 1000)
+    monkeypatch.setattr(grader.judge.shared_calls, "KEEP_MAX_BYTES", 1000)
     calls, case = SharedCalls(tmp_path / "calls"), tmp_path / "case"
     (case / "work").mkdir(parents=True)
     (case / "work" / "filler").write_bytes(b"x" * 1001)
@@ -145,7 +145,7 @@ def test_a_tasks_suite_on_the_reference_shares_its_calls(task, pytester):
     """Task 3's three TODOs judge one compare_models call: 3.1 makes it with model
     logging excused, and 3.2 and 3.3 replay it, since on the reference nothing needed
     excusing (the mistake matrix covers a log_model that fails: 3.3 alone fails)."""
-    pytester.makeconftest('pytest_plugins = ["grader.pytest_plugin"]')
+    pytester.makeconftest('pytest_plugins = ["grader.judge.plugin"]')
     tests = Path(__file__).resolve().parents[1] / "tests" / f"test_task{task}.py"
     pytester.makepyfile(test_copy=tests.read_text() + (
         "\n\ndef test_zz_calls_were_shared(shared_calls):\n    assert shared_calls.hits == 2\n"))

@@ -1,4 +1,4 @@
-"""Copy detection between submissions (grader/similarity.py) on real files.
+"""Copy detection between submissions (grader/classroom/similarity.py) on real files.
 
 The students of ``similarity_samples/`` (see its README): ana, ben and carla solved every
 TODO independently and differently; dan wrote the expected answers the hints lead to;
@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import similarity
-from grader.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
-from grader.similarity import (DEFAULT_THRESHOLD, MAX_READ_BYTES, SimilarPair, Segment,
+from grader.classroom import similarity
+from grader.core.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
+from grader.classroom.similarity import (DEFAULT_THRESHOLD, MAX_READ_BYTES, SimilarPair, Segment,
                                find_similar, segments, stage_class, staged_class,
                                write_similarity)
-from grader.submissions import STUDENT_FILES
+from grader.classroom.submissions import STUDENT_FILES
 
 SAMPLES = Path(__file__).parent / "similarity_samples"
 INDEPENDENT = ["ana", "ben", "carla", "dan"]
@@ -115,7 +115,7 @@ def test_a_threshold_outside_zero_to_one_is_refused_with_a_reason(threshold):
 def test_scores_are_the_same_in_every_process():
     """copydetect hashes k-grams with Python's salted hash(); ours is stable, so a
     regrade shows the same numbers."""
-    script = ("import json; from grader.similarity import find_similar; from pathlib import Path; "
+    script = ("import json; from grader.classroom.similarity import find_similar; from pathlib import Path; "
               f"S = Path({str(SAMPLES)!r}); "
               "print(json.dumps([[p.first, p.second, p.score, p.files] for p in "
               "find_similar({n: S / n for n in ['ana', 'ben', 'carla', 'zed']}, threshold=0.0)]))")

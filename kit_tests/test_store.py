@@ -1,9 +1,9 @@
-"""The pre-migrated store template (grader/store.py)."""
+"""The pre-migrated store template (grader/judge/store.py)."""
 
 import sqlite3
 import threading
 
-from grader import store
+from grader.judge import store
 
 
 def test_threads_building_the_template_on_a_cold_cache_all_get_one_migrated_store(tmp_path, monkeypatch):

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.paths import KIT_ROOT
-from grader.stubgen import ALL, MarkerError, render, stale_exercises, todo_ids_in
-from grader.todos import load_todos
+from grader.core.paths import KIT_ROOT
+from grader.authoring.stubgen import ALL, MarkerError, render, stale_exercises, todo_ids_in
+from grader.lab.todos import load_todos
 
 SOLUTIONS = KIT_ROOT / "solutions"
 
@@ -18,7 +18,7 @@ def test_exercises_are_exactly_what_the_solutions_generate():
 
 
 def test_kata_stubs_check_says_the_exercises_are_in_sync(capsys):
-    from grader import cli
+    import grader.cli.main as cli
 
     assert cli.main(["stubs", "--check"]) == 0
     assert capsys.readouterr().out == ""

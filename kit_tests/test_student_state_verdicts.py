@@ -5,7 +5,7 @@ it was ``kit error: KeyError 'model_type'``, "not your code") is the student's f
 import shutil
 from pathlib import Path
 
-from grader.paths import SOLUTIONS_DIR
+from grader.core.paths import SOLUTIONS_DIR
 
 KIT = Path(__file__).resolve().parents[1]
 REGISTER_THE_BEST = '''    best_run = client.search_runs(
@@ -27,7 +27,7 @@ def test_a_version_from_a_run_without_model_type_is_the_students_fail(pytester, 
     source = task4.read_text()
     assert REGISTER_THE_BEST in source
     task4.write_text(source.replace(REGISTER_THE_BEST, REGISTER_A_RUN_OF_ITS_OWN))
-    pytester.makeconftest('pytest_plugins = ["grader.pytest_plugin"]')
+    pytester.makeconftest('pytest_plugins = ["grader.judge.plugin"]')
     pytester.makepyfile(test_task4=(KIT / "tests" / "test_task4.py").read_text())
     result = pytester.runpytest_subprocess(f"--exercises={exercises}", "-p", "no:randomly",
                                            "-p", "no:cacheprovider", "-k", "tagged_and_described")

@@ -1,4 +1,4 @@
-"""How ``kata grade`` finds submissions and their task files (grader.submissions), on
+"""How ``kata grade`` finds submissions and their task files (grader.classroom.submissions), on
 real folders and zips shaped like LMS downloads: every entry of the submissions folder
 gets a result or is ignored on purpose, the task files are found where students put
 them, links never lead out, and nothing in the submissions folder changes.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.submissions import MAX_FILE_BYTES, BadSubmission, discover, prepare
+from grader.classroom.submissions import MAX_FILE_BYTES, BadSubmission, discover, prepare
 
 TASK1 = "task1_baseline.py"
 TASK2 = "task2_tuning.py"

@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
-from grader.paths import KIT_ROOT
-from grader.todos import graded_todos, load_todos
+from grader.core.paths import KIT_ROOT
+from grader.lab.todos import graded_todos, load_todos
 
 
 
@@ -44,8 +44,8 @@ def test_every_todo_has_at_least_one_kata_test():
 
 
 def test_every_task_and_todo_has_a_spanish_title_shown_when_spanish_is_chosen():
-    from grader import i18n
-    from grader.todos import load_tasks, load_todos
+    from grader.core import i18n
+    from grader.lab.todos import load_tasks, load_todos
 
     items = [*load_tasks(), *load_todos()]
     assert [item.title for item in items if not item.title_es.strip()] == []

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import try_task
-from grader.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
+from grader.student import run as try_task
+from grader.core.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
 
 
 def kata(*args: str, cwd: Path, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -118,7 +118,7 @@ with mlflow.start_run() as run:
 version = mlflow.register_model(f"runs:/{run.info.run_id}/model", "devops-response-time")
 MlflowClient().set_registered_model_alias("devops-response-time", "staging", version.version)
 
-from grader.try_task import NotYet, require_comparison  # what `kata run 4` checks first
+from grader.student.run import NotYet, require_comparison  # what `kata run 4` checks first
 
 try:
     require_comparison("en")
@@ -134,7 +134,7 @@ def port_is_closed(port: int) -> bool:
 
 def migrated_store(path: Path) -> Path:
     """A new, empty store at ``path`` without paying MLflow's migrations."""
-    from grader.store import template_path
+    from grader.judge.store import template_path
 
     shutil.copyfile(template_path(), path)
     return path

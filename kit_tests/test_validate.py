@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.mistakes import MISTAKES_FILE, MistakeError, load_mistakes
-from grader.paths import KIT_ROOT
-from grader.todos import load_todos
+from grader.authoring.mistakes import MISTAKES_FILE, MistakeError, load_mistakes
+from grader.core.paths import KIT_ROOT
+from grader.lab.todos import load_todos
 
 
 

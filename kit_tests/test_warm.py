@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from grader.paths import KIT_ROOT, SOLUTIONS_DIR
-from grader.stubgen import render
+from grader.core.paths import KIT_ROOT, SOLUTIONS_DIR
+from grader.authoring.stubgen import render
 
 MISTAKE = ("    return run.info.run_id if run else None\n", "    return run\n")  # costs 1.2 only
 

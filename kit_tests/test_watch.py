@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import hints
-from grader.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
-from grader.results import KataRun, Status, TodoResult
-from grader.todos import load_todos
-from grader.watch import Changes, watch
+from grader.student import hints
+from grader.core.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
+from grader.results.model import KataRun, Status, TodoResult
+from grader.lab.todos import load_todos
+from grader.student.watch import Changes, watch
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import grade
-from grader.grade import Graded, Worker, WorkerSettings, kata_worker_env
-from grader.paths import KIT_ROOT
+from grader.classroom import grade
+from grader.classroom.grade import Graded, Worker, WorkerSettings, kata_worker_env
+from grader.core.paths import KIT_ROOT
 from grader.sandbox.cgroups import CGROUP_ROOT, CallGroup
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,

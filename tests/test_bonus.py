@@ -7,10 +7,10 @@ Run: ``pytest tests/test_bonus.py``.
 
 import pytest
 
-from grader.case import KitError
-from grader.i18n import _
-from grader.model_server import MAX_BODY_BYTES, MAX_BODY_KEYS, body_refusal, refusal_reason
-from grader.paths import DATA_PATH
+from grader.judge.case import KitError
+from grader.core.i18n import _
+from grader.judge.model_server import MAX_BODY_BYTES, MAX_BODY_KEYS, body_refusal, refusal_reason
+from grader.core.paths import DATA_PATH
 
 
 def random_rows(case):
@@ -23,7 +23,7 @@ def random_rows(case):
 
 def served_predictions(rows):
     """What the served model (the kit's LinearRegression on the full split) predicts."""
-    from grader.oracle import fitted
+    from grader.judge.oracle import fitted
 
     return fitted("LinearRegression", DATA_PATH).predict(rows).tolist()
 

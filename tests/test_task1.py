@@ -6,10 +6,10 @@ Run: ``pytest tests/test_task1.py``.
 
 import pytest
 
-from grader.case import (describe_runs, held_text, metric_note, run_label, stray_note, stray_runs,
+from grader.judge.case import (describe_runs, held_text, metric_note, run_label, stray_note, stray_runs,
                          training_metrics)
-from grader.i18n import _
-from grader.judgments import baseline_run_returned
+from grader.core.i18n import _
+from grader.judge.judgments import baseline_run_returned
 
 FUNCTION = "log_baseline_run"
 
@@ -85,7 +85,7 @@ def test_the_run_has_params_model_type_and_random_state(case):
 @pytest.mark.todo("1.4")
 @pytest.mark.inputs("baseline")
 def test_the_run_has_the_held_out_metrics(case):
-    from grader.oracle import expected_metrics
+    from grader.judge.oracle import expected_metrics
 
     data = case.sample_data()
     run = new_run(case, case.call(FUNCTION, data, experiment_name=case.name("baseline")))

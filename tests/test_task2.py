@@ -7,8 +7,8 @@ Run: ``pytest tests/test_task2.py``.
 
 import pytest
 
-from grader.case import held_text, metric_note, stray_note, stray_runs, training_metrics
-from grader.i18n import _
+from grader.judge.case import held_text, metric_note, stray_note, stray_runs, training_metrics
+from grader.core.i18n import _
 
 FUNCTION = "tune_random_forest"
 TAGS = {"task": "hyperparameter-tuning", "model_family": "RandomForest"}
@@ -72,7 +72,7 @@ def test_each_run_has_max_depth_min_samples_split_and_random_state(case):
 @pytest.mark.todo("2.3")
 @pytest.mark.inputs("tuning")
 def test_each_run_has_the_metrics_of_its_own_model(case):
-    from grader.oracle import expected_metrics
+    from grader.judge.oracle import expected_metrics
 
     grid = random_grid(case)
     data = case.sample_data()
@@ -93,7 +93,7 @@ def test_each_run_has_the_metrics_of_its_own_model(case):
 def whose_metric(data, grid, config, name, held) -> str:
     """Whose metric ``held`` is, when the kit can tell: another config's model's, or this
     model's on the training set."""
-    from grader.oracle import expected_metrics
+    from grader.judge.oracle import expected_metrics
 
     for other in grid:
         if other != config and expected_metrics("RandomForest", data, random_state=42, **other)[name] \

@@ -5,8 +5,8 @@ Run: ``pytest tests/test_task3.py``.
 
 import pytest
 
-from grader.case import Unreturned, metric_note, run_label, training_metrics
-from grader.i18n import _
+from grader.judge.case import Unreturned, metric_note, run_label, training_metrics
+from grader.core.i18n import _
 
 FUNCTION = "compare_models"
 MODEL_NAMES = ("LinearRegression", "RandomForest", "GradientBoosting")
@@ -22,8 +22,8 @@ SPEC_PARAMS = {  # the three models as the spec defines them
 
 def fitted_models(data):
     """The three models fitted by the kit on ``data``, and the split."""
-    from grader.oracle import fitted
-    from grader.inputs import split as load_split  # the judge's copy of the sample
+    from grader.judge.oracle import fitted
+    from grader.judge.inputs import split as load_split  # the judge's copy of the sample
 
     return {name: fitted(name, data, **params) for name, params in SPEC_PARAMS.items()}, load_split(data)
 
@@ -32,7 +32,7 @@ def comparison_runs(case, data, experiment):
     """Call the student function; return ``{model name: run}`` from its answer."""
     if case.todo.id != "3.3":
         case.excuse("model_logging")  # a failing log_model is 3.3's alone
-    # 3.3's call is made again only when the excuse swallowed something (grader.shared_calls).
+    # 3.3's call is made again only when the excuse swallowed something (grader.judge.shared_calls).
     run_ids = case.call(FUNCTION, data, experiment_name=experiment)
     if isinstance(run_ids, Unreturned):
         case.fail(_("expected a run id for each of {names}, but {why}").format(
@@ -79,7 +79,7 @@ def test_one_named_run_per_model_with_its_model_type(case):
 @pytest.mark.todo("3.2")
 @pytest.mark.inputs("comparison")
 def test_each_run_has_the_metrics_of_its_model(case):
-    from grader.oracle import expected_metrics
+    from grader.judge.oracle import expected_metrics
 
     data = case.sample_data(ROWS)
     runs = comparison_runs(case, data, case.name("comparison"))

@@ -1,7 +1,7 @@
 """Task 4 — model registry: ``register_best(...)`` and ``load_staging_model(...)``.
 
 Every test seeds its own comparison runs and registered versions with kit code
-(``grader.seeding``), so Task 4 never depends on the student's Task 3.
+(``grader.judge.seeding``), so Task 4 never depends on the student's Task 3.
 Run: ``pytest tests/test_task4.py``.
 """
 
@@ -9,9 +9,9 @@ import warnings
 
 import pytest
 
-from grader.case import KataFeedback, aliases_note, candidate_run, stages_feedback, tag_held
-from grader.i18n import _
-from grader.judgments import best_registered_and_returned, versions_of
+from grader.judge.case import KataFeedback, aliases_note, candidate_run, stages_feedback, tag_held
+from grader.core.i18n import _
+from grader.judge.judgments import best_registered_and_returned, versions_of
 
 
 def seed(case, registered_index=None):
@@ -99,8 +99,8 @@ def test_the_new_version_is_promoted_to_staging(case):
 
 @pytest.mark.todo("4.4")
 def test_the_staging_model_is_loaded_for_prediction(case):
-    from grader.oracle import fitted
-    from grader.inputs import split as load_split  # the judge's copy of the sample
+    from grader.judge.oracle import fitted
+    from grader.judge.inputs import split as load_split  # the judge's copy of the sample
 
     model_name, data = case.name("response-time"), case.sample_data(300)
     slices = [[0, 80], [80, 160], [160, 240]]

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.paths import KIT_ROOT
-from grader.quiet import QUIET_ENV
+from grader.core.paths import KIT_ROOT
+from grader.core.quiet import QUIET_ENV
 from grader.sandbox import quota, untrusted_tree
 from grader.sandbox.confine import ALLOW_UNCONFINED_ENV, SANDBOX_UID_BASE
 from grader.sandbox.words import english, said
@@ -30,7 +30,7 @@ ZYGOTE_STOP_S = 3
 ZYGOTE_ENV = ("PATH", "HOME", "TZ", "TMPDIR", "XDG_CACHE_HOME", "KATA_ISOLATION_MAX", ALLOW_UNCONFINED_ENV)
 # Its locale is fixed, as each call's is (confine.call_environment): student code runs the
 # same whatever the user's locale, and a user's pytest under another LANG reuses the warm
-# judge (grader.warm) instead of starting a second one (~0.5 GB). Messages take their
+# judge (grader.judge.warm) instead of starting a second one (~0.5 GB). Messages take their
 # language from each request (--kata-lang), not from the locale of the process.
 ZYGOTE_LOCALE = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 

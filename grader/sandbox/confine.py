@@ -34,7 +34,7 @@ import site
 import sys
 from dataclasses import dataclass
 
-from grader.paths import KIT_ROOT
+from grader.core.paths import KIT_ROOT
 from grader.sandbox import linux
 
 SANDBOX_UID_BASE = 2_000_000_000  # + the judge's pid: a uid no one else uses
@@ -279,7 +279,7 @@ def limit_resources(limits: dict, own_uid: bool) -> None:
 
 def call_environment(request: dict, namespaces: bool) -> dict[str, str]:
     """An environment built from nothing: never the judge's variables."""
-    from grader.quiet import QUIET_ENV
+    from grader.core.quiet import QUIET_ENV
 
     workdir = request["workdir"]
     python_bin = os.path.dirname(sys.executable)

@@ -205,8 +205,8 @@ def load_model_and_predict(request: dict):
 
 
 def kit(request: dict):
-    """Run trusted kit code (``grader.seeding``) in the child's warm interpreter."""
-    from grader.seeding import KIT_FUNCTIONS
+    """Run trusted kit code (``grader.judge.seeding``) in the child's warm interpreter."""
+    from grader.judge.seeding import KIT_FUNCTIONS
 
     return answer(KIT_FUNCTIONS[request["function"]](**request.get("kwargs", {})))
 

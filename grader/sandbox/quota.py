@@ -3,7 +3,7 @@
 A call writes only its own case folder, and without a quota it could fill the disk the
 whole class is graded on (on a 3-GB TMPDIR both honest copies beside a filler lost
 TODOs to "database or disk is full"). Where the judge is root on Linux, a kata worker
-(``grader.worker``) first takes a mount namespace of its own (``enter_private_mounts``):
+(``grader.classroom.worker``) first takes a mount namespace of its own (``enter_private_mounts``):
 every mount it makes there is invisible to the host and disappears with the namespace,
 even when the worker is killed with -9 (no mount is ever left on the host). Its case
 folders (``Sandbox.fixed_dir(…, quota_mb=…)``) are then fresh tmpfs mounts of

@@ -65,10 +65,10 @@ def preload() -> None:
     import labkit  # noqa: F401
     import labkit.registry  # noqa: F401
     from grader.sandbox import probes  # noqa: F401
-    import grader.oracle  # noqa: F401 - kit calls run where grader/ is not visible
-    import grader.seeding  # noqa: F401
-    from grader.quiet import silence_mlflow
-    from grader.store import remember_schema_head
+    import grader.judge.oracle  # noqa: F401 - kit calls run where grader/ is not visible
+    import grader.judge.seeding  # noqa: F401
+    from grader.core.quiet import silence_mlflow
+    from grader.judge.store import remember_schema_head
 
     silence_mlflow()
     logging.getLogger("mlflow").setLevel(logging.ERROR)
@@ -103,7 +103,7 @@ def warm_up(parts) -> None:
     from mlflow.models import infer_signature
     from sklearn.tree import DecisionTreeRegressor
 
-    from grader.store import new_store
+    from grader.judge.store import new_store
 
     with tempfile.TemporaryDirectory(prefix="kata-warm-up-") as scratch:
         os.environ["MLFLOW_TRACKING_URI"] = new_store(Path(scratch))

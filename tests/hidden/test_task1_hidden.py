@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from grader.i18n import _
-from grader.judgments import baseline_run_returned
+from grader.core.i18n import _
+from grader.judge.judgments import baseline_run_returned
 
 FUNCTION = "log_baseline_run"
 

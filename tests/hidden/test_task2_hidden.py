@@ -5,8 +5,8 @@ these with ``tests/test_task2.py``; a TODO passes only when all its tests pass.
 
 import pytest
 
-from grader.case import held_text
-from grader.i18n import _
+from grader.judge.case import held_text
+from grader.core.i18n import _
 
 FUNCTION = "tune_random_forest"
 

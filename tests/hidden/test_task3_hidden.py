@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from grader.case import Unreturned, run_label
-from grader.i18n import _
+from grader.judge.case import Unreturned, run_label
+from grader.core.i18n import _
 
 FUNCTION = "compare_models"
 MODEL_NAMES = ("LinearRegression", "RandomForest", "GradientBoosting")

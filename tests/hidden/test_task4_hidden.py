@@ -3,16 +3,16 @@
 these with ``tests/test_task4.py``; a TODO passes only when all its tests pass.
 
 As in the public tests, the candidate runs and versions are seeded by kit code
-(``grader.seeding``), never by the student's Task 3.
+(``grader.judge.seeding``), never by the student's Task 3.
 """
 
 import warnings
 
 import pytest
 
-from grader.case import KataFeedback, aliases_note, candidate_run, stages_feedback
-from grader.i18n import _
-from grader.judgments import best_registered_and_returned, versions_of
+from grader.judge.case import KataFeedback, aliases_note, candidate_run, stages_feedback
+from grader.core.i18n import _
+from grader.judge.judgments import best_registered_and_returned, versions_of
 
 
 def seed(case, r2, registered_index):

@@ -1,0 +1,300 @@
+"""``kata release OUT``: the student kit, ready to be a GitHub Classroom template repository.
+
+What a student gets, and nothing else:
+
+* ``exercises/``: the stubs, generated from ``solutions/`` by the stub generator;
+* ``tests/``: the public kata tests (never ``tests/hidden/``, a file whose name says
+  hidden, or a file marked ``pytestmark = pytest.mark.hidden``);
+* what the tests and the student's ``kata check``/``kata run`` need at run time:
+  ``conftest.py``, ``pytest.ini``, ``labkit/``, ``data/`` and the student wings of
+  ``grader/``, whole (``STUDENT_PACKAGES``; the import contract in ``pyproject.toml``
+  keeps them from importing an instructor wing or library, and the ``kata`` CLI leaves
+  out the verbs whose wing is absent);
+* ``LAB.md``, a student ``README.md`` (English and Spanish), a ``pyproject.toml`` that
+  installs ``kata`` with the student verbs, ``.gitignore``, and
+  ``.github/workflows/classroom.yml`` (GitHub Classroom autograding, one test per TODO).
+
+Never ``solutions/``, ``examples/``, ``kit_tests/``, ``benchmarks/``, the instructor
+README, ``grader/authoring/mistakes.toml`` (it quotes solution lines), caches or ``.ci/``. After
+writing, every file of the release is scanned for the body of any TODO region of
+``solutions/`` (``find_leaks``); a release that contains one is removed and refused.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+from grader.core.paths import KIT_ROOT
+from grader.authoring.stubgen import BEGIN, END, STUB, expected_exercises
+from grader.lab.todos import load_todos, todo_by_id
+
+TEMPLATES = Path(__file__).with_name("templates") / "release"
+RELEASE_NAME = "mlflow-kata-lab"  # the student kit's distribution name (its pyproject)
+
+# The wings of grader/ a student kit ships, whole: the import contract (pyproject.toml,
+# checked in CI) keeps them from importing any other wing or an instructor library.
+STUDENT_PACKAGES = ("core", "lab", "results", "sandbox", "judge", "student", "cli")
+STUDENT_DATA = ("grader/__init__.py", "grader/__main__.py",
+                "grader/locale/*/LC_MESSAGES/*.po")  # the messages' translations (grader/core/i18n.py)
+TOP_FILES = ("conftest.py", "pytest.ini", "LAB.md")
+# What is never copied from a folder of the kit, wherever it is.
+CACHES = {"__pycache__", ".pytest_cache", ".hypothesis", "mlruns", "mlartifacts", ".DS_Store"}
+CACHE_SUFFIXES = (".pyc", ".pyo", ".db", ".egg-info")
+# The kit's own folders: a release is never written into one of them.
+KIT_PARTS = {"grader", "labkit", "tests", "solutions", "exercises", "data", "examples",
+             "kit_tests", "benchmarks", ".ci", ".git", ".venv"}
+HIDDEN = "hidden"
+HIDDEN_MARK = re.compile(r"\bmark\.hidden\b")
+# A previous release (or a fresh clone of an empty template repository) may be replaced
+# with --force; other folders are never emptied.
+REPLACEABLE = {".git", ".gitignore", ".gitattributes", "README", "README.md", "LICENSE",
+               "LICENSE.md", "LICENSE.txt"}
+# A TODO body shorter than this (without whitespace) is one ordinary MLflow call that the
+# kit's own code may make too (e.g. ``mlflow.log_metrics(metrics)``): not a fingerprint.
+MIN_FINGERPRINT = 32
+
+
+class ReleaseError(Exception):
+    """The release cannot be written (one line, for the CLI)."""
+
+
+@dataclass
+class Release:
+    out: Path
+    files: list[str] = field(default_factory=list)  # relative POSIX paths written
+    checked: list[str] = field(default_factory=list)  # TODO ids whose bodies were looked for
+    told: list[str] = field(default_factory=list)  # TODO ids whose body their own hint spells out
+    short: list[str] = field(default_factory=list)  # TODO ids too short to fingerprint
+
+
+# -- what a solution looks like -------------------------------------------------------
+
+def todo_regions(source: str) -> list[tuple[str, list[str]]]:
+    """Every ``# BEGIN TODO`` … ``# END TODO`` region of a solution file, in order, as
+    (TODO id, body lines without the ``# STUB:`` lines). Markers as the stub generator
+    reads them (``grader.authoring.stubgen``)."""
+    regions: list[tuple[str, list[str]]] = []
+    current: tuple[str, list[str]] | None = None
+    for line in source.splitlines():
+        if begin := BEGIN.match(line):
+            current = (begin["id"], [])
+        elif END.match(line):
+            if current is not None:
+                regions.append(current)
+            current = None
+        elif current is not None and not STUB.match(line):
+            current[1].append(line)
+    return regions
+
+
+COMMENT_LEAD = re.compile(r"^(#+|>+|//+)")
+SPACE = re.compile(r"\s+")
+
+
+def normalised(text: str) -> str:
+    """``text`` as one string of code: each line without its indentation, a leading
+    comment or quote marker (so a commented-out or quoted copy still counts) and any
+    whitespace; blank lines vanish and line breaks do not matter."""
+    return "".join(SPACE.sub("", COMMENT_LEAD.sub("", line.strip())) for line in text.splitlines())
+
+
+def fingerprints(solutions: Path) -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """``({todo_id: [normalised body, …]}, told, short)``: the region bodies a release must
+    not contain. A body that the TODO's own instruction or hint spells out (``told``) is
+    public by design; one shorter than ``MIN_FINGERPRINT`` is too common to tell apart."""
+    todos = todo_by_id()
+    bodies: dict[str, list[str]] = {}
+    told: list[str] = []
+    short: list[str] = []
+    for path in sorted(solutions.glob("*.py")):
+        for todo_id, lines in todo_regions(path.read_text(encoding="utf-8")):
+            body = normalised("\n".join(lines))
+            todo = todos.get(todo_id)
+            spelled = todo and body in normalised("\n".join(
+                [todo.todo_en, todo.todo_es, todo.hint_en, todo.hint_es]))
+            if not body:
+                continue
+            if spelled:
+                told.append(todo_id)
+            elif len(body) < MIN_FINGERPRINT:
+                short.append(todo_id)
+            else:
+                bodies.setdefault(todo_id, []).append(body)
+    return bodies, told, short
+
+
+def find_leaks(root: Path, bodies: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """``(relative path, TODO id)`` for every file under ``root`` (but ``.git``) that
+    contains a TODO region body: the body's code appears in the file's code, whatever
+    the indentation, line breaks, blank lines or comment markers."""
+    leaks = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if ".git" in relative.parts or not path.is_file():
+            continue
+        text = normalised(path.read_bytes().decode("utf-8", errors="replace"))
+        for todo_id, todo_bodies in bodies.items():
+            if any(body in text for body in todo_bodies):
+                leaks.append((relative.as_posix(), todo_id))
+    return leaks
+
+
+# -- what a student needs -------------------------------------------------------------
+
+def is_hidden_test(path: Path, tests: Path) -> bool:
+    """A hidden test: under a ``hidden`` folder, named so, or marked hidden as a whole
+    (``pytestmark = pytest.mark.hidden``). A public test file that marks only some of its
+    tests hidden cannot be split safely: ``ReleaseError``."""
+    relative = path.relative_to(tests)
+    if any(HIDDEN in part.lower() for part in relative.parts):
+        return True
+    if path.suffix != ".py":
+        return False
+    source = path.read_text(encoding="utf-8")
+    if not HIDDEN_MARK.search(source):
+        return False
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in targets) and \
+                HIDDEN_MARK.search(ast.get_source_segment(source, node.value) or ""):
+            return True
+    raise ReleaseError(f"tests/{relative.as_posix()} marks some tests hidden: move them to "
+                       "tests/hidden/ so the release can leave them out")
+
+
+def is_cache(path: Path) -> bool:
+    return path.name in CACHES or path.name.endswith(CACHE_SUFFIXES)
+
+
+# -- writing it -----------------------------------------------------------------------
+
+def prepare_out(out: Path, kit: Path, force: bool) -> None:
+    """Make ``out`` an empty folder (``.git`` kept), or refuse in one line."""
+    resolved = out.resolve()
+    if kit.is_relative_to(resolved):
+        raise ReleaseError(f"{out} holds the kit itself; choose a folder outside it")
+    if resolved.is_relative_to(kit) and resolved.relative_to(kit).parts[0] in KIT_PARTS:
+        raise ReleaseError(f"{out} is inside the kit's own {resolved.relative_to(kit).parts[0]}/; "
+                           "choose another folder")
+    if out.exists() and not out.is_dir():
+        raise ReleaseError(f"{out} exists and is not a folder")
+    entries = sorted(out.iterdir()) if out.exists() else []
+    if not entries:
+        out.mkdir(parents=True, exist_ok=True)
+        return
+    if not force:
+        raise ReleaseError(f"{out} exists and is not empty (use --force to replace a previous release)")
+    if not (is_release(out) or all(entry.name in REPLACEABLE for entry in entries)):
+        strange = next(e.name for e in entries if e.name not in REPLACEABLE)
+        raise ReleaseError(f"{out} is not a previous kata release (it holds {strange}); "
+                           "--force replaces only a release: choose an empty folder")
+    empty(out)
+
+
+def empty(folder: Path) -> None:
+    """Remove everything in ``folder`` but its ``.git``."""
+    for entry in folder.iterdir():
+        if entry.name == ".git":
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def is_release(folder: Path) -> bool:
+    try:
+        with open(folder / "pyproject.toml", "rb") as handle:
+            return tomllib.load(handle).get("project", {}).get("name") == RELEASE_NAME
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def render_template(template: str, **values) -> str:
+    return Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(values)
+
+
+def release(out: Path, force: bool = False, kit: Path = KIT_ROOT) -> Release:
+    """Write the student kit to ``out``; raise ``ReleaseError`` (and leave no release
+    behind) when it cannot be written or would contain a solution."""
+    kit = kit.resolve()
+    solutions = kit / "solutions"
+    if not solutions.is_dir():
+        raise ReleaseError(f"no solutions/ in {kit}: `kata release` runs in the instructor's kit")
+    created = not out.exists()
+    prepare_out(out, kit, force)
+    result = Release(out)
+
+    def write(relative: str, text: str) -> None:
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        result.files.append(relative)
+
+    def copy(source: Path, relative: str) -> None:
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        shutil.copymode(source, target)
+        result.files.append(relative)
+
+    def copy_tree(folder: str, keep=lambda path: True) -> None:
+        for path in sorted((kit / folder).rglob("*")):
+            relative = path.relative_to(kit)
+            if any(is_cache(Path(part)) for part in relative.parts) or not path.is_file():
+                continue
+            if keep(path):
+                copy(path, relative.as_posix())
+
+    try:
+        for name, text in expected_exercises(solutions).items():
+            write(f"exercises/{name}", text)
+        tests = kit / "tests"
+        copy_tree("tests", keep=lambda path: not is_hidden_test(path, tests))
+        for package in STUDENT_PACKAGES:
+            copy_tree(f"grader/{package}", keep=lambda path: "templates" not in path.parts)
+        for pattern in STUDENT_DATA:
+            for path in sorted(kit.glob(pattern)):
+                copy(path, path.relative_to(kit).as_posix())
+        copy_tree("labkit")
+        copy_tree("data")
+        for name in TOP_FILES:
+            copy(kit / name, name)
+        write_packaging(kit, write)
+        bodies, result.told, result.short = fingerprints(solutions)
+        result.checked = sorted(bodies, key=list(todo_by_id()).index)
+        leaks = find_leaks(out, bodies)
+        if leaks:
+            path, todo_id = leaks[0]
+            raise ReleaseError(f"{path} contains the solution of TODO {todo_id} "
+                               f"({len(leaks)} leak(s)); nothing was released")
+    except BaseException:  # no half release: OUT was empty (but .git) before
+        shutil.rmtree(out) if created else empty(out)
+        raise
+    return result
+
+
+def write_packaging(kit: Path, write) -> None:
+    """The student kit's pyproject (dependencies and Python from the kit's own), README,
+    .gitignore, the launcher of ``kata`` and the GitHub Classroom workflow."""
+    with open(kit / "pyproject.toml", "rb") as handle:
+        project = tomllib.load(handle)["project"]
+    todos = load_todos()
+    graded = [todo for todo in todos if not todo.bonus]
+    dependencies = "".join(f'    "{dependency}",\n' for dependency in project["dependencies"])
+    packages = "".join(f', "grader.{package}"' for package in STUDENT_PACKAGES)
+    write("pyproject.toml", render_template(
+        "pyproject.toml.in", name=RELEASE_NAME, version=project["version"],
+        requires_python=project["requires-python"], dependencies=dependencies, packages=packages))
+    write("README.md", render_template(
+        "README.md", todos=len(graded), max_score=sum(todo.points for todo in graded),
+        bonus=len(todos) - len(graded)))
+    write(".gitignore", (TEMPLATES / "gitignore").read_text(encoding="utf-8"))
+    write("kata_launcher.py", (TEMPLATES / "kata_launcher.py").read_text(encoding="utf-8"))
+    write(".github/workflows/classroom.yml", (TEMPLATES / "classroom.yml").read_text(encoding="utf-8"))

@@ -1,0 +1,594 @@
+"""Copy detection: pairs of submissions whose task code is suspiciously alike.
+
+How two task files are compared (copydetect's winnowing, Schleimer, Wilkerson and
+Aiken's algorithm, the one MOSS uses):
+
+* Each file is tokenized as Python by Pygments and *normalised*: every variable,
+  attribute and function name becomes one letter, every string literal one letter,
+  whitespace and comments vanish. Renaming, reflowing and rewording comments change
+  nothing; reordering statements or restructuring the code does.
+* The normalised text is cut into k-grams (``NOISE_CHARS`` characters), hashed, and
+  winnowed: one fingerprint per window of ``GUARANTEE_CHARS - NOISE_CHARS + 1`` hashes,
+  so any common run of ``GUARANTEE_CHARS`` normalised characters is always found.
+* Code the file's stub (``exercises/``) **or the reference solution** (``solutions/``)
+  holds is boilerplate: a normalised character that any of their k-grams covers, or that
+  comes from a line found verbatim in either, is not the student's own, and their
+  fingerprints are ignored. The stub because every student
+  starts from it. The reference because the TODOs are short and tightly specified and the
+  third hint level is "nearly the code": two students who both wrote the expected answer
+  did what the lab asked, which says nothing about copying. What remains is a student's
+  *own* code: their structure, helpers, extra steps; sharing much of that is the signal.
+* In a large class, a fingerprint held by more than ``common_limit(class size)``
+  submissions (5 %, and never 10 or fewer) is the class's common idiom, not evidence, and
+  is ignored too (what MOSS's ``-m`` does). Small classes and copy rings keep theirs.
+* A file's directional similarity (A towards B) is the share of A's own characters that
+  fingerprints both files hold cover; the file's score is the larger of the two
+  directions (one who copied and then added code is still caught), and only counts when
+  both files hold at least ``MIN_OWN_CHARS`` own characters: after normalising, a short
+  addition (``print(S, V)``) looks the same whoever wrote it. A pair's score is its best
+  file's score, since copying one task file is copying; or, for students who add a few
+  lines per file, the share of a whole submission's own code the other holds when that is
+  at least ``NEAR_COPY`` and ``MIN_OWN_CHARS`` in all (a copy of every file). ``files``
+  lists the files at or above the threshold.
+* Hashes are our own stable 64-bit k-gram hashes, not copydetect's (Python's ``hash()``
+  is salted per process): a regrade shows the same scores.
+
+Student code is untrusted: it is only read (at most ``MAX_READ_BYTES`` per file) and
+tokenized, never imported or run. Bytes that are not UTF-8 are replaced and the file is
+still compared; a file Pygments cannot tokenize is compared as plain text. Both are
+recorded as notes (``file_notes``), never a reason to stop.
+
+Cost: tokenizing (Pygments) is three quarters of the time and linear in the class, about
+50 ms per submission; only pairs that share a fingerprint are compared (an inverted index
+from fingerprint to submissions), so the quadratic part is bounded by how much own code
+students share, not by the class size squared. ``benchmarks/bench_similarity.py``
+measures it (40, 300 and 1000 synthetic students: about 1 s, 7-10 s and 47-59 s on 2
+cores shared with other work).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from functools import cache
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from grader.reports.class_files import write_atomic
+from grader.reports.pages import asset, csp, environment
+from grader.core.paths import EXERCISES_DIR, SOLUTIONS_DIR
+from grader.classroom.submissions import STUDENT_FILES, BadSubmission, discover, prepare
+
+NOISE_CHARS = 25  # k: shorter common runs (of normalised code) are noise (copydetect's default)
+GUARANTEE_CHARS = 30  # a common run this long is always found (winnowing keeps ~2/7 of the hashes)
+WINDOW = GUARANTEE_CHARS - NOISE_CHARS + 1
+MIN_OWN_CHARS = 80  # own code (normalised characters, about 4 lines) a file needs to be evidence
+NEAR_COPY = 0.9  # the share of a whole submission's own code that makes thin files evidence together
+COMMON_SHARE = 0.05  # a fingerprint more than this share of the class holds is a common idiom ...
+COMMON_MIN_HOLDERS = 10  # ... once more than this many submissions hold it
+MAX_READ_BYTES = 128 * 1024  # per task file; the reference files are about 2 KB
+# Measured: the renamed copy scores 0.79-0.99 per file, independent sample students at most
+# 0.15 (kit_tests/similarity_samples), the demo class 0.01; synthetic classes
+# (benchmarks/bench_similarity.py): copies 1.0, independent students at most 0.34 among 300
+# and 0.45 among 1000; when a quarter of the class shares each file and students' own
+# additions differ only in their numbers, 0.51 among 300 and 6 of 500,000 pairs at 0.6-0.65
+# among 1000.
+DEFAULT_THRESHOLD = 0.6
+JSON_NAME = "similarity.json"
+PAGES_DIR = "similarity"
+
+
+@dataclass(frozen=True)
+class SimilarPair:
+    first: str  # submission id (ordered so first < second)
+    second: str
+    score: float  # 0..1, the larger directional similarity of the most alike task file
+    files: tuple[str, ...]  # task file names where the two are alike, e.g. ("task2_tuning.py",)
+    href: str | None = None  # relative link (from OUT) to the pair's side-by-side page, once written
+
+
+@dataclass(frozen=True)
+class FileNote:
+    """Something about one submission's task file the comparison had to work around."""
+
+    submission: str
+    file: str
+    note: str
+
+
+@dataclass(frozen=True)
+class FileMatch:
+    """One task file of a pair: its score, and where the common code lies in each side's text."""
+
+    file: str
+    score: float
+    first_text: str
+    second_text: str
+    first_spans: tuple[tuple[int, int], ...]  # character ranges of first_text found in second_text
+    second_spans: tuple[tuple[int, int], ...]
+
+
+@dataclass
+class _Doc:
+    """One submission's task file: the text shown on pages, its fingerprint, and notes."""
+
+    text: str
+    fingerprint: Fingerprint | None
+    notes: list[str] = field(default_factory=list)
+
+
+# -- reading ------------------------------------------------------------------------------
+def read_task_file(path: Path) -> tuple[str, list[str]]:
+    """A task file's text, at most MAX_READ_BYTES of it, and notes on what was done to it
+    (cut, undecodable bytes replaced). Never raises for the file's content."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_READ_BYTES + 1)
+    notes = []
+    if len(data) > MAX_READ_BYTES:
+        data = data[:MAX_READ_BYTES]
+        notes.append(f"longer than {MAX_READ_BYTES // 1024} KB: compared its first {MAX_READ_BYTES // 1024} KB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if len(data) - error.start < 4 and len(data) == MAX_READ_BYTES:
+            text = data[:error.start].decode("utf-8")  # the cut fell inside a character
+        else:
+            text = data.decode("utf-8", errors="replace")
+            notes.append(f"not UTF-8 (byte {error.start}): compared with undecodable bytes replaced")
+    return text.replace("\x00", "\ufffd"), notes
+
+
+@dataclass
+class Fingerprint:
+    """A task file's winnowed fingerprints: the fields of copydetect's ``CodeFingerprint``
+    that its ``compare_files`` reads, built with copydetect's own tokenizer, winnowing and
+    coverage, but with a stable k-gram hash (copydetect hashes with Python's ``hash()``,
+    which is salted per process: the same class scored differently on every run)."""
+
+    filtered_code: str
+    offsets: np.ndarray  # copydetect's map from normalised positions back to the text
+    k: int
+    hashes: set[int]
+    hash_idx: dict[int, list[int]]
+    token_coverage: float
+    own: np.ndarray  # per normalised character: True when no stub, reference or idiom k-gram covers it
+
+    @property
+    def own_chars(self) -> int:
+        return int(self.own.sum())
+
+
+def covered(starts, length: int, k: int = NOISE_CHARS) -> np.ndarray:
+    """Which of ``length`` positions the k-grams starting at ``starts`` cover."""
+    steps = np.zeros(length + k + 1, dtype=np.int32)
+    starts = np.asarray(starts, dtype=np.int64)
+    np.add.at(steps, starts, 1)
+    np.add.at(steps, starts + k, -1)
+    return np.cumsum(steps)[:length] > 0
+
+
+def stable_kgram_hashes(text: str, k: int = NOISE_CHARS) -> np.ndarray:
+    """One 64-bit hash per k-gram of ``text``, the same in every process: a polynomial
+    hash of the code points (arithmetic modulo 2**64) finished with splitmix64, so the
+    minima winnowing picks are spread evenly."""
+    if len(text) < k:
+        return np.array([], dtype=np.int64)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    powers = np.array([pow(_BASE, k - 1 - i, 2 ** 64) for i in range(k)], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        value = (sliding_window_view(codes, k) * powers).sum(axis=1, dtype=np.uint64)
+        value = value + np.uint64(0x9E3779B97F4A7C15)
+        value = (value ^ (value >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        value = (value ^ (value >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        value = value ^ (value >> np.uint64(31))
+    return value.view(np.int64)
+
+
+_BASE = 1_000_003
+
+
+def _normalise(text: str, notes: list[str]) -> tuple[str, np.ndarray]:
+    """copydetect's normalised Python (names, strings, layout and comments set aside), or
+    the text itself when Pygments fails on it."""
+    from copydetect.utils import filter_code
+
+    try:
+        return filter_code(text, "task.py", "python")
+    except Exception as error:  # noqa: BLE001 — a tokenizer failure must not stop the class
+        notes.append(f"could not be tokenized as Python ({type(error).__name__}): compared as text")
+        return text, np.array([])
+
+
+def _fingerprint(text: str, boilerplate: np.ndarray, notes: list[str],
+                 plain_lines: frozenset[str] = frozenset()) -> Fingerprint:
+    from copydetect.utils import get_token_coverage, winnow
+
+    filtered, offsets = _normalise(text, notes)
+    every = stable_kgram_hashes(filtered)
+    index: dict[int, list[int]] = {}
+    own = ~_on_plain_lines(text, filtered, offsets, plain_lines)
+    if len(every):
+        own &= ~covered(np.flatnonzero(np.isin(every, boilerplate)), len(filtered))
+        selected, where = winnow(every, WINDOW, remove_duplicates=False)
+        keep = ~np.isin(selected, boilerplate)
+        for value, position in zip(selected[keep].tolist(), where[keep].tolist()):
+            index.setdefault(value, []).append(position)
+    coverage = float(get_token_coverage(index, NOISE_CHARS, len(filtered)))
+    return Fingerprint(filtered, offsets, NOISE_CHARS, set(index), index, coverage, own)
+
+
+def _on_plain_lines(text: str, filtered: str, offsets: np.ndarray,
+                    plain_lines: frozenset[str]) -> np.ndarray:
+    """Which normalised characters come from a line of ``text`` found verbatim in
+    ``plain_lines`` (the stub's and the reference's): never the student's own, even where
+    the k-grams covering them reach into the student's code (a stub line right after a
+    TODO). Positions are mapped back the way copydetect maps its slices."""
+    on_plain = np.zeros(len(filtered), dtype=bool)
+    if not text or not filtered or not plain_lines:
+        return on_plain
+    by_char = np.zeros(len(text), dtype=bool)
+    position = 0
+    for line in text.splitlines(keepends=True):
+        if line.strip() in plain_lines:
+            by_char[position:position + len(line)] = True
+        position += len(line)
+    where = np.arange(len(filtered))
+    if len(offsets):
+        where = where + offsets[:, 1][np.clip(np.searchsorted(offsets[:, 0], where), 0, len(offsets) - 1)]
+    return by_char[np.clip(where, 0, len(text) - 1)]
+
+
+def _boilerplate(name: str) -> np.ndarray:
+    """Every k-gram hash of the stub's and the reference's version of task file ``name``."""
+    hashes = [np.array([], dtype=np.int64)]
+    for folder in (EXERCISES_DIR, SOLUTIONS_DIR):
+        path = folder / name
+        if path.is_file():
+            hashes.append(stable_kgram_hashes(_normalise(path.read_text(encoding="utf-8"), [])[0]))
+    return np.unique(np.concatenate(hashes))
+
+
+def _documents(folders: dict[str, Path], names: list[str]) -> dict[str, dict[str, _Doc]]:
+    """name -> submission id -> its fingerprinted task file (absent files left out)."""
+    docs: dict[str, dict[str, _Doc]] = {}
+    for name in names:
+        boilerplate, plain = _boilerplate(name), boilerplate_lines(name)
+        docs[name] = {}
+        for sid, folder in folders.items():
+            path = Path(folder) / name
+            if not path.is_file() or path.is_symlink():
+                continue
+            try:
+                text, notes = read_task_file(path)
+            except OSError as error:
+                docs[name][sid] = _Doc("", None, [f"could not be read ({error.strerror or error}): skipped"])
+                continue
+            docs[name][sid] = _Doc(text, _fingerprint(text, boilerplate, notes, plain), notes)
+    return docs
+
+
+def file_notes(folders: dict[str, Path]) -> list[FileNote]:
+    """What the comparison worked around, per submission and task file (for the report)."""
+    docs = _class_documents(folders)
+    return [FileNote(sid, name, note) for name in STUDENT_FILES for sid in sorted(docs[name])
+            for note in docs[name][sid].notes]
+
+
+def common_limit(class_size: int) -> int:
+    """How many submissions may hold a fingerprint before it counts as the class's common
+    idiom rather than evidence (MOSS's ``-m``): never below COMMON_MIN_HOLDERS, so small
+    classes and copy rings keep theirs."""
+    return max(COMMON_MIN_HOLDERS, int(class_size * COMMON_SHARE))
+
+
+def _drop_common(docs: dict[str, _Doc], class_size: int) -> None:
+    """Forget the fingerprints more than ``common_limit`` submissions hold (in place)."""
+    from copydetect.utils import get_token_coverage
+
+    holders: dict[int, int] = defaultdict(int)
+    for doc in docs.values():
+        if doc.fingerprint is not None:
+            for value in doc.fingerprint.hashes:
+                holders[value] += 1
+    limit = common_limit(class_size)
+    common = {value for value, count in holders.items() if count > limit}
+    if not common:
+        return
+    for doc in docs.values():
+        fp = doc.fingerprint
+        if fp is not None and fp.hashes & common:
+            dropped = [start for value in fp.hashes & common for start in fp.hash_idx[value]]
+            fp.own = fp.own & ~covered(dropped, len(fp.filtered_code))
+            fp.hashes = fp.hashes - common
+            fp.hash_idx = {value: where for value, where in fp.hash_idx.items() if value not in common}
+            fp.token_coverage = get_token_coverage(fp.hash_idx, fp.k, len(fp.filtered_code))
+
+
+def _class_documents(folders: dict[str, Path]) -> dict[str, dict[str, _Doc]]:
+    """The class's fingerprints, common idioms dropped. The last class's are kept (one
+    class only) while its files are unchanged: tokenizing is the cost that grows with
+    the class, and write_similarity needs the very fingerprints find_similar used."""
+    global _last_class
+    signature = _signature(folders)
+    if _last_class is not None and _last_class[0] == signature:
+        return _last_class[1]
+    docs = _documents(folders, STUDENT_FILES)
+    for per_file in docs.values():
+        _drop_common(per_file, len(folders))
+    _last_class = (signature, docs)
+    return docs
+
+
+_last_class: tuple[tuple, dict[str, dict[str, _Doc]]] | None = None
+
+
+def _signature(folders: dict[str, Path]) -> tuple:
+    """Which task files make up the class, as they are now (identity, size, change time)."""
+    items = []
+    for sid in sorted(folders):
+        for name in STUDENT_FILES:
+            path = Path(folders[sid]) / name
+            try:
+                info = path.lstat()
+            except OSError:
+                items.append((sid, name, str(path)))
+                continue
+            items.append((sid, name, str(path), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
+    return tuple(items)
+
+
+# -- comparing ----------------------------------------------------------------------------
+def _own(doc: _Doc) -> int:
+    return doc.fingerprint.own_chars if doc.fingerprint is not None else 0
+
+
+def directional(a: Fingerprint, b: Fingerprint) -> float:
+    """The share of ``a``'s own code that ``b`` holds too: own characters covered by the
+    k-grams of fingerprints both files have, over all of ``a``'s own characters."""
+    return matched(a, b) / a.own_chars if a.own_chars else 0.0
+
+
+def matched(a: Fingerprint, b: Fingerprint) -> int:
+    """How many of ``a``'s own characters ``b`` holds too (``directional``'s numerator)."""
+    shared = a.hashes & b.hashes
+    if not shared:
+        return 0
+    starts = [start for value in shared for start in a.hash_idx[value]]
+    return int((covered(starts, len(a.filtered_code)) & a.own).sum())
+
+
+def _compare(a: _Doc, b: _Doc, spans: bool = False) -> tuple[float, tuple, tuple]:
+    """The file's score (0 without ``MIN_OWN_CHARS`` of own code on both sides) and, when
+    asked, the common spans of each side's text (copydetect's mapping back from the
+    normalised code)."""
+    if a.fingerprint is None or b.fingerprint is None or min(_own(a), _own(b)) < MIN_OWN_CHARS:
+        return 0.0, (), ()
+    score = max(directional(a.fingerprint, b.fingerprint), directional(b.fingerprint, a.fingerprint))
+    if not spans or score == 0:
+        return score, (), ()
+    from copydetect.detector import compare_files
+
+    _, _, (slices_a, slices_b) = compare_files(a.fingerprint, b.fingerprint)
+    return score, _spans(slices_a), _spans(slices_b)
+
+
+def _spans(slices) -> tuple[tuple[int, int], ...]:
+    if len(slices) == 0 or len(slices[0]) == 0:
+        return ()
+    return tuple((int(start), int(end)) for start, end in zip(slices[0], slices[1]))
+
+
+def _candidates(docs: dict[str, _Doc]) -> set[tuple[str, str]]:
+    """Pairs of submissions sharing at least one fingerprint of this file (an inverted
+    index, so pairs with nothing in common cost nothing)."""
+    holders: dict[int, list[str]] = defaultdict(list)
+    for sid, doc in docs.items():
+        if doc.fingerprint is not None and _own(doc) > 0:
+            for value in doc.fingerprint.hashes:
+                holders[value].append(sid)
+    pairs: set[tuple[str, str]] = set()
+    for sids in holders.values():
+        if len(sids) > 1:
+            pairs.update(combinations(sorted(sids), 2))
+    return pairs
+
+
+def find_similar(folders: dict[str, Path], threshold: float = DEFAULT_THRESHOLD) -> list[SimilarPair]:
+    """folders: submission id -> its staged exercises/ folder (the five task files inside).
+    Ranked, most similar first, only pairs at or above threshold (pairs sharing no own
+    code at all are never listed, whatever the threshold)."""
+    check_threshold(threshold)
+    docs = _class_documents(folders)
+    scores: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    shares: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)  # without the minimum
+    common: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # own chars matched
+    for name in STUDENT_FILES:
+        for first, second in _candidates(docs[name]):
+            a, b = docs[name][first].fingerprint, docs[name][second].fingerprint
+            both = (matched(a, b), matched(b, a))
+            common[(first, second)][0] += both[0]
+            common[(first, second)][1] += both[1]
+            shares[(first, second)][name] = max(both[0] / a.own_chars, both[1] / b.own_chars)
+            score, _, _ = _compare(docs[name][first], docs[name][second])
+            if score > 0:
+                scores[(first, second)][name] = score
+    totals = {sid: sum(_own(docs[name][sid]) for name in STUDENT_FILES if sid in docs[name])
+              for sid in folders}
+    pairs = []
+    for (first, second), per_file in shares.items():
+        best = max(scores[(first, second)].values(), default=0.0)
+        # Own code spread thin over several files (a few lines each, too short to be
+        # evidence alone) is evidence together when nearly all of it is the other's too.
+        together = common[(first, second)]
+        if min(together) >= MIN_OWN_CHARS:
+            whole = max(together[0] / totals[first], together[1] / totals[second])
+            best = max(best, whole if whole >= NEAR_COPY else 0.0)
+        if best > 0 and best >= threshold:
+            alike = sorted((n for n, s in per_file.items() if s >= threshold),
+                           key=lambda n: (-per_file[n], n))
+            pairs.append(SimilarPair(first, second, round(best, 4), tuple(alike)))
+    return sorted(pairs, key=lambda p: (-p.score, p.first, p.second))
+
+
+def check_threshold(threshold: float) -> float:
+    """``threshold`` itself, or ValueError with the one-line reason."""
+    if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ValueError(f"the similarity threshold is a share between 0 and 1, not {threshold!r}")
+    return float(threshold)
+
+
+def match_files(pair: SimilarPair, folders: dict[str, Path],
+                docs: dict[str, dict[str, _Doc]] | None = None) -> list[FileMatch]:
+    """Every task file both submissions of ``pair`` hold, best match first, with the
+    common spans of each side (what the side-by-side page highlights). ``folders`` is
+    the whole class (the common idioms depend on it)."""
+    docs = docs if docs is not None else _class_documents(folders)
+    matches = []
+    for name in STUDENT_FILES:
+        a, b = docs[name].get(pair.first), docs[name].get(pair.second)
+        if a is None or b is None:
+            continue
+        score, spans_a, spans_b = _compare(a, b, spans=True)
+        matches.append(FileMatch(name, score, a.text, b.text, spans_a, spans_b))
+    return sorted(matches, key=lambda m: (m.file not in pair.files, -m.score, m.file))
+
+
+# -- writing ------------------------------------------------------------------------------
+def write_similarity(pairs: list[SimilarPair], folders: dict[str, Path], out: Path,
+                     threshold: float = DEFAULT_THRESHOLD) -> list[SimilarPair]:
+    """Write OUT/similarity.json (all pairs: ids, score, files, threshold) and one
+    side-by-side page per pair OUT/similarity/<n>.html (both files' code next to each
+    other, matched regions highlighted, self-contained, CSP like the report,
+    autoescaped); return the pairs with href set. ``threshold`` is recorded as given (pass
+    the one find_similar used)."""
+    threshold = check_threshold(threshold)
+    out = Path(out)
+    pages = out / PAGES_DIR
+    pages.mkdir(parents=True, exist_ok=True)
+    docs = _class_documents(folders)
+    written = []
+    for number, pair in enumerate(pairs, start=1):
+        href = f"{PAGES_DIR}/{number}.html"
+        write_atomic(out / href, render_pair(pair, match_files(pair, folders, docs), threshold))
+        written.append(replace(pair, href=href))
+    for stale in pages.glob("*.html"):  # an earlier run's pages beyond this run's pairs
+        if stale.stem.isdigit() and not 1 <= int(stale.stem) <= len(pairs):
+            stale.unlink(missing_ok=True)
+    document = {
+        "threshold": threshold,
+        "method": {"tool": "copydetect", "noise_chars": NOISE_CHARS,
+                   "guarantee_chars": GUARANTEE_CHARS, "min_own_chars": MIN_OWN_CHARS,
+                   "common_above_holders": common_limit(len(folders)),
+                   "ignored": ["exercises/ (the stubs)", "solutions/ (the reference answers)"]},
+        "pairs": [{"first": p.first, "second": p.second, "score": p.score,
+                   "files": list(p.files), "href": p.href} for p in written],
+        "notes": [{"submission": sid, "file": name, "note": note} for name in STUDENT_FILES
+                  for sid in sorted(docs[name]) for note in docs[name][sid].notes],
+    }
+    write_atomic(out / JSON_NAME, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return written
+
+
+# -- the side-by-side page ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Segment:
+    """A run of one side's code, highlighted when the other side has it too."""
+
+    text: str
+    common: bool
+
+
+def segments(text: str, spans: tuple[tuple[int, int], ...],
+             plain_lines: frozenset[str] = frozenset()) -> list[Segment]:
+    """``text`` cut into common and other runs. Fingerprints are found in normalised code,
+    and mapping them back to the text stretches them over whatever the normalising set
+    aside (a stub's docstring next to a student's line): lines found verbatim in
+    ``plain_lines`` (the stub's and the reference's) and blank lines are never shown
+    as common."""
+    common = [False] * len(text)
+    for start, end in spans:
+        common[max(0, start):min(len(text), end)] = [True] * max(0, min(len(text), end) - max(0, start))
+    position = 0
+    for line in text.splitlines(keepends=True):
+        if not line.strip() or line.strip() in plain_lines:
+            common[position:position + len(line)] = [False] * len(line)
+        position += len(line)
+    cut: list[Segment] = []
+    start = 0
+    for index in range(1, len(text) + 1):
+        if index == len(text) or common[index] != common[start]:
+            cut.append(Segment(text[start:index], common[start]))
+            start = index
+    return cut or [Segment("", False)]
+
+
+@cache
+def boilerplate_lines(name: str) -> frozenset[str]:
+    """The stripped lines of the stub's and the reference's version of task file ``name``."""
+    lines: set[str] = set()
+    for folder in (EXERCISES_DIR, SOLUTIONS_DIR):
+        path = folder / name
+        if path.is_file():
+            lines.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return frozenset(lines - {""})
+
+
+def render_pair(pair: SimilarPair, matches: list[FileMatch], threshold: float) -> str:
+    """One pair's page: for each task file both hold, the two versions side by side with
+    the common code highlighted. Student code and ids are autoescaped; the CSP pins our
+    inline CSS and allows nothing else (no script at all)."""
+    css = asset("similarity_pair.css")
+    files = [{"match": m,
+              "first": segments(m.first_text, m.first_spans, boilerplate_lines(m.file)),
+              "second": segments(m.second_text, m.second_spans, boilerplate_lines(m.file))}
+             for m in matches]
+    return environment().get_template("similarity_pair.html.j2").render(
+        pair=pair, files=files, threshold=threshold, css=css, csp=csp(css),
+        noise_chars=NOISE_CHARS)
+
+
+
+
+# -- staging a class ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class StagedClass:
+    folders: dict[str, Path]  # submission id -> a private folder holding its task files
+    skipped: dict[str, str]  # submission id -> the one-line reason it could not be staged
+
+
+def stage_class(submissions: Path, into: Path, exclude: Path | None = None) -> StagedClass:
+    """Copy every submission's task files out of SUBMISSIONS into ``into/<n>/`` with
+    grader.classroom.submissions (the same safe discovery and copying grading uses), so similarity
+    covers a whole class even when ``--resume`` grades only part of it. Bad submissions
+    are skipped with their reason; ``exclude`` (kata grade's OUT, when it lies inside
+    SUBMISSIONS) is no submission."""
+    folders: dict[str, Path] = {}
+    skipped: dict[str, str] = {}
+    found = [submission for submission in discover(Path(submissions))
+             if exclude is None or submission.source.resolve() != exclude.resolve()]
+    for number, submission in enumerate(found):
+        target = Path(into) / str(number)
+        try:
+            prepare(submission, target)
+        except BadSubmission as reason:
+            skipped[submission.id] = str(reason)
+            continue
+        except OSError as error:
+            skipped[submission.id] = f"could not be read ({error.strerror or error})"
+            continue
+        folders[submission.id] = target
+    return StagedClass(folders, skipped)
+
+
+@contextmanager
+def staged_class(submissions: Path, exclude: Path | None = None) -> Iterator[StagedClass]:
+    """stage_class into a temporary folder that is removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="kata-similarity-") as temp:
+        yield stage_class(submissions, Path(temp), exclude)

@@ -1,0 +1,413 @@
+"""Find a class's submissions and take each one's five task files to a private place.
+
+What ``discover(SUBMISSIONS)`` returns, one ``Submission`` per direct child:
+
+- A folder, or a regular ``.zip`` file, is a submission. Its id is its name, without
+  ``.zip`` for a zip. **Duplicate ids**: when a zip's short id is also another entry's
+  id (``s01/`` and ``s01.zip``), the zip is named in full instead: ``s01`` and
+  ``s01.zip`` are graded separately, and each result carries a note saying so. (Any
+  zip whose short id clashes uses its file name, and file names are unique in a
+  folder, so no result is ever lost.)
+- Anything else is not graded but still gets a row: a ``Submission`` with a
+  ``reason``, which ``prepare`` raises as ``BadSubmission``, so ``kata grade`` records
+  it as status ``error`` with that one-line reason. That is: links (never followed: a
+  link out of SUBMISSIONS would grade files the instructor did not hand in), hidden
+  folders and zips (``.git``, ``.alice.zip``), other archives (``lab.tar.gz``,
+  ``.rar``, ``.7z``), loose files (``notes.txt``, ``task1_baseline.py``), special files.
+- Ignored on purpose, without a row: operating-system clutter (``__MACOSX``,
+  ``Thumbs.db``, ``desktop.ini``, ``._*`` shadows of macOS, and hidden files that are
+  not zips: ``.DS_Store``, ``.gitignore``) and the instructor's own ``README*`` files.
+
+Where ``prepare`` finds the task files, in a folder or a zip alike:
+
+1. an ``exercises/`` folder holding task files, at the root or up to four folders down
+   (``repo-main/src/lab/exercises/``). The shallowest wins; between folders at the
+   same depth, the one holding most task files, then the first by path; a note names
+   the folders left out;
+2. else task files loose at the root, or in the lone top folder (``lab/*.py``);
+3. else, for a folder, the single ``.zip`` it holds, searched the same way: a Moodle
+   "download all" gives ``<Full Name>_123456_assignsubmission_file_/lab.zip``.
+
+Zip entry names written with Windows backslashes (``lab\\exercises\\task1.py``) are
+read as paths. A zip inside a submission zip is refused: "unzip it once".
+
+Safety: only the five task files are ever read (never a submission's tests,
+conftest.py or pytest.ini), each at most 1 MB; nothing is extracted and nothing in
+SUBMISSIONS is written. A zip is read entry by entry, so its other entries (a 300 MB
+dataset, a virtualenv) cost nothing and count toward no limit, with two exceptions: a
+zip listing more than ``MAX_ZIP_ENTRIES`` entries is refused before its listing is
+loaded, and an entry named with an absolute path, ``..`` or a drive letter refuses the
+whole zip (no archiver writes such names: the zip was crafted). Links are never taken
+out of a submission: a task file linking outside its folder, a link entry in a zip, a
+linked folder or zip are reported, never followed. Anything unusable becomes a one-line
+reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import lzma
+import os
+import re
+import shutil
+import stat
+import zipfile
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from grader.core.i18n import N_, _
+from grader.lab.todos import TASK_MODULES
+
+STUDENT_FILES = [f"{module}.py" for module in TASK_MODULES.values()]
+MAX_FILE_BYTES = 1024 * 1024  # a task file larger than this is not student code
+MAX_DEPTH = 4  # exercises/ is looked for up to this many folders below a submission's root
+MAX_FOLDERS_SCANNED = 2_000  # per submission folder: the search is bounded
+MAX_ZIP_ENTRIES = 200_000  # a longer listing is refused unread (it would fill memory)
+
+IGNORED_NAMES = {"__macosx", "thumbs.db", "ehthumbs.db", "desktop.ini"}
+SKIPPED_FOLDERS = {"__macosx", "__pycache__", "node_modules", "site-packages"}
+OTHER_ARCHIVES = {".tar": N_("a tar archive"), ".tgz": N_("a tar archive"), ".gz": N_("a gzip file"),
+                  ".bz2": N_("a bzip2 file"), ".xz": N_("an xz file"), ".rar": N_("a RAR archive"),
+                  ".7z": N_("a 7-Zip archive")}
+UNREADABLE_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, RuntimeError,
+                  NotImplementedError, EOFError, ValueError, KeyError, zlib.error,
+                  lzma.LZMAError)
+ROOT = PurePosixPath(".")
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: str
+    source: Path  # a folder or a .zip inside SUBMISSIONS (or the entry that is neither)
+    notes: tuple[str, ...] = ()  # said in the result, e.g. how a duplicate id was settled
+    reason: str = ""  # not gradable as found: ``prepare`` raises BadSubmission(reason)
+
+
+class BadSubmission(Exception):
+    """Nothing gradable; the message is the one-line reason shown to the instructor."""
+
+
+# -- discover -----------------------------------------------------------------------------
+def discover(folder: Path) -> list[Submission]:
+    """Every direct child of ``folder`` but ignored clutter, sorted by id: folders and
+    zips to grade, anything else with its ``reason`` (see the module docstring)."""
+    entries = [(child, entry_reason(child)) for child in sorted(folder.iterdir())
+               if not ignored(child)]
+    ids = {child: short_id(child) for child, _reason in entries}
+    while True:  # a zip whose short id is taken goes by its (unique) file name
+        taken: dict[str, int] = {}
+        for child_id in ids.values():
+            taken[child_id] = taken.get(child_id, 0) + 1
+        clashing = [child for child, child_id in ids.items()
+                    if taken[child_id] > 1 and child_id != child.name]
+        if not clashing:
+            break
+        for child in clashing:
+            ids[child] = child.name
+    found = []
+    for child, reason in entries:
+        notes = ()
+        twins = sorted(other.name for other in ids if other != child and short_id(other) == short_id(child))
+        if twins and not reason:
+            notes = (_("{name} and {twins} are both in the submissions folder: graded separately, "
+                       "this one as {id}").format(name=child.name, twins=", ".join(twins), id=repr(ids[child])),)
+        found.append(Submission(ids[child], child, notes, reason))
+    return sorted(found, key=lambda submission: submission.id)
+
+
+def ignored(child: Path) -> bool:
+    name = child.name.lower()
+    if name in IGNORED_NAMES or name.startswith("._"):  # ._*: macOS AppleDouble shadows
+        return True
+    if child.is_symlink() or child.is_dir() or name.endswith(".zip"):
+        return False
+    return name.startswith(".") or name.startswith("readme")
+
+
+def short_id(child: Path) -> str:
+    name = child.name
+    is_zip = name.lower().endswith(".zip") and not (child.is_dir() and not child.is_symlink())
+    return name[:-4] if is_zip and len(name) > 4 else name
+
+
+def entry_reason(child: Path) -> str:
+    """Why a direct child of SUBMISSIONS is not a submission ("" when it is one)."""
+    name = child.name
+    if child.is_symlink():
+        if inside(child, child.parent):
+            return _("{name} is a link (links are not followed): put the folder or .zip itself in the "
+                     "submissions folder").format(name=name)
+        return _("{name} is a link out of the submissions folder (links are not followed): put the folder "
+                 "or .zip itself in the submissions folder").format(name=name)
+    if name.startswith(".") and (child.is_dir() or child.is_file()):
+        return _("{name} is hidden (its name starts with a dot): not graded; rename it to grade it").format(
+            name=name)
+    if child.is_dir() or (child.is_file() and name.lower().endswith(".zip")):
+        return ""
+    if not child.is_file():
+        return _("not a folder or a .zip: {name} is a special file").format(name=name)
+    suffixes = Path(name.lower()).suffixes
+    kind = OTHER_ARCHIVES[".tar"] if ".tar" in suffixes else OTHER_ARCHIVES.get(suffixes[-1] if suffixes else "")
+    if kind:
+        return _("not a folder or a .zip: {name} is {kind}; upload a .zip").format(name=name, kind=_(kind))
+    return _("not a folder or a .zip: {name}; each student's work goes in a folder or a .zip").format(name=name)
+
+
+# -- prepare ------------------------------------------------------------------------------
+def prepare(submission: Submission, target: Path) -> list[str]:
+    """Copy the submission's task files into ``target``; return notes (e.g. missing
+    files). Raises BadSubmission when nothing gradable is there."""
+    if submission.reason:
+        raise BadSubmission(submission.reason)
+    if submission.source.is_symlink():
+        raise BadSubmission(_("{name} is a link (links are not followed)").format(name=submission.source.name))
+    if submission.source.is_dir():
+        files, notes = files_from_folder(submission.source)
+    else:
+        files, notes = files_from_zip(submission.source)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (target / name).write_bytes(data)
+    missing = [_("missing {file}").format(file=name) for name in STUDENT_FILES if name not in files]
+    return [*submission.notes, *notes, *missing]
+
+
+def choose(tasks: dict[PurePosixPath, str], top: PurePosixPath | None
+           ) -> tuple[PurePosixPath | None, list[str]]:
+    """The folder to take task files from, and notes. ``tasks`` maps every file named
+    like a task file to "" when it can be taken, else the reason it cannot."""
+    groups: dict[PurePosixPath, int] = {}
+    for path, why in tasks.items():
+        if not why and path.parent.name == "exercises" and len(path.parent.parts) <= MAX_DEPTH + 1:
+            groups[path.parent] = groups.get(path.parent, 0) + 1
+    if groups:
+        ranked = sorted(groups, key=lambda f: (len(f.parts), -groups[f], f.as_posix()))
+        others = ranked[1:]
+        if not others:
+            return ranked[0], []
+        listed = ", ".join(f"{folder}/" for folder in others[:3]) + (", …" if len(others) > 3 else "")
+        return ranked[0], [_("took {folder}/, not the other exercises/ folders with task files ({others})").format(
+            folder=ranked[0], others=listed)]
+    for folder in (ROOT, top):
+        if folder is not None and any(path.parent == folder and not why for path, why in tasks.items()):
+            if folder == ROOT:
+                return folder, [_("no exercises/ folder: took the task files at the root")]
+            return folder, [_("no exercises/ folder: took the task files in {folder}/").format(folder=folder)]
+    return None, []
+
+
+def no_exercises(extra: str = "") -> BadSubmission:
+    return BadSubmission(_("no exercises/ folder with task files (looked {depth} folders down) and no task "
+                           "files at its root").format(depth=MAX_DEPTH) + extra)
+
+
+def first_problem(tasks: dict[PurePosixPath, str]) -> str:
+    return next((tasks[path] for path in sorted(tasks) if tasks[path]), "")
+
+
+def take_notes(tasks: dict[PurePosixPath, str], folder: PurePosixPath) -> list[str]:
+    """The task files of the chosen folder that could not be taken, and why."""
+    return [tasks[folder / name] for name in STUDENT_FILES if tasks.get(folder / name)]
+
+
+# -- folders ------------------------------------------------------------------------------
+def files_from_folder(root: Path) -> tuple[dict[str, bytes], list[str]]:
+    tasks, listing, zips, links = scan_folder(root)
+    if not listing:
+        raise BadSubmission(_("empty submission folder"))
+    dirs = [name for name, is_dir in listing.items() if is_dir]
+    top = PurePosixPath(dirs[0]) if len(listing) == 1 and dirs else None
+    folder, notes = choose(tasks, top)
+    if folder is not None:
+        files = {}
+        for name in STUDENT_FILES:
+            relative = folder / name
+            if relative in tasks and not tasks[relative]:
+                files[name] = read_capped(root / relative)
+        return files, notes + take_notes(tasks, folder)
+    problem = first_problem(tasks) or next(iter(links), "")
+    if problem:
+        raise BadSubmission(problem)
+    if len(zips) == 1:
+        inner = root / zips[0]
+        if inner.is_symlink():
+            raise BadSubmission(_("{name} is a link (links are not followed): submit the file itself").format(
+                name=zips[0]))
+        try:
+            return files_from_zip(inner)
+        except BadSubmission as reason:
+            raise BadSubmission(f"{zips[0]}: {reason}") from None
+    if len(zips) > 1:
+        raise BadSubmission(_("no exercises/ folder, and {count} zips ({names}): keep only the one to grade").format(
+            count=len(zips), names=", ".join(zips[:3])))
+    archives = [name for name in listing if Path(name.lower()).suffix in OTHER_ARCHIVES]
+    raise no_exercises("; " + _("{name} is not a .zip").format(name=archives[0]) if archives else "")
+
+
+def scan_folder(root: Path) -> tuple[dict[PurePosixPath, str], dict[str, bool], list[str], list[str]]:
+    """Breadth-first and bounded, never into linked folders: every file named like a
+    task file (path → "" or why it cannot be taken), the root's listing without
+    clutter (name → is a folder), the root's .zip files, and why linked exercises/
+    folders were not searched."""
+    tasks: dict[PurePosixPath, str] = {}
+    listing: dict[str, bool] = {}
+    zips: list[str] = []
+    links: list[str] = []
+    pending = deque([ROOT])
+    scanned = 0
+    while pending and scanned < MAX_FOLDERS_SCANNED:
+        relative = pending.popleft()
+        scanned += 1
+        try:
+            with os.scandir(root / relative) as children:
+                entries = sorted(children, key=lambda entry: entry.name)
+        except OSError:
+            if relative == ROOT:
+                raise
+            continue
+        for entry in entries:
+            path = relative / entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if relative == ROOT and not ignored(Path(entry.path)):
+                listing[entry.name] = is_dir
+                if not is_dir and entry.name.lower().endswith(".zip"):
+                    zips.append(entry.name)
+            if is_dir:
+                deeper = len(path.parts) <= MAX_DEPTH or (len(path.parts) == MAX_DEPTH + 1
+                                                         and entry.name == "exercises")
+                if deeper and not entry.name.startswith(".") and entry.name.lower() not in SKIPPED_FOLDERS:
+                    pending.append(path)
+            elif entry.name in STUDENT_FILES:
+                tasks[path] = file_problem(root, path)
+            elif entry.name == "exercises" and entry.is_symlink():
+                links.append(_("{path}/ is a link (links are not followed): submit the folder itself").format(
+                    path=path))
+    return tasks, listing, zips, links
+
+
+def file_problem(root: Path, relative: PurePosixPath) -> str:
+    """Why the task file at ``root / relative`` cannot be taken ("" when it can)."""
+    path = root / relative
+    if path.is_symlink() and not inside(path, root):
+        return _("{path} links outside the submission (links are not followed): submit the file itself").format(
+            path=relative)
+    try:
+        info = path.stat()
+    except OSError:
+        return _("{path} is a broken link or cannot be read").format(path=relative)
+    if not stat.S_ISREG(info.st_mode):
+        return _("{path} is not a regular file").format(path=relative)
+    if info.st_size > MAX_FILE_BYTES:
+        return too_large(relative)
+    return ""
+
+
+def too_large(path: PurePosixPath) -> str:
+    return _("{path} is larger than {size} MB: not taken").format(path=path, size=MAX_FILE_BYTES // 1024 // 1024)
+
+
+def read_capped(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(MAX_FILE_BYTES)
+
+
+def inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
+# -- zips ---------------------------------------------------------------------------------
+def files_from_zip(archive: Path) -> tuple[dict[str, bytes], list[str]]:
+    try:
+        count = zip_entry_count(archive)
+        if count is not None and count > MAX_ZIP_ENTRIES:
+            raise BadSubmission(_("the zip lists {count} entries (at most {limit})").format(
+                count=count, limit=MAX_ZIP_ENTRIES))
+        with zipfile.ZipFile(archive) as bundle:
+            return files_from_bundle(bundle)
+    except UNREADABLE_ZIP as error:
+        detail = " ".join(str(error).split()) or type(error).__name__
+        raise BadSubmission(_("unreadable zip file ({detail})").format(detail=detail)) from None
+
+
+def files_from_bundle(bundle: zipfile.ZipFile) -> tuple[dict[str, bytes], list[str]]:
+    entries: dict[PurePosixPath, zipfile.ZipInfo] = {}
+    for entry in bundle.infolist():
+        path = zip_path(entry.filename)
+        if path is None or path.parts[0].lower() == "__macosx":
+            continue
+        entries[path] = entry  # a repeated name: the last entry wins, as when unzipping
+    if not entries:
+        raise BadSubmission(_("empty zip file"))
+    tasks = {path: entry_problem(path, entry) for path, entry in entries.items()
+             if path.name in STUDENT_FILES}
+    tops = {path.parts[0] for path in entries}
+    top = PurePosixPath(tops.pop()) if len(tops) == 1 and all(len(p.parts) > 1 for p in entries) else None
+    folder, notes = choose(tasks, top)
+    if folder is None:
+        linked = [_("{path}/ is a link inside the zip (links are not followed): zip the folder itself").format(
+                      path=path)
+                  for path, entry in entries.items()
+                  if path.name == "exercises" and stat.S_ISLNK(entry.external_attr >> 16)]
+        problem = first_problem(tasks) or next(iter(linked), "")
+        if problem:
+            raise BadSubmission(problem)
+        if any(path.suffix.lower() == ".zip" for path in entries):
+            raise BadSubmission(_("the zip holds another zip, not an exercises/ folder: unzip it once"))
+        raise no_exercises()
+    files = {}
+    for name in STUDENT_FILES:
+        path = folder / name
+        if path in tasks and not tasks[path]:
+            with bundle.open(entries[path]) as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                notes.append(too_large(path))
+            else:
+                files[name] = data
+    return files, notes + take_notes(tasks, folder)
+
+
+def zip_path(name: str) -> PurePosixPath | None:
+    """An entry's path inside the zip (backslashes read as folders), or None for a
+    folder entry; BadSubmission for a name that points outside the submission."""
+    unified = name.replace("\\", "/")
+    parts = unified.split("/")
+    if unified.startswith("/") or ".." in parts or re.match(r"[A-Za-z]:", unified):
+        raise BadSubmission(_("unsafe path in zip: {name} points outside the submission").format(name=repr(name)))
+    if unified.endswith("/"):
+        return None
+    path = PurePosixPath(unified)
+    return path if path.parts else None
+
+
+def entry_problem(path: PurePosixPath, entry: zipfile.ZipInfo) -> str:
+    if stat.S_ISLNK(entry.external_attr >> 16):
+        return _("{path} is a link inside the zip (links are not followed): zip the file itself").format(path=path)
+    if entry.flag_bits & 0x1:
+        return _("{path} is encrypted in the zip: zip it without a password").format(path=path)
+    if entry.file_size > MAX_FILE_BYTES:
+        return too_large(path)
+    return ""
+
+
+def zip_entry_count(archive: Path) -> int | None:
+    """The entry count the zip's end record declares, read without loading the listing
+    (None when it cannot be read here: opening the zip then says why)."""
+    end_record = getattr(zipfile, "_EndRecData", None)
+    if end_record is None:
+        return None
+    try:
+        with archive.open("rb") as handle:
+            end = end_record(handle)
+        return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else None
+    except Exception:  # noqa: BLE001 — a damaged zip is reported by ZipFile itself
+        return None
+
+
+def clear(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""The kata command: argument parsing and dispatch to the student and instructor verbs."""

@@ -1,0 +1,353 @@
+"""A real ``mlflow models serve`` on 127.0.0.1 for the bonus tests.
+
+Starting one takes ~7 s, so there is one per process (shared by every pytest
+session the grader or ``kata validate`` runs in it), stopped at exit.
+
+The server never outlives its starter: as root on Linux it runs in its own pid
+namespace (``unshare --pid --fork --kill-child``), so killing ``unshare`` kills
+mlflow's uvicorn children too, and ``unshare`` itself dies with the starting
+process (``PR_SET_PDEATHSIG``) when started from the main thread (the signal is
+tied to the creating *thread*); elsewhere it gets its own session, killed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from grader.core.paths import DATA_PATH
+from grader.core.quiet import QUIET_ENV
+
+STARTUP_TIMEOUT_S = 120
+SERVER_ENV = "KATA_MODEL_SERVER"  # set by `kata grade` for its workers: one server per class
+SERVER_ERROR_ENV = "KATA_MODEL_SERVER_ERROR"  # set instead when that server could not start
+SERVED_DATA = DATA_PATH
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def kit_bin_path(env: dict[str, str]) -> str:
+    """``$PATH`` with the kit's interpreter folder first: mlflow runs ``uvicorn`` from
+    PATH, which misses the virtualenv's when ``kata`` is run by its full path."""
+    kit_bin = str(Path(sys.executable).parent)  # not resolved: the venv's bin, not /usr/bin
+    rest = [entry for entry in env.get("PATH", os.defpath).split(os.pathsep) if entry and entry != kit_bin]
+    return os.pathsep.join([kit_bin, *rest])
+
+
+def die_with_parent():
+    """A ``preexec_fn``: the child gets SIGKILL when the thread that started it exits
+    (even by ``kill -9``). None where ``prctl`` does not exist."""
+    from grader.sandbox import linux  # libc is resolved on import, not in the child
+
+    if not linux.IS_LINUX:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        try:
+            linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+        if os.getppid() != parent:  # the parent died before prctl: nobody will signal us
+            os._exit(1)
+
+    return preexec
+
+
+def server_preexec():
+    """The server's ``preexec_fn``: its address space capped (``SERVER_MEMORY_BYTES``: a
+    flood makes its requests fail, not the machine swap) and, started from the main thread,
+    it dies with its starter (from another thread PDEATHSIG would fire when that thread
+    ends; mlflow ties uvicorn to its own death, by SIGTERM)."""
+    import resource
+
+    die = die_with_parent() if threading.current_thread() is threading.main_thread() else None
+
+    def preexec() -> None:
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (SERVER_MEMORY_BYTES, SERVER_MEMORY_BYTES))
+        except (ValueError, OSError):
+            pass
+        if die is not None:
+            die()
+
+    return preexec
+
+
+@functools.cache
+def pid_namespace_prefix() -> tuple[str, ...]:
+    """``unshare … --`` when this process may run a command in its own pid namespace
+    (root on Linux, with ``unshare`` installed and allowed here); else ()."""
+    unshare = shutil.which("unshare") or next(
+        (p for p in ("/usr/bin/unshare", "/bin/unshare") if os.access(p, os.X_OK)), None)
+    if os.geteuid() != 0 or not sys.platform.startswith("linux") or unshare is None:
+        return ()
+    prefix = (unshare, "--pid", "--fork", "--kill-child", "--mount-proc", "--")
+    try:
+        probe = subprocess.run([*prefix, "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return prefix if probe.returncode == 0 else ()
+
+
+REASON_CHARS = 400  # of a refusal, in a failure message
+# MLflow appends this notice to every "which input field?" refusal: it explains the 1.x to
+# 2.0 migration, not what a student's body lacks.
+MIGRATION_NOTICE = re.compile(r"\s*IMPORTANT: The MLflow Model scoring protocol has changed.*", re.DOTALL)
+
+
+def refusal_reason(reply: dict | str) -> str:
+    """What a scoring server's error reply says to fix, on one line: MLflow's ``message``
+    without its migration notice and, of a schema failure, only the last ``Error:`` (what
+    comes before it echoes the student's own request, twice)."""
+    message = reply.get("message") if isinstance(reply, dict) else None
+    text = MIGRATION_NOTICE.sub("", message) if isinstance(message, str) else str(reply)
+    if "\nError: " in text:
+        text = text.rsplit("Error: ", 1)[1]
+    text = " ".join(text.split())
+    if len(text) <= REASON_CHARS:
+        return text
+    sentence_end = text.rfind(". ", 0, REASON_CHARS)
+    return text[:sentence_end + 1] + " …" if sentence_end > REASON_CHARS // 4 else text[:REASON_CHARS] + "…"
+
+
+# What a bonus body may be before the judge sends it to the class's one server: a request
+# for the 1-8 rows B.1 sends is ~1 KB with a dozen keys. A 30,000-key body of 500 KB once
+# grew the shared server to 4.9 GB and killed it, and every later student lost the bonus.
+MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_KEYS = 200  # dictionary keys, counted at every depth
+# The server's own address-space cap: it serves a LinearRegression (~0.3 GB resident).
+SERVER_MEMORY_BYTES = 3 << 30
+
+
+def body_refusal(body) -> dict | None:
+    """Why the judge will not send ``body`` (``{"bytes": n}`` or ``{"keys": n}``), or None.
+    Counted without recursion: a deeply nested body is a student's too."""
+    try:
+        size = len(json.dumps(body))
+    except (TypeError, ValueError, RecursionError):
+        return None  # json.dumps in invoke says so; B.1 reports it
+    if size > MAX_BODY_BYTES:
+        return {"bytes": size}
+    keys, stack = 0, [body]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            keys += len(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        if keys > MAX_BODY_KEYS:
+            return {"keys": keys}
+    return None
+
+
+class ModelServerClient:
+    """Talks to a running scoring server (ours, or one another process started)."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def invoke(self, body) -> tuple[int, dict | str]:
+        """POST ``body`` as JSON to /invocations; return (status, parsed reply). A body
+        over the caps (``body_refusal``) is never sent: ValueError."""
+        refused = body_refusal(body)
+        if refused is not None:
+            raise ValueError(f"the kit does not send a body over its caps: {refused}")
+        request = urllib.request.Request(
+            f"{self.url}/invocations", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as error:
+            text = error.read().decode(errors="replace")
+            try:
+                return error.code, json.loads(text)
+            except ValueError:
+                return error.code, text
+
+
+class ModelServer(ModelServerClient):
+    """``mlflow models serve`` for the model saved at ``model_dir``."""
+
+    def __init__(self, model_dir: Path, log_path: Path):
+        self.port = free_port()
+        super().__init__(f"http://127.0.0.1:{self.port}")
+        self.model_dir, self.log_path = model_dir, log_path
+        self.namespaced = bool(pid_namespace_prefix())
+        self.lock = threading.Lock()
+        self.restarts = 0
+        self._launch()
+        atexit.register(self.stop)
+
+    def _launch(self) -> None:
+        tmp = self.log_path.parent / "tmp"
+        tmp.mkdir(exist_ok=True)
+        env = {**os.environ, **QUIET_ENV, "PATH": kit_bin_path(os.environ), "TMPDIR": str(tmp),
+               "MALLOC_ARENA_MAX": "2"}  # thread arenas count against the address-space cap
+        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(self.model_dir),
+                   "--env-manager", "local", "-h", "127.0.0.1", "-p", str(self.port)]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([*pid_namespace_prefix(), *command], stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            env=env, start_new_session=True, preexec_fn=server_preexec())
+        try:
+            self._wait_until_ready()
+        except BaseException:  # not answering, or interrupted while waiting
+            self.stop()
+            raise
+
+    def alive(self) -> bool:
+        if self.process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=5) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    def ensure_alive(self) -> None:
+        """Restart the server, on the same port, if it died or stopped answering: one
+        student's doing (a body sent past the judge) never costs the next one the bonus.
+        Called before each submission by whoever started it; raises if it cannot start."""
+        with self.lock:
+            if self.alive():
+                return
+            self.stop()
+            self._wait_port_free()
+            self.restarts += 1
+            self._launch()
+
+    def _wait_port_free(self, timeout_s: float = 10.0) -> None:
+        """Until nothing accepts connections on our port: the dead server's uvicorn (in its
+        pid namespace, killed after its init) may still hold the socket for a moment, and
+        would answer the new server's /ping, then drop the first real request."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                probe.settimeout(0.5)
+                if probe.connect_ex(("127.0.0.1", self.port)) != 0:
+                    return
+            time.sleep(0.1)
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        code = self.process.poll()
+        self.stop()
+        tail = self.log_path.read_text(errors="replace")[-800:]
+        last = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "no output")
+        why = f"exited with code {code}" if code is not None else f"did not answer /ping in {STARTUP_TIMEOUT_S} s"
+        # First line: a one-line reason (kata grade reports it); then the log's tail.
+        raise RuntimeError(f"mlflow models serve {why}: {last[:300]}\n{tail}")
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        if self.namespaced:  # unshare's child (and so the whole namespace) dies with it
+            self.process.kill()
+            self.process.wait()
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+
+
+_shared: ModelServer | None = None
+_starting = None  # a background thread starting the server early
+_lock = threading.Lock()
+
+
+def start_in_background(sandbox) -> None:
+    """Begin saving and serving the model now, so its ~7-s start overlaps other tests."""
+    global _starting
+    if os.environ.get(SERVER_ENV) or os.environ.get(SERVER_ERROR_ENV):
+        return
+    with _lock:
+        if _shared is None and _starting is None:
+            _starting = threading.Thread(target=_start_quietly, args=(sandbox,), daemon=True)
+            _starting.start()
+
+
+def _start_quietly(sandbox) -> None:
+    try:
+        shared_model_server(sandbox)
+    except Exception:  # noqa: BLE001 - the fixture retries and reports the error
+        pass
+
+
+def shared_model_server(sandbox) -> ModelServerClient:
+    """Save the kit's served model (in a sandbox child) and serve it, once per process;
+    or use the server named by $KATA_MODEL_SERVER ($KATA_MODEL_SERVER_ERROR: why it is missing)."""
+    if os.environ.get(SERVER_ERROR_ENV):
+        raise RuntimeError(os.environ[SERVER_ERROR_ENV])
+    if os.environ.get(SERVER_ENV):
+        return ModelServerClient(os.environ[SERVER_ENV])
+    if _starting is not None and threading.current_thread() is not _starting:
+        _starting.join()
+    with _lock:
+        return _start_if_needed(sandbox)
+
+
+def _start_if_needed(sandbox) -> ModelServer:
+    global _shared
+    if _shared is None:
+        home = sandbox.new_dir("served-model")
+        _shared = serve_kit_model(home, sandbox)
+    else:
+        _shared.ensure_alive()
+    return _shared
+
+
+def serve_kit_model(home: Path, sandbox=None) -> ModelServer:
+    """Save the kit's model under ``home`` (in a sandbox child when one is given,
+    else in this trusted process) and start serving it."""
+    if sandbox is None:
+        from grader.judge.seeding import save_served_model
+
+        save_served_model(str(SERVED_DATA), str(home / "model"))
+    else:
+        from grader.judge.store import new_store
+
+        env = {"MLFLOW_TRACKING_URI": new_store(home / "store"), "HOME": str(home)}
+        sandbox.hand_over(home)
+        result = sandbox.run("kit", home, env, readable=[SERVED_DATA], function="save_served_model",
+                             kwargs={"data_path": str(SERVED_DATA), "path": str(home / "model")})
+        if not result.ok:
+            raise RuntimeError(f"could not save the served model: {result.error}")
+    return ModelServer(home / "model", home / "server.log")
+

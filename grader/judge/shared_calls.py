@@ -1,0 +1,152 @@
+"""One sandboxed call of the student's code, judged by several TODO tests.
+
+Task 3's three TODOs judge what one ``compare_models`` call leaves in MLflow; making
+that call three times (each fitting a 100-tree forest and writing its model) is what
+made a task's tests slow. So the first test that makes a call keeps a copy of what it
+left (the case folder: store, artifacts, work folder) with its result, and a later
+test of the same pytest session that would make *the same call from the same state*
+gets its own fresh copy and the same result instead. Each test still judges its own
+TODO on its own copy: verdicts are exactly those of separate calls.
+
+"The same call from the same state" is checked, not assumed: the key hashes the
+request (probe, student module and function, arguments, excuses), the case folder's
+path (the store holds absolute artifact paths) and every file in the case folder and its
+read-only inputs folder before the call (store, seeded work, data samples). Tests that
+should share draw the same inputs: the plugin gives tests with the same
+``@pytest.mark.inputs(name)`` in one file the same random stream and case folder
+(``grader.judge.plugin``).
+
+What a student's call left is untrusted: it is hashed, copied and removed with
+``grader.sandbox.untrusted_tree`` (iterative, capped, never following a link nor
+opening a special file); copies keep only directories, regular files with one link and
+symlinks (recreated as links, never read), and are taken after the store passed
+``KataCase._check_store`` and after the sandbox ended everything the call started. A
+case folder past ``untrusted_tree.CAPS`` has no key (the call is made, never shared),
+and a call that left one is the student's verdict (``KataCase._run``); that verdict is
+remembered like a result (``remember_overflow``), so the tests sharing the call get it
+without making it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from grader.sandbox import CallResult, untrusted_tree
+from grader.sandbox.untrusted_tree import Caps, Overflow
+
+KEEP_MAX_BYTES = untrusted_tree.CAPS.bytes  # a call that left more is never copied
+
+
+class SharedCalls:
+    """The calls of one pytest session (one student's files): results and snapshots in
+    ``folder`` (root-owned, out of the children's reach), removed by ``close``."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.hits = 0
+
+    def keys(self, case_dir: Path, probe: str, request: dict,
+             inputs: Path | None = None) -> tuple[str, str]:
+        """The key of this call from the case folder's present state (and that of its
+        read-only ``inputs`` folder), and the key the same call would have without
+        excuses ("" when it has none): see ``keep``."""
+        state, _survey = untrusted_tree.digest(case_dir)
+        inputs_state = untrusted_tree.digest(inputs)[0] if inputs is not None else b""
+        if state is None or inputs_state is None:  # past the caps: nothing to share, the call is made
+            return "", ""
+        state += inputs_state
+
+        def key(request: dict) -> str:
+            digest = hashlib.sha256(json.dumps([str(case_dir), probe, request], sort_keys=True,
+                                               default=str).encode())
+            digest.update(state)
+            return digest.hexdigest()[:32]
+
+        unexcused = key({**request, "excused": []}) if request.get("excused") else ""
+        return key(request), unexcused
+
+    def replay(self, key: str, case_dir: Path, parts: tuple[str, ...]) -> CallResult | None:
+        """The result of the call ``key`` with the case folder's ``parts`` restored to
+        what it left; None when that call was not made in this session."""
+        if not key:
+            return None
+        saved = self.folder / key
+        if not (saved / "result.json").is_file():
+            return None
+        for part in parts:
+            untrusted_tree.remove(case_dir / part)
+            if (saved / part).exists():
+                safe_copy(saved / part, case_dir / part)
+        self.hits += 1
+        return CallResult(**json.loads((saved / "result.json").read_text()))
+
+    def overflow(self, key: str) -> Overflow | None:
+        """The cap the call ``key`` went past when an earlier test made it, if it did."""
+        saved = self.folder / f"{key}.overflow.json" if key else None
+        if saved is None or not saved.is_file():
+            return None
+        self.hits += 1
+        return Overflow(**json.loads(saved.read_text()))
+
+    def remember_overflow(self, key: str, overflow: Overflow) -> None:
+        """The call ``key`` left a tree past the caps: later tests get that verdict."""
+        if key:
+            (self.folder / f"{key}.overflow.json").write_text(json.dumps(asdict(overflow)))
+
+    def keep(self, keys: tuple[str, str], case_dir: Path, parts: tuple[str, ...],
+             result: CallResult) -> None:
+        """Keep ``result`` and a copy of ``parts`` of the case folder for later tests, unless
+        the call left more than ``KEEP_MAX_BYTES`` there (no copy doubles a disk filler).
+
+        A call made with excuses that returned and whose excuses swallowed nothing ran
+        exactly as it would have without them, so it is kept under the un-excused key too:
+        3.3's call of ``compare_models`` replays the one 3.1 made with 3.3's slips excused
+        whenever there were none. (The child reports what its excuses swallowed; code that
+        lies about it only makes 3.3 judge a store its own ``try``/``except`` could have left.)"""
+        key, unexcused = keys
+        if not key:
+            return
+        caps = Caps(bytes=KEEP_MAX_BYTES)
+        draft = self.folder / (key + ".draft")
+        untrusted_tree.remove(draft)
+        draft.mkdir()
+        for part in parts:
+            if os.path.lexists(case_dir / part):
+                if not safe_copy(case_dir / part, draft / part, caps).within_caps:
+                    untrusted_tree.remove(draft)
+                    return
+        (draft / "result.json").write_text(json.dumps(asdict(result)))
+        os.replace(draft, self.folder / key)
+        if unexcused and result.ok and result.excuses_used == []:
+            alias = self.folder / unexcused
+            if not os.path.lexists(alias):
+                os.symlink(key, alias)
+
+    def close(self) -> None:
+        untrusted_tree.remove(self.folder)
+
+
+def safe_copy(source: Path, target: Path, caps: Caps = untrusted_tree.CAPS) -> untrusted_tree.Survey:
+    """Copy a tree the student's code wrote: directories, regular files that have one
+    link (a hard link could name a file the student may not read) and symlinks (as
+    links); FIFOs, sockets and devices are left out. Nothing is followed; a single file
+    is copied as one (``untrusted_tree.copy``); past ``caps`` nothing is left."""
+    if os.path.isdir(source) and not os.path.islink(source):
+        return untrusted_tree.copy(source, target, caps)
+    found = untrusted_tree.Survey()
+    info = os.lstat(source)
+    if os.path.islink(source):
+        os.symlink(os.readlink(source), target)
+    elif info.st_nlink == 1 and info.st_size <= caps.bytes and os.path.isfile(source):
+        descriptor = os.open(source, untrusted_tree.FILE_FLAGS)
+        with open(descriptor, "rb") as reader, open(target, "xb") as writer:
+            if os.path.samestat(os.fstat(reader.fileno()), info):
+                for chunk in iter(lambda: reader.read(untrusted_tree.COPY_CHUNK), b""):
+                    writer.write(chunk)
+        os.chmod(target, info.st_mode & 0o755)
+    return found

@@ -1,0 +1,392 @@
+"""The warm judge: one process per user and kit version that outlives a pytest run.
+
+A student reruns ``pytest tests/test_task1.py`` dozens of times. Cold, each run pays
+for importing MLflow, scikit-learn and pandas in the judge and for starting and
+warming the sandbox's zygote. Warm, the ``pytest`` the student types is a thin
+client: it collects the tests (cheap), sends their node ids to the warm judge over a
+Unix socket, and replays the test reports it streams back, so the terminal output,
+the exit code and plugins such as pytest-html see an ordinary run. The warm judge
+runs those tests with ``pytest.main`` in its own long-lived process, whose sandbox is
+the same as a cold run's (same zygote, same confinement per call): only the waiting
+is gone.
+
+* Per user: the socket lives in a private folder (``$XDG_RUNTIME_DIR`` or the temp
+  folder, ``mlflow-kata-<uid>``, mode 0700, refused otherwise), and the judge
+  answers only peers of its own uid (``SO_PEERCRED``).
+* Per kit version: the socket's name carries a hash of the kit's files, the Python
+  and MLflow versions and the environment that shapes the sandbox, so a changed kit,
+  Python or MLflow gets a new judge; an old one leaves after ``IDLE_S`` unused.
+* Stale or crashed judges are replaced without the student noticing: a socket
+  nobody answers is removed and a new judge started; a judge that does not
+  acknowledge a request in time is killed and replaced; when no judge can be had,
+  the run simply happens in the pytest process, as a cold run.
+
+``KATA_WARM=0`` turns it off. Runs that pass plugin objects to ``pytest.main`` (the
+grader, ``kata check``, ``kata validate``) always judge in their own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import gc
+import hashlib
+import io
+import json
+import os
+import queue
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+
+from grader.core.manifest import kit_sha256
+from grader.core.paths import KIT_ROOT, PYTEST_INI, TESTS_DIR
+
+SWITCH_ENV = "KATA_WARM"  # "0": never use a warm judge
+IDLE_ENV = "KATA_WARM_IDLE_S"
+IDLE_S = 15 * 60  # a judge nobody used for this long leaves
+START_TIMEOUT_S = 180  # the first run waits for the judge's imports and warm-up
+ACK_TIMEOUT_S = 15  # a judge that does not acknowledge a request in time is stale
+EVENT_TIMEOUT_S = 30 * 60  # no report for this long: the judge is hung
+KEY_ENV = ("KATA_ISOLATION_MAX", "TMPDIR", "PATH")  # they shape the sandbox (not the locale:
+# the sandbox's is fixed, sandbox.client.ZYGOTE_LOCALE, and the language travels per request)
+
+
+class WarmUnavailable(RuntimeError):
+    """No warm judge could be had: the run happens in the pytest process instead."""
+
+
+# -- where and which -------------------------------------------------------------------
+def enabled() -> bool:
+    return os.environ.get(SWITCH_ENV, "1") != "0" and hasattr(socket, "AF_UNIX")
+
+
+def private_dir() -> Path:
+    """This user's folder for judge sockets; refuse one another user could enter."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    path = Path(base) / f"mlflow-kata-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise WarmUnavailable(f"{path} is not a private folder of this user")
+    return path
+
+
+def judge_key() -> str:
+    """What a judge must match to be reused: the kit (where it is: two copies of the
+    kit are two judges; and its files), Python, MLflow, pytest, and the environment that
+    shapes the sandbox."""
+    digest = hashlib.sha256()
+    for part in (str(KIT_ROOT), sys.executable, sys.version, version("mlflow"), version("pytest")):
+        digest.update(part.encode() + b"\0")
+    for name in KEY_ENV:
+        digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
+    digest.update(kit_sha256().encode())
+    return digest.hexdigest()[:20]
+
+
+def socket_path(key: str) -> Path:
+    return private_dir() / f"judge-{key}.sock"
+
+
+SUN_PATH_MAX = 100  # a Unix socket's path must fit in ~108 bytes
+_folder_fds: dict[Path, int] = {}
+
+
+def reachable(path: Path) -> str:
+    """``path`` as ``bind``/``connect`` can take it: a long one (a deep ``$TMPDIR``) is
+    reached through an open descriptor of its folder, ``/proc/self/fd/N/name``."""
+    if len(str(path)) < SUN_PATH_MAX:
+        return str(path)
+    if not os.path.isdir("/proc/self/fd"):
+        raise WarmUnavailable(f"the socket path {path} is too long")
+    if path.parent not in _folder_fds:
+        _folder_fds[path.parent] = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    return f"/proc/self/fd/{_folder_fds[path.parent]}/{path.name}"
+
+
+# -- the client (the student's pytest) -------------------------------------------------
+def peer_pid(connection: socket.socket) -> int | None:
+    if not hasattr(socket, "SO_PEERCRED"):
+        return None
+    pid, _, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                          struct.calcsize("3i")))
+    return pid
+
+
+def connect(path: Path) -> socket.socket | None:
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(reachable(path))
+    except OSError:
+        connection.close()
+        return None
+    return connection
+
+
+def start_judge(key: str) -> subprocess.Popen:
+    """Start a judge for ``key`` in its own session (it outlives this pytest run)."""
+    folder = private_dir()
+    log = open(folder / f"judge-{key}.log", "ab")
+    judge = subprocess.Popen(
+        [sys.executable, "-m", "grader.judge.warm", "--key", key],
+        cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KIT_ROOT),
+                                                                        os.environ.get("PYTHONPATH")]))},
+    )
+    log.close()
+    return judge
+
+
+_started: dict[str, subprocess.Popen] = {}  # judges this process started ahead (prestart)
+
+
+def prestart() -> None:
+    """Start this user's judge now when it has no socket, without waiting for it: the
+    student's pytest calls this before collecting, so the judge's imports and the
+    zygote's warm-up overlap with collection. ``judge_connection`` then waits for it."""
+    try:
+        key = judge_key()
+        path = socket_path(key)
+        if path.exists() or key in _started:
+            return  # a judge (or a stale socket, which judge_connection replaces)
+        with open(path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # busy: another run starts one
+            if not path.exists():
+                _started[key] = start_judge(key)
+    except (OSError, WarmUnavailable):
+        return
+
+
+def judge_connection(key: str) -> socket.socket:
+    """A connection to this user's judge for ``key``, starting one if there is none."""
+    path = socket_path(key)
+    connection = connect(path)
+    if connection is not None:
+        return connection
+    with open(path.with_suffix(".lock"), "w") as lock:  # one starter at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        connection = connect(path)
+        if connection is not None:
+            return connection
+        judge = _started.pop(key, None)
+        if judge is None or judge.poll() is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # a socket nobody answers: its judge is gone
+            judge = start_judge(key)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and judge.poll() is None:
+            connection = connect(path)
+            if connection is not None:
+                return connection
+            time.sleep(0.05)
+    if judge.poll() is None:
+        judge.kill()
+    raise WarmUnavailable(f"the warm judge did not start (see {path.with_suffix('.log')})")
+
+
+def events(connection: socket.socket, timeout: float) -> Iterator[dict]:
+    connection.settimeout(timeout)
+    buffer = b""
+    while True:
+        while b"\n" not in buffer:
+            try:
+                chunk = connection.recv(1 << 16)
+            except TimeoutError:
+                raise WarmUnavailable("the warm judge stopped answering") from None
+            if not chunk:
+                return
+            buffer += chunk
+        line, buffer = buffer.split(b"\n", 1)
+        yield json.loads(line)
+
+
+def judge_remotely(args: list[str]) -> Iterator[dict]:
+    """Run ``pytest.main(args)`` in the warm judge; yield its events (see ``Forwarder``).
+
+    Raises ``WarmUnavailable`` before the first event when no judge could run it."""
+    key = judge_key()
+    for attempt in range(2):
+        connection = judge_connection(key)
+        try:
+            connection.sendall(json.dumps({"args": args}).encode() + b"\n")
+            stream = events(connection, ACK_TIMEOUT_S)
+            first = next(stream, None)
+        except (OSError, WarmUnavailable):
+            first = None
+        if first is not None and first.get("event") == "accepted":
+            break
+        pid = peer_pid(connection)  # stale: it accepted the connection but not the run
+        connection.close()
+        if pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            socket_path(key).unlink()
+        if attempt:
+            raise WarmUnavailable("the warm judge did not accept the run")
+    with connection:
+        yield from events(connection, EVENT_TIMEOUT_S)
+
+
+# -- the judge -------------------------------------------------------------------------
+class Forwarder:
+    """A pytest plugin object (in the judge) that streams what the student's pytest
+    needs to replay the run: test reports, feedback warnings, the exit status."""
+
+    def __init__(self, send):
+        self.send = send
+        self.config = None
+
+    def pytest_configure(self, config) -> None:
+        self.config = config
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self.send({"event": "collect_error", "nodeid": report.nodeid,
+                       "message": report.longreprtext[-4000:]})
+
+    def pytest_runtest_logstart(self, nodeid, location) -> None:
+        self.send({"event": "logstart", "nodeid": nodeid})
+
+    def pytest_runtest_logreport(self, report) -> None:
+        data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
+        self.send({"event": "report", "data": data})
+
+    def pytest_runtest_logfinish(self, nodeid, location) -> None:
+        self.send({"event": "logfinish", "nodeid": nodeid})
+
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location) -> None:
+        from grader.judge.case import KataFeedback
+
+        if issubclass(warning_message.category, KataFeedback):
+            self.send({"event": "feedback", "nodeid": nodeid, "message": str(warning_message.message)})
+
+
+def peer_is_me(connection: socket.socket) -> bool:
+    if not hasattr(socket, "SO_PEERCRED"):
+        return True  # the private folder is the only door there
+    _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                          struct.calcsize("3i")))
+    return uid == os.getuid()
+
+
+WARM_PARTS = ("tracking", "models")  # what an idle judge warms for the runs to come
+WARM_AFTER_S = 3  # after this long without a request (a quick rerun need not wait for it)
+REQUEST_TIMEOUT_S = 10  # a client that connects must say what to run by then
+
+
+def send(connection: socket.socket, event: dict) -> None:
+    connection.sendall(json.dumps(event).encode() + b"\n")
+
+
+def accept_runs(listener: socket.socket, runs: queue.Queue) -> None:
+    """Acknowledge every request at once (a waiting client must not take a busy judge
+    for a stale one), then queue it for the main thread, which runs one at a time."""
+    while True:
+        connection, _ = listener.accept()
+        try:
+            if not peer_is_me(connection):
+                raise ValueError("another user")
+            connection.settimeout(REQUEST_TIMEOUT_S)
+            request = json.loads(connection.makefile("rb").readline() or b"{}")
+            args = request.get("args")
+            if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
+                raise ValueError("not a run")
+            connection.settimeout(None)
+            send(connection, {"event": "accepted", "pid": os.getpid(), "queued": runs.qsize()})
+        except (OSError, ValueError):
+            connection.close()
+            continue
+        runs.put((connection, args))
+
+
+def run(connection: socket.socket, args: list[str]) -> None:
+    import pytest
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = pytest.main([*args, "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI),
+                              "-p", "no:cacheprovider", "-q"],
+                             plugins=[Forwarder(lambda event: send(connection, event))])
+    send(connection, {"event": "done", "status": int(status)})
+
+
+def warm_judging() -> None:
+    """Import what judging reads with (MLflow, pandas, the oracle's scikit-learn) and what
+    the tests import, by collecting them once: beside the zygote's preload, on the other
+    core, so that the first run's tests start warm. The zygote is not waited for: the
+    first call does, while the rest of the run is already under way."""
+    import mlflow  # noqa: F401
+    import pandas  # noqa: F401
+    import pytest
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main([str(TESTS_DIR), "--collect-only", "-q", "--rootdir", str(KIT_ROOT),
+                     "-c", str(PYTEST_INI), "-p", "no:cacheprovider"])
+    gc.collect()
+    gc.freeze()  # what is loaded by now lives as long as the judge: no collection walks it again
+
+
+def serve(key: str) -> None:
+    """Warm up, then run what is asked, one run at a time (pytest in the main thread),
+    until ``IDLE_S`` pass without a request."""
+    from grader.core.quiet import silence_mlflow
+    from grader.sandbox import shared_sandbox
+
+    sandbox = shared_sandbox()  # first: the zygote's preload runs beside our imports
+    sandbox.warm_up(["tracking"])  # models and the server when a run asks (the plugin does)
+    silence_mlflow()
+    warm_judging()
+    path = socket_path(key)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    listener.bind(reachable(draft))
+    listener.listen(8)
+    os.replace(draft, path)  # appears only when ready to answer
+    mine = os.stat(path).st_ino
+    runs: queue.Queue = queue.Queue()
+    threading.Thread(target=accept_runs, args=(listener, runs), daemon=True).start()
+    print(f"warm judge {os.getpid()} ready for {key}", flush=True)  # its log, for people and tests
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    idle = float(os.environ.get(IDLE_ENV, IDLE_S))
+    warmed = False
+    try:
+        while True:
+            try:
+                connection, args = runs.get(timeout=idle if warmed else WARM_AFTER_S)
+            except queue.Empty:
+                if warmed:
+                    break
+                sandbox.warm_up(WARM_PARTS)  # idle a moment: make the next run warm whatever
+                warmed = True  # it tests (a run that needs more asks for it meanwhile)
+                continue
+            with connection, contextlib.suppress(OSError, ValueError):
+                run(connection, args)
+    finally:
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_ino == mine:  # not a successor's socket
+                path.unlink()
+        listener.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the kata's warm judge (started by pytest)")
+    parser.add_argument("--key", required=True, help="the judge key it serves (see judge_key)")
+    serve(parser.parse_args().key)
+
+
+if __name__ == "__main__":
+    main()
