@@ -1,0 +1,8 @@
+"""Every default the kit has, in one place: each verb, option and process reads it here,
+so that the help text, the Gradescope bundle and a Dask worker never disagree."""
+
+import re
+
+CALL_TIMEOUT_S = 60.0  # one sandboxed call of student code (kata grade --timeout, Gradescope)
+SEED_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a grading seed (--seed, results.json's kit.seed)
+SEED_BYTES = 8  # a random seed's entropy: 64 bits, no brute force recovers it from what a call sees
