@@ -11,13 +11,13 @@ from dataclasses import replace
 
 import jsonschema
 import pytest
+from report_samples import KIT, sample_class
 
 from grader.core.paths import KIT_ROOT
 from grader.lab.todos import load_todos
 from grader.results import codec
 from grader.results.codec import ResultsError
 from grader.results.model import ClassResults, Status, SubmissionResult, TodoResult
-from report_samples import KIT, sample_class
 
 SCHEMA = json.loads((KIT_ROOT / "grader" / "results" / "results.schema.json").read_text())
 

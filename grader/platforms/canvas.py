@@ -10,8 +10,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from grader.core.files import csv_text
-from grader.platforms.roster import (Export, RosterError, RosterRow, broken_notes, id_keys, match,
-                                     name_key, points_text, read_roster, submission_grade)
+from grader.platforms.roster import (
+    Export,
+    RosterError,
+    RosterRow,
+    broken_notes,
+    id_keys,
+    match,
+    name_key,
+    points_text,
+    read_roster,
+    submission_grade,
+)
 from grader.results.model import ClassResults
 
 CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")

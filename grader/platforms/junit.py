@@ -57,13 +57,13 @@ def junit_xml(results: ClassResults) -> str:
             elif result.status in (Status.ERROR, Status.TIMEOUT):
                 counts["errors"] += 1
                 ET.SubElement(case, "error", message=message, type=result.status.value).text = message
-        for key, value in counts.items():
-            suite.set(key, str(value))
-            totals[key] += value
+        for key, count in counts.items():
+            suite.set(key, str(count))
+            totals[key] += count
         suite.set("time", f"{sub.duration_s:.3f}")
         total_time += sub.duration_s
-    for key, value in totals.items():
-        root.set(key, str(value))
+    for key, total in totals.items():
+        root.set(key, str(total))
     root.set("time", f"{total_time:.3f}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -8,8 +8,17 @@ import re
 from pathlib import Path
 
 from grader.core.files import csv_text
-from grader.platforms.roster import (Export, RosterError, RosterRow, broken_notes, id_keys, match,
-                                     name_key, read_roster, submission_grade)
+from grader.platforms.roster import (
+    Export,
+    RosterError,
+    RosterRow,
+    broken_notes,
+    id_keys,
+    match,
+    name_key,
+    read_roster,
+    submission_grade,
+)
 from grader.results.model import ClassResults
 
 MOODLE_DOWNLOAD = re.compile(r"^(?P<name>.+?)_(?P<number>\d+)_assign(?:submission|feedback)_", re.I)

@@ -149,14 +149,14 @@ def match(submissions: Sequence[SubmissionResult], roster: Sequence[RosterRow],
         claims.setdefault(index, []).append(sub_id)
     labels = {row.index: row.label for row in roster}
     for sub in submissions:
-        index = found.get(sub.id)
-        if index is None:
+        row_index = found.get(sub.id)
+        if row_index is None:
             continue
-        if len(claims[index]) > 1:
-            others = ", ".join(other for other in claims[index] if other != sub.id)
-            result.unmatched.append((sub, f"{labels[index]} is also matched by {others}"))
+        if len(claims[row_index]) > 1:
+            others = ", ".join(other for other in claims[row_index] if other != sub.id)
+            result.unmatched.append((sub, f"{labels[row_index]} is also matched by {others}"))
         else:
-            result.rows[sub.id] = index
+            result.rows[sub.id] = row_index
     order = {sub.id: n for n, sub in enumerate(submissions)}
     result.unmatched.sort(key=lambda item: order[item[0].id])
     return result

@@ -62,7 +62,7 @@ class TodoResult:
         return self.status is Status.PASS
 
     def to_json(self) -> dict:
-        data = {"status": self.status.value, "message": self.message}
+        data: dict[str, object] = {"status": self.status.value, "message": self.message}
         if self.duration_s is not None:
             data["duration_s"] = round(self.duration_s, 3)
         return data
