@@ -15,8 +15,9 @@ from html import unescape
 import jsonschema
 import pytest
 
-from grader.reports import class_files as exports
-from grader.reports.class_files import write_all, write_atomic, write_grades_csv, write_results_json
+from grader.core import files
+from grader.core.files import write_atomic
+from grader.reports.class_files import write_all, write_grades_csv, write_results_json
 from grader.core.paths import KIT_ROOT
 from grader.reports.report import render_report, safe_relative_href
 from grader.results.model import ClassResults, KataRun, Status, SubmissionResult, TodoResult, score
@@ -430,7 +431,7 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypa
     def crash(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(exports.os, "fsync", crash)
+    monkeypatch.setattr(files.os, "fsync", crash)
     with pytest.raises(OSError, match="disk full"):
         write_atomic(target, "new")
     assert target.read_text() == "old"

@@ -29,8 +29,8 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 
 from grader.cli.main import main
 from grader.reports.class_files import write_results_json
-from grader.platforms.gradebook import (ResultsError, check_results_json, load_results, name_key,
-                              unmatched_path)
+from grader.platforms.roster import name_key, unmatched_path
+from grader.results.codec import ResultsError, load as load_results, validate
 from grader.core.paths import KIT_ROOT
 from grader.results.model import ClassResults, Status, SubmissionResult, TodoResult
 from grader.lab.todos import load_todos
@@ -364,8 +364,9 @@ def test_the_results_check_refuses_what_the_json_schema_refuses(name):
     data = MUTATIONS[name](data) or data
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, SCHEMA)
-    with pytest.raises(ResultsError):
-        check_results_json(data)
+    with pytest.raises(ResultsError) as refused:
+        validate(data)
+    assert "\n" not in str(refused.value)
 
 
 def test_a_valid_results_json_loads_with_its_own_todo_table(tmp_path):

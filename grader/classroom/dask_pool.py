@@ -347,7 +347,7 @@ class DaskPool:
         if answer.isolation:
             self.grader.record_isolation(answer.isolation)
         if answer.log is not None and job["log"]:
-            from grader.reports.class_files import write_atomic
+            from grader.core.files import write_atomic
 
             write_atomic(Path(job["log"]), answer.log.decode("utf-8", errors="replace"))
         return answer.reply

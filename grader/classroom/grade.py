@@ -666,7 +666,7 @@ class ClassGrader:
         return seed if isinstance(seed, str) and SEED_PATTERN.fullmatch(seed) else None
 
     def save_seed(self) -> None:
-        from grader.reports.class_files import write_atomic
+        from grader.core.files import write_atomic
 
         write_atomic(self.options.out / PROGRESS_DIR / SEED_FILE,
                      json.dumps({"seed": self.seed, "tests_sha256": self.kit["tests_sha256"]}))
@@ -770,7 +770,7 @@ class ClassGrader:
                                 message="; ".join(job["notes"] + run.problems))
 
     def record(self, result: SubmissionResult) -> None:
-        from grader.reports.class_files import write_atomic
+        from grader.core.files import write_atomic
 
         with self.lock:
             if self.stopping:
@@ -790,15 +790,15 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
     The grades are written first, before the optional similarity section (which has a
     deadline) and the report (whose failure clusters quote student-made text): nothing
     a submission left can keep a class's grades from being written."""
-    from grader.reports.class_files import grades_csv_text, results_json_text, write_all, write_atomic
+    from grader.reports.class_files import write_all, write_grades_csv, write_results_json
 
     grader = ClassGrader(options, progress)
     progress = progress or (lambda event, **data: None)
     try:
         with i18n.use(options.lang):  # a broken submission's reason and the notes, as its verdicts
             results = grader.run()
-            write_atomic(options.out / "results.json", results_json_text(results))
-            write_atomic(options.out / "grades.csv", grades_csv_text(results), encoding="utf-8-sig")
+            write_results_json(results, options.out)
+            write_grades_csv(results, options.out)
         logs = {}
         for submission in results.submissions:
             log = options.out / LOGS_DIR / f"{file_stem(submission.id)}.html"

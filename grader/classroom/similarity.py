@@ -61,7 +61,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from grader.reports.class_files import write_atomic
+from grader.core.files import write_atomic
 from grader.reports.pages import asset, csp, environment
 from grader.core.paths import EXERCISES_DIR, SOLUTIONS_DIR
 from grader.classroom.submissions import STUDENT_FILES, BadSubmission, discover, prepare

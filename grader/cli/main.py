@@ -459,8 +459,10 @@ def add_export_formats(formats: argparse._SubParsersAction) -> None:
 def cmd_export_gradebook(args: argparse.Namespace) -> int:
     """Exit 0: every submission has its roster row; 1: written, but some submissions
     matched no single row (listed on stderr and in the sidecar); 2: nothing written."""
-    from grader.platforms.gradebook import (ResultsError, RosterError, canvas_export, load_results,
-                                  moodle_export, write_export)
+    from grader.platforms.canvas import canvas_export
+    from grader.platforms.moodle import moodle_export
+    from grader.platforms.roster import RosterError, write_export
+    from grader.results.codec import ResultsError, load as load_results
 
     import math
 
@@ -495,8 +497,9 @@ def _printable(line: str) -> str:
 def cmd_export_junit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from grader.reports.class_files import write_atomic
-    from grader.platforms.gradebook import ResultsError, junit_xml, load_results
+    from grader.core.files import write_atomic
+    from grader.platforms.junit import junit_xml
+    from grader.results.codec import ResultsError, load as load_results
 
     try:
         results = load_results(args.results)

@@ -263,7 +263,7 @@ def secure_results_dir(folder: Path) -> None:
 def write_results(path: Path, payload: dict) -> None:
     """Write Gradescope's results.json atomically over whatever is there: a planted file
     or link is replaced (``os.replace`` never follows it), a folder in its place removed."""
-    from grader.reports.class_files import write_atomic
+    from grader.core.files import write_atomic
     from grader.sandbox import untrusted_tree
 
     secure_results_dir(path.parent)

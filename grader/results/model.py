@@ -3,8 +3,8 @@
 * ``TodoResult``: one TODO's verdict (``Status``, first message, time).
 * ``KataRun``: every TODO's verdict for one folder of student files; its JSON is what
   ``kata check --json`` prints and what a grading worker replies to ``kata grade``.
-* ``SubmissionResult`` and ``ClassResults``: a graded class, as ``results.json``
-  (``grader/results/results.schema.json``).
+* ``SubmissionResult`` and ``ClassResults``: a graded class; ``grader.results.codec``
+  reads and writes it as ``results.json`` (``grader/results/results.schema.json``).
 * ``score``: the one scoring rule (points of the passed non-bonus TODOs, from
   ``todos.toml``).
 
@@ -62,7 +62,7 @@ class TodoResult:
         return self.status is Status.PASS
 
     def to_json(self) -> dict:
-        data = {"status": self.status.value, "message": self.message}
+        data: dict[str, object] = {"status": self.status.value, "message": self.message}
         if self.duration_s is not None:
             data["duration_s"] = round(self.duration_s, 3)
         return data
@@ -145,8 +145,9 @@ class SubmissionResult:
         """How many of its TODO verdicts the kit caused (``kit error: …``), not the student."""
         return sum(1 for result in self.todos.values() if caused_by_kit(result.message))
 
-    def to_json(self) -> dict:
-        earned, available = score(self.todos)
+    def to_json(self, table: Iterable[Todo] | None = None) -> dict:
+        """Its ``results.json`` entry; the score under ``table`` (default: ``todos.toml``)."""
+        earned, available = score(self.todos, table)
         data = {"id": self.id, "status": self.status, "score": earned, "max_score": available,
                 "todos": todos_to_json(self.todos), "duration_s": round(self.duration_s, 3)}
         if self.message:
@@ -177,10 +178,23 @@ class ClassResults:
         return sum(submission.kit_errors() for submission in self.submissions)
 
     def to_json(self) -> dict:
+        """``results.json``'s content (``grader.results.codec`` writes and checks it). Scores
+        follow the class's own TODO table, so a file read and written again keeps them."""
         return {
             "schema_version": SCHEMA_VERSION,
             "kit": self.kit,
             "todos": [{"id": t.id, "task": t.task, "title": t.title, "points": t.points,
                        "bonus": t.bonus} for t in self.todos],
-            "submissions": [s.to_json() for s in self.submissions],
+            "submissions": [s.to_json(self.todos) for s in self.submissions],
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "ClassResults":
+        """A class from ``results.json``'s content (already checked against the schema),
+        with the file's own TODO table: a file graded by another kit version scores the
+        same. The table keeps what results.json records of each TODO (no texts, no hints)."""
+        table = tuple(Todo(id=t["id"], task=t["task"], title=t["title"], todo_en="", todo_es="",
+                           hint_en="", hint_es="", points=t["points"], bonus=t["bonus"])
+                      for t in data["todos"])
+        return cls(kit=dict(data["kit"]), todos=table,
+                   submissions=[SubmissionResult.from_json(sub) for sub in data["submissions"]])

@@ -1,0 +1,88 @@
+"""``kata export canvas``: a Canvas gradebook import CSV built on the course's own
+gradebook export (the roster, Grades → Export): ``Student,ID,SIS User ID,SIS Login ID,
+Section,<assignment>``, then a ``Points Possible`` row, then one row per roster student.
+Which row is a submission's: ``grader.platforms.roster``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from grader.core.files import csv_text
+from grader.platforms.roster import (
+    Export,
+    RosterError,
+    RosterRow,
+    broken_notes,
+    id_keys,
+    match,
+    name_key,
+    points_text,
+    read_roster,
+    submission_grade,
+)
+from grader.results.model import ClassResults
+
+CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+CANVAS_POINTS_ROW = "Points Possible"
+DEFAULT_ASSIGNMENT = "MLflow kata"
+CANVAS_DOWNLOAD = re.compile(r"^(?P<name>[^_]*)_(?:late_)?(?P<number>\d+)_(?:\d+_)?", re.I)
+CANVAS_SKIPPED_ROW = re.compile(r"^\s*(Muted|Manual Posting.*)?\s*$", re.I)  # as Canvas's importer
+
+
+def read_canvas_roster(path: str | Path) -> list[dict[str, str]]:
+    """The students of a Canvas gradebook export (Grades → Export): their five identity
+    columns, in order; the ``Points Possible`` and muted/manual-posting rows skipped."""
+    rows, _bom = read_roster(path)
+    header = [cell.strip() for cell in rows[0]]
+    missing = [column for column in CANVAS_IDENTITY if column not in header]
+    if missing:
+        raise RosterError(f"{path}: not a Canvas gradebook export: no column "
+                          f"{', '.join(missing)} (its header is {', '.join(header[:6])}…)")
+    where = {column: header.index(column) for column in CANVAS_IDENTITY}
+    students = []
+    for row in rows[1:]:
+        cells = {column: row[i].strip() if i < len(row) else "" for column, i in where.items()}
+        if CANVAS_POINTS_ROW in cells["Student"] or all(CANVAS_SKIPPED_ROW.match(c) for c in row):
+            continue
+        if not (cells["Student"] or cells["ID"] or cells["SIS User ID"] or cells["SIS Login ID"]):
+            continue
+        students.append(cells)
+    return students
+
+
+def canvas_rows(students: Sequence[Mapping[str, str]]) -> list[RosterRow]:
+    """Each student as the matching rules see them: ``Doe, Jane`` is also ``Jane Doe``."""
+    roster = []
+    for n, student in enumerate(students):
+        name = student["Student"]
+        names = {name_key(name)}
+        if "," in name:
+            last, first = name.split(",", 1)
+            names.add(name_key(first + last))
+        ids = set()
+        for column in ("ID", "SIS User ID", "SIS Login ID"):
+            ids |= id_keys(student[column])
+        number = student["ID"].strip()
+        roster.append(RosterRow(n, f"{name or '?'} (ID {number or '?'})",
+                                frozenset({str(int(number))} if number.isdigit() else ()),
+                                frozenset(ids), frozenset(names - {""})))
+    return roster
+
+
+def canvas_export(results: ClassResults, roster_path: str | Path,
+                  assignment: str = DEFAULT_ASSIGNMENT, points: float | None = None) -> Export:
+    """A Canvas gradebook import: the five identity columns of every roster student and
+    one assignment column; a ``Points Possible`` row first."""
+    students = read_canvas_roster(roster_path)
+    matching = match(results.submissions, canvas_rows(students), CANVAS_DOWNLOAD)
+    grades: dict[int, str] = {}
+    for sub in results.submissions:
+        if sub.id in matching.rows:
+            grades[matching.rows[sub.id]] = submission_grade(results, sub, points)
+    rows = [[*CANVAS_IDENTITY, assignment],
+            [CANVAS_POINTS_ROW, "", "", "", "", points_text(results.max_score, points)]]
+    for n, student in enumerate(students):
+        rows.append([*(student[column] for column in CANVAS_IDENTITY), grades.get(n, "")])
+    return Export(csv_text(rows), len(grades), matching.unmatched, broken_notes(results, matching.rows))
