@@ -139,7 +139,9 @@ def test_a_folder_that_cannot_be_watched_at_all_is_one_line(tmp_path, monkeypatc
         raise PermissionError("permission denied")
 
     monkeypatch.setattr(watchfiles, "watch", refuse)
-    run = lambda folder, tasks: verdicts(tasks[0], False)  # noqa: E731
+    def run(folder, tasks):
+        return verdicts(tasks[0], False)
+
     assert watch(tmp_path, None, "en", Changes(tmp_path, poll_s=0.05), run) == 2
     assert capsys.readouterr().err.startswith(f"kata watch: cannot watch {tmp_path}: permission denied")
 

@@ -84,8 +84,8 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
         return refused(name, reason)
     for note in export.notes:
         print(printable(f"{name}: note: {note}"), file=sys.stderr)
-    for submission, reason in export.unmatched:
-        print(printable(f"{name}: unmatched: {submission.id!r}: {reason}"), file=sys.stderr)
+    for submission, why in export.unmatched:
+        print(printable(f"{name}: unmatched: {submission.id!r}: {why}"), file=sys.stderr)
     print(f"{name}: {export.graded} grade(s) → {args.out}"
           + (f"; {len(export.unmatched)} submission(s) unmatched → {sidecar}" if sidecar else ""),
           file=sys.stderr)

@@ -30,9 +30,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from grader.classroom.grade import GradingError
     from grader.authoring.mistakes import MistakeError
     from grader.authoring.validate import validate
+    from grader.classroom.grade import GradingError
 
     console = Console(stderr=args.json)
     try:
@@ -240,9 +240,9 @@ def add_stubs(verbs: argparse._SubParsersAction) -> None:
 
 
 def cmd_stubs(args: argparse.Namespace) -> int:
+    from grader.authoring.stubgen import stale_exercises, write_exercises
     from grader.core.paths import EXERCISES_DIR as exercises
     from grader.core.paths import KIT_ROOT, SOLUTIONS_DIR
-    from grader.authoring.stubgen import stale_exercises, write_exercises
 
     if args.check:
         stale = stale_exercises(SOLUTIONS_DIR, exercises)

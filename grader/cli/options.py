@@ -34,9 +34,8 @@ def instructor_verb(verbs: argparse._SubParsersAction, name: str, module: str, *
 
 def refused(verb: str, reason: Exception) -> int:
     """The one line a verb prints when it cannot do its job; its exit code (2)."""
-    if isinstance(reason, OSError):
-        reason = f"{reason.strerror or reason}: {reason.filename or ''}"
-    print(f"{verb}: {reason}", file=sys.stderr)
+    said = f"{reason.strerror or reason}: {reason.filename or ''}" if isinstance(reason, OSError) else reason
+    print(f"{verb}: {said}", file=sys.stderr)
     return 2
 
 

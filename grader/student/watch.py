@@ -16,14 +16,14 @@ import queue
 import re
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from grader.core import i18n
 from grader.core.i18n import _
-from grader.results.model import KataRun, Status
 from grader.lab.todos import Task, Todo, load_tasks, load_todos
+from grader.results.model import KataRun, Status
 
 POLL_S = 0.5  # where file events are missing: how often watchfiles looks at the files
 DEBOUNCE_MS = 300  # an editor's save may be several writes: wait for quiet first
@@ -271,7 +271,7 @@ def watch(exercises: Path, start: str | None, lang: str, changes: Changes | None
             sys.stdout.flush()
             try:
                 run = run_task(exercises, [task.number])
-            except Exception as error:  # the kit's own failure: say it, keep watching
+            except Exception as error:  # noqa: BLE001 - the kit's own failure: say it, keep watching
                 run = KataRun({}, 0.0, [f"kit error: {type(error).__name__}: {error}"])
             if interrupted(run):
                 raise KeyboardInterrupt
