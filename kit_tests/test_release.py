@@ -14,10 +14,11 @@
   is not 0; a runner whose ``status`` is ``fail`` or ``error`` fails the job), and the
   workflow's runner steps are run by bash as GitHub Actions would.
 
-The virtualenv borrows this kit's site-packages through a ``.pth`` line (installing
-MLflow would take minutes) and gets the release with ``pip install --no-deps`` (not
-editable), built offline when this environment can build wheels, else by pip's isolated
-build (which fetches setuptools).
+The virtualenv is the student's: it holds only the distributions the release's pyproject
+needs (and what they need), hard-linked from this kit's site-packages (installing MLflow would
+take minutes), so the kata tests are shown to run without any instructor library. It gets
+the release with ``pip install --no-deps`` (not editable), built offline when this
+environment can build wheels, else by pip's isolated build (which fetches setuptools).
 """
 
 import base64
@@ -26,12 +27,15 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
+import tomllib
+from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from grader.student import check as check_module
 from grader.student.check import classroom_payload, classroom_results
@@ -112,6 +116,30 @@ def test_a_release_holds_nothing_of_the_instructor(released):
     assert "kata grade" not in readme and "solutions/" not in readme
     assert "## English" in readme and "## Español" in readme
     assert "pip install -e .\npytest tests/test_task1.py\n" in readme  # its two commands
+
+
+def test_a_release_installs_the_students_dependencies_only(released):
+    """The student kit's pyproject lists every runtime dependency of the kit but the ones
+    ``[tool.kata] instructor-only`` names (pytest-html, jinja2, copydetect)."""
+    kit = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    student = tomllib.loads((released / "pyproject.toml").read_text(encoding="utf-8"))
+    instructor = {canonicalize_name(name) for name in kit["tool"]["kata"]["instructor-only"]}
+    assert instructor >= {"pytest-html", "jinja2", "copydetect"}
+    names = [canonicalize_name(Requirement(d).name) for d in student["project"]["dependencies"]]
+    assert not instructor & set(names)
+    assert names == [canonicalize_name(Requirement(d).name) for d in kit["project"]["dependencies"]
+                     if canonicalize_name(Requirement(d).name) not in instructor]
+    assert set(names) >= {"mlflow", "scikit-learn", "pandas", "numpy", "pytest", "rich", "skops",
+                          "babel", "watchfiles"}
+
+
+def test_a_stale_instructor_only_list_is_refused(kit_copy, tmp_path):
+    pyproject = kit_copy / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('instructor-only = ["pytest-html"',
+                                                       'instructor-only = ["pytest-htlm"'))
+    with pytest.raises(ReleaseError, match="pytest-htlm"):
+        release(tmp_path / "out", kit=kit_copy)
+    assert not (tmp_path / "out").exists()
 
 
 def test_hidden_tests_stay_out(kit_copy, tmp_path):
@@ -409,17 +437,67 @@ def can_build_offline() -> bool:
     return tuple(int(p) for p in setuptools.__version__.split(".")[:2]) >= (70, 1)
 
 
+def distributions(requirements: list[str]) -> dict[str, metadata.Distribution]:
+    """The distributions of this environment that ``requirements`` need, transitively
+    (markers and extras as pip would read them), by canonical name. One that is not
+    installed here is not needed by this kit's own runs either, and is left out."""
+    found: dict[str, metadata.Distribution] = {}
+    wanted = [(Requirement(text), "") for text in requirements]
+    while wanted:
+        requirement, extra = wanted.pop()
+        if requirement.marker and not requirement.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(requirement.name)
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for chosen in ("", *sorted(requirement.extras)):
+            if (name, chosen) in found:
+                continue
+            found[(name, chosen)] = distribution
+            wanted += [(Requirement(text), chosen) for text in distribution.requires or []]
+    return {name: distribution for (name, _), distribution in found.items()}
+
+
+def link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)  # hard links: the sandbox's new root binds the venv, not links out of it
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def link_distributions(chosen: dict[str, metadata.Distribution], site_packages: Path) -> None:
+    """Each distribution's top-level packages, modules and .dist-info folders (as its
+    RECORD lists them) in ``site_packages``, hard-linked from this environment's."""
+    for distribution in chosen.values():
+        base = Path(distribution.locate_file(""))
+        for top in sorted({Path(file).parts[0] for file in distribution.files or []}):
+            source, target = base / top, site_packages / top
+            if top == ".." or not source.exists() or target.exists():
+                continue
+            if source.is_dir():
+                # __pycache__ too: the compiled modules stay valid (same files, same times)
+                shutil.copytree(source, target, symlinks=True, copy_function=link_or_copy)
+            else:
+                link_or_copy(str(source), str(target))
+
+
 @pytest.fixture(scope="module")
 def installed(released, tmp_path_factory) -> Path:
-    """A virtualenv with the release installed (not editable); returns its python."""
+    """A student-only virtualenv: the release installed (not editable), beside the
+    distributions its pyproject needs and nothing else of this environment (hard-linked
+    from here: installing MLflow would take minutes), so no instructor library (pytest-html,
+    copydetect, distributed) is there unless a student dependency itself needs it.
+    Returns its python."""
     venv = tmp_path_factory.mktemp("venv") / "student"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    # This kit's site-packages, after the venv's own: MLflow & co. without installing them.
-    # A path line adds no .pth of that folder, so this kit's editable install stays out.
-    Path(purelib, "kit-site-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    student = tomllib.loads((released / "pyproject.toml").read_text(encoding="utf-8"))
+    build = ["setuptools", "wheel"]  # the release's build backend, as an isolated build would fetch it
+    link_distributions(distributions(student["project"]["dependencies"] + build), Path(purelib))
     isolation = ["--no-build-isolation"] if can_build_offline() else []  # else pip fetches setuptools
     # This kit's pip installs into the venv (--python): no pip of its own to bootstrap.
     done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
@@ -442,6 +520,14 @@ def test_the_installed_kit_is_the_release_not_this_kit(installed, tmp_path):
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).is_relative_to(installed.parent.parent)
     assert not (Path(done.stdout.strip()).parent / "grade.py").exists()
+
+
+def test_the_student_venv_has_no_instructor_library(installed, tmp_path):
+    for module in ("pytest_html", "copydetect", "distributed", "grader.classroom", "grader.reports"):
+        done = in_venv(str(installed), "-c", f"import {module}", cwd=tmp_path)
+        assert done.returncode == 1 and "ModuleNotFoundError" in done.stderr, (module, done.stderr)
+    done = in_venv(str(installed), "-c", "import mlflow, sklearn, skops, watchfiles, babel, rich", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
 
 
 def test_installed_pytest_task1_is_red_naming_every_todo(installed, released):

@@ -1,7 +1,9 @@
-"""`kata watch`: noticing saves (watchfiles and the polling fallback), the loop with a
-fake test run (moves on when green, Ctrl-C → 130), and once for real: a subprocess on a
-copy of the stubs goes green on task 1 when its solution is saved, moves to task 2, and
-stops cleanly on SIGINT sent to its process group (as a terminal's Ctrl-C is)."""
+"""`kata watch`: noticing saves with watchfiles, by file events and by its polling where
+those are missing (a network or host-shared file system, file events that cannot start),
+the loop with a fake test run (moves on when green, Ctrl-C → 130), and for real in both
+modes: a subprocess on a copy of the stubs goes green on task 1 when its solution is
+saved, moves to task 2, and stops cleanly on SIGINT sent to its process group (as a
+terminal's Ctrl-C is)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from grader.student import hints
 from grader.core.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
 from grader.results.model import KataRun, Status, TodoResult
 from grader.lab.todos import load_todos
-from grader.student.watch import Changes, watch
+from grader.student.watch import Changes, needs_polling, watch
 
 
 @pytest.fixture(autouse=True)
@@ -31,41 +33,117 @@ def state(tmp_path, monkeypatch):
 
 # -- noticing a save ------------------------------------------------------------------
 
-def test_polling_notices_a_saved_source_file_only(tmp_path):
+MODES = pytest.mark.parametrize("polling", [False, True], ids=["file-events", "polling"])
+
+
+def waiting(changes: Changes) -> queue.Queue:
+    """``changes.wait()`` in a thread; what it returns arrives on the queue."""
+    found: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: found.put(changes.wait()), daemon=True).start()
+    return found
+
+
+@MODES
+def test_a_saved_source_file_is_noticed_and_nothing_else(tmp_path, polling):
     source = tmp_path / "task1_baseline.py"
     source.write_text("x = 1\n")
-    changes = Changes(tmp_path, poll_s=0.01, polling=True)
+    changes = Changes(tmp_path, poll_s=0.05, polling=polling)
     changes.mark()
-    steps = iter([
-        lambda: (tmp_path / "notes.txt").write_text("not code"),
-        lambda: (tmp_path / "__pycache__").mkdir() or (tmp_path / "__pycache__" / "x.py").write_text(""),
-        lambda: source.write_text("x = 22\n"),
-    ])
-    looked = []
-
-    def sleep(_seconds):
-        looked.append(1)
-        next(steps)()
-
-    assert changes.wait(sleep) == [str(source)]
-    assert len(looked) == 3  # the two other writes did not count
-
-
-def test_watchfiles_notices_a_save_made_while_the_tests_ran(tmp_path):
-    pytest.importorskip("watchfiles")
-    source = tmp_path / "task2_tuning.py"
-    source.write_text("x = 1\n")
-    changes = Changes(tmp_path, poll_s=0.05, polling=False)
-    changes.mark()  # before the run …
-    time.sleep(0.3)  # (the watcher thread gets going)
-    source.write_text("x = 2\n")  # … a save during it …
-    found: queue.Queue = queue.Queue()
-    waiter = threading.Thread(target=lambda: found.put(changes.wait()), daemon=True)
-    waiter.start()  # … is there when the run ends
     try:
+        time.sleep(0.5)  # (the watcher thread gets going)
+        (tmp_path / "notes.txt").write_text("not code")
+        (tmp_path / "__pycache__").mkdir()
+        (tmp_path / "__pycache__" / "x.py").write_text("")
+        found = waiting(changes)
+        with pytest.raises(queue.Empty):  # the two other writes did not count
+            found.get(timeout=1.5)
+        source.write_text("x = 22\n")
         assert [Path(path).resolve() for path in found.get(timeout=20)] == [source.resolve()]
+        assert changes.polling is polling
     finally:
         changes.close()
+
+
+@MODES
+def test_a_save_made_while_the_tests_ran_is_noticed(tmp_path, polling):
+    source = tmp_path / "task2_tuning.py"
+    source.write_text("x = 1\n")
+    changes = Changes(tmp_path, poll_s=0.05, polling=polling)
+    changes.mark()  # before the run …
+    time.sleep(0.5)  # (the watcher thread gets going)
+    source.write_text("x = 2\n")  # … a save during it …
+    try:  # … is there when the run ends
+        assert [Path(path).resolve() for path in waiting(changes).get(timeout=20)] == [source.resolve()]
+    finally:
+        changes.close()
+
+
+MOUNTINFO = "\n".join([
+    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+    "30 22 0:40 / /srv/class rw,relatime shared:9 - nfs4 server:/class rw,vers=4.2",
+    "31 30 8:2 / /srv/class/local rw,relatime - ext4 /dev/sda2 rw",
+    "32 22 0:41 / /home/ana/remote rw,nosuid - fuse.sshfs ana@host:/ rw,user_id=1000",
+    "33 22 0:42 / /mnt/my\\040share rw - cifs //host/share rw",
+    "34 22 0:43 / /mnt/c rw - 9p drvfs rw",
+    "35 22 0:44 / /tmp rw - tmpfs tmpfs rw",
+    "36 22 0:45 / /media/usb rw - fuseblk /dev/sdb1 rw",
+])
+
+
+@pytest.mark.parametrize("folder,polled", [
+    ("/home/ana/kata/exercises", False), ("/srv/class/ana/exercises", True),
+    ("/srv/class/local/exercises", False), ("/home/ana/remote/kata/exercises", True),
+    ("/mnt/my share/exercises", True), ("/mnt/c/Users/ana/exercises", True), ("/tmp/exercises", False),
+    ("/media/usb/exercises", False), ("/srv/classic/exercises", False),
+])
+def test_a_folder_whose_changes_raise_no_events_is_polled(folder, polled):
+    assert needs_polling(Path(folder), {}, MOUNTINFO) is polled
+
+
+@pytest.mark.parametrize("value,polled", [("1", True), ("true", True), ("false", False), ("disable", False)])
+def test_watchfiles_own_switch_decides_first(value, polled):
+    assert needs_polling(Path("/srv/class/ana"), {"WATCHFILES_FORCE_POLLING": value}, MOUNTINFO) is polled
+    assert needs_polling(Path("/home/ana"), {"WATCHFILES_FORCE_POLLING": value}, MOUNTINFO) is polled
+
+
+def test_file_events_that_cannot_start_fall_back_to_polling(tmp_path, monkeypatch):
+    """E.g. the inotify watch limit reached: watchfiles raises OSError when it starts."""
+    import watchfiles
+
+    real, modes = watchfiles.watch, []
+
+    def watch(*args, force_polling, **kwargs):
+        modes.append(force_polling)
+        if not force_polling:
+            raise OSError("OS file watch limit reached.")
+        return real(*args, force_polling=force_polling, **kwargs)
+
+    monkeypatch.setattr(watchfiles, "watch", watch)
+    source = tmp_path / "task1_baseline.py"
+    source.write_text("x = 1\n")
+    changes = Changes(tmp_path, poll_s=0.05, polling=False)
+    changes.mark()
+    time.sleep(0.5)
+    source.write_text("x = 2\n")
+    try:
+        assert [Path(path).resolve() for path in waiting(changes).get(timeout=20)] == [source.resolve()]
+    finally:
+        changes.close()
+    assert modes == [False, True] and changes.polling
+
+
+def test_a_folder_that_cannot_be_watched_at_all_is_one_line(tmp_path, monkeypatch, capsys):
+    import watchfiles
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("permission denied")
+
+    monkeypatch.setattr(watchfiles, "watch", refuse)
+    def run(folder, tasks):
+        return verdicts(tasks[0], False)
+
+    assert watch(tmp_path, None, "en", Changes(tmp_path, poll_s=0.05), run) == 2
+    assert capsys.readouterr().err.startswith(f"kata watch: cannot watch {tmp_path}: permission denied")
 
 
 # -- the loop, with a fake run ---------------------------------------------------------
@@ -158,11 +236,14 @@ class Screen:
                 self._new.wait(left)
 
 
-def test_kata_watch_goes_green_moves_on_and_stops_on_sigint(tmp_path):
+@pytest.mark.parametrize("force_polling", ["false", "1"], ids=["file-events", "polling"])
+def test_kata_watch_goes_green_moves_on_and_stops_on_sigint(tmp_path, force_polling):
+    """Once with the kernel's file events, once as where they are missing (watchfiles'
+    polling, chosen as a network file system would choose it)."""
     exercises = tmp_path / "exercises"
     shutil.copytree(EXERCISES_DIR, exercises, ignore=shutil.ignore_patterns("__pycache__"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120", "KATA_WARM": "0",
-           hints.STATE_ENV: str(tmp_path / "state")}
+           hints.STATE_ENV: str(tmp_path / "state"), "WATCHFILES_FORCE_POLLING": force_polling}
     process = subprocess.Popen(
         [sys.executable, "-m", "grader", "watch", "1", "--exercises", str(exercises), "--lang", "en"],
         cwd=tmp_path, env={**env, "PYTHONPATH": str(KIT_ROOT)}, stdout=subprocess.PIPE,
@@ -172,6 +253,9 @@ def test_kata_watch_goes_green_moves_on_and_stops_on_sigint(tmp_path):
         red = screen.wait_for("0/4 TODOs of task 1 pass")
         screen.wait_for("TODO 1.2: expected", red)  # 1.1 waits for the run 1.2 starts
         waiting = screen.wait_for("save a file to rerun", red)
+        polling_note = any("(no file events here: looking for changes every" in line
+                           for line in screen.lines[red:waiting])
+        assert polling_note is (force_polling == "1")
         shutil.copy(SOLUTIONS_DIR / "task1_baseline.py", exercises / "task1_baseline.py")
         green = screen.wait_for("✓ Task 1 is green — on to task 2.", waiting)
         task2 = screen.wait_for("0/4 TODOs of task 2 pass", green)

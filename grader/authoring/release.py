@@ -11,7 +11,8 @@ What a student gets, and nothing else:
   keeps them from importing an instructor wing or library, and the ``kata`` CLI leaves
   out the verbs whose wing is absent);
 * ``LAB.md``, a student ``README.md`` (English and Spanish), a ``pyproject.toml`` that
-  installs ``kata`` with the student verbs, ``.gitignore``, and
+  installs ``kata`` with the student verbs and only the student's dependencies (the
+  instructor's, ``[tool.kata] instructor-only``, stay out), ``.gitignore``, and
   ``.github/workflows/classroom.yml`` (GitHub Classroom autograding, one test per TODO).
 
 Never ``solutions/``, ``examples/``, ``kit_tests/``, ``benchmarks/``, the instructor
@@ -280,14 +281,32 @@ def release(out: Path, force: bool = False, kit: Path = KIT_ROOT) -> Release:
     return result
 
 
+def student_dependencies(pyproject: dict) -> list[str]:
+    """The kit's runtime dependencies but the instructor's (``[tool.kata]
+    instructor-only`` in ``pyproject.toml``, the one list of them): what the student's
+    verbs and the kata tests need. A name in that list that is no dependency is refused:
+    a stale list would let a renamed instructor library reach every student."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    instructor = {canonicalize_name(name) for name in pyproject["tool"]["kata"]["instructor-only"]}
+    named = {canonicalize_name(Requirement(dependency).name): dependency
+             for dependency in pyproject["project"]["dependencies"]}
+    if instructor - set(named):
+        raise ReleaseError(f"pyproject.toml: [tool.kata] instructor-only names "
+                           f"{', '.join(sorted(instructor - set(named)))}, no dependency of the kit")
+    return [dependency for name, dependency in named.items() if name not in instructor]
+
+
 def write_packaging(kit: Path, write) -> None:
-    """The student kit's pyproject (dependencies and Python from the kit's own), README,
-    .gitignore, the launcher of ``kata`` and the GitHub Classroom workflow."""
+    """The student kit's pyproject (the student's dependencies and Python from the kit's
+    own), README, .gitignore, the launcher of ``kata`` and the GitHub Classroom workflow."""
     with open(kit / "pyproject.toml", "rb") as handle:
-        project = tomllib.load(handle)["project"]
+        pyproject = tomllib.load(handle)
+    project = pyproject["project"]
     todos = load_todos()
     graded = [todo for todo in todos if not todo.bonus]
-    dependencies = "".join(f'    "{dependency}",\n' for dependency in project["dependencies"])
+    dependencies = "".join(f'    "{dependency}",\n' for dependency in student_dependencies(pyproject))
     packages = "".join(f', "grader.{package}"' for package in STUDENT_PACKAGES)
     write("pyproject.toml", render_template(
         "pyproject.toml.in", name=RELEASE_NAME, version=project["version"],

@@ -5,26 +5,27 @@ the task. A green task moves on to the next one. Ctrl-C stops it (exit 130).
 
 The tests run here, in this process, through the same machinery as ``kata check``
 (``run_kata``), so the sandbox's warm zygote (and the bonus's model server) started by
-the first run serve every rerun. Changes are noticed with ``watchfiles`` when it is
-installed, else by polling the files' modification times and sizes.
+the first run serve every rerun. Saves are noticed by ``watchfiles``: from the kernel's
+file events, or by its own polling where those are missing (``Changes``).
 """
 
 from __future__ import annotations
 
+import os
 import queue
+import re
 import sys
 import threading
-import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from grader.core import i18n
 from grader.core.i18n import _
-from grader.results.model import KataRun, Status
 from grader.lab.todos import Task, Todo, load_tasks, load_todos
+from grader.results.model import KataRun, Status
 
-POLL_S = 0.5  # polling fallback: how often the files are looked at
+POLL_S = 0.5  # where file events are missing: how often watchfiles looks at the files
 DEBOUNCE_MS = 300  # an editor's save may be several writes: wait for quiet first
 
 
@@ -42,7 +43,8 @@ def texts(lang: str) -> dict[str, str]:
             "waiting": _("Watching {folder} — save a file to rerun; Ctrl-C to stop."),
             "stopped": _("kata watch: stopped."),
             "no_folder": _("kata watch: no folder {folder} (use --exercises DIR)."),
-            "polling": _("(watchfiles is not installed: looking for changes every {poll} s)"),
+            "polling": _("(no file events here: looking for changes every {poll} s)"),
+            "cannot_watch": _("kata watch: cannot watch {folder}: {error}"),
             "problem": _("problem: {problem}"),
         }
 
@@ -53,76 +55,107 @@ SYMBOLS = {Status.PASS: "[green]✓[/green]", Status.FAIL: "[red]✗[/red]",
 
 # -- noticing a save ------------------------------------------------------------------
 
+FORCE_POLLING_ENV = "WATCHFILES_FORCE_POLLING"  # watchfiles' own switch, read as it reads it
+# File systems that raise no file event here for a change made elsewhere (the host of a VM
+# or container, another machine): network shares, folders shared from a host, FUSE.
+EVENTLESS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "virtiofs", "vboxsf",
+                       "vmhgfs", "prl_fs", "drvfs", "afs", "ceph", "glusterfs", "lustre", "gpfs", "fuse"})
+MOUNTINFO = Path("/proc/self/mountinfo")
+
+
 def is_source(path: str) -> bool:
     """A file whose change reruns the task: a ``.py`` file, not a cache."""
     return path.endswith(".py") and "__pycache__" not in Path(path).parts
 
 
-def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    """``{path: (mtime_ns, size)}`` of the folder's source files (polling fallback)."""
-    found = {}
-    for path in folder.rglob("*.py"):
+def file_system(folder: Path, mountinfo: str | None = None) -> str:
+    """The type of the file system ``folder`` is on, from ``/proc/self/mountinfo`` (the
+    innermost mount holding it, the last one mounted there); "" when it cannot be told."""
+    if mountinfo is None:
         try:
-            stat = path.stat()
-        except OSError:  # removed while we looked
+            mountinfo = MOUNTINFO.read_text(encoding="utf-8")
+        except OSError:  # not Linux
+            return ""
+    target = os.path.realpath(folder)
+    longest, kind = -1, ""
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields[6:] or len(fields) < 5:
             continue
-        if is_source(str(path)):
-            found[str(path)] = (stat.st_mtime_ns, stat.st_size)
-    return found
+        point = re.sub(r"\\([0-7]{3})", lambda code: chr(int(code[1], 8)), fields[4])  # \040: a space
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= longest:
+            longest, kind = len(point), fields[fields.index("-", 6) + 1]
+    return kind
+
+
+def needs_polling(folder: Path, environ=os.environ, mountinfo: str | None = None) -> bool:
+    """Whether saves in ``folder`` must be looked for by polling: ``$WATCHFILES_FORCE_POLLING``
+    says so, or the folder is on a file system whose changes made elsewhere raise no event
+    here (``EVENTLESS``; a FUSE file system such as sshfs is ``fuse.NAME``)."""
+    forced = environ.get(FORCE_POLLING_ENV)
+    if forced:
+        return forced.lower() not in {"false", "disable", "disabled"}
+    kind = file_system(folder, mountinfo)
+    return kind in EVENTLESS or kind.startswith("fuse.")
 
 
 class Changes:
-    """Waits for the next save in ``folder``. Saves made while the tests run count: the
-    watcher (a ``watchfiles`` thread, or the polling snapshot) starts before each run."""
+    """Waits for the next save in ``folder``, noticed by ``watchfiles`` in a thread of its
+    own: by the kernel's file events, or by watchfiles' own polling (``force_polling``)
+    where those are missing: a folder ``needs_polling``, or no file event to be had (the
+    inotify watch limit reached: the watcher falls back when it cannot start). Saves made
+    while the tests run count: the thread starts before the first run."""
 
     def __init__(self, folder: Path, poll_s: float = POLL_S, polling: bool | None = None):
         self.folder = folder
         self.poll_s = poll_s
-        self._queue: queue.Queue[set[str]] = queue.Queue()
+        self.polling = needs_polling(folder) if polling is None else polling
+        self._queue: queue.Queue[set[str] | Exception] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._before: dict[str, tuple[int, int]] = {}
-        if polling is None:
-            from importlib.util import find_spec
-
-            polling = find_spec("watchfiles") is None
-        self.polling = polling
 
     def mark(self) -> None:
         """From now on, a change counts."""
-        if self.polling:
-            self._before = snapshot(self.folder)
-        elif self._thread is None:
+        if self._thread is None:
             self._thread = threading.Thread(target=self._watch, name="kata-watch", daemon=True)
             self._thread.start()
 
     def _watch(self) -> None:
+        try:
+            self._follow()
+        except (OSError, RuntimeError) as error:  # no file events here (watchfiles' own words)
+            if self.polling:
+                self._queue.put(error)
+                return
+            self.polling = True
+            try:
+                self._follow()
+            except (OSError, RuntimeError) as failure:
+                self._queue.put(failure)
+
+    def _follow(self) -> None:
         import watchfiles
 
         for batch in watchfiles.watch(self.folder, watch_filter=lambda _change, path: is_source(path),
-                                      debounce=DEBOUNCE_MS, stop_event=self._stop,
-                                      raise_interrupt=False):
+                                      debounce=DEBOUNCE_MS, stop_event=self._stop, raise_interrupt=False,
+                                      force_polling=self.polling, poll_delay_ms=round(self.poll_s * 1000)):
             self._queue.put({path for _change, path in batch})
 
-    def wait(self, sleep: Callable[[float], None] = time.sleep) -> list[str]:
-        """Block until a source file changed since ``mark``; the changed paths."""
-        if not self.polling:
-            while True:
-                try:
-                    changed = self._queue.get(timeout=self.poll_s)
-                    break
-                except queue.Empty:
-                    continue
-            while not self._queue.empty():  # saves made meanwhile: one rerun for all
-                changed |= self._queue.get_nowait()
-            return sorted(changed)
+    def wait(self) -> list[str]:
+        """Block until a source file changed since ``mark``; the changed paths. Raises
+        ``OSError`` when the folder cannot be watched at all."""
+        changed: set[str] = set()
         while True:
-            now = snapshot(self.folder)
-            if now != self._before:
-                changed = set(now.items()) ^ set(self._before.items())
-                self._before = now
-                return sorted({path for path, _ in changed})
-            sleep(self.poll_s)
+            try:
+                found = self._queue.get(timeout=self.poll_s)
+            except queue.Empty:  # (a timeout, so that Ctrl-C is seen)
+                continue
+            if isinstance(found, Exception):
+                raise OSError(f"{found}") from found
+            changed |= found
+            if self._queue.empty():  # saves made meanwhile: one rerun for all
+                return sorted(changed)
 
     def close(self) -> None:
         self._stop.set()
@@ -203,7 +236,7 @@ def interrupted(run: KataRun) -> bool:
 def watch(exercises: Path, start: str | None, lang: str, changes: Changes | None = None,
           run_task: Callable[[Path, list[int]], KataRun] | None = None) -> int:
     """Watch ``exercises`` from task ``start`` (a task name; default: the first). Runs
-    until Ctrl-C: exit 130 (2 when the folder is missing)."""
+    until Ctrl-C: exit 130 (2 when the folder is missing or cannot be watched)."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -238,7 +271,7 @@ def watch(exercises: Path, start: str | None, lang: str, changes: Changes | None
             sys.stdout.flush()
             try:
                 run = run_task(exercises, [task.number])
-            except Exception as error:  # the kit's own failure: say it, keep watching
+            except Exception as error:  # noqa: BLE001 - the kit's own failure: say it, keep watching
                 run = KataRun({}, 0.0, [f"kit error: {type(error).__name__}: {error}"])
             if interrupted(run):
                 raise KeyboardInterrupt
@@ -256,7 +289,11 @@ def watch(exercises: Path, start: str | None, lang: str, changes: Changes | None
                 console.print(words["polling"].format(poll=changes.poll_s), style="dim")
             console.print(words["waiting"].format(folder=exercises), style="dim")
             sys.stdout.flush()
-            changes.wait()
+            try:
+                changes.wait()
+            except OSError as error:  # not even watchfiles' polling can watch the folder
+                print(words["cannot_watch"].format(folder=exercises, error=error), file=sys.stderr)
+                return 2
     except KeyboardInterrupt:
         console.print()
         console.print(words["stopped"])

@@ -1,0 +1,153 @@
+"""``kata export FORMAT``: grades for a course platform, one subcommand per format
+(canvas, moodle, junit: from a results.json; gradescope: the autograder bundle). An
+instructor's verb: a student kit, without ``grader.reports``, does not offer it."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from grader.cli.options import add_allow_unconfined, add_out, add_seed, add_timeout, instructor_verb, refused
+
+RESULTS_HELP = "a results.json that `kata grade` wrote"
+
+
+def add_export(verbs: argparse._SubParsersAction) -> None:
+    export = instructor_verb(verbs, "export", "grader.platforms",
+                             help="export grades for a course platform (one subcommand per format)")
+    # Each format is one subcommand: formats.add_parser(NAME, ...) with its own handler.
+    formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    add_export_formats(formats)
+    add_gradescope_export(formats)
+
+
+# -- the gradebooks: canvas, moodle, junit -----------------------------------------------------
+
+def add_results(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", metavar="RESULTS_JSON", help=RESULTS_HELP)
+
+
+def add_roster(parser: argparse.ArgumentParser, metavar: str, help: str) -> None:
+    parser.add_argument("--roster", required=True, metavar=metavar, help=help)
+
+
+def add_points(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--points``: checked by the handler (one line, exit 2), not by argparse."""
+    parser.add_argument("--points", type=float, metavar="N", help=help)
+
+
+def add_export_formats(formats: argparse._SubParsersAction) -> None:
+    """The ``kata export`` gradebook subcommands: canvas, moodle, junit."""
+    canvas = formats.add_parser("canvas", help="Canvas gradebook import CSV, from a Canvas gradebook export")
+    add_results(canvas)
+    add_roster(canvas, "ROSTER.csv", "the course's gradebook as Canvas exports it (Grades → Export)")
+    add_out(canvas, "FILE.csv", "the CSV to import into Canvas")
+    canvas.add_argument("--assignment", default="MLflow kata", metavar="NAME",
+                        help="the assignment column; to update an existing assignment use its header "
+                             "in the export, e.g. 'MLflow kata (123456)' (default: %(default)s)")
+    add_points(canvas, "rescale scores to N points (default: the kata's max score)")
+    canvas.set_defaults(handler=cmd_export_gradebook)
+    moodle = formats.add_parser("moodle", help="Moodle assignment grading worksheet with the grades filled in")
+    add_results(moodle)
+    add_roster(moodle, "WORKSHEET.csv", "the assignment's offline grading worksheet (View all submissions → "
+                                        "Download grading worksheet)")
+    add_out(moodle, "FILE.csv", "the worksheet to upload (Upload grading worksheet)")
+    moodle.add_argument("--grade-column", default="Grade", metavar="NAME",
+                        help="the worksheet's grade column, in the site's language (default: %(default)s)")
+    add_points(moodle, "rescale scores to N, the assignment's maximum grade (default: the kata's max score)")
+    moodle.set_defaults(handler=cmd_export_gradebook)
+    junit = formats.add_parser("junit", help="JUnit XML: one testsuite per submission, one testcase per TODO")
+    add_results(junit)
+    add_out(junit, "FILE.xml", "where to write the XML")
+    junit.set_defaults(handler=cmd_export_junit)
+
+
+def cmd_export_gradebook(args: argparse.Namespace) -> int:
+    """Exit 0: every submission has its roster row; 1: written, but some submissions
+    matched no single row (listed on stderr and in the sidecar); 2: nothing written."""
+    from grader.platforms.canvas import canvas_export
+    from grader.platforms.moodle import moodle_export
+    from grader.platforms.roster import RosterError, write_export
+    from grader.results.codec import ResultsError
+    from grader.results.codec import load as load_results
+
+    name = f"kata export {args.format}"
+    if args.points is not None and not (math.isfinite(args.points) and args.points > 0):
+        print(f"{name}: --points must be a number > 0", file=sys.stderr)
+        return 2
+    try:
+        results = load_results(args.results)
+        if args.format == "canvas":
+            export = canvas_export(results, args.roster, args.assignment, args.points)
+        else:
+            export = moodle_export(results, args.roster, args.grade_column, args.points)
+        sidecar = write_export(export, args.out, results)
+    except (ResultsError, RosterError, OSError) as reason:
+        return refused(name, reason)
+    for note in export.notes:
+        print(printable(f"{name}: note: {note}"), file=sys.stderr)
+    for submission, why in export.unmatched:
+        print(printable(f"{name}: unmatched: {submission.id!r}: {why}"), file=sys.stderr)
+    print(f"{name}: {export.graded} grade(s) → {args.out}"
+          + (f"; {len(export.unmatched)} submission(s) unmatched → {sidecar}" if sidecar else ""),
+          file=sys.stderr)
+    return 1 if export.unmatched else 0
+
+
+def printable(line: str) -> str:
+    """Student-chosen ids and names on a terminal: control characters shown escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in line)
+
+
+def cmd_export_junit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from grader.core.files import write_atomic
+    from grader.platforms.junit import junit_xml
+    from grader.results.codec import ResultsError
+    from grader.results.codec import load as load_results
+
+    try:
+        results = load_results(args.results)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, junit_xml(results))
+    except (ResultsError, OSError) as reason:
+        return refused("kata export junit", reason)
+    print(f"kata export junit: {len(results.submissions)} testsuite(s) → {args.out}", file=sys.stderr)
+    return 0
+
+
+# -- gradescope ---------------------------------------------------------------------------
+
+def add_gradescope_export(formats: argparse._SubParsersAction) -> None:
+    """``kata export gradescope``: the autograder bundle (see grader.platforms.gradescope)."""
+    gradescope = formats.add_parser(
+        "gradescope", help="the Gradescope autograder bundle (setup.sh, run_autograder, the kit "
+                           "with its hidden tests; no solutions)")
+    add_out(gradescope, "BUNDLE.zip", "the zip to upload in Gradescope (Configure Autograder)")
+    add_seed(gradescope, "grading seed of every submission (default: a fresh random one, "
+                         "fixed in the bundle and printed)")
+    add_timeout(gradescope, "seconds one call of student code may take (default: %(default)s)")
+    gradescope.add_argument("--visibility", default="visible",
+                            choices=["visible", "after_due_date", "after_published", "hidden"],
+                            help="when students see their per-TODO results (default: %(default)s)")
+    add_allow_unconfined(gradescope, "the bundle grades")
+    gradescope.set_defaults(handler=cmd_export_gradescope)
+
+
+def cmd_export_gradescope(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from grader.platforms.gradescope import ExportError, export
+
+    try:
+        bundle = export(Path(args.out), args.seed, args.timeout, args.visibility,
+                        allow_unconfined=args.allow_unconfined)
+    except (ExportError, OSError) as reason:
+        return refused("kata export gradescope", reason)
+    print(f"kata export gradescope: {bundle.files} files → {bundle.path}; grading seed "
+          f"{bundle.seed}. Upload it in Gradescope: the assignment's Configure Autograder, "
+          "zip file upload.", file=sys.stderr)
+    return 0

@@ -1,0 +1,124 @@
+"""Every option ``kata``'s verbs share, declared once (one function each, its value type
+beside it), with its default read from ``grader.core.defaults``; and the two things
+every verb has in common: how it is offered (``instructor_verb``) and how it refuses
+(``refused``).
+
+This module ships to students with ``grader/cli`` (``kata release``): it imports only
+the standard library and the kit's core and lab wings."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from importlib.util import find_spec
+
+from grader.core.defaults import CALL_TIMEOUT_S, SEED_PATTERN
+from grader.lab.todos import load_tasks
+
+LANG_HELP = "language (default: $KATA_LANG, else the locale's, else English)"
+EXERCISES_HELP = "folder with your task files (default: %(default)s)"
+
+
+def instructor_verb(verbs: argparse._SubParsersAction, name: str, module: str, **kwargs):
+    """The parser of an instructor's verb; when its module is absent (a student kit made
+    by `kata release`), a detached parser: the verb is not offered and cannot run."""
+    try:
+        absent = find_spec(module) is None
+    except ModuleNotFoundError:  # its wing (e.g. grader.authoring) is not there either
+        absent = True
+    if absent:
+        return argparse.ArgumentParser(prog=f"kata {name}", add_help=False)
+    return verbs.add_parser(name, **kwargs)
+
+
+def refused(verb: str, reason: Exception) -> int:
+    """The one line a verb prints when it cannot do its job; its exit code (2)."""
+    said = f"{reason.strerror or reason}: {reason.filename or ''}" if isinstance(reason, OSError) else reason
+    print(f"{verb}: {said}", file=sys.stderr)
+    return 2
+
+
+# -- value types ----------------------------------------------------------------------
+
+def seed_value(text: str) -> str:
+    """``--seed`` checked by argparse (``kata check``)."""
+    if not SEED_PATTERN.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"a seed is 1-64 of A-Z a-z 0-9 . _ -, not {text!r}")
+    return text
+
+
+def worker_count(text: str) -> int:
+    """``--jobs``: a whole number of at least 1 (0 is not "the default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a number of parallel jobs is a whole number of at least 1, not {text!r}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """``--timeout``: a finite number of seconds above 0 (0 would time every call out)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"a timeout is a number of seconds above 0, not {text!r}")
+    return value
+
+
+def languages() -> list[str]:
+    from grader.core.i18n import languages
+
+    return list(languages())
+
+
+# -- the options --------------------------------------------------------------------------
+
+def add_lang(parser, help: str = LANG_HELP, default: str | None = None) -> None:
+    """``--lang``: a student verb's default is chosen at run time (``default_lang``);
+    ``kata grade``'s is English, whoever runs it."""
+    parser.add_argument("--lang", choices=languages(), default=default, help=help)
+
+
+def add_exercises(parser, help: str = EXERCISES_HELP) -> None:
+    parser.add_argument("--exercises", default="exercises", metavar="DIR", help=help)
+
+
+def add_timeout(parser, help: str, default: float | None = CALL_TIMEOUT_S) -> None:
+    """``--timeout``: seconds one sandboxed call of student code may take."""
+    parser.add_argument("--timeout", type=seconds, default=default, metavar="S", help=help)
+
+
+def add_seed(parser, help: str, checked: bool = False) -> None:
+    """``--seed``: the tests' varied inputs. ``checked``: argparse refuses a malformed
+    one; otherwise the verb does, in its own one line (``kata grade``, ``kata export
+    gradescope``)."""
+    parser.add_argument("--seed", type=seed_value if checked else None, metavar="S", help=help)
+
+
+def add_jobs(parser, help: str) -> None:
+    parser.add_argument("--jobs", type=worker_count, metavar="N", help=help)
+
+
+def add_task_name(parser, help: str, optional: bool = False) -> None:
+    """The ``TASK`` positional (``kata run``, ``kata watch``): a task's CLI name."""
+    parser.add_argument("task", nargs="?" if optional else None,
+                        choices=[task.name for task in load_tasks()], help=help)
+
+
+def add_allow_unconfined(parser: argparse.ArgumentParser, who: str = "grade") -> None:
+    """``--allow-unconfined``, declared once for every verb that runs student code as
+    the instructor (``grader.classroom.grade.refuse_below_floor`` is what it lifts)."""
+    parser.add_argument("--allow-unconfined", action="store_true",
+                        help=f"{who} even where student code would run as root with no file-system "
+                             "confinement (no namespaces, no Landlock, no uid of its own); refused "
+                             "without it; recorded in results.json")
+
+
+def add_out(parser, metavar: str, help: str) -> None:
+    """``--out``: where a verb writes (required)."""
+    parser.add_argument("--out", required=True, metavar=metavar, help=help)

@@ -1,0 +1,91 @@
+"""The student's verbs: ``kata check``, ``run``, ``hint`` and ``watch`` (what a student
+kit made by ``kata release`` offers). Each handler imports its wing when it runs, so
+``kata --help`` stays quick; none reaches an instructor wing (the import contract)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from grader.cli.options import add_exercises, add_lang, add_seed, add_task_name, add_timeout
+from grader.core.defaults import CALL_TIMEOUT_S
+from grader.lab.todos import task_by_number
+
+
+def add_check(verbs: argparse._SubParsersAction) -> None:
+    check = verbs.add_parser("check", help="grade your own exercises/: every TODO and your score")
+    add_exercises(check)
+    check.add_argument("--task", type=int, action="append", choices=sorted(task_by_number()), metavar="N",
+                       help="only this task (1-4, 5 = bonus); repeatable")
+    add_lang(check)
+    check.add_argument("--format", choices=["text", "json", "classroom", "classroom-json"],
+                       default="text",
+                       help="text (default); json; classroom: the base64 results GitHub Classroom's "
+                            "grading reporter reads (classroom-json: the same, readable)")
+    check.add_argument("--json", dest="format", action="store_const", const="json",
+                       help="the same as --format json")
+    add_seed(check, "seed of the tests' varied inputs (default: the public one pytest uses)", checked=True)
+    add_timeout(check, f"seconds one call of your code may take (default: {CALL_TIMEOUT_S:g})", default=None)
+    check.set_defaults(handler=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from grader.student.check import check, default_lang
+
+    return check(Path(args.exercises), args.task or None, args.lang or default_lang(), args.format,
+                 args.timeout, args.seed)
+
+
+def add_run(verbs: argparse._SubParsersAction) -> None:
+    run = verbs.add_parser("run", help="run your task once against ./mlflow.db, to see it in the MLflow UI")
+    add_task_name(run, "which task")
+    add_exercises(run)
+    add_lang(run)
+    run.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from grader.student.check import default_lang
+    from grader.student.run import main_for
+
+    return main_for(args.task, args.exercises, args.lang or default_lang())
+
+
+def add_hint(verbs: argparse._SubParsersAction) -> None:
+    hint = verbs.add_parser("hint", help="the next hint of a TODO, one level more each time "
+                                         "(a nudge, the MLflow call, nearly the code)")
+    hint.add_argument("todo", nargs="?", metavar="TODO", help="the TODO, e.g. 1.3 or B.1")
+    hint.add_argument("--reset", action="store_true",
+                      help="start this TODO's hints (without TODO: every TODO's) again at level 1")
+    add_exercises(hint, "folder with your task files, whose hints are remembered (default: %(default)s)")
+    add_lang(hint)
+    hint.set_defaults(handler=cmd_hint)
+
+
+def cmd_hint(args: argparse.Namespace) -> int:
+    from grader.core import i18n
+    from grader.student.check import default_lang
+    from grader.student.hints import main_for
+
+    lang = args.lang or default_lang()
+    with i18n.use(lang):  # the TODO's title too, not only the hint
+        return main_for(args.todo, args.exercises, lang, args.reset)
+
+
+def add_watch(verbs: argparse._SubParsersAction) -> None:
+    watch = verbs.add_parser("watch", help="rerun your task's tests each time you save a file "
+                                           "in exercises/; on to the next task when it is green")
+    add_task_name(watch, "the task to start with (default: 1)", optional=True)
+    add_exercises(watch)
+    add_lang(watch)
+    watch.set_defaults(handler=cmd_watch)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from grader.core import i18n
+    from grader.student.check import default_lang
+    from grader.student.watch import watch
+
+    lang = args.lang or default_lang()
+    with i18n.use(lang):  # the task and TODO titles too, not only the messages
+        return watch(Path(args.exercises), args.task, lang)
