@@ -49,10 +49,7 @@ cores shared with other work).
 from __future__ import annotations
 
 import json
-import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
 from itertools import combinations
@@ -64,7 +61,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from grader.reports.class_files import write_atomic
 from grader.reports.pages import asset, csp, environment
 from grader.core.paths import EXERCISES_DIR, SOLUTIONS_DIR
-from grader.classroom.submissions import STUDENT_FILES, BadSubmission, discover, prepare
+from grader.classroom.submissions import STUDENT_FILES
 
 NOISE_CHARS = 25  # k: shorter common runs (of normalised code) are noise (copydetect's default)
 GUARANTEE_CHARS = 30  # a common run this long is always found (winnowing keeps ~2/7 of the hashes)
@@ -552,43 +549,3 @@ def render_pair(pair: SimilarPair, matches: list[FileMatch], threshold: float) -
     return environment().get_template("similarity_pair.html.j2").render(
         pair=pair, files=files, threshold=threshold, css=css, csp=csp(css),
         noise_chars=NOISE_CHARS)
-
-
-
-
-# -- staging a class ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class StagedClass:
-    folders: dict[str, Path]  # submission id -> a private folder holding its task files
-    skipped: dict[str, str]  # submission id -> the one-line reason it could not be staged
-
-
-def stage_class(submissions: Path, into: Path, exclude: Path | None = None) -> StagedClass:
-    """Copy every submission's task files out of SUBMISSIONS into ``into/<n>/`` with
-    grader.classroom.submissions (the same safe discovery and copying grading uses), so similarity
-    covers a whole class even when ``--resume`` grades only part of it. Bad submissions
-    are skipped with their reason; ``exclude`` (kata grade's OUT, when it lies inside
-    SUBMISSIONS) is no submission."""
-    folders: dict[str, Path] = {}
-    skipped: dict[str, str] = {}
-    found = [submission for submission in discover(Path(submissions))
-             if exclude is None or submission.source.resolve() != exclude.resolve()]
-    for number, submission in enumerate(found):
-        target = Path(into) / str(number)
-        try:
-            prepare(submission, target)
-        except BadSubmission as reason:
-            skipped[submission.id] = str(reason)
-            continue
-        except OSError as error:
-            skipped[submission.id] = f"could not be read ({error.strerror or error})"
-            continue
-        folders[submission.id] = target
-    return StagedClass(folders, skipped)
-
-
-@contextmanager
-def staged_class(submissions: Path, exclude: Path | None = None) -> Iterator[StagedClass]:
-    """stage_class into a temporary folder that is removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="kata-similarity-") as temp:
-        yield stage_class(submissions, Path(temp), exclude)

@@ -15,7 +15,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from grader.classroom.grade import GradingError
+    from grader.classroom.errors import GradingError
     from grader.authoring.mistakes import MistakeError
     from grader.authoring.validate import validate
 
@@ -101,7 +101,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     temp files gone): one line on stderr and exit 128 + the signal's number."""
     import signal
 
-    from grader.classroom.grade import Interrupted, interrupts
+    from grader.classroom.interrupts import Interrupted, interrupts
 
     try:
         with interrupts():
@@ -124,7 +124,8 @@ def _grade(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from grader.classroom.grade import GradeOptions, GradingError, grade
+    from grader.classroom.errors import GradingError
+    from grader.classroom.grade import GradeOptions, grade
 
     console = Console(stderr=True)
     options = GradeOptions(Path(args.submissions), Path(args.out), args.jobs or os.cpu_count() or 1,
@@ -530,7 +531,7 @@ def add_gradescope_export(formats: argparse._SubParsersAction) -> None:
 
 def add_allow_unconfined(parser: argparse.ArgumentParser, who: str = "grade") -> None:
     """``--allow-unconfined``, declared once for every verb that runs student code as
-    the instructor (``grader.classroom.grade.refuse_below_floor`` is what it lifts)."""
+    the instructor (``grader.classroom.errors.refuse_below_floor`` is what it lifts)."""
     parser.add_argument("--allow-unconfined", action="store_true",
                         help=f"{who} even where student code would run as root with no file-system "
                              "confinement (no namespaces, no Landlock, no uid of its own); refused "
