@@ -32,7 +32,8 @@ def within_deadline(work, seconds: float):
 
 def similar_submissions(staged: StagedClass, out: Path, threshold: float | None, progress) -> list:
     """The class's similar pairs (``threshold`` None: the default), written into ``out``."""
-    from grader.classroom.similarity import DEFAULT_THRESHOLD, find_similar, write_similarity
+    from grader.classroom.similarity import DEFAULT_THRESHOLD, find_similar
+    from grader.classroom.similarity_pages import write_similarity
 
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     pairs = find_similar(staged.folders, threshold)
