@@ -68,9 +68,10 @@ class Hello:
 
     @classmethod
     def from_json(cls, data: dict) -> "Hello":
-        if data.get("ready") is not True:
-            raise ProtocolError("a hello that is not ready")
-        return cls(dict(data.get("isolation") or {}))
+        isolation = data.get("isolation") or {}
+        if data.get("ready") is not True or not isinstance(isolation, dict):
+            raise ProtocolError("not a ready worker's hello")
+        return cls(dict(isolation))
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,8 @@ class Reply:
             return cls(str(data["id"]), error=str(data["error"]))
         try:
             return cls(str(data["id"]), KataRun.from_json(data))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ProtocolError(f"not a kata run: {error}") from None
+        except (AttributeError, KeyError, TypeError, ValueError) as error:  # a field of another shape
+            raise ProtocolError(f"not a kata run: {error!r}") from None
 
 
 def _bytes_to_json(data: bytes | None) -> str | None:
