@@ -28,7 +28,7 @@ import contextlib
 import platform
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -61,7 +61,7 @@ def kit_info() -> dict:
             "tests_sha256": kit_sha256()}
 
 
-def result_of(outcome: Graded, notes: list[str] = ()) -> SubmissionResult:
+def result_of(outcome: Graded, notes: Sequence[str] = ()) -> SubmissionResult:
     """A submission's result from its job's outcome and what staging noted about it."""
     job, reply = outcome.job, outcome.reply
     if reply is None and outcome.lost == LOST_TO_MEMORY:

@@ -18,7 +18,7 @@ def kata_worker_env() -> dict[str, str]:
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KIT_ROOT),
                                                                          os.environ.get("PYTHONPATH")])),
-           "PATH": kit_bin_path(os.environ)}
+           "PATH": kit_bin_path(dict(os.environ))}
     for name in (SERVER_ENV, SERVER_ERROR_ENV):
         env.pop(name, None)
     return env

@@ -14,11 +14,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.classroom.errors import GradingError, refuse_below_floor
 from grader.classroom.protocol import Hello, Job, Reply, WorkerSettings
 from grader.core import jsonlines
 from grader.core.paths import KIT_ROOT
+
+if TYPE_CHECKING:
+    from grader.sandbox.cgroups import CallGroup
 
 WORKER_START_TIMEOUT_S = 300
 WORKER_SEED_ENV = "KATA_WORKER_SEED"  # grader.classroom.worker reads the run's seed from it
@@ -39,7 +43,7 @@ class Worker:
         self.settings, self.env, self.tmpdir = settings, env, tmpdir
         self.process: subprocess.Popen | None = None
         self.isolation: dict = {}  # what its sandbox could set up (its hello)
-        self.group = None  # its memory cgroup (grader.sandbox.cgroups.CallGroup), where ours
+        self.group: CallGroup | None = None  # its memory cgroup (grader.sandbox.cgroups.CallGroup), where ours
         self.lost = ""  # why the last job got no reply, when known (LOST_TO_MEMORY)
 
     def start(self) -> None:
@@ -75,7 +79,7 @@ class Worker:
             CallGroup.remove_abandoned(WORKER_GROUP_PREFIX)
             self.group = CallGroup.for_judge(f"{WORKER_GROUP_PREFIX}{os.getpid()}-{id(self):x}",
                                              WORKER_MEMORY_MB << 20, WORKER_PROCESSES)
-        if self.group is not None:
+        if self.group is not None and self.process is not None:
             try:
                 self.group.add(self.process.pid)
             except OSError:  # it died at once: its hello says so
@@ -98,22 +102,26 @@ class Worker:
     def read_line(self, timeout: float) -> str:
         """The worker's next line ("" if it ended or said nothing for ``timeout`` s), at
         most ``jsonlines.MAX_LINE_BYTES`` of it."""
+        process = self.process
+        assert process is not None and process.stdout is not None, "a worker that was never started"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.process.stdout], [], [], 1.0)
+            ready, _, _ = select.select([process.stdout], [], [], 1.0)
             if ready:
-                return self.process.stdout.readline(jsonlines.MAX_LINE_BYTES + 1)
-            if self.process.poll() is not None:
+                return process.stdout.readline(jsonlines.MAX_LINE_BYTES + 1)
+            if process.poll() is not None:
                 return ""
         return ""
 
     def grade(self, job: Job, deadline_s: float) -> Reply | None:
         """The worker's reply to ``job``, or None when it died, hung or answered with
         something else than a reply (``lost`` then says why, when known)."""
+        process = self.process
+        assert process is not None and process.stdin is not None, "a worker that was never started"
         self.lost = ""
         kills_before = self.group.oom_kills() if self.group is not None else 0
         try:
-            jsonlines.write(self.process.stdin, job.to_json())
+            jsonlines.write(process.stdin, job.to_json())
             line = self.read_line(deadline_s)
         except (BrokenPipeError, OSError, ValueError):  # ValueError: its pipe was closed by stop()
             line = ""
@@ -124,10 +132,10 @@ class Worker:
                 self.lost = LOST_UNREADABLE
                 return None
         with contextlib.suppress(subprocess.TimeoutExpired):  # its pipe closes before it is waitable
-            self.process.wait(timeout=5)
+            process.wait(timeout=5)
         # v1 counts a kill in the group of the process killed: the judge's or its zygote's
         # (a call is killed in its own group, nested, and that is its own verdict)
-        if (self.group is not None and self.process.poll() == -signal.SIGKILL
+        if (self.group is not None and process.poll() == -signal.SIGKILL
                 and self.group.oom_kills() > kills_before):
             self.lost = LOST_TO_MEMORY
         return None

@@ -47,7 +47,8 @@ def owner_alive(stamp: str) -> bool:
 def processes_using(folder: Path) -> list[int]:
     """Pids (Linux) working in ``folder/tmp`` (the workers' sandboxes, student children)
     or whose command line names something in ``folder``."""
-    found, root, sandboxes = [], str(folder), str(folder / "tmp")
+    found: list[int] = []
+    root, sandboxes = str(folder), str(folder / "tmp")
     if not os.path.isdir("/proc"):
         return found
     for entry in os.listdir("/proc"):
