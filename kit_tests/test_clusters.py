@@ -165,7 +165,7 @@ def test_an_optional_section_past_its_deadline_or_failing_gives_none_and_never_w
     import threading
     import time
 
-    from grader.classroom.grade import within_deadline
+    from grader.classroom.similarity_stage import within_deadline
 
     release = threading.Event()
     started = time.monotonic()

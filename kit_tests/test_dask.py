@@ -26,7 +26,7 @@ import pytest
 
 pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
 
-from grader.classroom.grade import remove_abandoned_workspaces  # noqa: E402
+from grader.classroom.workspace import remove_abandoned_workspaces  # noqa: E402
 from grader.core.paths import KIT_ROOT  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc (Linux)")
@@ -383,22 +383,24 @@ def test_an_answer_graded_with_another_seed_or_for_other_bytes_is_that_submissio
     from types import SimpleNamespace
 
     from grader.classroom.dask_pool import DaskPool
-    from grader.classroom.dask_worker import TaskAnswer
+    from grader.classroom.protocol import Job, Reply, TaskAnswer
+    from grader.results.model import KataRun
 
     pool = DaskPool.__new__(DaskPool)
     pool.grader = SimpleNamespace(kit={"tests_sha256": "k" * 64}, seed="s1", record_isolation=lambda _: None)
     pool.sent = {}
-    job = {"id": "ana", "log": None}
+    job = Job("ana", "exercises")
+    graded = Reply("ana", KataRun({}, 0.0))
 
-    def reply(seed: str, digest: str) -> dict | None:
+    def reply(seed: str, digest: str) -> Reply | None:
         pool.sent["key"] = "d" * 64
         future = SimpleNamespace(key="key", result=lambda: TaskAnswer("k" * 64, seed, digest, "tls://w:1",
-                                                                      {"id": "ana", "todos": {}}))
+                                                                      graded).to_json())
         return pool.reply_of(future, job)
 
-    assert reply("s1", "d" * 64) == {"id": "ana", "todos": {}}
-    assert "seed 'other', not this run's 's1'" in reply("other", "d" * 64)["error"]
-    assert "other files than the submission's" in reply("s1", "e" * 64)["error"]
+    assert reply("s1", "d" * 64) == graded
+    assert "seed 'other', not this run's 's1'" in reply("other", "d" * 64).error
+    assert "other files than the submission's" in reply("s1", "e" * 64).error
     assert not pool.sent  # nothing kept of the answered tasks
 
 

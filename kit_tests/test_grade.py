@@ -12,6 +12,7 @@ import zipfile
 import jsonschema
 import pytest
 
+import grader.classroom.errors
 import grader.classroom.grade
 import grader.cli.main as cli
 from grader.core.paths import KIT_ROOT
@@ -299,7 +300,7 @@ def test_an_out_folder_inside_the_submissions_is_refused_in_one_line_and_nothing
     submissions = tmp_path / "subs"
     (submissions / "ana").mkdir(parents=True)
     for out in (submissions, submissions / "report", submissions / "ana" / "deep"):
-        with pytest.raises(grader.classroom.grade.GradingError) as refused:
+        with pytest.raises(grader.classroom.errors.GradingError) as refused:
             grader.classroom.grade.grade(grader.classroom.grade.GradeOptions(submissions, out, 1, 5.0))
         assert "inside the submissions folder" in str(refused.value) and "\n" not in str(refused.value)
     assert [path.name for path in submissions.rglob("*")] == ["ana"]

@@ -193,7 +193,7 @@ def test_sigint_stops_in_order_with_one_line_and_exit_130(tiny_class, tmp_path):
 
 def test_a_model_server_that_cannot_start_makes_the_bonus_an_error_with_one_line(monkeypatch, tmp_path):
     import grader.judge.model_server
-    from grader.classroom.grade import ClassGrader
+    from grader.classroom.serving import start_model_server
     from grader.judge.model_server import SERVER_ERROR_ENV
 
     def broken(home):
@@ -201,7 +201,7 @@ def test_a_model_server_that_cannot_start_makes_the_bonus_an_error_with_one_line
 
     monkeypatch.setattr(grader.judge.model_server, "serve_kit_model", broken)
     env: dict[str, str] = {}  # the workers' environment
-    assert ClassGrader.start_model_server(tmp_path, env) is None
+    assert start_model_server(tmp_path, env) is None
     reason = "kit error: the model server could not start: mlflow models serve exited with code 127"
     assert env == {SERVER_ERROR_ENV: reason + ": exec: uvicorn: not found"}  # no SERVER_ENV
     # What a worker then reports for the bonus (the fixture fails before any sandbox call).

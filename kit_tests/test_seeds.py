@@ -24,8 +24,11 @@ from pathlib import Path
 import pytest
 
 import grader.cli.main as cli
-from grader.classroom.grade import (PROGRESS_DIR, WORKER_SEED_ENV, GradeOptions, GradingError, Worker,
-                          WorkerSettings, grade)
+from grader.classroom.errors import GradingError
+from grader.classroom.grade import GradeOptions, grade
+from grader.classroom.protocol import WorkerSettings
+from grader.classroom.saved_run import PROGRESS_DIR
+from grader.classroom.worker_handle import WORKER_SEED_ENV, Worker
 from grader.core.paths import KIT_ROOT
 from grader.authoring.stubgen import render
 from grader.lab.todos import load_todos
@@ -105,7 +108,8 @@ def test_names_a_call_sees_need_a_secret_of_the_judges_process_not_just_the_seed
 
 
 def test_a_fresh_seed_has_64_bits():
-    from grader.classroom.grade import SEED_PATTERN, new_seed
+    from grader.classroom.saved_run import new_seed
+    from grader.core.defaults import SEED_PATTERN
 
     seeds = {new_seed() for _ in range(100)}
     assert len(seeds) == 100
@@ -182,7 +186,7 @@ def test_every_worker_is_started_with_the_runs_seed(monkeypatch, tmp_path):
     started = []
 
     class Popen:
-        pid = -1  # no such process: its memory group (grade.Worker.enter_group) takes nothing
+        pid = -1  # no such process: its memory group (worker_handle.Worker.enter_group) takes nothing
 
         def __init__(self, command, **kwargs):
             started.append((command, kwargs))

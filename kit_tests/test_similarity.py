@@ -23,9 +23,9 @@ import pytest
 
 from grader.classroom import similarity
 from grader.core.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
-from grader.classroom.similarity import (DEFAULT_THRESHOLD, MAX_READ_BYTES, SimilarPair, Segment,
-                               find_similar, segments, stage_class, staged_class,
-                               write_similarity)
+from grader.classroom.similarity import DEFAULT_THRESHOLD, MAX_READ_BYTES, SimilarPair, find_similar
+from grader.classroom.similarity_pages import Segment, segments, write_similarity
+from grader.classroom.staging import stage_class, staged_class
 from grader.classroom.submissions import STUDENT_FILES
 
 SAMPLES = Path(__file__).parent / "similarity_samples"

@@ -1,5 +1,5 @@
 """Issue 18, "the judge itself bounded": a kata worker runs in a memory cgroup of its
-own (``grade.Worker.enter_group``), its zygote's call groups nested in it; a worker the
+own (``worker_handle.Worker.enter_group``), its zygote's call groups nested in it; a worker the
 kernel kills for memory costs its submission one line saying so, and the group goes
 with the worker. Real processes, real cgroups: as root where cgroup v1's memory and
 pids hierarchies are ours (``CallGroup.for_judge``), else skipped."""
@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.classroom import grade
-from grader.classroom.grade import Graded, Worker, WorkerSettings, kata_worker_env
+from grader.classroom import worker_handle
+from grader.classroom.grade import result_of
+from grader.classroom.pool import Graded
+from grader.classroom.protocol import Job, WorkerSettings
+from grader.classroom.serving import kata_worker_env
+from grader.classroom.worker_handle import Worker
 from grader.core.paths import KIT_ROOT
 from grader.sandbox.cgroups import CGROUP_ROOT, CallGroup
 
@@ -50,9 +54,9 @@ def worker():
 
 def test_a_kata_worker_runs_in_a_memory_cgroup_of_its_own_that_goes_with_it(worker):
     group = memory_cgroup(worker.process.pid)
-    assert os.path.basename(group).startswith(grade.WORKER_GROUP_PREFIX), group
+    assert os.path.basename(group).startswith(worker_handle.WORKER_GROUP_PREFIX), group
     assert group == worker.group.folders[0]
-    assert int(Path(group, "memory.limit_in_bytes").read_text()) == grade.WORKER_MEMORY_MB << 20
+    assert int(Path(group, "memory.limit_in_bytes").read_text()) == worker_handle.WORKER_MEMORY_MB << 20
     worker.stop()
     assert not os.path.exists(group), "the worker's cgroup outlived it"
 
@@ -66,10 +70,10 @@ def test_a_worker_killed_for_memory_tells_its_submission_so(worker):
     Path(f"/proc/{worker.process.pid}/oom_score_adj").write_text("1000")
     used = int(Path(group, "memory.usage_in_bytes").read_text())
     Path(group, "memory.limit_in_bytes").write_text(str(used + (48 << 20)))
-    job = {"id": "one", "exercises": str(KIT_ROOT / "solutions"), "log": None}
+    job = Job("one", str(KIT_ROOT / "solutions"))
     reply = worker.grade(job, 300)
-    assert reply is None and worker.lost == grade.LOST_TO_MEMORY, (reply, worker.lost,
+    assert reply is None and worker.lost == worker_handle.LOST_TO_MEMORY, (reply, worker.lost,
                                                                   worker.process.poll())
-    result = grade.ClassGrader.result_of(Graded({**job, "notes": []}, reply, worker.lost))
+    result = result_of(Graded(job, reply, worker.lost))
     assert result.status == "error"
     assert result.message == "the grader ran out of memory reading what this submission left"

@@ -18,9 +18,7 @@ they count for their TODO in grading, so they are held to the same proofs.
 from __future__ import annotations
 
 import os
-import queue
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +27,6 @@ from grader.core.paths import SOLUTIONS_DIR
 from grader.judge.runner import KataRun
 from grader.authoring.stubgen import ALL, render
 from grader.lab.todos import load_todos, todo_order
-
 
 
 @dataclass
@@ -121,65 +118,40 @@ class Job:
 
 def run_jobs(jobs: list[Job], workers: int, scratch: Path, progress,
              allow_unconfined: bool = False) -> dict[str, KataRun]:
-    """Run every job on ``workers`` kata workers (a worker that dies is replaced and its
-    job reported as a problem); the runs by label."""
-    from grader.classroom.grade import (GradingError, Worker, WorkerSettings, grading_deadline_s,
-                              kata_worker_env, start_model_server)
+    """Run every job on ``workers`` kata workers (``grader.classroom.pool``: a worker that
+    dies is replaced and its job reported as a problem); the runs by label."""
+    from grader.classroom.pool import WorkerPool
+    from grader.classroom.protocol import Job as WorkerJob
+    from grader.classroom.protocol import WorkerSettings
+    from grader.classroom.serving import bonus_tasks, kata_worker_env, start_model_server
+    from grader.core.defaults import CALL_TIMEOUT_S
     from grader.core.i18n import choose
-    from grader.sandbox import SandboxLimits
-    from grader.lab.todos import task_by_number
 
     env = kata_worker_env()
-    bonus = {number for number, task in task_by_number().items() if task.bonus}
+    bonus = bonus_tasks()
     served = bool(bonus) and any(job.tasks is None or bonus & set(job.tasks) for job in jobs)
     server = start_model_server(scratch / "served-model", env) if served else None
-    settings = WorkerSettings(SandboxLimits.timeout_s, "0", choose(),  # what pytest defaults to
+    settings = WorkerSettings(CALL_TIMEOUT_S, "0", choose(),  # what pytest defaults to
                               allow_unconfined=allow_unconfined)
     (scratch / "tmp").mkdir(exist_ok=True)
-    pool = [Worker(settings, env, scratch / "tmp") for _ in range(max(1, min(workers, len(jobs))))]
-    pending: queue.Queue[Job] = queue.Queue()
-    for job in jobs:
-        pending.put(job)
+    pool = WorkerPool(settings, env, scratch / "tmp", size=min(workers, len(jobs)))
     runs: dict[str, KataRun] = {}
-    lock = threading.Lock()
-
-    def serve(worker: Worker) -> None:
-        while True:
-            try:
-                job = pending.get_nowait()
-            except queue.Empty:
-                return
-            request = {"id": job.label, "exercises": str(job.variant), "log": None, "tasks": job.tasks}
-            reply = worker.grade(request, grading_deadline_s(settings.timeout))
-            if reply is None or "error" in reply:
-                run = KataRun({}, 0.0, [reply["error"] if reply else "the kata worker running it died "
-                                        "or took too long"])
-                if reply is None:
-                    worker.stop()
-                    worker.start()
-                    try:
-                        worker.wait_ready()
-                    except GradingError:
-                        pass
-            else:
-                run = KataRun.from_json(reply)
-            with lock:
-                runs[job.label] = run
-                progress(f"{job.label} ({len(runs)}/{len(jobs)})")
-
     try:
-        for worker in pool:
-            worker.start()
-        for worker in pool:
-            worker.wait_ready()
-        threads = [threading.Thread(target=serve, args=(worker,), daemon=True) for worker in pool]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        pool.start()
+        requests = [WorkerJob(job.label, str(job.variant), None, None if job.tasks is None else tuple(job.tasks))
+                    for job in jobs]
+        for outcome in pool.grade(requests):
+            reply = outcome.reply
+            if reply is None:
+                run = KataRun({}, 0.0, ["the kata worker running it died or took too long"])
+            elif reply.run is None:
+                run = KataRun({}, 0.0, [reply.error])
+            else:
+                run = reply.run
+            runs[outcome.job.id] = run
+            progress(f"{outcome.job.id} ({len(runs)}/{len(jobs)})")
     finally:
-        for worker in pool:
-            worker.stop()
+        pool.close()
         if server is not None:
             server.stop()
     return runs

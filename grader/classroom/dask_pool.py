@@ -45,12 +45,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.classroom.grade import BelowFloor, GradingError, Graded, file_stem
+from grader.classroom.errors import BelowFloor, GradingError
+from grader.classroom.options import GradeOptions, GradingRun
+from grader.classroom.pool import Graded
+from grader.classroom.protocol import GradeTask, Job, Reply, TaskAnswer
+from grader.classroom.saved_run import file_stem
 
 if TYPE_CHECKING:
     from distributed.security import Security
-
-    from grader.classroom.grade import ClassGrader, GradeOptions
 
 INSTALL_HINT = 'pip install "mlflow-kata[cluster]" (in a checkout of the kit: pip install -e ".[cluster]")'
 LOCAL_PATTERN = re.compile(r"local:(\d{1,3})")
@@ -95,7 +97,7 @@ def require_dask() -> None:
         raise GradingError(f"--scheduler needs Dask, which is not installed: {INSTALL_HINT}") from None
 
 
-def tls_flags(options: "GradeOptions") -> dict[str, str]:
+def tls_flags(options: GradeOptions) -> dict[str, str]:
     """The ``--tls-*`` options given, by their flag."""
     given = {"--tls-ca-file": options.tls_ca_file, "--tls-cert": options.tls_cert, "--tls-key": options.tls_key}
     return {flag: value for flag, value in given.items() if value}
@@ -107,7 +109,7 @@ def is_insecure(spec: SchedulerSpec) -> bool:
     return not spec.local_workers and not spec.address.startswith("tls://")
 
 
-def check_scheduler_options(options: "GradeOptions") -> SchedulerSpec | None:
+def check_scheduler_options(options: GradeOptions) -> SchedulerSpec | None:
     """``--scheduler`` and its security options, refused in one line (exit 2) before
     anything is written: a malformed value, Dask missing, an address nobody vouches for,
     unusable credentials. ``local:N`` makes its own credentials, and a run without
@@ -134,7 +136,7 @@ def check_scheduler_options(options: "GradeOptions") -> SchedulerSpec | None:
     return spec
 
 
-def client_security(spec: SchedulerSpec, options: "GradeOptions") -> "Security | None":
+def client_security(spec: SchedulerSpec, options: GradeOptions) -> "Security | None":
     """The TLS credentials ``kata grade`` (and ``local:N``'s cluster) talk to the cluster
     with; None for an insecure address the instructor accepted (``--insecure-scheduler``).
     A ``tls://`` address needs a CA and a client certificate: from ``--tls-*`` (all three)
@@ -184,7 +186,7 @@ def client_security(spec: SchedulerSpec, options: "GradeOptions") -> "Security |
 class DaskPool:
     """Grades jobs as Dask tasks, one per submission (see module docstring)."""
 
-    def __init__(self, grader: "ClassGrader", workspace: Path):
+    def __init__(self, grader: GradingRun, workspace: Path):
         self.spec = parse_scheduler(grader.options.scheduler or "")
         require_dask()
         self.grader = grader
@@ -224,11 +226,11 @@ class DaskPool:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise GradingError(f"cannot reach the Dask scheduler at {self.spec.address}: {reason}") from None
 
-    def grade(self, jobs: list[dict]) -> Iterator[Graded]:
+    def grade(self, jobs: list[Job]) -> Iterator[Graded]:
         from distributed import as_completed
 
-        from grader.classroom.dask_worker import PLUGIN_NAME, GradeTask, KataWorkerPlugin, grade_task, zip_folder
-        from grader.classroom.grade import kata_worker_env, kit_has_bonus, start_model_server
+        from grader.classroom.dask_worker import PLUGIN_NAME, KataWorkerPlugin, grade_task, zip_folder
+        from grader.classroom.serving import kata_worker_env, kit_has_bonus, start_model_server
         from grader.judge.model_server import SERVER_ENV
 
         server_url = None
@@ -258,14 +260,14 @@ class DaskPool:
                     self.server.ensure_alive()
             while waiting and room > 0:
                 job = waiting.pop()
-                exercises = zip_folder(Path(job["exercises"]))
-                task = GradeTask(id=job["id"], stem=file_stem(job["id"]), exercises_zip=exercises,
+                exercises = zip_folder(Path(job.exercises))
+                task = GradeTask(id=job.id, stem=file_stem(job.id), exercises_zip=exercises,
                                  exercises_sha256=hashlib.sha256(exercises).hexdigest(),
-                                 want_log=bool(job["log"]), kit_sha256=kit, settings=self.settings,
+                                 want_log=bool(job.log), kit_sha256=kit, settings=self.settings,
                                  topic=self.topic, model_server=server_url)
-                key = f"kata-grade-{file_stem(job['id'])}-{secrets.token_hex(4)}"
+                key = f"kata-grade-{file_stem(job.id)}-{secrets.token_hex(4)}"
                 self.sent[key] = task.exercises_sha256
-                future = self.client.submit(grade_task, task, key=key, pure=False)
+                future = self.client.submit(grade_task, task.to_json(), key=key, pure=False)
                 self.futures[future] = job
                 done.add(future)
                 room -= 1
@@ -275,7 +277,7 @@ class DaskPool:
             job = self.futures.pop(future)
             if self.send_again(future, job):
                 self.sent.pop(future.key, None)
-                self.resent[job["id"]] += 1
+                self.resent[job.id] += 1
                 waiting.append(job)  # sent again first, as a new task
                 top_up()
                 continue
@@ -291,12 +293,12 @@ class DaskPool:
             self.began[message["id"]] += 1
             self.grader.progress("begin", id=message["id"])
 
-    def deaths_while_grading(self, job: dict) -> int:
+    def deaths_while_grading(self, job: Job) -> int:
         """Workers that began ``job`` and gave no answer: each died grading it (an answer
         or an error would have ended the task)."""
-        return self.began[job["id"]]
+        return self.began[job.id]
 
-    def send_again(self, future, job: dict) -> bool:
+    def send_again(self, future, job: Job) -> bool:
         """Whether ``job``'s task was lost with a dying worker (``KilledWorker``) and is to
         be sent again: its workers died grading it fewer than ``DEATHS_REPORTED`` times
         (a death while it only waited on that worker is not its fault)."""
@@ -304,32 +306,32 @@ class DaskPool:
 
         if future.status != "error" or not isinstance(future.exception(), KilledWorker):
             return False
-        return self.deaths_while_grading(job) < DEATHS_REPORTED and self.resent[job["id"]] < MAX_RESENDS
+        return self.deaths_while_grading(job) < DEATHS_REPORTED and self.resent[job.id] < MAX_RESENDS
 
-    def reply_of(self, future, job: dict) -> dict | None:
+    def reply_of(self, future, job: Job) -> Reply | None:
         """The kata worker's reply for ``job``, checked and with its log written; a lost
         worker or a worker-side error is that submission's one-line error."""
         from distributed import KilledWorker
 
         sent = self.sent.pop(future.key, None)
         try:
-            answer = future.result()
+            answer = TaskAnswer.from_json(future.result())
         except KilledWorker:
             deaths = self.deaths_while_grading(job)
             if deaths >= DEATHS_REPORTED:
-                return {"id": job["id"], "error": f"the Dask workers grading it died {deaths} times "
-                                                  "(it was retried on another worker): not graded"}
-            return {"id": job["id"], "error": f"the Dask workers holding it died {self.resent[job['id']] + 1} "
-                                              "times before one could grade it (is the cluster losing its "
-                                              "workers?): not graded"}
+                return Reply(job.id, error=f"the Dask workers grading it died {deaths} times "
+                                           "(it was retried on another worker): not graded")
+            return Reply(job.id, error=f"the Dask workers holding it died {self.resent[job.id] + 1} "
+                                       "times before one could grade it (is the cluster losing its "
+                                       "workers?): not graded")
         except CancelledError:
-            raise GradingError(f"the Dask scheduler at {self.spec} dropped the grading of {job['id']!r} "
+            raise GradingError(f"the Dask scheduler at {self.spec} dropped the grading of {job.id!r} "
                                "(did it stop?): rerun with --resume to grade what is missing") from None
         except BelowFloor:  # a Dask worker where student code would run as root, unconfined
             raise
         except Exception as error:  # noqa: BLE001 - e.g. the worker could not start a kata worker
             first = next(iter(str(error).splitlines()), "")
-            return {"id": job["id"], "error": f"grader error on a Dask worker: {type(error).__name__}: {first}"}
+            return Reply(job.id, error=f"grader error on a Dask worker: {type(error).__name__}: {first}")
         kit = self.grader.kit["tests_sha256"]
         if answer.kit_sha256 != kit:
             raise GradingError(f"the Dask workers run another kit version: {answer.worker} has kit "
@@ -337,19 +339,17 @@ class DaskPool:
                                "on every worker")
         # Not what it was sent (a mixed-up or tampered answer): never a verdict of this run.
         if answer.seed != self.grader.seed:
-            return {"id": job["id"], "error": f"grader error on a Dask worker: {answer.worker} graded it with "
-                                              f"seed {answer.seed!r}, not this run's {self.grader.seed!r}: "
-                                              "not graded"}
+            return Reply(job.id, error=f"grader error on a Dask worker: {answer.worker} graded it with "
+                                       f"seed {answer.seed!r}, not this run's {self.grader.seed!r}: not graded")
         if sent is None or answer.exercises_sha256 != sent:
-            return {"id": job["id"], "error": f"grader error on a Dask worker: {answer.worker} answered for "
-                                              "other files than the submission's (their hash differs): "
-                                              "not graded"}
+            return Reply(job.id, error=f"grader error on a Dask worker: {answer.worker} answered for "
+                                       "other files than the submission's (their hash differs): not graded")
         if answer.isolation:
             self.grader.record_isolation(answer.isolation)
-        if answer.log is not None and job["log"]:
+        if answer.log is not None and job.log:
             from grader.core.files import write_atomic
 
-            write_atomic(Path(job["log"]), answer.log.decode("utf-8", errors="replace"))
+            write_atomic(Path(job.log), answer.log.decode("utf-8", errors="replace"))
         return answer.reply
 
     def close(self) -> None:

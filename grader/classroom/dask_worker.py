@@ -21,6 +21,7 @@ installed) import it.
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import hashlib
 import io
@@ -29,47 +30,20 @@ import signal
 import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from distributed import WorkerPlugin, get_worker
 
-from grader.judge.model_server import SERVER_ENV
+from grader.classroom.errors import BelowFloor, GradingError
+from grader.classroom.pool import WorkerPool
+from grader.classroom.protocol import GradeTask, Job, TaskAnswer, WorkerSettings
+from grader.classroom.serving import kata_worker_env, kit_has_bonus, start_model_server
+from grader.classroom.workspace import grading_workspace
+from grader.core.manifest import kit_sha256
 from grader.core.quiet import silence_mlflow
-from grader.classroom.grade import (BelowFloor, GradingError, Worker, WorkerSettings, grading_deadline_s, grading_workspace,
-                          kata_worker_env, kit_has_bonus, kit_sha256, start_model_server)
+from grader.judge.model_server import SERVER_ENV
 
 PLUGIN_NAME = "mlflow-kata"
-
-
-@dataclass(frozen=True)
-class GradeTask:
-    """One submission to grade on a Dask worker."""
-
-    id: str
-    stem: str  # grader.classroom.grade.file_stem(id): a safe folder name
-    exercises_zip: bytes  # the staged exercises/ folder (flat: the task files)
-    exercises_sha256: str  # what kata grade holds the answer to: the hash of exercises_zip
-    want_log: bool  # return the pytest-html log
-    kit_sha256: str  # the kit of the `kata grade` that sent it
-    settings: WorkerSettings
-    topic: str  # the Dask event topic where "begin" is announced
-    model_server: str | None = None  # a model server on the worker's machine; None: the worker's own
-
-
-@dataclass(frozen=True)
-class TaskAnswer:
-    """What a Dask worker sends back: its kit and seed, the hash of the submission's bytes
-    it graded, and the kata worker's reply (None: the kata worker stopped or hung), the
-    log's bytes, the sandbox's isolation."""
-
-    kit_sha256: str
-    seed: str
-    exercises_sha256: str  # of the exercises_zip received, checked by kata grade against what it sent
-    worker: str  # the Dask worker's address, for messages
-    reply: dict | None = None
-    log: bytes | None = None
-    isolation: dict = field(default_factory=dict)
 
 
 def zip_folder(folder: Path) -> bytes:
@@ -94,7 +68,9 @@ def unzip_flat(data: bytes, target: Path) -> None:
 
 
 class KataHost:
-    """A Dask worker process's grading state, kept between tasks (see module docstring)."""
+    """A Dask worker process's grading state, kept between tasks (see module docstring):
+    one ``WorkerPool`` per run's settings and model server (a task of another run finds
+    the idle workers of the last one stopped), all started by one launcher thread."""
 
     def __init__(self):
         silence_mlflow()  # the model server's model is saved in this process
@@ -107,16 +83,12 @@ class KataHost:
         self.launcher = ThreadPoolExecutor(1, thread_name_prefix="kata-launcher")
         self.own_server_env: dict[str, str] | None = None  # set when its own server is started
         self.server = None
-        self.idle: list[Worker] = []
-        self.busy: set[Worker] = set()
-        self.isolation: dict = {}
+        self.pools: dict[tuple, WorkerPool] = {}  # by (settings, environment)
         self.closed = False
 
     def grade(self, task: GradeTask) -> TaskAnswer:
         address = get_worker().address
         received = hashlib.sha256(task.exercises_zip).hexdigest()
-        if task.kit_sha256 != self.kit:
-            return TaskAnswer(self.kit, task.settings.seed, received, address)
         folder = self.workspace / "staging" / task.stem
         shutil.rmtree(folder, ignore_errors=True)
         unzip_flat(task.exercises_zip, folder / "exercises")
@@ -124,47 +96,38 @@ class KataHost:
             with contextlib.suppress(Exception):
                 self.server.ensure_alive()
         try:
+            pool = self.pool(task.settings, task.model_server)
+            log = folder / "log.html" if task.want_log else None
+            job = Job(task.id, str(folder / "exercises"), str(log) if log else None)
             try:
-                worker = self.take(task.settings, task.model_server)
+                outcome = pool.grade_one(job)
             except BelowFloor as refused:  # an answer, not a task error: kata grade stops in one line
                 return TaskAnswer(self.kit, task.settings.seed, received, address,
                                   isolation=dict(refused.isolation))
-            log = folder / "log.html" if task.want_log else None
-            job = {"id": task.id, "exercises": str(folder / "exercises"), "log": str(log) if log else None}
-            reply = worker.grade(job, grading_deadline_s(task.settings.timeout))
-            self.give_back(worker, healthy=reply is not None)
             log_bytes = log.read_bytes() if log is not None and log.is_file() else None
-            return TaskAnswer(self.kit, task.settings.seed, received, address, reply, log_bytes,
-                              dict(self.isolation))
+            return TaskAnswer(self.kit, task.settings.seed, received, address, outcome.reply, log_bytes,
+                              dict(pool.isolation))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def take(self, settings: WorkerSettings, model_server: str | None) -> Worker:
-        """An idle kata worker with ``settings`` and ``model_server``, else a new one
-        (started by the launcher thread); idle ones of another run are stopped."""
+    def pool(self, settings: WorkerSettings, model_server: str | None) -> WorkerPool:
+        """The pool of kata workers with ``settings`` and ``model_server``; the idle
+        workers of the others (another run's) are stopped, and a pool left with none busy
+        is forgotten."""
         with self.lock:
             if self.closed:
                 raise GradingError("this Dask worker is closing")
             env = self.server_env(model_server)
-            fits = [worker for worker in self.idle if (worker.settings, worker.env) == (settings, env)]
-            stale = [worker for worker in self.idle if worker not in fits]
-            self.idle = fits
-            worker = self.idle.pop() if self.idle else Worker(settings, env, self.workspace / "tmp")
-            self.busy.add(worker)
-        for old in stale:
-            old.stop()
-        if worker.process is None:
-            try:
-                self.launcher.submit(worker.start).result()
-                self.isolation = worker.wait_ready()
-            except BelowFloor as refused:
-                refused.isolation = worker.isolation
-                self.give_back(worker, healthy=False)
-                raise
-            except BaseException:
-                self.give_back(worker, healthy=False)
-                raise
-        return worker
+            key = (settings, tuple(sorted(env.items())))
+            for other_key, other in list(self.pools.items()):
+                if other_key != key:
+                    other.stop_idle()
+                    if not other.in_use:
+                        other.close()
+                        del self.pools[other_key]
+            if key not in self.pools:
+                self.pools[key] = WorkerPool(settings, env, self.workspace / "tmp", launcher=self.launcher)
+            return self.pools[key]
 
     def server_env(self, model_server: str | None) -> dict[str, str]:
         """The kata workers' environment, naming the model server they use (called
@@ -179,22 +142,14 @@ class KataHost:
             self.own_server_env = env
         return dict(self.own_server_env)
 
-    def give_back(self, worker: Worker, healthy: bool) -> None:
-        with self.lock:
-            self.busy.discard(worker)
-            if healthy and not self.closed:
-                self.idle.append(worker)
-                return
-        worker.stop()
-
     def close(self) -> None:
         with self.lock:
             if self.closed:
                 return
             self.closed = True
-            workers = [*self.idle, *self.busy]
-        for worker in workers:
-            worker.stop()
+            pools, self.pools = list(self.pools.values()), {}
+        for pool in pools:
+            pool.close()
         if self.server is not None:
             self.server.stop()
         self.launcher.shutdown(wait=False)
@@ -221,12 +176,21 @@ def close_host() -> None:
             _host.close()
 
 
-def grade_task(task: GradeTask) -> TaskAnswer:
-    """The Dask task: announce the submission (``kata grade``'s "begin" progress event),
-    then grade it on this worker's ``KataHost``."""
+def grade_task(data: dict) -> dict:
+    """The Dask task: a ``GradeTask``'s JSON form, answered by a ``TaskAnswer``'s. A task
+    from a ``kata grade`` with another kit is answered at once with this worker's kit
+    hash (read before the rest: another kit may shape its tasks otherwise); any other is
+    announced (``kata grade``'s "begin" progress event) and graded on this worker's
+    ``KataHost``."""
+    kit = kit_sha256() if _host is None else _host.kit
+    if data.get("kit_sha256") != kit:
+        received = hashlib.sha256(base64.b64decode(str(data.get("exercises_zip") or ""))).hexdigest()
+        return TaskAnswer(kit, str(data.get("settings", {}).get("seed", "")), received,
+                          get_worker().address).to_json()
+    task = GradeTask.from_json(data)
     with contextlib.suppress(Exception):  # progress only: never a reason to fail
         get_worker().log_event(task.topic, {"id": task.id})
-    return host().grade(task)
+    return host().grade(task).to_json()
 
 
 class KataWorkerPlugin(WorkerPlugin):

@@ -1,4 +1,5 @@
-"""Copy detection: pairs of submissions whose task code is suspiciously alike.
+"""Copy detection: pairs of submissions whose task code is suspiciously alike (their
+files, ``similarity.json`` and the side-by-side pages, are ``similarity_pages``').
 
 How two task files are compared (copydetect's winnowing, Schleimer, Wilkerson and
 Aiken's algorithm, the one MOSS uses):
@@ -48,12 +49,8 @@ cores shared with other work).
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from itertools import combinations
 from pathlib import Path
@@ -61,10 +58,8 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from grader.core.files import write_atomic
-from grader.reports.pages import asset, csp, environment
 from grader.core.paths import EXERCISES_DIR, SOLUTIONS_DIR
-from grader.classroom.submissions import STUDENT_FILES, BadSubmission, discover, prepare
+from grader.classroom.submissions import STUDENT_FILES
 
 NOISE_CHARS = 25  # k: shorter common runs (of normalised code) are noise (copydetect's default)
 GUARANTEE_CHARS = 30  # a common run this long is always found (winnowing keeps ~2/7 of the hashes)
@@ -81,8 +76,6 @@ MAX_READ_BYTES = 128 * 1024  # per task file; the reference files are about 2 KB
 # additions differ only in their numbers, 0.51 among 300 and 6 of 500,000 pairs at 0.6-0.65
 # among 1000.
 DEFAULT_THRESHOLD = 0.6
-JSON_NAME = "similarity.json"
-PAGES_DIR = "similarity"
 
 
 @dataclass(frozen=True)
@@ -276,7 +269,7 @@ def _documents(folders: dict[str, Path], names: list[str]) -> dict[str, dict[str
 
 def file_notes(folders: dict[str, Path]) -> list[FileNote]:
     """What the comparison worked around, per submission and task file (for the report)."""
-    docs = _class_documents(folders)
+    docs = class_documents(folders)
     return [FileNote(sid, name, note) for name in STUDENT_FILES for sid in sorted(docs[name])
             for note in docs[name][sid].notes]
 
@@ -311,7 +304,7 @@ def _drop_common(docs: dict[str, _Doc], class_size: int) -> None:
             fp.token_coverage = get_token_coverage(fp.hash_idx, fp.k, len(fp.filtered_code))
 
 
-def _class_documents(folders: dict[str, Path]) -> dict[str, dict[str, _Doc]]:
+def class_documents(folders: dict[str, Path]) -> dict[str, dict[str, _Doc]]:
     """The class's fingerprints, common idioms dropped. The last class's are kept (one
     class only) while its files are unchanged: tokenizing is the cost that grows with
     the class, and write_similarity needs the very fingerprints find_similar used."""
@@ -405,7 +398,7 @@ def find_similar(folders: dict[str, Path], threshold: float = DEFAULT_THRESHOLD)
     Ranked, most similar first, only pairs at or above threshold (pairs sharing no own
     code at all are never listed, whatever the threshold)."""
     check_threshold(threshold)
-    docs = _class_documents(folders)
+    docs = class_documents(folders)
     scores: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     shares: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)  # without the minimum
     common: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # own chars matched
@@ -449,7 +442,7 @@ def match_files(pair: SimilarPair, folders: dict[str, Path],
     """Every task file both submissions of ``pair`` hold, best match first, with the
     common spans of each side (what the side-by-side page highlights). ``folders`` is
     the whole class (the common idioms depend on it)."""
-    docs = docs if docs is not None else _class_documents(folders)
+    docs = docs if docs is not None else class_documents(folders)
     matches = []
     for name in STUDENT_FILES:
         a, b = docs[name].get(pair.first), docs[name].get(pair.second)
@@ -458,75 +451,6 @@ def match_files(pair: SimilarPair, folders: dict[str, Path],
         score, spans_a, spans_b = _compare(a, b, spans=True)
         matches.append(FileMatch(name, score, a.text, b.text, spans_a, spans_b))
     return sorted(matches, key=lambda m: (m.file not in pair.files, -m.score, m.file))
-
-
-# -- writing ------------------------------------------------------------------------------
-def write_similarity(pairs: list[SimilarPair], folders: dict[str, Path], out: Path,
-                     threshold: float = DEFAULT_THRESHOLD) -> list[SimilarPair]:
-    """Write OUT/similarity.json (all pairs: ids, score, files, threshold) and one
-    side-by-side page per pair OUT/similarity/<n>.html (both files' code next to each
-    other, matched regions highlighted, self-contained, CSP like the report,
-    autoescaped); return the pairs with href set. ``threshold`` is recorded as given (pass
-    the one find_similar used)."""
-    threshold = check_threshold(threshold)
-    out = Path(out)
-    pages = out / PAGES_DIR
-    pages.mkdir(parents=True, exist_ok=True)
-    docs = _class_documents(folders)
-    written = []
-    for number, pair in enumerate(pairs, start=1):
-        href = f"{PAGES_DIR}/{number}.html"
-        write_atomic(out / href, render_pair(pair, match_files(pair, folders, docs), threshold))
-        written.append(replace(pair, href=href))
-    for stale in pages.glob("*.html"):  # an earlier run's pages beyond this run's pairs
-        if stale.stem.isdigit() and not 1 <= int(stale.stem) <= len(pairs):
-            stale.unlink(missing_ok=True)
-    document = {
-        "threshold": threshold,
-        "method": {"tool": "copydetect", "noise_chars": NOISE_CHARS,
-                   "guarantee_chars": GUARANTEE_CHARS, "min_own_chars": MIN_OWN_CHARS,
-                   "common_above_holders": common_limit(len(folders)),
-                   "ignored": ["exercises/ (the stubs)", "solutions/ (the reference answers)"]},
-        "pairs": [{"first": p.first, "second": p.second, "score": p.score,
-                   "files": list(p.files), "href": p.href} for p in written],
-        "notes": [{"submission": sid, "file": name, "note": note} for name in STUDENT_FILES
-                  for sid in sorted(docs[name]) for note in docs[name][sid].notes],
-    }
-    write_atomic(out / JSON_NAME, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    return written
-
-
-# -- the side-by-side page ---------------------------------------------------------------
-@dataclass(frozen=True)
-class Segment:
-    """A run of one side's code, highlighted when the other side has it too."""
-
-    text: str
-    common: bool
-
-
-def segments(text: str, spans: tuple[tuple[int, int], ...],
-             plain_lines: frozenset[str] = frozenset()) -> list[Segment]:
-    """``text`` cut into common and other runs. Fingerprints are found in normalised code,
-    and mapping them back to the text stretches them over whatever the normalising set
-    aside (a stub's docstring next to a student's line): lines found verbatim in
-    ``plain_lines`` (the stub's and the reference's) and blank lines are never shown
-    as common."""
-    common = [False] * len(text)
-    for start, end in spans:
-        common[max(0, start):min(len(text), end)] = [True] * max(0, min(len(text), end) - max(0, start))
-    position = 0
-    for line in text.splitlines(keepends=True):
-        if not line.strip() or line.strip() in plain_lines:
-            common[position:position + len(line)] = [False] * len(line)
-        position += len(line)
-    cut: list[Segment] = []
-    start = 0
-    for index in range(1, len(text) + 1):
-        if index == len(text) or common[index] != common[start]:
-            cut.append(Segment(text[start:index], common[start]))
-            start = index
-    return cut or [Segment("", False)]
 
 
 @cache
@@ -538,57 +462,3 @@ def boilerplate_lines(name: str) -> frozenset[str]:
         if path.is_file():
             lines.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
     return frozenset(lines - {""})
-
-
-def render_pair(pair: SimilarPair, matches: list[FileMatch], threshold: float) -> str:
-    """One pair's page: for each task file both hold, the two versions side by side with
-    the common code highlighted. Student code and ids are autoescaped; the CSP pins our
-    inline CSS and allows nothing else (no script at all)."""
-    css = asset("similarity_pair.css")
-    files = [{"match": m,
-              "first": segments(m.first_text, m.first_spans, boilerplate_lines(m.file)),
-              "second": segments(m.second_text, m.second_spans, boilerplate_lines(m.file))}
-             for m in matches]
-    return environment().get_template("similarity_pair.html.j2").render(
-        pair=pair, files=files, threshold=threshold, css=css, csp=csp(css),
-        noise_chars=NOISE_CHARS)
-
-
-
-
-# -- staging a class ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class StagedClass:
-    folders: dict[str, Path]  # submission id -> a private folder holding its task files
-    skipped: dict[str, str]  # submission id -> the one-line reason it could not be staged
-
-
-def stage_class(submissions: Path, into: Path, exclude: Path | None = None) -> StagedClass:
-    """Copy every submission's task files out of SUBMISSIONS into ``into/<n>/`` with
-    grader.classroom.submissions (the same safe discovery and copying grading uses), so similarity
-    covers a whole class even when ``--resume`` grades only part of it. Bad submissions
-    are skipped with their reason; ``exclude`` (kata grade's OUT, when it lies inside
-    SUBMISSIONS) is no submission."""
-    folders: dict[str, Path] = {}
-    skipped: dict[str, str] = {}
-    found = [submission for submission in discover(Path(submissions))
-             if exclude is None or submission.source.resolve() != exclude.resolve()]
-    for number, submission in enumerate(found):
-        target = Path(into) / str(number)
-        try:
-            prepare(submission, target)
-        except BadSubmission as reason:
-            skipped[submission.id] = str(reason)
-            continue
-        except OSError as error:
-            skipped[submission.id] = f"could not be read ({error.strerror or error})"
-            continue
-        folders[submission.id] = target
-    return StagedClass(folders, skipped)
-
-
-@contextmanager
-def staged_class(submissions: Path, exclude: Path | None = None) -> Iterator[StagedClass]:
-    """stage_class into a temporary folder that is removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="kata-similarity-") as temp:
-        yield stage_class(submissions, Path(temp), exclude)

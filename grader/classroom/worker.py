@@ -2,11 +2,11 @@
 
 ``kata grade`` starts ``--jobs`` of them. Each keeps its warm sandbox across
 submissions (no 2-s import, no 5-s warm-up per student). It runs the hidden tests
-too (``tests/hidden/``): they count for their TODO. Protocol: one JSON job per
-line on stdin (``{"id", "exercises", "log"}``, optionally ``"tasks"``: the task numbers
-to run, default all; ``kata validate`` reruns one task), one JSON result per line on the
-original stdout (``KataRun.to_json()`` plus the job's ``id``, or ``{"id", "error"}``);
-everything else the process prints goes to stderr.
+too (``tests/hidden/``): they count for their TODO. Protocol (``grader.classroom.protocol``,
+framed by ``grader.core.jsonlines``): a ``Hello`` once warm, then one ``Job`` per line on
+stdin (``tasks``: the task numbers to run, None for all; ``kata validate`` reruns one task),
+one ``Reply`` per line on the original stdout; everything else the process prints goes to
+stderr.
 
 Run as ``python -m grader.classroom.worker --timeout S [--tmpdir DIR] [--lang LANG] [--allow-unconfined]``
 (the last: let its sandbox run student code below the isolation floor), with
@@ -19,18 +19,20 @@ this process only, not as ``$TMPDIR``: the sandbox's children keep their own.
 
 Where it is root on Linux, it first takes a mount namespace of its own, in which each
 case folder is a size-capped tmpfs (``grader.sandbox.quota``); ``kata grade`` starts it in
-a memory cgroup of its own (``grade.Worker``).
+a memory cgroup of its own (``grader.classroom.worker_handle.Worker``).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+
+from grader.classroom.protocol import Hello, Job, Reply
+from grader.core import jsonlines
 
 
 def main() -> None:
@@ -43,7 +45,9 @@ def main() -> None:
     from grader.sandbox import quota
 
     quota.enter_private_mounts()  # first: no thread may be running yet
-    seed = os.environ.pop("KATA_WORKER_SEED", "")
+    from grader.classroom.worker_handle import WORKER_SEED_ENV
+
+    seed = os.environ.pop(WORKER_SEED_ENV, "")
     if not seed:
         parser.error("$KATA_WORKER_SEED is not set")
     from grader.sandbox.confine import ALLOW_UNCONFINED_ENV
@@ -66,20 +70,20 @@ def main() -> None:
     isolation = shared_sandbox().wait_ready()
     if quota.missing():
         isolation = {**isolation, "missing": [*isolation.get("missing", []), quota.missing()]}
-    protocol.write(json.dumps({"ready": True, "isolation": isolation}) + "\n")
+    jsonlines.write(protocol, Hello(isolation).to_json())
     frozen = False
-    for line in sys.stdin:
-        job = json.loads(line)
+    while (message := jsonlines.read(sys.stdin)) is not None:
+        job = Job.from_json(message)
         extra = ["--kata-timeout", str(args.timeout), "--kata-seed", seed,
                  f"--kata-lang={args.lang}"]
-        if job.get("log"):
-            extra += ["--html", job["log"], "--self-contained-html"]
+        if job.log:
+            extra += ["--html", job.log, "--self-contained-html"]
         try:
-            run = run_kata(Path(job["exercises"]), tasks=job.get("tasks"), extra_args=extra, hidden=True)
-            reply = {"id": job["id"], **run.to_json()}
+            tasks = None if job.tasks is None else list(job.tasks)
+            reply = Reply(job.id, run_kata(Path(job.exercises), tasks=tasks, extra_args=extra, hidden=True))
         except Exception as error:  # noqa: BLE001 - reported for this submission only
-            reply = {"id": job["id"], "error": f"grader error: {type(error).__name__}: {error}"}
-        protocol.write(json.dumps(reply) + "\n")
+            reply = Reply(job.id, error=f"grader error: {type(error).__name__}: {error}")
+        jsonlines.write(protocol, reply.to_json())
         if not frozen:  # MLflow, pandas and the tests, loaded by the first submission, stay:
             gc.collect()  # pytest's own collections at each session's end skip them from now on
             gc.freeze()

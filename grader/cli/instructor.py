@@ -32,7 +32,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from grader.authoring.mistakes import MistakeError
     from grader.authoring.validate import validate
-    from grader.classroom.grade import GradingError
+    from grader.classroom.errors import GradingError
 
     console = Console(stderr=args.json)
     try:
@@ -147,7 +147,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     temp files gone): one line on stderr and exit 128 + the signal's number."""
     import signal
 
-    from grader.classroom.grade import Interrupted, interrupts
+    from grader.classroom.interrupts import Interrupted, interrupts
 
     try:
         with interrupts():
@@ -170,7 +170,8 @@ def _grade(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from grader.classroom.grade import GradeOptions, GradingError, grade
+    from grader.classroom.errors import GradingError
+    from grader.classroom.grade import GradeOptions, grade
 
     console = Console(stderr=True)
     options = GradeOptions(Path(args.submissions), Path(args.out), args.jobs or os.cpu_count() or 1,

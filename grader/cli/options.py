@@ -112,7 +112,7 @@ def add_task_name(parser, help: str, optional: bool = False) -> None:
 
 def add_allow_unconfined(parser: argparse.ArgumentParser, who: str = "grade") -> None:
     """``--allow-unconfined``, declared once for every verb that runs student code as
-    the instructor (``grader.classroom.grade.refuse_below_floor`` is what it lifts)."""
+    the instructor (``grader.classroom.errors.refuse_below_floor`` is what it lifts)."""
     parser.add_argument("--allow-unconfined", action="store_true",
                         help=f"{who} even where student code would run as root with no file-system "
                              "confinement (no namespaces, no Landlock, no uid of its own); refused "

@@ -53,6 +53,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.core.defaults import CALL_TIMEOUT_S, SEED_PATTERN
 from grader.core.manifest import grading_files
 from grader.core.paths import KIT_ROOT
 
@@ -99,10 +100,10 @@ def bundle_entries(seed: str, timeout: float, visibility: str,
     return sorted(entries)
 
 
-def export(out: Path, seed: str | None = None, timeout: float = 60.0,
+def export(out: Path, seed: str | None = None, timeout: float = CALL_TIMEOUT_S,
            visibility: str = "visible", allow_unconfined: bool = False) -> Bundle:
     """Write the Gradescope autograder bundle to ``out`` (a .zip), atomically."""
-    from grader.classroom.grade import SEED_PATTERN, new_seed
+    from grader.classroom.saved_run import new_seed
 
     if seed is not None and not SEED_PATTERN.fullmatch(seed):
         raise ExportError(f"--seed {seed!r}: use 1-64 letters, digits, '.', '_' or '-'")
@@ -131,32 +132,20 @@ def export(out: Path, seed: str | None = None, timeout: float = 60.0,
 
 
 # -- grading one submission ------------------------------------------------------------
-def grade_upload(upload: Path, seed: str, timeout: float, progress=print, allow_unconfined: bool = False):
-    """Grade the submission in ``upload`` as ``kata grade`` grades one of a class;
-    return its ``SubmissionResult`` and the kit facts (versions, seed, isolation)."""
-    from grader.classroom.grade import PROGRESS_DIR, ClassGrader, GradeOptions, grading_workspace
-    from grader.results.model import SubmissionResult
-    from grader.classroom.submissions import Submission
+def grade_upload(upload: Path, seed: str, timeout: float = CALL_TIMEOUT_S, progress=print,
+                 allow_unconfined: bool = False):
+    """Grade the submission in ``upload`` as ``kata grade`` grades one of a class
+    (``grader.classroom.grade.grade_submission``); return its ``SubmissionResult`` and
+    the kit facts (versions, seed, isolation)."""
+    from grader.classroom.grade import grade_submission
 
     def report(event, **data):
         if event == "isolation":
             missing = "; ".join(data["missing"]) or "none"
             progress(f"isolation: {data['level']} (missing: {missing})")
 
-    with tempfile.TemporaryDirectory(prefix="kata-gradescope-") as scratch:
-        out = Path(scratch) / "out"
-        (out / PROGRESS_DIR).mkdir(parents=True)
-        options = GradeOptions(upload.parent, out, jobs=1, timeout=timeout, logs=False, seed=seed,
-                               allow_unconfined=allow_unconfined)
-        grader = ClassGrader(options, report)
-        grader.seed = grader.kit["seed"] = seed
-        if not upload.is_dir():
-            return SubmissionResult(SUBMISSION_ID, "error", message="nothing was uploaded"), grader.kit
-        with grading_workspace() as workspace:
-            jobs = grader.prepare_all([Submission(SUBMISSION_ID, upload)], workspace / "staging")
-            if jobs:
-                grader.grade_all(jobs, workspace)
-        return grader.results[SUBMISSION_ID], grader.kit
+    return grade_submission(upload, seed, timeout, allow_unconfined=allow_unconfined, progress=report,
+                            submission_id=SUBMISSION_ID)
 
 
 # -- results.json ----------------------------------------------------------------------
@@ -276,7 +265,7 @@ def run(root: Path) -> int:
     """Grade ``root/submission`` with the bundle's settings and write
     ``root/results/results.json``. Exit 0 when graded (whatever the grade) or the upload
     was unusable; 1 when the autograder itself failed (a results.json says so)."""
-    from grader.classroom.grade import BelowFloor
+    from grader.classroom.errors import BelowFloor
 
     started = time.monotonic()
     results = root / "results" / "results.json"
@@ -285,7 +274,7 @@ def run(root: Path) -> int:
         config = json.loads((root / "source" / CONFIG_FILE).read_text(encoding="utf-8"))
         seed, visibility = str(config["seed"]), config.get("visibility", "visible")
         print(f"kata: grading {root / 'submission'} with seed {seed}", flush=True)
-        result, kit = grade_upload(root / "submission", seed, float(config.get("timeout", 60.0)),
+        result, kit = grade_upload(root / "submission", seed, float(config.get("timeout", CALL_TIMEOUT_S)),
                                    allow_unconfined=bool(config.get("allow_unconfined")))
         payload = results_json(result, kit, time.monotonic() - started, visibility)
     except BelowFloor as error:  # the instructor's to fix: said in full on stdout, which they see
