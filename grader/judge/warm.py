@@ -344,7 +344,7 @@ def serve(key: str) -> None:
     """Warm up, then run what is asked, one run at a time (pytest in the main thread),
     until ``IDLE_S`` pass without a request."""
     from grader.core.quiet import silence_mlflow
-    from grader.sandbox import shared_sandbox
+    from grader.judge.preload import shared_sandbox
 
     sandbox = shared_sandbox()  # first: the zygote's preload runs beside our imports
     sandbox.warm_up(["tracking"])  # models and the server when a run asks (the plugin does)

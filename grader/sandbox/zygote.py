@@ -15,12 +15,16 @@ never imports student code. Per call it forks two processes:
   resource limits, Landlock, a uid of its own without capabilities, an environment
   built from an allow-list; then it imports the student module and answers in JSON.
 
-Run as ``python -m grader.sandbox.zygote``.
+Run as ``python -m grader.sandbox.zygote [--preload MODULE]``: the sandbox knows no
+library and no lab; the module its starter names is imported before any fork (the
+judge's: ``grader.judge.preload``, see ``load_preload``).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import importlib
 import json
 import os
 import select
@@ -30,7 +34,8 @@ import tempfile
 import time
 import traceback
 
-from grader.sandbox import confine, linux, untrusted_tree
+from grader.core import jsonlines
+from grader.sandbox import confine, linux, probes, untrusted_tree
 from grader.sandbox.cgroups import CallGroup
 from grader.sandbox.words import english, from_child, said
 
@@ -47,128 +52,24 @@ GROUP_PREFIX = "kata-zygote-"  # + pid: groups of dead zygotes are removed at st
 KEEPER_NAMESPACES = linux.CLONE_NEWPID | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
 
 
-def preload() -> None:
-    """Import what every call needs, so that a forked child starts warm."""
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    import mlflow  # noqa: F401
-    import mlflow.models  # noqa: F401
-    import mlflow.pyfunc  # noqa: F401
-    import mlflow.sklearn  # noqa: F401
-    import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401
-    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-    import pandas  # noqa: F401
-    import sklearn.ensemble  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
-    import labkit  # noqa: F401
-    import labkit.registry  # noqa: F401
-    from grader.sandbox import probes  # noqa: F401
-    import grader.judge.oracle  # noqa: F401 - kit calls run where grader/ is not visible
-    import grader.judge.seeding  # noqa: F401
-    from grader.core.quiet import silence_mlflow
-    from grader.judge.store import remember_schema_head
-
-    silence_mlflow()
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    skip_requirement_inference()
-    write_skops_schema_compactly()
-    remember_schema_head()
+def load_preload(name: str | None):
+    """Import the module that whoever started this zygote named (``--preload``), let it
+    import what every call needs (its ``preload()``), and take the probes it offers
+    (``probes.extend``): all before the first fork, so that every call starts warm. The
+    sandbox itself knows no library and no lab; None: nothing is preloaded."""
+    if not name:
+        return None
+    module = importlib.import_module(name)
+    module.preload()
+    probes.extend(module)
+    return module
 
 
-_warmed: set[str] = set()
-
-
-def warm_up(parts) -> None:
-    """Walk once through the MLflow calls the lab makes, in a throwaway store.
-
-    MLflow imports a lot lazily: the tracking calls pull in IPython (databricks
-    checks) and SQLAlchemy's machinery (~1 s); logging and loading models pull in
-    skops, requirement checks and pyfunc loaders (~5 s). Every forked child would
-    pay that again. Doing it here, then resetting MLflow's global state, makes a
-    child's first call warm. ``parts`` picks what the session's tests need.
-    """
-    parts = set(parts) - _warmed
-    if not parts:
-        return
-    _warmed.update(parts)
-    import tempfile
-    from pathlib import Path
-
-    import mlflow
-    import mlflow.tracking.fluent as fluent
-    import numpy as np
-    import pandas as pd
-    from mlflow.models import infer_signature
-    from sklearn.tree import DecisionTreeRegressor
-
-    from grader.judge.store import new_store
-
-    with tempfile.TemporaryDirectory(prefix="kata-warm-up-") as scratch:
-        os.environ["MLFLOW_TRACKING_URI"] = new_store(Path(scratch))
-        previous = os.getcwd()
-        os.chdir(scratch)
-        try:
-            X = pd.DataFrame({"a": np.arange(8.0), "b": np.arange(8.0) ** 2})
-            model = DecisionTreeRegressor(max_depth=2).fit(X, X["a"])
-            mlflow.set_experiment("warm-up")
-            with mlflow.start_run(run_name="warm-up") as run:
-                mlflow.log_param("p", 1)
-                mlflow.log_params({"q": 2})
-                mlflow.log_metric("m", 1.0)
-                mlflow.log_metrics({"n": 2.0})
-                mlflow.set_tags({"t": "x"})
-                if "models" not in parts:
-                    return
-                mlflow.sklearn.log_model(
-                    model, name="model", signature=infer_signature(X, model.predict(X)),
-                    skops_trusted_types=["sklearn.tree._tree.Tree"],
-                )
-            client = mlflow.MlflowClient()
-            client.search_runs([run.info.experiment_id], order_by=["metrics.m DESC"])
-            version = mlflow.register_model(f"runs:/{run.info.run_id}/model", "warm-up")
-            client.set_model_version_tag("warm-up", version.version, "k", "v")
-            client.update_model_version("warm-up", version.version, description="d")
-            client.set_registered_model_alias("warm-up", "staging", version.version)
-            mlflow.pyfunc.load_model("models:/warm-up@staging").predict(X)
-        finally:
-            os.chdir(previous)
-            for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"):
-                os.environ.pop(name, None)
-            fluent._active_experiment_id = None
-            fluent._last_active_run_id.set(None)
-            fluent._last_logged_model_id.set(None)
-
-
-def skip_requirement_inference() -> None:
-    """``log_model`` without ``pip_requirements`` spends ~4 s in a subprocess inferring
-    them; in the sandbox the flavor's default requirements are recorded instead."""
-    import mlflow.models
-
-    def default_requirements(model_uri, flavor, fallback=None, **_):
-        return fallback or []
-
-    mlflow.models.infer_pip_requirements = default_requirements
-
-
-def write_skops_schema_compactly() -> None:
-    """skops writes a model's ``schema.json`` with ``indent=2``, which sends it through
-    Python's pure-Python JSON encoder: ~15 % of a ``log_model`` of a 100-tree forest.
-    In the sandbox it is written without indentation (the C encoder); the file holds
-    the same JSON and loads the same."""
-    import json
-    import types
-
-    try:
-        import skops.io._persist as persist
-    except ImportError:
-        return
-    if getattr(persist, "json", None) is json:
-        compact = types.ModuleType("json")
-        compact.__dict__.update(json.__dict__)
-        compact.dumps = lambda obj, indent=None, **options: json.dumps(obj, **options)
-        persist.json = compact
+def warm_up(preloaded, parts) -> None:
+    """Let the preload module walk through what the coming calls will do (its
+    ``warm_up(parts)``), so that a child does not pay for lazy imports again."""
+    if preloaded is not None and callable(getattr(preloaded, "warm_up", None)):
+        preloaded.warm_up(parts)
 
 
 # -- one call --------------------------------------------------------------------------
@@ -183,8 +84,6 @@ def _time_up(*_) -> None:
 def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
                   output_fd: int, mountpoint: str, group: CallGroup | None) -> None:
     """Confine this process as ``mechanisms`` allow, run the probe, answer; never returns."""
-    from grader.sandbox.probes import PROBES, error_kind
-
     status = 0
     try:
         for number in (signal.SIGTERM, signal.SIGALRM):
@@ -223,11 +122,11 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
         os._exit(71)
     try:
         try:
-            reply = {"ok": True, **PROBES[request["probe"]](request)}
+            reply = {"ok": True, **probes.PROBES[request["probe"]](request)}
         except BaseException as error:  # noqa: BLE001 - student code may raise anything
             reply = {
                 "ok": False,
-                "kind": error_kind(error),
+                "kind": probes.error_kind(error),
                 "error": f"{type(error).__name__}: {error}".strip().rstrip(":"),
                 "words": getattr(error, "words", None),  # checked by the judge (words.render)
                 "traceback": "".join(traceback.format_exception(error))[-16000:],  # the student frame may be deep
@@ -536,13 +435,16 @@ def self_test(zygote: Zygote) -> bool:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="the sandbox's zygote (started by grader.sandbox.client)")
+    parser.add_argument("--preload", metavar="MODULE", help="imported before any call is forked")
+    options = parser.parse_args()
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # library chatter must never corrupt the protocol
     if linux.IS_LINUX:  # the judge died: so do we (and our keepers clean up their calls)
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    preload()
+    preloaded = load_preload(options.preload)
     zygote = start_zygote()
 
     def stop(*_) -> None:  # no interpreter teardown (~1 s of MLflow's modules): just tidy up
@@ -561,12 +463,19 @@ def main() -> None:
             isolation["unconfined_allowed"] = True
         else:
             isolation["refused"] = refused
-    protocol.write(json.dumps({"ready": True, "pid": os.getpid(), "isolation": isolation}) + "\n")
+    jsonlines.write(protocol, {"ready": True, "pid": os.getpid(), "isolation": isolation})
     try:
-        for line in sys.stdin:
-            request = json.loads(line)
+        while True:
+            try:
+                request = jsonlines.read(sys.stdin)
+            except jsonlines.ProtocolError as error:  # the client's bug: it restarts us on this
+                jsonlines.write(protocol, {"outcome": "sandbox", "kind": "sandbox", "error": str(error),
+                                           "id": None})
+                continue
+            if request is None:
+                break
             if "warm_up" in request:
-                warm_up(request["warm_up"])
+                warm_up(preloaded, request["warm_up"])
                 continue
             try:
                 if "refused" in isolation:
@@ -576,7 +485,7 @@ def main() -> None:
             except Exception as error:  # noqa: BLE001 - report, keep serving
                 reply = {"outcome": "sandbox", "kind": "sandbox", "error": str(error)}
             reply["id"] = request.get("id")
-            protocol.write(json.dumps(reply) + "\n")
+            jsonlines.write(protocol, reply)
     finally:
         zygote.close()
 
