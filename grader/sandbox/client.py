@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.core import jsonlines
+from grader.core.defaults import CALL_TIMEOUT_S
 from grader.core.paths import KIT_ROOT
 from grader.core.quiet import QUIET_ENV
 from grader.sandbox import quota, untrusted_tree
@@ -39,7 +40,7 @@ ZYGOTE_LOCALE = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 class SandboxLimits:
     """Per-call limits; the one place their defaults live."""
 
-    timeout_s: float = 60.0
+    timeout_s: float = CALL_TIMEOUT_S
     memory_mb: int = 2048
     file_size_mb: int = 256
     tmp_mb: int = 256  # the private /tmp and /dev/shm, each
