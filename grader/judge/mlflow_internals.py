@@ -34,7 +34,7 @@ def skip_requirement_inference() -> None:
     def default_requirements(model_uri, flavor, fallback=None, **_):
         return fallback or []
 
-    mlflow.models.infer_pip_requirements = default_requirements
+    mlflow.models.infer_pip_requirements = default_requirements  # type: ignore[assignment]
 
 
 def write_skops_schema_compactly() -> None:
@@ -51,7 +51,10 @@ def write_skops_schema_compactly() -> None:
     if getattr(persist, "json", None) is json:
         compact = types.ModuleType("json")
         compact.__dict__.update(json.__dict__)
-        compact.dumps = lambda obj, indent=None, **options: json.dumps(obj, **options)
+        def dumps(obj, indent=None, **options):
+            return json.dumps(obj, **options)
+
+        compact.dumps = dumps  # type: ignore[attr-defined]
         persist.json = compact
 
 

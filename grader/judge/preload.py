@@ -73,7 +73,7 @@ def self_test() -> None:
     import labkit
 
     for module in (sklearn.tree, mlflow, labkit):
-        Path(module.__file__).read_bytes()
+        Path(str(module.__file__)).read_bytes()
     sklearn.tree.DecisionTreeRegressor(max_depth=1).fit([[0.0], [1.0]], [0.0, 1.0])
 
 

@@ -38,7 +38,8 @@ ZYGOTE_LOCALE = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Per-call limits; the one place their defaults live."""
+    """Per-call limits; the one place their defaults live (the timeout's is the kit's,
+    ``grader.core.defaults``, which the CLI and the Gradescope bundle share)."""
 
     timeout_s: float = CALL_TIMEOUT_S
     memory_mb: int = 2048
