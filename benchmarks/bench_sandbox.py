@@ -72,8 +72,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=15, help="calls per measurement (median)")
     calls = parser.parse_args().calls
     floor = import_floor()
-    zygote.preload()
-    zygote.warm_up(["tracking"])
+    preloaded = zygote.load_preload("grader.judge.preload")  # what the judge's zygote preloads
+    zygote.warm_up(preloaded, ["tracking"])
     exercises = tempfile.mkdtemp(prefix="kata-bench-")
     with open(os.path.join(exercises, "trivial.py"), "w") as handle:
         handle.write(TRIVIAL)

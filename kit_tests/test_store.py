@@ -46,8 +46,10 @@ def test_a_new_store_is_a_copy_whose_default_experiment_keeps_its_artifacts_besi
 def test_remembering_the_schema_head_still_refuses_a_store_of_another_schema(tmp_path):
     from mlflow import MlflowClient
 
-    store.remember_schema_head()
-    store.remember_schema_head()  # idempotent: memoized once
+    from grader.judge.mlflow_internals import cache_schema_head
+
+    cache_schema_head()
+    cache_schema_head()  # idempotent: memoized once
     good = store.new_store(tmp_path / "good")
     assert MlflowClient(good).search_experiments()  # a fresh store opens
     stale = store.new_store(tmp_path / "stale")
@@ -77,13 +79,14 @@ def test_a_store_mlflow_wrote_is_read_and_one_tampered_with_is_refused_in_one_li
     recursive query running for minutes) and other objects MLflow never makes."""
     import mlflow
 
+    from grader.judge.mlflow_internals import dispose_client_stores
+
     uri = store.new_store(tmp_path / "honest")
     client = mlflow.MlflowClient(uri, uri)
     run = client.create_run(client.create_experiment("e"), run_name="r")
     client.log_param(run.info.run_id, "p", "1")
     client.set_terminated(run.info.run_id)
-    for engine in (client._tracking_client.store.engine,):
-        engine.dispose()
+    dispose_client_stores(client)
     assert store.store_refusal(tmp_path / "honest" / store.STORE_FILE) == ""
     cases = {
         "view": ("DROP TABLE tags", "CREATE VIEW tags AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "

@@ -63,7 +63,7 @@ def main() -> None:
 
     from grader.core.quiet import silence_mlflow
     from grader.judge.runner import run_kata
-    from grader.sandbox import shared_sandbox
+    from grader.judge.preload import shared_sandbox
 
     silence_mlflow()
     shared_sandbox().warm_up(["tracking", "models"])

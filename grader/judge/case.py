@@ -27,6 +27,7 @@ from grader.core.paths import DATA_PATH
 from grader.sandbox import CallResult, Sandbox, SandboxLimits, quota, untrusted_tree, words
 from grader.sandbox.untrusted_tree import Overflow
 from grader.judge.shared_calls import SharedCalls
+from grader.judge.mlflow_internals import dispose_client_stores
 from grader.judge.store import new_store
 from grader.lab.todos import Todo, todo_by_id
 
@@ -127,12 +128,7 @@ class KataCase:
             # MLflow caches one store (and SQLAlchemy engine) per URI, and case folders
             # are stable: close the pooled connections, or the next test with this
             # folder would read the deleted database through them.
-            stores = [getattr(self.client._tracking_client, "store", None),
-                      getattr(self.client._get_registry_client(), "store", None)]
-            for store in stores:
-                engine = getattr(store, "engine", None)
-                if engine is not None:
-                    engine.dispose()
+            dispose_client_stores(self.client)
         self.sandbox.release_dir(self.dir)  # never raises; ``fixed_dir`` moves aside what stays
         inputs.forget(self.inputs)
         untrusted_tree.remove(self.inputs)
@@ -320,7 +316,7 @@ class KataCase:
 
     def excuse(self, *names: str) -> None:
         """Let this test's calls run with the slips of other TODOs excused (see
-        ``probes.EXCUSES``): e.g. ``model_logging`` for 3.1 and 3.2, whose runs must not
+        ``grader.judge.probes.EXCUSES``): e.g. ``model_logging`` for 3.1 and 3.2, whose runs must not
         depend on 3.3's ``log_model`` working."""
         self.excused.extend(names)
 

@@ -17,7 +17,8 @@ from grader.judge.case import KataCase, KataFeedback, KitError
 from grader.core.i18n import _
 from grader.core.paths import EXERCISES_DIR, KIT_ROOT, TESTS_DIR
 from grader.results.model import KIT_ERROR
-from grader.sandbox import Sandbox, SandboxLimits, shared_sandbox
+from grader.judge.preload import shared_sandbox
+from grader.sandbox import Sandbox, SandboxLimits
 from grader.judge.shared_calls import SharedCalls
 from grader.lab.todos import task_by_number, todo_by_id
 
@@ -243,9 +244,9 @@ def is_store_error(error: BaseException) -> bool:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Sandbox:
-    from grader.judge.store import remember_schema_head
+    from grader.judge.mlflow_internals import cache_schema_head
 
-    remember_schema_head()  # the judge opens a store per test
+    cache_schema_head()  # the judge opens a store per test
     return shared_sandbox()
 
 

@@ -62,20 +62,6 @@ def _build_template(path: Path) -> None:
         os.replace(draft, path)  # atomic: other processes building it never see half a file
 
 
-def remember_schema_head() -> None:
-    """Opening a SQLite store, MLflow checks its schema against the newest migration,
-    found by loading all ~70 migration scripts again every time (~15 ms a store, paid
-    by every sandboxed call and by the judge for every test). That answer depends only
-    on the installed MLflow: remember it for the process (and the children it forks)."""
-    from functools import cache
-
-    import mlflow.store.db.utils as db_utils
-
-    latest = getattr(db_utils, "_get_latest_schema_revision", None)
-    if latest is not None and not hasattr(latest, "cache_info"):
-        db_utils._get_latest_schema_revision = cache(latest)
-
-
 def new_store(directory: Path) -> str:
     """Create a fresh store in ``directory``; return its tracking (and registry) URI.
 

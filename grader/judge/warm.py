@@ -33,7 +33,6 @@ import fcntl
 import gc
 import hashlib
 import io
-import json
 import os
 import queue
 import signal
@@ -49,6 +48,7 @@ from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
+from grader.core import jsonlines
 from grader.core.manifest import kit_sha256
 from grader.core.paths import KIT_ROOT, PYTEST_INI, TESTS_DIR
 
@@ -196,20 +196,19 @@ def judge_connection(key: str) -> socket.socket:
     raise WarmUnavailable(f"the warm judge did not start (see {path.with_suffix('.log')})")
 
 
-def events(connection: socket.socket, timeout: float) -> Iterator[dict]:
-    connection.settimeout(timeout)
-    buffer = b""
+def events(stream: io.TextIOBase) -> Iterator[dict]:
+    """The judge's messages (``grader.core.jsonlines``) until it closes the connection;
+    ``WarmUnavailable`` when it stops answering within the socket's timeout."""
     while True:
-        while b"\n" not in buffer:
-            try:
-                chunk = connection.recv(1 << 16)
-            except TimeoutError:
-                raise WarmUnavailable("the warm judge stopped answering") from None
-            if not chunk:
-                return
-            buffer += chunk
-        line, buffer = buffer.split(b"\n", 1)
-        yield json.loads(line)
+        try:
+            event = jsonlines.read(stream)
+        except TimeoutError:
+            raise WarmUnavailable("the warm judge stopped answering") from None
+        except jsonlines.ProtocolError as error:
+            raise WarmUnavailable(f"the warm judge sent {error}") from None
+        if event is None:
+            return
+        yield event
 
 
 def judge_remotely(args: list[str]) -> Iterator[dict]:
@@ -220,8 +219,9 @@ def judge_remotely(args: list[str]) -> Iterator[dict]:
     for attempt in range(2):
         connection = judge_connection(key)
         try:
-            connection.sendall(json.dumps({"args": args}).encode() + b"\n")
-            stream = events(connection, ACK_TIMEOUT_S)
+            send(connection, {"args": args})
+            connection.settimeout(ACK_TIMEOUT_S)
+            stream = events(connection.makefile("r", encoding="utf-8", newline="\n"))
             first = next(stream, None)
         except (OSError, WarmUnavailable):
             first = None
@@ -237,7 +237,8 @@ def judge_remotely(args: list[str]) -> Iterator[dict]:
         if attempt:
             raise WarmUnavailable("the warm judge did not accept the run")
     with connection:
-        yield from events(connection, EVENT_TIMEOUT_S)
+        connection.settimeout(EVENT_TIMEOUT_S)
+        yield from stream  # the same reader: what it read ahead is not lost
 
 
 # -- the judge -------------------------------------------------------------------------
@@ -287,8 +288,9 @@ WARM_AFTER_S = 3  # after this long without a request (a quick rerun need not wa
 REQUEST_TIMEOUT_S = 10  # a client that connects must say what to run by then
 
 
-def send(connection: socket.socket, event: dict) -> None:
-    connection.sendall(json.dumps(event).encode() + b"\n")
+def send(connection: socket.socket, message: dict) -> None:
+    """One message either way on the socket (``grader.core.jsonlines``'s framing)."""
+    connection.sendall(jsonlines.encode(message).encode())
 
 
 def accept_runs(listener: socket.socket, runs: queue.Queue) -> None:
@@ -300,13 +302,13 @@ def accept_runs(listener: socket.socket, runs: queue.Queue) -> None:
             if not peer_is_me(connection):
                 raise ValueError("another user")
             connection.settimeout(REQUEST_TIMEOUT_S)
-            request = json.loads(connection.makefile("rb").readline() or b"{}")
+            request = jsonlines.read(connection.makefile("r", encoding="utf-8", newline="\n")) or {}
             args = request.get("args")
             if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
                 raise ValueError("not a run")
             connection.settimeout(None)
             send(connection, {"event": "accepted", "pid": os.getpid(), "queued": runs.qsize()})
-        except (OSError, ValueError):
+        except (OSError, ValueError, jsonlines.ProtocolError):
             connection.close()
             continue
         runs.put((connection, args))
@@ -344,7 +346,7 @@ def serve(key: str) -> None:
     """Warm up, then run what is asked, one run at a time (pytest in the main thread),
     until ``IDLE_S`` pass without a request."""
     from grader.core.quiet import silence_mlflow
-    from grader.sandbox import shared_sandbox
+    from grader.judge.preload import shared_sandbox
 
     sandbox = shared_sandbox()  # first: the zygote's preload runs beside our imports
     sandbox.warm_up(["tracking"])  # models and the server when a run asks (the plugin does)

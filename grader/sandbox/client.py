@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import json
 import os
 import select
 import shutil
@@ -16,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.core import jsonlines
+from grader.core.defaults import CALL_TIMEOUT_S
 from grader.core.paths import KIT_ROOT
 from grader.core.quiet import QUIET_ENV
 from grader.sandbox import quota, untrusted_tree
@@ -37,9 +38,10 @@ ZYGOTE_LOCALE = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Per-call limits; the one place their defaults live."""
+    """Per-call limits; the one place their defaults live (the timeout's is the kit's,
+    ``grader.core.defaults``, which the CLI and the Gradescope bundle share)."""
 
-    timeout_s: float = 60.0
+    timeout_s: float = CALL_TIMEOUT_S
     memory_mb: int = 2048
     file_size_mb: int = 256
     tmp_mb: int = 256  # the private /tmp and /dev/shm, each
@@ -81,10 +83,14 @@ class Sandbox:
     """One zygote process plus a private folder tree for the calls' working dirs.
 
     Started eagerly so that its ~2-s preload overlaps with the judge's own imports.
+    ``preload`` names the module its zygote imports before forking any call (what the
+    calls need, the probes they may ask for: see ``zygote.load_preload``); the sandbox
+    itself knows no library and no lab. None: a bare sandbox (``probes.PROBES`` only).
     """
 
-    def __init__(self, limits: SandboxLimits = SandboxLimits()):
+    def __init__(self, limits: SandboxLimits = SandboxLimits(), preload: str | None = None):
         self.limits = limits
+        self.preload = preload
         self.isolation: dict = {}  # confine.Mechanisms.to_json(), known once ready
         self.root = Path(tempfile.mkdtemp(prefix="kata-sandbox-"))
         self.root.chmod(0o711)  # children may traverse, not list
@@ -105,8 +111,11 @@ class Sandbox:
         env["MALLOC_ARENA_MAX"] = "2"
         kit_root = str(KIT_ROOT)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [kit_root, env.get("PYTHONPATH")]))
+        command = [sys.executable, "-m", "grader.sandbox.zygote"]
+        if self.preload:
+            command += ["--preload", self.preload]
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "grader.sandbox.zygote"],
+            command,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             cwd=self.root, env=env, text=True, bufsize=1,
         )
@@ -115,8 +124,7 @@ class Sandbox:
     def _ensure_ready(self) -> None:
         if self._ready:
             return
-        line = self._read_line(STARTUP_TIMEOUT_S)
-        hello = json.loads(line) if line else {}
+        hello = parse_reply(self._read_line(STARTUP_TIMEOUT_S)) or {}
         if not hello.get("ready"):
             raise SandboxError("the sandbox server did not start (is mlflow installed?)")
         self.isolation = hello["isolation"]
@@ -229,10 +237,10 @@ class Sandbox:
         return target
 
     def warm_up(self, parts) -> None:
-        """Ask the zygote to pre-import what these calls will need (see zygote.warm_up)."""
+        """Ask the zygote's preload module to walk through what these calls will need
+        (see ``zygote.warm_up``)."""
         with self._lock:
-            self._process.stdin.write(json.dumps({"warm_up": sorted(parts)}) + "\n")
-            self._process.stdin.flush()
+            jsonlines.write(self._process.stdin, {"warm_up": sorted(parts)})
 
     # -- calls ---------------------------------------------------------------------
     def run(self, probe: str, workdir: Path, env: dict[str, str] | None = None,
@@ -253,8 +261,7 @@ class Sandbox:
             self._ensure_ready()
             request["id"] = next(self._counter)
             try:
-                self._process.stdin.write(json.dumps(request) + "\n")
-                self._process.stdin.flush()
+                jsonlines.write(self._process.stdin, request)
             except (BrokenPipeError, ValueError):
                 self._restart()
                 return CallResult("crashed", error=english(said("server_stopped")),
@@ -279,7 +286,7 @@ class Sandbox:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([stdout], [], [], 0.5)
             if ready:
-                return stdout.readline()
+                return stdout.readline(jsonlines.MAX_LINE_BYTES + 1)
             if self._process.poll() is not None:
                 return ""
         return ""
@@ -300,21 +307,22 @@ class Sandbox:
 
 
 def parse_reply(line: str) -> dict | None:
+    """One line of the zygote's as its message; None for anything else (no line, or not
+    one JSON object: the caller restarts a zygote that says such things)."""
     try:
-        reply = json.loads(line) if line else None
-    except ValueError:
+        return jsonlines.decode(line) if line else None
+    except jsonlines.ProtocolError:
         return None
-    return reply if isinstance(reply, dict) else None
 
 
-_shared: Sandbox | None = None
+_shared: dict[str | None, Sandbox] = {}
 
 
-def shared_sandbox() -> Sandbox:
-    """The process's one sandbox: every pytest session run in this process (the
-    student's, ``kata validate``'s, the grader's) reuses its warm zygote."""
-    global _shared
-    if _shared is None:
-        _shared = Sandbox()
-        atexit.register(_shared.close)
-    return _shared
+def shared_sandbox(preload: str | None = None) -> Sandbox:
+    """The process's one sandbox for ``preload`` (see ``Sandbox``): every pytest session
+    run in this process (the student's, ``kata validate``'s, the grader's) reuses its
+    warm zygote. The judge asks for its own through ``grader.judge.preload``."""
+    if preload not in _shared:
+        _shared[preload] = Sandbox(preload=preload)
+        atexit.register(_shared[preload].close)
+    return _shared[preload]

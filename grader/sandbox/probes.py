@@ -1,7 +1,9 @@
 """Kit code that runs inside a sandboxed child, around the student's function.
 
 Each probe receives the request and returns a JSON-able value. The student module is
-imported here, in the child, never in the zygote or the judge. What went wrong travels
+imported here, in the child, never in the zygote or the judge. The sandbox's own probes
+know nothing of the lab (``self_test``, ``call``); whoever starts the sandbox names a
+preload module that adds its own (``extend``; the judge's: ``grader.judge.probes``). What went wrong travels
 to the judge as a *kind* (``error_kind``), a field of the reply: never as text a
 student's own exception could imitate.
 """
@@ -9,7 +11,6 @@ student's own exception could imitate.
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import sys
 from pathlib import Path
@@ -105,44 +106,12 @@ def described(value, why: str = "") -> dict:
     return {"value": None, "described": {"type": type(value).__name__, "repr": f"{text}{why}"}}
 
 
-def frame(records: dict):
-    import pandas as pd
-
-    return pd.DataFrame(records["data"], columns=records["columns"])
-
-
+# Excuses: patches applied in the child before the student module is imported, each
+# noting in ``EXCUSES_USED`` when it swallowed an exception (a call whose excuses
+# swallowed nothing behaved exactly as it would have without them). The sandbox has none
+# of its own: the preload module names them (``extend``).
+EXCUSES: dict = {}
 EXCUSES_USED: list[str] = []  # the excuses that swallowed an exception in this call
-
-
-def excuse_model_logging() -> None:
-    """Judging TODOs that do not own model logging (3.1, 3.2), a failing
-    ``mlflow.sklearn.log_model`` or ``infer_signature`` (3.3's job: e.g. no
-    ``skops_trusted_types`` for a tree model) returns None instead of raising, so the
-    function goes on to its other runs. The TODO that owns it is judged without this.
-    Each swallowed exception is noted in ``EXCUSES_USED``: a call whose excuses
-    swallowed nothing behaved exactly as it would have without them."""
-    import functools
-
-    import mlflow.models
-    import mlflow.models.signature
-    import mlflow.sklearn
-
-    def excused(function):
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            try:
-                return function(*args, **kwargs)
-            except Exception:  # noqa: BLE001 - the owning TODO reports it
-                EXCUSES_USED.append("model_logging")
-                return None
-        return wrapper
-
-    mlflow.sklearn.log_model = excused(mlflow.sklearn.log_model)
-    signature = excused(mlflow.models.infer_signature)
-    mlflow.models.infer_signature = mlflow.models.signature.infer_signature = signature
-
-
-EXCUSES = {"model_logging": excuse_model_logging}
 
 
 def call(request: dict):
@@ -156,85 +125,40 @@ def call(request: dict):
     return returned
 
 
-def call_with_frame(request: dict):
-    """Call the student function with a DataFrame built from ``request['frame']``. What
-    it returns is a request body (``build_request``): it must be what ``json.dumps`` (and
-    so ``requests.post(json=…)``) writes; ``to_json`` would quietly turn a numpy array in
-    it into a list, which no real client does."""
-    function = student_function(request)
-    value = function(frame(request["frame"]))
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError) as error:
-        return described(value, f" (json.dumps: {error})")
-    return answer(value)
-
-
-def predictions(model, rows: dict) -> list:
-    if not hasattr(model, "predict"):
-        raise with_words(WrongResult(), "no_predict", type=type(model).__name__)
-    return to_json(model.predict(frame(rows)))
-
-
-def call_then_predict(request: dict):
-    """Call the student function, which returns a model; predict ``request['frame']``."""
-    function = student_function(request)
-    model = function(*request.get("args", []), **request.get("kwargs", {}))
-    if model is None:
-        raise with_words(WrongResult(), "no_model")
-    return answer({"type": type(model).__module__ + "." + type(model).__name__,
-                   "predictions": predictions(model, request["frame"])})
-
-
-def load_model_and_predict(request: dict):
-    """Load the MLflow model at ``request['uri']`` (student-made) and predict with it."""
-    import mlflow.pyfunc
-    from mlflow.models import get_model_info
-
-    try:
-        info = get_model_info(request["uri"])
-    except Exception as error:  # noqa: BLE001 - nothing logged there: the TODO's own failure
-        return answer({"missing": True, "reason": f"{type(error).__name__}: {error}"})
-    model = mlflow.pyfunc.load_model(request["uri"])
-    return answer({
-        "missing": False,
-        "flavors": sorted(info.flavors),
-        "has_signature": info.signature is not None,
-        "predictions": predictions(model, request["frame"]),
-    })
-
-
-def kit(request: dict):
-    """Run trusted kit code (``grader.judge.seeding``) in the child's warm interpreter."""
-    from grader.judge.seeding import KIT_FUNCTIONS
-
-    return answer(KIT_FUNCTIONS[request["function"]](**request.get("kwargs", {})))
+SELF_TESTS: list = []  # the preload module's own checks (``extend``)
 
 
 def self_test(request: dict):
     """What the zygote runs once to see whether a confinement works here: the work
-    folder is writable, lazy imports and a model fit still work."""
+    folder is writable, lazy imports still work (then the preload module's own checks,
+    e.g. its libraries' files and a model fit)."""
     import os
 
-    import mlflow
-    import sklearn.tree
-
     # Read from disk as a lazy import would: a uid of its own must reach the standard
-    # library, site-packages and labkit/ along their real paths.
-    import labkit
-
-    for module in (os, sklearn.tree, mlflow, labkit):
-        Path(module.__file__).read_bytes()
+    # library along its real path (the preload module's libraries: its ``self_test``).
+    Path(os.__file__).read_bytes()
     Path("probe.txt").write_text("ok")
-    sklearn.tree.DecisionTreeRegressor(max_depth=1).fit([[0.0], [1.0]], [0.0, 1.0])
+    for check in SELF_TESTS:
+        check()
     return answer(Path("probe.txt").read_text())
 
 
 PROBES = {
     "self_test": self_test,
-    "kit": kit,
     "call": call,
-    "call_with_frame": call_with_frame,
-    "call_then_predict": call_then_predict,
-    "load_model_and_predict": load_model_and_predict,
 }
+
+
+def extend(preloaded) -> None:
+    """Take what the module the zygote preloaded offers its calls (all optional):
+    ``PROBES`` (more probes by name; the sandbox's own cannot be replaced), ``EXCUSES``
+    (see ``call``) and ``self_test`` (run by the self-test, in the child, after the
+    generic checks)."""
+    extra = dict(getattr(preloaded, "PROBES", {}))
+    taken = sorted(set(extra) & set(PROBES))
+    if taken:
+        raise ValueError(f"{preloaded.__name__} would replace the sandbox's probes {taken}")
+    PROBES.update(extra)
+    EXCUSES.update(getattr(preloaded, "EXCUSES", {}))
+    if callable(getattr(preloaded, "self_test", None)):
+        SELF_TESTS.append(preloaded.self_test)

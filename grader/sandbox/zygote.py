@@ -1,393 +1,59 @@
-"""The sandbox server: preload the heavy libraries once, fork a child per call.
+"""The sandbox server: preload once what its starter names, fork a call per request.
 
-Protocol: one JSON request per line on stdin, one JSON reply per line on the
-original stdout (see ``client.Sandbox``); the first line says which isolation
-mechanisms work here (``confine.Mechanisms``, found by trying them). This process
-never imports student code. Per call it forks two processes:
+Protocol (``grader.core.jsonlines``): one request per line on stdin, one reply per line
+on the original stdout (see ``client.Sandbox``); the first line says which isolation
+mechanisms work here (``confine.Mechanisms``, found by trying them: ``start_zygote``)
+and whether student code is refused (the floor). This process never imports student
+code. Per call it forks a keeper, which forks the student child (``grader.sandbox.call``).
 
-* a **keeper** (trusted kit code, never runs student code): with namespaces it
-  enters fresh pid/mount/net/IPC/UTS namespaces, forks the student child and waits
-  for it; when the zygote asks (SIGTERM: the time is up) or dies, it kills the
-  child, and with it every process of the call's pid namespace. Without namespaces
-  it is the subreaper of the call's leftovers and kills them by scanning.
-* a **student child**: a new root with only what it needs (``confine``), every file
-  descriptor closed but its result pipe (fd 3) and an unnamed output file (fds 1, 2),
-  resource limits, Landlock, a uid of its own without capabilities, an environment
-  built from an allow-list; then it imports the student module and answers in JSON.
-
-Run as ``python -m grader.sandbox.zygote``.
+Run as ``python -m grader.sandbox.zygote [--preload MODULE]``: the sandbox knows no
+library and no lab; the module its starter names is imported before any fork (the
+judge's: ``grader.judge.preload``, see ``load_preload``).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import importlib
 import json
 import os
-import select
 import signal
 import sys
 import tempfile
 import time
-import traceback
 
-from grader.sandbox import confine, linux, untrusted_tree
+from grader.core import jsonlines
+from grader.sandbox import confine, linux, probes, untrusted_tree
+from grader.sandbox.call import (KEEPER_GRACE_S, describe_exit, keeper, kill, output_tail, read_result,
+                                 read_status)
 from grader.sandbox.cgroups import CallGroup
 from grader.sandbox.words import english, from_child, said
 
-MAX_RESULT_BYTES = 16 * 1024 * 1024
-OUTPUT_TAIL_BYTES = 2000
-RESULT_FD = 3
-KEEPER_GRACE_S = 10  # the keeper's own backstop beyond the call's time limit
 # Caps the isolation level the zygote may use ("partial", "none"): for trying how the
 # kit behaves on a weaker platform (kit tests do), never needed in real use.
 MAX_LEVEL_ENV = "KATA_ISOLATION_MAX"
 GROUP_PREFIX = "kata-zygote-"  # + pid: groups of dead zygotes are removed at start
-# The keeper enters these; the student child then takes a mount namespace of its own,
-# so that its new root (pivot_root) never becomes the keeper's.
-KEEPER_NAMESPACES = linux.CLONE_NEWPID | linux.CLONE_NEWNET | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
 
 
-def preload() -> None:
-    """Import what every call needs, so that a forked child starts warm."""
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    import mlflow  # noqa: F401
-    import mlflow.models  # noqa: F401
-    import mlflow.pyfunc  # noqa: F401
-    import mlflow.sklearn  # noqa: F401
-    import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401
-    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-    import pandas  # noqa: F401
-    import sklearn.ensemble  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
-    import labkit  # noqa: F401
-    import labkit.registry  # noqa: F401
-    from grader.sandbox import probes  # noqa: F401
-    import grader.judge.oracle  # noqa: F401 - kit calls run where grader/ is not visible
-    import grader.judge.seeding  # noqa: F401
-    from grader.core.quiet import silence_mlflow
-    from grader.judge.store import remember_schema_head
-
-    silence_mlflow()
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    skip_requirement_inference()
-    write_skops_schema_compactly()
-    remember_schema_head()
-
-
-_warmed: set[str] = set()
-
-
-def warm_up(parts) -> None:
-    """Walk once through the MLflow calls the lab makes, in a throwaway store.
-
-    MLflow imports a lot lazily: the tracking calls pull in IPython (databricks
-    checks) and SQLAlchemy's machinery (~1 s); logging and loading models pull in
-    skops, requirement checks and pyfunc loaders (~5 s). Every forked child would
-    pay that again. Doing it here, then resetting MLflow's global state, makes a
-    child's first call warm. ``parts`` picks what the session's tests need.
-    """
-    parts = set(parts) - _warmed
-    if not parts:
-        return
-    _warmed.update(parts)
-    import tempfile
-    from pathlib import Path
-
-    import mlflow
-    import mlflow.tracking.fluent as fluent
-    import numpy as np
-    import pandas as pd
-    from mlflow.models import infer_signature
-    from sklearn.tree import DecisionTreeRegressor
-
-    from grader.judge.store import new_store
-
-    with tempfile.TemporaryDirectory(prefix="kata-warm-up-") as scratch:
-        os.environ["MLFLOW_TRACKING_URI"] = new_store(Path(scratch))
-        previous = os.getcwd()
-        os.chdir(scratch)
-        try:
-            X = pd.DataFrame({"a": np.arange(8.0), "b": np.arange(8.0) ** 2})
-            model = DecisionTreeRegressor(max_depth=2).fit(X, X["a"])
-            mlflow.set_experiment("warm-up")
-            with mlflow.start_run(run_name="warm-up") as run:
-                mlflow.log_param("p", 1)
-                mlflow.log_params({"q": 2})
-                mlflow.log_metric("m", 1.0)
-                mlflow.log_metrics({"n": 2.0})
-                mlflow.set_tags({"t": "x"})
-                if "models" not in parts:
-                    return
-                mlflow.sklearn.log_model(
-                    model, name="model", signature=infer_signature(X, model.predict(X)),
-                    skops_trusted_types=["sklearn.tree._tree.Tree"],
-                )
-            client = mlflow.MlflowClient()
-            client.search_runs([run.info.experiment_id], order_by=["metrics.m DESC"])
-            version = mlflow.register_model(f"runs:/{run.info.run_id}/model", "warm-up")
-            client.set_model_version_tag("warm-up", version.version, "k", "v")
-            client.update_model_version("warm-up", version.version, description="d")
-            client.set_registered_model_alias("warm-up", "staging", version.version)
-            mlflow.pyfunc.load_model("models:/warm-up@staging").predict(X)
-        finally:
-            os.chdir(previous)
-            for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"):
-                os.environ.pop(name, None)
-            fluent._active_experiment_id = None
-            fluent._last_active_run_id.set(None)
-            fluent._last_logged_model_id.set(None)
-
-
-def skip_requirement_inference() -> None:
-    """``log_model`` without ``pip_requirements`` spends ~4 s in a subprocess inferring
-    them; in the sandbox the flavor's default requirements are recorded instead."""
-    import mlflow.models
-
-    def default_requirements(model_uri, flavor, fallback=None, **_):
-        return fallback or []
-
-    mlflow.models.infer_pip_requirements = default_requirements
-
-
-def write_skops_schema_compactly() -> None:
-    """skops writes a model's ``schema.json`` with ``indent=2``, which sends it through
-    Python's pure-Python JSON encoder: ~15 % of a ``log_model`` of a 100-tree forest.
-    In the sandbox it is written without indentation (the C encoder); the file holds
-    the same JSON and loads the same."""
-    import json
-    import types
-
-    try:
-        import skops.io._persist as persist
-    except ImportError:
-        return
-    if getattr(persist, "json", None) is json:
-        compact = types.ModuleType("json")
-        compact.__dict__.update(json.__dict__)
-        compact.dumps = lambda obj, indent=None, **options: json.dumps(obj, **options)
-        persist.json = compact
-
-
-# -- one call --------------------------------------------------------------------------
-class TimeUp(Exception):
-    """The keeper was told (SIGTERM, SIGALRM) that the call must end now."""
-
-
-def _time_up(*_) -> None:
-    raise TimeUp
-
-
-def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
-                  output_fd: int, mountpoint: str, group: CallGroup | None) -> None:
-    """Confine this process as ``mechanisms`` allow, run the probe, answer; never returns."""
-    from grader.sandbox.probes import PROBES, error_kind
-
-    status = 0
-    try:
-        for number in (signal.SIGTERM, signal.SIGALRM):
-            signal.signal(number, signal.SIG_DFL)
-        if linux.IS_LINUX:
-            linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-        view = confine.View.from_request(request)
-        uid = request.get("uid")
-        if group is not None:
-            group.enter()  # before the new root hides /sys
-        if mechanisms.namespaces:
-            linux.unshare(linux.CLONE_NEWNS)
-            confine.enter_new_root(mountpoint, view, uid)
-        else:
-            os.setsid()  # its own process group: the keeper kills the group afterwards
-        null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)
-        os.dup2(output_fd, 1)
-        os.dup2(output_fd, 2)
-        os.dup2(result_fd, RESULT_FD)
-        os.closerange(RESULT_FD + 1, 1 << 16)  # the zygote's protocol pipes, anything else
-        confine.limit_resources(request["limits"], own_uid=mechanisms.own_uid)
-        if mechanisms.landlock_abi:
-            confine.apply_landlock(mechanisms.landlock_abi, view, mechanisms.namespaces)
-        if mechanisms.own_uid:
-            confine.drop_privileges(uid)
-        os.chdir(request["workdir"])
-        os.environ.clear()
-        os.environ.update(confine.call_environment(request, mechanisms.namespaces))
-        tempfile.tempdir = None  # the zygote's cached temp folder is not in this view
-        sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # not the work folder
-        sys.dont_write_bytecode = True
-    except BaseException as error:  # noqa: BLE001 - the kit failed, not the student
-        reply = {"ok": False, "kind": "sandbox", "error": f"{type(error).__name__}: {error}"}
-        _write_all(result_fd, json.dumps(reply).encode())
-        os._exit(71)
-    try:
-        try:
-            reply = {"ok": True, **PROBES[request["probe"]](request)}
-        except BaseException as error:  # noqa: BLE001 - student code may raise anything
-            reply = {
-                "ok": False,
-                "kind": error_kind(error),
-                "error": f"{type(error).__name__}: {error}".strip().rstrip(":"),
-                "words": getattr(error, "words", None),  # checked by the judge (words.render)
-                "traceback": "".join(traceback.format_exception(error))[-16000:],  # the student frame may be deep
-            }
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()  # os._exit below would drop what print() buffered
-            except BaseException:  # noqa: BLE001 - a closed or replaced stream
-                pass
-        payload = json.dumps(reply).encode()
-        if len(payload) > MAX_RESULT_BYTES:
-            payload = json.dumps({"ok": False, "error": english(said("too_large")),
-                                  "words": said("too_large")}).encode()
-        _write_all(RESULT_FD, payload)
-    except BaseException:  # noqa: BLE001
-        status = 70
-    finally:
-        os._exit(status)  # no atexit handlers: runs left open stay open, as returned
-
-
-def _write_all(fd: int, payload: bytes) -> None:
-    view = memoryview(payload)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def keeper(request: dict, mechanisms: confine.Mechanisms, result_fd: int, status_fd: int,
-           output_fd: int, mountpoint: str, group: CallGroup | None) -> None:
-    """Fork the student child, wait for it, make sure nothing of the call survives,
-    report the child's wait status on ``status_fd``; never returns."""
-    try:
-        os.setsid()
-        signal.signal(signal.SIGTERM, _time_up)
-        signal.signal(signal.SIGALRM, _time_up)
-        if linux.IS_LINUX:
-            linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGTERM)  # the zygote died: clean up
-            if mechanisms.namespaces:
-                linux.unshare(KEEPER_NAMESPACES)
-            else:
-                linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
-        kills_before = group.oom_kills() if group is not None else 0
-        child = os.fork()
-        if child == 0:
-            os.close(status_fd)
-            student_child(request, mechanisms, result_fd, output_fd, mountpoint, group)
-        os.close(result_fd)
-        os.close(output_fd)
-        signal.alarm(int(request["limits"]["timeout_s"]) + KEEPER_GRACE_S)
-        try:
-            _, status = os.waitpid(child, 0)
-        except TimeUp:
-            status = None
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.alarm(0)
-        if status is None:  # killing the pid namespace's first process kills them all
-            _kill(child, signal.SIGKILL)
-            _, status = os.waitpid(child, 0)
-        if not mechanisms.namespaces:
-            kill_leftovers(child)
-            if mechanisms.own_uid:
-                kill_uid(request["uid"])
-        out_of_memory = group is not None and group.oom_kills() > kills_before
-        _write_all(status_fd, f"{status} {int(out_of_memory)}".encode())
-    finally:
-        os._exit(0)
-
-
-def _kill(pid: int, number: int, group: bool = False) -> None:
-    try:
-        (os.killpg if group else os.kill)(pid, number)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def kill_leftovers(group: int) -> None:
-    """Without a pid namespace: kill the child's process group, then whatever was
-    re-parented to this keeper (its subreaper), until nothing is left."""
-    _kill(group, signal.SIGKILL, group=True)
-    me = str(os.getpid())
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        found = False
-        for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-            if entry.isdigit() and linux.proc_stat(entry)[1:2] == [me]:
-                found = True
-                _kill(int(entry), signal.SIGKILL)
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0]:
-                pass
-        except ChildProcessError:
-            if not found:
-                return
-        time.sleep(0.01)
-
-
-def kill_uid(uid: int) -> None:
-    """Without a pid namespace, a uid of its own is the call's other fence: kill every
-    process of that uid (a leftover that escaped the subreaper's scan by any route). A
-    throwaway child becomes the uid and signals -1: all processes of the uid but itself."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            confine.drop_privileges(uid)
-            os.kill(-1, signal.SIGKILL)
-        except BaseException:  # noqa: BLE001 - nothing of that uid left (ESRCH)
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:
-        pass
-
-
-def read_result(fd: int, deadline: float) -> tuple[bytes, bool]:
-    """Read the child's reply until EOF or the deadline; returns (data, timed_out)."""
-    chunks, size = [], 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return b"".join(chunks), True
-        ready, _, _ = select.select([fd], [], [], min(remaining, 0.5))
-        if not ready:
-            continue
-        data = os.read(fd, 1 << 16)
-        if not data:
-            return b"".join(chunks), False
-        size += len(data)
-        if size <= MAX_RESULT_BYTES + 1024:
-            chunks.append(data)
-
-
-def read_status(fd: int, timeout: float) -> tuple[int | None, bool]:
-    """The keeper's report: the child's wait status and whether the call ran out of
-    memory (its cgroup's OOM killer struck)."""
-    ready, _, _ = select.select([fd], [], [], timeout)
-    fields = (os.read(fd, 64) if ready else b"").split()
-    if len(fields) != 2 or not fields[0].lstrip(b"-").isdigit():
-        return None, False
-    return int(fields[0]), fields[1] == b"1"
-
-
-def output_tail(output) -> str:
-    output.seek(0, os.SEEK_END)
-    output.seek(max(0, output.tell() - OUTPUT_TAIL_BYTES))
-    return output.read().decode("utf-8", "replace")
-
-
-def describe_exit(status: int | None) -> dict | None:
-    """How the child ended without a result, as ``words``; None: it could not be waited for."""
-    if status is None:
+def load_preload(name: str | None):
+    """Import the module that whoever started this zygote named (``--preload``), let it
+    import what every call needs (its ``preload()``), and take the probes it offers
+    (``probes.extend``): all before the first fork, so that every call starts warm. The
+    sandbox itself knows no library and no lab; None: nothing is preloaded."""
+    if not name:
         return None
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else number
-        if number == signal.SIGXCPU:
-            return said("cpu_time")
-        return said("signal", signal=name)
-    return said("exit", code=os.WEXITSTATUS(status))
+    module = importlib.import_module(name)
+    module.preload()
+    probes.extend(module)
+    return module
+
+
+def warm_up(preloaded, parts) -> None:
+    """Let the preload module walk through what the coming calls will do (its
+    ``warm_up(parts)``), so that a child does not pay for lazy imports again."""
+    if preloaded is not None and callable(getattr(preloaded, "warm_up", None)):
+        preloaded.warm_up(parts)
 
 
 def failure(outcome: str, words: dict | None, fallback: str = "") -> dict:
@@ -445,11 +111,11 @@ class Zygote:
             data, timed_out = read_result(read_fd, started + timeout)
             os.close(read_fd)
             if timed_out:
-                _kill(pid, signal.SIGTERM)
+                kill(pid, signal.SIGTERM)
             status, out_of_memory = read_status(status_read, timeout + KEEPER_GRACE_S + 5)
             os.close(status_read)
             if status is None:  # the keeper hung: take it down with everything it holds
-                _kill(pid, signal.SIGKILL)
+                kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             reply: dict = {"duration_s": round(time.monotonic() - started, 3),
                            "output": output_tail(output)}
@@ -536,13 +202,16 @@ def self_test(zygote: Zygote) -> bool:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="the sandbox's zygote (started by grader.sandbox.client)")
+    parser.add_argument("--preload", metavar="MODULE", help="imported before any call is forked")
+    options = parser.parse_args()
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # library chatter must never corrupt the protocol
     if linux.IS_LINUX:  # the judge died: so do we (and our keepers clean up their calls)
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    preload()
+    preloaded = load_preload(options.preload)
     zygote = start_zygote()
 
     def stop(*_) -> None:  # no interpreter teardown (~1 s of MLflow's modules): just tidy up
@@ -561,12 +230,19 @@ def main() -> None:
             isolation["unconfined_allowed"] = True
         else:
             isolation["refused"] = refused
-    protocol.write(json.dumps({"ready": True, "pid": os.getpid(), "isolation": isolation}) + "\n")
+    jsonlines.write(protocol, {"ready": True, "pid": os.getpid(), "isolation": isolation})
     try:
-        for line in sys.stdin:
-            request = json.loads(line)
+        while True:
+            try:
+                request = jsonlines.read(sys.stdin)
+            except jsonlines.ProtocolError as error:  # the client's bug: it restarts us on this
+                jsonlines.write(protocol, {"outcome": "sandbox", "kind": "sandbox", "error": str(error),
+                                           "id": None})
+                continue
+            if request is None:
+                break
             if "warm_up" in request:
-                warm_up(request["warm_up"])
+                warm_up(preloaded, request["warm_up"])
                 continue
             try:
                 if "refused" in isolation:
@@ -576,7 +252,7 @@ def main() -> None:
             except Exception as error:  # noqa: BLE001 - report, keep serving
                 reply = {"outcome": "sandbox", "kind": "sandbox", "error": str(error)}
             reply["id"] = request.get("id")
-            protocol.write(json.dumps(reply) + "\n")
+            jsonlines.write(protocol, reply)
     finally:
         zygote.close()
 

@@ -1,0 +1,144 @@
+"""What the judge's sandbox preloads: the lab's libraries, its probes and its warm-up.
+
+The sandbox knows nothing of the lab: whoever starts it names a module for its zygote
+to import before forking any call (``python -m grader.sandbox.zygote --preload
+grader.judge.preload``), so that every call starts warm. This is the judge's. The zygote
+calls ``preload()`` once at start, ``warm_up(parts)`` when the judge asks, runs
+``self_test()`` in its throwaway call, and adds ``PROBES`` and ``EXCUSES`` to its own
+(``grader.sandbox.probes.extend``).
+
+Imported by the judge too (``shared_sandbox``): nothing heavy at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from grader.judge.probes import EXCUSES, PROBES
+
+if TYPE_CHECKING:
+    from grader.sandbox import Sandbox
+
+__all__ = ["EXCUSES", "PROBES", "preload", "self_test", "shared_sandbox", "warm_up"]
+
+
+def shared_sandbox() -> Sandbox:
+    """The process's sandbox for judging (the student's pytest, ``kata validate``, the
+    grader's workers, the warm judge): one zygote preloaded with this module."""
+    from grader.sandbox.client import shared_sandbox as shared
+
+    return shared(preload=__name__)
+
+
+def preload() -> None:
+    """Import what every call needs, so that a forked child starts warm; set what the
+    sandbox changes in MLflow for speed (``grader.judge.mlflow_internals``)."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import mlflow  # noqa: F401
+    import mlflow.models  # noqa: F401
+    import mlflow.pyfunc  # noqa: F401
+    import mlflow.sklearn  # noqa: F401
+    import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    import pandas  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import labkit  # noqa: F401
+    import labkit.registry  # noqa: F401
+    import grader.judge.oracle  # noqa: F401 - kit calls run where grader/ is not visible
+    import grader.judge.seeding  # noqa: F401
+    from grader.core.quiet import silence_mlflow
+    from grader.judge import mlflow_internals
+
+    silence_mlflow()
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    mlflow_internals.skip_requirement_inference()
+    mlflow_internals.write_skops_schema_compactly()
+    mlflow_internals.cache_schema_head()
+
+
+def self_test() -> None:
+    """The lab's part of the zygote's self-test (in the confined child): read the
+    libraries' files from disk as a lazy import would (a uid of its own must reach
+    site-packages and labkit/ along their real paths) and fit a model."""
+    from pathlib import Path
+
+    import mlflow
+    import sklearn.tree
+
+    import labkit
+
+    for module in (sklearn.tree, mlflow, labkit):
+        Path(str(module.__file__)).read_bytes()
+    sklearn.tree.DecisionTreeRegressor(max_depth=1).fit([[0.0], [1.0]], [0.0, 1.0])
+
+
+_warmed: set[str] = set()
+
+
+def warm_up(parts) -> None:
+    """Walk once through the MLflow calls the lab makes, in a throwaway store.
+
+    MLflow imports a lot lazily: the tracking calls pull in IPython (databricks
+    checks) and SQLAlchemy's machinery (~1 s); logging and loading models pull in
+    skops, requirement checks and pyfunc loaders (~5 s). Every forked child would
+    pay that again. ``parts`` picks what the session's tests need ("tracking",
+    "models").
+
+    It leaves nothing a call could see, through public API only: its experiment is
+    named in ``start_run`` (``set_experiment`` would make it the process's active one
+    for good), its environment variables are removed, and what MLflow remembers per
+    thread (the last run, the last logged model) it forgets in a forked child by itself
+    (``kit_tests/test_mlflow_internals.py`` checks both).
+    """
+    parts = set(parts) - _warmed
+    if not parts:
+        return
+    _warmed.update(parts)
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.tree import DecisionTreeRegressor
+
+    from grader.judge.store import new_store
+
+    with tempfile.TemporaryDirectory(prefix="kata-warm-up-") as scratch:
+        os.environ["MLFLOW_TRACKING_URI"] = new_store(Path(scratch))
+        previous = os.getcwd()
+        os.chdir(scratch)
+        try:
+            X = pd.DataFrame({"a": np.arange(8.0), "b": np.arange(8.0) ** 2})
+            model = DecisionTreeRegressor(max_depth=2).fit(X, X["a"])
+            client = mlflow.MlflowClient()
+            experiment = client.get_experiment_by_name("warm-up")
+            experiment_id = experiment.experiment_id if experiment else client.create_experiment("warm-up")
+            with mlflow.start_run(run_name="warm-up", experiment_id=experiment_id) as run:
+                mlflow.log_param("p", 1)
+                mlflow.log_params({"q": 2})
+                mlflow.log_metric("m", 1.0)
+                mlflow.log_metrics({"n": 2.0})
+                mlflow.set_tags({"t": "x"})
+                if "models" not in parts:
+                    return
+                mlflow.sklearn.log_model(
+                    model, name="model", signature=infer_signature(X, model.predict(X)),
+                    skops_trusted_types=["sklearn.tree._tree.Tree"],
+                )
+            client.search_runs([run.info.experiment_id], order_by=["metrics.m DESC"])
+            version = mlflow.register_model(f"runs:/{run.info.run_id}/model", "warm-up")
+            client.set_model_version_tag("warm-up", version.version, "k", "v")
+            client.update_model_version("warm-up", version.version, description="d")
+            client.set_registered_model_alias("warm-up", "staging", version.version)
+            mlflow.pyfunc.load_model("models:/warm-up@staging").predict(X)
+        finally:
+            os.chdir(previous)
+            for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"):
+                os.environ.pop(name, None)
