@@ -6,7 +6,7 @@ either changes every expected metric."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
@@ -31,8 +31,9 @@ class Split(NamedTuple):
     y_test: pd.Series
 
 
-def load_split(data_path: str | Path = DEFAULT_DATA_PATH) -> Split:
-    """Read the CSV and split it the one way every task and test uses."""
+def load_split(data_path: str | Path | IO[bytes] = DEFAULT_DATA_PATH) -> Split:
+    """Read the CSV (a path, or the judge's copy of its bytes) and split it the one way
+    every task and test uses."""
     frame = pd.read_csv(data_path)
     X_train, X_test, y_train, y_test = train_test_split(
         frame[FEATURES], frame[TARGET], test_size=TEST_SIZE, random_state=RANDOM_STATE

@@ -161,8 +161,8 @@ def is_hidden_test(path: Path, tests: Path) -> bool:
     if not HIDDEN_MARK.search(source):
         return False
     for node in ast.parse(source).body:
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        if any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in targets) and \
+        if isinstance(node, ast.Assign) and \
+                any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets) and \
                 HIDDEN_MARK.search(ast.get_source_segment(source, node.value) or ""):
             return True
     raise ReleaseError(f"tests/{relative.as_posix()} marks some tests hidden: move them to "
@@ -272,8 +272,8 @@ def release(out: Path, force: bool = False, kit: Path = KIT_ROOT) -> Release:
         result.checked = sorted(bodies, key=list(todo_by_id()).index)
         leaks = find_leaks(out, bodies)
         if leaks:
-            path, todo_id = leaks[0]
-            raise ReleaseError(f"{path} contains the solution of TODO {todo_id} "
+            leaked, todo_id = leaks[0]
+            raise ReleaseError(f"{leaked} contains the solution of TODO {todo_id} "
                                f"({len(leaks)} leak(s)); nothing was released")
     except BaseException:  # no half release: OUT was empty (but .git) before
         shutil.rmtree(out) if created else empty(out)

@@ -162,8 +162,8 @@ def validate(progress=lambda message: None, workers: int | None = None,
     """Run the whole validation on ``workers`` kata workers (default: one per core)."""
     mistakes = load_mistakes()  # a malformed mistakes.toml fails before any test runs
     todos = load_todos()
-    with tempfile.TemporaryDirectory(prefix="kata-validate-") as scratch:
-        scratch = Path(scratch)
+    with tempfile.TemporaryDirectory(prefix="kata-validate-") as scratch_name:
+        scratch = Path(scratch_name)
         scratch.chmod(0o711)  # a sandbox's own uid traverses to its folders under tmp/
         jobs = [Job("reference solutions", write_variant(scratch / "solutions", ())),
                 Job("stubs", write_variant(scratch / "stubs", ALL))]

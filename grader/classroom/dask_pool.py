@@ -52,6 +52,7 @@ from grader.classroom.protocol import GradeTask, Job, Reply, TaskAnswer
 from grader.classroom.saved_run import file_stem
 
 if TYPE_CHECKING:
+    from distributed import Client, LocalCluster
     from distributed.security import Security
 
 INSTALL_HINT = 'pip install "mlflow-kata[cluster]" (in a checkout of the kit: pip install -e ".[cluster]")'
@@ -164,11 +165,11 @@ def client_security(spec: SchedulerSpec, options: GradeOptions) -> "Security | N
     except (ImportError, ValueError) as error:
         raise GradingError(f"--scheduler {spec}: cannot use TLS: {error}") from None
     named = given
-    if not given:
-        named = {"distributed.comm.tls.ca-file": security.tls_ca_file,
-                 "distributed.comm.tls.client.cert": security.tls_client_cert,
-                 "distributed.comm.tls.client.key": security.tls_client_key}
-        if not (security.tls_ca_file and security.tls_client_cert):
+    if not given:  # Security sets these fields through __slots__: unseen by the type checker
+        named = {"distributed.comm.tls.ca-file": security.tls_ca_file,  # type: ignore[attr-defined]
+                 "distributed.comm.tls.client.cert": security.tls_client_cert,  # type: ignore[attr-defined]
+                 "distributed.comm.tls.client.key": security.tls_client_key}  # type: ignore[attr-defined]
+        if not (security.tls_ca_file and security.tls_client_cert):  # type: ignore[attr-defined]
             raise GradingError(f"--scheduler {spec}: no TLS credentials to reach it with: pass --tls-ca-file, "
                                "--tls-cert and --tls-key, or set Dask's distributed.comm.tls.ca-file, "
                                ".client.cert and .client.key")
@@ -192,8 +193,8 @@ class DaskPool:
         self.grader = grader
         self.settings = grader.worker_settings()
         self.topic = f"mlflow-kata-begin-{secrets.token_hex(6)}"
-        self.cluster = None
-        self.client = None
+        self.cluster: LocalCluster | None = None
+        self.client: Client | None = None
         self.futures: dict = {}
         self.sent: dict[str, str] = {}  # task key -> sha256 of the submission's zip it carries
         self.workspace = workspace
@@ -201,7 +202,7 @@ class DaskPool:
         self.began: Counter[str] = Counter()  # submission id -> workers that began grading it
         self.resent: Counter[str] = Counter()  # submission id -> times sent again (see send_again)
 
-    def connect(self):
+    def connect(self) -> Client:
         """A client of ``local:N``'s new cluster (TLS on 127.0.0.1, its credentials made
         here and known to nobody else) or of the scheduler at ``--scheduler``'s address."""
         from distributed import Client, LocalCluster
@@ -238,11 +239,11 @@ class DaskPool:
             env = kata_worker_env()
             self.server = start_model_server(self.workspace / "served-model", env)
             server_url = env.get(SERVER_ENV)  # None if it failed: each worker then tries its own
-        self.client = self.connect()
-        self.client.register_plugin(KataWorkerPlugin(), name=PLUGIN_NAME)
-        self.client.subscribe_topic(self.topic, self.announce)
+        client = self.client = self.connect()
+        client.register_plugin(KataWorkerPlugin(), name=PLUGIN_NAME)
+        client.subscribe_topic(self.topic, self.announce)
         try:
-            self.client.wait_for_workers(1, timeout=WORKERS_WAIT_S)
+            client.wait_for_workers(1, timeout=WORKERS_WAIT_S)
         except TimeoutError:
             raise GradingError(f"the Dask scheduler at {self.spec} has had no worker for "
                                f"{WORKERS_WAIT_S} s: start some (dask worker {self.spec})") from None
@@ -254,7 +255,7 @@ class DaskPool:
             """Keep as many submissions in flight as the workers have threads (at least
             one): no worker hoards a queue, and a worker's death touches few submissions
             (those only waiting on it are sent again: ``send_again``)."""
-            room = max(1, sum(self.client.nthreads().values())) - len(self.futures)
+            room = max(1, sum(client.nthreads().values())) - len(self.futures)
             if waiting and room > 0 and self.server is not None:  # local:N: one server for all
                 with contextlib.suppress(Exception):  # its failure reaches the bonus TODOs
                     self.server.ensure_alive()
@@ -267,7 +268,7 @@ class DaskPool:
                                  topic=self.topic, model_server=server_url)
                 key = f"kata-grade-{file_stem(job.id)}-{secrets.token_hex(4)}"
                 self.sent[key] = task.exercises_sha256
-                future = self.client.submit(grade_task, task.to_json(), key=key, pure=False)
+                future = client.submit(grade_task, task.to_json(), key=key, pure=False)
                 self.futures[future] = job
                 done.add(future)
                 room -= 1

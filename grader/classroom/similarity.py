@@ -324,7 +324,7 @@ _last_class: tuple[tuple, dict[str, dict[str, _Doc]]] | None = None
 
 def _signature(folders: dict[str, Path]) -> tuple:
     """Which task files make up the class, as they are now (identity, size, change time)."""
-    items = []
+    items: list[tuple] = []
     for sid in sorted(folders):
         for name in STUDENT_FILES:
             path = Path(folders[sid]) / name
@@ -405,6 +405,8 @@ def find_similar(folders: dict[str, Path], threshold: float = DEFAULT_THRESHOLD)
     for name in STUDENT_FILES:
         for first, second in _candidates(docs[name]):
             a, b = docs[name][first].fingerprint, docs[name][second].fingerprint
+            if a is None or b is None:
+                continue  # never: _candidates pairs only files with a fingerprint
             both = (matched(a, b), matched(b, a))
             common[(first, second)][0] += both[0]
             common[(first, second)][1] += both[1]

@@ -107,7 +107,7 @@ def discover(folder: Path) -> list[Submission]:
             ids[child] = child.name
     found = []
     for child, reason in entries:
-        notes = ()
+        notes: tuple[str, ...] = ()
         twins = sorted(other.name for other in ids if other != child and short_id(other) == short_id(child))
         if twins and not reason:
             notes = (_("{name} and {twins} are both in the submissions folder: graded separately, "
@@ -404,7 +404,7 @@ def zip_entry_count(archive: Path) -> int | None:
     try:
         with archive.open("rb") as handle:
             end = end_record(handle)
-        return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else None
+        return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else None  # type: ignore[attr-defined]  # private, not in typeshed
     except Exception:  # noqa: BLE001 — a damaged zip is reported by ZipFile itself
         return None
 

@@ -26,6 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from grader.core.paths import DATA_PATH
@@ -43,7 +44,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def kit_bin_path(env: dict[str, str]) -> str:
+def kit_bin_path(env: Mapping[str, str]) -> str:
     """``$PATH`` with the kit's interpreter folder first: mlflow runs ``uvicorn`` from
     PATH, which misses the virtualenv's when ``kata`` is run by its full path."""
     kit_bin = str(Path(sys.executable).parent)  # not resolved: the venv's bin, not /usr/bin
@@ -188,9 +189,9 @@ class ModelServerClient:
 
 
 class ModelServer(ModelServerClient):
-    """``mlflow models serve`` for the model saved at ``model_dir``."""
+    """``mlflow models serve`` for the model saved at ``model_dir`` (or a ``models:/`` URI)."""
 
-    def __init__(self, model_dir: Path, log_path: Path):
+    def __init__(self, model_dir: Path | str, log_path: Path):
         self.port = free_port()
         super().__init__(f"http://127.0.0.1:{self.port}")
         self.model_dir, self.log_path = model_dir, log_path

@@ -42,7 +42,7 @@ class Content:
         return isinstance(other, Content) and other.digest == self.digest
 
 
-def fitted(kind: str, data_path: Path, rows: slice = slice(None), **params):
+def fitted(kind: str, data_path: Path | str, rows: slice = slice(None), **params):
     """``kind(**params)`` fitted on the training rows of ``data_path`` (optionally a slice)."""
     content = Content(inputs.read(data_path))
     return _fitted(kind, content, rows.start, rows.stop, json.dumps(params, sort_keys=True))

@@ -199,11 +199,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     test's own code) is reported as ``error`` with ``kit error: …``."""
     report = yield
     excinfo = call.excinfo
+    marker = item.get_closest_marker("todo")
     if (not report.failed or excinfo is None or excinfo.errisinstance(pytest.fail.Exception)
-            or item.get_closest_marker("todo") is None):
+            or marker is None):
         return report
     case = getattr(item, "funcargs", {}).get("case")
-    todo_id = item.get_closest_marker("todo").args[0]
+    todo_id = marker.args[0]
     text = (str(excinfo.value).strip().splitlines() or [""])[0]
     if isinstance(case, KataCase) and case.student_ran and is_store_error(excinfo.value):
         message = f"TODO {todo_id}: " + _(

@@ -45,7 +45,8 @@ def excuse_model_logging() -> None:
                 return None
         return wrapper
 
-    mlflow.sklearn.log_model = excused(mlflow.sklearn.log_model)
+    # mlflow types its flavour modules as LazyLoader objects, which have no log_model
+    mlflow.sklearn.log_model = excused(mlflow.sklearn.log_model)  # type: ignore[attr-defined]
     signature = excused(mlflow.models.infer_signature)
     mlflow.models.infer_signature = mlflow.models.signature.infer_signature = signature
 

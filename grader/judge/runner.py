@@ -18,8 +18,10 @@ import contextlib
 import io
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +40,7 @@ STATUS_RANK = {Status.PASS: 0, Status.FAIL: 1, Status.TIMEOUT: 2, Status.ERROR: 
 MESSAGE_CHARS = 2000  # of a TODO's message: it quotes what the student's store holds
 
 
-def first_message(report: pytest.TestReport) -> str:
+def first_message(report: pytest.TestReport | pytest.CollectReport) -> str:
     """The failure's first line: ``TODO x.y: expected …, but MLflow holds …``, cut to
     ``MESSAGE_CHARS`` (results.json, reports and clusters never carry a flood)."""
     text = report.longreprtext.strip()
@@ -91,7 +93,7 @@ class TodoCollector:
         self.durations[todo_id] += report.duration
         if report.passed or report.skipped:
             return
-        properties = dict(report.user_properties)
+        properties: dict[str, Any] = dict(report.user_properties)  # what the plugin recorded
         status = Status(properties.get("kata_status", Status.FAIL))
         if report.when != "call" and status is Status.FAIL:
             status = Status.ERROR  # set-up or tear-down broke: not the TODO's assertion
@@ -123,7 +125,7 @@ def kata_test_files(tasks: list[int] | None = None, hidden: bool = False) -> lis
     return files
 
 
-def run_kata(exercises: Path, tasks: list[int] | None = None, extra_args: list[str] = (),
+def run_kata(exercises: Path, tasks: list[int] | None = None, extra_args: Sequence[str] = (),
              quiet: bool = True, hidden: bool = False, warm: bool = False) -> KataRun:
     """Run the kata tests of ``tasks`` (default: all) against ``exercises``; with
     ``hidden``, their hidden tests too (see the module docstring). With ``warm`` (a

@@ -5,6 +5,8 @@ so the judge never pays for importing MLflow's model machinery.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import mlflow
 import mlflow.sklearn
 from mlflow.models import infer_signature
@@ -14,7 +16,7 @@ from labkit import evaluate, load_split
 PIP_REQUIREMENTS = ["mlflow", "scikit-learn", "pandas"]
 
 
-def fit_on_slice(data_path: str, start: int, stop: int):
+def fit_on_slice(data_path: str, start: int, stop: int | None):
     """A cheap model whose predictions differ per slice of the training rows; the very
     fit the tests expect (``grader.judge.oracle``), so seeding and judging cannot drift."""
     from grader.judge.oracle import fitted
@@ -78,7 +80,7 @@ def save_served_model(data_path: str, path: str) -> str:
     return path
 
 
-KIT_FUNCTIONS = {
+KIT_FUNCTIONS: dict[str, Callable[..., object]] = {
     "seed_comparison": seed_comparison,
     "seed_staging": seed_staging,
     "save_served_model": save_served_model,

@@ -138,8 +138,8 @@ def store_refusal(database: Path) -> str:
         if found != expected:
             extra = [f"{kind} {name!r}" for kind, name, _, _ in sorted(set(found) - set(expected))]
             gone = [f"{kind} {name!r}" for kind, name, _, _ in sorted(set(expected) - set(found))]
-            what = ("; ".join(filter(None, [extra and "added or changed: " + ", ".join(extra[:3]),
-                                            gone and "missing: " + ", ".join(gone[:3])])))
+            what = ("; ".join(filter(None, ["added or changed: " + ", ".join(extra[:3]) if extra else "",
+                                            "missing: " + ", ".join(gone[:3]) if gone else ""])))
             return f"the MLflow store's schema is not MLflow's ({what})"
         tables = [name for kind, name, _, _ in expected if kind == "table"]
         with _read_only(database) as connection:

@@ -47,6 +47,7 @@ import time
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import IO
 
 from grader.core import jsonlines
 from grader.core.manifest import kit_sha256
@@ -196,7 +197,7 @@ def judge_connection(key: str) -> socket.socket:
     raise WarmUnavailable(f"the warm judge did not start (see {path.with_suffix('.log')})")
 
 
-def events(stream: io.TextIOBase) -> Iterator[dict]:
+def events(stream: IO[str]) -> Iterator[dict]:
     """The judge's messages (``grader.core.jsonlines``) until it closes the connection;
     ``WarmUnavailable`` when it stops answering within the socket's timeout."""
     while True:

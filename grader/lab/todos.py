@@ -102,7 +102,8 @@ def _todo(row: dict, path: Path) -> Todo:
     if len(levels["hints_en"]) != len(levels["hints_es"]):
         raise ValueError(f"{where}: hints_en has {len(levels['hints_en'])} levels, "
                          f"hints_es {len(levels['hints_es'])}")
-    return Todo(**row, hint_en=levels["hints_en"][0], hint_es=levels["hints_es"][0], **levels)
+    return Todo(**row, hint_en=levels["hints_en"][0], hint_es=levels["hints_es"][0],
+                hints_en=levels["hints_en"], hints_es=levels["hints_es"])
 
 
 @cache

@@ -52,6 +52,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grader.core.defaults import CALL_TIMEOUT_S, SEED_PATTERN
 from grader.core.manifest import grading_files
@@ -179,7 +180,7 @@ def results_json(result, kit: dict, execution_time: float, visibility: str = "vi
     from grader.results.model import Status, TodoResult, caused_by_kit, score
     from grader.lab.todos import load_todos, task_by_number
 
-    payload = {"score": 0.0, "execution_time": int(round(execution_time)), "output": "",
+    payload: dict[str, Any] = {"score": 0.0, "execution_time": int(round(execution_time)), "output": "",
                "output_format": "text", "test_output_format": "text", "test_name_format": "text",
                "visibility": visibility, "stdout_visibility": "hidden",
                "extra_data": {"id": result.id, "status": result.status, "seed": kit.get("seed"),

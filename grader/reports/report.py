@@ -230,7 +230,7 @@ def hardest(lines: list[dict], limit: int = HARDEST_LISTED) -> list[dict]:
 def duration_stats(graded: list[Row], index: int) -> tuple[float | None, float | None]:
     """Median and max ``duration_s`` of TODO ``index`` over the graded rows that carry
     one (results saved before times were recorded have none): ``(None, None)`` if none."""
-    times = [row.cells[index].duration_s for row in graded if row.cells[index].duration_s is not None]
+    times = [seconds for row in graded if (seconds := row.cells[index].duration_s) is not None]
     return (statistics.median(times), max(times)) if times else (None, None)
 
 

@@ -55,12 +55,11 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
         if linux.IS_LINUX:
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         view = confine.View.from_request(request)
-        uid = request.get("uid")
         if group is not None:
             group.enter()  # before the new root hides /sys
         if mechanisms.namespaces:
             linux.unshare(linux.CLONE_NEWNS)
-            confine.enter_new_root(mountpoint, view, uid)
+            confine.enter_new_root(mountpoint, view, request["uid"])
         else:
             os.setsid()  # its own process group: the keeper kills the group afterwards
         null = os.open(os.devnull, os.O_RDWR)
@@ -73,7 +72,7 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
         if mechanisms.landlock_abi:
             confine.apply_landlock(mechanisms.landlock_abi, view, mechanisms.namespaces)
         if mechanisms.own_uid:
-            confine.drop_privileges(uid)
+            confine.drop_privileges(request["uid"])
         os.chdir(request["workdir"])
         os.environ.clear()
         os.environ.update(confine.call_environment(request, mechanisms.namespaces))
@@ -208,7 +207,8 @@ def kill_uid(uid: int) -> None:
 
 def read_result(fd: int, deadline: float) -> tuple[bytes, bool]:
     """Read the child's reply until EOF or the deadline; returns (data, timed_out)."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

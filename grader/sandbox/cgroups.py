@@ -100,7 +100,9 @@ class CallGroup:
         for name in os.listdir(os.path.dirname(sample.folders[0])):
             pid = name[len(prefix):].split("-")[0] if name.startswith(prefix) else ""
             if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-                CallGroup.named(name).remove(kill=False)
+                group = CallGroup.named(name)
+                if group is not None:  # looked up afresh, like sample
+                    group.remove(kill=False)
 
     @staticmethod
     def create(name: str, memory_bytes: int, processes: int) -> "CallGroup | None":
@@ -214,7 +216,7 @@ def _kill_members(folders: list[str], patience_s: float = 3.0) -> None:
 
     deadline = time.monotonic() + patience_s
     while True:
-        pids = set()
+        pids: set[int] = set()
         for folder in folders:
             try:
                 with open(os.path.join(folder, "cgroup.procs")) as handle:

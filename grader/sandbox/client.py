@@ -97,7 +97,7 @@ class Sandbox:
         self._counter = itertools.count(1)
         self._mounts: set[Path] = set()  # case folders with a quota (tmpfs mounts), see fixed_dir
         self._lock = threading.RLock()
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[str]  # the zygote, from _start on
         self._start()
 
     # -- lifecycle -----------------------------------------------------------------
@@ -240,7 +240,9 @@ class Sandbox:
         """Ask the zygote's preload module to walk through what these calls will need
         (see ``zygote.warm_up``)."""
         with self._lock:
-            jsonlines.write(self._process.stdin, {"warm_up": sorted(parts)})
+            stdin = self._process.stdin
+            assert stdin is not None  # a pipe: see _start
+            jsonlines.write(stdin, {"warm_up": sorted(parts)})
 
     # -- calls ---------------------------------------------------------------------
     def run(self, probe: str, workdir: Path, env: dict[str, str] | None = None,
@@ -260,8 +262,10 @@ class Sandbox:
         with self._lock:
             self._ensure_ready()
             request["id"] = next(self._counter)
+            stdin = self._process.stdin
+            assert stdin is not None  # a pipe: see _start
             try:
-                jsonlines.write(self._process.stdin, request)
+                jsonlines.write(stdin, request)
             except (BrokenPipeError, ValueError):
                 self._restart()
                 return CallResult("crashed", error=english(said("server_stopped")),
@@ -283,6 +287,7 @@ class Sandbox:
     def _read_line(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         stdout = self._process.stdout
+        assert stdout is not None  # a pipe: see _start
         while time.monotonic() < deadline:
             ready, _, _ = select.select([stdout], [], [], 0.5)
             if ready:

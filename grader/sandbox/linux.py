@@ -81,8 +81,17 @@ def _check(result: int, what: str) -> int:
     return result
 
 
+def _lib() -> ctypes.CDLL:
+    """The C library; elsewhere than Linux none of these calls exists (ENOSYS)."""
+    if _libc is None:
+        raise OSError(38, f"no Linux calls on {sys.platform}")
+    return _libc
+
+
 def _syscall(name: str, *args) -> int:
     numbers = _SYSCALLS.get(platform.machine())
+    if _libc_syscall is None:
+        raise OSError(38, f"{name}: no Linux calls on {sys.platform}")
     if numbers is None:
         raise OSError(38, f"{name}: unknown syscall number on {platform.machine()}")
     return _check(_libc_syscall(ctypes.c_long(numbers[name]), *args), name)
@@ -99,17 +108,17 @@ def proc_stat(pid: int | str) -> list[str]:
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+    _check(_lib().unshare(ctypes.c_int(flags)), "unshare")
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     encode = lambda text: text.encode() if text is not None else None  # noqa: E731
-    _check(_libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags),
-                       encode(data)), f"mount {target}")
+    _check(_lib().mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags),
+                        encode(data)), f"mount {target}")
 
 
 def umount2(target: str, flags: int) -> None:
-    _check(_libc.umount2(target.encode(), ctypes.c_int(flags)), f"umount {target}")
+    _check(_lib().umount2(target.encode(), ctypes.c_int(flags)), f"umount {target}")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
@@ -117,8 +126,8 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 
 def prctl(option: int, value: int) -> None:
-    _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0),
-                       ctypes.c_ulong(0), ctypes.c_ulong(0)), f"prctl({option})")
+    _check(_lib().prctl(ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0),
+                        ctypes.c_ulong(0), ctypes.c_ulong(0)), f"prctl({option})")
 
 
 class _RulesetAttr(ctypes.Structure):

@@ -46,6 +46,7 @@ def import_student_module(exercises: str, module: str):
     if exercises not in sys.path:
         sys.path.append(exercises)  # after site-packages: kit modules cannot be shadowed
     spec = importlib.util.spec_from_file_location(f"student_{module}", path)
+    assert spec is not None and spec.loader is not None  # a .py file always has a loader
     student = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(student)

@@ -50,8 +50,9 @@ def said(message_id: str, /, **params) -> dict:
 def with_words(exception: BaseException, message_id: str, /, **params) -> BaseException:
     """``exception`` (raised by kit code in the child) carrying its ``words`` to the
     reply, its own message their English."""
-    exception.words = said(message_id, **params)
-    exception.args = (english(exception.words).removeprefix(f"{type(exception).__name__}: "),)
+    words = said(message_id, **params)
+    vars(exception)["words"] = words  # any exception class: read back with getattr (sandbox.call)
+    exception.args = (english(words).removeprefix(f"{type(exception).__name__}: "),)
     return exception
 
 

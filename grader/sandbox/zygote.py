@@ -127,7 +127,7 @@ class Zygote:
         except ValueError:
             result = None
         if out_of_memory and not (isinstance(result, dict) and result.get("ok")):
-            reply.update(failure("memory", said("memory", mib=self.group_limits[0] >> 20)))
+            reply.update(failure("memory", said("memory", mib=request["limits"]["memory_mb"])))
         elif not isinstance(result, dict):
             reply.update(failure("crashed", describe_exit(status), "the process could not be waited for"))
         elif result.get("ok"):

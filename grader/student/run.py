@@ -115,6 +115,7 @@ def student_error(error: BaseException, exercises: Path, task: str, lang: str) -
 
 def load(exercises: Path, module: str, task: str = "", lang: str = "en"):
     spec = importlib.util.spec_from_file_location(module, exercises / f"{module}.py")
+    assert spec is not None and spec.loader is not None  # a .py file always has a loader
     student = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(student)
@@ -158,7 +159,7 @@ def require_comparison(lang: str) -> None:
     experiment = client.get_experiment_by_name(COMPARISON_EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id], order_by=["metrics.r2 DESC"],
                               max_results=1) if experiment else []
-    if not runs:
+    if not runs or experiment is None:
         raise NotYet(texts(lang)["no_comparison"].format(experiment=COMPARISON_EXPERIMENT,
                                                          store=tracking_uri()))
     best = runs[0]
