@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from grader.core.paths import SOLUTIONS_DIR
-from grader.judge.shared_calls import SharedCalls, safe_copy
+from grader.judge.shared_calls import SharedCalls
+from grader.judge.snapshots import safe_copy
 
 SHARED_TESTS = '''
 import pytest

@@ -7,7 +7,7 @@ Run: ``pytest tests/test_bonus.py``.
 
 import pytest
 
-from grader.judge.case import KitError
+from grader.judge.calls import KitError
 from grader.core.i18n import _
 from grader.judge.model_server import MAX_BODY_BYTES, MAX_BODY_KEYS, body_refusal, refusal_reason
 from grader.core.paths import DATA_PATH

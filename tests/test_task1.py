@@ -6,8 +6,8 @@ Run: ``pytest tests/test_task1.py``.
 
 import pytest
 
-from grader.judge.case import (describe_runs, held_text, metric_note, run_label, stray_note, stray_runs,
-                         training_metrics)
+from grader.judge.messages import (describe_runs, held_text, metric_note, run_label, stray_note, stray_runs,
+                                  training_metrics)
 from grader.core.i18n import _
 from grader.judge.judgments import baseline_run_returned
 

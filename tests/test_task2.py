@@ -7,7 +7,7 @@ Run: ``pytest tests/test_task2.py``.
 
 import pytest
 
-from grader.judge.case import held_text, metric_note, stray_note, stray_runs, training_metrics
+from grader.judge.messages import held_text, metric_note, stray_note, stray_runs, training_metrics
 from grader.core.i18n import _
 
 FUNCTION = "tune_random_forest"

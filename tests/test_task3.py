@@ -5,7 +5,8 @@ Run: ``pytest tests/test_task3.py``.
 
 import pytest
 
-from grader.judge.case import Unreturned, metric_note, run_label, training_metrics
+from grader.judge.calls import Unreturned
+from grader.judge.messages import metric_note, run_label, training_metrics
 from grader.core.i18n import _
 
 FUNCTION = "compare_models"

@@ -5,8 +5,9 @@ test through ``case`` (``case.fail``/``case.expect``) or returns quietly."""
 
 from __future__ import annotations
 
-from grader.judge.case import KataCase, candidate_run, returned_note, run_label, runs_held
 from grader.core.i18n import _
+from grader.judge.case import KataCase
+from grader.judge.messages import candidate_run, returned_note, run_label, runs_held
 
 
 # -- Task 1 ----------------------------------------------------------------------------------

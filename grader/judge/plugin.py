@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from grader.core import i18n
-from grader.judge.case import KataCase, KataFeedback, KitError
+from grader.judge.calls import KitError
+from grader.judge.case import KataCase, KataFeedback
 from grader.core.i18n import _
 from grader.core.paths import EXERCISES_DIR, KIT_ROOT, TESTS_DIR
 from grader.results.model import KIT_ERROR

@@ -16,29 +16,30 @@ should share draw the same inputs: the plugin gives tests with the same
 ``@pytest.mark.inputs(name)`` in one file the same random stream and case folder
 (``grader.judge.plugin``).
 
-What a student's call left is untrusted: it is hashed, copied and removed with
-``grader.sandbox.untrusted_tree`` (iterative, capped, never following a link nor
-opening a special file); copies keep only directories, regular files with one link and
-symlinks (recreated as links, never read), and are taken after the store passed
-``KataCase._check_store`` and after the sandbox ended everything the call started. A
-case folder past ``untrusted_tree.CAPS`` has no key (the call is made, never shared),
-and a call that left one is the student's verdict (``KataCase._run``); that verdict is
-remembered like a result (``remember_overflow``), so the tests sharing the call get it
-without making it again.
+The results and copies are snapshots (``grader.judge.snapshots``, the store trusted
+seeding uses too), kept per session. What a student's call left is untrusted: it is
+hashed, copied and removed with ``grader.sandbox.untrusted_tree`` (iterative, capped,
+never following a link nor opening a special file); copies keep only directories,
+regular files with one link and symlinks (recreated as links, never read), and are taken
+after the store passed ``grader.judge.calls.check_store`` and after the sandbox ended
+everything the call started. A case folder past ``untrusted_tree.CAPS`` has no key (the
+call is made, never shared), and a call that left one is the student's verdict
+(``grader.judge.calls.run``); that verdict is remembered like a result
+(``remember_overflow``), so the tests sharing the call get it without making it again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
+from grader.judge import snapshots
+from grader.judge.snapshots import Snapshots
 from grader.sandbox import CallResult, untrusted_tree
 from grader.sandbox.untrusted_tree import Caps, Overflow
 
 KEEP_MAX_BYTES = untrusted_tree.CAPS.bytes  # a call that left more is never copied
+OVERFLOW = ".overflow"  # the snapshot (no parts) of the cap a call ``key`` went past: ``key + OVERFLOW``
 
 
 class SharedCalls:
@@ -46,8 +47,7 @@ class SharedCalls:
     ``folder`` (root-owned, out of the children's reach), removed by ``close``."""
 
     def __init__(self, folder: Path):
-        self.folder = folder
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.snapshots = Snapshots(folder)
         self.hits = 0
 
     def keys(self, case_dir: Path, probe: str, request: dict,
@@ -60,43 +60,32 @@ class SharedCalls:
         if state is None or inputs_state is None:  # past the caps: nothing to share, the call is made
             return "", ""
         state += inputs_state
-
-        def key(request: dict) -> str:
-            digest = hashlib.sha256(json.dumps([str(case_dir), probe, request], sort_keys=True,
-                                               default=str).encode())
-            digest.update(state)
-            return digest.hexdigest()[:32]
-
-        unexcused = key({**request, "excused": []}) if request.get("excused") else ""
-        return key(request), unexcused
+        unexcused = ""
+        if request.get("excused"):
+            unexcused = snapshots.key(case_dir, [probe, {**request, "excused": []}], state)
+        return snapshots.key(case_dir, [probe, request], state), unexcused
 
     def replay(self, key: str, case_dir: Path, parts: tuple[str, ...]) -> CallResult | None:
         """The result of the call ``key`` with the case folder's ``parts`` restored to
         what it left; None when that call was not made in this session."""
-        if not key:
+        saved = self.snapshots.restore(key, case_dir, parts)
+        if saved is None:
             return None
-        saved = self.folder / key
-        if not (saved / "result.json").is_file():
-            return None
-        for part in parts:
-            untrusted_tree.remove(case_dir / part)
-            if (saved / part).exists():
-                safe_copy(saved / part, case_dir / part)
         self.hits += 1
-        return CallResult(**json.loads((saved / "result.json").read_text()))
+        return CallResult(**saved.value)
 
     def overflow(self, key: str) -> Overflow | None:
         """The cap the call ``key`` went past when an earlier test made it, if it did."""
-        saved = self.folder / f"{key}.overflow.json" if key else None
-        if saved is None or not saved.is_file():
+        saved = self.snapshots.peek(key + OVERFLOW) if key else None
+        if saved is None:
             return None
         self.hits += 1
-        return Overflow(**json.loads(saved.read_text()))
+        return Overflow(**saved.value)
 
     def remember_overflow(self, key: str, overflow: Overflow) -> None:
         """The call ``key`` left a tree past the caps: later tests get that verdict."""
         if key:
-            (self.folder / f"{key}.overflow.json").write_text(json.dumps(asdict(overflow)))
+            self.snapshots.save(key + OVERFLOW, Path(), (), asdict(overflow))  # no parts: the value only
 
     def keep(self, keys: tuple[str, str], case_dir: Path, parts: tuple[str, ...],
              result: CallResult) -> None:
@@ -109,44 +98,10 @@ class SharedCalls:
         whenever there were none. (The child reports what its excuses swallowed; code that
         lies about it only makes 3.3 judge a store its own ``try``/``except`` could have left.)"""
         key, unexcused = keys
-        if not key:
+        if not self.snapshots.save(key, case_dir, parts, asdict(result), Caps(bytes=KEEP_MAX_BYTES)):
             return
-        caps = Caps(bytes=KEEP_MAX_BYTES)
-        draft = self.folder / (key + ".draft")
-        untrusted_tree.remove(draft)
-        draft.mkdir()
-        for part in parts:
-            if os.path.lexists(case_dir / part):
-                if not safe_copy(case_dir / part, draft / part, caps).within_caps:
-                    untrusted_tree.remove(draft)
-                    return
-        (draft / "result.json").write_text(json.dumps(asdict(result)))
-        os.replace(draft, self.folder / key)
         if unexcused and result.ok and result.excuses_used == []:
-            alias = self.folder / unexcused
-            if not os.path.lexists(alias):
-                os.symlink(key, alias)
+            self.snapshots.alias(key, unexcused)
 
     def close(self) -> None:
-        untrusted_tree.remove(self.folder)
-
-
-def safe_copy(source: Path, target: Path, caps: Caps = untrusted_tree.CAPS) -> untrusted_tree.Survey:
-    """Copy a tree the student's code wrote: directories, regular files that have one
-    link (a hard link could name a file the student may not read) and symlinks (as
-    links); FIFOs, sockets and devices are left out. Nothing is followed; a single file
-    is copied as one (``untrusted_tree.copy``); past ``caps`` nothing is left."""
-    if os.path.isdir(source) and not os.path.islink(source):
-        return untrusted_tree.copy(source, target, caps)
-    found = untrusted_tree.Survey()
-    info = os.lstat(source)
-    if os.path.islink(source):
-        os.symlink(os.readlink(source), target)
-    elif info.st_nlink == 1 and info.st_size <= caps.bytes and os.path.isfile(source):
-        descriptor = os.open(source, untrusted_tree.FILE_FLAGS)
-        with open(descriptor, "rb") as reader, open(target, "xb") as writer:
-            if os.path.samestat(os.fstat(reader.fileno()), info):
-                for chunk in iter(lambda: reader.read(untrusted_tree.COPY_CHUNK), b""):
-                    writer.write(chunk)
-        os.chmod(target, info.st_mode & 0o755)
-    return found
+        self.snapshots.close()

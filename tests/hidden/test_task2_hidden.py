@@ -5,7 +5,7 @@ these with ``tests/test_task2.py``; a TODO passes only when all its tests pass.
 
 import pytest
 
-from grader.judge.case import held_text
+from grader.judge.messages import held_text
 from grader.core.i18n import _
 
 FUNCTION = "tune_random_forest"

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from grader.judge.case import Unreturned, run_label
+from grader.judge.calls import Unreturned
+from grader.judge.messages import run_label
 from grader.core.i18n import _
 
 FUNCTION = "compare_models"

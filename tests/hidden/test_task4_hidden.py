@@ -10,7 +10,8 @@ import warnings
 
 import pytest
 
-from grader.judge.case import KataFeedback, aliases_note, candidate_run, stages_feedback
+from grader.judge.case import KataFeedback
+from grader.judge.messages import aliases_note, candidate_run, stages_feedback
 from grader.core.i18n import _
 from grader.judge.judgments import best_registered_and_returned, versions_of
 

@@ -1,0 +1,148 @@
+"""What MLflow holds, said for failure messages: runs by their names (never their hex ids),
+what a run's params or tags have of what was expected, runs logged where they should not
+be, metrics that are the training set's, a model's aliases and tags. The judgments
+(``grader.judge.judgments``) and the kata tests word their verdicts with these; each
+quotes what the student chose cut to ``NAME_CHARS``."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from grader.core import i18n
+from grader.core.i18n import _, ngettext
+from grader.judge import inputs
+from grader.judge.calls import Described
+
+if TYPE_CHECKING:
+    from grader.judge.case import KataCase
+
+AUTO_RUN_NAME = re.compile(r"[a-z]+-[a-z]+-\d{1,3}")  # MLflow's name for a run nobody named
+
+
+NAME_CHARS = 200  # of a student-made name quoted in a message (a run name may be megabytes)
+
+
+def quoted(name) -> str:
+    """``repr(name)``, cut to ``NAME_CHARS`` with the length said: the student chose it."""
+    text = str(name)
+    if len(text) <= NAME_CHARS:
+        return repr(text)
+    return repr(text[:NAME_CHARS]) + "…" + _("({count} characters)").format(count=len(text))
+
+
+def run_label(run) -> str:
+    """A run as a message names it: by its name, never its hex id; a run the student
+    did not name is said to be one (with the name MLflow gave it, to find it in the UI)."""
+    name = run.info.run_name or ""
+    if not name or AUTO_RUN_NAME.fullmatch(name):
+        return _("a run without a name of yours (MLflow named it {name})").format(name=repr(name))
+    return _("the run {name}").format(name=quoted(name))
+
+
+def describe_runs(runs) -> str:
+    """``the run 'baseline' (FINISHED), a run without a name of yours (…) (RUNNING)``."""
+    return ", ".join(f"{run_label(run)} ({run.info.status})" for run in runs)
+
+
+def runs_held(runs) -> str:
+    """``MLflow holds the run 'baseline' (FINISHED)``, or ``MLflow holds no run at all``."""
+    if not runs:
+        return _("MLflow holds no run at all")
+    return _("MLflow holds {runs}").format(runs=describe_runs(runs))
+
+
+def stray_runs(case: KataCase, keep, holds) -> list:
+    """Runs of the store other than ``keep`` (runs or ids) for which ``holds(run)``: what
+    logging with no active run leaves (MLflow starts a new run for it)."""
+    ids = {getattr(getattr(run, "info", None), "run_id", run) for run in keep}
+    return [run for run in case.all_runs() if run.info.run_id not in ids and holds(run)]
+
+
+def stray_note(strays) -> str:
+    """``; but MLflow holds them on another run: …``, or ``""`` without strays."""
+    if not strays:
+        return ""
+    return "; " + _("they are on another run instead: {runs}. Logging while no run is active "
+                    "(after the `with` block, or outside it) makes MLflow start a new run for "
+                    "it").format(runs=describe_runs(strays))
+
+
+def held_text(held, expected: dict) -> str:
+    """What ``held`` (a run's params or tags) has of ``expected``'s keys, and which it
+    lacks: ``{'a': '1'} (no b)``."""
+    present = {key: held[key] for key in expected if key in held}
+    missing = [key for key in expected if key not in held]
+    if not missing:
+        return str(present)
+    return ngettext("{present} (no {missing})", "{present} (no {missing})", len(missing)).format(
+        present=present, missing=", ".join(missing))
+
+
+def training_metrics(kind: str, data_path, **params) -> dict[str, float]:
+    """What the kit's own ``kind(**params)`` scores on the *training* rows: what a
+    student's metrics are when the model was evaluated on the wrong split."""
+    from grader.judge.oracle import fitted
+    from labkit import evaluate
+
+    split = inputs.split(data_path)
+    return evaluate(fitted(kind, data_path, **params), split.X_train, split.y_train)
+
+
+def metric_note(name: str, held: float, training: dict[str, float]) -> str:
+    """`` — the model's rmse on the training set: …`` when ``held`` is it, else ``""``."""
+    import math
+
+    if name in training and math.isclose(held, training[name], rel_tol=1e-6):
+        return " — " + _("that is the model's {metric} on the training set: score it on the "
+                         "held-out split (X_test, y_test)").format(metric=name)
+    return ""
+
+
+def returned_note(value) -> str:
+    """`` (its id is run.info.run_id)`` when ``value`` is a run object, not its id."""
+    if isinstance(value, Described) and value.type in ("ActiveRun", "Run"):
+        return " " + _("(its id is run.info.run_id)")
+    return ""
+
+
+def candidate_run(case: KataCase, run_id) -> str:
+    """A candidate run of Task 4 by its name and r2: ``the RandomForest run, r2 = 0.91``."""
+    run = case.run_or_none(run_id)
+    if run is None:
+        return repr(run_id)
+    return _("the {name} run, r2 = {r2}").format(name=str(run.info.run_name)[:NAME_CHARS],
+                                                  r2=run.data.metrics.get("r2"))
+
+
+def tag_held(version, key: str) -> str:
+    """``MLflow holds '0.91'``, or, when the version has no tag ``key``, which it has."""
+    if key in version.tags:
+        return _("MLflow holds {held}").format(held=repr(version.tags[key]))
+    return _("version {version} has no tag {key} (its tags: {tags})").format(
+        version=version.version, key=key, tags=dict(version.tags) or "{}")
+
+
+def aliases_note(case: KataCase, model_name: str) -> str:
+    """What the model's aliases are, when it has no ``staging``: ``the model has no alias
+    'staging'; its aliases are {'Staging': 2} (aliases are case-sensitive)``."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        aliases = dict(case.client.get_registered_model(model_name).aliases or {})
+    except MlflowException:
+        aliases = {}
+    if not aliases:
+        return _("the model has no alias at all")
+    return _("the model has no alias 'staging'; its aliases are {aliases} (aliases are "
+             "case-sensitive)").format(aliases=aliases)
+
+
+def stages_feedback() -> str:
+    """What a passing TODO 4.3 that used a stage is told (in each language when none)."""
+    lines = []
+    for lang in i18n.hint_languages():
+        with i18n.use(lang):
+            lines.append(_("accepted, but stages are deprecated: use an alias instead, "
+                           "client.set_registered_model_alias(name, 'staging', version)"))
+    return "TODO 4.3: " + " / ".join(dict.fromkeys(lines))
