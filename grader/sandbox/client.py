@@ -217,7 +217,7 @@ class Sandbox:
         """Give ``path`` and what it holds to the children's uid, so they may write in it:
         ``lchown`` (never following a link) over an iterative walk, up to
         ``untrusted_tree.CAPS`` (a tree past them is the student's verdict, see
-        ``KataCase._run``)."""
+        the judge's ``grader.judge.calls.run``)."""
         uid = self.uid
         if uid is None:
             return

@@ -2,7 +2,7 @@
 
 The child, the zygote and the client describe what went wrong in English (``error``,
 for logs) and as ``{"id": …, "params": {…}}`` (``words``): the judge renders the id's
-template in the student's language (``grader.judge.case``), so no English text is parsed
+template in the student's language (``grader.judge.calls.checked``), so no English text is parsed
 back. The child is untrusted: an id is looked up here (an unknown one is ignored), and
 parameters are plain strings, so a reply can pick which known sentence is shown but
 never the template it is formatted with.
