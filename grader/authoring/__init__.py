@@ -1,1 +1,3 @@
-"""The kit's own authoring tools: the stub generator, kata validate and its mistake matrix, kata release. Instructor only."""
+"""The kit's own authoring tools: the stub generator, kata validate and its mistake matrix, kata
+release. Instructor only.
+"""

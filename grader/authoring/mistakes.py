@@ -11,8 +11,8 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from grader.core.paths import SOLUTIONS_DIR
 from grader.authoring.stubgen import MarkerError, render
+from grader.core.paths import SOLUTIONS_DIR
 from grader.lab.todos import TASK_MODULES, todo_by_id, todo_order
 
 MISTAKES_FILE = Path(__file__).with_name("mistakes.toml")
@@ -46,9 +46,14 @@ def _mistake(row: dict, where: str) -> Mistake:
     names = {field.name for field in fields(Mistake)}
     if set(row) != names:
         missing, unknown = sorted(names - set(row)), sorted(set(row) - names)
-        raise MistakeError(f"{where}: " + "; ".join(
-            f"{label} {', '.join(keys)}" for label, keys in (("missing fields:", missing),
-                                                            ("unknown fields:", unknown)) if keys))
+        raise MistakeError(
+            f"{where}: "
+            + "; ".join(
+                f"{label} {', '.join(keys)}"
+                for label, keys in (("missing fields:", missing), ("unknown fields:", unknown))
+                if keys
+            )
+        )
     for key in names - {"expected"}:
         if not isinstance(row[key], str):
             raise MistakeError(f"{where}: {key} must be a string, not {type(row[key]).__name__}")
@@ -63,8 +68,7 @@ def check_mistake(mistake: Mistake, solutions: Path, where: str) -> None:
     if not mistake.name.strip() or not mistake.what.strip():
         raise MistakeError(f"{where}: name and what must not be empty")
     if mistake.file not in TASK_OF_FILE:
-        raise MistakeError(f"{where}: file {mistake.file!r} is not a task file "
-                           f"({', '.join(sorted(TASK_OF_FILE))})")
+        raise MistakeError(f"{where}: file {mistake.file!r} is not a task file ({', '.join(sorted(TASK_OF_FILE))})")
     todos = todo_by_id()
     if not mistake.expected:
         raise MistakeError(f"{where}: expected names no TODO (a mistake must cost at least one)")
@@ -72,8 +76,9 @@ def check_mistake(mistake: Mistake, solutions: Path, where: str) -> None:
         if todo_id not in todos:
             raise MistakeError(f"{where}: expected TODO {todo_id} is not in todos.toml")
         if todos[todo_id].task != mistake.task:
-            raise MistakeError(f"{where}: expected TODO {todo_id} is not a TODO of {mistake.file} "
-                               f"(only that file's task is rerun)")
+            raise MistakeError(
+                f"{where}: expected TODO {todo_id} is not a TODO of {mistake.file} (only that file's task is rerun)"
+            )
     if len(set(mistake.expected)) != len(mistake.expected):
         raise MistakeError(f"{where}: expected lists a TODO twice")
     if not mistake.find or mistake.find == mistake.replace:
@@ -81,8 +86,10 @@ def check_mistake(mistake: Mistake, solutions: Path, where: str) -> None:
     source = (solutions / mistake.file).read_text(encoding="utf-8")
     count = source.count(mistake.find)
     if count != 1:
-        raise MistakeError(f"{where}: find text occurs {count} times in solutions/{mistake.file} "
-                           f"(it must occur exactly once): {mistake.find!r}")
+        raise MistakeError(
+            f"{where}: find text occurs {count} times in solutions/{mistake.file} "
+            f"(it must occur exactly once): {mistake.find!r}"
+        )
     try:
         code = render(mistake.apply(source), (), mistake.file)
         compile(code, f"{mistake.file} with mistake {mistake.name!r}", "exec")

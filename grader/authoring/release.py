@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from grader.core.paths import KIT_ROOT
 from grader.authoring.stubgen import BEGIN, END, STUB, expected_exercises
+from grader.core.paths import KIT_ROOT
 from grader.lab.todos import load_todos, todo_by_id
 
 TEMPLATES = Path(__file__).with_name("templates") / "release"
@@ -41,21 +41,35 @@ RELEASE_NAME = "mlflow-kata-lab"  # the student kit's distribution name (its pyp
 # The wings of grader/ a student kit ships, whole: the import contract (pyproject.toml,
 # checked in CI) keeps them from importing any other wing or an instructor library.
 STUDENT_PACKAGES = ("core", "lab", "results", "sandbox", "judge", "student", "cli")
-STUDENT_DATA = ("grader/__init__.py", "grader/__main__.py",
-                "grader/locale/*/LC_MESSAGES/*.po")  # the messages' translations (grader/core/i18n.py)
+STUDENT_DATA = (
+    "grader/__init__.py",
+    "grader/__main__.py",
+    "grader/locale/*/LC_MESSAGES/*.po",
+)  # the messages' translations (grader/core/i18n.py)
 TOP_FILES = ("conftest.py", "pytest.ini", "LAB.md")
 # What is never copied from a folder of the kit, wherever it is.
 CACHES = {"__pycache__", ".pytest_cache", ".hypothesis", "mlruns", "mlartifacts", ".DS_Store"}
 CACHE_SUFFIXES = (".pyc", ".pyo", ".db", ".egg-info")
 # The kit's own folders: a release is never written into one of them.
-KIT_PARTS = {"grader", "labkit", "tests", "solutions", "exercises", "data", "examples",
-             "kit_tests", "benchmarks", ".ci", ".git", ".venv"}
+KIT_PARTS = {
+    "grader",
+    "labkit",
+    "tests",
+    "solutions",
+    "exercises",
+    "data",
+    "examples",
+    "kit_tests",
+    "benchmarks",
+    ".ci",
+    ".git",
+    ".venv",
+}
 HIDDEN = "hidden"
 HIDDEN_MARK = re.compile(r"\bmark\.hidden\b")
 # A previous release (or a fresh clone of an empty template repository) may be replaced
 # with --force; other folders are never emptied.
-REPLACEABLE = {".git", ".gitignore", ".gitattributes", "README", "README.md", "LICENSE",
-               "LICENSE.md", "LICENSE.txt"}
+REPLACEABLE = {".git", ".gitignore", ".gitattributes", "README", "README.md", "LICENSE", "LICENSE.md", "LICENSE.txt"}
 # A TODO body shorter than this (without whitespace) is one ordinary MLflow call that the
 # kit's own code may make too (e.g. ``mlflow.log_metrics(metrics)``): not a fingerprint.
 MIN_FINGERPRINT = 32
@@ -75,6 +89,7 @@ class Release:
 
 
 # -- what a solution looks like -------------------------------------------------------
+
 
 def todo_regions(source: str) -> list[tuple[str, list[str]]]:
     """Every ``# BEGIN TODO`` … ``# END TODO`` region of a solution file, in order, as
@@ -117,8 +132,7 @@ def fingerprints(solutions: Path) -> tuple[dict[str, list[str]], list[str], list
         for todo_id, lines in todo_regions(path.read_text(encoding="utf-8")):
             body = normalised("\n".join(lines))
             todo = todos.get(todo_id)
-            spelled = todo and body in normalised("\n".join(
-                [todo.todo_en, todo.todo_es, todo.hint_en, todo.hint_es]))
+            spelled = todo and body in normalised("\n".join([todo.todo_en, todo.todo_es, todo.hint_en, todo.hint_es]))
             if not body:
                 continue
             if spelled:
@@ -148,6 +162,7 @@ def find_leaks(root: Path, bodies: dict[str, list[str]]) -> list[tuple[str, str]
 
 # -- what a student needs -------------------------------------------------------------
 
+
 def is_hidden_test(path: Path, tests: Path) -> bool:
     """A hidden test: under a ``hidden`` folder, named so, or marked hidden as a whole
     (``pytestmark = pytest.mark.hidden``). A public test file that marks only some of its
@@ -161,12 +176,16 @@ def is_hidden_test(path: Path, tests: Path) -> bool:
     if not HIDDEN_MARK.search(source):
         return False
     for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and \
-                any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets) and \
-                HIDDEN_MARK.search(ast.get_source_segment(source, node.value) or ""):
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets)
+            and HIDDEN_MARK.search(ast.get_source_segment(source, node.value) or "")
+        ):
             return True
-    raise ReleaseError(f"tests/{relative.as_posix()} marks some tests hidden: move them to "
-                       "tests/hidden/ so the release can leave them out")
+    raise ReleaseError(
+        f"tests/{relative.as_posix()} marks some tests hidden: move them to "
+        "tests/hidden/ so the release can leave them out"
+    )
 
 
 def is_cache(path: Path) -> bool:
@@ -175,14 +194,16 @@ def is_cache(path: Path) -> bool:
 
 # -- writing it -----------------------------------------------------------------------
 
+
 def prepare_out(out: Path, kit: Path, force: bool) -> None:
     """Make ``out`` an empty folder (``.git`` kept), or refuse in one line."""
     resolved = out.resolve()
     if kit.is_relative_to(resolved):
         raise ReleaseError(f"{out} holds the kit itself; choose a folder outside it")
     if resolved.is_relative_to(kit) and resolved.relative_to(kit).parts[0] in KIT_PARTS:
-        raise ReleaseError(f"{out} is inside the kit's own {resolved.relative_to(kit).parts[0]}/; "
-                           "choose another folder")
+        raise ReleaseError(
+            f"{out} is inside the kit's own {resolved.relative_to(kit).parts[0]}/; choose another folder"
+        )
     if out.exists() and not out.is_dir():
         raise ReleaseError(f"{out} exists and is not a folder")
     entries = sorted(out.iterdir()) if out.exists() else []
@@ -193,8 +214,10 @@ def prepare_out(out: Path, kit: Path, force: bool) -> None:
         raise ReleaseError(f"{out} exists and is not empty (use --force to replace a previous release)")
     if not (is_release(out) or all(entry.name in REPLACEABLE for entry in entries)):
         strange = next(e.name for e in entries if e.name not in REPLACEABLE)
-        raise ReleaseError(f"{out} is not a previous kata release (it holds {strange}); "
-                           "--force replaces only a release: choose an empty folder")
+        raise ReleaseError(
+            f"{out} is not a previous kata release (it holds {strange}); "
+            "--force replaces only a release: choose an empty folder"
+        )
     empty(out)
 
 
@@ -273,8 +296,9 @@ def release(out: Path, force: bool = False, kit: Path = KIT_ROOT) -> Release:
         leaks = find_leaks(out, bodies)
         if leaks:
             leaked, todo_id = leaks[0]
-            raise ReleaseError(f"{leaked} contains the solution of TODO {todo_id} "
-                               f"({len(leaks)} leak(s)); nothing was released")
+            raise ReleaseError(
+                f"{leaked} contains the solution of TODO {todo_id} ({len(leaks)} leak(s)); nothing was released"
+            )
     except BaseException:  # no half release: OUT was empty (but .git) before
         shutil.rmtree(out) if created else empty(out)
         raise
@@ -290,11 +314,15 @@ def student_dependencies(pyproject: dict) -> list[str]:
     from packaging.utils import canonicalize_name
 
     instructor = {canonicalize_name(name) for name in pyproject["tool"]["kata"]["instructor-only"]}
-    named = {canonicalize_name(Requirement(dependency).name): dependency
-             for dependency in pyproject["project"]["dependencies"]}
+    named = {
+        canonicalize_name(Requirement(dependency).name): dependency
+        for dependency in pyproject["project"]["dependencies"]
+    }
     if instructor - set(named):
-        raise ReleaseError(f"pyproject.toml: [tool.kata] instructor-only names "
-                           f"{', '.join(sorted(instructor - set(named)))}, no dependency of the kit")
+        raise ReleaseError(
+            f"pyproject.toml: [tool.kata] instructor-only names "
+            f"{', '.join(sorted(instructor - set(named)))}, no dependency of the kit"
+        )
     return [dependency for name, dependency in named.items() if name not in instructor]
 
 
@@ -308,12 +336,26 @@ def write_packaging(kit: Path, write) -> None:
     graded = [todo for todo in todos if not todo.bonus]
     dependencies = "".join(f'    "{dependency}",\n' for dependency in student_dependencies(pyproject))
     packages = "".join(f', "grader.{package}"' for package in STUDENT_PACKAGES)
-    write("pyproject.toml", render_template(
-        "pyproject.toml.in", name=RELEASE_NAME, version=project["version"],
-        requires_python=project["requires-python"], dependencies=dependencies, packages=packages))
-    write("README.md", render_template(
-        "README.md", todos=len(graded), max_score=sum(todo.points for todo in graded),
-        bonus=len(todos) - len(graded)))
+    write(
+        "pyproject.toml",
+        render_template(
+            "pyproject.toml.in",
+            name=RELEASE_NAME,
+            version=project["version"],
+            requires_python=project["requires-python"],
+            dependencies=dependencies,
+            packages=packages,
+        ),
+    )
+    write(
+        "README.md",
+        render_template(
+            "README.md",
+            todos=len(graded),
+            max_score=sum(todo.points for todo in graded),
+            bonus=len(todos) - len(graded),
+        ),
+    )
     write(".gitignore", (TEMPLATES / "gitignore").read_text(encoding="utf-8"))
     write("kata_launcher.py", (TEMPLATES / "kata_launcher.py").read_text(encoding="utf-8"))
     write(".github/workflows/classroom.yml", (TEMPLATES / "classroom.yml").read_text(encoding="utf-8"))

@@ -45,7 +45,10 @@ def todo_comment(todo_id: str, indent: str, first: bool) -> list[str]:
     for label, text in (("TODO", todo.todo_en), ("     ES", todo.todo_es)):
         prefix = f"{indent}# {label} {todo_id}: " if label == "TODO" else f"{indent}#   ES: "
         lines += textwrap.wrap(
-            text, WIDTH, initial_indent=prefix, subsequent_indent=f"{indent}#     ",
+            text,
+            WIDTH,
+            initial_indent=prefix,
+            subsequent_indent=f"{indent}#     ",
             break_on_hyphens=False,
         )
     return lines
@@ -130,6 +133,5 @@ def stale_exercises(solutions_dir: Path, exercises_dir: Path) -> list[str]:
     return [
         name
         for name, text in expected_exercises(solutions_dir).items()
-        if not (exercises_dir / name).is_file()
-        or (exercises_dir / name).read_text(encoding="utf-8") != text
+        if not (exercises_dir / name).is_file() or (exercises_dir / name).read_text(encoding="utf-8") != text
     ]

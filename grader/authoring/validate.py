@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.authoring.mistakes import Mistake, load_mistakes
+from grader.authoring.stubgen import ALL, render
 from grader.core.paths import SOLUTIONS_DIR
 from grader.judge.runner import KataRun
-from grader.authoring.stubgen import ALL, render
 from grader.lab.todos import load_todos, todo_order
 
 
@@ -56,8 +56,13 @@ class Validation:
 
     @property
     def stubs_fail(self) -> bool:
-        return all(result.status == "fail" and result.message.startswith(f"TODO {todo_id}")
-                   for todo_id, result in self.stubs.todos.items()) and not self.stubs.problems
+        return (
+            all(
+                result.status == "fail" and result.message.startswith(f"TODO {todo_id}")
+                for todo_id, result in self.stubs.todos.items()
+            )
+            and not self.stubs.problems
+        )
 
     @property
     def isolated(self) -> bool:
@@ -72,11 +77,15 @@ class Validation:
         return self.solutions_pass and self.stubs_fail and self.isolated and self.mistakes_caught
 
     def to_json(self) -> dict:
-        return {"solutions_pass": self.solutions_pass, "stubs_fail": self.stubs_fail,
-                "isolation": self.isolation,
-                "mistakes": {name: {"expected": list(outcome.mistake.expected),
-                                    "failed": outcome.failed}
-                             for name, outcome in self.mistakes.items()}}
+        return {
+            "solutions_pass": self.solutions_pass,
+            "stubs_fail": self.stubs_fail,
+            "isolation": self.isolation,
+            "mistakes": {
+                name: {"expected": list(outcome.mistake.expected), "failed": outcome.failed}
+                for name, outcome in self.mistakes.items()
+            },
+        }
 
 
 def write_variant(target: Path, stub_ids, mistake: Mistake | None = None) -> Path:
@@ -101,8 +110,9 @@ def failed_with_others(run: KataRun, solutions: KataRun) -> list[str]:
 def mistake_outcome(mistake: Mistake, run: KataRun, solutions: KataRun) -> MistakeOutcome:
     """What ``mistake``, made alone in the reference, cost in ``run`` (its task rerun)."""
     failed = failed_with_others(run, solutions)
-    messages = {todo_id: f"{result.status}: {result.message}"
-                for todo_id, result in run.todos.items() if todo_id in failed}
+    messages = {
+        todo_id: f"{result.status}: {result.message}" for todo_id, result in run.todos.items() if todo_id in failed
+    }
     messages.update({f"problem {index}": problem for index, problem in enumerate(run.problems, 1)})
     return MistakeOutcome(mistake, failed, messages, run.duration_s)
 
@@ -116,8 +126,9 @@ class Job:
     tasks: list[int] | None = None
 
 
-def run_jobs(jobs: list[Job], workers: int, scratch: Path, progress,
-             allow_unconfined: bool = False) -> dict[str, KataRun]:
+def run_jobs(
+    jobs: list[Job], workers: int, scratch: Path, progress, allow_unconfined: bool = False
+) -> dict[str, KataRun]:
     """Run every job on ``workers`` kata workers (``grader.classroom.pool``: a worker that
     dies is replaced and its job reported as a problem); the runs by label."""
     from grader.classroom.pool import WorkerPool
@@ -131,15 +142,21 @@ def run_jobs(jobs: list[Job], workers: int, scratch: Path, progress,
     bonus = bonus_tasks()
     served = bool(bonus) and any(job.tasks is None or bonus & set(job.tasks) for job in jobs)
     server = start_model_server(scratch / "served-model", env) if served else None
-    settings = WorkerSettings(CALL_TIMEOUT_S, "0", choose(),  # what pytest defaults to
-                              allow_unconfined=allow_unconfined)
+    settings = WorkerSettings(
+        CALL_TIMEOUT_S,
+        "0",
+        choose(),  # what pytest defaults to
+        allow_unconfined=allow_unconfined,
+    )
     (scratch / "tmp").mkdir(exist_ok=True)
     pool = WorkerPool(settings, env, scratch / "tmp", size=min(workers, len(jobs)))
     runs: dict[str, KataRun] = {}
     try:
         pool.start()
-        requests = [WorkerJob(job.label, str(job.variant), None, None if job.tasks is None else tuple(job.tasks))
-                    for job in jobs]
+        requests = [
+            WorkerJob(job.label, str(job.variant), None, None if job.tasks is None else tuple(job.tasks))
+            for job in jobs
+        ]
         for outcome in pool.grade(requests):
             reply = outcome.reply
             if reply is None:
@@ -157,29 +174,34 @@ def run_jobs(jobs: list[Job], workers: int, scratch: Path, progress,
     return runs
 
 
-def validate(progress=lambda message: None, workers: int | None = None,
-             allow_unconfined: bool = False) -> Validation:
+def validate(progress=lambda message: None, workers: int | None = None, allow_unconfined: bool = False) -> Validation:
     """Run the whole validation on ``workers`` kata workers (default: one per core)."""
     mistakes = load_mistakes()  # a malformed mistakes.toml fails before any test runs
     todos = load_todos()
     with tempfile.TemporaryDirectory(prefix="kata-validate-") as scratch_name:
         scratch = Path(scratch_name)
         scratch.chmod(0o711)  # a sandbox's own uid traverses to its folders under tmp/
-        jobs = [Job("reference solutions", write_variant(scratch / "solutions", ())),
-                Job("stubs", write_variant(scratch / "stubs", ALL))]
-        jobs += [Job(f"isolation: TODO {todo.id} reverted",
-                     write_variant(scratch / f"revert-{todo.id}", {todo.id}), [todo.task])
-                 for todo in todos]
-        jobs += [Job(f"mistake: {mistake.name}",
-                     write_variant(scratch / f"mistake-{number}", (), mistake), [mistake.task])
-                 for number, mistake in enumerate(mistakes, start=1)]
+        jobs = [
+            Job("reference solutions", write_variant(scratch / "solutions", ())),
+            Job("stubs", write_variant(scratch / "stubs", ALL)),
+        ]
+        jobs += [
+            Job(
+                f"isolation: TODO {todo.id} reverted",
+                write_variant(scratch / f"revert-{todo.id}", {todo.id}),
+                [todo.task],
+            )
+            for todo in todos
+        ]
+        jobs += [
+            Job(f"mistake: {mistake.name}", write_variant(scratch / f"mistake-{number}", (), mistake), [mistake.task])
+            for number, mistake in enumerate(mistakes, start=1)
+        ]
         runs = run_jobs(jobs, workers or os.cpu_count() or 1, scratch, progress, allow_unconfined)
         solutions = runs["reference solutions"]
         result = Validation(solutions, runs["stubs"])
         for todo in todos:
-            result.isolation[todo.id] = failed_with_others(runs[f"isolation: TODO {todo.id} reverted"],
-                                                           solutions)
+            result.isolation[todo.id] = failed_with_others(runs[f"isolation: TODO {todo.id} reverted"], solutions)
         for mistake in mistakes:
-            result.mistakes[mistake.name] = mistake_outcome(mistake, runs[f"mistake: {mistake.name}"],
-                                                            solutions)
+            result.mistakes[mistake.name] = mistake_outcome(mistake, runs[f"mistake: {mistake.name}"], solutions)
         return result

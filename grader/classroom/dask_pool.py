@@ -85,8 +85,10 @@ def parse_scheduler(text: str) -> SchedulerSpec:
     if local and int(local.group(1)) >= 1:
         return SchedulerSpec(local_workers=int(local.group(1)))
     if text.startswith("local") or not text:
-        raise GradingError(f"--scheduler {text!r}: use local:N (N workers on this machine, 1-999) "
-                           "or a Dask scheduler's address such as tcp://HOST:8786")
+        raise GradingError(
+            f"--scheduler {text!r}: use local:N (N workers on this machine, 1-999) "
+            "or a Dask scheduler's address such as tcp://HOST:8786"
+        )
     return SchedulerSpec(address=text)
 
 
@@ -125,19 +127,19 @@ def check_scheduler_options(options: GradeOptions) -> SchedulerSpec | None:
     require_dask()
     if spec.local_workers:
         if flags:
-            raise GradingError(f"{flags[0]}: --scheduler {spec} makes its own TLS credentials for its "
-                               "cluster; drop it")
+            raise GradingError(f"{flags[0]}: --scheduler {spec} makes its own TLS credentials for its cluster; drop it")
         try:
             import cryptography  # noqa: F401 - what Security.temporary makes them with
         except ImportError:
-            raise GradingError(f"--scheduler {spec} makes TLS credentials with cryptography, which is not "
-                               f"installed: {INSTALL_HINT}") from None
+            raise GradingError(
+                f"--scheduler {spec} makes TLS credentials with cryptography, which is not installed: {INSTALL_HINT}"
+            ) from None
         return spec
     client_security(spec, options)
     return spec
 
 
-def client_security(spec: SchedulerSpec, options: GradeOptions) -> "Security | None":
+def client_security(spec: SchedulerSpec, options: GradeOptions) -> Security | None:
     """The TLS credentials ``kata grade`` (and ``local:N``'s cluster) talk to the cluster
     with; None for an insecure address the instructor accepted (``--insecure-scheduler``).
     A ``tls://`` address needs a CA and a client certificate: from ``--tls-*`` (all three)
@@ -150,29 +152,38 @@ def client_security(spec: SchedulerSpec, options: GradeOptions) -> "Security | N
     if is_insecure(spec):
         if options.insecure_scheduler:
             return None
-        raise GradingError(f"--scheduler {spec}: not a tls:// address, so anyone who reaches the scheduler "
-                           "can run code on its workers and forge grades; start it with TLS and pass "
-                           "tls://HOST:PORT with --tls-ca-file, --tls-cert and --tls-key (see the README), "
-                           "or add --insecure-scheduler to accept it as it is")
+        raise GradingError(
+            f"--scheduler {spec}: not a tls:// address, so anyone who reaches the scheduler "
+            "can run code on its workers and forge grades; start it with TLS and pass "
+            "tls://HOST:PORT with --tls-ca-file, --tls-cert and --tls-key (see the README), "
+            "or add --insecure-scheduler to accept it as it is"
+        )
     given = tls_flags(options)
     missing = [flag for flag in ("--tls-ca-file", "--tls-cert", "--tls-key") if given and flag not in given]
     if missing:
         raise GradingError(f"--tls-ca-file, --tls-cert and --tls-key go together: {', '.join(missing)} missing")
-    explicit = {"tls_ca_file": options.tls_ca_file, "tls_client_cert": options.tls_cert,
-                "tls_client_key": options.tls_key} if given else {}  # else Dask's configuration's
+    explicit = (
+        {"tls_ca_file": options.tls_ca_file, "tls_client_cert": options.tls_cert, "tls_client_key": options.tls_key}
+        if given
+        else {}
+    )  # else Dask's configuration's
     try:  # Dask's TLS settings are read here too (a bad min-version is a ValueError)
         security = Security(require_encryption=True, **explicit)
     except (ImportError, ValueError) as error:
         raise GradingError(f"--scheduler {spec}: cannot use TLS: {error}") from None
     named = given
     if not given:  # Security sets these fields through __slots__: unseen by the type checker
-        named = {"distributed.comm.tls.ca-file": security.tls_ca_file,  # type: ignore[attr-defined]
-                 "distributed.comm.tls.client.cert": security.tls_client_cert,  # type: ignore[attr-defined]
-                 "distributed.comm.tls.client.key": security.tls_client_key}  # type: ignore[attr-defined]
+        named = {
+            "distributed.comm.tls.ca-file": security.tls_ca_file,  # type: ignore[attr-defined]
+            "distributed.comm.tls.client.cert": security.tls_client_cert,  # type: ignore[attr-defined]
+            "distributed.comm.tls.client.key": security.tls_client_key,  # type: ignore[attr-defined]
+        }
         if not (security.tls_ca_file and security.tls_client_cert):  # type: ignore[attr-defined]
-            raise GradingError(f"--scheduler {spec}: no TLS credentials to reach it with: pass --tls-ca-file, "
-                               "--tls-cert and --tls-key, or set Dask's distributed.comm.tls.ca-file, "
-                               ".client.cert and .client.key")
+            raise GradingError(
+                f"--scheduler {spec}: no TLS credentials to reach it with: pass --tls-ca-file, "
+                "--tls-cert and --tls-key, or set Dask's distributed.comm.tls.ca-file, "
+                ".client.cert and .client.key"
+            )
     for name, value in named.items():
         if value and "\n" not in value and not Path(value).is_file():  # "\n": PEM text, as Dask allows
             raise GradingError(f"{name} {value}: no such file")
@@ -216,10 +227,17 @@ class DaskPool:
 
             with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
                 self.cluster = LocalCluster(
-                    n_workers=self.spec.local_workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", protocol="tls://", security=security,
-                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
-                    death_timeout=LOCAL_DEATH_TIMEOUT_S, plugins=[LeaveInterruptsToKataGrade()])
+                    n_workers=self.spec.local_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    protocol="tls://",
+                    security=security,
+                    dashboard_address="127.0.0.1:0",
+                    silence_logs=logging.ERROR,
+                    death_timeout=LOCAL_DEATH_TIMEOUT_S,
+                    plugins=[LeaveInterruptsToKataGrade()],
+                )
             return Client(self.cluster, security=security)
         try:
             return Client(self.spec.address, security=security, timeout=CONNECT_TIMEOUT_S)
@@ -245,8 +263,10 @@ class DaskPool:
         try:
             client.wait_for_workers(1, timeout=WORKERS_WAIT_S)
         except TimeoutError:
-            raise GradingError(f"the Dask scheduler at {self.spec} has had no worker for "
-                               f"{WORKERS_WAIT_S} s: start some (dask worker {self.spec})") from None
+            raise GradingError(
+                f"the Dask scheduler at {self.spec} has had no worker for "
+                f"{WORKERS_WAIT_S} s: start some (dask worker {self.spec})"
+            ) from None
         kit = self.grader.kit["tests_sha256"]
         waiting = list(reversed(jobs))
         done = as_completed()
@@ -262,10 +282,17 @@ class DaskPool:
             while waiting and room > 0:
                 job = waiting.pop()
                 exercises = zip_folder(Path(job.exercises))
-                task = GradeTask(id=job.id, stem=file_stem(job.id), exercises_zip=exercises,
-                                 exercises_sha256=hashlib.sha256(exercises).hexdigest(),
-                                 want_log=bool(job.log), kit_sha256=kit, settings=self.settings,
-                                 topic=self.topic, model_server=server_url)
+                task = GradeTask(
+                    id=job.id,
+                    stem=file_stem(job.id),
+                    exercises_zip=exercises,
+                    exercises_sha256=hashlib.sha256(exercises).hexdigest(),
+                    want_log=bool(job.log),
+                    kit_sha256=kit,
+                    settings=self.settings,
+                    topic=self.topic,
+                    model_server=server_url,
+                )
                 key = f"kata-grade-{file_stem(job.id)}-{secrets.token_hex(4)}"
                 self.sent[key] = task.exercises_sha256
                 future = client.submit(grade_task, task.to_json(), key=key, pure=False)
@@ -320,14 +347,22 @@ class DaskPool:
         except KilledWorker:
             deaths = self.deaths_while_grading(job)
             if deaths >= DEATHS_REPORTED:
-                return Reply(job.id, error=f"the Dask workers grading it died {deaths} times "
-                                           "(it was retried on another worker): not graded")
-            return Reply(job.id, error=f"the Dask workers holding it died {self.resent[job.id] + 1} "
-                                       "times before one could grade it (is the cluster losing its "
-                                       "workers?): not graded")
+                return Reply(
+                    job.id,
+                    error=f"the Dask workers grading it died {deaths} times "
+                    "(it was retried on another worker): not graded",
+                )
+            return Reply(
+                job.id,
+                error=f"the Dask workers holding it died {self.resent[job.id] + 1} "
+                "times before one could grade it (is the cluster losing its "
+                "workers?): not graded",
+            )
         except CancelledError:
-            raise GradingError(f"the Dask scheduler at {self.spec} dropped the grading of {job.id!r} "
-                               "(did it stop?): rerun with --resume to grade what is missing") from None
+            raise GradingError(
+                f"the Dask scheduler at {self.spec} dropped the grading of {job.id!r} "
+                "(did it stop?): rerun with --resume to grade what is missing"
+            ) from None
         except BelowFloor:  # a Dask worker where student code would run as root, unconfined
             raise
         except Exception as error:  # noqa: BLE001 - e.g. the worker could not start a kata worker
@@ -335,16 +370,24 @@ class DaskPool:
             return Reply(job.id, error=f"grader error on a Dask worker: {type(error).__name__}: {first}")
         kit = self.grader.kit["tests_sha256"]
         if answer.kit_sha256 != kit:
-            raise GradingError(f"the Dask workers run another kit version: {answer.worker} has kit "
-                               f"{answer.kit_sha256[:12]}, this kata grade {kit[:12]}; install the same kit "
-                               "on every worker")
+            raise GradingError(
+                f"the Dask workers run another kit version: {answer.worker} has kit "
+                f"{answer.kit_sha256[:12]}, this kata grade {kit[:12]}; install the same kit "
+                "on every worker"
+            )
         # Not what it was sent (a mixed-up or tampered answer): never a verdict of this run.
         if answer.seed != self.grader.seed:
-            return Reply(job.id, error=f"grader error on a Dask worker: {answer.worker} graded it with "
-                                       f"seed {answer.seed!r}, not this run's {self.grader.seed!r}: not graded")
+            return Reply(
+                job.id,
+                error=f"grader error on a Dask worker: {answer.worker} graded it with "
+                f"seed {answer.seed!r}, not this run's {self.grader.seed!r}: not graded",
+            )
         if sent is None or answer.exercises_sha256 != sent:
-            return Reply(job.id, error=f"grader error on a Dask worker: {answer.worker} answered for "
-                                       "other files than the submission's (their hash differs): not graded")
+            return Reply(
+                job.id,
+                error=f"grader error on a Dask worker: {answer.worker} answered for "
+                "other files than the submission's (their hash differs): not graded",
+            )
         if answer.isolation:
             self.grader.record_isolation(answer.isolation)
         if answer.log is not None and job.log:

@@ -8,8 +8,9 @@ local run's, so the next run on that machine sweeps it should this process be ki
 warm kata workers (``python -m grader.classroom.worker``, the same sandbox as a local run), one per
 task running at once, and the kit's model server for the bonus: the one the task names
 (``local:N``: ``kata grade`` serves one for its machine, as a local run does), else this
-Dask worker's own, started on first use. They go away with the Dask worker (``KataWorkerPlugin.teardown``, ``atexit``; the
-kata workers also by ``PR_SET_PDEATHSIG`` should it be killed).
+Dask worker's own, started on first use. They go away with the Dask worker
+(``KataWorkerPlugin.teardown``, ``atexit``; the kata workers also by ``PR_SET_PDEATHSIG``
+should it be killed).
 
 Every answer carries the worker's kit hash, the seed it graded with and the hash of the
 submission's bytes it received: ``kata grade`` refuses answers from another kit version,
@@ -102,11 +103,11 @@ class KataHost:
             try:
                 outcome = pool.grade_one(job)
             except BelowFloor as refused:  # an answer, not a task error: kata grade stops in one line
-                return TaskAnswer(self.kit, task.settings.seed, received, address,
-                                  isolation=dict(refused.isolation))
+                return TaskAnswer(self.kit, task.settings.seed, received, address, isolation=dict(refused.isolation))
             log_bytes = log.read_bytes() if log is not None and log.is_file() else None
-            return TaskAnswer(self.kit, task.settings.seed, received, address, outcome.reply, log_bytes,
-                              dict(pool.isolation))
+            return TaskAnswer(
+                self.kit, task.settings.seed, received, address, outcome.reply, log_bytes, dict(pool.isolation)
+            )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -137,8 +138,7 @@ class KataHost:
         if self.own_server_env is None:
             env = kata_worker_env()
             if kit_has_bonus():
-                self.server = self.launcher.submit(
-                    start_model_server, self.workspace / "served-model", env).result()
+                self.server = self.launcher.submit(start_model_server, self.workspace / "served-model", env).result()
             self.own_server_env = env
         return dict(self.own_server_env)
 
@@ -185,8 +185,7 @@ def grade_task(data: dict) -> dict:
     kit = kit_sha256() if _host is None else _host.kit
     if data.get("kit_sha256") != kit:
         received = hashlib.sha256(base64.b64decode(str(data.get("exercises_zip") or ""))).hexdigest()
-        return TaskAnswer(kit, str(data.get("settings", {}).get("seed", "")), received,
-                          get_worker().address).to_json()
+        return TaskAnswer(kit, str(data.get("settings", {}).get("seed", "")), received, get_worker().address).to_json()
     task = GradeTask.from_json(data)
     with contextlib.suppress(Exception):  # progress only: never a reason to fail
         get_worker().log_event(task.topic, {"id": task.id})

@@ -18,8 +18,10 @@ class BelowFloor(GradingError):
         self.isolation = dict(isolation or {})
 
 
-UNCONFINED_HINT = ("pass --allow-unconfined to grade anyway (recorded in results.json), or grade "
-                   "where the kit can confine it (README: How student code is isolated)")
+UNCONFINED_HINT = (
+    "pass --allow-unconfined to grade anyway (recorded in results.json), or grade "
+    "where the kit can confine it (README: How student code is isolated)"
+)
 
 
 def refuse_below_floor(isolation: dict) -> None:

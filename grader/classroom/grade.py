@@ -57,24 +57,24 @@ SUBMISSION_ID = "submission"  # grade_submission's id for the one submission it 
 def kit_info() -> dict:
     from importlib.metadata import version
 
-    return {"mlflow": version("mlflow"), "python": platform.python_version(),
-            "tests_sha256": kit_sha256()}
+    return {"mlflow": version("mlflow"), "python": platform.python_version(), "tests_sha256": kit_sha256()}
 
 
 def result_of(outcome: Graded, notes: Sequence[str] = ()) -> SubmissionResult:
     """A submission's result from its job's outcome and what staging noted about it."""
     job, reply = outcome.job, outcome.reply
     if reply is None and outcome.lost == LOST_TO_MEMORY:
-        return SubmissionResult(job.id, "error", message=_(
-            "the grader ran out of memory reading what this submission left"))
+        return SubmissionResult(
+            job.id, "error", message=_("the grader ran out of memory reading what this submission left")
+        )
     if reply is None:
-        return SubmissionResult(job.id, "error",
-                                message=_("the grader gave up on this submission (its worker stopped or hung)"))
+        return SubmissionResult(
+            job.id, "error", message=_("the grader gave up on this submission (its worker stopped or hung)")
+        )
     if reply.run is None:
         return SubmissionResult(job.id, "error", message=reply.error)
     run = reply.run
-    return SubmissionResult(job.id, "graded", run.todos, run.duration_s,
-                            message="; ".join([*notes, *run.problems]))
+    return SubmissionResult(job.id, "graded", run.todos, run.duration_s, message="; ".join([*notes, *run.problems]))
 
 
 class GradingPool(Protocol):
@@ -92,7 +92,7 @@ class GradingPool(Protocol):
 class LocalPool:
     """``--jobs`` kata workers on this machine (a ``WorkerPool``), sharing one model server."""
 
-    def __init__(self, grader: "ClassGrader", workspace: Path):
+    def __init__(self, grader: ClassGrader, workspace: Path):
         self.grader, self.workspace = grader, workspace
         self.env = kata_worker_env()
         self.server = None
@@ -101,8 +101,12 @@ class LocalPool:
     def grade(self, jobs: list[Job]) -> Iterator[Graded]:
         if kit_has_bonus():
             self.server = start_model_server(self.workspace / "served-model", self.env)
-        self.workers = WorkerPool(self.grader.worker_settings(), self.env, self.workspace / "tmp",
-                                  size=min(self.grader.options.jobs, len(jobs)))
+        self.workers = WorkerPool(
+            self.grader.worker_settings(),
+            self.env,
+            self.workspace / "tmp",
+            size=min(self.grader.options.jobs, len(jobs)),
+        )
         self.grader.record_isolation(self.workers.start()[0])
         yield from self.workers.grade(jobs, on_begin=self.begin)
 
@@ -146,8 +150,10 @@ class ClassGrader:
         if not options.submissions.is_dir():
             raise GradingError(f"{options.submissions} is not a folder of submissions")
         if options.out.resolve().is_relative_to(options.submissions.resolve()):
-            raise GradingError(f"--out {options.out} is inside the submissions folder, which kata grade "
-                               "never writes to: choose a folder outside it")
+            raise GradingError(
+                f"--out {options.out} is inside the submissions folder, which kata grade "
+                "never writes to: choose a folder outside it"
+            )
         # before anything is written: no Dask, a bad address, a cluster nobody vouches for
         from grader.classroom.dask_pool import check_scheduler_options, is_insecure
 
@@ -239,8 +245,9 @@ class ClassGrader:
 
     def worker_settings(self) -> WorkerSettings:
         """What every kata worker of this run grades with, wherever it runs."""
-        return WorkerSettings(self.options.timeout, self.seed, self.options.lang,
-                              allow_unconfined=self.options.allow_unconfined)
+        return WorkerSettings(
+            self.options.timeout, self.seed, self.options.lang, allow_unconfined=self.options.allow_unconfined
+        )
 
     def record_isolation(self, isolation: dict) -> None:
         """Put the sandbox's isolation in ``kit`` (results.json) and say what is missing;
@@ -299,16 +306,31 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
     return results
 
 
-def grade_submission(folder: Path, seed: str, timeout: float = CALL_TIMEOUT_S, *, lang: str = "en",
-                     allow_unconfined: bool = False, progress=None,
-                     submission_id: str = SUBMISSION_ID) -> tuple[SubmissionResult, dict]:
+def grade_submission(
+    folder: Path,
+    seed: str,
+    timeout: float = CALL_TIMEOUT_S,
+    *,
+    lang: str = "en",
+    allow_unconfined: bool = False,
+    progress=None,
+    submission_id: str = SUBMISSION_ID,
+) -> tuple[SubmissionResult, dict]:
     """Grade the one submission in ``folder`` (an upload: an ``exercises/`` folder, bare
     task files or one .zip of them) exactly as ``kata grade`` grades each of a class, with
     ``seed``; its ``SubmissionResult`` and the kit facts (versions, seed, isolation) for
     its report. No log, nothing kept: its OUT is a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="kata-one-") as scratch:
-        options = GradeOptions(folder.parent, Path(scratch) / "out", jobs=1, timeout=timeout, logs=False,
-                               seed=seed, lang=lang, allow_unconfined=allow_unconfined)
+        options = GradeOptions(
+            folder.parent,
+            Path(scratch) / "out",
+            jobs=1,
+            timeout=timeout,
+            logs=False,
+            seed=seed,
+            lang=lang,
+            allow_unconfined=allow_unconfined,
+        )
         grader = ClassGrader(options, progress)
         try:
             if not folder.is_dir():

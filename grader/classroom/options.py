@@ -34,7 +34,6 @@ class GradeOptions:
     insecure_scheduler: bool = False  # accept a scheduler address without TLS (recorded in results.json)
 
 
-
 class GradingRun(Protocol):
     """What a pool reads of the class run it grades for (``grade.ClassGrader``)."""
 

@@ -21,14 +21,18 @@ def lock_out(out: Path) -> int | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() if error.errno in (
-            errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES) else None
+        holder = (
+            os.pread(fd, 32, 0).decode(errors="replace").strip()
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+            else None
+        )
         os.close(fd)
         if holder is None:  # e.g. ENOLCK on some network file systems: go on unlocked
             return None
         who = f" (pid {holder})" if holder.isdigit() else ""
-        raise GradingError(f"another kata grade{who} is writing to {out}: wait for it to "
-                           "finish, or choose another --out") from None
+        raise GradingError(
+            f"another kata grade{who} is writing to {out}: wait for it to finish, or choose another --out"
+        ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd

@@ -46,8 +46,14 @@ class WorkerPool:
     """Kata workers started with ``settings`` and ``env``, their temp files in ``tmpdir``
     (see the module docstring). ``size``: how many ``grade`` serves at once."""
 
-    def __init__(self, settings: WorkerSettings, env: dict[str, str], tmpdir: Path, size: int = 1,
-                 launcher: ThreadPoolExecutor | None = None):
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        env: dict[str, str],
+        tmpdir: Path,
+        size: int = 1,
+        launcher: ThreadPoolExecutor | None = None,
+    ):
         self.settings, self.env, self.tmpdir, self.size = settings, env, tmpdir, max(1, size)
         self.own_launcher = launcher is None
         self.launcher = launcher or ThreadPoolExecutor(1, thread_name_prefix="kata-launcher")
@@ -175,8 +181,9 @@ class WorkerPool:
                     return
                 done.put(outcome)
 
-        threads = [threading.Thread(target=serve, daemon=True, name="kata-serve")
-                   for _ in range(min(self.size, len(jobs)))]
+        threads = [
+            threading.Thread(target=serve, daemon=True, name="kata-serve") for _ in range(min(self.size, len(jobs)))
+        ]
         for thread in threads:
             thread.start()
         left = len(jobs)

@@ -27,13 +27,21 @@ class WorkerSettings:
     allow_unconfined: bool = False  # run student code below the isolation floor (errors.refuse_below_floor)
 
     def to_json(self) -> dict[str, Any]:
-        return {"timeout": self.timeout, "seed": self.seed, "lang": self.lang,
-                "allow_unconfined": self.allow_unconfined}
+        return {
+            "timeout": self.timeout,
+            "seed": self.seed,
+            "lang": self.lang,
+            "allow_unconfined": self.allow_unconfined,
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "WorkerSettings":
-        return cls(float(data["timeout"]), str(data["seed"]), str(data.get("lang", "en")),
-                   bool(data.get("allow_unconfined", False)))
+    def from_json(cls, data: dict) -> WorkerSettings:
+        return cls(
+            float(data["timeout"]),
+            str(data["seed"]),
+            str(data.get("lang", "en")),
+            bool(data.get("allow_unconfined", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -47,14 +55,22 @@ class Job:
     tasks: tuple[int, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "exercises": self.exercises, "log": self.log,
-                "tasks": None if self.tasks is None else list(self.tasks)}
+        return {
+            "id": self.id,
+            "exercises": self.exercises,
+            "log": self.log,
+            "tasks": None if self.tasks is None else list(self.tasks),
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Job":
+    def from_json(cls, data: dict) -> Job:
         tasks = data.get("tasks")
-        return cls(str(data["id"]), str(data["exercises"]), data.get("log"),
-                   None if tasks is None else tuple(int(task) for task in tasks))
+        return cls(
+            str(data["id"]),
+            str(data["exercises"]),
+            data.get("log"),
+            None if tasks is None else tuple(int(task) for task in tasks),
+        )
 
 
 @dataclass(frozen=True)
@@ -67,7 +83,7 @@ class Hello:
         return {"ready": True, "isolation": self.isolation}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Hello":
+    def from_json(cls, data: dict) -> Hello:
         isolation = data.get("isolation") or {}
         if data.get("ready") is not True or not isinstance(isolation, dict):
             raise ProtocolError("not a ready worker's hello")
@@ -89,7 +105,7 @@ class Reply:
         return {"id": self.id, **self.run.to_json()}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Reply":
+    def from_json(cls, data: dict) -> Reply:
         if "error" in data:
             return cls(str(data["id"]), error=str(data["error"]))
         try:
@@ -121,16 +137,31 @@ class GradeTask:
     model_server: str | None = None  # a model server on the worker's machine; None: the worker's own
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "stem": self.stem, "exercises_zip": _bytes_to_json(self.exercises_zip),
-                "exercises_sha256": self.exercises_sha256, "want_log": self.want_log,
-                "kit_sha256": self.kit_sha256, "settings": self.settings.to_json(), "topic": self.topic,
-                "model_server": self.model_server}
+        return {
+            "id": self.id,
+            "stem": self.stem,
+            "exercises_zip": _bytes_to_json(self.exercises_zip),
+            "exercises_sha256": self.exercises_sha256,
+            "want_log": self.want_log,
+            "kit_sha256": self.kit_sha256,
+            "settings": self.settings.to_json(),
+            "topic": self.topic,
+            "model_server": self.model_server,
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "GradeTask":
-        return cls(str(data["id"]), str(data["stem"]), _bytes_from_json(data["exercises_zip"]) or b"",
-                   str(data["exercises_sha256"]), bool(data["want_log"]), str(data["kit_sha256"]),
-                   WorkerSettings.from_json(data["settings"]), str(data["topic"]), data.get("model_server"))
+    def from_json(cls, data: dict) -> GradeTask:
+        return cls(
+            str(data["id"]),
+            str(data["stem"]),
+            _bytes_from_json(data["exercises_zip"]) or b"",
+            str(data["exercises_sha256"]),
+            bool(data["want_log"]),
+            str(data["kit_sha256"]),
+            WorkerSettings.from_json(data["settings"]),
+            str(data["topic"]),
+            data.get("model_server"),
+        )
 
 
 @dataclass(frozen=True)
@@ -148,13 +179,25 @@ class TaskAnswer:
     isolation: dict = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kit_sha256": self.kit_sha256, "seed": self.seed, "exercises_sha256": self.exercises_sha256,
-                "worker": self.worker, "reply": None if self.reply is None else self.reply.to_json(),
-                "log": _bytes_to_json(self.log), "isolation": self.isolation}
+        return {
+            "kit_sha256": self.kit_sha256,
+            "seed": self.seed,
+            "exercises_sha256": self.exercises_sha256,
+            "worker": self.worker,
+            "reply": None if self.reply is None else self.reply.to_json(),
+            "log": _bytes_to_json(self.log),
+            "isolation": self.isolation,
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "TaskAnswer":
+    def from_json(cls, data: dict) -> TaskAnswer:
         reply = data.get("reply")
-        return cls(str(data["kit_sha256"]), str(data["seed"]), str(data["exercises_sha256"]),
-                   str(data["worker"]), None if reply is None else Reply.from_json(reply),
-                   _bytes_from_json(data.get("log")), dict(data.get("isolation") or {}))
+        return cls(
+            str(data["kit_sha256"]),
+            str(data["seed"]),
+            str(data["exercises_sha256"]),
+            str(data["worker"]),
+            None if reply is None else Reply.from_json(reply),
+            _bytes_from_json(data.get("log")),
+            dict(data.get("isolation") or {}),
+        )

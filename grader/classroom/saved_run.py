@@ -57,8 +57,10 @@ class SavedRun:
         if saved is None:
             return given if given is not None else new_seed()
         if given is not None and given != saved:
-            raise GradingError(f"--resume keeps the seed of the results in {self.folder.parent} "
-                               f"({saved}), not --seed {given}: drop one of the two")
+            raise GradingError(
+                f"--resume keeps the seed of the results in {self.folder.parent} "
+                f"({saved}), not --seed {given}: drop one of the two"
+            )
         return saved
 
     def saved_seed(self) -> str | None:
@@ -88,15 +90,21 @@ class SavedRun:
             data = json.loads(saved.read_text(encoding="utf-8"))
         except ValueError:
             return None
-        if (data.get("tests_sha256") != self.tests_sha256 or data.get("seed") != seed
-                or data.get("lang", "en") != self.lang  # one language per report
-                or data["result"]["id"] != submission_id):
+        if (
+            data.get("tests_sha256") != self.tests_sha256
+            or data.get("seed") != seed
+            or data.get("lang", "en") != self.lang  # one language per report
+            or data["result"]["id"] != submission_id
+        ):
             return None
         return SubmissionResult.from_json(data["result"])
 
     def save(self, result: SubmissionResult, seed: str) -> None:
         from grader.core.files import write_atomic
 
-        write_atomic(self.folder / f"{file_stem(result.id)}.json",
-                     json.dumps({"tests_sha256": self.tests_sha256, "seed": seed, "lang": self.lang,
-                                 "result": result.to_json()}))
+        write_atomic(
+            self.folder / f"{file_stem(result.id)}.json",
+            json.dumps(
+                {"tests_sha256": self.tests_sha256, "seed": seed, "lang": self.lang, "result": result.to_json()}
+            ),
+        )

@@ -16,9 +16,11 @@ def kata_worker_env() -> dict[str, str]:
     its interpreter's folder first on PATH, no model server inherited from a caller."""
     from grader.judge.model_server import SERVER_ENV, SERVER_ERROR_ENV, kit_bin_path
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KIT_ROOT),
-                                                                         os.environ.get("PYTHONPATH")])),
-           "PATH": kit_bin_path(dict(os.environ))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(KIT_ROOT), os.environ.get("PYTHONPATH")])),
+        "PATH": kit_bin_path(dict(os.environ)),
+    }
     for name in (SERVER_ENV, SERVER_ERROR_ENV):
         env.pop(name, None)
     return env
@@ -33,8 +35,7 @@ def start_model_server(home: Path, env: dict[str, str]):
     try:
         server = serve_kit_model(home)
     except Exception as error:  # noqa: BLE001 - reported on the bonus TODOs
-        reason = next((line.strip() for line in str(error).splitlines() if line.strip()),
-                      type(error).__name__)
+        reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
         env[SERVER_ERROR_ENV] = f"kit error: the model server could not start: {reason}"
         return None
     env[SERVER_ENV] = server.url

@@ -58,8 +58,8 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from grader.core.paths import EXERCISES_DIR, SOLUTIONS_DIR
 from grader.classroom.submissions import STUDENT_FILES
+from grader.core.paths import EXERCISES_DIR, SOLUTIONS_DIR
 
 NOISE_CHARS = 25  # k: shorter common runs (of normalised code) are noise (copydetect's default)
 GUARANTEE_CHARS = 30  # a common run this long is always found (winnowing keeps ~2/7 of the hashes)
@@ -131,7 +131,7 @@ def read_task_file(path: Path) -> tuple[str, list[str]]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         if len(data) - error.start < 4 and len(data) == MAX_READ_BYTES:
-            text = data[:error.start].decode("utf-8")  # the cut fell inside a character
+            text = data[: error.start].decode("utf-8")  # the cut fell inside a character
         else:
             text = data.decode("utf-8", errors="replace")
             notes.append(f"not UTF-8 (byte {error.start}): compared with undecodable bytes replaced")
@@ -174,7 +174,7 @@ def stable_kgram_hashes(text: str, k: int = NOISE_CHARS) -> np.ndarray:
     if len(text) < k:
         return np.array([], dtype=np.int64)
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    powers = np.array([pow(_BASE, k - 1 - i, 2 ** 64) for i in range(k)], dtype=np.uint64)
+    powers = np.array([pow(_BASE, k - 1 - i, 2**64) for i in range(k)], dtype=np.uint64)
     with np.errstate(over="ignore"):
         value = (sliding_window_view(codes, k) * powers).sum(axis=1, dtype=np.uint64)
         value = value + np.uint64(0x9E3779B97F4A7C15)
@@ -199,8 +199,9 @@ def _normalise(text: str, notes: list[str]) -> tuple[str, np.ndarray]:
         return text, np.array([])
 
 
-def _fingerprint(text: str, boilerplate: np.ndarray, notes: list[str],
-                 plain_lines: frozenset[str] = frozenset()) -> Fingerprint:
+def _fingerprint(
+    text: str, boilerplate: np.ndarray, notes: list[str], plain_lines: frozenset[str] = frozenset()
+) -> Fingerprint:
     from copydetect.utils import get_token_coverage, winnow
 
     filtered, offsets = _normalise(text, notes)
@@ -217,8 +218,7 @@ def _fingerprint(text: str, boilerplate: np.ndarray, notes: list[str],
     return Fingerprint(filtered, offsets, NOISE_CHARS, set(index), index, coverage, own)
 
 
-def _on_plain_lines(text: str, filtered: str, offsets: np.ndarray,
-                    plain_lines: frozenset[str]) -> np.ndarray:
+def _on_plain_lines(text: str, filtered: str, offsets: np.ndarray, plain_lines: frozenset[str]) -> np.ndarray:
     """Which normalised characters come from a line of ``text`` found verbatim in
     ``plain_lines`` (the stub's and the reference's): never the student's own, even where
     the k-grams covering them reach into the student's code (a stub line right after a
@@ -230,7 +230,7 @@ def _on_plain_lines(text: str, filtered: str, offsets: np.ndarray,
     position = 0
     for line in text.splitlines(keepends=True):
         if line.strip() in plain_lines:
-            by_char[position:position + len(line)] = True
+            by_char[position : position + len(line)] = True
         position += len(line)
     where = np.arange(len(filtered))
     if len(offsets):
@@ -270,8 +270,12 @@ def _documents(folders: dict[str, Path], names: list[str]) -> dict[str, dict[str
 def file_notes(folders: dict[str, Path]) -> list[FileNote]:
     """What the comparison worked around, per submission and task file (for the report)."""
     docs = class_documents(folders)
-    return [FileNote(sid, name, note) for name in STUDENT_FILES for sid in sorted(docs[name])
-            for note in docs[name][sid].notes]
+    return [
+        FileNote(sid, name, note)
+        for name in STUDENT_FILES
+        for sid in sorted(docs[name])
+        for note in docs[name][sid].notes
+    ]
 
 
 def common_limit(class_size: int) -> int:
@@ -414,8 +418,7 @@ def find_similar(folders: dict[str, Path], threshold: float = DEFAULT_THRESHOLD)
             score, _, _ = _compare(docs[name][first], docs[name][second])
             if score > 0:
                 scores[(first, second)][name] = score
-    totals = {sid: sum(_own(docs[name][sid]) for name in STUDENT_FILES if sid in docs[name])
-              for sid in folders}
+    totals = {sid: sum(_own(docs[name][sid]) for name in STUDENT_FILES if sid in docs[name]) for sid in folders}
     pairs = []
     for (first, second), per_file in shares.items():
         best = max(scores[(first, second)].values(), default=0.0)
@@ -426,8 +429,7 @@ def find_similar(folders: dict[str, Path], threshold: float = DEFAULT_THRESHOLD)
             whole = max(together[0] / totals[first], together[1] / totals[second])
             best = max(best, whole if whole >= NEAR_COPY else 0.0)
         if best > 0 and best >= threshold:
-            alike = sorted((n for n, s in per_file.items() if s >= threshold),
-                           key=lambda n: (-per_file[n], n))
+            alike = sorted((n for n, s in per_file.items() if s >= threshold), key=lambda n: (-per_file[n], n))
             pairs.append(SimilarPair(first, second, round(best, 4), tuple(alike)))
     return sorted(pairs, key=lambda p: (-p.score, p.first, p.second))
 
@@ -439,8 +441,9 @@ def check_threshold(threshold: float) -> float:
     return float(threshold)
 
 
-def match_files(pair: SimilarPair, folders: dict[str, Path],
-                docs: dict[str, dict[str, _Doc]] | None = None) -> list[FileMatch]:
+def match_files(
+    pair: SimilarPair, folders: dict[str, Path], docs: dict[str, dict[str, _Doc]] | None = None
+) -> list[FileMatch]:
     """Every task file both submissions of ``pair`` hold, best match first, with the
     common spans of each side (what the side-by-side page highlights). ``folders`` is
     the whole class (the common idioms depend on it)."""

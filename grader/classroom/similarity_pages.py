@@ -9,9 +9,19 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.classroom.similarity import (DEFAULT_THRESHOLD, GUARANTEE_CHARS, MIN_OWN_CHARS, NOISE_CHARS,
-                                         FileMatch, SimilarPair, boilerplate_lines, check_threshold,
-                                         class_documents, common_limit, match_files)
+from grader.classroom.similarity import (
+    DEFAULT_THRESHOLD,
+    GUARANTEE_CHARS,
+    MIN_OWN_CHARS,
+    NOISE_CHARS,
+    FileMatch,
+    SimilarPair,
+    boilerplate_lines,
+    check_threshold,
+    class_documents,
+    common_limit,
+    match_files,
+)
 from grader.classroom.submissions import STUDENT_FILES
 from grader.core.files import write_atomic
 from grader.reports.pages import asset, csp, environment
@@ -21,8 +31,9 @@ PAGES_DIR = "similarity"
 
 
 # -- writing ------------------------------------------------------------------------------
-def write_similarity(pairs: list[SimilarPair], folders: dict[str, Path], out: Path,
-                     threshold: float = DEFAULT_THRESHOLD) -> list[SimilarPair]:
+def write_similarity(
+    pairs: list[SimilarPair], folders: dict[str, Path], out: Path, threshold: float = DEFAULT_THRESHOLD
+) -> list[SimilarPair]:
     """Write OUT/similarity.json (all pairs: ids, score, files, threshold) and one
     side-by-side page per pair OUT/similarity/<n>.html (both files' code next to each
     other, matched regions highlighted, self-contained, CSP like the report,
@@ -43,14 +54,24 @@ def write_similarity(pairs: list[SimilarPair], folders: dict[str, Path], out: Pa
             stale.unlink(missing_ok=True)
     document = {
         "threshold": threshold,
-        "method": {"tool": "copydetect", "noise_chars": NOISE_CHARS,
-                   "guarantee_chars": GUARANTEE_CHARS, "min_own_chars": MIN_OWN_CHARS,
-                   "common_above_holders": common_limit(len(folders)),
-                   "ignored": ["exercises/ (the stubs)", "solutions/ (the reference answers)"]},
-        "pairs": [{"first": p.first, "second": p.second, "score": p.score,
-                   "files": list(p.files), "href": p.href} for p in written],
-        "notes": [{"submission": sid, "file": name, "note": note} for name in STUDENT_FILES
-                  for sid in sorted(docs[name]) for note in docs[name][sid].notes],
+        "method": {
+            "tool": "copydetect",
+            "noise_chars": NOISE_CHARS,
+            "guarantee_chars": GUARANTEE_CHARS,
+            "min_own_chars": MIN_OWN_CHARS,
+            "common_above_holders": common_limit(len(folders)),
+            "ignored": ["exercises/ (the stubs)", "solutions/ (the reference answers)"],
+        },
+        "pairs": [
+            {"first": p.first, "second": p.second, "score": p.score, "files": list(p.files), "href": p.href}
+            for p in written
+        ],
+        "notes": [
+            {"submission": sid, "file": name, "note": note}
+            for name in STUDENT_FILES
+            for sid in sorted(docs[name])
+            for note in docs[name][sid].notes
+        ],
     }
     write_atomic(out / JSON_NAME, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return written
@@ -65,8 +86,7 @@ class Segment:
     common: bool
 
 
-def segments(text: str, spans: tuple[tuple[int, int], ...],
-             plain_lines: frozenset[str] = frozenset()) -> list[Segment]:
+def segments(text: str, spans: tuple[tuple[int, int], ...], plain_lines: frozenset[str] = frozenset()) -> list[Segment]:
     """``text`` cut into common and other runs. Fingerprints are found in normalised code,
     and mapping them back to the text stretches them over whatever the normalising set
     aside (a stub's docstring next to a student's line): lines found verbatim in
@@ -74,11 +94,11 @@ def segments(text: str, spans: tuple[tuple[int, int], ...],
     as common."""
     common = [False] * len(text)
     for start, end in spans:
-        common[max(0, start):min(len(text), end)] = [True] * max(0, min(len(text), end) - max(0, start))
+        common[max(0, start) : min(len(text), end)] = [True] * max(0, min(len(text), end) - max(0, start))
     position = 0
     for line in text.splitlines(keepends=True):
         if not line.strip() or line.strip() in plain_lines:
-            common[position:position + len(line)] = [False] * len(line)
+            common[position : position + len(line)] = [False] * len(line)
         position += len(line)
     cut: list[Segment] = []
     start = 0
@@ -94,10 +114,16 @@ def render_pair(pair: SimilarPair, matches: list[FileMatch], threshold: float) -
     the common code highlighted. Student code and ids are autoescaped; the CSP pins our
     inline CSS and allows nothing else (no script at all)."""
     css = asset("similarity_pair.css")
-    files = [{"match": m,
-              "first": segments(m.first_text, m.first_spans, boilerplate_lines(m.file)),
-              "second": segments(m.second_text, m.second_spans, boilerplate_lines(m.file))}
-             for m in matches]
-    return environment().get_template("similarity_pair.html.j2").render(
-        pair=pair, files=files, threshold=threshold, css=css, csp=csp(css),
-        noise_chars=NOISE_CHARS)
+    files = [
+        {
+            "match": m,
+            "first": segments(m.first_text, m.first_spans, boilerplate_lines(m.file)),
+            "second": segments(m.second_text, m.second_spans, boilerplate_lines(m.file)),
+        }
+        for m in matches
+    ]
+    return (
+        environment()
+        .get_template("similarity_pair.html.j2")
+        .render(pair=pair, files=files, threshold=threshold, css=css, csp=csp(css), noise_chars=NOISE_CHARS)
+    )

@@ -47,8 +47,7 @@ def similarity_section(staged: StagedClass | None, out: Path, threshold: float |
     progress event saying it ran out of time or failed)."""
     similar = None
     if staged is not None:
-        similar = within_deadline(lambda: similar_submissions(staged, out, threshold, progress),
-                                  SIMILARITY_DEADLINE_S)
+        similar = within_deadline(lambda: similar_submissions(staged, out, threshold, progress), SIMILARITY_DEADLINE_S)
     if similar is None:
         progress("similarity", pairs=None, threshold=None, deadline_s=SIMILARITY_DEADLINE_S)
     return similar or []

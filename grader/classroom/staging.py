@@ -41,7 +41,8 @@ def stage(submissions: list[Submission], into: Path) -> StagedClass:
             continue
         except OSError as error:  # unreadable files, permissions…
             skipped[submission.id] = _("could not read the submission ({reason})").format(
-                reason=error.strerror or error)
+                reason=error.strerror or error
+            )
             continue
         folders[submission.id] = target
     return StagedClass(folders, skipped, notes)
@@ -50,8 +51,11 @@ def stage(submissions: list[Submission], into: Path) -> StagedClass:
 def stage_class(submissions: Path, into: Path, exclude: Path | None = None) -> StagedClass:
     """``stage`` every submission found in the folder SUBMISSIONS; ``exclude`` (an OUT
     folder lying inside it) is no submission."""
-    found = [submission for submission in discover(Path(submissions))
-             if exclude is None or submission.source.resolve() != exclude.resolve()]
+    found = [
+        submission
+        for submission in discover(Path(submissions))
+        if exclude is None or submission.source.resolve() != exclude.resolve()
+    ]
     return stage(found, into)
 
 

@@ -67,12 +67,27 @@ MAX_ZIP_ENTRIES = 200_000  # a longer listing is refused unread (it would fill m
 
 IGNORED_NAMES = {"__macosx", "thumbs.db", "ehthumbs.db", "desktop.ini"}
 SKIPPED_FOLDERS = {"__macosx", "__pycache__", "node_modules", "site-packages"}
-OTHER_ARCHIVES = {".tar": N_("a tar archive"), ".tgz": N_("a tar archive"), ".gz": N_("a gzip file"),
-                  ".bz2": N_("a bzip2 file"), ".xz": N_("an xz file"), ".rar": N_("a RAR archive"),
-                  ".7z": N_("a 7-Zip archive")}
-UNREADABLE_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, RuntimeError,
-                  NotImplementedError, EOFError, ValueError, KeyError, zlib.error,
-                  lzma.LZMAError)
+OTHER_ARCHIVES = {
+    ".tar": N_("a tar archive"),
+    ".tgz": N_("a tar archive"),
+    ".gz": N_("a gzip file"),
+    ".bz2": N_("a bzip2 file"),
+    ".xz": N_("an xz file"),
+    ".rar": N_("a RAR archive"),
+    ".7z": N_("a 7-Zip archive"),
+}
+UNREADABLE_ZIP = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    RuntimeError,
+    NotImplementedError,
+    EOFError,
+    ValueError,
+    KeyError,
+    zlib.error,
+    lzma.LZMAError,
+)
 ROOT = PurePosixPath(".")
 
 
@@ -92,15 +107,13 @@ class BadSubmission(Exception):
 def discover(folder: Path) -> list[Submission]:
     """Every direct child of ``folder`` but ignored clutter, sorted by id: folders and
     zips to grade, anything else with its ``reason`` (see the module docstring)."""
-    entries = [(child, entry_reason(child)) for child in sorted(folder.iterdir())
-               if not ignored(child)]
+    entries = [(child, entry_reason(child)) for child in sorted(folder.iterdir()) if not ignored(child)]
     ids = {child: short_id(child) for child, _reason in entries}
     while True:  # a zip whose short id is taken goes by its (unique) file name
         taken: dict[str, int] = {}
         for child_id in ids.values():
             taken[child_id] = taken.get(child_id, 0) + 1
-        clashing = [child for child, child_id in ids.items()
-                    if taken[child_id] > 1 and child_id != child.name]
+        clashing = [child for child, child_id in ids.items() if taken[child_id] > 1 and child_id != child.name]
         if not clashing:
             break
         for child in clashing:
@@ -110,8 +123,11 @@ def discover(folder: Path) -> list[Submission]:
         notes: tuple[str, ...] = ()
         twins = sorted(other.name for other in ids if other != child and short_id(other) == short_id(child))
         if twins and not reason:
-            notes = (_("{name} and {twins} are both in the submissions folder: graded separately, "
-                       "this one as {id}").format(name=child.name, twins=", ".join(twins), id=repr(ids[child])),)
+            notes = (
+                _("{name} and {twins} are both in the submissions folder: graded separately, this one as {id}").format(
+                    name=child.name, twins=", ".join(twins), id=repr(ids[child])
+                ),
+            )
         found.append(Submission(ids[child], child, notes, reason))
     return sorted(found, key=lambda submission: submission.id)
 
@@ -136,13 +152,15 @@ def entry_reason(child: Path) -> str:
     name = child.name
     if child.is_symlink():
         if inside(child, child.parent):
-            return _("{name} is a link (links are not followed): put the folder or .zip itself in the "
-                     "submissions folder").format(name=name)
-        return _("{name} is a link out of the submissions folder (links are not followed): put the folder "
-                 "or .zip itself in the submissions folder").format(name=name)
+            return _(
+                "{name} is a link (links are not followed): put the folder or .zip itself in the submissions folder"
+            ).format(name=name)
+        return _(
+            "{name} is a link out of the submissions folder (links are not followed): put the folder "
+            "or .zip itself in the submissions folder"
+        ).format(name=name)
     if name.startswith(".") and (child.is_dir() or child.is_file()):
-        return _("{name} is hidden (its name starts with a dot): not graded; rename it to grade it").format(
-            name=name)
+        return _("{name} is hidden (its name starts with a dot): not graded; rename it to grade it").format(name=name)
     if child.is_dir() or (child.is_file() and name.lower().endswith(".zip")):
         return ""
     if not child.is_file():
@@ -173,8 +191,7 @@ def prepare(submission: Submission, target: Path) -> list[str]:
     return [*submission.notes, *notes, *missing]
 
 
-def choose(tasks: dict[PurePosixPath, str], top: PurePosixPath | None
-           ) -> tuple[PurePosixPath | None, list[str]]:
+def choose(tasks: dict[PurePosixPath, str], top: PurePosixPath | None) -> tuple[PurePosixPath | None, list[str]]:
     """The folder to take task files from, and notes. ``tasks`` maps every file named
     like a task file to "" when it can be taken, else the reason it cannot."""
     groups: dict[PurePosixPath, int] = {}
@@ -187,8 +204,11 @@ def choose(tasks: dict[PurePosixPath, str], top: PurePosixPath | None
         if not others:
             return ranked[0], []
         listed = ", ".join(f"{folder}/" for folder in others[:3]) + (", …" if len(others) > 3 else "")
-        return ranked[0], [_("took {folder}/, not the other exercises/ folders with task files ({others})").format(
-            folder=ranked[0], others=listed)]
+        return ranked[0], [
+            _("took {folder}/, not the other exercises/ folders with task files ({others})").format(
+                folder=ranked[0], others=listed
+            )
+        ]
     for folder in (ROOT, top):
         if folder is not None and any(path.parent == folder and not why for path, why in tasks.items()):
             if folder == ROOT:
@@ -198,8 +218,12 @@ def choose(tasks: dict[PurePosixPath, str], top: PurePosixPath | None
 
 
 def no_exercises(extra: str = "") -> BadSubmission:
-    return BadSubmission(_("no exercises/ folder with task files (looked {depth} folders down) and no task "
-                           "files at its root").format(depth=MAX_DEPTH) + extra)
+    return BadSubmission(
+        _("no exercises/ folder with task files (looked {depth} folders down) and no task files at its root").format(
+            depth=MAX_DEPTH
+        )
+        + extra
+    )
 
 
 def first_problem(tasks: dict[PurePosixPath, str]) -> str:
@@ -232,15 +256,19 @@ def files_from_folder(root: Path) -> tuple[dict[str, bytes], list[str]]:
     if len(zips) == 1:
         inner = root / zips[0]
         if inner.is_symlink():
-            raise BadSubmission(_("{name} is a link (links are not followed): submit the file itself").format(
-                name=zips[0]))
+            raise BadSubmission(
+                _("{name} is a link (links are not followed): submit the file itself").format(name=zips[0])
+            )
         try:
             return files_from_zip(inner)
         except BadSubmission as reason:
             raise BadSubmission(f"{zips[0]}: {reason}") from None
     if len(zips) > 1:
-        raise BadSubmission(_("no exercises/ folder, and {count} zips ({names}): keep only the one to grade").format(
-            count=len(zips), names=", ".join(zips[:3])))
+        raise BadSubmission(
+            _("no exercises/ folder, and {count} zips ({names}): keep only the one to grade").format(
+                count=len(zips), names=", ".join(zips[:3])
+            )
+        )
     archives = [name for name in listing if Path(name.lower()).suffix in OTHER_ARCHIVES]
     raise no_exercises("; " + _("{name} is not a .zip").format(name=archives[0]) if archives else "")
 
@@ -274,15 +302,17 @@ def scan_folder(root: Path) -> tuple[dict[PurePosixPath, str], dict[str, bool], 
                 if not is_dir and entry.name.lower().endswith(".zip"):
                     zips.append(entry.name)
             if is_dir:
-                deeper = len(path.parts) <= MAX_DEPTH or (len(path.parts) == MAX_DEPTH + 1
-                                                         and entry.name == "exercises")
+                deeper = len(path.parts) <= MAX_DEPTH or (
+                    len(path.parts) == MAX_DEPTH + 1 and entry.name == "exercises"
+                )
                 if deeper and not entry.name.startswith(".") and entry.name.lower() not in SKIPPED_FOLDERS:
                     pending.append(path)
             elif entry.name in STUDENT_FILES:
                 tasks[path] = file_problem(root, path)
             elif entry.name == "exercises" and entry.is_symlink():
-                links.append(_("{path}/ is a link (links are not followed): submit the folder itself").format(
-                    path=path))
+                links.append(
+                    _("{path}/ is a link (links are not followed): submit the folder itself").format(path=path)
+                )
     return tasks, listing, zips, links
 
 
@@ -291,7 +321,8 @@ def file_problem(root: Path, relative: PurePosixPath) -> str:
     path = root / relative
     if path.is_symlink() and not inside(path, root):
         return _("{path} links outside the submission (links are not followed): submit the file itself").format(
-            path=relative)
+            path=relative
+        )
     try:
         info = path.stat()
     except OSError:
@@ -325,8 +356,9 @@ def files_from_zip(archive: Path) -> tuple[dict[str, bytes], list[str]]:
     try:
         count = zip_entry_count(archive)
         if count is not None and count > MAX_ZIP_ENTRIES:
-            raise BadSubmission(_("the zip lists {count} entries (at most {limit})").format(
-                count=count, limit=MAX_ZIP_ENTRIES))
+            raise BadSubmission(
+                _("the zip lists {count} entries (at most {limit})").format(count=count, limit=MAX_ZIP_ENTRIES)
+            )
         with zipfile.ZipFile(archive) as bundle:
             return files_from_bundle(bundle)
     except UNREADABLE_ZIP as error:
@@ -343,16 +375,16 @@ def files_from_bundle(bundle: zipfile.ZipFile) -> tuple[dict[str, bytes], list[s
         entries[path] = entry  # a repeated name: the last entry wins, as when unzipping
     if not entries:
         raise BadSubmission(_("empty zip file"))
-    tasks = {path: entry_problem(path, entry) for path, entry in entries.items()
-             if path.name in STUDENT_FILES}
+    tasks = {path: entry_problem(path, entry) for path, entry in entries.items() if path.name in STUDENT_FILES}
     tops = {path.parts[0] for path in entries}
     top = PurePosixPath(tops.pop()) if len(tops) == 1 and all(len(p.parts) > 1 for p in entries) else None
     folder, notes = choose(tasks, top)
     if folder is None:
-        linked = [_("{path}/ is a link inside the zip (links are not followed): zip the folder itself").format(
-                      path=path)
-                  for path, entry in entries.items()
-                  if path.name == "exercises" and stat.S_ISLNK(entry.external_attr >> 16)]
+        linked = [
+            _("{path}/ is a link inside the zip (links are not followed): zip the folder itself").format(path=path)
+            for path, entry in entries.items()
+            if path.name == "exercises" and stat.S_ISLNK(entry.external_attr >> 16)
+        ]
         problem = first_problem(tasks) or next(iter(linked), "")
         if problem:
             raise BadSubmission(problem)

@@ -62,8 +62,8 @@ def main() -> None:
     os.dup2(2, 1)  # stray prints never corrupt the protocol
 
     from grader.core.quiet import silence_mlflow
-    from grader.judge.runner import run_kata
     from grader.judge.preload import shared_sandbox
+    from grader.judge.runner import run_kata
 
     silence_mlflow()
     shared_sandbox().warm_up(["tracking", "models"])
@@ -74,8 +74,7 @@ def main() -> None:
     frozen = False
     while (message := jsonlines.read(sys.stdin)) is not None:
         job = Job.from_json(message)
-        extra = ["--kata-timeout", str(args.timeout), "--kata-seed", seed,
-                 f"--kata-lang={args.lang}"]
+        extra = ["--kata-timeout", str(args.timeout), "--kata-seed", seed, f"--kata-lang={args.lang}"]
         if job.log:
             extra += ["--html", job.log, "--self-contained-html"]
         try:

@@ -55,14 +55,29 @@ class Worker:
 
         settings = self.settings
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.classroom.worker", "--timeout", str(settings.timeout),
-             "--tmpdir", str(self.tmpdir), "--lang", settings.lang,
-             *(["--allow-unconfined"] if settings.allow_unconfined else [])],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "grader.classroom.worker",
+                "--timeout",
+                str(settings.timeout),
+                "--tmpdir",
+                str(self.tmpdir),
+                "--lang",
+                settings.lang,
+                *(["--allow-unconfined"] if settings.allow_unconfined else []),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             # The seed in the environment, not the command line: /proc/PID/cmdline is anyone's
             # to read (another local user; student code where it has no pid namespace).
-            text=True, bufsize=1, env={**self.env, WORKER_SEED_ENV: settings.seed}, cwd=KIT_ROOT,
-            start_new_session=True, preexec_fn=die_with_parent(),
+            text=True,
+            bufsize=1,
+            env={**self.env, WORKER_SEED_ENV: settings.seed},
+            cwd=KIT_ROOT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         self.enter_group()
 
@@ -77,8 +92,9 @@ class Worker:
 
         if self.group is None:
             CallGroup.remove_abandoned(WORKER_GROUP_PREFIX)
-            self.group = CallGroup.for_judge(f"{WORKER_GROUP_PREFIX}{os.getpid()}-{id(self):x}",
-                                             WORKER_MEMORY_MB << 20, WORKER_PROCESSES)
+            self.group = CallGroup.for_judge(
+                f"{WORKER_GROUP_PREFIX}{os.getpid()}-{id(self):x}", WORKER_MEMORY_MB << 20, WORKER_PROCESSES
+            )
         if self.group is not None and self.process is not None:
             try:
                 self.group.add(self.process.pid)
@@ -135,8 +151,7 @@ class Worker:
             process.wait(timeout=5)
         # v1 counts a kill in the group of the process killed: the judge's or its zygote's
         # (a call is killed in its own group, nested, and that is its own verdict)
-        if (self.group is not None and process.poll() == -signal.SIGKILL
-                and self.group.oom_kills() > kills_before):
+        if self.group is not None and process.poll() == -signal.SIGKILL and self.group.oom_kills() > kills_before:
             self.lost = LOST_TO_MEMORY
         return None
 

@@ -63,8 +63,11 @@ def processes_using(folder: Path) -> list[int]:
                 command = handle.read().decode(errors="replace")
         except OSError:
             command = ""
-        if cwd == sandboxes or cwd.startswith(sandboxes + "/") or any(
-                mark in command for mark in (root + "/", root + "\0")):
+        if (
+            cwd == sandboxes
+            or cwd.startswith(sandboxes + "/")
+            or any(mark in command for mark in (root + "/", root + "\0"))
+        ):
             found.append(int(entry))
     return found
 

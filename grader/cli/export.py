@@ -14,8 +14,9 @@ RESULTS_HELP = "a results.json that `kata grade` wrote"
 
 
 def add_export(verbs: argparse._SubParsersAction) -> None:
-    export = instructor_verb(verbs, "export", "grader.platforms",
-                             help="export grades for a course platform (one subcommand per format)")
+    export = instructor_verb(
+        verbs, "export", "grader.platforms", help="export grades for a course platform (one subcommand per format)"
+    )
     # Each format is one subcommand: formats.add_parser(NAME, ...) with its own handler.
     formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
     add_export_formats(formats)
@@ -23,6 +24,7 @@ def add_export(verbs: argparse._SubParsersAction) -> None:
 
 
 # -- the gradebooks: canvas, moodle, junit -----------------------------------------------------
+
 
 def add_results(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", metavar="RESULTS_JSON", help=RESULTS_HELP)
@@ -43,18 +45,29 @@ def add_export_formats(formats: argparse._SubParsersAction) -> None:
     add_results(canvas)
     add_roster(canvas, "ROSTER.csv", "the course's gradebook as Canvas exports it (Grades → Export)")
     add_out(canvas, "FILE.csv", "the CSV to import into Canvas")
-    canvas.add_argument("--assignment", default="MLflow kata", metavar="NAME",
-                        help="the assignment column; to update an existing assignment use its header "
-                             "in the export, e.g. 'MLflow kata (123456)' (default: %(default)s)")
+    canvas.add_argument(
+        "--assignment",
+        default="MLflow kata",
+        metavar="NAME",
+        help="the assignment column; to update an existing assignment use its header "
+        "in the export, e.g. 'MLflow kata (123456)' (default: %(default)s)",
+    )
     add_points(canvas, "rescale scores to N points (default: the kata's max score)")
     canvas.set_defaults(handler=cmd_export_gradebook)
     moodle = formats.add_parser("moodle", help="Moodle assignment grading worksheet with the grades filled in")
     add_results(moodle)
-    add_roster(moodle, "WORKSHEET.csv", "the assignment's offline grading worksheet (View all submissions → "
-                                        "Download grading worksheet)")
+    add_roster(
+        moodle,
+        "WORKSHEET.csv",
+        "the assignment's offline grading worksheet (View all submissions → Download grading worksheet)",
+    )
     add_out(moodle, "FILE.csv", "the worksheet to upload (Upload grading worksheet)")
-    moodle.add_argument("--grade-column", default="Grade", metavar="NAME",
-                        help="the worksheet's grade column, in the site's language (default: %(default)s)")
+    moodle.add_argument(
+        "--grade-column",
+        default="Grade",
+        metavar="NAME",
+        help="the worksheet's grade column, in the site's language (default: %(default)s)",
+    )
     add_points(moodle, "rescale scores to N, the assignment's maximum grade (default: the kata's max score)")
     moodle.set_defaults(handler=cmd_export_gradebook)
     junit = formats.add_parser("junit", help="JUnit XML: one testsuite per submission, one testcase per TODO")
@@ -89,9 +102,11 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
         print(printable(f"{name}: note: {note}"), file=sys.stderr)
     for submission, why in export.unmatched:
         print(printable(f"{name}: unmatched: {submission.id!r}: {why}"), file=sys.stderr)
-    print(f"{name}: {export.graded} grade(s) → {args.out}"
-          + (f"; {len(export.unmatched)} submission(s) unmatched → {sidecar}" if sidecar else ""),
-          file=sys.stderr)
+    print(
+        f"{name}: {export.graded} grade(s) → {args.out}"
+        + (f"; {len(export.unmatched)} submission(s) unmatched → {sidecar}" if sidecar else ""),
+        file=sys.stderr,
+    )
     return 1 if export.unmatched else 0
 
 
@@ -121,18 +136,24 @@ def cmd_export_junit(args: argparse.Namespace) -> int:
 
 # -- gradescope ---------------------------------------------------------------------------
 
+
 def add_gradescope_export(formats: argparse._SubParsersAction) -> None:
     """``kata export gradescope``: the autograder bundle (see grader.platforms.gradescope)."""
     gradescope = formats.add_parser(
-        "gradescope", help="the Gradescope autograder bundle (setup.sh, run_autograder, the kit "
-                           "with its hidden tests; no solutions)")
+        "gradescope",
+        help="the Gradescope autograder bundle (setup.sh, run_autograder, the kit with its hidden tests; no solutions)",
+    )
     add_out(gradescope, "BUNDLE.zip", "the zip to upload in Gradescope (Configure Autograder)")
-    add_seed(gradescope, "grading seed of every submission (default: a fresh random one, "
-                         "fixed in the bundle and printed)")
+    add_seed(
+        gradescope, "grading seed of every submission (default: a fresh random one, fixed in the bundle and printed)"
+    )
     add_timeout(gradescope, "seconds one call of student code may take (default: %(default)s)")
-    gradescope.add_argument("--visibility", default="visible",
-                            choices=["visible", "after_due_date", "after_published", "hidden"],
-                            help="when students see their per-TODO results (default: %(default)s)")
+    gradescope.add_argument(
+        "--visibility",
+        default="visible",
+        choices=["visible", "after_due_date", "after_published", "hidden"],
+        help="when students see their per-TODO results (default: %(default)s)",
+    )
     add_allow_unconfined(gradescope, "the bundle grades")
     gradescope.set_defaults(handler=cmd_export_gradescope)
 
@@ -143,11 +164,15 @@ def cmd_export_gradescope(args: argparse.Namespace) -> int:
     from grader.platforms.gradescope import ExportError, export
 
     try:
-        bundle = export(Path(args.out), args.seed, args.timeout, args.visibility,
-                        allow_unconfined=args.allow_unconfined)
+        bundle = export(
+            Path(args.out), args.seed, args.timeout, args.visibility, allow_unconfined=args.allow_unconfined
+        )
     except (ExportError, OSError) as reason:
         return refused("kata export gradescope", reason)
-    print(f"kata export gradescope: {bundle.files} files → {bundle.path}; grading seed "
-          f"{bundle.seed}. Upload it in Gradescope: the assignment's Configure Autograder, "
-          "zip file upload.", file=sys.stderr)
+    print(
+        f"kata export gradescope: {bundle.files} files → {bundle.path}; grading seed "
+        f"{bundle.seed}. Upload it in Gradescope: the assignment's Configure Autograder, "
+        "zip file upload.",
+        file=sys.stderr,
+    )
     return 0

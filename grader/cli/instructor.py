@@ -9,16 +9,25 @@ import argparse
 import json
 import sys
 
-from grader.cli.options import (add_allow_unconfined, add_jobs, add_lang, add_out, add_seed, add_timeout,
-                                instructor_verb, refused)
+from grader.cli.options import (
+    add_allow_unconfined,
+    add_jobs,
+    add_lang,
+    add_out,
+    add_seed,
+    add_timeout,
+    instructor_verb,
+    refused,
+)
 from grader.lab.todos import task_by_number
-
 
 # -- kata validate ----------------------------------------------------------------------
 
+
 def add_validate(verbs: argparse._SubParsersAction) -> None:
-    validate = instructor_verb(verbs, "validate", "grader.authoring.validate",
-                               help="check that the kit judges every TODO correctly")
+    validate = instructor_verb(
+        verbs, "validate", "grader.authoring.validate", help="check that the kit judges every TODO correctly"
+    )
     validate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     add_jobs(validate, "kata runs in parallel, each in its own kata worker (default: one per core)")
     add_allow_unconfined(validate)
@@ -36,8 +45,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     console = Console(stderr=args.json)
     try:
-        result = validate(progress=lambda message: console.print(f"[dim]… {escape(message)}[/dim]"),
-                          workers=args.jobs, allow_unconfined=args.allow_unconfined)
+        result = validate(
+            progress=lambda message: console.print(f"[dim]… {escape(message)}[/dim]"),
+            workers=args.jobs,
+            allow_unconfined=args.allow_unconfined,
+        )
     except (MistakeError, GradingError) as error:
         print(f"kata validate: {error}", file=sys.stderr)
         return 2
@@ -56,15 +68,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
         mistakes.add_column(column, justify="right" if column == "s" else "left")
     for name, outcome in result.mistakes.items():
         task = task_by_number()[outcome.mistake.task]  # the bonus by its flag (todos.toml), not its number
-        mistakes.add_row(escape(name), "bonus" if task.bonus else str(task.number),
-                         ", ".join(outcome.mistake.expected),
-                         ", ".join(outcome.failed) or "(none)", "✓" if outcome.ok else "✗",
-                         f"{outcome.duration_s:.0f}")
+        mistakes.add_row(
+            escape(name),
+            "bonus" if task.bonus else str(task.number),
+            ", ".join(outcome.mistake.expected),
+            ", ".join(outcome.failed) or "(none)",
+            "✓" if outcome.ok else "✗",
+            f"{outcome.duration_s:.0f}",
+        )
     console.print(mistakes)
-    for label, ok in (("solutions pass every test", result.solutions_pass),
-                      ("stubs fail every TODO by its own assertion", result.stubs_fail),
-                      ("each TODO is judged by its own tests only", result.isolated),
-                      ("each mistake costs exactly the TODOs it declares", result.mistakes_caught)):
+    for label, ok in (
+        ("solutions pass every test", result.solutions_pass),
+        ("stubs fail every TODO by its own assertion", result.stubs_fail),
+        ("each TODO is judged by its own tests only", result.isolated),
+        ("each mistake costs exactly the TODOs it declares", result.mistakes_caught),
+    ):
         console.print(f"{'✓' if ok else '✗'} {label}")
     for run, name in ((result.solutions, "solutions"), (result.stubs, "stubs")):
         for todo_id, todo in run.todos.items():
@@ -76,15 +94,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for name, outcome in result.mistakes.items():
         if outcome.ok:
             continue
-        console.print(f"  mistake {name!r} ({outcome.mistake.what}) costs "
-                      f"{', '.join(outcome.failed) or 'nothing'}, expected "
-                      f"{', '.join(outcome.mistake.expected)}", markup=False)
+        console.print(
+            f"  mistake {name!r} ({outcome.mistake.what}) costs "
+            f"{', '.join(outcome.failed) or 'nothing'}, expected "
+            f"{', '.join(outcome.mistake.expected)}",
+            markup=False,
+        )
         for todo_id, message in outcome.messages.items():
             console.print(f"    {todo_id}: {message}", markup=False)
     return 0 if result.ok else 1
 
 
 # -- kata grade -------------------------------------------------------------------------
+
 
 def similarity_threshold(text: str) -> float:
     from grader.classroom.similarity import check_threshold
@@ -96,50 +118,79 @@ def similarity_threshold(text: str) -> float:
 
 
 def add_grade(verbs: argparse._SubParsersAction) -> None:
-    grade = instructor_verb(verbs, "grade", "grader.classroom.grade",
-                            help="grade a folder of submissions (folders or .zip files)")
-    grade.add_argument("submissions", metavar="SUBMISSIONS",
-                       help="folder whose every sub-folder or .zip is one student's submission")
+    grade = instructor_verb(
+        verbs, "grade", "grader.classroom.grade", help="grade a folder of submissions (folders or .zip files)"
+    )
+    grade.add_argument(
+        "submissions", metavar="SUBMISSIONS", help="folder whose every sub-folder or .zip is one student's submission"
+    )
     add_out(grade, "OUT", "where to write results.json, grades.csv and index.html")
     where = grade.add_mutually_exclusive_group()
     add_jobs(where, "submissions graded in parallel (default: one per core)")
-    where.add_argument("--scheduler", metavar="ADDRESS|local:N",
-                       help="grade on a Dask cluster: a TLS scheduler's address (tls://HOST:8786, with "
-                            "--tls-*), or local:N for N Dask workers on this machine, over TLS with "
-                            "credentials of their own (needs the cluster extra)")
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS|local:N",
+        help="grade on a Dask cluster: a TLS scheduler's address (tls://HOST:8786, with "
+        "--tls-*), or local:N for N Dask workers on this machine, over TLS with "
+        "credentials of their own (needs the cluster extra)",
+    )
     # Named as Dask's own command line names them (dask scheduler/worker --tls-*).
-    grade.add_argument("--tls-ca-file", metavar="PATH",
-                       help="with --scheduler ADDRESS: the CA certificate (PEM) the cluster's certificates "
-                            "are signed by (default: Dask's distributed.comm.tls.ca-file)")
-    grade.add_argument("--tls-cert", metavar="PATH",
-                       help="with --scheduler ADDRESS: kata grade's client certificate (PEM), signed by "
-                            "that CA (default: Dask's distributed.comm.tls.client.cert)")
-    grade.add_argument("--tls-key", metavar="PATH",
-                       help="with --scheduler ADDRESS: that certificate's private key (PEM) "
-                            "(default: Dask's distributed.comm.tls.client.key)")
-    grade.add_argument("--insecure-scheduler", action="store_true",
-                       help="accept a --scheduler address without TLS (tcp://): anyone who reaches it "
-                            "can run code on its workers and change grades; recorded in results.json")
+    grade.add_argument(
+        "--tls-ca-file",
+        metavar="PATH",
+        help="with --scheduler ADDRESS: the CA certificate (PEM) the cluster's certificates "
+        "are signed by (default: Dask's distributed.comm.tls.ca-file)",
+    )
+    grade.add_argument(
+        "--tls-cert",
+        metavar="PATH",
+        help="with --scheduler ADDRESS: kata grade's client certificate (PEM), signed by "
+        "that CA (default: Dask's distributed.comm.tls.client.cert)",
+    )
+    grade.add_argument(
+        "--tls-key",
+        metavar="PATH",
+        help="with --scheduler ADDRESS: that certificate's private key (PEM) "
+        "(default: Dask's distributed.comm.tls.client.key)",
+    )
+    grade.add_argument(
+        "--insecure-scheduler",
+        action="store_true",
+        help="accept a --scheduler address without TLS (tcp://): anyone who reaches it "
+        "can run code on its workers and change grades; recorded in results.json",
+    )
     add_timeout(grade, "seconds one call of student code may take (default: %(default)s)")
-    grade.add_argument("--resume", action="store_true",
-                       help="keep results already in OUT for the same kit (and their seed); "
-                            "grade only what is missing")
-    add_seed(grade, "seed of the tests' varied inputs (default: a fresh random one per run, "
-                    "recorded in results.json as kit.seed; pass it again to reproduce a grading)")
+    grade.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep results already in OUT for the same kit (and their seed); grade only what is missing",
+    )
+    add_seed(
+        grade,
+        "seed of the tests' varied inputs (default: a fresh random one per run, "
+        "recorded in results.json as kit.seed; pass it again to reproduce a grading)",
+    )
     add_lang(grade, "language of the verdicts' messages in the report (default: %(default)s)", default="en")
-    grade.add_argument("--similarity-threshold", type=similarity_threshold, metavar="T",
-                       help="list pairs of submissions whose own task code is at least this alike, "
-                            "0..1, in OUT/similarity.json and the report (default: the kit's, "
-                            "printed with the pairs found)")
-    grade.add_argument("--require-isolation", action="store_true",
-                       help="refuse to grade where the sandbox cannot give every guarantee "
-                            "(see README: How student code is isolated)")
+    grade.add_argument(
+        "--similarity-threshold",
+        type=similarity_threshold,
+        metavar="T",
+        help="list pairs of submissions whose own task code is at least this alike, "
+        "0..1, in OUT/similarity.json and the report (default: the kit's, "
+        "printed with the pairs found)",
+    )
+    grade.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="refuse to grade where the sandbox cannot give every guarantee (see README: How student code is isolated)",
+    )
     add_allow_unconfined(grade)
     grade.set_defaults(handler=cmd_grade)
 
 
-INTERRUPTED = ("kata grade: interrupted; nothing was written to {out} except saved "
-               "per-submission progress (use --resume)")
+INTERRUPTED = (
+    "kata grade: interrupted; nothing was written to {out} except saved per-submission progress (use --resume)"
+)
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -174,41 +225,73 @@ def _grade(args: argparse.Namespace) -> int:
     from grader.classroom.grade import GradeOptions, grade
 
     console = Console(stderr=True)
-    options = GradeOptions(Path(args.submissions), Path(args.out), args.jobs or os.cpu_count() or 1,
-                           args.timeout, args.resume, require_isolation=args.require_isolation,
-                           allow_unconfined=args.allow_unconfined,
-                           seed=args.seed, lang=args.lang, scheduler=args.scheduler,
-                           similarity_threshold=args.similarity_threshold,
-                           tls_ca_file=args.tls_ca_file, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                           insecure_scheduler=args.insecure_scheduler)
+    options = GradeOptions(
+        Path(args.submissions),
+        Path(args.out),
+        args.jobs or os.cpu_count() or 1,
+        args.timeout,
+        args.resume,
+        require_isolation=args.require_isolation,
+        allow_unconfined=args.allow_unconfined,
+        seed=args.seed,
+        lang=args.lang,
+        scheduler=args.scheduler,
+        similarity_threshold=args.similarity_threshold,
+        tls_ca_file=args.tls_ca_file,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        insecure_scheduler=args.insecure_scheduler,
+    )
     started = time.monotonic()
-    with Progress(TextColumn("[bold]grading[/bold]"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
-                  transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]grading[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("", total=None)
 
         def progress(event, **data):
             if event == "start":
                 bar.update(task, total=data["total"])
             elif event == "isolation" and data["missing"]:
-                bar.console.print(f"kata grade: isolation {data['level']}; missing: "
-                                  f"{'; '.join(data['missing'])}", soft_wrap=True, markup=False, highlight=False)
+                bar.console.print(
+                    f"kata grade: isolation {data['level']}; missing: {'; '.join(data['missing'])}",
+                    soft_wrap=True,
+                    markup=False,
+                    highlight=False,
+                )
             elif event == "begin":
                 bar.update(task, description=data["id"])
             elif event == "similarity" and data["pairs"] is None:
-                bar.console.print(f"similar pairs: not compared (the comparison failed or took over "
-                                  f"{data['deadline_s']} s); the grades are written", markup=False, highlight=False)
+                bar.console.print(
+                    f"similar pairs: not compared (the comparison failed or took over "
+                    f"{data['deadline_s']} s); the grades are written",
+                    markup=False,
+                    highlight=False,
+                )
             elif event == "similarity":
-                bar.console.print(f"similar pairs (score ≥ {data['threshold']:g}): {data['pairs']}",
-                                  markup=False, highlight=False)
+                bar.console.print(
+                    f"similar pairs (score ≥ {data['threshold']:g}): {data['pairs']}", markup=False, highlight=False
+                )
             elif event == "done":
                 result = data["result"]
                 bar.advance(task)
                 note = "resumed" if data["resumed"] else f"{result.duration_s:.0f} s"
-                verdict = (f"{result.score}/{result.max_score}" if result.status == "graded"
-                           else f"[red]broken: {escape(result.message)}[/red]")
-                bar.console.print(f"  {escape(result.id)}: {verdict} [dim]({note})[/dim]",
-                                  soft_wrap=True, markup=True, highlight=False)  # one line, for logs and grep
+                verdict = (
+                    f"{result.score}/{result.max_score}"
+                    if result.status == "graded"
+                    else f"[red]broken: {escape(result.message)}[/red]"
+                )
+                bar.console.print(
+                    f"  {escape(result.id)}: {verdict} [dim]({note})[/dim]",
+                    soft_wrap=True,
+                    markup=True,
+                    highlight=False,
+                )  # one line, for logs and grep
 
         try:
             results = grade(options, progress)
@@ -217,25 +300,36 @@ def _grade(args: argparse.Namespace) -> int:
     graded = [s for s in results.submissions if s.status == "graded"]
     broken = len(results.submissions) - len(graded)
     mean = statistics.mean(s.score for s in graded) if graded else 0.0
-    console.print(f"graded {len(graded)} submission(s), {broken} broken, in "
-                  f"{time.monotonic() - started:.0f} s; mean {mean:.1f}/{results.max_score}; "
-                  f"seed {results.kit['seed']} → " + ", ".join(
-                      str(options.out / name) for name in ("index.html", "results.json", "grades.csv",
-                                                           "similarity.json")),
-                  soft_wrap=True, markup=False, highlight=False)
+    console.print(
+        f"graded {len(graded)} submission(s), {broken} broken, in "
+        f"{time.monotonic() - started:.0f} s; mean {mean:.1f}/{results.max_score}; "
+        f"seed {results.kit['seed']} → "
+        + ", ".join(
+            str(options.out / name) for name in ("index.html", "results.json", "grades.csv", "similarity.json")
+        ),
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
     kit_errors = results.kit_errors()
     if kit_errors:
-        console.print(f"warning: {kit_errors} TODO verdict(s) are kit errors, not the students' — "
-                      "see the report; rerun `kata validate`", soft_wrap=True, markup=False,
-                      highlight=False)
+        console.print(
+            f"warning: {kit_errors} TODO verdict(s) are kit errors, not the students' — "
+            "see the report; rerun `kata validate`",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
     return 0
 
 
 # -- kata stubs, kata release ---------------------------------------------------------------
 
+
 def add_stubs(verbs: argparse._SubParsersAction) -> None:
-    stubs = instructor_verb(verbs, "stubs", "grader.authoring.stubgen",
-                            help="(kit maintainers) regenerate exercises/ from solutions/")
+    stubs = instructor_verb(
+        verbs, "stubs", "grader.authoring.stubgen", help="(kit maintainers) regenerate exercises/ from solutions/"
+    )
     stubs.add_argument("--check", action="store_true", help="only report files out of sync")
     stubs.set_defaults(handler=cmd_stubs)
 
@@ -256,12 +350,14 @@ def cmd_stubs(args: argparse.Namespace) -> int:
 
 
 def add_release(verbs: argparse._SubParsersAction) -> None:
-    release = instructor_verb(verbs, "release", "grader.authoring.release",
-                              help="write the student kit (no solutions, no hidden tests), ready "
-                                   "as a GitHub Classroom template repository")
+    release = instructor_verb(
+        verbs,
+        "release",
+        "grader.authoring.release",
+        help="write the student kit (no solutions, no hidden tests), ready as a GitHub Classroom template repository",
+    )
     release.add_argument("out", metavar="OUT", help="an empty or new folder")
-    release.add_argument("--force", action="store_true",
-                         help="replace a previous release in OUT (its .git is kept)")
+    release.add_argument("--force", action="store_true", help="replace a previous release in OUT (its .git is kept)")
     release.set_defaults(handler=cmd_release)
 
 
@@ -275,8 +371,11 @@ def cmd_release(args: argparse.Namespace) -> int:
         written = release(out, force=args.force)
     except (ReleaseError, OSError) as reason:
         return refused("kata release", reason)
-    print(f"kata release: {len(written.files)} files → {out}; no solution in it (looked for the "
-          f"code of {len(written.checked)} TODOs; spelled out by their own hint: {len(written.told)}; "
-          f"too short to tell from common MLflow code: {len(written.short)}). Push it to a "
-          "GitHub template repository for GitHub Classroom.", file=sys.stderr)
+    print(
+        f"kata release: {len(written.files)} files → {out}; no solution in it (looked for the "
+        f"code of {len(written.checked)} TODOs; spelled out by their own hint: {len(written.told)}; "
+        f"too short to tell from common MLflow code: {len(written.short)}). Push it to a "
+        "GitHub template repository for GitHub Classroom.",
+        file=sys.stderr,
+    )
     return 0

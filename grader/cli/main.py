@@ -13,9 +13,17 @@ from grader.cli import export, instructor, student
 from grader.core.quiet import silence_mlflow
 
 # Every verb, in the order ``kata --help`` lists them.
-VERBS = (instructor.add_validate, instructor.add_grade, student.add_check, student.add_run,
-         student.add_hint, student.add_watch, instructor.add_stubs, instructor.add_release,
-         export.add_export)
+VERBS = (
+    instructor.add_validate,
+    instructor.add_grade,
+    student.add_check,
+    student.add_run,
+    student.add_hint,
+    student.add_watch,
+    instructor.add_stubs,
+    instructor.add_release,
+    export.add_export,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,6 +41,7 @@ def refused(verb: str, reason: Exception) -> int:
 
 # -- value types ----------------------------------------------------------------------
 
+
 def seed_value(text: str) -> str:
     """``--seed`` checked by argparse (``kata check``)."""
     if not SEED_PATTERN.fullmatch(text):
@@ -78,6 +79,7 @@ def languages() -> list[str]:
 
 # -- the options --------------------------------------------------------------------------
 
+
 def add_lang(parser, help: str = LANG_HELP, default: str | None = None) -> None:
     """``--lang``: a student verb's default is chosen at run time (``default_lang``);
     ``kata grade``'s is English, whoever runs it."""
@@ -106,17 +108,21 @@ def add_jobs(parser, help: str) -> None:
 
 def add_task_name(parser, help: str, optional: bool = False) -> None:
     """The ``TASK`` positional (``kata run``, ``kata watch``): a task's CLI name."""
-    parser.add_argument("task", nargs="?" if optional else None,
-                        choices=[task.name for task in load_tasks()], help=help)
+    parser.add_argument(
+        "task", nargs="?" if optional else None, choices=[task.name for task in load_tasks()], help=help
+    )
 
 
 def add_allow_unconfined(parser: argparse.ArgumentParser, who: str = "grade") -> None:
     """``--allow-unconfined``, declared once for every verb that runs student code as
     the instructor (``grader.classroom.errors.refuse_below_floor`` is what it lifts)."""
-    parser.add_argument("--allow-unconfined", action="store_true",
-                        help=f"{who} even where student code would run as root with no file-system "
-                             "confinement (no namespaces, no Landlock, no uid of its own); refused "
-                             "without it; recorded in results.json")
+    parser.add_argument(
+        "--allow-unconfined",
+        action="store_true",
+        help=f"{who} even where student code would run as root with no file-system "
+        "confinement (no namespaces, no Landlock, no uid of its own); refused "
+        "without it; recorded in results.json",
+    )
 
 
 def add_out(parser, metavar: str, help: str) -> None:

@@ -15,15 +15,23 @@ from grader.lab.todos import task_by_number
 def add_check(verbs: argparse._SubParsersAction) -> None:
     check = verbs.add_parser("check", help="grade your own exercises/: every TODO and your score")
     add_exercises(check)
-    check.add_argument("--task", type=int, action="append", choices=sorted(task_by_number()), metavar="N",
-                       help="only this task (1-4, 5 = bonus); repeatable")
+    check.add_argument(
+        "--task",
+        type=int,
+        action="append",
+        choices=sorted(task_by_number()),
+        metavar="N",
+        help="only this task (1-4, 5 = bonus); repeatable",
+    )
     add_lang(check)
-    check.add_argument("--format", choices=["text", "json", "classroom", "classroom-json"],
-                       default="text",
-                       help="text (default); json; classroom: the base64 results GitHub Classroom's "
-                            "grading reporter reads (classroom-json: the same, readable)")
-    check.add_argument("--json", dest="format", action="store_const", const="json",
-                       help="the same as --format json")
+    check.add_argument(
+        "--format",
+        choices=["text", "json", "classroom", "classroom-json"],
+        default="text",
+        help="text (default); json; classroom: the base64 results GitHub Classroom's "
+        "grading reporter reads (classroom-json: the same, readable)",
+    )
+    check.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
     add_seed(check, "seed of the tests' varied inputs (default: the public one pytest uses)", checked=True)
     add_timeout(check, f"seconds one call of your code may take (default: {CALL_TIMEOUT_S:g})", default=None)
     check.set_defaults(handler=cmd_check)
@@ -32,8 +40,9 @@ def add_check(verbs: argparse._SubParsersAction) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from grader.student.check import check, default_lang
 
-    return check(Path(args.exercises), args.task or None, args.lang or default_lang(), args.format,
-                 args.timeout, args.seed)
+    return check(
+        Path(args.exercises), args.task or None, args.lang or default_lang(), args.format, args.timeout, args.seed
+    )
 
 
 def add_run(verbs: argparse._SubParsersAction) -> None:
@@ -52,11 +61,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def add_hint(verbs: argparse._SubParsersAction) -> None:
-    hint = verbs.add_parser("hint", help="the next hint of a TODO, one level more each time "
-                                         "(a nudge, the MLflow call, nearly the code)")
+    hint = verbs.add_parser(
+        "hint", help="the next hint of a TODO, one level more each time (a nudge, the MLflow call, nearly the code)"
+    )
     hint.add_argument("todo", nargs="?", metavar="TODO", help="the TODO, e.g. 1.3 or B.1")
-    hint.add_argument("--reset", action="store_true",
-                      help="start this TODO's hints (without TODO: every TODO's) again at level 1")
+    hint.add_argument(
+        "--reset", action="store_true", help="start this TODO's hints (without TODO: every TODO's) again at level 1"
+    )
     add_exercises(hint, "folder with your task files, whose hints are remembered (default: %(default)s)")
     add_lang(hint)
     hint.set_defaults(handler=cmd_hint)
@@ -73,8 +84,10 @@ def cmd_hint(args: argparse.Namespace) -> int:
 
 
 def add_watch(verbs: argparse._SubParsersAction) -> None:
-    watch = verbs.add_parser("watch", help="rerun your task's tests each time you save a file "
-                                           "in exercises/; on to the next task when it is green")
+    watch = verbs.add_parser(
+        "watch",
+        help="rerun your task's tests each time you save a file in exercises/; on to the next task when it is green",
+    )
     add_task_name(watch, "the task to start with (default: 1)", optional=True)
     add_exercises(watch)
     add_lang(watch)

@@ -23,8 +23,7 @@ from pathlib import Path
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8",
-                 mode: int = 0o644) -> Path:
+def write_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8", mode: int = 0o644) -> Path:
     """Write ``text`` to ``path`` so that a crash never leaves a half-written file.
 
     The temp file lives in the same folder (``os.replace`` is only atomic within one
@@ -33,8 +32,8 @@ def write_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8",
     """
     path = Path(path)
     handle = tempfile.NamedTemporaryFile(
-        "w", encoding=encoding, newline="", dir=path.parent,
-        prefix=f".{path.name}.", suffix=".tmp", delete=False)
+        "w", encoding=encoding, newline="", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
     try:
         with handle:
             handle.write(text)

@@ -86,8 +86,7 @@ def option_value(value: str) -> str:
     import argparse
 
     if value and value not in languages():
-        raise argparse.ArgumentTypeError(
-            f"unknown language {value!r}; the kit speaks {', '.join(languages())}")
+        raise argparse.ArgumentTypeError(f"unknown language {value!r}; the kit speaks {', '.join(languages())}")
     return value
 
 

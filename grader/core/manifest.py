@@ -17,9 +17,17 @@ from pathlib import Path
 from grader.core.paths import KIT_ROOT
 
 GRADING_PATTERNS = (
-    "grader/**/*.py", "grader/**/*.toml", "grader/**/*.json", "grader/**/templates/**/*",
+    "grader/**/*.py",
+    "grader/**/*.toml",
+    "grader/**/*.json",
+    "grader/**/templates/**/*",
     "grader/locale/*/LC_MESSAGES/*.po",
-    "labkit/*.py", "tests/*.py", "tests/hidden/*.py", "data/*.csv", "conftest.py", "pytest.ini",
+    "labkit/*.py",
+    "tests/*.py",
+    "tests/hidden/*.py",
+    "data/*.csv",
+    "conftest.py",
+    "pytest.ini",
 )
 # Authoring data no grading reads: the mistake matrix quotes the reference solutions.
 NOT_GRADING = {"grader/authoring/mistakes.toml"}

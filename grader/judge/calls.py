@@ -100,8 +100,15 @@ def run(case: CallingCase, probe: str, **request: Any) -> CallResult:
         shared = None  # nothing new to keep
     else:
         env = {"MLFLOW_TRACKING_URI": case.uri, "MLFLOW_REGISTRY_URI": case.uri, "HOME": str(case.workdir)}
-        result = case.sandbox.run(probe, case.workdir, env, case.limits, writable=[case.dir],
-                                  readable=[case.exercises, case.inputs], **request)
+        result = case.sandbox.run(
+            probe,
+            case.workdir,
+            env,
+            case.limits,
+            writable=[case.dir],
+            readable=[case.exercises, case.inputs],
+            **request,
+        )
     case.student_ran = case.student_ran or probe != "kit"
     if probe != "kit":
         check_quota(case)  # first: a full folder is neither surveyed nor opened
@@ -124,8 +131,12 @@ def check_quota(case: CallingCase) -> None:
     if cap is None or not quota.full(case.dir):
         return
     case.properties.append(("kata_status", "error"))
-    case.fail(_("the code under test filled its case folder to its quota ({mib} MiB); the "
-                "judge reads nothing of it: leave only what the task asks for").format(mib=cap))
+    case.fail(
+        _(
+            "the code under test filled its case folder to its quota ({mib} MiB); the "
+            "judge reads nothing of it: leave only what the task asks for"
+        ).format(mib=cap)
+    )
 
 
 def quota_note(case: CallingCase, error: str) -> str:
@@ -143,17 +154,23 @@ def left_too_much(case: CallingCase, overflow: Overflow) -> NoReturn:
     ``untrusted_tree.CAPS``: the judge reads no further (see that module)."""
     case.properties.append(("kata_status", "error"))
     if overflow.what == "depth":
-        message = _("the code under test left folders nested more than {cap} deep in its "
-                    "folder ({where}); the judge reads no further: leave only what the task "
-                    "asks for").format(cap=overflow.cap, where=overflow.where)
+        message = _(
+            "the code under test left folders nested more than {cap} deep in its "
+            "folder ({where}); the judge reads no further: leave only what the task "
+            "asks for"
+        ).format(cap=overflow.cap, where=overflow.where)
     elif overflow.what == "entries":
-        message = _("the code under test left more than {cap} files and folders in its "
-                    "folder (the judge stopped at {where}); the judge reads no further: leave "
-                    "only what the task asks for").format(cap=overflow.cap, where=overflow.where)
+        message = _(
+            "the code under test left more than {cap} files and folders in its "
+            "folder (the judge stopped at {where}); the judge reads no further: leave "
+            "only what the task asks for"
+        ).format(cap=overflow.cap, where=overflow.where)
     else:
-        message = _("the code under test left more than {mib} MiB of files in its folder "
-                    "(the judge stopped at {where}); the judge reads no further: leave only "
-                    "what the task asks for").format(mib=overflow.cap >> 20, where=overflow.where)
+        message = _(
+            "the code under test left more than {mib} MiB of files in its folder "
+            "(the judge stopped at {where}); the judge reads no further: leave only "
+            "what the task asks for"
+        ).format(mib=overflow.cap >> 20, where=overflow.where)
     case.fail(message)
 
 
@@ -164,9 +181,11 @@ def check_store(case: CallingCase) -> None:
     store = case.dir / "store"
     database = store / "mlflow.db"
     try:
-        tampered = not (stat.S_ISDIR(os.lstat(store).st_mode)
-                        and stat.S_ISREG(os.lstat(database).st_mode)
-                        and os.lstat(database).st_nlink == 1)
+        tampered = not (
+            stat.S_ISDIR(os.lstat(store).st_mode)
+            and stat.S_ISREG(os.lstat(database).st_mode)
+            and os.lstat(database).st_nlink == 1
+        )
         for entry in os.scandir(store):
             if entry.name != "mlruns" and not entry.is_file(follow_symlinks=False):
                 tampered = True
@@ -176,15 +195,15 @@ def check_store(case: CallingCase) -> None:
         tampered = True
     if tampered:
         case.properties.append(("kata_status", "error"))
-        case.fail(_("the MLflow store was replaced or linked elsewhere by the code under "
-                    "test; nothing in it can be trusted"))
+        case.fail(
+            _("the MLflow store was replaced or linked elsewhere by the code under test; nothing in it can be trusted")
+        )
     from grader.judge.store import store_refusal
 
     refused = store_refusal(database)
     if refused:
         case.properties.append(("kata_status", "error"))
-        case.fail(_("the code under test left an MLflow store the kit will not read: {reason}").format(
-            reason=refused))
+        case.fail(_("the code under test left an MLflow store the kit will not read: {reason}").format(reason=refused))
 
 
 def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bool = False) -> Any:
@@ -208,8 +227,9 @@ def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bo
     where = last_student_frame(result.traceback)
     if result.kind == "raised" and tolerate_raise:
         short = (detail if len(detail) <= 240 else detail[:237] + "...") + note
-        case.raised = (_("{call} raised at {where}: {error}") if where else
-                       _("{call} raised: {error}")).format(call=what, where=where.strip(" ()"), error=short)
+        case.raised = (_("{call} raised at {where}: {error}") if where else _("{call} raised: {error}")).format(
+            call=what, where=where.strip(" ()"), error=short
+        )
         return Unreturned(case.raised)
     # Reported per TODO: the student's code errored or timed out instead of being judged.
     case.properties.append(("kata_status", "timeout" if result.outcome == "timeout" else "error"))
@@ -221,8 +241,12 @@ def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bo
 
 
 def verb(outcome: str) -> str:
-    return {"raised": _("raised"), "memory": _("ran out of memory"), "timeout": _("timed out"),
-            "crashed": _("crashed")}.get(outcome, outcome)
+    return {
+        "raised": _("raised"),
+        "memory": _("ran out of memory"),
+        "timeout": _("timed out"),
+        "crashed": _("crashed"),
+    }.get(outcome, outcome)
 
 
 def last_student_frame(traceback_text: str) -> str:

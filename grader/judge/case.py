@@ -56,8 +56,16 @@ class KataCase:
     ``call_with_frame`` and ``call_then_predict``; student-made models are only ever
     loaded there too (``load_model_and_predict``)."""
 
-    def __init__(self, sandbox: Sandbox, limits: SandboxLimits, exercises: Path, todo: Todo,
-                 seed: str, properties: list | None = None, shared: SharedCalls | None = None):
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        limits: SandboxLimits,
+        exercises: Path,
+        todo: Todo,
+        seed: str,
+        properties: list | None = None,
+        shared: SharedCalls | None = None,
+    ):
         self.sandbox = sandbox
         self.shared = shared  # calls made once per session, see ``grader.judge.calls.run``
         # the kit's seeded states, kept for every submission this process grades: see ``kit``
@@ -154,22 +162,37 @@ class KataCase:
         timeouts, crashes and running out of memory fail the test at once.
         """
         result = calls.run(
-            self, "call", exercises=str(self.exercises), excused=self.excused,
-            module=self.todo.module, function=function, args=jsonable(args), kwargs=jsonable(kwargs),
+            self,
+            "call",
+            exercises=str(self.exercises),
+            excused=self.excused,
+            module=self.todo.module,
+            function=function,
+            args=jsonable(args),
+            kwargs=jsonable(kwargs),
         )
         return calls.checked(self, result, f"{function}()", tolerate_raise=True)
 
     def call_with_frame(self, function: str, frame: pd.DataFrame):
         result = calls.run(
-            self, "call_with_frame", exercises=str(self.exercises),
-            module=self.todo.module, function=function, frame=frame_json(frame),
+            self,
+            "call_with_frame",
+            exercises=str(self.exercises),
+            module=self.todo.module,
+            function=function,
+            frame=frame_json(frame),
         )
         return calls.checked(self, result, f"{function}(rows)")
 
     def call_then_predict(self, function: str, frame: pd.DataFrame, *args):
         result = calls.run(
-            self, "call_then_predict", exercises=str(self.exercises),
-            module=self.todo.module, function=function, args=jsonable(args), frame=frame_json(frame),
+            self,
+            "call_then_predict",
+            exercises=str(self.exercises),
+            module=self.todo.module,
+            function=function,
+            args=jsonable(args),
+            frame=frame_json(frame),
         )
         return calls.checked(self, result, f"{function}()")
 
@@ -192,8 +215,7 @@ class KataCase:
             return seeded.value
         result = calls.run(self, "kit", function=function, kwargs=jsonable(kwargs))
         if not result.ok or result.described:
-            raise KitError(f"seeding with {function} failed: {result.error or result.described}\n"
-                           f"{result.traceback}")
+            raise KitError(f"seeding with {function} failed: {result.error or result.described}\n{result.traceback}")
         if not self.seeded.save(key, self.dir, SEEDED_PARTS, result.value):
             raise KitError(f"seeding with {function} left more than untrusted_tree.CAPS")
         return result.value
@@ -214,8 +236,7 @@ class KataCase:
         if waiting_for:
             self.properties.append(("kata_waiting_for", waiting_for))  # see TodoResult
         todo = todo_by_id()[waiting_for] if waiting_for else self.todo
-        pytest.fail(f"TODO {self.todo.id}: {message}\n" + hint_lines(todo, waiting_for is not None),
-                    pytrace=False)
+        pytest.fail(f"TODO {self.todo.id}: {message}\n" + hint_lines(todo, waiting_for is not None), pytrace=False)
 
     def expect(self, condition: bool, message: str, waiting_for: str | None = None) -> None:
         if not condition:

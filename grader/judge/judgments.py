@@ -16,15 +16,22 @@ def baseline_run_returned(case: KataCase, run_id, others: list) -> None:
     that is FINISHED; ``others``: the runs MLflow holds, to say what is there instead."""
     run = case.run_or_none(run_id)
     if run is None:
-        case.fail(_("expected the id of the new run to be returned, but got {value}{note}; "
-                    "{held}").format(value=repr(run_id), note=returned_note(run_id),
-                                     held=runs_held(others)))
-    case.expect(run.info.run_name == "baseline",
-                _("expected the run to be named 'baseline', but it is {run}").format(run=run_label(run)))
-    case.expect(run.info.status == "FINISHED",
-                _("expected the run to be FINISHED when the function returns, but MLflow holds "
-                  "{status} (a run started without `with` runs until mlflow.end_run())").format(
-                    status=run.info.status))
+        case.fail(
+            _("expected the id of the new run to be returned, but got {value}{note}; {held}").format(
+                value=repr(run_id), note=returned_note(run_id), held=runs_held(others)
+            )
+        )
+    case.expect(
+        run.info.run_name == "baseline",
+        _("expected the run to be named 'baseline', but it is {run}").format(run=run_label(run)),
+    )
+    case.expect(
+        run.info.status == "FINISHED",
+        _(
+            "expected the run to be FINISHED when the function returns, but MLflow holds "
+            "{status} (a run started without `with` runs until mlflow.end_run())"
+        ).format(status=run.info.status),
+    )
 
 
 # -- Task 4 ----------------------------------------------------------------------------------
@@ -47,22 +54,32 @@ def same_version(returned, version) -> bool:
     return str(returned).strip() == str(version)
 
 
-def best_registered_and_returned(case: KataCase, model_name: str, seeded_version, best_run_id: str,
-                                 returned, best: str) -> None:
+def best_registered_and_returned(
+    case: KataCase, model_name: str, seeded_version, best_run_id: str, returned, best: str
+) -> None:
     """TODO 4.1: exactly one version of ``model_name`` is new besides ``seeded_version``
     (there before the call), it comes from ``best_run_id`` and its number was returned.
     ``best``: how the message names the best run (e.g. "the first one logged")."""
     new = [v for v in versions_of(case, model_name) if v.version != seeded_version]
-    case.expect(len(new) == 1, _("expected one new version of {model} in the Model Registry, but it "
-                                 "holds {n} besides version {version}, which was there before the "
-                                 "call").format(model=repr(model_name), n=len(new),
-                                                version=seeded_version))
+    case.expect(
+        len(new) == 1,
+        _(
+            "expected one new version of {model} in the Model Registry, but it "
+            "holds {n} besides version {version}, which was there before the "
+            "call"
+        ).format(model=repr(model_name), n=len(new), version=seeded_version),
+    )
     version = new[0]
     if version.run_id != best_run_id:
-        case.fail(_("expected version {version} to come from the run with the highest r2 ({best}), "
-                    "but it comes from {source}").format(
-                        version=version.version, best=best,
-                        source=candidate_run(case, version.run_id)))
-    case.expect(same_version(returned, version.version),
-                _("expected the new version number {version} to be returned (version.version), "
-                  "but got {value}").format(version=version.version, value=repr(returned)))
+        case.fail(
+            _(
+                "expected version {version} to come from the run with the highest r2 ({best}), "
+                "but it comes from {source}"
+            ).format(version=version.version, best=best, source=candidate_run(case, version.run_id))
+        )
+    case.expect(
+        same_version(returned, version.version),
+        _("expected the new version number {version} to be returned (version.version), but got {value}").format(
+            version=version.version, value=repr(returned)
+        ),
+    )

@@ -63,9 +63,11 @@ def stray_note(strays) -> str:
     """``; but MLflow holds them on another run: …``, or ``""`` without strays."""
     if not strays:
         return ""
-    return "; " + _("they are on another run instead: {runs}. Logging while no run is active "
-                    "(after the `with` block, or outside it) makes MLflow start a new run for "
-                    "it").format(runs=describe_runs(strays))
+    return "; " + _(
+        "they are on another run instead: {runs}. Logging while no run is active "
+        "(after the `with` block, or outside it) makes MLflow start a new run for "
+        "it"
+    ).format(runs=describe_runs(strays))
 
 
 def held_text(held, expected: dict) -> str:
@@ -76,7 +78,8 @@ def held_text(held, expected: dict) -> str:
     if not missing:
         return str(present)
     return ngettext("{present} (no {missing})", "{present} (no {missing})", len(missing)).format(
-        present=present, missing=", ".join(missing))
+        present=present, missing=", ".join(missing)
+    )
 
 
 def training_metrics(kind: str, data_path, **params) -> dict[str, float]:
@@ -94,8 +97,9 @@ def metric_note(name: str, held: float, training: dict[str, float]) -> str:
     import math
 
     if name in training and math.isclose(held, training[name], rel_tol=1e-6):
-        return " — " + _("that is the model's {metric} on the training set: score it on the "
-                         "held-out split (X_test, y_test)").format(metric=name)
+        return " — " + _(
+            "that is the model's {metric} on the training set: score it on the held-out split (X_test, y_test)"
+        ).format(metric=name)
     return ""
 
 
@@ -111,8 +115,9 @@ def candidate_run(case: KataCase, run_id) -> str:
     run = case.run_or_none(run_id)
     if run is None:
         return repr(run_id)
-    return _("the {name} run, r2 = {r2}").format(name=str(run.info.run_name)[:NAME_CHARS],
-                                                  r2=run.data.metrics.get("r2"))
+    return _("the {name} run, r2 = {r2}").format(
+        name=str(run.info.run_name)[:NAME_CHARS], r2=run.data.metrics.get("r2")
+    )
 
 
 def tag_held(version, key: str) -> str:
@@ -120,7 +125,8 @@ def tag_held(version, key: str) -> str:
     if key in version.tags:
         return _("MLflow holds {held}").format(held=repr(version.tags[key]))
     return _("version {version} has no tag {key} (its tags: {tags})").format(
-        version=version.version, key=key, tags=dict(version.tags) or "{}")
+        version=version.version, key=key, tags=dict(version.tags) or "{}"
+    )
 
 
 def aliases_note(case: KataCase, model_name: str) -> str:
@@ -134,8 +140,9 @@ def aliases_note(case: KataCase, model_name: str) -> str:
         aliases = {}
     if not aliases:
         return _("the model has no alias at all")
-    return _("the model has no alias 'staging'; its aliases are {aliases} (aliases are "
-             "case-sensitive)").format(aliases=aliases)
+    return _("the model has no alias 'staging'; its aliases are {aliases} (aliases are case-sensitive)").format(
+        aliases=aliases
+    )
 
 
 def stages_feedback() -> str:
@@ -143,6 +150,10 @@ def stages_feedback() -> str:
     lines = []
     for lang in i18n.hint_languages():
         with i18n.use(lang):
-            lines.append(_("accepted, but stages are deprecated: use an alias instead, "
-                           "client.set_registered_model_alias(name, 'staging', version)"))
+            lines.append(
+                _(
+                    "accepted, but stages are deprecated: use an alias instead, "
+                    "client.set_registered_model_alias(name, 'staging', version)"
+                )
+            )
     return "TODO 4.3: " + " / ".join(dict.fromkeys(lines))

@@ -51,6 +51,7 @@ def write_skops_schema_compactly() -> None:
     if getattr(persist, "json", None) is json:
         compact = types.ModuleType("json")
         compact.__dict__.update(json.__dict__)
+
         def dumps(obj, indent=None, **options):
             return json.dumps(obj, **options)
 
@@ -73,8 +74,7 @@ def cache_schema_head() -> None:
 def client_stores(client) -> list:
     """The tracking and registry stores an ``MlflowClient`` holds (None where it holds
     none): MLflow has no public handle on them."""
-    return [getattr(client._tracking_client, "store", None),
-            getattr(client._get_registry_client(), "store", None)]
+    return [getattr(client._tracking_client, "store", None), getattr(client._get_registry_client(), "store", None)]
 
 
 def dispose_client_stores(client) -> None:

@@ -97,13 +97,19 @@ def pid_namespace_prefix() -> tuple[str, ...]:
     """``unshare … --`` when this process may run a command in its own pid namespace
     (root on Linux, with ``unshare`` installed and allowed here); else ()."""
     unshare = shutil.which("unshare") or next(
-        (p for p in ("/usr/bin/unshare", "/bin/unshare") if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/bin/unshare", "/bin/unshare") if os.access(p, os.X_OK)), None
+    )
     if os.geteuid() != 0 or not sys.platform.startswith("linux") or unshare is None:
         return ()
     prefix = (unshare, "--pid", "--fork", "--kill-child", "--mount-proc", "--")
     try:
-        probe = subprocess.run([*prefix, "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, timeout=10)
+        probe = subprocess.run(
+            [*prefix, "true"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return ()
     return prefix if probe.returncode == 0 else ()
@@ -127,7 +133,7 @@ def refusal_reason(reply: dict | str) -> str:
     if len(text) <= REASON_CHARS:
         return text
     sentence_end = text.rfind(". ", 0, REASON_CHARS)
-    return text[:sentence_end + 1] + " …" if sentence_end > REASON_CHARS // 4 else text[:REASON_CHARS] + "…"
+    return text[: sentence_end + 1] + " …" if sentence_end > REASON_CHARS // 4 else text[:REASON_CHARS] + "…"
 
 
 # What a bonus body may be before the judge sends it to the class's one server: a request
@@ -174,8 +180,10 @@ class ModelServerClient:
         if refused is not None:
             raise ValueError(f"the kit does not send a body over its caps: {refused}")
         request = urllib.request.Request(
-            f"{self.url}/invocations", data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
+            f"{self.url}/invocations",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:
@@ -204,14 +212,38 @@ class ModelServer(ModelServerClient):
     def _launch(self) -> None:
         tmp = self.log_path.parent / "tmp"
         tmp.mkdir(exist_ok=True)
-        env = {**os.environ, **QUIET_ENV, "PATH": kit_bin_path(os.environ), "TMPDIR": str(tmp),
-               "MALLOC_ARENA_MAX": "2"}  # thread arenas count against the address-space cap
-        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(self.model_dir),
-                   "--env-manager", "local", "-h", "127.0.0.1", "-p", str(self.port)]
+        env = {
+            **os.environ,
+            **QUIET_ENV,
+            "PATH": kit_bin_path(os.environ),
+            "TMPDIR": str(tmp),
+            "MALLOC_ARENA_MAX": "2",
+        }  # thread arenas count against the address-space cap
+        command = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            str(self.model_dir),
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+        ]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([*pid_namespace_prefix(), *command], stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env=env, start_new_session=True, preexec_fn=server_preexec())
+            self.process = subprocess.Popen(
+                [*pid_namespace_prefix(), *command],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                preexec_fn=server_preexec(),
+            )
         try:
             self._wait_until_ready()
         except BaseException:  # not answering, or interrupted while waiting
@@ -346,9 +378,14 @@ def serve_kit_model(home: Path, sandbox=None) -> ModelServer:
 
         env = {"MLFLOW_TRACKING_URI": new_store(home / "store"), "HOME": str(home)}
         sandbox.hand_over(home)
-        result = sandbox.run("kit", home, env, readable=[SERVED_DATA], function="save_served_model",
-                             kwargs={"data_path": str(SERVED_DATA), "path": str(home / "model")})
+        result = sandbox.run(
+            "kit",
+            home,
+            env,
+            readable=[SERVED_DATA],
+            function="save_served_model",
+            kwargs={"data_path": str(SERVED_DATA), "path": str(home / "model")},
+        )
         if not result.ok:
             raise RuntimeError(f"could not save the served model: {result.error}")
     return ModelServer(home / "model", home / "server.log")
-

@@ -23,8 +23,11 @@ def build(kind: str, params: dict):
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
     from sklearn.linear_model import LinearRegression
 
-    classes = {"LinearRegression": LinearRegression, "RandomForest": RandomForestRegressor,
-               "GradientBoosting": GradientBoostingRegressor}
+    classes = {
+        "LinearRegression": LinearRegression,
+        "RandomForest": RandomForestRegressor,
+        "GradientBoosting": GradientBoostingRegressor,
+    }
     return classes[kind](**params)
 
 
@@ -53,8 +56,7 @@ def _fitted(kind, content: Content, start, stop, params_json):
     from labkit import load_split
 
     split = load_split(io.BytesIO(content.data))
-    return build(kind, json.loads(params_json)).fit(split.X_train.iloc[start:stop],
-                                                    split.y_train.iloc[start:stop])
+    return build(kind, json.loads(params_json)).fit(split.X_train.iloc[start:stop], split.y_train.iloc[start:stop])
 
 
 def expected_metrics(kind: str, data_path: Path, **params) -> dict[str, float]:

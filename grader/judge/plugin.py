@@ -13,44 +13,63 @@ from pathlib import Path
 import pytest
 
 from grader.core import i18n
-from grader.judge.calls import KitError
-from grader.judge.case import KataCase, KataFeedback
 from grader.core.i18n import _
 from grader.core.paths import EXERCISES_DIR, KIT_ROOT, TESTS_DIR
-from grader.results.model import KIT_ERROR
+from grader.judge.calls import KitError
+from grader.judge.case import KataCase, KataFeedback
 from grader.judge.preload import shared_sandbox
-from grader.sandbox import Sandbox, SandboxLimits
 from grader.judge.shared_calls import SharedCalls
 from grader.lab.todos import task_by_number, todo_by_id
-
+from grader.results.model import KIT_ERROR
+from grader.sandbox import Sandbox, SandboxLimits
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kata", "MLflow kata")
     group.addoption(
-        "--exercises", default=os.environ.get("KATA_EXERCISES"), metavar="DIR",
+        "--exercises",
+        default=os.environ.get("KATA_EXERCISES"),
+        metavar="DIR",
         help="folder with the student files to test (default: $KATA_EXERCISES or ./exercises)",
     )
-    group.addoption("--kata-timeout", type=float, default=SandboxLimits.timeout_s, metavar="S",
-                    help="seconds one call of student code may take (default: %(default)s)")
-    group.addoption("--kata-memory", type=int, default=SandboxLimits.memory_mb, metavar="MB",
-                    help="memory one call of student code may use, MiB (default: %(default)s)")
-    group.addoption("--kata-seed", default="0", metavar="SEED",
-                    help="seed of the tests' varied inputs (names, samples); default: %(default)s")
-    group.addoption("--kata-lang", type=i18n.option_value, default=i18n.choose(), metavar="LANG",
-                    help=f"language of the failure messages: {', '.join(i18n.languages())} "
-                         "(default: $KATA_LANG, else the locale's; with none, English with "
-                         "hints in English and Spanish)")
+    group.addoption(
+        "--kata-timeout",
+        type=float,
+        default=SandboxLimits.timeout_s,
+        metavar="S",
+        help="seconds one call of student code may take (default: %(default)s)",
+    )
+    group.addoption(
+        "--kata-memory",
+        type=int,
+        default=SandboxLimits.memory_mb,
+        metavar="MB",
+        help="memory one call of student code may use, MiB (default: %(default)s)",
+    )
+    group.addoption(
+        "--kata-seed",
+        default="0",
+        metavar="SEED",
+        help="seed of the tests' varied inputs (names, samples); default: %(default)s",
+    )
+    group.addoption(
+        "--kata-lang",
+        type=i18n.option_value,
+        default=i18n.choose(),
+        metavar="LANG",
+        help=f"language of the failure messages: {', '.join(i18n.languages())} "
+        "(default: $KATA_LANG, else the locale's; with none, English with "
+        "hints in English and Spanish)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "todo(id): the one lab TODO (e.g. '1.3') this kata test judges")
     config.addinivalue_line(
-        "markers", "todo(id): the one lab TODO (e.g. '1.3') this kata test judges"
-    )
-    config.addinivalue_line(
-        "markers", "inputs(name): kata tests of one file with the same inputs name draw the same "
-                   "names and samples, so a student call they all make runs once per session "
-                   "and each judges its own copy of what it left (grader.judge.shared_calls)"
+        "markers",
+        "inputs(name): kata tests of one file with the same inputs name draw the same "
+        "names and samples, so a student call they all make runs once per session "
+        "and each judges its own copy of what it left (grader.judge.shared_calls)",
     )
     config.stash[PREVIOUS_LANG] = i18n.set_language(config.getoption("kata_lang"))
     config.stash[THIN] = thin_client(config)
@@ -79,8 +98,11 @@ def thin_client(config: pytest.Config) -> bool:
     from grader.judge import warm
 
     plugins = config.invocation_params.plugins or ()
-    if (not warm.enabled() or config.option.collectonly
-            or not all(getattr(plugin, "replayable", False) for plugin in plugins)):
+    if (
+        not warm.enabled()
+        or config.option.collectonly
+        or not all(getattr(plugin, "replayable", False) for plugin in plugins)
+    ):
         return False
     paths = selected_paths(config)
     return bool(paths) and all(path.is_relative_to(TESTS_DIR) for path in paths)
@@ -93,9 +115,10 @@ def selected_paths(config: pytest.Config) -> list[Path]:
 
 def may_run_kata_tests(config: pytest.Config) -> bool:
     """Whether the command line selects any kata test (not only the tooling tests)."""
-    return any(path in (KIT_ROOT, TESTS_DIR)
-               or (path.parent == TESTS_DIR and path.name.startswith("test_"))
-               for path in selected_paths(config))
+    return any(
+        path in (KIT_ROOT, TESTS_DIR) or (path.parent == TESTS_DIR and path.name.startswith("test_"))
+        for path in selected_paths(config)
+    )
 
 
 def exercises_dir(config: pytest.Config) -> Path:
@@ -106,8 +129,12 @@ def exercises_dir(config: pytest.Config) -> Path:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Warm the sandbox up for models too when model-logging tasks were collected."""
     known = todo_by_id()
-    tasks = {known[marker.args[0]].task for item in session.items
-             for marker in item.iter_markers("todo") if marker.args and marker.args[0] in known}
+    tasks = {
+        known[marker.args[0]].task
+        for item in session.items
+        for marker in item.iter_markers("todo")
+        if marker.args and marker.args[0] in known
+    }
     if session.config.option.collectonly or session.config.stash[THIN]:
         return
     facts = [task_by_number()[number] for number in tasks]
@@ -124,17 +151,26 @@ def pytest_runtestloop(session: pytest.Session):
     """In a thin run, the warm judge runs the tests and this process replays its
     reports; when no warm judge can be had, pytest runs them here as usual."""
     config = session.config
-    if (not config.stash[THIN] or not session.items
-            or (session.testsfailed and not config.option.continue_on_collection_errors)):
+    if (
+        not config.stash[THIN]
+        or not session.items
+        or (session.testsfailed and not config.option.continue_on_collection_errors)
+    ):
         return None
     from grader.judge import warm
 
-    options = ["--exercises", str(exercises_dir(config)),
-               "--kata-seed", str(config.getoption("kata_seed")),
-               "--kata-timeout", str(config.getoption("kata_timeout")),
-               "--kata-memory", str(config.getoption("kata_memory")),
-               # The judge's environment is its own: the language travels with the request.
-               f"--kata-lang={config.getoption('kata_lang')}"]
+    options = [
+        "--exercises",
+        str(exercises_dir(config)),
+        "--kata-seed",
+        str(config.getoption("kata_seed")),
+        "--kata-timeout",
+        str(config.getoption("kata_timeout")),
+        "--kata-memory",
+        str(config.getoption("kata_memory")),
+        # The judge's environment is its own: the language travels with the request.
+        f"--kata-lang={config.getoption('kata_lang')}",
+    ]
     items = {item.nodeid: item for item in session.items}
     args = [judge_arg(config, nodeid) for nodeid in items] + options
     replayed: set[str] = set()
@@ -150,8 +186,9 @@ def pytest_runtestloop(session: pytest.Session):
         lost = f"{KIT_ERROR} " + _("the warm judge did not run this test; run pytest again")
     for nodeid, item in items.items():
         if nodeid not in replayed:
-            report = pytest.TestReport(nodeid, item.location, {}, "failed", lost, "call",
-                                       user_properties=[("kata_status", "error")])
+            report = pytest.TestReport(
+                nodeid, item.location, {}, "failed", lost, "call", user_properties=[("kata_status", "error")]
+            )
             config.hook.pytest_runtest_logreport(report=report)
     return True
 
@@ -178,17 +215,25 @@ def replay(config: pytest.Config, items: dict, event: dict, replayed: set[str]) 
     elif kind == "feedback":
         message = KataFeedback(event["message"])
         path, line = (str(config.rootpath / location[0]), (location[1] or 0) + 1) if location else ("", 0)
-        config.hook.pytest_warning_recorded.call_historic(kwargs=dict(
-            warning_message=warnings.WarningMessage(message, KataFeedback, path, line),
-            when="runtest", nodeid=nodeid, location=None))
+        config.hook.pytest_warning_recorded.call_historic(
+            kwargs=dict(
+                warning_message=warnings.WarningMessage(message, KataFeedback, path, line),
+                when="runtest",
+                nodeid=nodeid,
+                location=None,
+            )
+        )
 
 
 def todo_of(item: pytest.Item):
     """The one known TODO a kata test is marked with; anything else fails the test."""
     ids = [marker.args[0] if marker.args else None for marker in item.iter_markers("todo")]
     if len(ids) != 1 or ids[0] not in todo_by_id():
-        pytest.fail(f"{item.nodeid}: a kata test needs exactly one @pytest.mark.todo('<id>') "
-                    f"with an id from todos.toml; found {ids or 'none'}", pytrace=False)
+        pytest.fail(
+            f"{item.nodeid}: a kata test needs exactly one @pytest.mark.todo('<id>') "
+            f"with an id from todos.toml; found {ids or 'none'}",
+            pytrace=False,
+        )
     return todo_by_id()[ids[0]]
 
 
@@ -201,8 +246,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     excinfo = call.excinfo
     marker = item.get_closest_marker("todo")
-    if (not report.failed or excinfo is None or excinfo.errisinstance(pytest.fail.Exception)
-            or marker is None):
+    if not report.failed or excinfo is None or excinfo.errisinstance(pytest.fail.Exception) or marker is None:
         return report
     case = getattr(item, "funcargs", {}).get("case")
     todo_id = marker.args[0]
@@ -217,8 +261,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             "the judge could not read a name the code under test left (not UTF-8 text): {error}"
         ).format(error=f"{excinfo.typename}: {text}")
     else:
-        detail = text.removeprefix(f"{KIT_ERROR} ") if text.startswith(f"{KIT_ERROR} ") or \
-            excinfo.errisinstance(KitError) else f"{excinfo.typename}: {text}"
+        detail = (
+            text.removeprefix(f"{KIT_ERROR} ")
+            if text.startswith(f"{KIT_ERROR} ") or excinfo.errisinstance(KitError)
+            else f"{excinfo.typename}: {text}"
+        )
         message = f"TODO {todo_id}: {KIT_ERROR} {detail} ({not_your_code()})"
     report.user_properties.append(("kata_status", "error"))
     report.longrepr = f"{message}\n\n{report.longreprtext}"
@@ -254,8 +301,9 @@ def sandbox() -> Sandbox:
 
 @pytest.fixture(scope="session")
 def sandbox_limits(pytestconfig: pytest.Config) -> SandboxLimits:
-    return SandboxLimits(timeout_s=pytestconfig.getoption("kata_timeout"),
-                         memory_mb=pytestconfig.getoption("kata_memory"))
+    return SandboxLimits(
+        timeout_s=pytestconfig.getoption("kata_timeout"), memory_mb=pytestconfig.getoption("kata_memory")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -273,17 +321,22 @@ def shared_calls(sandbox: Sandbox, staged_exercises: Path):
 
 
 @pytest.fixture
-def case(request: pytest.FixtureRequest, sandbox: Sandbox, sandbox_limits: SandboxLimits,
-         staged_exercises: Path, shared_calls: SharedCalls):
+def case(
+    request: pytest.FixtureRequest,
+    sandbox: Sandbox,
+    sandbox_limits: SandboxLimits,
+    staged_exercises: Path,
+    shared_calls: SharedCalls,
+):
     """A fresh world for one kata test: its own store, sample data and names. Tests
     marked with the same ``inputs`` name in a file draw the same ones."""
     todo = todo_of(request.node)
     inputs = request.node.get_closest_marker("inputs")
-    draw = (f"{request.node.path.name}::inputs={inputs.args[0]}" if inputs and inputs.args
-            else request.node.nodeid)
+    draw = f"{request.node.path.name}::inputs={inputs.args[0]}" if inputs and inputs.args else request.node.nodeid
     seed = f"{request.config.getoption('kata_seed')}:{draw}"
-    kata_case = KataCase(sandbox, sandbox_limits, staged_exercises, todo, seed,
-                         request.node.user_properties, shared_calls)
+    kata_case = KataCase(
+        sandbox, sandbox_limits, staged_exercises, todo, seed, request.node.user_properties, shared_calls
+    )
     yield kata_case
     kata_case.close()
 

@@ -47,10 +47,11 @@ def preload() -> None:
     import pandas  # noqa: F401
     import sklearn.ensemble  # noqa: F401
     import sklearn.linear_model  # noqa: F401
-    import labkit  # noqa: F401
-    import labkit.registry  # noqa: F401
+
     import grader.judge.oracle  # noqa: F401 - kit calls run where grader/ is not visible
     import grader.judge.seeding  # noqa: F401
+    import labkit  # noqa: F401
+    import labkit.registry  # noqa: F401
     from grader.core.quiet import silence_mlflow
     from grader.judge import mlflow_internals
 
@@ -129,7 +130,9 @@ def warm_up(parts) -> None:
                 if "models" not in parts:
                     return
                 mlflow.sklearn.log_model(
-                    model, name="model", signature=infer_signature(X, model.predict(X)),
+                    model,
+                    name="model",
+                    signature=infer_signature(X, model.predict(X)),
                     skops_trusted_types=["sklearn.tree._tree.Tree"],
                 )
             client.search_runs([run.info.experiment_id], order_by=["metrics.m DESC"])

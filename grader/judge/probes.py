@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 
-from grader.sandbox.probes import (EXCUSES_USED, WrongResult, answer, described, student_function,
-                                   to_json)
+from grader.sandbox.probes import EXCUSES_USED, WrongResult, answer, described, student_function, to_json
 from grader.sandbox.words import with_words
 
 
@@ -43,6 +42,7 @@ def excuse_model_logging() -> None:
             except Exception:  # noqa: BLE001 - the owning TODO reports it
                 EXCUSES_USED.append("model_logging")
                 return None
+
         return wrapper
 
     # mlflow types its flavour modules as LazyLoader objects, which have no log_model
@@ -80,8 +80,12 @@ def call_then_predict(request: dict):
     model = function(*request.get("args", []), **request.get("kwargs", {}))
     if model is None:
         raise with_words(WrongResult(), "no_model")
-    return answer({"type": type(model).__module__ + "." + type(model).__name__,
-                   "predictions": predictions(model, request["frame"])})
+    return answer(
+        {
+            "type": type(model).__module__ + "." + type(model).__name__,
+            "predictions": predictions(model, request["frame"]),
+        }
+    )
 
 
 def load_model_and_predict(request: dict):
@@ -94,12 +98,14 @@ def load_model_and_predict(request: dict):
     except Exception as error:  # noqa: BLE001 - nothing logged there: the TODO's own failure
         return answer({"missing": True, "reason": f"{type(error).__name__}: {error}"})
     model = mlflow.pyfunc.load_model(request["uri"])
-    return answer({
-        "missing": False,
-        "flavors": sorted(info.flavors),
-        "has_signature": info.signature is not None,
-        "predictions": predictions(model, request["frame"]),
-    })
+    return answer(
+        {
+            "missing": False,
+            "flavors": sorted(info.flavors),
+            "has_signature": info.signature is not None,
+            "predictions": predictions(model, request["frame"]),
+        }
+    )
 
 
 def kit(request: dict):

@@ -26,11 +26,20 @@ from typing import Any
 import pytest
 
 from grader.core.paths import HIDDEN_TESTS_DIR, KIT_ROOT, PYTEST_INI, TESTS_DIR
-from grader.results.model import KataRun, Status, TodoResult
 from grader.lab.todos import TASK_TEST_FILES, load_todos, todo_order
+from grader.results.model import KataRun, Status, TodoResult
 
-__all__ = ["HIDDEN_TESTS_DIR", "KataRun", "Status", "TodoCollector", "TodoResult", "first_message",
-           "hidden_test_file", "kata_test_files", "run_kata"]
+__all__ = [
+    "HIDDEN_TESTS_DIR",
+    "KataRun",
+    "Status",
+    "TodoCollector",
+    "TodoResult",
+    "first_message",
+    "hidden_test_file",
+    "kata_test_files",
+    "run_kata",
+]
 
 
 # When a TODO has several tests, its verdict is the worst of theirs.
@@ -99,13 +108,16 @@ class TodoCollector:
             status = Status.ERROR  # set-up or tear-down broke: not the TODO's assertion
         current = self.todos[todo_id]
         if STATUS_RANK[status] > STATUS_RANK[current.status] or current.passed:
-            self.todos[todo_id] = TodoResult(status, first_message(report),
-                                             waiting_for=properties.get("kata_waiting_for", ""))
+            self.todos[todo_id] = TodoResult(
+                status, first_message(report), waiting_for=properties.get("kata_waiting_for", "")
+            )
 
     def results(self) -> dict[str, TodoResult]:
         """Every TODO seen, in the lab's order, each with its tests' total time."""
-        return {todo_id: replace(result, duration_s=round(self.durations[todo_id], 3))
-                for todo_id, result in sorted(self.todos.items(), key=lambda kv: todo_order(kv[0]))}
+        return {
+            todo_id: replace(result, duration_s=round(self.durations[todo_id], 3))
+            for todo_id, result in sorted(self.todos.items(), key=lambda kv: todo_order(kv[0]))
+        }
 
 
 def hidden_test_file(task: int) -> Path:
@@ -125,15 +137,32 @@ def kata_test_files(tasks: list[int] | None = None, hidden: bool = False) -> lis
     return files
 
 
-def run_kata(exercises: Path, tasks: list[int] | None = None, extra_args: Sequence[str] = (),
-             quiet: bool = True, hidden: bool = False, warm: bool = False) -> KataRun:
+def run_kata(
+    exercises: Path,
+    tasks: list[int] | None = None,
+    extra_args: Sequence[str] = (),
+    quiet: bool = True,
+    hidden: bool = False,
+    warm: bool = False,
+) -> KataRun:
     """Run the kata tests of ``tasks`` (default: all) against ``exercises``; with
     ``hidden``, their hidden tests too (see the module docstring). With ``warm`` (a
     student's ``kata check``) the user's warm judge may run them (``grader.judge.warm``);
     grading never does: each worker judges with its own sandbox and seed."""
     files = [str(path) for path in kata_test_files(tasks, hidden)]
-    args = [*files, "--exercises", str(exercises), "-p", "no:cacheprovider", "-q",
-            "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI), *extra_args]
+    args = [
+        *files,
+        "--exercises",
+        str(exercises),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--rootdir",
+        str(KIT_ROOT),
+        "-c",
+        str(PYTEST_INI),
+        *extra_args,
+    ]
     collector = TodoCollector(replayable=warm and not hidden)
     started = time.monotonic()
     sink = io.StringIO()

@@ -32,15 +32,18 @@ def log_candidate(model, split, model_type: str, r2: float) -> str:
         metrics["r2"] = r2  # the test decides which run is best
         mlflow.log_metrics(metrics)
         mlflow.sklearn.log_model(
-            model, name="model", serialization_format="cloudpickle",
+            model,
+            name="model",
+            serialization_format="cloudpickle",
             signature=infer_signature(split.X_test, model.predict(split.X_test)),
             pip_requirements=PIP_REQUIREMENTS,
         )
     return run.info.run_id
 
 
-def seed_comparison(data_path: str, experiment_name: str, candidates: list[dict],
-                    registered: dict | None = None) -> dict:
+def seed_comparison(
+    data_path: str, experiment_name: str, candidates: list[dict], registered: dict | None = None
+) -> dict:
     """Create ``experiment_name`` with one run per candidate ``{model_type, r2, slice}``.
 
     ``registered`` optionally pre-registers one candidate's model (``{"model_name",
@@ -74,7 +77,10 @@ def save_served_model(data_path: str, path: str) -> str:
     """Save the model the bonus tests serve with ``mlflow models serve``."""
     model, split = fit_on_slice(data_path, 0, None)
     mlflow.sklearn.save_model(
-        model, path, serialization_format="cloudpickle", pip_requirements=PIP_REQUIREMENTS,
+        model,
+        path,
+        serialization_format="cloudpickle",
+        pip_requirements=PIP_REQUIREMENTS,
         signature=infer_signature(split.X_test, model.predict(split.X_test)),
     )
     return path

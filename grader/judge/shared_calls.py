@@ -50,8 +50,7 @@ class SharedCalls:
         self.snapshots = Snapshots(folder)
         self.hits = 0
 
-    def keys(self, case_dir: Path, probe: str, request: dict,
-             inputs: Path | None = None) -> tuple[str, str]:
+    def keys(self, case_dir: Path, probe: str, request: dict, inputs: Path | None = None) -> tuple[str, str]:
         """The key of this call from the case folder's present state (and that of its
         read-only ``inputs`` folder), and the key the same call would have without
         excuses ("" when it has none): see ``keep``."""
@@ -87,8 +86,7 @@ class SharedCalls:
         if key:
             self.snapshots.save(key + OVERFLOW, Path(), (), asdict(overflow))  # no parts: the value only
 
-    def keep(self, keys: tuple[str, str], case_dir: Path, parts: tuple[str, ...],
-             result: CallResult) -> None:
+    def keep(self, keys: tuple[str, str], case_dir: Path, parts: tuple[str, ...], result: CallResult) -> None:
         """Keep ``result`` and a copy of ``parts`` of the case folder for later tests, unless
         the call left more than ``KEEP_MAX_BYTES`` there (no copy doubles a disk filler).
 

@@ -74,8 +74,9 @@ class Snapshots:
                 safe_copy(self.folder / key / part, case_dir / part)
         return found
 
-    def save(self, key: str, case_dir: Path, parts: tuple[str, ...], value: Any,
-             caps: Caps = untrusted_tree.CAPS) -> bool:
+    def save(
+        self, key: str, case_dir: Path, parts: tuple[str, ...], value: Any, caps: Caps = untrusted_tree.CAPS
+    ) -> bool:
         """Keep copies of ``parts`` of ``case_dir`` (those that exist) with ``value`` as the
         snapshot ``key``; False, and nothing kept, when a part is past ``caps``. A key
         already saved stays as it is (the same key makes the same snapshot)."""

@@ -100,8 +100,9 @@ def schema_of(database: Path) -> tuple:
     with _read_only(database) as connection:
         # SQLite's own objects (sqlite_sequence appears with the first AUTOINCREMENT row)
         # are its to make: no statement of the student's can create a name starting so.
-        rows = connection.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
-                                  "WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").fetchall()
+        rows = connection.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        ).fetchall()
     return tuple(sorted(rows, key=lambda row: tuple(str(field) for field in row)))
 
 
@@ -112,8 +113,7 @@ class _read_only:
         self.database = database
 
     def __enter__(self) -> sqlite3.Connection:
-        self.connection = sqlite3.connect(f"{Path(self.database).resolve().as_uri()}?mode=ro", uri=True,
-                                          timeout=1)
+        self.connection = sqlite3.connect(f"{Path(self.database).resolve().as_uri()}?mode=ro", uri=True, timeout=1)
         deadline = time.monotonic() + CHECK_DEADLINE_S
         self.connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         self.connection.execute("PRAGMA trusted_schema = OFF")
@@ -138,15 +138,23 @@ def store_refusal(database: Path) -> str:
         if found != expected:
             extra = [f"{kind} {name!r}" for kind, name, _, _ in sorted(set(found) - set(expected))]
             gone = [f"{kind} {name!r}" for kind, name, _, _ in sorted(set(expected) - set(found))]
-            what = ("; ".join(filter(None, ["added or changed: " + ", ".join(extra[:3]) if extra else "",
-                                            "missing: " + ", ".join(gone[:3]) if gone else ""])))
+            what = "; ".join(
+                filter(
+                    None,
+                    [
+                        "added or changed: " + ", ".join(extra[:3]) if extra else "",
+                        "missing: " + ", ".join(gone[:3]) if gone else "",
+                    ],
+                )
+            )
             return f"the MLflow store's schema is not MLflow's ({what})"
         tables = [name for kind, name, _, _ in expected if kind == "table"]
         with _read_only(database) as connection:
             for table in tables:
                 quoted = '"' + table.replace('"', '""') + '"'
-                (rows,) = connection.execute(f"SELECT count(*) FROM (SELECT 1 FROM {quoted} "
-                                             f"LIMIT {MAX_TABLE_ROWS + 1})").fetchone()
+                (rows,) = connection.execute(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT {MAX_TABLE_ROWS + 1})"
+                ).fetchone()
                 if rows > MAX_TABLE_ROWS:
                     return f"the MLflow store's table {table!r} has over {MAX_TABLE_ROWS} rows"
     except sqlite3.DatabaseError as error:  # interrupted (the deadline), malformed, locked

@@ -121,8 +121,7 @@ def reachable(path: Path) -> str:
 def peer_pid(connection: socket.socket) -> int | None:
     if not hasattr(socket, "SO_PEERCRED"):
         return None
-    pid, _, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                          struct.calcsize("3i")))
+    pid, _, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
     return pid
 
 
@@ -142,9 +141,12 @@ def start_judge(key: str) -> subprocess.Popen:
     log = open(folder / f"judge-{key}.log", "ab")
     judge = subprocess.Popen(
         [sys.executable, "-m", "grader.judge.warm", "--key", key],
-        cwd=KIT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KIT_ROOT),
-                                                                        os.environ.get("PYTHONPATH")]))},
+        cwd=KIT_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(KIT_ROOT), os.environ.get("PYTHONPATH")]))},
     )
     log.close()
     return judge
@@ -256,8 +258,7 @@ class Forwarder:
 
     def pytest_collectreport(self, report) -> None:
         if report.failed:
-            self.send({"event": "collect_error", "nodeid": report.nodeid,
-                       "message": report.longreprtext[-4000:]})
+            self.send({"event": "collect_error", "nodeid": report.nodeid, "message": report.longreprtext[-4000:]})
 
     def pytest_runtest_logstart(self, nodeid, location) -> None:
         self.send({"event": "logstart", "nodeid": nodeid})
@@ -279,8 +280,7 @@ class Forwarder:
 def peer_is_me(connection: socket.socket) -> bool:
     if not hasattr(socket, "SO_PEERCRED"):
         return True  # the private folder is the only door there
-    _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                          struct.calcsize("3i")))
+    _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
     return uid == os.getuid()
 
 
@@ -319,9 +319,10 @@ def run(connection: socket.socket, args: list[str]) -> None:
     import pytest
 
     with contextlib.redirect_stdout(io.StringIO()):
-        status = pytest.main([*args, "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI),
-                              "-p", "no:cacheprovider", "-q"],
-                             plugins=[Forwarder(lambda event: send(connection, event))])
+        status = pytest.main(
+            [*args, "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI), "-p", "no:cacheprovider", "-q"],
+            plugins=[Forwarder(lambda event: send(connection, event))],
+        )
     send(connection, {"event": "done", "status": int(status)})
 
 
@@ -337,8 +338,19 @@ def warm_judging() -> None:
     import sklearn.linear_model  # noqa: F401
 
     with contextlib.redirect_stdout(io.StringIO()):
-        pytest.main([str(TESTS_DIR), "--collect-only", "-q", "--rootdir", str(KIT_ROOT),
-                     "-c", str(PYTEST_INI), "-p", "no:cacheprovider"])
+        pytest.main(
+            [
+                str(TESTS_DIR),
+                "--collect-only",
+                "-q",
+                "--rootdir",
+                str(KIT_ROOT),
+                "-c",
+                str(PYTEST_INI),
+                "-p",
+                "no:cacheprovider",
+            ]
+        )
     gc.collect()
     gc.freeze()  # what is loaded by now lives as long as the judge: no collection walks it again
 

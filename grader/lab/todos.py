@@ -11,7 +11,6 @@ from pathlib import Path
 TODOS_FILE = Path(__file__).with_name("todos.toml")
 
 
-
 @dataclass(frozen=True)
 class Task:
     """Every fact about one task: its student module, its test file, the functions its
@@ -96,14 +95,17 @@ def _todo(row: dict, path: Path) -> Todo:
         if not (isinstance(value, list) and all(isinstance(h, str) and h.strip() for h in value)):
             raise ValueError(f"{where}: {key} must be a list of non-empty strings")
         if not HINT_LEVELS[0] <= len(value) <= HINT_LEVELS[1]:
-            raise ValueError(f"{where}: {key} has {len(value)} levels, not "
-                             f"{HINT_LEVELS[0]}-{HINT_LEVELS[1]}")
+            raise ValueError(f"{where}: {key} has {len(value)} levels, not {HINT_LEVELS[0]}-{HINT_LEVELS[1]}")
         levels[key] = tuple(value)
     if len(levels["hints_en"]) != len(levels["hints_es"]):
-        raise ValueError(f"{where}: hints_en has {len(levels['hints_en'])} levels, "
-                         f"hints_es {len(levels['hints_es'])}")
-    return Todo(**row, hint_en=levels["hints_en"][0], hint_es=levels["hints_es"][0],
-                hints_en=levels["hints_en"], hints_es=levels["hints_es"])
+        raise ValueError(f"{where}: hints_en has {len(levels['hints_en'])} levels, hints_es {len(levels['hints_es'])}")
+    return Todo(
+        **row,
+        hint_en=levels["hints_en"][0],
+        hint_es=levels["hints_es"][0],
+        hints_en=levels["hints_en"],
+        hints_es=levels["hints_es"],
+    )
 
 
 @cache

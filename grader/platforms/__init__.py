@@ -1,1 +1,3 @@
-"""Exports to the platforms courses run on: Canvas, Moodle (matched through roster), JUnit XML and the Gradescope autograder bundle. Instructor only."""
+"""Exports to the platforms courses run on: Canvas, Moodle (matched through roster), JUnit XML and
+the Gradescope autograder bundle. Instructor only.
+"""

@@ -38,8 +38,10 @@ def read_canvas_roster(path: str | Path) -> list[dict[str, str]]:
     header = [cell.strip() for cell in rows[0]]
     missing = [column for column in CANVAS_IDENTITY if column not in header]
     if missing:
-        raise RosterError(f"{path}: not a Canvas gradebook export: no column "
-                          f"{', '.join(missing)} (its header is {', '.join(header[:6])}…)")
+        raise RosterError(
+            f"{path}: not a Canvas gradebook export: no column "
+            f"{', '.join(missing)} (its header is {', '.join(header[:6])}…)"
+        )
     where = {column: header.index(column) for column in CANVAS_IDENTITY}
     students = []
     for row in rows[1:]:
@@ -65,14 +67,21 @@ def canvas_rows(students: Sequence[Mapping[str, str]]) -> list[RosterRow]:
         for column in ("ID", "SIS User ID", "SIS Login ID"):
             ids |= id_keys(student[column])
         number = student["ID"].strip()
-        roster.append(RosterRow(n, f"{name or '?'} (ID {number or '?'})",
-                                frozenset({str(int(number))} if number.isdigit() else ()),
-                                frozenset(ids), frozenset(names - {""})))
+        roster.append(
+            RosterRow(
+                n,
+                f"{name or '?'} (ID {number or '?'})",
+                frozenset({str(int(number))} if number.isdigit() else ()),
+                frozenset(ids),
+                frozenset(names - {""}),
+            )
+        )
     return roster
 
 
-def canvas_export(results: ClassResults, roster_path: str | Path,
-                  assignment: str = DEFAULT_ASSIGNMENT, points: float | None = None) -> Export:
+def canvas_export(
+    results: ClassResults, roster_path: str | Path, assignment: str = DEFAULT_ASSIGNMENT, points: float | None = None
+) -> Export:
     """A Canvas gradebook import: the five identity columns of every roster student and
     one assignment column; a ``Points Possible`` row first."""
     students = read_canvas_roster(roster_path)
@@ -81,8 +90,7 @@ def canvas_export(results: ClassResults, roster_path: str | Path,
     for sub in results.submissions:
         if sub.id in matching.rows:
             grades[matching.rows[sub.id]] = submission_grade(results, sub, points)
-    rows = [[*CANVAS_IDENTITY, assignment],
-            [CANVAS_POINTS_ROW, "", "", "", "", points_text(results.max_score, points)]]
+    rows = [[*CANVAS_IDENTITY, assignment], [CANVAS_POINTS_ROW, "", "", "", "", points_text(results.max_score, points)]]
     for n, student in enumerate(students):
         rows.append([*(student[column] for column in CANVAS_IDENTITY), grades.get(n, "")])
     return Export(csv_text(rows), len(grades), matching.unmatched, broken_notes(results, matching.rows))

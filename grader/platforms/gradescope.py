@@ -86,8 +86,9 @@ def kit_files(root: Path = KIT_ROOT) -> list[str]:
     return sorted(grading_files(root) + ["pyproject.toml"])
 
 
-def bundle_entries(seed: str, timeout: float, visibility: str,
-                   allow_unconfined: bool = False) -> list[tuple[str, bytes, int]]:
+def bundle_entries(
+    seed: str, timeout: float, visibility: str, allow_unconfined: bool = False
+) -> list[tuple[str, bytes, int]]:
     """``(name in the zip, content, mode)`` of every bundle entry, sorted by name."""
     config = {"seed": seed, "timeout": timeout, "visibility": visibility}
     if allow_unconfined:
@@ -101,8 +102,13 @@ def bundle_entries(seed: str, timeout: float, visibility: str,
     return sorted(entries)
 
 
-def export(out: Path, seed: str | None = None, timeout: float = CALL_TIMEOUT_S,
-           visibility: str = "visible", allow_unconfined: bool = False) -> Bundle:
+def export(
+    out: Path,
+    seed: str | None = None,
+    timeout: float = CALL_TIMEOUT_S,
+    visibility: str = "visible",
+    allow_unconfined: bool = False,
+) -> Bundle:
     """Write the Gradescope autograder bundle to ``out`` (a .zip), atomically."""
     from grader.classroom.saved_run import new_seed
 
@@ -133,8 +139,9 @@ def export(out: Path, seed: str | None = None, timeout: float = CALL_TIMEOUT_S,
 
 
 # -- grading one submission ------------------------------------------------------------
-def grade_upload(upload: Path, seed: str, timeout: float = CALL_TIMEOUT_S, progress=print,
-                 allow_unconfined: bool = False):
+def grade_upload(
+    upload: Path, seed: str, timeout: float = CALL_TIMEOUT_S, progress=print, allow_unconfined: bool = False
+):
     """Grade the submission in ``upload`` as ``kata grade`` grades one of a class
     (``grader.classroom.grade.grade_submission``); return its ``SubmissionResult`` and
     the kit facts (versions, seed, isolation)."""
@@ -145,24 +152,31 @@ def grade_upload(upload: Path, seed: str, timeout: float = CALL_TIMEOUT_S, progr
             missing = "; ".join(data["missing"]) or "none"
             progress(f"isolation: {data['level']} (missing: {missing})")
 
-    return grade_submission(upload, seed, timeout, allow_unconfined=allow_unconfined, progress=report,
-                            submission_id=SUBMISSION_ID)
+    return grade_submission(
+        upload, seed, timeout, allow_unconfined=allow_unconfined, progress=report, submission_id=SUBMISSION_ID
+    )
 
 
 # -- results.json ----------------------------------------------------------------------
-UPLOAD_HELP = ("upload your exercises/ folder, the five task files, or one .zip of them / "
-               "sube tu carpeta exercises/, los cinco ficheros de las tareas o un .zip con ellos")
+UPLOAD_HELP = (
+    "upload your exercises/ folder, the five task files, or one .zip of them / "
+    "sube tu carpeta exercises/, los cinco ficheros de las tareas o un .zip con ellos"
+)
 BARE_FILES = "no exercises/ folder: took the task files"  # grader.classroom.submissions' note
-KIT_FAILED = ("The autograder itself failed (not your code): tell your instructor / "
-              "el corrector automático falló (no es tu código): avisa a tu profesor")
-KIT_REFUSED = ("The autograder refused to run your code: this platform cannot isolate it (not your "
-               "code): tell your instructor / el corrector automático se negó a ejecutar tu código: "
-               "esta plataforma no puede aislarlo (no es tu código): avisa a tu profesor")
+KIT_FAILED = (
+    "The autograder itself failed (not your code): tell your instructor / "
+    "el corrector automático falló (no es tu código): avisa a tu profesor"
+)
+KIT_REFUSED = (
+    "The autograder refused to run your code: this platform cannot isolate it (not your "
+    "code): tell your instructor / el corrector automático se negó a ejecutar tu código: "
+    "esta plataforma no puede aislarlo (no es tu código): avisa a tu profesor"
+)
 
 
 def one_line(text: str, limit: int = 600) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def test_output(todo, verdict) -> str:
@@ -177,15 +191,21 @@ def test_output(todo, verdict) -> str:
 
 def results_json(result, kit: dict, execution_time: float, visibility: str = "visible") -> dict:
     """Gradescope's results.json for one ``SubmissionResult`` (see the module docstring)."""
-    from grader.results.model import Status, TodoResult, caused_by_kit, score
     from grader.lab.todos import load_todos, task_by_number
+    from grader.results.model import Status, TodoResult, caused_by_kit, score
 
-    payload: dict[str, Any] = {"score": 0.0, "execution_time": int(round(execution_time)), "output": "",
-               "output_format": "text", "test_output_format": "text", "test_name_format": "text",
-               "visibility": visibility, "stdout_visibility": "hidden",
-               "extra_data": {"id": result.id, "status": result.status, "seed": kit.get("seed"),
-                              "kit": kit},
-               "tests": []}
+    payload: dict[str, Any] = {
+        "score": 0.0,
+        "execution_time": int(round(execution_time)),
+        "output": "",
+        "output_format": "text",
+        "test_output_format": "text",
+        "test_name_format": "text",
+        "visibility": visibility,
+        "stdout_visibility": "hidden",
+        "extra_data": {"id": result.id, "status": result.status, "seed": kit.get("seed"), "kit": kit},
+        "tests": [],
+    }
     if result.status != "graded":
         reason = one_line(result.message or "nothing gradable")
         payload["output"] = one_line(f"Not graded / No calificado: {reason}; {UPLOAD_HELP}.")
@@ -204,28 +224,30 @@ def results_json(result, kit: dict, execution_time: float, visibility: str = "vi
     if notes:  # bare task files are the usual Gradescope upload: not worth a note
         lines.append(f"Note / Nota: {one_line('; '.join(notes))}")
     if any(caused_by_kit(verdict.message) for verdict in result.todos.values()):
-        lines.append("Some verdicts are the autograder's own errors, not yours: your instructor "
-                     "will regrade / Algunos veredictos son errores del corrector, no tuyos: tu "
-                     "profesor volverá a corregir.")
+        lines.append(
+            "Some verdicts are the autograder's own errors, not yours: your instructor "
+            "will regrade / Algunos veredictos son errores del corrector, no tuyos: tu "
+            "profesor volverá a corregir."
+        )
     payload["output"] = "\n".join(lines)
     payload["score"] = float(earned)
     for todo in todos:
-        verdict = result.todos.get(todo.id) or TodoResult(Status.ERROR, f"TODO {todo.id}: no test of "
-                                                                        "this TODO ran")
+        verdict = result.todos.get(todo.id) or TodoResult(Status.ERROR, f"TODO {todo.id}: no test of this TODO ran")
         points = 0 if todo.bonus else todo.points
         task = task_by_number()[todo.task]
-        payload["tests"].append({
-            "name": f"TODO {todo.id}: {todo.title}" + (" (bonus, not counted / no cuenta)"
-                                                       if todo.bonus else ""),
-            "number": todo.id,
-            "score": float(points if verdict.passed else 0),
-            "max_score": float(points),
-            "status": "passed" if verdict.passed else "failed",
-            "output": test_output(todo, verdict),
-            "tags": ["bonus" if task.bonus else f"task {task.name}"],
-            "visibility": visibility,
-            "extra_data": {"kata_status": verdict.status.value, "duration_s": verdict.duration_s},
-        })
+        payload["tests"].append(
+            {
+                "name": f"TODO {todo.id}: {todo.title}" + (" (bonus, not counted / no cuenta)" if todo.bonus else ""),
+                "number": todo.id,
+                "score": float(points if verdict.passed else 0),
+                "max_score": float(points),
+                "status": "passed" if verdict.passed else "failed",
+                "output": test_output(todo, verdict),
+                "tags": ["bonus" if task.bonus else f"task {task.name}"],
+                "visibility": visibility,
+                "extra_data": {"kata_status": verdict.status.value, "duration_s": verdict.duration_s},
+            }
+        )
     return payload
 
 
@@ -275,37 +297,61 @@ def run(root: Path) -> int:
         config = json.loads((root / "source" / CONFIG_FILE).read_text(encoding="utf-8"))
         seed, visibility = str(config["seed"]), config.get("visibility", "visible")
         print(f"kata: grading {root / 'submission'} with seed {seed}", flush=True)
-        result, kit = grade_upload(root / "submission", seed, float(config.get("timeout", CALL_TIMEOUT_S)),
-                                   allow_unconfined=bool(config.get("allow_unconfined")))
+        result, kit = grade_upload(
+            root / "submission",
+            seed,
+            float(config.get("timeout", CALL_TIMEOUT_S)),
+            allow_unconfined=bool(config.get("allow_unconfined")),
+        )
         payload = results_json(result, kit, time.monotonic() - started, visibility)
     except BelowFloor as error:  # the instructor's to fix: said in full on stdout, which they see
         print(f"kata: {error}", flush=True)
-        write_results(results, {
-            "score": 0.0, "execution_time": int(round(time.monotonic() - started)),
-            "output": KIT_REFUSED, "output_format": "text", "stdout_visibility": "hidden", "tests": []})
+        write_results(
+            results,
+            {
+                "score": 0.0,
+                "execution_time": int(round(time.monotonic() - started)),
+                "output": KIT_REFUSED,
+                "output_format": "text",
+                "stdout_visibility": "hidden",
+                "tests": [],
+            },
+        )
         return 1
     except Exception as error:  # noqa: BLE001 - the one place a kit failure becomes a result
         import traceback
 
         traceback.print_exc()
-        write_results(results, {
-            "score": 0.0, "execution_time": int(round(time.monotonic() - started)),
-            "output": one_line(f"{KIT_FAILED} ({type(error).__name__}: {error})"),
-            "output_format": "text", "stdout_visibility": "hidden", "tests": []})
+        write_results(
+            results,
+            {
+                "score": 0.0,
+                "execution_time": int(round(time.monotonic() - started)),
+                "output": one_line(f"{KIT_FAILED} ({type(error).__name__}: {error})"),
+                "output_format": "text",
+                "stdout_visibility": "hidden",
+                "tests": [],
+            },
+        )
         return 1
     write_results(results, payload)
-    print(f"kata: {result.status}, score {payload['score']:g}; {one_line(payload['output'], 300)}"
-          f" → {results}", flush=True)
+    print(
+        f"kata: {result.status}, score {payload['score']:g}; {one_line(payload['output'], 300)} → {results}", flush=True
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.platforms.gradescope",
-                                     description="Gradescope's side of the MLflow kata.")
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.platforms.gradescope", description="Gradescope's side of the MLflow kata."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json")
-    grade.add_argument("--root", default=os.environ.get("KATA_AUTOGRADER_ROOT", "/autograder"),
-                       help="Gradescope's /autograder (default: $KATA_AUTOGRADER_ROOT or %(default)s)")
+    grade.add_argument(
+        "--root",
+        default=os.environ.get("KATA_AUTOGRADER_ROOT", "/autograder"),
+        help="Gradescope's /autograder (default: $KATA_AUTOGRADER_ROOT or %(default)s)",
+    )
     args = parser.parse_args(argv)
     from grader.core.quiet import silence_mlflow
 

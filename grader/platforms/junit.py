@@ -36,8 +36,9 @@ def junit_xml(results: ClassResults) -> str:
             ET.SubElement(properties, "property", name=name, value=_xml_text(value))
         for todo in results.todos:
             counts["tests"] += 1
-            case = ET.SubElement(suite, "testcase", name=_xml_text(f"{todo.id} {todo.title}"),
-                                 classname=_xml_text(sub.id))
+            case = ET.SubElement(
+                suite, "testcase", name=_xml_text(f"{todo.id} {todo.title}"), classname=_xml_text(sub.id)
+            )
             if sub.status == "error":
                 counts["errors"] += 1
                 message = _xml_text(sub.message)

@@ -123,13 +123,13 @@ class Matching:
     unmatched: list[tuple[SubmissionResult, str]] = field(default_factory=list)
 
 
-def match(submissions: Sequence[SubmissionResult], roster: Sequence[RosterRow],
-          download: re.Pattern[str]) -> Matching:
+def match(submissions: Sequence[SubmissionResult], roster: Sequence[RosterRow], download: re.Pattern[str]) -> Matching:
     """Each submission's roster row by the module's rules; the rest, each with its reason."""
     rules: tuple[tuple[str, Callable[[SubmissionKeys, RosterRow], bool]], ...] = (
         ("number", lambda keys, row: keys.number is not None and keys.number in row.numbers),
         ("identifier", lambda keys, row: bool(keys.ids & row.ids)),
-        ("name", lambda keys, row: bool(keys.names & row.names)))
+        ("name", lambda keys, row: bool(keys.names & row.names)),
+    )
     found: dict[str, int] = {}
     result = Matching()
     for sub in submissions:
@@ -194,8 +194,11 @@ class Export:
 
 def broken_notes(results: ClassResults, matched: Mapping[str, int]) -> list[str]:
     """One line per matched submission with nothing gradable: it is graded 0, and why."""
-    return [f"{sub.id!r}: graded 0, nothing gradable: {sub.message}" for sub in results.submissions
-            if sub.status == "error" and sub.id in matched]
+    return [
+        f"{sub.id!r}: graded 0, nothing gradable: {sub.message}"
+        for sub in results.submissions
+        if sub.status == "error" and sub.id in matched
+    ]
 
 
 def unmatched_path(out: str | Path) -> Path:

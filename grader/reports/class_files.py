@@ -40,21 +40,22 @@ def grades_csv_text(results: ClassResults) -> str:
     todo_ids = [todo.id for todo in results.todos]
     rows: list[list[object]] = [["id", "status", "score", "max_score", *todo_ids]]
     for sub in results.submissions:
-        passed = [1 if sub.todos.get(todo_id) and sub.todos[todo_id].status == "pass" else 0
-                  for todo_id in todo_ids]
+        passed = [1 if sub.todos.get(todo_id) and sub.todos[todo_id].status == "pass" else 0 for todo_id in todo_ids]
         rows.append([csv_safe(sub.id), sub.status, sub.score, sub.max_score, *passed])
     return csv_text(rows)
 
 
 def write_grades_csv(results: ClassResults, out_dir: str | os.PathLike) -> Path:
     """``out_dir/grades.csv``: one row per submission, one 0/1 column per TODO (bonus too)."""
-    return write_atomic(_folder(out_dir) / "grades.csv", grades_csv_text(results),
-                        encoding="utf-8-sig")
+    return write_atomic(_folder(out_dir) / "grades.csv", grades_csv_text(results), encoding="utf-8-sig")
 
 
-def write_all(results: ClassResults, out_dir: str | os.PathLike,
-              logs: dict[str, str] | None = None,
-              similar_pairs: Sequence[SimilarPairLike] | None = None) -> list[Path]:
+def write_all(
+    results: ClassResults,
+    out_dir: str | os.PathLike,
+    logs: dict[str, str] | None = None,
+    similar_pairs: Sequence[SimilarPairLike] | None = None,
+) -> list[Path]:
     """Write ``results.json``, ``grades.csv`` and ``index.html`` into ``out_dir``.
 
     All three texts are built before the first write, so a rendering bug can't leave
@@ -65,7 +66,9 @@ def write_all(results: ClassResults, out_dir: str | os.PathLike,
     from grader.reports.report import render_report
 
     out = _folder(out_dir)
-    texts = [("results.json", codec.dumps(results), "utf-8"),
-             ("grades.csv", grades_csv_text(results), "utf-8-sig"),
-             ("index.html", render_report(results, logs=logs, similar_pairs=similar_pairs), "utf-8")]
+    texts = [
+        ("results.json", codec.dumps(results), "utf-8"),
+        ("grades.csv", grades_csv_text(results), "utf-8-sig"),
+        ("index.html", render_report(results, logs=logs, similar_pairs=similar_pairs), "utf-8"),
+    ]
     return [write_atomic(out / name, text, encoding=encoding) for name, text, encoding in texts]

@@ -30,8 +30,10 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # /abs/path, C:\dir\file, ./rel/file, dir/sub/file.py (two parts or more). Linear
     # time: a relative path starts only where a run of path characters starts (a start
     # inside ".-.-.-…" rescanned the rest of the run: 52 s for a 60,000-character name).
-    (re.compile(r"(?:[A-Za-z]:|~|\.{1,2})?(?:[\\/][\w.@+-]+){2,}|(?<![\w.@+/\\-])[\w.@+-]++(?:[\\/][\w.@+-]+)+"),
-     "<path>"),
+    (
+        re.compile(r"(?:[A-Za-z]:|~|\.{1,2})?(?:[\\/][\w.@+-]+){2,}|(?<![\w.@+/\\-])[\w.@+-]++(?:[\\/][\w.@+-]+)+"),
+        "<path>",
+    ),
     (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<id>"),
     # run ids, short hashes: hex with at least one digit and one letter, 6+ long
     (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b", re.I), "<id>"),
@@ -74,8 +76,7 @@ class Cluster:
         return caused_by_kit(self.example)
 
 
-def cluster_failures(submissions: Iterable[SubmissionResult],
-                     todo_ids: Sequence[str]) -> list[Cluster]:
+def cluster_failures(submissions: Iterable[SubmissionResult], todo_ids: Sequence[str]) -> list[Cluster]:
     """Every failing (fail/error/timeout) verdict of the graded ``submissions``, grouped
     per TODO by ``pattern``. Largest clusters first; ties in ``todo_ids`` order, then by
     pattern, so the same results always give the same list. Broken submissions are left
@@ -102,5 +103,10 @@ def _cluster(todo_id: str, key: str, members: list[tuple[str, str, str]]) -> Clu
     messages = Counter(message for _, message, _ in members)
     statuses = Counter(status for _, _, status in members)
     # Counter.most_common keeps first-seen order among equal counts
-    return Cluster(todo_id, key, messages.most_common(1)[0][0], statuses.most_common(1)[0][0],
-                   tuple(sub_id for sub_id, _, _ in members))
+    return Cluster(
+        todo_id,
+        key,
+        messages.most_common(1)[0][0],
+        statuses.most_common(1)[0][0],
+        tuple(sub_id for sub_id, _, _ in members),
+    )

@@ -15,11 +15,12 @@ import jinja2
 
 def csp(css: str, js: str | None = None) -> str:
     """The policy of a page whose only style is ``css`` and only script ``js`` (or none)."""
+
     def digest(text: str) -> str:
         return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
     script = f"script-src {digest(js)}; " if js is not None else ""
-    return (f"default-src 'none'; style-src {digest(css)}; {script}"
-            "img-src data:; base-uri 'none'; form-action 'none'")
+    return f"default-src 'none'; style-src {digest(css)}; {script}img-src data:; base-uri 'none'; form-action 'none'"
 
 
 @cache
@@ -30,6 +31,10 @@ def asset(name: str) -> str:
 @cache
 def environment() -> jinja2.Environment:
     # autoescape=True, not select_autoescape(): the templates' names end in ".j2".
-    return jinja2.Environment(loader=jinja2.PackageLoader("grader.reports", "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("grader.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )

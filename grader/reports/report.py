@@ -32,15 +32,14 @@ from typing import Protocol
 from urllib.parse import quote
 
 from grader.core import i18n
+from grader.lab.todos import Todo
 from grader.reports.failure_clusters import Cluster, cluster_failures
 from grader.reports.pages import asset, csp, environment
 from grader.results.model import ClassResults, SubmissionResult
-from grader.lab.todos import Todo
 
 STATUSES = ("pass", "fail", "timeout", "error", "missing")  # "missing": no result recorded
 SYMBOLS = {"pass": "✓", "fail": "✗", "timeout": "◷", "error": "!", "missing": "–"}
-LABELS = {"pass": "passed", "fail": "failed", "timeout": "timed out", "error": "error",
-          "missing": "not run"}
+LABELS = {"pass": "passed", "fail": "failed", "timeout": "timed out", "error": "error", "missing": "not run"}
 SORT_RANK = {"pass": 4, "fail": 3, "timeout": 2, "error": 1, "missing": 0}
 TOOLTIP_CHARS = 300  # the full message is in the student's section
 CLUSTER_EXAMPLE_CHARS = 400  # a cluster shows one message; each student's is in their section
@@ -138,9 +137,12 @@ class Bar:
     label: str
 
 
-def render_report(results: ClassResults, logs: dict[str, str] | None = None,
-                  generated_at: str | None = None,
-                  similar_pairs: Sequence[SimilarPairLike] | None = None) -> str:
+def render_report(
+    results: ClassResults,
+    logs: dict[str, str] | None = None,
+    generated_at: str | None = None,
+    similar_pairs: Sequence[SimilarPairLike] | None = None,
+) -> str:
     """The whole report as one HTML string. ``logs`` maps submission ids to per-student
     log files relative to the report; unsafe paths (absolute, URLs) are shown unlinked.
 
@@ -156,21 +158,38 @@ def render_report(results: ClassResults, logs: dict[str, str] | None = None,
     rates = pass_rates(graded, todos)
     clusters = cluster_views(results, todos, rows)
     css, js = asset("report.css"), asset("report.js")
-    return environment().get_template("report.html.j2").render(
-        todos=todos, rows=rows, graded=graded, max_score=max_score,
-        broken=[row for row in rows if row.broken],
-        mean=f"{statistics.mean(scores):.1f}" if scores else "–",
-        median=f"{statistics.median(scores):g}" if scores else "–",
-        kit=_kit(results.kit), generated_at=generated_at or _now(),
-        histogram=histogram(scores, max_score), pass_rates=rates,
-        hardest=hardest(rates["lines"]), complete=sum(1 for row in rows if row.complete),
-        clusters=clusters[:CLUSTERS_SHOWN], more_clusters=clusters[CLUSTERS_SHOWN:],
-        failures=sum(view.cluster.count for view in clusters),
-        similar=None if similar_pairs is None else pair_views(similar_pairs, rows),
-        group_starts={i for i, todo in enumerate(todos) if i == 0 or todos[i - 1].task != todo.task},
-        statuses=STATUSES, symbols=SYMBOLS, labels=LABELS,
-        show_todo_durations=any(c.duration_s is not None for r in rows for c in r.cells),
-        css=css, js=js, csp=csp(css, js), lang=i18n.language() or "en")
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            todos=todos,
+            rows=rows,
+            graded=graded,
+            max_score=max_score,
+            broken=[row for row in rows if row.broken],
+            mean=f"{statistics.mean(scores):.1f}" if scores else "–",
+            median=f"{statistics.median(scores):g}" if scores else "–",
+            kit=_kit(results.kit),
+            generated_at=generated_at or _now(),
+            histogram=histogram(scores, max_score),
+            pass_rates=rates,
+            hardest=hardest(rates["lines"]),
+            complete=sum(1 for row in rows if row.complete),
+            clusters=clusters[:CLUSTERS_SHOWN],
+            more_clusters=clusters[CLUSTERS_SHOWN:],
+            failures=sum(view.cluster.count for view in clusters),
+            similar=None if similar_pairs is None else pair_views(similar_pairs, rows),
+            group_starts={i for i, todo in enumerate(todos) if i == 0 or todos[i - 1].task != todo.task},
+            statuses=STATUSES,
+            symbols=SYMBOLS,
+            labels=LABELS,
+            show_todo_durations=any(c.duration_s is not None for r in rows for c in r.cells),
+            css=css,
+            js=js,
+            csp=csp(css, js),
+            lang=i18n.language() or "en",
+        )
+    )
 
 
 def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str]) -> list[Row]:
@@ -181,17 +200,16 @@ def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str])
         for todo in todos:
             result = sub.todos.get(todo.id)
             status = result.status if result and result.status in SYMBOLS else "missing"
-            message = result.message if result else (sub.message if sub.status != "graded"
-                                                     else "no result recorded")
+            message = result.message if result else (sub.message if sub.status != "graded" else "no result recorded")
             tip = f"{todo.id} {todo.shown_title}: {LABELS[status]}"
             if message:
                 tip += " — " + _shorten(message, TOOLTIP_CHARS)
             cells.append(Cell(status, message, tip, result.duration_s if result else None))
         bonus = sum(1 for todo, cell in zip(todos, cells) if todo.bonus and cell.status == "pass")
         complete = sub.status == "graded" and all(
-            cell.status == "pass" for todo, cell in zip(todos, cells) if not todo.bonus)
-        rows.append(Row(sub, _anchor(sub.id, anchors), cells,
-                        safe_relative_href(logs.get(sub.id)), bonus, complete))
+            cell.status == "pass" for todo, cell in zip(todos, cells) if not todo.bonus
+        )
+        rows.append(Row(sub, _anchor(sub.id, anchors), cells, safe_relative_href(logs.get(sub.id)), bonus, complete))
     return rows
 
 
@@ -202,10 +220,15 @@ def cluster_views(results: ClassResults, todos: list[Todo], rows: list[Row]) -> 
     row_of: dict[str, Row] = {}
     for row in rows:
         row_of.setdefault(row.sub.id, row)
-    return [ClusterView(cluster, by_id[cluster.todo_id],
-                        [row_of[sub_id] for sub_id in cluster.students if sub_id in row_of],
-                        _shorten(cluster.example, CLUSTER_EXAMPLE_CHARS))
-            for cluster in cluster_failures(results.submissions, list(by_id))]
+    return [
+        ClusterView(
+            cluster,
+            by_id[cluster.todo_id],
+            [row_of[sub_id] for sub_id in cluster.students if sub_id in row_of],
+            _shorten(cluster.example, CLUSTER_EXAMPLE_CHARS),
+        )
+        for cluster in cluster_failures(results.submissions, list(by_id))
+    ]
 
 
 def pair_views(pairs: Sequence[SimilarPairLike], rows: list[Row]) -> list[PairView]:
@@ -215,10 +238,19 @@ def pair_views(pairs: Sequence[SimilarPairLike], rows: list[Row]) -> list[PairVi
     for row in rows:
         row_of.setdefault(row.sub.id, row)
     ranked = sorted(pairs, key=lambda pair: -float(pair.score))
-    return [PairView(rank, pair.first, pair.second, row_of.get(pair.first),
-                     row_of.get(pair.second), round(100 * min(max(float(pair.score), 0.0), 1.0)),
-                     tuple(pair.files), safe_relative_href(pair.href))
-            for rank, pair in enumerate(ranked, start=1)]
+    return [
+        PairView(
+            rank,
+            pair.first,
+            pair.second,
+            row_of.get(pair.first),
+            row_of.get(pair.second),
+            round(100 * min(max(float(pair.score), 0.0), 1.0)),
+            tuple(pair.files),
+            safe_relative_href(pair.href),
+        )
+        for rank, pair in enumerate(ranked, start=1)
+    ]
 
 
 def hardest(lines: list[dict], limit: int = HARDEST_LISTED) -> list[dict]:
@@ -234,8 +266,7 @@ def duration_stats(graded: list[Row], index: int) -> tuple[float | None, float |
     return (statistics.median(times), max(times)) if times else (None, None)
 
 
-def histogram(scores: list[int], max_score: int, width: float = 420,
-              height: float = 180) -> dict:
+def histogram(scores: list[int], max_score: int, width: float = 420, height: float = 180) -> dict:
     """Bars for scores 0..max_score. Returns the bars plus the chart size."""
     counts = [0] * (max_score + 1)
     for score in scores:
@@ -246,14 +277,28 @@ def histogram(scores: list[int], max_score: int, width: float = 420,
     bars = []
     for score, count in enumerate(counts):
         h = (height - top - bottom) * count / tallest
-        bars.append(Bar(left + score * step + 2, height - bottom - h, step - 4, h, "bar",
-                        f"{count} student{'s' if count != 1 else ''} scored {score}"))
-    return {"width": width, "height": height, "bars": list(zip(bars, counts)),
-            "step": step, "baseline": height - bottom}
+        bars.append(
+            Bar(
+                left + score * step + 2,
+                height - bottom - h,
+                step - 4,
+                h,
+                "bar",
+                f"{count} student{'s' if count != 1 else ''} scored {score}",
+            )
+        )
+    return {
+        "width": width,
+        "height": height,
+        "bars": list(zip(bars, counts)),
+        "step": step,
+        "baseline": height - bottom,
+    }
 
 
-def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 360,
-               bar_width: float = 300, row_height: float = 20) -> dict:
+def pass_rates(
+    graded: list[Row], todos: list[Todo], label_width: float = 360, bar_width: float = 300, row_height: float = 20
+) -> dict:
     """Per TODO: stacked bar of pass/fail/timeout/error/missing over graded submissions,
     its pass rate, and the median and max time its tests took. Each line's geometry is
     relative to its own row (the template translates it by ``y``), so a script can
@@ -268,19 +313,34 @@ def pass_rates(graded: list[Row], todos: list[Todo], label_width: float = 360,
         for status in STATUSES:
             if counts[status]:
                 w = bar_width * counts[status] / n
-                segments.append(Bar(x, 3, w, row_height - 6, status,
-                                    f"{counts[status]} {LABELS[status]}"))
+                segments.append(Bar(x, 3, w, row_height - 6, status, f"{counts[status]} {LABELS[status]}"))
                 x += w
         rate = counts["pass"] / n if n else 0.0
         median, longest = duration_stats(graded, index)
-        lines.append({"todo": todo, "index": index, "y": index * row_height,
-                      "segments": segments, "counts": counts, "rate": rate,
-                      "percent": round(100 * rate), "median_s": median, "max_s": longest})
+        lines.append(
+            {
+                "todo": todo,
+                "index": index,
+                "y": index * row_height,
+                "segments": segments,
+                "counts": counts,
+                "rate": rate,
+                "percent": round(100 * rate),
+                "median_s": median,
+                "max_s": longest,
+            }
+        )
     timed = any(line["median_s"] is not None for line in lines)
-    return {"width": label_width + bar_width + (190 if timed else 110), "timed": timed,
-            "height": len(todos) * row_height,
-            "label_width": label_width, "bar_width": bar_width, "row_height": row_height,
-            "lines": lines, "n": n}
+    return {
+        "width": label_width + bar_width + (190 if timed else 110),
+        "timed": timed,
+        "height": len(todos) * row_height,
+        "label_width": label_width,
+        "bar_width": bar_width,
+        "row_height": row_height,
+        "lines": lines,
+        "n": n,
+    }
 
 
 def safe_relative_href(path: str | None) -> str | None:
@@ -308,11 +368,13 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _kit(kit: dict) -> dict:
-    return {"mlflow": kit.get("mlflow", "?"), "python": kit.get("python", "?"),
-            "tests": (kit.get("tests_sha256") or "?")[:12], "seed": kit.get("seed")}
+    return {
+        "mlflow": kit.get("mlflow", "?"),
+        "python": kit.get("python", "?"),
+        "tests": (kit.get("tests_sha256") or "?")[:12],
+        "seed": kit.get("seed"),
+    }
 
 
 def _now() -> str:
     return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
-
-

@@ -29,8 +29,15 @@ if TYPE_CHECKING:
 
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 _SHOWN = 60  # characters of a refused value a message quotes
-_KINDS = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
-          "number": "a number", "boolean": "true or false", "null": "null"}
+_KINDS = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 class ResultsError(ValueError):
@@ -80,8 +87,10 @@ def loads(text: str, source: str = "results.json") -> ClassResults:
         seen.add(sub.id)
         earned, available = score(sub.todos, results.todos)
         if (raw["score"], raw["max_score"]) != (earned, available):
-            raise ResultsError(f"{source}: submission {sub.id!r} records {raw['score']}/{raw['max_score']} "
-                               f"but its TODOs give {earned}/{available}")
+            raise ResultsError(
+                f"{source}: submission {sub.id!r} records {raw['score']}/{raw['max_score']} "
+                f"but its TODOs give {earned}/{available}"
+            )
     return results
 
 
@@ -108,7 +117,8 @@ def _validator():
     base = jsonschema.validators.validator_for(schema)
     base.check_schema(schema)
     strict = base.TYPE_CHECKER.redefine(
-        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
     return jsonschema.validators.extend(base, type_checker=strict)(schema)
 
 
@@ -130,8 +140,11 @@ def _one_line(error: ValidationError) -> str:
     elif error.validator == "type":
         kinds = [rule] if isinstance(rule, str) else rule
         wanted = " or ".join(_KINDS.get(kind, kind) for kind in kinds)
-        what = (f"{_json_kind(value)}, not {wanted}" if isinstance(value, (dict, list))
-                else f"{_shown(value)} is {_json_kind(value)}, not {wanted}")
+        what = (
+            f"{_json_kind(value)}, not {wanted}"
+            if isinstance(value, (dict, list))
+            else f"{_shown(value)} is {_json_kind(value)}, not {wanted}"
+        )
     elif error.validator == "enum":
         what = f"{_shown(value)} is not one of {', '.join(map(repr, rule))}"
     elif error.validator == "const":
@@ -147,8 +160,14 @@ def _one_line(error: ValidationError) -> str:
 
 def _json_kind(value: object) -> str:
     """What JSON calls ``value``'s type, as a message says it: ``a list``, ``true or false``…"""
-    for kind, python in (("boolean", bool), ("integer", int), ("number", float), ("string", str),
-                         ("array", list), ("object", dict)):
+    for kind, python in (
+        ("boolean", bool),
+        ("integer", int),
+        ("number", float),
+        ("string", str),
+        ("array", list),
+        ("object", dict),
+    ):
         if isinstance(value, python):
             return "a boolean" if kind == "boolean" else _KINDS[kind]
     return _KINDS["null"]
@@ -157,4 +176,4 @@ def _json_kind(value: object) -> str:
 def _shown(value: object) -> str:
     """A value as a message quotes it: its repr (control characters escaped), cut short."""
     text = repr(value)
-    return text if len(text) <= _SHOWN else text[:_SHOWN - 1] + "…"
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"

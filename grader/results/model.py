@@ -68,7 +68,7 @@ class TodoResult:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "TodoResult":
+    def from_json(cls, data: Mapping) -> TodoResult:
         return cls(data["status"], data.get("message", ""), data.get("duration_s"))
 
 
@@ -80,8 +80,9 @@ def todos_from_json(data: Mapping) -> dict[str, TodoResult]:
     return {todo_id: TodoResult.from_json(result) for todo_id, result in data.items()}
 
 
-def score(todos: Mapping[str, TodoResult], table: Iterable[Todo] | None = None,
-          within: Iterable[str] | None = None) -> tuple[int, int]:
+def score(
+    todos: Mapping[str, TodoResult], table: Iterable[Todo] | None = None, within: Iterable[str] | None = None
+) -> tuple[int, int]:
     """``(score, max_score)``: the points of the passed non-bonus TODOs and the points
     there are, from the TODO table (default: ``todos.toml``). ``within`` limits both to
     those TODO ids (``kata check --task``)."""
@@ -89,8 +90,7 @@ def score(todos: Mapping[str, TodoResult], table: Iterable[Todo] | None = None,
     if within is not None:
         wanted = set(within)
         counted = [todo for todo in counted if todo.id in wanted]
-    earned = sum(todo.points for todo in counted
-                 if todo.id in todos and todos[todo.id].passed)
+    earned = sum(todo.points for todo in counted if todo.id in todos and todos[todo.id].passed)
     return earned, sum(todo.points for todo in counted)
 
 
@@ -108,17 +108,19 @@ class KataRun:
     def next_to_fix(self, ids: Iterable[str]) -> str | None:
         """Which of ``ids`` (in the lab's order) a student should work on next: the first
         that does not pass, or the TODO its failure waits for when that one fails too."""
-        first = next((todo_id for todo_id in ids
-                      if todo_id in self.todos and not self.todos[todo_id].passed), None)
+        first = next((todo_id for todo_id in ids if todo_id in self.todos and not self.todos[todo_id].passed), None)
         waiting = self.todos[first].waiting_for if first else ""
         return waiting if waiting in self.failed() else first
 
     def to_json(self) -> dict:
-        return {"todos": todos_to_json(self.todos), "problems": list(self.problems),
-                "duration_s": round(self.duration_s, 3)}
+        return {
+            "todos": todos_to_json(self.todos),
+            "problems": list(self.problems),
+            "duration_s": round(self.duration_s, 3),
+        }
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "KataRun":
+    def from_json(cls, data: Mapping) -> KataRun:
         return cls(todos_from_json(data["todos"]), data["duration_s"], list(data.get("problems", [])))
 
 
@@ -148,17 +150,27 @@ class SubmissionResult:
     def to_json(self, table: Iterable[Todo] | None = None) -> dict:
         """Its ``results.json`` entry; the score under ``table`` (default: ``todos.toml``)."""
         earned, available = score(self.todos, table)
-        data = {"id": self.id, "status": self.status, "score": earned, "max_score": available,
-                "todos": todos_to_json(self.todos), "duration_s": round(self.duration_s, 3)}
+        data = {
+            "id": self.id,
+            "status": self.status,
+            "score": earned,
+            "max_score": available,
+            "todos": todos_to_json(self.todos),
+            "duration_s": round(self.duration_s, 3),
+        }
         if self.message:
             data["message"] = self.message
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "SubmissionResult":
-        return cls(id=data["id"], status=data["status"],
-                   todos=todos_from_json(data.get("todos", {})),
-                   duration_s=data.get("duration_s", 0.0), message=data.get("message", ""))
+    def from_json(cls, data: Mapping) -> SubmissionResult:
+        return cls(
+            id=data["id"],
+            status=data["status"],
+            todos=todos_from_json(data.get("todos", {})),
+            duration_s=data.get("duration_s", 0.0),
+            message=data.get("message", ""),
+        )
 
 
 @dataclass
@@ -183,18 +195,33 @@ class ClassResults:
         return {
             "schema_version": SCHEMA_VERSION,
             "kit": self.kit,
-            "todos": [{"id": t.id, "task": t.task, "title": t.title, "points": t.points,
-                       "bonus": t.bonus} for t in self.todos],
+            "todos": [
+                {"id": t.id, "task": t.task, "title": t.title, "points": t.points, "bonus": t.bonus} for t in self.todos
+            ],
             "submissions": [s.to_json(self.todos) for s in self.submissions],
         }
 
     @classmethod
-    def from_json(cls, data: Mapping) -> "ClassResults":
+    def from_json(cls, data: Mapping) -> ClassResults:
         """A class from ``results.json``'s content (already checked against the schema),
         with the file's own TODO table: a file graded by another kit version scores the
         same. The table keeps what results.json records of each TODO (no texts, no hints)."""
-        table = tuple(Todo(id=t["id"], task=t["task"], title=t["title"], todo_en="", todo_es="",
-                           hint_en="", hint_es="", points=t["points"], bonus=t["bonus"])
-                      for t in data["todos"])
-        return cls(kit=dict(data["kit"]), todos=table,
-                   submissions=[SubmissionResult.from_json(sub) for sub in data["submissions"]])
+        table = tuple(
+            Todo(
+                id=t["id"],
+                task=t["task"],
+                title=t["title"],
+                todo_en="",
+                todo_es="",
+                hint_en="",
+                hint_es="",
+                points=t["points"],
+                bonus=t["bonus"],
+            )
+            for t in data["todos"]
+        )
+        return cls(
+            kit=dict(data["kit"]),
+            todos=table,
+            submissions=[SubmissionResult.from_json(sub) for sub in data["submissions"]],
+        )

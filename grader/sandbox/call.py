@@ -45,8 +45,14 @@ def _time_up(*_) -> None:
     raise TimeUp
 
 
-def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
-                  output_fd: int, mountpoint: str, group: CallGroup | None) -> None:
+def student_child(
+    request: dict,
+    mechanisms: confine.Mechanisms,
+    result_fd: int,
+    output_fd: int,
+    mountpoint: str,
+    group: CallGroup | None,
+) -> None:
     """Confine this process as ``mechanisms`` allow, run the probe, answer; never returns."""
     status = 0
     try:
@@ -101,8 +107,9 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
                 pass
         payload = json.dumps(reply).encode()
         if len(payload) > MAX_RESULT_BYTES:
-            payload = json.dumps({"ok": False, "error": english(said("too_large")),
-                                  "words": said("too_large")}).encode()
+            payload = json.dumps(
+                {"ok": False, "error": english(said("too_large")), "words": said("too_large")}
+            ).encode()
         _write_all(RESULT_FD, payload)
     except BaseException:  # noqa: BLE001
         status = 70
@@ -113,11 +120,18 @@ def student_child(request: dict, mechanisms: confine.Mechanisms, result_fd: int,
 def _write_all(fd: int, payload: bytes) -> None:
     view = memoryview(payload)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
-def keeper(request: dict, mechanisms: confine.Mechanisms, result_fd: int, status_fd: int,
-           output_fd: int, mountpoint: str, group: CallGroup | None) -> None:
+def keeper(
+    request: dict,
+    mechanisms: confine.Mechanisms,
+    result_fd: int,
+    status_fd: int,
+    output_fd: int,
+    mountpoint: str,
+    group: CallGroup | None,
+) -> None:
     """Fork the student child, wait for it, make sure nothing of the call survives,
     report the child's wait status on ``status_fd``; never returns."""
     try:

@@ -79,7 +79,7 @@ class CallGroup:
     version: int
 
     @staticmethod
-    def named(name: str) -> "CallGroup | None":
+    def named(name: str) -> CallGroup | None:
         """The group ``name`` beside this process's own (not created), or None where
         cgroups are not ours."""
         v2_parent = _v2_parent()
@@ -98,14 +98,14 @@ class CallGroup:
         if sample is None:
             return
         for name in os.listdir(os.path.dirname(sample.folders[0])):
-            pid = name[len(prefix):].split("-")[0] if name.startswith(prefix) else ""
+            pid = name[len(prefix) :].split("-")[0] if name.startswith(prefix) else ""
             if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
                 group = CallGroup.named(name)
                 if group is not None:  # looked up afresh, like sample
                     group.remove(kill=False)
 
     @staticmethod
-    def create(name: str, memory_bytes: int, processes: int) -> "CallGroup | None":
+    def create(name: str, memory_bytes: int, processes: int) -> CallGroup | None:
         """A fresh group with the limits set, or None where cgroups are not ours."""
         group = CallGroup.named(name)
         if group is None:
@@ -120,7 +120,7 @@ class CallGroup:
         return group
 
     @staticmethod
-    def for_judge(name: str, memory_bytes: int, processes: int) -> "CallGroup | None":
+    def for_judge(name: str, memory_bytes: int, processes: int) -> CallGroup | None:
         """A fresh group for a judge process (a kata worker) and everything it starts, its
         sandbox's zygote and calls included: the zygote makes its call group inside its
         own, so it nests in this one (v1's ``memory.use_hierarchy`` is 1: its usage counts

@@ -116,8 +116,13 @@ class Sandbox:
             command += ["--preload", self.preload]
         self._process = subprocess.Popen(
             command,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=self.root, env=env, text=True, bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=self.root,
+            env=env,
+            text=True,
+            bufsize=1,
         )
         self._ready = False
 
@@ -151,7 +156,7 @@ class Sandbox:
             self.release_dir(path)
         untrusted_tree.remove(self.root)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *_) -> None:
@@ -245,19 +250,35 @@ class Sandbox:
             jsonlines.write(stdin, {"warm_up": sorted(parts)})
 
     # -- calls ---------------------------------------------------------------------
-    def run(self, probe: str, workdir: Path, env: dict[str, str] | None = None,
-            limits: SandboxLimits | None = None, *, writable=(), readable=(), **request) -> CallResult:
+    def run(
+        self,
+        probe: str,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        limits: SandboxLimits | None = None,
+        *,
+        writable=(),
+        readable=(),
+        **request,
+    ) -> CallResult:
         """Run ``probe`` (see ``probes.PROBES``) in a fresh child; never raises for
         anything the student code does. The child sees only ``readable`` (read-only),
         ``writable`` (default: ``workdir``), Python and the kit's ``labkit/``."""
         limits = limits or self.limits
         request.update(
-            probe=probe, workdir=str(workdir), env=env or {}, uid=self.uid,
+            probe=probe,
+            workdir=str(workdir),
+            env=env or {},
+            uid=self.uid,
             writable=[str(path) for path in (writable or [workdir])],
             readable=[str(path) for path in readable],
-            limits={"timeout_s": limits.timeout_s, "memory_mb": limits.memory_mb,
-                    "file_size_mb": limits.file_size_mb, "tmp_mb": limits.tmp_mb,
-                    "processes": limits.processes},
+            limits={
+                "timeout_s": limits.timeout_s,
+                "memory_mb": limits.memory_mb,
+                "file_size_mb": limits.file_size_mb,
+                "tmp_mb": limits.tmp_mb,
+                "processes": limits.processes,
+            },
         )
         with self._lock:
             self._ensure_ready()
@@ -268,20 +289,25 @@ class Sandbox:
                 jsonlines.write(stdin, request)
             except (BrokenPipeError, ValueError):
                 self._restart()
-                return CallResult("crashed", error=english(said("server_stopped")),
-                                  words=said("server_stopped"))
+                return CallResult("crashed", error=english(said("server_stopped")), words=said("server_stopped"))
             line = self._read_line(limits.timeout_s + REPLY_MARGIN_S)
             reply = parse_reply(line)
             if reply is None or reply.get("id") != request["id"]:
                 self._restart()  # a reply for another call: never trust this zygote again
-                return CallResult("sandbox", kind="sandbox", error="the sandbox server did not "
-                                                                   "answer this call; restarted it")
+                return CallResult(
+                    "sandbox", kind="sandbox", error="the sandbox server did not answer this call; restarted it"
+                )
         return CallResult(
-            outcome=reply.get("outcome", "crashed"), value=reply.get("value"),
-            described=reply.get("described"), kind=reply.get("kind", ""),
-            error=reply.get("error", ""), traceback=reply.get("traceback", ""),
-            output=reply.get("output", ""), duration_s=reply.get("duration_s", 0.0),
-            words=reply.get("words"), excuses_used=reply.get("excuses_used"),
+            outcome=reply.get("outcome", "crashed"),
+            value=reply.get("value"),
+            described=reply.get("described"),
+            kind=reply.get("kind", ""),
+            error=reply.get("error", ""),
+            traceback=reply.get("traceback", ""),
+            output=reply.get("output", ""),
+            duration_s=reply.get("duration_s", 0.0),
+            words=reply.get("words"),
+            excuses_used=reply.get("excuses_used"),
         )
 
     def _read_line(self, timeout: float) -> str:

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import os
 import resource
-import stat
 import signal
 import site
+import stat
 import sys
 from dataclasses import dataclass
 
@@ -38,8 +38,17 @@ from grader.core.paths import KIT_ROOT
 from grader.sandbox import linux
 
 SANDBOX_UID_BASE = 2_000_000_000  # + the judge's pid: a uid no one else uses
-SYSTEM_READABLE = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin",
-                   "/etc/ld.so.cache", "/etc/localtime", "/etc/mime.types")
+SYSTEM_READABLE = (
+    "/usr",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/bin",
+    "/sbin",
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/etc/mime.types",
+)
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 STUDENT_USER = "student"
 LABKIT = str(KIT_ROOT / "labkit")
@@ -70,8 +79,14 @@ class Mechanisms:
         return "partial" if self.namespaces or self.landlock_abi or self.own_uid else "none"
 
     def to_json(self) -> dict:
-        return {"level": self.level, "namespaces": self.namespaces, "own_uid": self.own_uid,
-                "landlock_abi": self.landlock_abi, "cgroups": self.cgroups, "missing": self.missing()}
+        return {
+            "level": self.level,
+            "namespaces": self.namespaces,
+            "own_uid": self.own_uid,
+            "landlock_abi": self.landlock_abi,
+            "cgroups": self.cgroups,
+            "missing": self.missing(),
+        }
 
     def unconfined(self, euid: int) -> str:
         """Why student code would run below the floor (as root, confined by nothing that
@@ -79,16 +94,19 @@ class Mechanisms:
         if euid != 0 or self.own_uid or self.namespaces or self.landlock_abi:
             return ""
         why = self.own_uid_gap or "this process cannot change uid (no CAP_SETUID/CAP_SETGID)"
-        return ("student code would run as root with no file-system confinement: no namespaces "
-                f"(no CAP_SYS_ADMIN), no Landlock, and no uid of its own ({why})")
+        return (
+            "student code would run as root with no file-system confinement: no namespaces "
+            f"(no CAP_SYS_ADMIN), no Landlock, and no uid of its own ({why})"
+        )
 
     def missing(self) -> list[str]:
         """Each guarantee of a full sandbox this machine cannot give, in one line."""
         gaps = []
         if not self.own_uid:
-            gaps.append("own uid: student code runs as the judge's user"
-                        + (f" ({self.own_uid_gap})" if self.own_uid_gap else
-                           " (a uid of its own needs root)"))
+            gaps.append(
+                "own uid: student code runs as the judge's user"
+                + (f" ({self.own_uid_gap})" if self.own_uid_gap else " (a uid of its own needs root)")
+            )
         if not self.namespaces:
             gaps.append("process cleanup: leftovers are found by a scan, not a pid namespace")
             gaps.append("private /tmp: TMPDIR is the call's own folder")
@@ -97,9 +115,14 @@ class Mechanisms:
             else:
                 gaps.append("no network: TCP is blocked (Landlock), UDP is not")
         if not self.landlock_abi and not self.namespaces:
-            gaps.append("file system: student code can read every file its uid may read"
-                        + (" (world-readable files) and write world-writable folders such as /tmp"
-                           if self.own_uid else " (the judge's)"))
+            gaps.append(
+                "file system: student code can read every file its uid may read"
+                + (
+                    " (world-readable files) and write world-writable folders such as /tmp"
+                    if self.own_uid
+                    else " (the judge's)"
+                )
+            )
         elif 0 < self.landlock_abi < 6 and not self.namespaces and not self.own_uid:
             gaps.append("signals: student code can signal the judge's other processes")
         if not self.cgroups:
@@ -119,8 +142,10 @@ def unreadable_for_others(paths) -> str:
                 break
             needed = stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
             if not mode & needed:
-                return (f"{path} is not readable by other users ({current} is "
-                        f"{stat.filemode(mode)}): install the kit and its Python where every user can read them")
+                return (
+                    f"{path} is not readable by other users ({current} is "
+                    f"{stat.filemode(mode)}): install the kit and its Python where every user can read them"
+                )
             parent = os.path.dirname(current)
             if parent == current:
                 break
@@ -137,15 +162,23 @@ class View:
     tmp_mb: int = 256
 
     @staticmethod
-    def from_request(request: dict) -> "View":
-        return View(tuple(request.get("readable", ())), tuple(request.get("writable", ())),
-                    int(request["limits"].get("tmp_mb", 256)))
+    def from_request(request: dict) -> View:
+        return View(
+            tuple(request.get("readable", ())),
+            tuple(request.get("writable", ())),
+            int(request["limits"].get("tmp_mb", 256)),
+        )
 
 
 def python_readable() -> list[str]:
     """The Python installation and its site-packages, and the kit's ``labkit/``."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+    paths = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
+    }
     paths.update(site.getsitepackages())
     paths.update(p for p in sys.path if p and "site-packages" in p)
     paths.add(LABKIT)
@@ -207,13 +240,18 @@ def enter_new_root(mountpoint: str, view: View, uid: int) -> None:
         _bind(root, device, writable=True, device=True)
     os.makedirs(root + "/dev/shm")
     linux.mount("tmpfs", root + "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, cap + ",mode=1777")
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         os.symlink(target, f"{root}/dev/{name}")
     os.makedirs(root + "/proc")
     linux.mount("proc", root + "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
-    _write(root + "/etc/passwd", f"root:x:0:0::/:/usr/sbin/nologin\n"
-                                 f"{STUDENT_USER}:x:{uid}:{uid}::/tmp:/usr/sbin/nologin\n")
+    _write(
+        root + "/etc/passwd", f"root:x:0:0::/:/usr/sbin/nologin\n{STUDENT_USER}:x:{uid}:{uid}::/tmp:/usr/sbin/nologin\n"
+    )
     _write(root + "/etc/group", f"root:x:0:\n{STUDENT_USER}:x:{uid}:\n")
     _write(root + "/etc/hosts", "127.0.0.1 localhost\n")
     _write(root + "/etc/hostname", "kata\n")
@@ -283,8 +321,15 @@ def call_environment(request: dict, namespaces: bool) -> dict[str, str]:
 
     workdir = request["workdir"]
     python_bin = os.path.dirname(sys.executable)
-    env = {"PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
-           "LC_ALL": "C.UTF-8", "HOME": workdir, "USER": STUDENT_USER, "LOGNAME": STUDENT_USER,
-           "TMPDIR": "/tmp" if namespaces else workdir, **QUIET_ENV}
+    env = {
+        "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": workdir,
+        "USER": STUDENT_USER,
+        "LOGNAME": STUDENT_USER,
+        "TMPDIR": "/tmp" if namespaces else workdir,
+        **QUIET_ENV,
+    }
     env.update(request.get("env", {}))
     return env

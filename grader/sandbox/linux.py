@@ -63,10 +63,10 @@ FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL
 
 # Syscall numbers for the calls glibc does not wrap: Landlock's are the same on every
 # architecture (added after the tables were unified); pivot_root's are not.
-_LANDLOCK_SYSCALLS = {"landlock_create_ruleset": 444, "landlock_add_rule": 445,
-                      "landlock_restrict_self": 446}
-_SYSCALLS = {machine: {"pivot_root": number, **_LANDLOCK_SYSCALLS}
-             for machine, number in (("x86_64", 155), ("aarch64", 41))}
+_LANDLOCK_SYSCALLS = {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446}
+_SYSCALLS = {
+    machine: {"pivot_root": number, **_LANDLOCK_SYSCALLS} for machine, number in (("x86_64", 155), ("aarch64", 41))
+}
 
 _libc = ctypes.CDLL(None, use_errno=True) if IS_LINUX else None
 _libc_syscall = _libc.syscall if _libc is not None else None
@@ -113,8 +113,10 @@ def unshare(flags: int) -> None:
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     encode = lambda text: text.encode() if text is not None else None  # noqa: E731
-    _check(_lib().mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags),
-                        encode(data)), f"mount {target}")
+    _check(
+        _lib().mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)),
+        f"mount {target}",
+    )
 
 
 def umount2(target: str, flags: int) -> None:
@@ -126,13 +128,20 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 
 def prctl(option: int, value: int) -> None:
-    _check(_lib().prctl(ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0),
-                        ctypes.c_ulong(0), ctypes.c_ulong(0)), f"prctl({option})")
+    _check(
+        _lib().prctl(
+            ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)
+        ),
+        f"prctl({option})",
+    )
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
-                ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -145,8 +154,9 @@ def landlock_abi() -> int:
     if not IS_LINUX or platform.machine() not in _SYSCALLS:
         return 0
     try:
-        return _syscall("landlock_create_ruleset", None, ctypes.c_size_t(0),
-                        ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
+        return _syscall(
+            "landlock_create_ruleset", None, ctypes.c_size_t(0), ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION)
+        )
     except OSError:
         return 0
 
@@ -167,11 +177,13 @@ def landlock_restrict(abi: int, rules: list[tuple[str, int]]) -> None:
     pairs; with ABI >= 4 no TCP bind/connect at all, with ABI >= 6 no signals and no
     abstract unix sockets outside its own domain. Sets ``no_new_privs`` first."""
     handled = handled_fs_rights(abi)
-    attr = _RulesetAttr(handled, (NET_BIND_TCP | NET_CONNECT_TCP) if abi >= 4 else 0,
-                        (SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) if abi >= 6 else 0)
+    attr = _RulesetAttr(
+        handled,
+        (NET_BIND_TCP | NET_CONNECT_TCP) if abi >= 4 else 0,
+        (SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) if abi >= 6 else 0,
+    )
     size = ctypes.sizeof(_RulesetAttr) if abi >= 6 else (16 if abi >= 4 else 8)
-    ruleset = _syscall("landlock_create_ruleset", ctypes.byref(attr), ctypes.c_size_t(size),
-                       ctypes.c_uint32(0))
+    ruleset = _syscall("landlock_create_ruleset", ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     try:
         for path, rights in rules:
             try:
@@ -182,8 +194,13 @@ def landlock_restrict(abi: int, rules: list[tuple[str, int]]) -> None:
                 if not os.path.isdir(path):
                     rights &= FILE_RIGHTS
                 rule = _PathBeneathAttr(rights & handled, fd)
-                _syscall("landlock_add_rule", ctypes.c_int(ruleset),
-                         ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0))
+                _syscall(
+                    "landlock_add_rule",
+                    ctypes.c_int(ruleset),
+                    ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH),
+                    ctypes.byref(rule),
+                    ctypes.c_uint32(0),
+                )
             finally:
                 os.close(fd)
         prctl(PR_SET_NO_NEW_PRIVS, 1)

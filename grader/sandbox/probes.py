@@ -51,11 +51,16 @@ def import_student_module(exercises: str, module: str):
     try:
         spec.loader.exec_module(student)
     except SyntaxError as error:
-        raise with_words(StudentImportError(), "syntax_error", file=f"{module}.py",
-                         error=f"SyntaxError: {error.msg} (line {error.lineno})") from None
+        raise with_words(
+            StudentImportError(),
+            "syntax_error",
+            file=f"{module}.py",
+            error=f"SyntaxError: {error.msg} (line {error.lineno})",
+        ) from None
     except Exception as error:  # noqa: BLE001 - any crash at import time
-        raise with_words(StudentImportError(), "import_crash", file=f"{module}.py",
-                         error=f"{type(error).__name__}: {error}") from error
+        raise with_words(
+            StudentImportError(), "import_crash", file=f"{module}.py", error=f"{type(error).__name__}: {error}"
+        ) from error
     return student
 
 
@@ -63,8 +68,7 @@ def student_function(request: dict):
     student = import_student_module(request["exercises"], request["module"])
     function = getattr(student, request["function"], None)
     if not callable(function):
-        raise with_words(AttributeError(), "no_function", file=f"{request['module']}.py",
-                         function=request["function"])
+        raise with_words(AttributeError(), "no_function", file=f"{request['module']}.py", function=request["function"])
     return function
 
 

@@ -64,8 +64,13 @@ def mount(path: os.PathLike | str, size_mb: int) -> bool:
     if not _private:
         return False
     try:
-        linux.mount("tmpfs", os.fspath(path), "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
-                    f"size={size_mb}m,nr_inodes={CASE_FOLDER_INODES},mode=755")
+        linux.mount(
+            "tmpfs",
+            os.fspath(path),
+            "tmpfs",
+            linux.MS_NOSUID | linux.MS_NODEV,
+            f"size={size_mb}m,nr_inodes={CASE_FOLDER_INODES},mode=755",
+        )
     except OSError as error:
         _why_not = f"a tmpfs per case folder could not be mounted ({error.strerror})"
         return False
@@ -90,8 +95,7 @@ def full(path: os.PathLike | str) -> bool:
         info = os.statvfs(path)
     except OSError:
         return False
-    return (info.f_bavail * info.f_frsize < FULL_MARGIN_MB << 20
-            or (info.f_files > 0 and info.f_favail < 64))
+    return info.f_bavail * info.f_frsize < FULL_MARGIN_MB << 20 or (info.f_files > 0 and info.f_favail < 64)
 
 
 def active() -> bool:
@@ -101,5 +105,9 @@ def active() -> bool:
 
 def missing() -> str:
     """Why case folders have no quota here ("" when they do), in one line."""
-    return "" if _private else f"disk: no quota per case folder ({_why_not}); a call's files are " \
-                               "bounded per file (256 MiB) and by its time"
+    return (
+        ""
+        if _private
+        else f"disk: no quota per case folder ({_why_not}); a call's files are "
+        "bounded per file (256 MiB) and by its time"
+    )

@@ -90,7 +90,7 @@ class Entry:
 def printable(rel: str, limit: int = 120) -> str:
     """A relative path for a message: undecodable bytes as ``\\xff``, long ones cut."""
     text = os.fsencode(rel).decode("utf-8", "backslashreplace")
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _names(fd: int, room: int) -> list[str]:
@@ -233,8 +233,9 @@ def copy(source: Path | str, target: Path | str, caps: Caps = CAPS) -> Survey:
 
 
 def _copy_file(entry: Entry, into: int, mode: int) -> None:
-    written = os.open(entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                      0o600, dir_fd=into)
+    written = os.open(
+        entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=into
+    )
     with open(written, "wb") as writer:
         _read_into(entry, writer.write)
         os.fchmod(writer.fileno(), mode)

@@ -37,8 +37,7 @@ MESSAGES = {
 # What the child itself may say (its probes). How a call ended — a timeout, memory, a
 # signal, an exit, the server restarted — is said by the zygote or
 # the client only: words from a child naming one of those are dropped (``from_child``).
-CHILD_SAYS = {"no_model", "no_predict", "syntax_error", "import_crash", "file_missing", "no_function",
-              "too_large"}
+CHILD_SAYS = {"no_model", "no_predict", "syntax_error", "import_crash", "file_missing", "no_function", "too_large"}
 ARTICLES = (N_("an {type}"), N_("a {type}"))  # a ``type`` parameter is shown with one
 
 

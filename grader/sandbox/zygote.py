@@ -25,8 +25,7 @@ import time
 
 from grader.core import jsonlines
 from grader.sandbox import confine, linux, probes, untrusted_tree
-from grader.sandbox.call import (KEEPER_GRACE_S, describe_exit, keeper, kill, output_tail, read_result,
-                                 read_status)
+from grader.sandbox.call import KEEPER_GRACE_S, describe_exit, keeper, kill, output_tail, read_result, read_status
 from grader.sandbox.cgroups import CallGroup
 from grader.sandbox.words import english, from_child, said
 
@@ -103,8 +102,7 @@ class Zygote:
             if pid == 0:
                 os.close(read_fd)
                 os.close(status_read)
-                keeper(request, self.mechanisms, write_fd, status_write, output.fileno(),
-                       self.mountpoint, self.group)
+                keeper(request, self.mechanisms, write_fd, status_write, output.fileno(), self.mountpoint, self.group)
             os.close(write_fd)
             os.close(status_write)
             timeout = request["limits"]["timeout_s"]
@@ -117,8 +115,7 @@ class Zygote:
             if status is None:  # the keeper hung: take it down with everything it holds
                 kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            reply: dict = {"duration_s": round(time.monotonic() - started, 3),
-                           "output": output_tail(output)}
+            reply: dict = {"duration_s": round(time.monotonic() - started, 3), "output": output_tail(output)}
         if timed_out:
             reply.update(failure("timeout", said("timeout", seconds=f"{timeout:g}")))
             return reply
@@ -137,8 +134,13 @@ class Zygote:
         else:
             kind = str(result.get("kind", "raised"))
             outcome = kind if kind in ("sandbox", "memory") else "raised"
-            reply.update(outcome=outcome, kind=kind, error=str(result.get("error", "")),
-                         traceback=str(result.get("traceback", "")), words=from_child(result.get("words")))
+            reply.update(
+                outcome=outcome,
+                kind=kind,
+                error=str(result.get("error", "")),
+                traceback=str(result.get("traceback", "")),
+                words=from_child(result.get("words")),
+            )
         return reply
 
     def close(self) -> None:
@@ -168,8 +170,12 @@ def start_zygote() -> Zygote:
         candidates.append(confine.Mechanisms(landlock_abi=abi, own_uid=True))
     if root and not gap and abi:
         candidates.append(confine.Mechanisms(own_uid=True))  # when Landlock fails its test
-    uid_gap = gap or ("a uid of its own did not work here: is CAP_SETUID/CAP_SETGID "
-                      "dropped, or the kit's folder closed to other users?" if root else "")
+    uid_gap = gap or (
+        "a uid of its own did not work here: is CAP_SETUID/CAP_SETGID "
+        "dropped, or the kit's folder closed to other users?"
+        if root
+        else ""
+    )
     candidates += [confine.Mechanisms(landlock_abi=abi, own_uid_gap=uid_gap)] if abi else []
     for mechanisms in candidates:
         zygote = Zygote(mechanisms, parent=os.getcwd())
@@ -191,11 +197,17 @@ def self_test(zygote: Zygote) -> bool:
     try:
         if zygote.mechanisms.own_uid:
             os.chown(folder, uid, uid)
-        reply = zygote.serve_one({
-            "probe": "self_test", "workdir": folder, "writable": [folder], "readable": [],
-            "uid": uid, "env": {}, "limits": {"timeout_s": 30, "memory_mb": 2048,
-                                              "file_size_mb": 16, "tmp_mb": 16},
-        })
+        reply = zygote.serve_one(
+            {
+                "probe": "self_test",
+                "workdir": folder,
+                "writable": [folder],
+                "readable": [],
+                "uid": uid,
+                "env": {},
+                "limits": {"timeout_s": 30, "memory_mb": 2048, "file_size_mb": 16, "tmp_mb": 16},
+            }
+        )
     finally:
         untrusted_tree.remove(folder)
     return reply.get("outcome") == "ok" and reply.get("value") == "ok"
@@ -236,8 +248,7 @@ def main() -> None:
             try:
                 request = jsonlines.read(sys.stdin)
             except jsonlines.ProtocolError as error:  # the client's bug: it restarts us on this
-                jsonlines.write(protocol, {"outcome": "sandbox", "kind": "sandbox", "error": str(error),
-                                           "id": None})
+                jsonlines.write(protocol, {"outcome": "sandbox", "kind": "sandbox", "error": str(error), "id": None})
                 continue
             if request is None:
                 break
@@ -246,8 +257,10 @@ def main() -> None:
                 continue
             try:
                 if "refused" in isolation:
-                    raise RuntimeError(f"refused to run student code: {refused}; to run it anyway: "
-                                       f"{confine.ALLOW_UNCONFINED_ENV}=1 (kata grade: --allow-unconfined)")
+                    raise RuntimeError(
+                        f"refused to run student code: {refused}; to run it anyway: "
+                        f"{confine.ALLOW_UNCONFINED_ENV}=1 (kata grade: --allow-unconfined)"
+                    )
                 reply = zygote.serve_one(request)
             except Exception as error:  # noqa: BLE001 - report, keep serving
                 reply = {"outcome": "sandbox", "kind": "sandbox", "error": str(error)}

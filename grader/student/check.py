@@ -18,9 +18,9 @@ from pathlib import Path
 
 from grader.core import i18n
 from grader.core.i18n import _, ngettext
-from grader.results.model import KataRun, Status, TodoResult, score
 from grader.judge.runner import run_kata
 from grader.lab.todos import TASK_TEST_FILES, load_todos, todo_by_id
+from grader.results.model import KataRun, Status, TodoResult, score
 
 FORMATS = ("text", "json", "classroom", "classroom-json")
 
@@ -29,18 +29,22 @@ def texts(lang: str) -> dict[str, str]:
     """Every line ``kata check`` prints, in ``lang``."""
     with i18n.use(lang):
         return {
-            "title": _("MLflow kata — your TODOs"), "todo": "TODO", "what": _("what"), "status": "",
-            "message": _("first message"), "score": _("Score"),
+            "title": _("MLflow kata — your TODOs"),
+            "todo": "TODO",
+            "what": _("what"),
+            "status": "",
+            "message": _("first message"),
+            "score": _("Score"),
             "next": _("Next: fix TODO {id} — {hint}"),
             "broken": _("Next: your code for TODO {id} does not run — fix this first: {message}"),
             "run": _("Run `pytest {file}` to see every detail."),
             "done": _("All {n} TODOs pass. Well done! Try the bonus: pytest tests/test_bonus.py"),
-            "bonus": _("bonus, not counted"), "hint": _("hint"),
+            "bonus": _("bonus, not counted"),
+            "hint": _("hint"),
         }
 
 
-SYMBOLS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "error": "[red]![/red]",
-           "timeout": "[yellow]⏱[/yellow]"}
+SYMBOLS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "error": "[red]![/red]", "timeout": "[yellow]⏱[/yellow]"}
 
 
 def default_lang() -> str:
@@ -78,8 +82,9 @@ def show(run: KataRun, lang: str, exercises: Path | None = None) -> None:
         else:
             # The hint at the level `kata hint` has reached for this exercises folder.
             folder = exercises if exercises is not None else Path("exercises")
-            console.print(text["next"].format(id=first.id, hint=hint_line(first, folder, lang)),
-                          highlight=False, markup=False)
+            console.print(
+                text["next"].format(id=first.id, hint=hint_line(first, folder, lang)), highlight=False, markup=False
+            )
             more = more_line(first, folder, lang)
             if more:
                 console.print(more, highlight=False, markup=False)
@@ -92,8 +97,7 @@ def show(run: KataRun, lang: str, exercises: Path | None = None) -> None:
 
 # GitHub Classroom's grading reporter knows three test statuses; a call that ran out of
 # time did not complete, as an error did not.
-CLASSROOM_STATUS = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "error",
-                    Status.TIMEOUT: "error"}
+CLASSROOM_STATUS = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "error", Status.TIMEOUT: "error"}
 CLASSROOM_MESSAGE_CHARS = 2000  # GitHub caps a job's outputs at 1 MB in all
 
 
@@ -111,26 +115,30 @@ def classroom_results(run: KataRun) -> dict:
     for todo_id, result in run.todos.items():
         todo = todos[todo_id]
         points = 0 if todo.bonus else todo.points
-        label = _("bonus, 0 points") if todo.bonus else \
-            ngettext("{points} point", "{points} points", points).format(points=points)
+        label = (
+            _("bonus, 0 points")
+            if todo.bonus
+            else ngettext("{points} point", "{points} points", points).format(points=points)
+        )
         test_file = f"tests/{TASK_TEST_FILES[todo.task]}"
-        tests.append({
-            "name": f"TODO {todo_id}: {todo.shown_title} ({label})",
-            "status": CLASSROOM_STATUS[result.status],
-            "score": points if result.passed else 0,
-            "message": result.message[:CLASSROOM_MESSAGE_CHARS],
-            "test_code": f"pytest {test_file}",
-            "filename": test_file,
-            "line_no": 0,
-            "duration": round((result.duration_s or 0) * 1000),
-        })
+        tests.append(
+            {
+                "name": f"TODO {todo_id}: {todo.shown_title} ({label})",
+                "status": CLASSROOM_STATUS[result.status],
+                "score": points if result.passed else 0,
+                "message": result.message[:CLASSROOM_MESSAGE_CHARS],
+                "test_code": f"pytest {test_file}",
+                "filename": test_file,
+                "line_no": 0,
+                "duration": round((result.duration_s or 0) * 1000),
+            }
+        )
     graded = [todo_id for todo_id in run.todos if not todos[todo_id].bonus]
     if run.problems or not run.todos:
         status = "error"
     else:
         status = "pass" if all(run.todos[todo_id].passed for todo_id in graded) else "fail"
-    results = {"version": 1, "status": status,
-               "max_score": score(run.todos, within=run.todos)[1], "tests": tests}
+    results = {"version": 1, "status": status, "max_score": score(run.todos, within=run.todos)[1], "tests": tests}
     if run.problems:
         results["message"] = "; ".join(run.problems)[:CLASSROOM_MESSAGE_CHARS]
     return results
@@ -145,12 +153,21 @@ def classroom_payload(run: KataRun) -> str:
 def failed_run(tasks: list[int] | None, error: BaseException) -> KataRun:
     """A run the kit could not make: every TODO asked for is the kit's error."""
     message = f"kit error: kata check failed: {type(error).__name__}: {error}"
-    return KataRun({todo.id: TodoResult(Status.ERROR, message) for todo in load_todos()
-                    if tasks is None or todo.task in tasks}, 0.0, [message])
+    return KataRun(
+        {todo.id: TodoResult(Status.ERROR, message) for todo in load_todos() if tasks is None or todo.task in tasks},
+        0.0,
+        [message],
+    )
 
 
-def check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str = "text",
-          timeout_s: float | None = None, seed: str | None = None) -> int:
+def check(
+    exercises: Path,
+    tasks: list[int] | None,
+    lang: str,
+    fmt: str = "text",
+    timeout_s: float | None = None,
+    seed: str | None = None,
+) -> int:
     """Run the kata on ``exercises`` and print the verdict in ``fmt`` (``FORMATS``).
     Exit code 0 when every graded TODO run passes, else 1. The classroom formats always
     print results (a run the kit could not make is reported as errors) so that the
@@ -160,8 +177,12 @@ def check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str = "text"
         extra += ["--kata-seed", seed]
     with i18n.use(lang):
         if not exercises.is_dir() and not fmt.startswith("classroom"):  # not from inside a kit
-            print(_("kata check: no folder {folder}: run it in your kit's folder, or use "
-                    "--exercises DIR.").format(folder=exercises), file=sys.stderr)
+            print(
+                _("kata check: no folder {folder}: run it in your kit's folder, or use --exercises DIR.").format(
+                    folder=exercises
+                ),
+                file=sys.stderr,
+            )
             return 2
         return _check(exercises, tasks, lang, fmt, extra)
 

@@ -35,8 +35,9 @@ def texts(lang: str) -> dict[str, str]:
             "header": _("TODO {id} — {title} — hint {level}/{total}"),
             "next": _("Next time: `kata hint {id}` shows hint {next}/{total}."),
             "last": _("That was the last hint for TODO {id}."),
-            "no_more": _("No more hints for TODO {id}: you have seen all {total}. `kata hint "
-                         "{id} --reset` starts over."),
+            "no_more": _(
+                "No more hints for TODO {id}: you have seen all {total}. `kata hint {id} --reset` starts over."
+            ),
             "reset_one": _("Hints of TODO {id} start again at hint 1."),
             "reset_all": _("Hints of every TODO start again at hint 1."),
             "unknown": _("kata hint: there is no TODO {id}; the TODOs are {ids}."),
@@ -48,6 +49,7 @@ def texts(lang: str) -> dict[str, str]:
 
 
 # -- where the levels seen are kept ------------------------------------------------
+
 
 def state_file() -> Path:
     """``hints.json`` in the user's state folder (see the module docstring)."""
@@ -133,6 +135,7 @@ def reset(exercises: Path, todo_id: str | None = None) -> None:
 
 # -- what kata check and kata watch show -------------------------------------------
 
+
 def hint_line(todo: Todo, exercises: Path, lang: str) -> str:
     """``hint 2/3: …``: the hint at the level the student has reached."""
     level, total = current_level(todo, exercises), len(todo.hints(lang))
@@ -148,6 +151,7 @@ def more_line(todo: Todo, exercises: Path, lang: str) -> str | None:
 
 
 # -- kata hint ------------------------------------------------------------------------
+
 
 def normalise_id(todo_id: str) -> str:
     return todo_id.strip().upper()
@@ -167,8 +171,7 @@ def main_for(todo_id: str | None, exercises: str, lang: str, reset_levels: bool 
         try:
             reset(folder, todo_key)
         except OSError as error:
-            print(words["unsaved"].format(path=state_file(), error=error.strerror or error),
-                  file=sys.stderr)
+            print(words["unsaved"].format(path=state_file(), error=error.strerror or error), file=sys.stderr)
             return 1
         print(words["reset_one"].format(id=todo_key) if todo_key else words["reset_all"])
         return 0
@@ -197,6 +200,5 @@ def main_for(todo_id: str | None, exercises: str, lang: str, reset_levels: bool 
     else:
         print(words["next"].format(id=todo.id, next=level + 1, total=total))
     if unsaved is not None:
-        print(words["unsaved"].format(path=state_file(), error=unsaved.strerror or unsaved),
-              file=sys.stderr)
+        print(words["unsaved"].format(path=state_file(), error=unsaved.strerror or unsaved), file=sys.stderr)
     return 0

@@ -49,25 +49,29 @@ def texts(lang: str) -> dict[str, str]:
             "registered": _("register_best() returned version: {value}"),
             "predicts": _("the staging model predicts (ms): {values}"),
             "look": _("Look at it in the MLflow UI:\n  {command}"),
-            "nothing": _("Nothing is logged in the store yet: the TODOs of this task log it "
-                         "(pytest tests/{test_file} says which)."),
+            "nothing": _(
+                "Nothing is logged in the store yet: the TODOs of this task log it "
+                "(pytest tests/{test_file} says which)."
+            ),
             "raised": _("kata run {task}: your code raised {error} ({file}, line {line})"),
             "raised_nowhere": _("kata run {task}: your code raised {error}"),
             "tests": _("The tests say which TODO it breaks: pytest tests/{test_file}"),
-            "no_store": _("kata run {task}: there is no ./mlflow.db yet: run `kata run {first}` "
-                          "first."),
-            "no_comparison": _("kata run 4: no experiment {experiment} with runs in {store} yet: "
-                               "run `kata run 3` first."),
-            "no_model": _('kata run 4: the best run of {experiment} ({run}) has no logged model '
-                          '"model" (TODO 3.3): finish it, then `kata run 3` again.'),
-            "no_alias": _("kata run bonus: no version of {model} has the alias {alias} in "
-                          "{store} yet: run `kata run 4` first (it needs `kata run 3` before it)."),
-            "serving": _("Serving models:/{model}@{alias} with mlflow models serve on 127.0.0.1 "
-                         "(about 10 s) …"),
+            "no_store": _("kata run {task}: there is no ./mlflow.db yet: run `kata run {first}` first."),
+            "no_comparison": _(
+                "kata run 4: no experiment {experiment} with runs in {store} yet: run `kata run 3` first."
+            ),
+            "no_model": _(
+                "kata run 4: the best run of {experiment} ({run}) has no logged model "
+                '"model" (TODO 3.3): finish it, then `kata run 3` again.'
+            ),
+            "no_alias": _(
+                "kata run bonus: no version of {model} has the alias {alias} in "
+                "{store} yet: run `kata run 4` first (it needs `kata run 3` before it)."
+            ),
+            "serving": _("Serving models:/{model}@{alias} with mlflow models serve on 127.0.0.1 (about 10 s) …"),
             "no_server": _("kata run bonus: the model server did not start: {reason}"),
             "body": _("build_request() built this body for {n} rows:"),
-            "not_json": _("kata run bonus: build_request() returned something that is not JSON: "
-                          "{error}"),
+            "not_json": _("kata run bonus: build_request() returned something that is not JSON: {error}"),
             "reply": _("POST {url}/invocations answered HTTP {status}:"),
             "parsed": _("parse_predictions() made of it: {value}"),
             "curl": _("The server is stopped. The same by hand, with curl: see LAB.md."),
@@ -83,6 +87,7 @@ class StudentError(Exception):
 
 
 # -- the student's code -----------------------------------------------------------------
+
 
 def shown_path(path: str) -> str:
     """A student file as they would type it: relative to here when it is below here."""
@@ -134,6 +139,7 @@ def call(function, *args, exercises: Path, task: str, lang: str):
 
 # -- what must have run before ----------------------------------------------------------
 
+
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI", STORE_URI)
 
@@ -157,11 +163,13 @@ def require_comparison(lang: str) -> None:
     require_store("4", "3", lang)
     client = MlflowClient()
     experiment = client.get_experiment_by_name(COMPARISON_EXPERIMENT)
-    runs = client.search_runs([experiment.experiment_id], order_by=["metrics.r2 DESC"],
-                              max_results=1) if experiment else []
+    runs = (
+        client.search_runs([experiment.experiment_id], order_by=["metrics.r2 DESC"], max_results=1)
+        if experiment
+        else []
+    )
     if not runs or experiment is None:
-        raise NotYet(texts(lang)["no_comparison"].format(experiment=COMPARISON_EXPERIMENT,
-                                                         store=tracking_uri()))
+        raise NotYet(texts(lang)["no_comparison"].format(experiment=COMPARISON_EXPERIMENT, store=tracking_uri()))
     best = runs[0]
     try:
         models = client.search_logged_models([experiment.experiment_id])
@@ -183,11 +191,11 @@ def require_staging(lang: str) -> None:
     try:
         MlflowClient().get_model_version_by_alias(MODEL_NAME, ALIAS)
     except MlflowException:
-        raise NotYet(texts(lang)["no_alias"].format(model=MODEL_NAME, alias=ALIAS,
-                                                    store=tracking_uri())) from None
+        raise NotYet(texts(lang)["no_alias"].format(model=MODEL_NAME, alias=ALIAS, store=tracking_uri())) from None
 
 
 # -- the tasks ----------------------------------------------------------------------------
+
 
 def feature_rows(n: int):
     import pandas as pd
@@ -205,8 +213,7 @@ def run_registry(exercises: Path, lang: str) -> None:
     print(text["registered"].format(value=version))
     model = call(student.load_staging_model, exercises=exercises, task="4", lang=lang)
     if model is not None:
-        predictions = call(model.predict, feature_rows(BONUS_ROWS), exercises=exercises,
-                           task="4", lang=lang)
+        predictions = call(model.predict, feature_rows(BONUS_ROWS), exercises=exercises, task="4", lang=lang)
         print(text["predicts"].format(values=[round(float(p), 1) for p in predictions]))
 
 
@@ -270,8 +277,7 @@ def run_task(name: str, exercises: Path, lang: str = "en") -> int:
         else:
             student = load(exercises, task.module, name, lang)
             (function,) = task.functions
-            value = call(getattr(student, function), str(DATA_PATH), exercises=exercises,
-                         task=name, lang=lang)
+            value = call(getattr(student, function), str(DATA_PATH), exercises=exercises, task=name, lang=lang)
             print(text["returned"].format(function=function, value=value))
     except NotYet as reason:
         print(reason, file=sys.stderr)

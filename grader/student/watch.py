@@ -49,8 +49,12 @@ def texts(lang: str) -> dict[str, str]:
         }
 
 
-SYMBOLS = {Status.PASS: "[green]✓[/green]", Status.FAIL: "[red]✗[/red]",
-           Status.ERROR: "[red]![/red]", Status.TIMEOUT: "[yellow]⏱[/yellow]"}
+SYMBOLS = {
+    Status.PASS: "[green]✓[/green]",
+    Status.FAIL: "[red]✗[/red]",
+    Status.ERROR: "[red]![/red]",
+    Status.TIMEOUT: "[yellow]⏱[/yellow]",
+}
 
 
 # -- noticing a save ------------------------------------------------------------------
@@ -58,8 +62,28 @@ SYMBOLS = {Status.PASS: "[green]✓[/green]", Status.FAIL: "[red]✗[/red]",
 FORCE_POLLING_ENV = "WATCHFILES_FORCE_POLLING"  # watchfiles' own switch, read as it reads it
 # File systems that raise no file event here for a change made elsewhere (the host of a VM
 # or container, another machine): network shares, folders shared from a host, FUSE.
-EVENTLESS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "virtiofs", "vboxsf",
-                       "vmhgfs", "prl_fs", "drvfs", "afs", "ceph", "glusterfs", "lustre", "gpfs", "fuse"})
+EVENTLESS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ncpfs",
+        "9p",
+        "virtiofs",
+        "vboxsf",
+        "vmhgfs",
+        "prl_fs",
+        "drvfs",
+        "afs",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "gpfs",
+        "fuse",
+    }
+)
 MOUNTINFO = Path("/proc/self/mountinfo")
 
 
@@ -137,9 +161,15 @@ class Changes:
     def _follow(self) -> None:
         import watchfiles
 
-        for batch in watchfiles.watch(self.folder, watch_filter=lambda _change, path: is_source(path),
-                                      debounce=DEBOUNCE_MS, stop_event=self._stop, raise_interrupt=False,
-                                      force_polling=self.polling, poll_delay_ms=round(self.poll_s * 1000)):
+        for batch in watchfiles.watch(
+            self.folder,
+            watch_filter=lambda _change, path: is_source(path),
+            debounce=DEBOUNCE_MS,
+            stop_event=self._stop,
+            raise_interrupt=False,
+            force_polling=self.polling,
+            poll_delay_ms=round(self.poll_s * 1000),
+        ):
             self._queue.put({path for _change, path in batch})
 
     def wait(self) -> list[str]:
@@ -163,10 +193,11 @@ class Changes:
 
 # -- one run on the screen ------------------------------------------------------------
 
+
 def without_id(message: str, todo_id: str) -> str:
     """A failure message without its leading ``TODO x.y:`` (shown beside it already)."""
     prefix = f"TODO {todo_id}:"
-    return message[len(prefix):].lstrip() if message.startswith(prefix) else message
+    return message[len(prefix) :].lstrip() if message.startswith(prefix) else message
 
 
 def first_failing(run: KataRun, task: Task) -> Todo | None:
@@ -178,8 +209,7 @@ def first_failing(run: KataRun, task: Task) -> Todo | None:
 
 def is_green(run: KataRun, task: Task) -> bool:
     ids = [todo.id for todo in load_todos() if todo.task == task.number]
-    return not run.problems and bool(ids) and all(
-        todo_id in run.todos and run.todos[todo_id].passed for todo_id in ids)
+    return not run.problems and bool(ids) and all(todo_id in run.todos and run.todos[todo_id].passed for todo_id in ids)
 
 
 def render(console, run: KataRun, task: Task, exercises: Path, lang: str) -> None:
@@ -201,40 +231,50 @@ def render(console, run: KataRun, task: Task, exercises: Path, lang: str) -> Non
         result = run.todos.get(todo.id)
         status = result.status if result else Status.ERROR
         message = "" if result is None or result.passed else without_id(result.message, todo.id)
-        table.add_row(todo.id, SYMBOLS.get(status, escape(str(status))), escape(todo.shown_title),
-                      escape(message.splitlines()[0] if message else ""))
+        table.add_row(
+            todo.id,
+            SYMBOLS.get(status, escape(str(status))),
+            escape(todo.shown_title),
+            escape(message.splitlines()[0] if message else ""),
+        )
     console.print(table)
     passed = sum(1 for todo in todos if todo.id in run.todos and run.todos[todo.id].passed)
-    console.print(words["passing"].format(passed=passed, total=len(todos), task=task.name),
-                  highlight=False)
+    console.print(words["passing"].format(passed=passed, total=len(todos), task=task.name), highlight=False)
     first = first_failing(run, task)
     if first is not None:
         result = run.todos[first.id]
         console.print()
         if result.status in (Status.ERROR, Status.TIMEOUT):
             console.print(words["broken"].format(id=first.id), style="bold red", highlight=False)
-        console.print(f"TODO {first.id}: {without_id(result.message, first.id)}",
-                      style="bold", markup=False, highlight=False)
+        console.print(
+            f"TODO {first.id}: {without_id(result.message, first.id)}", style="bold", markup=False, highlight=False
+        )
         console.print(hint_line(first, exercises, lang), markup=False, highlight=False)
         more = more_line(first, exercises, lang)
         if more:
             console.print(more, style="dim", markup=False, highlight=False)
-        console.print(words["details"].format(file=f"tests/{task.test_file}"), style="dim",
-                      markup=False, highlight=False)
+        console.print(
+            words["details"].format(file=f"tests/{task.test_file}"), style="dim", markup=False, highlight=False
+        )
     for problem in run.problems:
-        console.print(words["problem"].format(problem=problem), style="red", markup=False,
-                      highlight=False)
+        console.print(words["problem"].format(problem=problem), style="red", markup=False, highlight=False)
 
 
 # -- the loop ---------------------------------------------------------------------------
+
 
 def interrupted(run: KataRun) -> bool:
     """pytest turns a Ctrl-C during the run into an INTERRUPTED exit, not an exception."""
     return any("INTERRUPTED" in problem for problem in run.problems)
 
 
-def watch(exercises: Path, start: str | None, lang: str, changes: Changes | None = None,
-          run_task: Callable[[Path, list[int]], KataRun] | None = None) -> int:
+def watch(
+    exercises: Path,
+    start: str | None,
+    lang: str,
+    changes: Changes | None = None,
+    run_task: Callable[[Path, list[int]], KataRun] | None = None,
+) -> int:
     """Watch ``exercises`` from task ``start`` (a task name; default: the first). Runs
     until Ctrl-C: exit 130 (2 when the folder is missing or cannot be watched)."""
     from rich.console import Console
@@ -250,6 +290,7 @@ def watch(exercises: Path, start: str | None, lang: str, changes: Changes | None
 
         def run_task(folder: Path, tasks: list[int]) -> KataRun:
             return run_kata(folder, tasks, [f"--kata-lang={lang}"])
+
     tasks = list(load_tasks())
     index = next((i for i, task in enumerate(tasks) if task.name == start), 0)
     changes = changes or Changes(exercises)
@@ -261,13 +302,12 @@ def watch(exercises: Path, start: str | None, lang: str, changes: Changes | None
             file = exercises / f"{task.module}.py"
             if console.is_terminal:
                 console.clear()
-            console.rule(escape(words["title"].format(task=task.name, title=task.shown_title, file=file)),
-                         style="bold")
+            console.rule(escape(words["title"].format(task=task.name, title=task.shown_title, file=file)), style="bold")
             if note:
                 console.print(note, style="green")
-            console.print(words["running"].format(task=task.name,
-                                                  time=datetime.now().strftime("%H:%M:%S")),
-                          style="dim")
+            console.print(
+                words["running"].format(task=task.name, time=datetime.now().strftime("%H:%M:%S")), style="dim"
+            )
             sys.stdout.flush()
             try:
                 run = run_task(exercises, [task.number])
