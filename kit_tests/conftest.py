@@ -33,3 +33,38 @@ def _the_kits_default_language():
     previous = i18n.set_language("")
     yield
     i18n.set_language(previous)
+
+
+# -- tiers (kit_tests/tiers.py): wing markers, slow, and the xdist groups -----------------------
+def _tier_place(item) -> tuple[str, bool]:
+    """The item's file name, and whether it is a kit test (else a kata test of tests/)."""
+    path = item.path
+    return path.name, path.parent.name == "kit_tests"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with its wings (kata tests: ``kata``), ``slow`` where tiers.SLOW says
+    so, and its xdist group; under xdist, schedule the heaviest files first."""
+    import tiers
+
+    distributed = config.pluginmanager.hasplugin("xdist") and (
+        hasattr(config, "workerinput") or config.getoption("dist", "no") != "no")
+    for item in items:
+        file_name, in_kit_tests = _tier_place(item)
+        for wing in (tiers.wings_of(file_name) if in_kit_tests else ("kata",)):
+            item.add_marker(getattr(pytest.mark, wing))
+        if in_kit_tests and tiers.is_slow(file_name, item.originalname, item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+        if distributed and (group := tiers.group_of(file_name, in_kit_tests)):
+            item.add_marker(pytest.mark.xdist_group(group))
+    if distributed:
+        items.sort(key=lambda item: tiers.rank(*_tier_place(item)))  # stable: files keep their order
+
+
+def pytest_configure(config):
+    """Under xdist, keep the collection's order (heaviest files first): by default
+    ``--dist loadgroup`` sorts groups by their number of tests, which puts a long grading
+    read by few tests last."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False

@@ -1,0 +1,114 @@
+"""The kit tests' tiers: which wing of ``grader/`` each file tests, which tests are slow,
+and how they are spread over pytest-xdist workers. One table per question; the hooks
+in ``kit_tests/conftest.py`` apply them and ``kit_tests/test_tiers.py`` keeps them true.
+
+- **Wings** (markers ``core`` … ``cli``, registered in ``pytest.ini``): ``pytest -m judge
+  kit_tests`` runs what tests the judge. The kata tests in ``tests/`` are ``kata``.
+- **slow**: a test that grades a class, validates the kit, builds a release or runs a
+  container shape. ``pytest --exercises solutions tests kit_tests -m "not slow"`` is
+  the fast tier (README "Developing the kit").
+- **Workers**: under ``-n N --dist loadgroup`` the tests of one file stay on one worker
+  (their module fixture grades once), except the files in ``SPREAD``, whose tests are
+  independent; the kata tests are one group (one model server, their shared calls).
+  The heaviest files are scheduled first (``HEAVIEST_FIRST``) so that no long grading
+  starts last.
+"""
+
+from __future__ import annotations
+
+WINGS_ALL = ("core", "lab", "results", "sandbox", "judge", "student", "classroom", "reports",
+             "platforms", "authoring", "cli")
+
+# file -> the wings it tests (what ``-m WING`` selects)
+WINGS: dict[str, tuple[str, ...]] = {
+    "test_architecture.py": WINGS_ALL,  # the import contract of every wing
+    "test_attacks.py": ("sandbox", "judge"),
+    "test_clusters.py": ("reports",),
+    "test_container_floor.py": ("platforms", "sandbox"),
+    "test_dask.py": ("classroom",),
+    "test_dataset.py": ("lab",),
+    "test_demo_class.py": ("classroom", "platforms", "student"),
+    "test_exports.py": ("reports", "results"),
+    "test_fair_verdicts.py": ("judge",),
+    "test_grade.py": ("classroom",),
+    "test_grade_robustness.py": ("classroom",),
+    "test_gradebook.py": ("platforms",),
+    "test_gradescope.py": ("platforms",),
+    "test_hidden.py": ("judge", "authoring"),
+    "test_hints.py": ("student",),
+    "test_hostile.py": ("sandbox", "student"),
+    "test_i18n.py": ("core", "cli"),
+    "test_inputs.py": ("judge",),
+    "test_isolation_report.py": ("sandbox",),
+    "test_model_server.py": ("judge",),
+    "test_plugin.py": ("judge",),
+    "test_release.py": ("authoring",),
+    "test_report_browser.py": ("reports",),
+    "test_sandbox_paths.py": ("sandbox",),
+    "test_seeds.py": ("classroom", "judge"),
+    "test_shared_calls.py": ("judge",),
+    "test_similarity.py": ("classroom",),
+    "test_store.py": ("judge",),
+    "test_stubgen.py": ("authoring", "cli"),
+    "test_student_state_verdicts.py": ("judge",),
+    "test_submissions.py": ("classroom",),
+    "test_tiers.py": ("core",),  # the tiers themselves
+    "test_todos.py": ("lab",),
+    "test_try_task.py": ("student",),
+    "test_untrusted_tree.py": ("sandbox",),
+    "test_validate.py": ("authoring",),
+    "test_warm.py": ("judge", "student"),
+    "test_watch.py": ("student",),
+    "test_worker_memory.py": ("classroom",),
+}
+
+EVERY_TEST = "*"
+# file -> what makes its tests slow: EVERY_TEST, or names of tests and of (module) fixtures
+# that grade (a test using such a fixture is slow).
+SLOW: dict[str, tuple[str, ...]] = {
+    "test_attacks.py": (EVERY_TEST,),
+    "test_container_floor.py": ("place",),
+    "test_dask.py": (EVERY_TEST,),
+    "test_demo_class.py": ("graded",),
+    "test_grade.py": ("graded",),
+    "test_grade_robustness.py": (EVERY_TEST,),
+    "test_seeds.py": ("test_the_solutions_get_full_marks_and_the_same_verdicts_under_three_seeds",),
+    "test_validate.py": ("test_kata_validate_reports_passing_solutions_failing_stubs_a_diagonal_matrix_and_caught_mistakes",),
+}
+
+# Files whose tests share no expensive fixture: each test is a unit of its own for xdist.
+SPREAD = frozenset({"test_container_floor.py", "test_hostile.py", "test_fair_verdicts.py"})
+
+# Files by their measured cost here (most first): scheduled first under xdist. The rest
+# follow in collection order.
+HEAVIEST_FIRST = ("test_dask.py", "test_seeds.py", "test_attacks.py", "test_demo_class.py",
+                  "test_grade.py", "test_validate.py", "test_grade_robustness.py",
+                  "test_container_floor.py", "test_release.py", "test_isolation_report.py")
+
+KATA_GROUP = "kata"  # the kata tests (tests/): one worker, one session
+
+
+def wings_of(file_name: str) -> tuple[str, ...]:
+    return WINGS.get(file_name, ())
+
+
+def is_slow(file_name: str, test_name: str, fixture_names) -> bool:
+    names = SLOW.get(file_name, ())
+    return EVERY_TEST in names or test_name in names or any(name in names for name in fixture_names)
+
+
+def group_of(file_name: str, in_kit_tests: bool) -> str | None:
+    """The xdist group of a test (None: a unit of its own)."""
+    if not in_kit_tests:
+        return KATA_GROUP
+    return None if file_name in SPREAD else file_name.removesuffix(".py")
+
+
+def rank(file_name: str, in_kit_tests: bool) -> int:
+    """Sort key: the heaviest kit test files, then the kata tests, then the rest."""
+    if not in_kit_tests:
+        return len(HEAVIEST_FIRST)
+    try:
+        return HEAVIEST_FIRST.index(file_name)
+    except ValueError:
+        return len(HEAVIEST_FIRST) + 1
