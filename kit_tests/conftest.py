@@ -35,36 +35,47 @@ def _the_kits_default_language():
     i18n.set_language(previous)
 
 
-# -- tiers (kit_tests/tiers.py): wing markers, slow, and the xdist groups -----------------------
+# -- tiers (kit_tests/tiers.py): wing markers, slow, and the units of pytest-xdist -----------------
 def _tier_place(item) -> tuple[str, bool]:
     """The item's file name, and whether it is a kit test (else a kata test of tests/)."""
     path = item.path
     return path.name, path.parent.name == "kit_tests"
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
-    """Mark every test with its wings (kata tests: ``kata``), ``slow`` where tiers.SLOW says
-    so, and its xdist group; under xdist, schedule the heaviest files first."""
+    """Mark every test with its wings (kata tests: ``kata``) and ``slow`` where tiers.SLOW
+    says so; under xdist, put the heaviest files first (each file keeps its order)."""
     import tiers
 
-    distributed = config.pluginmanager.hasplugin("xdist") and (
-        hasattr(config, "workerinput") or config.getoption("dist", "no") != "no")
     for item in items:
         file_name, in_kit_tests = _tier_place(item)
         for wing in (tiers.wings_of(file_name) if in_kit_tests else ("kata",)):
             item.add_marker(getattr(pytest.mark, wing))
         if in_kit_tests and tiers.is_slow(file_name, item.originalname, item.fixturenames):
             item.add_marker(pytest.mark.slow)
-        if distributed and (group := tiers.group_of(file_name, in_kit_tests)):
-            item.add_marker(pytest.mark.xdist_group(group))
-    if distributed:
-        items.sort(key=lambda item: tiers.rank(*_tier_place(item)))  # stable: files keep their order
+    if hasattr(config, "workerinput"):  # the workers' collection is what xdist schedules
+        items.sort(key=lambda item: tiers.rank(*_tier_place(item)))
 
 
 def pytest_configure(config):
-    """Under xdist, keep the collection's order (heaviest files first): by default
-    ``--dist loadgroup`` sorts groups by their number of tests, which puts a long grading
-    read by few tests last."""
+    """Under xdist, keep the collection's order (heaviest files first): by default the
+    scheduler sorts units by their number of tests, which puts a long grading read by
+    few tests last."""
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (the test extra)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n N``: units of work by tiers.unit_of (a file, a spread test, the kata tests),
+    not single tests: a file's module fixture (a grading) is computed on one worker."""
+    if config.getoption("dist") != "load":
+        return None  # an explicit --dist is the caller's
+    import tiers
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TierScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return tiers.unit_of(nodeid)
+
+    return TierScheduling(config, log)

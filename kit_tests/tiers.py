@@ -7,11 +7,11 @@ in ``kit_tests/conftest.py`` apply them and ``kit_tests/test_tiers.py`` keeps th
 - **slow**: a test that grades a class, validates the kit, builds a release or runs a
   container shape. ``pytest --exercises solutions tests kit_tests -m "not slow"`` is
   the fast tier (README "Developing the kit").
-- **Workers**: under ``-n N --dist loadgroup`` the tests of one file stay on one worker
-  (their module fixture grades once), except the files in ``SPREAD``, whose tests are
-  independent; the kata tests are one group (one model server, their shared calls).
-  The heaviest files are scheduled first (``HEAVIEST_FIRST``) so that no long grading
-  starts last.
+- **Workers**: under ``-n N`` (pytest-xdist) the tests of one file run on one worker
+  (its module fixtures grade once), except in the files of ``SPREAD``, whose tests share
+  nothing costly and each go where a worker is free; the kata tests are one unit (one
+  model server, their shared calls). The heaviest files are scheduled first
+  (``HEAVIEST_FIRST``) so that no long grading starts last.
 """
 
 from __future__ import annotations
@@ -70,14 +70,29 @@ SLOW: dict[str, tuple[str, ...]] = {
     "test_container_floor.py": ("place",),
     "test_dask.py": (EVERY_TEST,),
     "test_demo_class.py": ("graded",),
+    "test_fair_verdicts.py": (EVERY_TEST,),
     "test_grade.py": ("graded",),
     "test_grade_robustness.py": (EVERY_TEST,),
+    "test_gradescope.py": ("test_run_autograder_grades_a_zipped_upload_with_the_seed_and_hidden_tests",),
+    "test_hidden.py": ("test_a_kata_validate_job_includes_the_hidden_tests",
+                       "test_a_student_tuned_to_the_public_inputs_passes_them_and_fails_the_hidden_test"),
+    "test_hostile.py": (EVERY_TEST,),
+    "test_i18n.py": ("test_the_warm_judge_speaks_each_requests_language",
+                     "test_a_stub_fails_in_the_chosen_language_naming_the_todo_it_waits_for"),
+    "test_isolation_report.py": (EVERY_TEST,),
+    "test_model_server.py": ("model_server",),  # the judge plugin's fixture: a real server
+    "test_plugin.py": ("test_a_store_the_students_code_left_unreadable_is_its_error_not_a_kit_error",),
+    "test_release.py": ("installed",),
+    "test_report_browser.py": ("test_a_big_class_with_failures_only_on_is_screenshot",),
+    "test_sandbox_paths.py": (EVERY_TEST,),
     "test_seeds.py": ("test_the_solutions_get_full_marks_and_the_same_verdicts_under_three_seeds",),
     "test_validate.py": ("test_kata_validate_reports_passing_solutions_failing_stubs_a_diagonal_matrix_and_caught_mistakes",),
 }
 
-# Files whose tests share no expensive fixture: each test is a unit of its own for xdist.
-SPREAD = frozenset({"test_container_floor.py", "test_hostile.py", "test_fair_verdicts.py"})
+# Files whose tests share no grading (no module fixture named in SLOW) and each take a
+# while: spread over the workers.
+SPREAD = frozenset({"test_hidden.py", "test_hostile.py", "test_i18n.py", "test_isolation_report.py",
+                    "test_sandbox_paths.py", "test_seeds.py", "test_validate.py"})
 
 # Files by their measured cost here (most first): scheduled first under xdist. The rest
 # follow in collection order.
@@ -85,7 +100,7 @@ HEAVIEST_FIRST = ("test_dask.py", "test_seeds.py", "test_attacks.py", "test_demo
                   "test_grade.py", "test_validate.py", "test_grade_robustness.py",
                   "test_container_floor.py", "test_release.py", "test_isolation_report.py")
 
-KATA_GROUP = "kata"  # the kata tests (tests/): one worker, one session
+KATA_UNIT = "the kata tests"  # tests/: one worker, one model server, their shared calls
 
 
 def wings_of(file_name: str) -> tuple[str, ...]:
@@ -97,11 +112,13 @@ def is_slow(file_name: str, test_name: str, fixture_names) -> bool:
     return EVERY_TEST in names or test_name in names or any(name in names for name in fixture_names)
 
 
-def group_of(file_name: str, in_kit_tests: bool) -> str | None:
-    """The xdist group of a test (None: a unit of its own)."""
-    if not in_kit_tests:
-        return KATA_GROUP
-    return None if file_name in SPREAD else file_name.removesuffix(".py")
+def unit_of(nodeid: str) -> str:
+    """The xdist unit of work of a test, by its node id (tests of one unit run on one
+    worker, in order)."""
+    path = nodeid.split("::", 1)[0]
+    if not path.startswith("kit_tests/"):
+        return KATA_UNIT
+    return nodeid if path.rsplit("/", 1)[-1] in SPREAD else path
 
 
 def rank(file_name: str, in_kit_tests: bool) -> int:
