@@ -84,6 +84,11 @@ def test_a_test_is_scheduled_with_its_file_unless_the_file_is_spread():
     spread = sorted(tiers.SPREAD)[0]
     assert tiers.unit_of(f"kit_tests/{spread}::test_x[a]") == f"kit_tests/{spread}::test_x[a]"
     assert tiers.unit_of("tests/test_task1.py::test_a") == tiers.unit_of("tests/hidden/test_task2_hidden.py::b")
+    assert tiers.unit_of("kit_tests/test_dask.py::test_ctrl_c_on_local_workers_stops_the_cluster_and_everything_"
+                         "it_started") == "kit_tests/test_dask.py::local:2"
+    for name, units in tiers.UNITS.items():
+        source = (KIT_TESTS / name).read_text()
+        assert all(re.search(rf"^def {test}\(", source, re.M) for test in units), name
     for name in tiers.SPREAD:  # no grading made once for the file
         source = (KIT_TESTS / name).read_text()
         shared = re.findall(r'^@pytest\.fixture\(scope="module"\)\ndef (\w+)\(', source, re.M)

@@ -85,7 +85,10 @@ SLOW: dict[str, tuple[str, ...]] = {
     "test_release.py": ("installed",),
     "test_report_browser.py": ("test_a_big_class_with_failures_only_on_is_screenshot",),
     "test_sandbox_paths.py": (EVERY_TEST,),
+    "test_shared_calls.py": ("test_tests_with_the_same_inputs_share_one_call_and_others_do_not",
+                             "test_a_tasks_suite_on_the_reference_shares_its_calls"),
     "test_seeds.py": ("test_the_solutions_get_full_marks_and_the_same_verdicts_under_three_seeds",),
+    "test_student_state_verdicts.py": (EVERY_TEST,),
     "test_validate.py": ("test_kata_validate_reports_passing_solutions_failing_stubs_a_diagonal_matrix_and_caught_mistakes",),
 }
 
@@ -93,6 +96,17 @@ SLOW: dict[str, tuple[str, ...]] = {
 # while: spread over the workers.
 SPREAD = frozenset({"test_hidden.py", "test_hostile.py", "test_i18n.py", "test_isolation_report.py",
                     "test_sandbox_paths.py", "test_seeds.py", "test_validate.py"})
+
+# Tests of a grouped file that share nothing costly with the file's grading: a unit of
+# their own (by name), so that the file's long tail runs beside it.
+UNITS: dict[str, dict[str, str]] = {
+    "test_dask.py": {
+        "test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry": "own cluster",
+        "test_dask_workers_running_another_kit_version_stop_the_run_in_one_line": "another kit",
+        "test_another_local_user_cannot_run_anything_on_local_workers": "local:2",
+        "test_ctrl_c_on_local_workers_stops_the_cluster_and_everything_it_started": "local:2",
+    },
+}
 
 # Files by their measured cost here (most first): scheduled first under xdist. The rest
 # follow in collection order.
@@ -115,10 +129,14 @@ def is_slow(file_name: str, test_name: str, fixture_names) -> bool:
 def unit_of(nodeid: str) -> str:
     """The xdist unit of work of a test, by its node id (tests of one unit run on one
     worker, in order)."""
-    path = nodeid.split("::", 1)[0]
+    path, _, test = nodeid.partition("::")
     if not path.startswith("kit_tests/"):
         return KATA_UNIT
-    return nodeid if path.rsplit("/", 1)[-1] in SPREAD else path
+    file_name = path.rsplit("/", 1)[-1]
+    if file_name in SPREAD:
+        return nodeid
+    unit = UNITS.get(file_name, {}).get(test.split("[", 1)[0])
+    return f"{path}::{unit}" if unit else path
 
 
 def rank(file_name: str, in_kit_tests: bool) -> int:
