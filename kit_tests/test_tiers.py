@@ -70,7 +70,7 @@ from pathlib import Path
 
 import pytest
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def grading():
     with open(Path(os.environ["GRADINGS"]), "a") as gradings:
         gradings.write("graded\\n")
@@ -79,20 +79,16 @@ def grading():
 ''' + "".join(f"def test_reads_the_grading_{n}(grading):\n    assert grading\n\n" for n in range(6))
 
 
-def test_a_test_is_scheduled_with_its_file_unless_the_file_is_spread():
+def test_a_test_is_scheduled_with_its_files_grading_or_alone():
+    assert "test_grade.py" in tiers.GROUPED and "test_todos.py" not in tiers.GROUPED
     assert tiers.unit_of("kit_tests/test_grade.py::test_x[a]") == "kit_tests/test_grade.py"
-    spread = sorted(tiers.SPREAD)[0]
-    assert tiers.unit_of(f"kit_tests/{spread}::test_x[a]") == f"kit_tests/{spread}::test_x[a]"
+    assert tiers.unit_of("kit_tests/test_todos.py::test_x[a]") == "kit_tests/test_todos.py::test_x[a]"
     assert tiers.unit_of("tests/test_task1.py::test_a") == tiers.unit_of("tests/hidden/test_task2_hidden.py::b")
     assert tiers.unit_of("kit_tests/test_dask.py::test_ctrl_c_on_local_workers_stops_the_cluster_and_everything_"
                          "it_started") == "kit_tests/test_dask.py::local:2"
     for name, units in tiers.UNITS.items():
         source = (KIT_TESTS / name).read_text()
-        assert all(re.search(rf"^def {test}\(", source, re.M) for test in units), name
-    for name in tiers.SPREAD:  # no grading made once for the file
-        source = (KIT_TESTS / name).read_text()
-        shared = re.findall(r'^@pytest\.fixture\(scope="module"\)\ndef (\w+)\(', source, re.M)
-        assert not set(shared) & set(tiers.SLOW.get(name, ())), name
+        assert name in tiers.GROUPED and all(re.search(rf"^def {test}\(", source, re.M) for test in units), name
 
 
 def test_under_xdist_the_tests_of_one_file_grade_once(pytester, monkeypatch):

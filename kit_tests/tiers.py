@@ -7,14 +7,17 @@ in ``kit_tests/conftest.py`` apply them and ``kit_tests/test_tiers.py`` keeps th
 - **slow**: a test that grades a class, validates the kit, builds a release or runs a
   container shape. ``pytest --exercises solutions tests kit_tests -m "not slow"`` is
   the fast tier (README "Developing the kit").
-- **Workers**: under ``-n N`` (pytest-xdist) the tests of one file run on one worker
-  (its module fixtures grade once), except in the files of ``SPREAD``, whose tests share
-  nothing costly and each go where a worker is free; the kata tests are one unit (one
-  model server, their shared calls). The heaviest files are scheduled first
+- **Workers**: under ``-n N`` (pytest-xdist) the tests of a file with a module fixture
+  run on one worker (the fixture grades once; ``UNITS`` splits off tests that do not
+  read it); every other test goes where a worker is free; the kata tests are one unit
+  (one model server, their shared calls). The heaviest files are scheduled first
   (``HEAVIEST_FIRST``) so that no long grading starts last.
 """
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 WINGS_ALL = ("core", "lab", "results", "sandbox", "judge", "student", "classroom", "reports",
              "platforms", "authoring", "cli")
@@ -89,13 +92,25 @@ SLOW: dict[str, tuple[str, ...]] = {
                              "test_a_tasks_suite_on_the_reference_shares_its_calls"),
     "test_seeds.py": ("test_the_solutions_get_full_marks_and_the_same_verdicts_under_three_seeds",),
     "test_student_state_verdicts.py": (EVERY_TEST,),
+    "test_try_task.py": ("test_run_4_without_a_logged_model_and_run_bonus_for_real",
+                         "test_a_store_without_task_3_or_task_4_says_which_to_run"),
+    "test_warm.py": (EVERY_TEST,),
+    "test_watch.py": ("test_kata_watch_goes_green_moves_on_and_stops_on_sigint",),
     "test_validate.py": ("test_kata_validate_reports_passing_solutions_failing_stubs_a_diagonal_matrix_and_caught_mistakes",),
 }
 
-# Files whose tests share no grading (no module fixture named in SLOW) and each take a
-# while: spread over the workers.
-SPREAD = frozenset({"test_hidden.py", "test_hostile.py", "test_i18n.py", "test_isolation_report.py",
-                    "test_sandbox_paths.py", "test_seeds.py", "test_validate.py"})
+def _files_with_module_fixtures() -> frozenset[str]:
+    folder = Path(__file__).parent
+    return frozenset(path.name for path in folder.glob("test_*.py")
+                     if re.search(r'^@pytest\.fixture\(scope="(module|session)"', path.read_text(encoding="utf-8"),
+                                  re.M))
+
+
+# Module fixtures that cost nothing worth sharing (one_student writes one submission).
+CHEAP_MODULE_FIXTURES = frozenset({"test_isolation_report.py"})
+# Files with a fixture made once for the file (a grading, a release, a cluster): their
+# tests are one unit of work. Every other test is a unit of its own.
+GROUPED = _files_with_module_fixtures() - CHEAP_MODULE_FIXTURES
 
 # Tests of a grouped file that share nothing costly with the file's grading: a unit of
 # their own (by name), so that the file's long tail runs beside it.
@@ -133,7 +148,7 @@ def unit_of(nodeid: str) -> str:
     if not path.startswith("kit_tests/"):
         return KATA_UNIT
     file_name = path.rsplit("/", 1)[-1]
-    if file_name in SPREAD:
+    if file_name not in GROUPED:
         return nodeid
     unit = UNITS.get(file_name, {}).get(test.split("[", 1)[0])
     return f"{path}::{unit}" if unit else path
