@@ -64,13 +64,14 @@ def test_the_markers_select_what_the_tiers_say():
     assert "test_a_fresh_seed_has_64_bits" in classroom and not classroom & todos
 
 
+# \x40 is '@': the fake file has a module fixture, this file none (tiers.GROUPED reads both)
 GRADING_FILE = '''
 import os
 from pathlib import Path
 
 import pytest
 
-@pytest.fixture(scope='module')
+\x40pytest.fixture(scope="module")
 def grading():
     with open(Path(os.environ["GRADINGS"]), "a") as gradings:
         gradings.write("graded\\n")
