@@ -1,8 +1,9 @@
 """The golden ``results.json`` of the demo class: what ``kata grade examples/submissions
 --seed demo-class`` must give, with what changes from run to run or machine to machine
 masked (times, versions, hashes, the seed, the isolation level, names keyed by the judge
-process's secret, MLflow's random run names). Verdicts, scores and messages stay: a
-change to any of them is a diff of ``kit_tests/demo_class.golden.json`` in review.
+process's secret, MLflow's random run names, the order of a printed set). Verdicts,
+scores and messages stay: a change to any of them is a diff of
+``kit_tests/demo_class.golden.json`` in review.
 
 Regenerate it (and review the diff) with
 ``KATA_UPDATE_GOLDEN=1 pytest kit_tests/test_demo_class.py -k golden``.
@@ -26,6 +27,10 @@ MESSAGE_MASKS = (
     (re.compile(r"\b([a-z]+(?:-[a-z]+)*)-[0-9a-f]{6}\b"), r"\1-<key>"),
     # a run without a name gets one of MLflow's random ones ('illustrious-toad-653')
     (re.compile(r"MLflow named it '[^']*'"), "MLflow named it '<random>'"),
+    # a Python set printed by MLflow's server ({'inputs', 'instances', …}): its order is
+    # the process's string hashing
+    (re.compile(r"\{'[^'{}:]*'(?:, '[^'{}:]*')+\}"),
+     lambda found: "{" + ", ".join(sorted(found.group(0)[1:-1].split(", "))) + "}"),
 )
 
 
