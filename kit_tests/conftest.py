@@ -67,7 +67,7 @@ def pytest_configure(config):
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (the test extra)
 def pytest_xdist_make_scheduler(config, log):
-    """``-n N``: units of work by tiers.unit_of (a file, a spread test, the kata tests),
+    """``-n N``: units of work by tiers.unit_of (a file, a test alone, the kata tests),
     not single tests: a file's module fixture (a grading) is computed on one worker."""
     if config.getoption("dist") != "load":
         return None  # an explicit --dist is the caller's

@@ -4,8 +4,8 @@ in ``kit_tests/conftest.py`` apply them and ``kit_tests/test_tiers.py`` keeps th
 
 - **Wings** (markers ``core`` … ``cli``, registered in ``pytest.ini``): ``pytest -m judge
   kit_tests`` runs what tests the judge. The kata tests in ``tests/`` are ``kata``.
-- **slow**: a test that grades a class, validates the kit, builds a release or runs a
-  container shape. ``pytest --exercises solutions tests kit_tests -m "not slow"`` is
+- **slow**: a test of ~15 s or more here: it grades a class, validates the kit, installs
+  a release, runs a container shape or a whole kata suite. ``pytest --exercises solutions tests kit_tests -m "not slow"`` is
   the fast tier (README "Developing the kit").
 - **Workers**: under ``-n N`` (pytest-xdist) the tests of a file with a module fixture
   run on one worker (the fixture grades once; ``UNITS`` splits off tests that do not
@@ -125,9 +125,10 @@ UNITS: dict[str, dict[str, str]] = {
 
 # Files by their measured cost here (most first): scheduled first under xdist. The rest
 # follow in collection order.
-HEAVIEST_FIRST = ("test_dask.py", "test_seeds.py", "test_attacks.py", "test_demo_class.py",
-                  "test_grade.py", "test_validate.py", "test_grade_robustness.py",
-                  "test_container_floor.py", "test_release.py", "test_isolation_report.py")
+HEAVIEST_FIRST = ("test_dask.py", "test_attacks.py", "test_demo_class.py", "test_container_floor.py",
+                  "test_grade.py", "test_seeds.py", "test_validate.py", "test_isolation_report.py",
+                  "test_grade_robustness.py", "test_hostile.py", "test_release.py", "test_gradescope.py",
+                  "test_warm.py")
 
 KATA_UNIT = "the kata tests"  # tests/: one worker, one model server, their shared calls
 
