@@ -33,3 +33,49 @@ def _the_kits_default_language():
     previous = i18n.set_language("")
     yield
     i18n.set_language(previous)
+
+
+# -- tiers (kit_tests/tiers.py): wing markers, slow, and the units of pytest-xdist -----------------
+def _tier_place(item) -> tuple[str, bool]:
+    """The item's file name, and whether it is a kit test (else a kata test of tests/)."""
+    path = item.path
+    return path.name, path.parent.name == "kit_tests"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with its wings (kata tests: ``kata``) and ``slow`` where tiers.SLOW
+    says so; under xdist, put the heaviest files first (each file keeps its order)."""
+    import tiers
+
+    for item in items:
+        file_name, in_kit_tests = _tier_place(item)
+        for wing in (tiers.wings_of(file_name) if in_kit_tests else ("kata",)):
+            item.add_marker(getattr(pytest.mark, wing))
+        if in_kit_tests and tiers.is_slow(file_name, item.originalname, item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+    if hasattr(config, "workerinput"):  # the workers' collection is what xdist schedules
+        items.sort(key=lambda item: tiers.rank(*_tier_place(item)))
+
+
+def pytest_configure(config):
+    """Under xdist, keep the collection's order (heaviest files first): by default the
+    scheduler sorts units by their number of tests, which puts a long grading read by
+    few tests last."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (the test extra)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n N``: units of work by tiers.unit_of (a file, a test alone, the kata tests),
+    not single tests: a file's module fixture (a grading) is computed on one worker."""
+    if config.getoption("dist") != "load":
+        return None  # an explicit --dist is the caller's
+    import tiers
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TierScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return tiers.unit_of(nodeid)
+
+    return TierScheduling(config, log)

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import golden
 import pytest
 from test_gradescope import autograder_tree, results_of, run_autograder
 
@@ -74,3 +75,35 @@ def test_a_students_verdicts_are_the_same_locally_on_gradescope_and_in_classroom
 
     assert gradescope == local
     assert classroom == {todo: {"timeout": "error"}.get(status, status) for todo, status in local.items()}
+
+
+def test_the_demo_class_results_match_the_golden_file(graded):
+    """Every verdict, score and message of the demo class, masked (kit_tests/golden.py):
+    a change shows as a diff of kit_tests/demo_class.golden.json in review. After an
+    intended change: ``KATA_UPDATE_GOLDEN=1 pytest kit_tests/test_demo_class.py -k golden``."""
+    diff = golden.difference(graded[1])
+    assert not diff, "the demo class's results differ from the golden file:\n" + diff[:6000]
+
+
+def test_the_golden_mask_hides_what_varies_and_keeps_every_verdict(tmp_path):
+    """Two runs differing only in times, versions, hashes, the seed and secret-keyed names
+    compare equal; a changed status, score or message does not."""
+    run = json.loads(golden.GOLDEN.read_text(encoding="utf-8"))
+    run["kit"].update(mlflow="9.9", python="3.99", tests_sha256="f" * 64, seed="other",
+                      isolation={"level": "partial", "missing": ["landlock"]})
+    carla = next(s for s in run["submissions"] if s["id"] == "carla_ruiz")
+    carla["duration_s"] = 1.5
+    carla["todos"]["4.1"]["duration_s"] = 0.25
+    carla["todos"]["4.1"]["message"] = carla["todos"]["4.1"]["message"].replace("<key>", "0a1b2c")
+    assert "-0a1b2c'" in carla["todos"]["4.1"]["message"]
+    fields = "'dataframe_records', 'dataframe_split', 'inputs', 'instances'"
+    assert fields in carla["todos"]["B.1"]["message"]  # a set MLflow printed, in another order
+    carla["todos"]["B.1"]["message"] = carla["todos"]["B.1"]["message"].replace(
+        fields, "'inputs', 'dataframe_records', 'instances', 'dataframe_split'")
+    assert golden.difference(run) == ""
+    for change in (lambda: carla["todos"]["4.1"].update(status="pass"), lambda: carla.update(score=11),
+                   lambda: carla["todos"]["3.3"].update(message=carla["todos"]["3.3"]["message"] + "!")):
+        changed = json.loads(json.dumps(run))
+        carla = next(s for s in changed["submissions"] if s["id"] == "carla_ruiz")
+        change()
+        assert golden.difference(changed).count("\n-") >= 1

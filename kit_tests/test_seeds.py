@@ -4,8 +4,8 @@ The tests vary their inputs (experiment names, data samples) by a seed. ``kata g
 takes ``--seed`` or draws a fresh one per run, hands it to every worker and records it
 as ``kit.seed``; ``--resume`` keeps it. The expensive test grades the reference
 solutions under three seeds, and the first one again (one submission, one worker, ~40 s
-a run); the others need no worker at all (a class whose every submission is broken is
-graded without one).
+a run; the four runs side by side); the others need no worker at all (a class whose
+every submission is broken is graded without one).
 
 What a call sees by name (its case folder, experiment and model names, its sample's file
 name) is keyed by a secret of the judge's process, not by the seed alone: no one computes
@@ -41,10 +41,23 @@ WRONG_EXPERIMENT = render((SOLUTIONS / "task1_baseline.py").read_text(), stub_id
     "mlflow.set_experiment(experiment_name)", "mlflow.set_experiment('my-own-experiment')", 1)
 
 
-def grade_cli(submissions: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out),
-                           "--jobs", "1", *extra], cwd=KIT_ROOT, capture_output=True, text=True,
-                          timeout=900)
+def grade_cli_together(submissions: Path, runs: list[tuple[Path, str]]) -> list[subprocess.CompletedProcess]:
+    """``kata grade --jobs 1 --seed SEED`` into each OUT, the runs side by side (each waits
+    mostly on its worker: together they take little more than one)."""
+    started = [subprocess.Popen([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out),
+                                 "--jobs", "1", "--seed", seed], cwd=KIT_ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for out, seed in runs]
+    done = []
+    try:
+        for process in started:
+            stdout, stderr = process.communicate(timeout=900)
+            done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    return done
 
 
 def test_the_solutions_get_full_marks_and_the_same_verdicts_under_three_seeds(tmp_path):
@@ -59,9 +72,10 @@ def test_the_solutions_get_full_marks_and_the_same_verdicts_under_three_seeds(tm
     (wrong / "task1_baseline.py").write_text(WRONG_EXPERIMENT)
 
     verdicts, asked_for = {}, {}
-    for number, seed in enumerate((*SEEDS, SEEDS[0])):  # the first seed twice
-        out = tmp_path / f"out-{number}-{seed}"
-        run = grade_cli(submissions, out, "--seed", seed)
+    seeds = (*SEEDS, SEEDS[0])  # the first seed twice
+    outs = [tmp_path / f"out-{number}-{seed}" for number, seed in enumerate(seeds)]
+    runs = grade_cli_together(submissions, list(zip(outs, seeds)))
+    for number, (seed, out, run) in enumerate(zip(seeds, outs, runs)):
         assert run.returncode == 0, run.stderr[-3000:]
         assert f"seed {seed} →" in run.stderr
         results = json.loads((out / "results.json").read_text())
