@@ -27,6 +27,8 @@ from grader.results.model import KataRun, Status
 
 POLL_S = 0.5  # where file events are missing: how often watchfiles looks at the files
 DEBOUNCE_MS = 300  # an editor's save may be several writes: wait for quiet first
+TICK_MS = 200  # the watcher thread wakes this often (to say it is ready, to see a stop)
+READY_S = 10.0  # at most this long for the watcher to be set up before a run starts
 
 
 def texts(lang: str) -> dict[str, str]:
@@ -137,13 +139,17 @@ class Changes:
         self.polling = needs_polling(folder) if polling is None else polling
         self._queue: queue.Queue[set[str] | Exception] = queue.Queue()
         self._stop = threading.Event()
+        self._ready = threading.Event()  # the watcher is set up: a save from now on is seen
         self._thread: threading.Thread | None = None
 
     def mark(self) -> None:
-        """From now on, a change counts."""
+        """From now on, a change counts: returns once the watcher is set up (its file
+        events registered, or its polling's first scan taken), so a save right after is
+        never part of what the watcher starts from."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._watch, name="kata-watch", daemon=True)
             self._thread.start()
+        self._ready.wait(READY_S)
 
     def _watch(self) -> None:
         try:
@@ -157,6 +163,8 @@ class Changes:
                 self._follow()
             except (OSError, RuntimeError) as failure:
                 self._queue.put(failure)
+        finally:
+            self._ready.set()  # (nothing to wait for: the failure is on the queue)
 
     def _follow(self) -> None:
         import watchfiles
@@ -169,8 +177,12 @@ class Changes:
             raise_interrupt=False,
             force_polling=self.polling,
             poll_delay_ms=round(self.poll_s * 1000),
+            rust_timeout=TICK_MS,
+            yield_on_timeout=True,  # the first yield, changes or none, says it is set up
         ):
-            self._queue.put({path for _change, path in batch})
+            self._ready.set()
+            if batch:
+                self._queue.put({path for _change, path in batch})
 
     def wait(self) -> list[str]:
         """Block until a source file changed since ``mark``; the changed paths. Raises
