@@ -201,8 +201,11 @@ class Killer:
                 if len(self.killed[name]) >= times or not list(owner.parent.glob(f"staging/{name}-*")):
                     continue
                 first = self.seen.setdefault((name, pid), time.monotonic())
-                # the retried one mid-grade (its kata worker up a while); the victim at once
-                if name == RETRIED and not (children(pid, "grader.classroom.worker") and time.monotonic() - first > 5):
+                # the retried one mid-grade (its kata worker up a while); the victim once its
+                # grading has begun (its kata worker up, and time for the "begin" event to reach
+                # kata grade: a death before it is a death while waiting, which keeps the retry)
+                wait = 5 if name == RETRIED else 2
+                if not (children(pid, "grader.classroom.worker") and time.monotonic() - first > wait):
                     continue
                 os.kill(pid, signal.SIGKILL)
                 self.killed[name].append(pid)

@@ -71,7 +71,7 @@ def test_a_save_made_while_the_tests_ran_is_noticed(tmp_path, polling):
     changes = Changes(tmp_path, poll_s=0.05, polling=polling)
     changes.mark()  # before the run …
     time.sleep(0.5)  # (the watcher thread gets going)
-    source.write_text("x = 2\n")  # … a save during it …
+    source.write_text("x = 2  # saved\n")  # … a save during it (polling sees size or mtime: both change) …
     try:  # … is there when the run ends
         assert [Path(path).resolve() for path in waiting(changes).get(timeout=20)] == [source.resolve()]
     finally:
@@ -124,7 +124,7 @@ def test_file_events_that_cannot_start_fall_back_to_polling(tmp_path, monkeypatc
     changes = Changes(tmp_path, poll_s=0.05, polling=False)
     changes.mark()
     time.sleep(0.5)
-    source.write_text("x = 2\n")
+    source.write_text("x = 2  # saved\n")  # (polling sees size or mtime: both change)
     try:
         assert [Path(path).resolve() for path in waiting(changes).get(timeout=20)] == [source.resolve()]
     finally:
@@ -261,7 +261,15 @@ def test_kata_watch_goes_green_moves_on_and_stops_on_sigint(tmp_path, force_poll
         task2 = screen.wait_for("0/4 TODOs of task 2 pass", green)
         screen.wait_for("save a file to rerun", task2)
         os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole group
-        assert process.wait(timeout=60) == 130
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # say what is still running, and what it said
+            group = subprocess.run(["ps", "-o", "pid,stat,etime,wchan:20,args", "-g", str(process.pid)],
+                                   capture_output=True, text=True).stdout
+            raise AssertionError("kata watch still running 60 s after SIGINT:\n" + group
+                                 + "\nstdout tail:\n" + "\n".join(screen.lines[-5:])
+                                 + "\nstderr tail:\n" + "".join(screen.errors[-20:])) from None
+        assert code == 130
         screen.reader.join(timeout=10)
         assert screen.lines[-1] == "kata watch: stopped."
         assert screen.wait_for("kata watch: stopped.", task2, timeout=1) == len(screen.lines) - 1
