@@ -50,7 +50,7 @@ def test_a_saved_source_file_is_noticed_and_nothing_else(tmp_path, polling):
     changes = Changes(tmp_path, poll_s=0.05, polling=polling)
     changes.mark()
     try:
-        time.sleep(0.5)  # (the watcher thread gets going)
+        time.sleep(3)  # the run (seconds, as a real one): the watcher is going by then
         (tmp_path / "notes.txt").write_text("not code")
         (tmp_path / "__pycache__").mkdir()
         (tmp_path / "__pycache__" / "x.py").write_text("")
@@ -70,7 +70,7 @@ def test_a_save_made_while_the_tests_ran_is_noticed(tmp_path, polling):
     source.write_text("x = 1\n")
     changes = Changes(tmp_path, poll_s=0.05, polling=polling)
     changes.mark()  # before the run …
-    time.sleep(0.5)  # (the watcher thread gets going)
+    time.sleep(3)  # the run (seconds, as a real one): the watcher is going by then
     source.write_text("x = 2  # saved\n")  # … a save during it (polling sees size or mtime: both change) …
     try:  # … is there when the run ends
         assert [Path(path).resolve() for path in waiting(changes).get(timeout=20)] == [source.resolve()]
@@ -123,7 +123,7 @@ def test_file_events_that_cannot_start_fall_back_to_polling(tmp_path, monkeypatc
     source.write_text("x = 1\n")
     changes = Changes(tmp_path, poll_s=0.05, polling=False)
     changes.mark()
-    time.sleep(0.5)
+    time.sleep(3)  # (the polling watcher is going, as after a real run)
     source.write_text("x = 2  # saved\n")  # (polling sees size or mtime: both change)
     try:
         assert [Path(path).resolve() for path in waiting(changes).get(timeout=20)] == [source.resolve()]
