@@ -44,6 +44,7 @@ WINGS: dict[str, tuple[str, ...]] = {
     "test_i18n.py": ("core", "cli"),
     "test_inputs.py": ("judge",),
     "test_isolation_report.py": ("sandbox",),
+    "test_manifest.py": ("core",),
     "test_mlflow_internals.py": ("judge",),
     "test_model_server.py": ("judge",),
     "test_plugin.py": ("judge",),
