@@ -1,4 +1,5 @@
-"""Copy detection between submissions (grader/classroom/similarity.py) on real files.
+"""Copy detection between submissions (grader/classroom/similarity.py and its fingerprints.py)
+on real files.
 
 The students of ``similarity_samples/`` (see its README): ana, ben and carla solved every
 TODO independently and differently; dan wrote the expected answers the hints lead to;
@@ -23,7 +24,8 @@ import pytest
 
 from grader.classroom import similarity
 from grader.core.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
-from grader.classroom.similarity import DEFAULT_THRESHOLD, MAX_READ_BYTES, SimilarPair, find_similar
+from grader.classroom.fingerprints import MAX_READ_BYTES, read_task_file
+from grader.classroom.similarity import DEFAULT_THRESHOLD, SimilarPair, find_similar
 from grader.classroom.similarity_pages import Segment, segments, write_similarity
 from grader.classroom.staging import stage_class, staged_class
 from grader.classroom.submissions import STUDENT_FILES
@@ -158,7 +160,7 @@ def test_hostile_and_broken_files_are_read_never_run_and_stop_nothing(tmp_path):
 def test_a_cut_inside_a_multibyte_character_is_not_called_undecodable(tmp_path):
     path = tmp_path / "task1_baseline.py"
     path.write_text("a" * (MAX_READ_BYTES - 1) + "é" * 10, encoding="utf-8")
-    text, notes = similarity.read_task_file(path)
+    text, notes = read_task_file(path)
     assert len(text) == MAX_READ_BYTES - 1 and notes == [f"longer than 128 KB: compared its first 128 KB"]
 
 

@@ -1,24 +1,11 @@
 """Copy detection: pairs of submissions whose task code is suspiciously alike (their
 files, ``similarity.json`` and the side-by-side pages, are ``similarity_pages``').
 
-How two task files are compared (copydetect's winnowing, Schleimer, Wilkerson and
-Aiken's algorithm, the one MOSS uses):
+Each task file is first reduced to its fingerprint (``grader.classroom.fingerprints``:
+names, layout and comments normalised, k-grams winnowed, and what the stub and the
+reference solution already hold set aside, so that what remains is the student's *own*
+code). This module compares the class's fingerprints:
 
-* Each file is tokenized as Python by Pygments and *normalised*: every variable,
-  attribute and function name becomes one letter, every string literal one letter,
-  whitespace and comments vanish. Renaming, reflowing and rewording comments change
-  nothing; reordering statements or restructuring the code does.
-* The normalised text is cut into k-grams (``NOISE_CHARS`` characters), hashed, and
-  winnowed: one fingerprint per window of ``GUARANTEE_CHARS - NOISE_CHARS + 1`` hashes,
-  so any common run of ``GUARANTEE_CHARS`` normalised characters is always found.
-* Code the file's stub (``exercises/``) **or the reference solution** (``solutions/``)
-  holds is boilerplate: a normalised character that any of their k-grams covers, or that
-  comes from a line found verbatim in either, is not the student's own, and their
-  fingerprints are ignored. The stub because every student
-  starts from it. The reference because the TODOs are short and tightly specified and the
-  third hint level is "nearly the code": two students who both wrote the expected answer
-  did what the lab asked, which says nothing about copying. What remains is a student's
-  *own* code: their structure, helpers, extra steps; sharing much of that is the signal.
 * In a large class, a fingerprint held by more than ``common_limit(class size)``
   submissions (5 %, and never 10 or fewer) is the class's common idiom, not evidence, and
   is ignored too (what MOSS's ``-m`` does). Small classes and copy rings keep theirs.
@@ -31,13 +18,6 @@ Aiken's algorithm, the one MOSS uses):
   lines per file, the share of a whole submission's own code the other holds when that is
   at least ``NEAR_COPY`` and ``MIN_OWN_CHARS`` in all (a copy of every file). ``files``
   lists the files at or above the threshold.
-* Hashes are our own stable 64-bit k-gram hashes, not copydetect's (Python's ``hash()``
-  is salted per process): a regrade shows the same scores.
-
-Student code is untrusted: it is only read (at most ``MAX_READ_BYTES`` per file) and
-tokenized, never imported or run. Bytes that are not UTF-8 are replaced and the file is
-still compared; a file Pygments cannot tokenize is compared as plain text. Both are
-recorded as notes (``file_notes``), never a reason to stop.
 
 Cost: tokenizing (Pygments) is three quarters of the time and linear in the class, about
 50 ms per submission; only pairs that share a fingerprint are compared (an inverted index
@@ -51,24 +31,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cache
 from itertools import combinations
 from pathlib import Path
 
-import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-
+from grader.classroom.fingerprints import (
+    Fingerprint,
+    boilerplate_hashes,
+    boilerplate_lines,
+    covered,
+    fingerprint,
+    read_task_file,
+)
 from grader.classroom.submissions import STUDENT_FILES
-from grader.core.paths import EXERCISES_DIR, SOLUTIONS_DIR
 
-NOISE_CHARS = 25  # k: shorter common runs (of normalised code) are noise (copydetect's default)
-GUARANTEE_CHARS = 30  # a common run this long is always found (winnowing keeps ~2/7 of the hashes)
-WINDOW = GUARANTEE_CHARS - NOISE_CHARS + 1
 MIN_OWN_CHARS = 80  # own code (normalised characters, about 4 lines) a file needs to be evidence
 NEAR_COPY = 0.9  # the share of a whole submission's own code that makes thin files evidence together
 COMMON_SHARE = 0.05  # a fingerprint more than this share of the class holds is a common idiom ...
 COMMON_MIN_HOLDERS = 10  # ... once more than this many submissions hold it
-MAX_READ_BYTES = 128 * 1024  # per task file; the reference files are about 2 KB
 # Measured: the renamed copy scores 0.79-0.99 per file, independent sample students at most
 # 0.15 (kit_tests/similarity_samples), the demo class 0.01; synthetic classes
 # (benchmarks/bench_similarity.py): copies 1.0, independent students at most 0.34 among 300
@@ -117,142 +96,12 @@ class _Doc:
     notes: list[str] = field(default_factory=list)
 
 
-# -- reading ------------------------------------------------------------------------------
-def read_task_file(path: Path) -> tuple[str, list[str]]:
-    """A task file's text, at most MAX_READ_BYTES of it, and notes on what was done to it
-    (cut, undecodable bytes replaced). Never raises for the file's content."""
-    with path.open("rb") as handle:
-        data = handle.read(MAX_READ_BYTES + 1)
-    notes = []
-    if len(data) > MAX_READ_BYTES:
-        data = data[:MAX_READ_BYTES]
-        notes.append(f"longer than {MAX_READ_BYTES // 1024} KB: compared its first {MAX_READ_BYTES // 1024} KB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        if len(data) - error.start < 4 and len(data) == MAX_READ_BYTES:
-            text = data[: error.start].decode("utf-8")  # the cut fell inside a character
-        else:
-            text = data.decode("utf-8", errors="replace")
-            notes.append(f"not UTF-8 (byte {error.start}): compared with undecodable bytes replaced")
-    return text.replace("\x00", "\ufffd"), notes
-
-
-@dataclass
-class Fingerprint:
-    """A task file's winnowed fingerprints: the fields of copydetect's ``CodeFingerprint``
-    that its ``compare_files`` reads, built with copydetect's own tokenizer, winnowing and
-    coverage, but with a stable k-gram hash (copydetect hashes with Python's ``hash()``,
-    which is salted per process: the same class scored differently on every run)."""
-
-    filtered_code: str
-    offsets: np.ndarray  # copydetect's map from normalised positions back to the text
-    k: int
-    hashes: set[int]
-    hash_idx: dict[int, list[int]]
-    token_coverage: float
-    own: np.ndarray  # per normalised character: True when no stub, reference or idiom k-gram covers it
-
-    @property
-    def own_chars(self) -> int:
-        return int(self.own.sum())
-
-
-def covered(starts, length: int, k: int = NOISE_CHARS) -> np.ndarray:
-    """Which of ``length`` positions the k-grams starting at ``starts`` cover."""
-    steps = np.zeros(length + k + 1, dtype=np.int32)
-    starts = np.asarray(starts, dtype=np.int64)
-    np.add.at(steps, starts, 1)
-    np.add.at(steps, starts + k, -1)
-    return np.cumsum(steps)[:length] > 0
-
-
-def stable_kgram_hashes(text: str, k: int = NOISE_CHARS) -> np.ndarray:
-    """One 64-bit hash per k-gram of ``text``, the same in every process: a polynomial
-    hash of the code points (arithmetic modulo 2**64) finished with splitmix64, so the
-    minima winnowing picks are spread evenly."""
-    if len(text) < k:
-        return np.array([], dtype=np.int64)
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    powers = np.array([pow(_BASE, k - 1 - i, 2**64) for i in range(k)], dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        value = (sliding_window_view(codes, k) * powers).sum(axis=1, dtype=np.uint64)
-        value = value + np.uint64(0x9E3779B97F4A7C15)
-        value = (value ^ (value >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        value = (value ^ (value >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        value = value ^ (value >> np.uint64(31))
-    return value.view(np.int64)
-
-
-_BASE = 1_000_003
-
-
-def _normalise(text: str, notes: list[str]) -> tuple[str, np.ndarray]:
-    """copydetect's normalised Python (names, strings, layout and comments set aside), or
-    the text itself when Pygments fails on it."""
-    from copydetect.utils import filter_code
-
-    try:
-        return filter_code(text, "task.py", "python")
-    except Exception as error:  # noqa: BLE001 — a tokenizer failure must not stop the class
-        notes.append(f"could not be tokenized as Python ({type(error).__name__}): compared as text")
-        return text, np.array([])
-
-
-def _fingerprint(
-    text: str, boilerplate: np.ndarray, notes: list[str], plain_lines: frozenset[str] = frozenset()
-) -> Fingerprint:
-    from copydetect.utils import get_token_coverage, winnow
-
-    filtered, offsets = _normalise(text, notes)
-    every = stable_kgram_hashes(filtered)
-    index: dict[int, list[int]] = {}
-    own = ~_on_plain_lines(text, filtered, offsets, plain_lines)
-    if len(every):
-        own &= ~covered(np.flatnonzero(np.isin(every, boilerplate)), len(filtered))
-        selected, where = winnow(every, WINDOW, remove_duplicates=False)
-        keep = ~np.isin(selected, boilerplate)
-        for value, position in zip(selected[keep].tolist(), where[keep].tolist()):
-            index.setdefault(value, []).append(position)
-    coverage = float(get_token_coverage(index, NOISE_CHARS, len(filtered)))
-    return Fingerprint(filtered, offsets, NOISE_CHARS, set(index), index, coverage, own)
-
-
-def _on_plain_lines(text: str, filtered: str, offsets: np.ndarray, plain_lines: frozenset[str]) -> np.ndarray:
-    """Which normalised characters come from a line of ``text`` found verbatim in
-    ``plain_lines`` (the stub's and the reference's): never the student's own, even where
-    the k-grams covering them reach into the student's code (a stub line right after a
-    TODO). Positions are mapped back the way copydetect maps its slices."""
-    on_plain = np.zeros(len(filtered), dtype=bool)
-    if not text or not filtered or not plain_lines:
-        return on_plain
-    by_char = np.zeros(len(text), dtype=bool)
-    position = 0
-    for line in text.splitlines(keepends=True):
-        if line.strip() in plain_lines:
-            by_char[position : position + len(line)] = True
-        position += len(line)
-    where = np.arange(len(filtered))
-    if len(offsets):
-        where = where + offsets[:, 1][np.clip(np.searchsorted(offsets[:, 0], where), 0, len(offsets) - 1)]
-    return by_char[np.clip(where, 0, len(text) - 1)]
-
-
-def _boilerplate(name: str) -> np.ndarray:
-    """Every k-gram hash of the stub's and the reference's version of task file ``name``."""
-    hashes = [np.array([], dtype=np.int64)]
-    for folder in (EXERCISES_DIR, SOLUTIONS_DIR):
-        path = folder / name
-        if path.is_file():
-            hashes.append(stable_kgram_hashes(_normalise(path.read_text(encoding="utf-8"), [])[0]))
-    return np.unique(np.concatenate(hashes))
-
-
+# -- the class's fingerprints -----------------------------------------------------------
 def _documents(folders: dict[str, Path], names: list[str]) -> dict[str, dict[str, _Doc]]:
     """name -> submission id -> its fingerprinted task file (absent files left out)."""
     docs: dict[str, dict[str, _Doc]] = {}
     for name in names:
-        boilerplate, plain = _boilerplate(name), boilerplate_lines(name)
+        boilerplate, plain = boilerplate_hashes(name), boilerplate_lines(name)
         docs[name] = {}
         for sid, folder in folders.items():
             path = Path(folder) / name
@@ -263,7 +112,7 @@ def _documents(folders: dict[str, Path], names: list[str]) -> dict[str, dict[str
             except OSError as error:
                 docs[name][sid] = _Doc("", None, [f"could not be read ({error.strerror or error}): skipped"])
                 continue
-            docs[name][sid] = _Doc(text, _fingerprint(text, boilerplate, notes, plain), notes)
+            docs[name][sid] = _Doc(text, fingerprint(text, boilerplate, notes, plain), notes)
     return docs
 
 
@@ -456,14 +305,3 @@ def match_files(
         score, spans_a, spans_b = _compare(a, b, spans=True)
         matches.append(FileMatch(name, score, a.text, b.text, spans_a, spans_b))
     return sorted(matches, key=lambda m: (m.file not in pair.files, -m.score, m.file))
-
-
-@cache
-def boilerplate_lines(name: str) -> frozenset[str]:
-    """The stripped lines of the stub's and the reference's version of task file ``name``."""
-    lines: set[str] = set()
-    for folder in (EXERCISES_DIR, SOLUTIONS_DIR):
-        path = folder / name
-        if path.is_file():
-            lines.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
-    return frozenset(lines - {""})

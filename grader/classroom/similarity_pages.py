@@ -9,14 +9,12 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from grader.classroom.fingerprints import GUARANTEE_CHARS, NOISE_CHARS, boilerplate_lines
 from grader.classroom.similarity import (
     DEFAULT_THRESHOLD,
-    GUARANTEE_CHARS,
     MIN_OWN_CHARS,
-    NOISE_CHARS,
     FileMatch,
     SimilarPair,
-    boilerplate_lines,
     check_threshold,
     class_documents,
     common_limit,
