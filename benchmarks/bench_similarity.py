@@ -31,7 +31,7 @@ sys.path.insert(0, str(KIT_ROOT))
 
 from grader.classroom.similarity import DEFAULT_THRESHOLD, find_similar  # noqa: E402
 from grader.classroom.similarity_pages import write_similarity  # noqa: E402
-from grader.classroom.submissions import STUDENT_FILES  # noqa: E402
+from grader.classroom.task_files import STUDENT_FILES  # noqa: E402
 
 SAMPLES = KIT_ROOT / "kit_tests" / "similarity_samples"
 WORDS = ["check", "debug", "value", "done", "rows", "best", "step", "note", "ok", "tmp"]

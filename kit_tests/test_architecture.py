@@ -46,7 +46,7 @@ def append(path: Path, text: str) -> None:
      "grader.student is not allowed to import jinja2"),
     ("judge/store.py", "def later():\n    import distributed",
      "grader.judge is not allowed to import distributed"),
-    ("classroom/submissions.py", "def later():\n    from grader.classroom import similarity",
+    ("classroom/submissions.py", "def later():\n    from grader.classroom import staging",
      "No cycles are allowed in grader.classroom"),
 ], ids=["wing-above", "sandbox-knows-the-lab", "student-instructor-library", "judge-dask", "cycle"])
 def test_a_broken_rule_fails_the_contract(kit_copy, module, line, broken):

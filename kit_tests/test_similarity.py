@@ -28,7 +28,7 @@ from grader.classroom.fingerprints import MAX_READ_BYTES, read_task_file
 from grader.classroom.similarity import DEFAULT_THRESHOLD, SimilarPair, find_similar
 from grader.classroom.similarity_pages import Segment, segments, write_similarity
 from grader.classroom.staging import stage_class, staged_class
-from grader.classroom.submissions import STUDENT_FILES
+from grader.classroom.task_files import STUDENT_FILES
 
 SAMPLES = Path(__file__).parent / "similarity_samples"
 INDEPENDENT = ["ana", "ben", "carla", "dan"]

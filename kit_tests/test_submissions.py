@@ -1,7 +1,8 @@
-"""How ``kata grade`` finds submissions and their task files (grader.classroom.submissions), on
-real folders and zips shaped like LMS downloads: every entry of the submissions folder
-gets a result or is ignored on purpose, the task files are found where students put
-them, links never lead out, and nothing in the submissions folder changes.
+"""How ``kata grade`` finds submissions and their task files (grader.classroom.submissions,
+with archives and task_files), on real folders and zips shaped like LMS downloads: every
+entry of the submissions folder gets a result or is ignored on purpose, the task files are
+found where students put them, links never lead out, and nothing in the submissions
+folder changes.
 
 Fast unit tests: no MLflow, no grading run."""
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.classroom.submissions import MAX_FILE_BYTES, BadSubmission, discover, prepare
+from grader.classroom.submissions import discover, prepare
+from grader.classroom.task_files import MAX_FILE_BYTES, BadSubmission
 
 TASK1 = "task1_baseline.py"
 TASK2 = "task2_tuning.py"

@@ -42,7 +42,7 @@ from grader.classroom.fingerprints import (
     fingerprint,
     read_task_file,
 )
-from grader.classroom.submissions import STUDENT_FILES
+from grader.classroom.task_files import STUDENT_FILES
 
 MIN_OWN_CHARS = 80  # own code (normalised characters, about 4 lines) a file needs to be evidence
 NEAR_COPY = 0.9  # the share of a whole submission's own code that makes thin files evidence together

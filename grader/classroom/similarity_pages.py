@@ -20,7 +20,7 @@ from grader.classroom.similarity import (
     common_limit,
     match_files,
 )
-from grader.classroom.submissions import STUDENT_FILES
+from grader.classroom.task_files import STUDENT_FILES
 from grader.core.files import write_atomic
 from grader.reports.pages import asset, csp, environment
 

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.classroom.submissions import BadSubmission, Submission, discover, prepare
+from grader.classroom.submissions import Submission, discover, prepare
+from grader.classroom.task_files import BadSubmission
 from grader.core.i18n import _
 
 

@@ -18,7 +18,8 @@ What ``discover(SUBMISSIONS)`` returns, one ``Submission`` per direct child:
   ``Thumbs.db``, ``desktop.ini``, ``._*`` shadows of macOS, and hidden files that are
   not zips: ``.DS_Store``, ``.gitignore``) and the instructor's own ``README*`` files.
 
-Where ``prepare`` finds the task files, in a folder or a zip alike:
+Where ``prepare`` finds the task files, in a folder or a zip alike (steps 1 and 2 are
+``task_files.choose``, the one rule for both; a zip is read by ``archives``):
 
 1. an ``exercises/`` folder holding task files, at the root or up to four folders down
    (``repo-main/src/lab/exercises/``). The shallowest wins; between folders at the
@@ -28,42 +29,39 @@ Where ``prepare`` finds the task files, in a folder or a zip alike:
 3. else, for a folder, the single ``.zip`` it holds, searched the same way: a Moodle
    "download all" gives ``<Full Name>_123456_assignsubmission_file_/lab.zip``.
 
-Zip entry names written with Windows backslashes (``lab\\exercises\\task1.py``) are
-read as paths. A zip inside a submission zip is refused: "unzip it once".
-
 Safety: only the five task files are ever read (never a submission's tests,
 conftest.py or pytest.ini), each at most 1 MB; nothing is extracted and nothing in
-SUBMISSIONS is written. A zip is read entry by entry, so its other entries (a 300 MB
-dataset, a virtualenv) cost nothing and count toward no limit, with two exceptions: a
-zip listing more than ``MAX_ZIP_ENTRIES`` entries is refused before its listing is
-loaded, and an entry named with an absolute path, ``..`` or a drive letter refuses the
-whole zip (no archiver writes such names: the zip was crafted). Links are never taken
-out of a submission: a task file linking outside its folder, a link entry in a zip, a
-linked folder or zip are reported, never followed. Anything unusable becomes a one-line
+SUBMISSIONS is written (a zip is read entry by entry, see ``archives``). Links are never
+taken out of a submission: a task file linking outside its folder, a link entry in a zip,
+a linked folder or zip are reported, never followed. Anything unusable becomes a one-line
 reason, never a crash.
 """
 
 from __future__ import annotations
 
-import lzma
 import os
-import re
 import shutil
 import stat
-import zipfile
-import zlib
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from grader.classroom.archives import files_from_zip
+from grader.classroom.task_files import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    ROOT,
+    STUDENT_FILES,
+    BadSubmission,
+    choose,
+    first_problem,
+    no_exercises,
+    take_notes,
+    too_large,
+)
 from grader.core.i18n import N_, _
-from grader.lab.todos import TASK_MODULES
 
-STUDENT_FILES = [f"{module}.py" for module in TASK_MODULES.values()]
-MAX_FILE_BYTES = 1024 * 1024  # a task file larger than this is not student code
-MAX_DEPTH = 4  # exercises/ is looked for up to this many folders below a submission's root
 MAX_FOLDERS_SCANNED = 2_000  # per submission folder: the search is bounded
-MAX_ZIP_ENTRIES = 200_000  # a longer listing is refused unread (it would fill memory)
 
 IGNORED_NAMES = {"__macosx", "thumbs.db", "ehthumbs.db", "desktop.ini"}
 SKIPPED_FOLDERS = {"__macosx", "__pycache__", "node_modules", "site-packages"}
@@ -76,19 +74,6 @@ OTHER_ARCHIVES = {
     ".rar": N_("a RAR archive"),
     ".7z": N_("a 7-Zip archive"),
 }
-UNREADABLE_ZIP = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    OSError,
-    RuntimeError,
-    NotImplementedError,
-    EOFError,
-    ValueError,
-    KeyError,
-    zlib.error,
-    lzma.LZMAError,
-)
-ROOT = PurePosixPath(".")
 
 
 @dataclass(frozen=True)
@@ -97,10 +82,6 @@ class Submission:
     source: Path  # a folder or a .zip inside SUBMISSIONS (or the entry that is neither)
     notes: tuple[str, ...] = ()  # said in the result, e.g. how a duplicate id was settled
     reason: str = ""  # not gradable as found: ``prepare`` raises BadSubmission(reason)
-
-
-class BadSubmission(Exception):
-    """Nothing gradable; the message is the one-line reason shown to the instructor."""
 
 
 # -- discover -----------------------------------------------------------------------------
@@ -189,50 +170,6 @@ def prepare(submission: Submission, target: Path) -> list[str]:
         (target / name).write_bytes(data)
     missing = [_("missing {file}").format(file=name) for name in STUDENT_FILES if name not in files]
     return [*submission.notes, *notes, *missing]
-
-
-def choose(tasks: dict[PurePosixPath, str], top: PurePosixPath | None) -> tuple[PurePosixPath | None, list[str]]:
-    """The folder to take task files from, and notes. ``tasks`` maps every file named
-    like a task file to "" when it can be taken, else the reason it cannot."""
-    groups: dict[PurePosixPath, int] = {}
-    for path, why in tasks.items():
-        if not why and path.parent.name == "exercises" and len(path.parent.parts) <= MAX_DEPTH + 1:
-            groups[path.parent] = groups.get(path.parent, 0) + 1
-    if groups:
-        ranked = sorted(groups, key=lambda f: (len(f.parts), -groups[f], f.as_posix()))
-        others = ranked[1:]
-        if not others:
-            return ranked[0], []
-        listed = ", ".join(f"{folder}/" for folder in others[:3]) + (", …" if len(others) > 3 else "")
-        return ranked[0], [
-            _("took {folder}/, not the other exercises/ folders with task files ({others})").format(
-                folder=ranked[0], others=listed
-            )
-        ]
-    for folder in (ROOT, top):
-        if folder is not None and any(path.parent == folder and not why for path, why in tasks.items()):
-            if folder == ROOT:
-                return folder, [_("no exercises/ folder: took the task files at the root")]
-            return folder, [_("no exercises/ folder: took the task files in {folder}/").format(folder=folder)]
-    return None, []
-
-
-def no_exercises(extra: str = "") -> BadSubmission:
-    return BadSubmission(
-        _("no exercises/ folder with task files (looked {depth} folders down) and no task files at its root").format(
-            depth=MAX_DEPTH
-        )
-        + extra
-    )
-
-
-def first_problem(tasks: dict[PurePosixPath, str]) -> str:
-    return next((tasks[path] for path in sorted(tasks) if tasks[path]), "")
-
-
-def take_notes(tasks: dict[PurePosixPath, str], folder: PurePosixPath) -> list[str]:
-    """The task files of the chosen folder that could not be taken, and why."""
-    return [tasks[folder / name] for name in STUDENT_FILES if tasks.get(folder / name)]
 
 
 # -- folders ------------------------------------------------------------------------------
@@ -334,10 +271,6 @@ def file_problem(root: Path, relative: PurePosixPath) -> str:
     return ""
 
 
-def too_large(path: PurePosixPath) -> str:
-    return _("{path} is larger than {size} MB: not taken").format(path=path, size=MAX_FILE_BYTES // 1024 // 1024)
-
-
 def read_capped(path: Path) -> bytes:
     with path.open("rb") as handle:
         return handle.read(MAX_FILE_BYTES)
@@ -349,96 +282,6 @@ def inside(path: Path, root: Path) -> bool:
     except (ValueError, OSError, RuntimeError):
         return False
     return True
-
-
-# -- zips ---------------------------------------------------------------------------------
-def files_from_zip(archive: Path) -> tuple[dict[str, bytes], list[str]]:
-    try:
-        count = zip_entry_count(archive)
-        if count is not None and count > MAX_ZIP_ENTRIES:
-            raise BadSubmission(
-                _("the zip lists {count} entries (at most {limit})").format(count=count, limit=MAX_ZIP_ENTRIES)
-            )
-        with zipfile.ZipFile(archive) as bundle:
-            return files_from_bundle(bundle)
-    except UNREADABLE_ZIP as error:
-        detail = " ".join(str(error).split()) or type(error).__name__
-        raise BadSubmission(_("unreadable zip file ({detail})").format(detail=detail)) from None
-
-
-def files_from_bundle(bundle: zipfile.ZipFile) -> tuple[dict[str, bytes], list[str]]:
-    entries: dict[PurePosixPath, zipfile.ZipInfo] = {}
-    for entry in bundle.infolist():
-        path = zip_path(entry.filename)
-        if path is None or path.parts[0].lower() == "__macosx":
-            continue
-        entries[path] = entry  # a repeated name: the last entry wins, as when unzipping
-    if not entries:
-        raise BadSubmission(_("empty zip file"))
-    tasks = {path: entry_problem(path, entry) for path, entry in entries.items() if path.name in STUDENT_FILES}
-    tops = {path.parts[0] for path in entries}
-    top = PurePosixPath(tops.pop()) if len(tops) == 1 and all(len(p.parts) > 1 for p in entries) else None
-    folder, notes = choose(tasks, top)
-    if folder is None:
-        linked = [
-            _("{path}/ is a link inside the zip (links are not followed): zip the folder itself").format(path=path)
-            for path, entry in entries.items()
-            if path.name == "exercises" and stat.S_ISLNK(entry.external_attr >> 16)
-        ]
-        problem = first_problem(tasks) or next(iter(linked), "")
-        if problem:
-            raise BadSubmission(problem)
-        if any(path.suffix.lower() == ".zip" for path in entries):
-            raise BadSubmission(_("the zip holds another zip, not an exercises/ folder: unzip it once"))
-        raise no_exercises()
-    files = {}
-    for name in STUDENT_FILES:
-        path = folder / name
-        if path in tasks and not tasks[path]:
-            with bundle.open(entries[path]) as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
-            if len(data) > MAX_FILE_BYTES:
-                notes.append(too_large(path))
-            else:
-                files[name] = data
-    return files, notes + take_notes(tasks, folder)
-
-
-def zip_path(name: str) -> PurePosixPath | None:
-    """An entry's path inside the zip (backslashes read as folders), or None for a
-    folder entry; BadSubmission for a name that points outside the submission."""
-    unified = name.replace("\\", "/")
-    parts = unified.split("/")
-    if unified.startswith("/") or ".." in parts or re.match(r"[A-Za-z]:", unified):
-        raise BadSubmission(_("unsafe path in zip: {name} points outside the submission").format(name=repr(name)))
-    if unified.endswith("/"):
-        return None
-    path = PurePosixPath(unified)
-    return path if path.parts else None
-
-
-def entry_problem(path: PurePosixPath, entry: zipfile.ZipInfo) -> str:
-    if stat.S_ISLNK(entry.external_attr >> 16):
-        return _("{path} is a link inside the zip (links are not followed): zip the file itself").format(path=path)
-    if entry.flag_bits & 0x1:
-        return _("{path} is encrypted in the zip: zip it without a password").format(path=path)
-    if entry.file_size > MAX_FILE_BYTES:
-        return too_large(path)
-    return ""
-
-
-def zip_entry_count(archive: Path) -> int | None:
-    """The entry count the zip's end record declares, read without loading the listing
-    (None when it cannot be read here: opening the zip then says why)."""
-    end_record = getattr(zipfile, "_EndRecData", None)
-    if end_record is None:
-        return None
-    try:
-        with archive.open("rb") as handle:
-            end = end_record(handle)
-        return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else None  # type: ignore[attr-defined]  # private, not in typeshed
-    except Exception:  # noqa: BLE001 — a damaged zip is reported by ZipFile itself
-        return None
 
 
 def clear(folder: Path) -> None:
