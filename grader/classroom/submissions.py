@@ -40,7 +40,6 @@ reason, never a crash.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from collections import deque
 from dataclasses import dataclass
@@ -282,7 +281,3 @@ def inside(path: Path, root: Path) -> bool:
     except (ValueError, OSError, RuntimeError):
         return False
     return True
-
-
-def clear(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
