@@ -155,7 +155,7 @@ class ClassGrader:
                 "never writes to: choose a folder outside it"
             )
         # before anything is written: no Dask, a bad address, a cluster nobody vouches for
-        from grader.classroom.dask_pool import check_scheduler_options, is_insecure
+        from grader.classroom.dask_scheduler import check_scheduler_options, is_insecure
 
         spec = check_scheduler_options(options)
         if spec is not None and is_insecure(spec):

@@ -25,7 +25,7 @@ class GradeOptions:
     allow_unconfined: bool = False  # grade even below the isolation floor (recorded)
     seed: str | None = None  # the tests' seed; None: a fresh one (or, resuming, the saved one)
     lang: str = "en"  # the language of the verdicts' messages (grader.core.i18n)
-    scheduler: str | None = None  # grade on Dask: a scheduler address or "local:N" (grader.classroom.dask_pool)
+    scheduler: str | None = None  # grade on Dask: a scheduler address or "local:N" (grader.classroom.dask_scheduler)
     similarity_threshold: float | None = None  # None: grader.classroom.similarity's default
     # --scheduler ADDRESS's client credentials (all three, else Dask's configuration's)
     tls_ca_file: str | None = None
