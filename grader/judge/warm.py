@@ -287,6 +287,8 @@ def peer_is_me(connection: socket.socket) -> bool:
 WARM_PARTS = ("tracking", "models")  # what an idle judge warms for the runs to come
 WARM_AFTER_S = 3  # after this long without a request (a quick rerun need not wait for it)
 REQUEST_TIMEOUT_S = 10  # a client that connects must say what to run by then
+# Every pytest.main of the judge: the kit's own configuration, and no cache written into it.
+PYTEST_ARGS = ("--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI), "-p", "no:cacheprovider")
 
 
 def send(connection: socket.socket, message: dict) -> None:
@@ -320,7 +322,7 @@ def run(connection: socket.socket, args: list[str]) -> None:
 
     with contextlib.redirect_stdout(io.StringIO()):
         status = pytest.main(
-            [*args, "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI), "-p", "no:cacheprovider", "-q"],
+            [*args, *PYTEST_ARGS, "-q"],
             plugins=[Forwarder(lambda event: send(connection, event))],
         )
     send(connection, {"event": "done", "status": int(status)})
@@ -338,19 +340,7 @@ def warm_judging() -> None:
     import sklearn.linear_model  # noqa: F401
 
     with contextlib.redirect_stdout(io.StringIO()):
-        pytest.main(
-            [
-                str(TESTS_DIR),
-                "--collect-only",
-                "-q",
-                "--rootdir",
-                str(KIT_ROOT),
-                "-c",
-                str(PYTEST_INI),
-                "-p",
-                "no:cacheprovider",
-            ]
-        )
+        pytest.main([str(TESTS_DIR), "--collect-only", "-q", *PYTEST_ARGS])
     gc.collect()
     gc.freeze()  # what is loaded by now lives as long as the judge: no collection walks it again
 
