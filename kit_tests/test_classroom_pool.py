@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -176,3 +177,27 @@ def test_the_bonus_is_the_task_tables_flag_not_a_task_number(monkeypatch):
     tasks[2] = SimpleNamespace(bonus=True)
     assert grader.classroom.serving.bonus_tasks() == {2} and grader.classroom.serving.kit_has_bonus()
 
+
+
+def test_a_workspace_being_made_is_never_swept_as_abandoned(tmp_path, monkeypatch):
+    """Two runs starting side by side (two Dask workers on one machine) each sweep
+    ``$TMPDIR`` first: a workspace whose owner file is still empty, or unreadable as a
+    stamp, is being made, not abandoned; a dead owner's is swept; a live run's is kept."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from grader.classroom.workspace import OWNER_FILE, WORKSPACE_PREFIX, grading_workspace, remove_abandoned_workspaces
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stamps = {"being-made": "", "garbled": "not a pid\n", "dead": f"{dead.stdout.strip()} 1\n"}
+    for name, stamp in stamps.items():
+        (tmp_path / f"{WORKSPACE_PREFIX}{name}").mkdir()
+        (tmp_path / f"{WORKSPACE_PREFIX}{name}" / OWNER_FILE).write_text(stamp)
+    with grading_workspace() as live:
+        assert (live / OWNER_FILE).read_text().split()[0] == str(os.getpid())  # written whole
+        assert not list(live.glob(f".{OWNER_FILE}.*"))  # no draft left beside it
+        assert remove_abandoned_workspaces() == []  # the dead one went when the live one was made
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        f"{WORKSPACE_PREFIX}being-made", f"{WORKSPACE_PREFIX}garbled"]

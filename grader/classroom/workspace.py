@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from grader.classroom.interrupts import cleanup_section
+from grader.core.files import write_atomic
 from grader.sandbox import untrusted_tree
 
 WORKSPACE_PREFIX = "kata-grade-"  # $TMPDIR/kata-grade-*: one run's temp files
@@ -30,6 +31,10 @@ def process_start(pid: int) -> str:
 
 
 def owner_alive(stamp: str) -> bool:
+    """Whether the run that wrote ``stamp`` still runs. A stamp that does not parse is
+    taken as alive: ``grading_workspace`` writes it whole (``write_atomic``), so an empty
+    or partial one is a workspace being made, never an abandoned one (two Dask workers
+    starting side by side once swept each other's new workspace so)."""
     try:
         pid_text, _, started = stamp.strip().partition(" ")
         pid = int(pid_text)
@@ -39,7 +44,7 @@ def owner_alive(stamp: str) -> bool:
     except PermissionError:  # alive, someone else's
         return True
     except ValueError:
-        return False
+        return True
     current = process_start(pid)
     return not (started and current and current != started)
 
@@ -121,7 +126,7 @@ def grading_workspace():
     remove_abandoned_workspaces()
     root = Path(tempfile.mkdtemp(prefix=WORKSPACE_PREFIX))
     try:
-        (root / OWNER_FILE).write_text(f"{os.getpid()} {process_start(os.getpid())}\n")
+        write_atomic(root / OWNER_FILE, f"{os.getpid()} {process_start(os.getpid())}\n")
         for name, mode in (("staging", 0o700), ("served-model", 0o700), ("tmp", 0o711)):
             (root / name).mkdir(mode=mode)
         root.chmod(0o711)
