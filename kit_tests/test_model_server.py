@@ -72,3 +72,69 @@ def test_a_server_that_died_is_restarted_on_the_same_address_before_the_next_use
     assert model_server.alive() and model_server.url == url and model_server.restarts >= 1
     status, reply = model_server.invoke({"dataframe_split": rows.to_dict(orient="split", index=False)})
     assert status == 200 and len(reply["predictions"]) == 3
+
+
+def test_a_server_is_used_only_once_it_answers_with_the_kits_model(model_server, rows):
+    """A server named by $KATA_MODEL_SERVER that serves another model (a stale one of an
+    older kit) or nothing would fail every bonus as if it were the student's doing: the
+    judge checks it first and says which server is wrong."""
+    import http.server
+    import json
+    import threading
+
+    from grader.judge.model_server import ModelServerClient, check_serves_kit_model
+
+    class Stale(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"predictions": [1.0, 2.0]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_):
+            pass
+
+    stale = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stale)
+    threading.Thread(target=stale.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{stale.server_address[1]}"
+        with pytest.raises(RuntimeError, match=f"the model server at {url} does not serve this kit's model"):
+            check_serves_kit_model(ModelServerClient(url))
+    finally:
+        stale.shutdown()
+        stale.server_close()
+    with pytest.raises(RuntimeError, match="does not answer"):
+        check_serves_kit_model(ModelServerClient(url))
+    real = ModelServerClient(model_server.url)
+    assert check_serves_kit_model(real) is real
+
+
+def test_kata_grade_uses_a_server_its_caller_names_and_starts_none(monkeypatch, tmp_path):
+    from grader.classroom.serving import start_model_server
+    from grader.judge.model_server import SERVER_ENV
+
+    monkeypatch.setenv(SERVER_ENV, "http://127.0.0.1:5999")
+    env: dict[str, str] = {}
+    assert start_model_server(tmp_path, env) is None  # nothing of its own to stop
+    assert env == {SERVER_ENV: "http://127.0.0.1:5999"} and not list(tmp_path.iterdir())
+
+
+def test_the_served_model_is_saved_once_per_kit_into_the_kits_cache(monkeypatch, tmp_path):
+    """A ``kata grade`` process never imports MLflow but to save the served model: it is
+    saved once per kit and library versions, and a later run serves the saved one."""
+    import grader.judge.seeding
+    from grader.judge.model_server import kit_model_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = kit_model_dir()
+    assert (first / "MLmodel").is_file() and first.parent == tmp_path / "mlflow-kata"
+    assert [path.name for path in first.parent.iterdir()] == [first.name]  # no draft left
+
+    def never(*_):
+        raise AssertionError("saved again")
+
+    monkeypatch.setattr(grader.judge.seeding, "save_served_model", never)
+    assert kit_model_dir() == first

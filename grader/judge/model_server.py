@@ -8,6 +8,12 @@ namespace (``unshare --pid --fork --kill-child``), so killing ``unshare`` kills
 mlflow's uvicorn children too, and ``unshare`` itself dies with the starting
 process (``PR_SET_PDEATHSIG``) when started from the main thread (the signal is
 tied to the creating *thread*); elsewhere it gets its own session, killed at exit.
+
+The served model itself is saved once per kit and library versions, in the kit's cache
+(``kit_model_dir``): saving it costs an MLflow import, ~4 s of CPU that a ``kata grade``
+process otherwise never makes. Whoever uses a server it did not start (``$KATA_MODEL_SERVER``)
+first checks that it serves the kit's model (``check_serves_kit_model``): a stale server of
+another kit would otherwise fail every student's bonus as if it were their doing.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -345,11 +352,12 @@ def _start_quietly(sandbox) -> None:
 
 def shared_model_server(sandbox) -> ModelServerClient:
     """Save the kit's served model (in a sandbox child) and serve it, once per process;
-    or use the server named by $KATA_MODEL_SERVER ($KATA_MODEL_SERVER_ERROR: why it is missing)."""
+    or use the server named by $KATA_MODEL_SERVER ($KATA_MODEL_SERVER_ERROR: why it is missing),
+    once it was seen to serve the kit's model."""
     if os.environ.get(SERVER_ERROR_ENV):
         raise RuntimeError(os.environ[SERVER_ERROR_ENV])
     if os.environ.get(SERVER_ENV):
-        return ModelServerClient(os.environ[SERVER_ENV])
+        return check_serves_kit_model(ModelServerClient(os.environ[SERVER_ENV]))
     if _starting is not None and threading.current_thread() is not _starting:
         _starting.join()
     with _lock:
@@ -366,26 +374,103 @@ def _start_if_needed(sandbox) -> ModelServer:
     return _shared
 
 
-def serve_kit_model(home: Path, sandbox=None) -> ModelServer:
-    """Save the kit's model under ``home`` (in a sandbox child when one is given,
-    else in this trusted process) and start serving it."""
-    if sandbox is None:
-        from grader.judge.seeding import save_served_model
+_checked: set[str] = set()  # servers seen serving the kit's model, by URL
 
-        save_served_model(str(SERVED_DATA), str(home / "model"))
-    else:
-        from grader.judge.store import new_store
 
-        env = {"MLFLOW_TRACKING_URI": new_store(home / "store"), "HOME": str(home)}
-        sandbox.hand_over(home)
-        result = sandbox.run(
-            "kit",
-            home,
-            env,
-            readable=[SERVED_DATA],
-            function="save_served_model",
-            kwargs={"data_path": str(SERVED_DATA), "path": str(home / "model")},
+def check_serves_kit_model(client: ModelServerClient) -> ModelServerClient:
+    """``client``, once its server answered the kit's own request for two held-out rows
+    with what the kit's model predicts (checked once per server and process); else a
+    RuntimeError naming the server and what it answered."""
+    if client.url in _checked:
+        return client
+    from grader.judge.oracle import fitted
+    from labkit import load_split
+
+    rows = load_split(SERVED_DATA).X_test.head(2)
+    expected = fitted("LinearRegression", SERVED_DATA).predict(rows).tolist()
+    try:
+        status, reply = client.invoke({"dataframe_split": rows.to_dict(orient="split", index=False)})
+    except OSError as error:
+        raise RuntimeError(f"the model server at {client.url} does not answer: {error}") from None
+    got = reply.get("predictions") if isinstance(reply, dict) else None
+    if (
+        status != 200
+        or not isinstance(got, list)
+        or len(got) != len(expected)
+        or any(
+            not isinstance(value, (int, float)) or abs(value - want) > 1e-6 * max(1.0, abs(want))
+            for value, want in zip(got, expected)
         )
-        if not result.ok:
-            raise RuntimeError(f"could not save the served model: {result.error}")
+    ):
+        raise RuntimeError(
+            f"the model server at {client.url} does not serve this kit's model "
+            f"(HTTP {status}: {str(reply)[:200]}, expected {expected})"
+        )
+    _checked.add(client.url)
+    return client
+
+
+def kit_model_dir() -> Path:
+    """The kit's served model, saved by this trusted process once per kit and library
+    versions into the kit's cache and reused by every later run (a draft folder renamed
+    into place: a run building it beside another never sees half a model). Older kits'
+    models are removed after a day (a run of one may still be serving it)."""
+    import hashlib
+    import platform
+    import tempfile
+    from importlib.metadata import version
+
+    from grader.core.manifest import kit_sha256
+    from grader.judge.store import cache_dir
+
+    versions = [kit_sha256(), version("mlflow"), version("scikit-learn"), platform.python_version()]
+    key = hashlib.sha256(" ".join(versions).encode()).hexdigest()[:16]
+    folder = cache_dir()
+    final = folder / f"served-model-{key}"
+    if (final / "MLmodel").is_file():
+        return final
+    folder.mkdir(parents=True, exist_ok=True)
+    from grader.judge.seeding import save_served_model
+
+    draft = Path(tempfile.mkdtemp(prefix=".served-model-", dir=folder))
+    try:
+        with warnings.catch_warnings():  # MLflow's hints on inferred schemas are not the instructor's
+            warnings.simplefilter("ignore")
+            save_served_model(str(SERVED_DATA), str(draft / "model"))
+        try:
+            os.rename(draft / "model", final)
+        except OSError:  # another run renamed its own first
+            if not (final / "MLmodel").is_file():
+                raise
+    finally:
+        shutil.rmtree(draft, ignore_errors=True)
+    day_ago = time.time() - 86400
+    for old in folder.glob("served-model-*"):
+        if old != final and old.stat().st_mtime < day_ago:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def serve_kit_model(home: Path, sandbox=None) -> ModelServer:
+    """Serve the kit's model, its log and temp files under ``home``. Without a sandbox the
+    model comes from the kit's cache (``kit_model_dir``, filled by this trusted process);
+    with one (a student's pytest session, which keeps MLflow's save off its own process)
+    a sandbox child saves it under ``home``."""
+    if sandbox is None:
+        home.mkdir(parents=True, exist_ok=True)
+        return ModelServer(kit_model_dir(), home / "server.log")
+    from grader.judge.store import new_store
+
+    env = {"MLFLOW_TRACKING_URI": new_store(home / "store"), "HOME": str(home)}
+    sandbox.hand_over(home)
+    result = sandbox.run(
+        "kit",
+        home,
+        env,
+        readable=[SERVED_DATA],
+        function="save_served_model",
+        kwargs={"data_path": str(SERVED_DATA), "path": str(home / "model")},
+    )
+    if not result.ok:
+        raise RuntimeError(f"could not save the served model: {result.error}")
     return ModelServer(home / "model", home / "server.log")
