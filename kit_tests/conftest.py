@@ -79,3 +79,18 @@ def pytest_xdist_make_scheduler(config, log):
             return tiers.unit_of(nodeid)
 
     return TierScheduling(config, log)
+
+
+# -- one model server per pytest worker, for the gradings that do not test the server's own life --
+@pytest.fixture(scope="session")
+def served_model_env(tmp_path_factory) -> dict[str, str]:
+    """``{"KATA_MODEL_SERVER": url}`` of one ``mlflow models serve`` of the kit's model for
+    this pytest process: a ``kata grade``, ``kata validate`` or Gradescope run given it in its
+    environment uses it instead of starting its own (~7 s of CPU each). Tests of the server's
+    own life (started, restarted, stopped with the run, unable to start) and the attack
+    suite (a class that tries to reach it) do not take it."""
+    from grader.judge.model_server import SERVER_ENV, serve_kit_model
+
+    server = serve_kit_model(tmp_path_factory.mktemp("served-model"))
+    yield {SERVER_ENV: server.url}
+    server.stop()

@@ -164,6 +164,13 @@ def tree(place, name: str, bundle: str, hostile: bool) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def _one_model_server(served_model_env, monkeypatch):
+    """Every run here uses the session's model server (they test the uid floor, not serving)."""
+    for name, value in served_model_env.items():
+        monkeypatch.setenv(name, value)
+
+
 def run(root: Path, python: str, prefix=(), **env) -> subprocess.CompletedProcess:
     environment = {**os.environ, "KATA_AUTOGRADER_ROOT": str(root), "KATA_AUTOGRADER_PYTHON": python, **env}
     environment.pop("PYTHONPATH", None)

@@ -170,11 +170,12 @@ def submissions(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def reference(submissions, tmp_path_factory):
+def reference(submissions, tmp_path_factory, served_model_env):
     """The class graded locally with ``--jobs 2`` and the seed."""
     out = tmp_path_factory.mktemp("local") / "out"
     run = subprocess.run([*GRADE, str(submissions), "--out", str(out), "--jobs", "2", "--seed", SEED],
-                         cwd=KIT_ROOT, capture_output=True, text=True, timeout=900)
+                         cwd=KIT_ROOT, capture_output=True, text=True, timeout=900,
+                         env={**os.environ, **served_model_env})
     assert run.returncode == 0, run.stderr[-2000:]
     return json.loads((out / "results.json").read_text())
 
@@ -213,8 +214,10 @@ class Killer:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, tls):
-    cluster = Cluster(tmp_path_factory.mktemp("dask-tmp"), tls=tls)
+def cluster(tmp_path_factory, tls, served_model_env):
+    """Its Dask workers (and those restarted after a kill) use the session's model server."""
+    cluster = Cluster(tmp_path_factory.mktemp("dask-tmp"), scheduler_env={**SCHEDULER_ENV, **served_model_env},
+                      tls=tls)
     cluster.add_workers(2)
     yield cluster
     cluster.stop()
@@ -293,7 +296,7 @@ def test_what_killed_dask_workers_left_is_swept_by_the_next_run_on_their_machine
     assert not [c for c in commands if any(str(folder).encode() in c for folder in left)]
 
 
-def test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry(tmp_path):
+def test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry(tmp_path, served_model_env):
     """A scheduler that retries lost tasks itself (``allowed-failures`` 1) counts a death
     against every task the worker held. Here one submission's worker is killed while
     grading it; the scheduler moves it behind its neighbour on the other worker, which is
@@ -307,7 +310,8 @@ def test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry(tmp_pat
     for name in (waiting, neighbour):
         shutil.copytree(KIT_ROOT / "solutions", submissions / name / "exercises",
                         ignore=shutil.ignore_patterns("__pycache__"))
-    cluster = Cluster(tmp_path / "tmp", scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"})
+    cluster = Cluster(tmp_path / "tmp", scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+                                                       **served_model_env})
     out = tmp_path / "out"
     kata = None
     try:

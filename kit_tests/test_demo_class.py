@@ -19,11 +19,11 @@ SEED = "demo-class"  # one seed for every path, so every path draws the same inp
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, served_model_env):
     out = tmp_path_factory.mktemp("report")
     run = subprocess.run([sys.executable, "-m", "grader", "grade", "examples/submissions", "--out",
                           str(out), "--jobs", "2", "--seed", SEED], cwd=KIT_ROOT, capture_output=True,
-                         text=True, timeout=1800)
+                         text=True, timeout=1800, env={**os.environ, **served_model_env})
     assert run.returncode == 0, run.stderr[-2000:]
     return run, json.loads((out / "results.json").read_text())
 
@@ -48,7 +48,7 @@ def todo_id(name: str) -> str:
     return re.match(r"TODO (\S+):", name).group(1)
 
 
-def test_a_students_verdicts_are_the_same_locally_on_gradescope_and_in_classroom(graded, tmp_path):
+def test_a_students_verdicts_are_the_same_locally_on_gradescope_and_in_classroom(graded, tmp_path, served_model_env):
     """bruno_diaz (passes, fails and a pass with feedback, in every task) through the three
     paths a course may use, all with the same seed."""
     exercises = KIT_ROOT / "examples" / "submissions" / "bruno_diaz" / "exercises"
@@ -63,14 +63,14 @@ def test_a_students_verdicts_are_the_same_locally_on_gradescope_and_in_classroom
     (root / "submission" / "exercises").mkdir()
     for path in exercises.glob("*.py"):
         (root / "submission" / "exercises" / path.name).write_bytes(path.read_bytes())
-    run_autograder(root)
+    run_autograder(root, served=served_model_env)
     gradescope = {todo_id(test["name"]): test["extra_data"]["kata_status"]
                   for test in results_of(root)["tests"]}
 
     check = subprocess.run([sys.executable, "-m", "grader", "check", "--format", "classroom-json",
                             "--seed", SEED, "--exercises", str(exercises)], cwd=KIT_ROOT,
                            capture_output=True, text=True, timeout=600,
-                           env={**os.environ, "KATA_WARM": "0"})
+                           env={**os.environ, "KATA_WARM": "0", **served_model_env})
     classroom = {todo_id(test["name"]): test["status"] for test in json.loads(check.stdout)["tests"]}
 
     assert gradescope == local

@@ -78,7 +78,7 @@ PATCH_PYTEST = ("import pytest, _pytest.outcomes\n"
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, served_model_env):
     """Grade one class with every kind of bad submission and a perfect control."""
     root = tmp_path_factory.mktemp("class")
     outside = tmp_path_factory.mktemp("outside")
@@ -122,7 +122,8 @@ def graded(tmp_path_factory):
     out = root / "report"
     run = subprocess.run(
         [sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out), "--jobs", "2",
-         "--timeout", "5"], cwd=KIT_ROOT, capture_output=True, text=True, timeout=1800)
+         "--timeout", "5"], cwd=KIT_ROOT, capture_output=True, text=True, timeout=1800,
+        env={**os.environ, **served_model_env})
     results = json.loads((out / "results.json").read_text())
     return {"run": run, "out": out, "results": results, "submissions": submissions,
             "before": before, "by_id": {s["id"]: s for s in results["submissions"]}}

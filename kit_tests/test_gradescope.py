@@ -72,8 +72,9 @@ def autograder_tree(tmp_path: Path, bundle: Path) -> Path:
     return root
 
 
-def run_autograder(root: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KATA_AUTOGRADER_ROOT": str(root), "KATA_AUTOGRADER_PYTHON": python}
+def run_autograder(root: Path, python: str = sys.executable, served: dict | None = None) -> subprocess.CompletedProcess:
+    """The bundle's run_autograder; ``served``: the session's model server (``served_model_env``)."""
+    env = {**os.environ, "KATA_AUTOGRADER_ROOT": str(root), "KATA_AUTOGRADER_PYTHON": python, **(served or {})}
     env.pop("PYTHONPATH", None)
     return subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env,
                           capture_output=True, text=True, timeout=900)
@@ -160,7 +161,7 @@ def solution(name):
     return render((SOLUTIONS_DIR / name).read_text(encoding="utf-8"), stub_ids=())
 
 
-def test_run_autograder_grades_a_zipped_upload_with_the_seed_and_hidden_tests(bundle, tmp_path):
+def test_run_autograder_grades_a_zipped_upload_with_the_seed_and_hidden_tests(bundle, tmp_path, served_model_env):
     """One real grading, as on Gradescope: a zip with task 1 tuned to the public inputs
     (it returns the newest run of the experiment: the public 1.2 test passes, the hidden
     one does not), Task 2 with its tags set after the loop (2.4), the bonus solved and
@@ -179,7 +180,7 @@ def test_run_autograder_grades_a_zipped_upload_with_the_seed_and_hidden_tests(bu
         upload.writestr("lab/exercises/task1_baseline.py", task1)
         upload.writestr("lab/exercises/task2_tuning.py", task2)
         upload.writestr("lab/exercises/bonus_serving.py", solution("bonus_serving.py"))
-    run = run_autograder(root)
+    run = run_autograder(root, served=served_model_env)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "seed gs-kit-test" in run.stdout
     results = results_of(root)

@@ -19,6 +19,13 @@ from grader.authoring.stubgen import render
 SCHEMA = json.loads((KIT_ROOT / "grader" / "results" / "results.schema.json").read_text())
 
 
+@pytest.fixture(autouse=True)
+def _one_model_server(served_model_env, monkeypatch):
+    """Every run here uses the session's model server (they test isolation, not serving)."""
+    for name, value in served_model_env.items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture(scope="module")
 def one_student(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")

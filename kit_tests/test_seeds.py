@@ -41,6 +41,13 @@ WRONG_EXPERIMENT = render((SOLUTIONS / "task1_baseline.py").read_text(), stub_id
     "mlflow.set_experiment(experiment_name)", "mlflow.set_experiment('my-own-experiment')", 1)
 
 
+@pytest.fixture(autouse=True)
+def _one_model_server(served_model_env, monkeypatch):
+    """Every grading here, in this process or a ``kata grade``, uses the session's model server."""
+    for name, value in served_model_env.items():
+        monkeypatch.setenv(name, value)
+
+
 def grade_cli_together(submissions: Path, runs: list[tuple[Path, str]]) -> list[subprocess.CompletedProcess]:
     """``kata grade --jobs 1 --seed SEED`` into each OUT, the runs side by side (each waits
     mostly on its worker: together they take little more than one)."""

@@ -4,6 +4,7 @@ costs exactly the TODOs it declares (the kit's strongest self-check). Plus cheap
 of the mistakes' loader."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,10 @@ from grader.lab.todos import load_todos
 
 
 
-def test_kata_validate_reports_passing_solutions_failing_stubs_a_diagonal_matrix_and_caught_mistakes():
+def test_kata_validate_reports_passing_solutions_failing_stubs_a_diagonal_matrix_and_caught_mistakes(
+        served_model_env):
     run = subprocess.run([sys.executable, "-m", "grader", "validate", "--json"], cwd=KIT_ROOT,
-                         capture_output=True, text=True, timeout=1800)
+                         capture_output=True, text=True, timeout=1800, env={**os.environ, **served_model_env})
     verdict = json.loads(run.stdout)
     assert set(verdict) == {"solutions_pass", "stubs_fail", "isolation", "mistakes"}
     assert verdict["solutions_pass"] is True, run.stderr[-2000:]
