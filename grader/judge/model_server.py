@@ -458,7 +458,13 @@ def serve_kit_model(home: Path, sandbox=None) -> ModelServer:
     a sandbox child saves it under ``home``."""
     if sandbox is None:
         home.mkdir(parents=True, exist_ok=True)
-        return ModelServer(kit_model_dir(), home / "server.log")
+        # A copy in ``home`` (a few KB; MLflow refuses a link out of it): the server's
+        # command line names its run's workspace, by which the next run finds what still
+        # works for a run killed with -9.
+        model = home / "model"
+        shutil.rmtree(model, ignore_errors=True)
+        shutil.copytree(kit_model_dir(), model)
+        return ModelServer(model, home / "server.log")
     from grader.judge.store import new_store
 
     env = {"MLFLOW_TRACKING_URI": new_store(home / "store"), "HOME": str(home)}
