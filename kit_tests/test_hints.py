@@ -1,6 +1,8 @@
 """Progressive hints: the levels in todos.toml (checked on load), `kata hint` showing one
 more level each time and remembering it per exercises folder, and `kata check` showing
-the level reached. All in-process and cheap (no kata test runs)."""
+the level reached; `kata check`'s screen (one line per task, the failing TODOs opened;
+`--all` for every TODO), its last line (the bonus's real state) and the bonus's name
+(`bonus`, `5` an alias). All in-process and cheap (no kata test runs)."""
 
 from __future__ import annotations
 
@@ -217,3 +219,77 @@ def test_kata_check_where_there_is_no_exercises_folder_says_so_in_one_line(tmp_p
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert captured.err.startswith("kata check: no existe la carpeta ")
+
+
+def verdicts(failing: dict[str, str] | None = None, only: set[int] | None = None) -> KataRun:
+    """Every TODO (of the tasks ``only``) passing but ``failing`` (TODO id -> message)."""
+    failing = failing or {}
+    return KataRun({todo.id: TodoResult(Status.FAIL, f"TODO {todo.id}: {failing[todo.id]}")
+                    if todo.id in failing else TodoResult(Status.PASS)
+                    for todo in load_todos() if only is None or todo.task in only}, 1.0, [])
+
+
+def test_kata_check_fits_a_screen_one_line_per_task_only_failing_todos_opened(state, exercises, monkeypatch,
+                                                                              capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    long = "expected the run's params to hold model_type, but MLflow holds " + "x" * 200
+    run = verdicts({"2.3": long + "\nsecond line", "2.4": "expected tags"})
+    run.todos["3.3"] = TodoResult(Status.ERROR, "TODO 3.3: task3_compare.py could not be imported")
+    show(run, "en", exercises)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) <= 20 and max(map(len, lines)) <= 80
+    assert [line.split()[0] for line in lines[1:9]] == ["✓", "✗", "✗", "✗", "!", "!", "✓", "✓"]
+    assert "Task 2" in lines[2] and "2/4" in lines[2] and "Task 1" in lines[1] and "4/4" in lines[1]
+    assert "2.3" in lines[3] and lines[3].rstrip().endswith("…") and "second line" not in "\n".join(lines)
+    assert "2.1" not in "\n".join(lines)  # a passing TODO is not opened
+    assert "3.3" in lines[6] and "task3_compare.py could not be" in lines[6]
+    assert "✓ passes  ·  ✗ fails  ·  ! does not run (an error: the message says where)" in lines
+    assert "Every TODO and its first message: kata check --all" in lines
+    monkeypatch.setenv("COLUMNS", "400")
+    show(run, "en", exercises, full=True)  # --all: today's table, every TODO and its whole message
+    full = capsys.readouterr().out
+    assert "2.1" in full and long in full and "kata check --all" not in full
+
+
+@pytest.mark.parametrize("run, lang, last", [
+    (verdicts(), "es", "Los 15 TODOs pasan. ¡Enhorabuena! El bonus también pasa."),
+    (verdicts(only={1, 2, 3, 4}), "en",
+     "All 15 TODOs pass. Well done! Next, the bonus (not counted): pytest tests/test_bonus.py"),
+    (verdicts(only={5}), "en", "✓ Task bonus is green. `kata check` shows every TODO and your score."),
+    (verdicts(only={1}), "es", "✓ La tarea 1 está en verde. Siguiente: la tarea 2, pytest tests/test_task2.py"),
+    (verdicts({"B.2": "expected floats"}), "en", "Run `pytest tests/test_bonus.py` to see every detail."),
+], ids=["all-and-bonus", "graded-only", "bonus-only", "task-1", "bonus-failing"])
+def test_kata_checks_last_line_is_the_bonuss_real_state(state, exercises, monkeypatch, capsys, run, lang, last):
+    monkeypatch.setenv("COLUMNS", "200")
+    show(run, lang, exercises)
+    out = capsys.readouterr().out
+    assert last in out and "Try the bonus" not in out and "Prueba el bonus" not in out
+    assert ("0/0" not in out) and (("Score" in out or "Puntuación" in out) is (run.todos.keys() != {"B.1", "B.2"}))
+    if "B.2" in run.todos and not run.todos["B.2"].passed:
+        assert "All 15 TODOs pass. Well done!" in out and "Next: fix TODO B.2 — hint 1/" in out
+
+
+@pytest.mark.parametrize("name", ["bonus", "5", "BONUS"])
+def test_the_bonus_is_bonus_everywhere_and_5_an_alias(state, exercises, monkeypatch, capsys, name):
+    from grader.cli.main import build_parser, main
+    from grader.student import check as check_module
+
+    asked = []
+    monkeypatch.setattr(check_module, "run_kata", lambda folder, tasks, extra, warm=False: asked.append(tasks)
+                        or verdicts(only=set(tasks)))
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["check", "--task", name, "--exercises", str(exercises), "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert asked == [[5]]
+    assert "B.1" in out and "B.2" in out and "Bonus (not counted): 2/2" in out and "Score" not in out
+    monkeypatch.setattr(check_module, "run_kata", lambda folder, tasks, extra, warm=False:
+                        verdicts({"B.1": "expected a body"}, only=set(tasks)))
+    assert main(["check", "--task", name, "--exercises", str(exercises)]) == 1
+    capsys.readouterr()
+    parser = build_parser()
+    assert parser.parse_args(["run", name]).task == "bonus"
+    assert parser.parse_args(["watch", name]).task == "bonus"
+    assert parser.parse_args(["check", "--task", "1", "--task", name]).task == [1, 5]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["check", "--task", "6"])
+    assert "no task '6'" in capsys.readouterr().err

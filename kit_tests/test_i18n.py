@@ -282,7 +282,10 @@ def test_kata_check_speaks_the_chosen_language(capsys, monkeypatch):
     check(EXERCISES_DIR, [1], "es")
     out = capsys.readouterr().out
     assert "Kata de MLflow — tus TODOs" in out and "Puntuación: 0/4" in out
-    assert "TODO 1.1: se esperaba una ejecución nueva" in " ".join(out.split())
+    # one line for the task, one per failing TODO with its first message
+    assert re.search(r"✗ +Tarea 1 +Seguimiento del experimento base +0/4", out)
+    assert re.search(r"✗ 1\.1 +Ejecución en el experimento indicado +se esperaba una ejecución nueva", out)
+    assert "✗ falla" in out and "kata check --all" in out
     # 1.1 fails waiting for the run 1.2 starts: the student is sent to 1.2 first.
     assert "Siguiente: arregla el TODO 1.2 — pista 1/" in " ".join(out.split())
 

@@ -73,3 +73,52 @@ def test_a_store_the_students_code_left_unreadable_is_its_error_not_a_kit_error(
     assert found["1.1"] == ("error", "TODO 1.1: MLflow could not read what the code under test left "
                             "in its store: MlflowException: file is not a database")
     assert found["1.2"][0] == "error" and "kit error: MlflowException" in found["1.2"][1]
+
+
+# -- what next, after a green `pytest tests/test_taskN.py` ------------------------------------
+
+def test_only_a_whole_green_run_of_task_files_typed_by_the_student_says_what_is_next():
+    from types import SimpleNamespace
+
+    from grader.judge.plugin import COLLECTED, green_tasks
+
+    def config(collected, args=("tests/test_task1.py",), plugins=None):
+        return SimpleNamespace(stash={COLLECTED: collected}, args=list(args),
+                               invocation_params=SimpleNamespace(plugins=plugins))
+
+    def passed(file, count):
+        return [SimpleNamespace(nodeid=f"tests/{file}::test_{i}", when="call") for i in range(count)]
+
+    task1 = {"test_task1.py": 5}
+    assert green_tasks(config(task1), {"passed": passed("test_task1.py", 5)}, 0) == [1]
+    both = {"test_task1.py": 5, "test_bonus.py": 3}
+    stats = {"passed": passed("test_task1.py", 5) + passed("test_bonus.py", 3)}
+    assert green_tasks(config(both, ("tests",)), stats, 0) == [1, 5]
+    assert green_tasks(config(task1), {"passed": passed("test_task1.py", 4)}, 0) == []  # one did not pass
+    assert green_tasks(config(task1), {"passed": passed("test_task1.py", 5)}, 1) == []  # failed
+    for other in ("failed", "error", "deselected", "skipped"):  # -k, -m, --lf select part of it
+        assert green_tasks(config(task1), {"passed": passed("test_task1.py", 5), other: [object()]}, 0) == []
+    assert green_tasks(config(task1, ("tests/test_task1.py::test_0",)), {"passed": passed("test_task1.py", 5)}, 0) == []
+    assert green_tasks(config(None), {"passed": passed("test_task1.py", 5)}, 0) == []  # kit tests ran too
+    assert green_tasks(config({}), {}, 0) == []
+    # kata check and the warm judge run pytest with plugin objects: they say what is next themselves
+    assert green_tasks(config(task1, plugins=[object()]), {"passed": passed("test_task1.py", 5)}, 0) == []
+
+
+def test_a_green_pytest_of_a_task_file_ends_with_what_is_next():
+    """One real run, as a student types it (the solutions of task 1)."""
+    import os
+    import subprocess
+    import sys
+
+    from grader.core.paths import KIT_ROOT, SOLUTIONS_DIR
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/test_task1.py", "--exercises", str(SOLUTIONS_DIR),
+         "-p", "no:cacheprovider", "--kata-lang", "es"],
+        cwd=KIT_ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KATA_WARM": "0", "PYTHONPATH": str(KIT_ROOT)})
+    assert done.returncode == 0, done.stdout[-3000:]
+    lines = done.stdout.splitlines()
+    assert "✓ La tarea 1 está en verde. Siguiente: la tarea 2, pytest tests/test_task2.py" in lines[-3:]
+    assert done.stdout.count("está en verde") == 1

@@ -53,3 +53,18 @@ def test_every_task_and_todo_has_a_spanish_title_shown_when_spanish_is_chosen():
         assert load_todos()[0].shown_title == load_todos()[0].title_es
     with i18n.use(""):  # no language chosen: English, as every other title
         assert load_todos()[0].shown_title == load_todos()[0].title
+
+
+def test_what_comes_after_green_tasks_is_the_next_task_then_the_bonus_then_kata_check():
+    from grader.core import i18n
+    from grader.lab.progress import next_step
+
+    assert next_step([1]) == "✓ Task 1 is green. Next: task 2, pytest tests/test_task2.py"
+    assert next_step([1, 2]) == "✓ Tasks 1, 2 are green. Next: task 3, pytest tests/test_task3.py"
+    assert next_step([4]) == "✓ Task 4 is green. Next, the bonus (not counted): pytest tests/test_bonus.py"
+    assert next_step([5]) == "✓ Task bonus is green. `kata check` shows every TODO and your score."
+    assert next_step([1, 2, 3, 4, 5]) == (
+        "✓ Every task is green, the bonus too. `kata check` shows every TODO and your score.")
+    with i18n.use("es"):
+        assert next_step([3]) == "✓ La tarea 3 está en verde. Siguiente: la tarea 4, pytest tests/test_task4.py"
+        assert next_step([4]) == "✓ La tarea 4 está en verde. Ahora, el bonus (no cuenta): pytest tests/test_bonus.py"

@@ -1,6 +1,9 @@
 """`kata watch`: noticing saves with watchfiles, by file events and by its polling where
 those are missing (a network or host-shared file system, file events that cannot start),
-the loop with a fake test run (moves on when green, Ctrl-C → 130), and for real in both
+which tasks a save reruns and where the watch goes next (as functions), the loop with a
+fake test run (moves on when green, a save reruns the saved file's task whatever the
+current one, "every task is green" only when each passed in its last run, Ctrl-C → 130),
+and for real in both
 modes: a subprocess on a copy of the stubs goes green on task 1 when its solution is
 saved, moves to task 2, and stops cleanly on SIGINT sent to its process group (as a
 terminal's Ctrl-C is)."""
@@ -23,7 +26,7 @@ from grader.student import hints
 from grader.core.paths import EXERCISES_DIR, KIT_ROOT, SOLUTIONS_DIR
 from grader.results.model import KataRun, Status, TodoResult
 from grader.lab.todos import load_todos
-from grader.student.watch import Changes, needs_polling, watch
+from grader.student.watch import Changes, needs_polling, next_focus, to_rerun, watch
 
 
 @pytest.fixture(autouse=True)
@@ -184,10 +187,103 @@ def test_the_loop_moves_on_when_green_and_stops_on_ctrl_c(tmp_path, capsys):
     assert watch(tmp_path, None, "en", Saves(1), run_task) == 130
     out = capsys.readouterr().out
     assert runs == [[1], [1], [2]]
-    assert "✓ Task 1 is green — on to task 2." in out
+    assert out.count("✓ Task 1 is green — on to task 2.") == 1  # said once, under task 2's title
+    assert out.index("✓ Task 1 is green — on to task 2.") > out.index("kata watch — task 2")
+    assert "✗ fails" in out and "✓ passes" in out  # every mark on the screen is explained
     assert "TODO 2.1: expected something" in out
     assert "hint 1/3: " + next(t for t in load_todos() if t.id == "2.1").hints_en[0][:40] in out.replace("\n", " ")
     assert out.rstrip().endswith("kata watch: stopped.")
+
+
+# -- what a save reruns, where the watch goes next ----------------------------------------
+
+def test_a_save_reruns_the_task_of_the_saved_file_and_every_task_importing_it(tmp_path):
+    exercises = tmp_path / "exercises"
+    shutil.copytree(EXERCISES_DIR, exercises, ignore=shutil.ignore_patterns("__pycache__"))
+    (exercises / "helpers.py").write_text("import os\n")
+    (exercises / "unused.py").write_text("x = 1\n")
+    (exercises / "shared").mkdir()
+    (exercises / "shared" / "__init__.py").write_text("")
+    (exercises / "shared" / "io.py").write_text("def read():\n    return 1\n")
+    with open(exercises / "task2_tuning.py", "a") as task2:  # task 2 uses helpers …
+        task2.write("\nimport helpers  # noqa\n")
+    with open(exercises / "task4_registry.py", "a") as task4:  # … task 4 uses task 3, which uses shared
+        task4.write("\nfrom task3_compare import compare_models  # noqa\n")
+    with open(exercises / "task3_compare.py", "a") as task3:
+        task3.write("\nfrom shared.io import read  # noqa\n")
+    (exercises / "bonus_serving.py").write_text("def build_request(rows:\n")  # does not parse
+
+    def saved(*names, current=5):
+        return to_rerun([str(exercises / name) for name in names], exercises, current)
+
+    # the issue: every task green, the current one the bonus — a save of task 1's file reruns task 1
+    assert saved("task1_baseline.py") == [1]
+    assert saved("task2_tuning.py", current=1) == [2]
+    assert saved("helpers.py") == [2]
+    assert saved("task3_compare.py", current=1) == [3, 4]  # task 4 imports it
+    assert saved("shared/io.py", current=1) == [3, 4]  # through task 3
+    assert saved("bonus_serving.py", current=1) == [5]  # its own task says why it does not parse
+    assert saved("task1_baseline.py", "task2_tuning.py") == [1, 2]
+    assert saved("unused.py", current=3) == [3]  # nothing imports it: the current task
+    assert to_rerun([str(tmp_path / "elsewhere.py")], exercises, 2) == [2]
+
+
+def test_the_watch_goes_to_the_first_red_task_and_says_all_green_only_when_every_last_run_passed():
+    assert next_focus(1, [1], {1: False}) == 1  # red: stay
+    assert next_focus(1, [1], {1: True}) == 2  # green: on to a task never run
+    assert next_focus(5, [1], {1: False, 2: True, 3: True, 4: True, 5: True}) == 1  # a saved task went red
+    assert next_focus(3, [1], {1: True, 3: False}) == 3  # another task went green: back to the current one
+    assert next_focus(3, [1, 3], {1: False, 3: False}) == 3  # the current one among the red
+    assert next_focus(3, [1, 2], {1: False, 2: False, 3: False}) == 1
+    assert next_focus(5, [5], {1: True, 2: True, 3: True, 4: True, 5: True}) is None
+    # green in its last run, not just once: task 2 went red since
+    assert next_focus(5, [5], {1: True, 2: False, 3: True, 4: True, 5: True}) == 2
+    assert next_focus(3, [3], {3: True}) == 4  # from `kata watch 3`: on, then from the first
+    assert next_focus(5, [5], {3: True, 4: True, 5: True}) == 1
+
+
+class SavesOf(Saves):
+    """Changes whose waits are these saves (lists of file names in ``folder``); Ctrl-C after."""
+
+    def __init__(self, folder: Path, *saves: list[str]):
+        super().__init__(len(saves))
+        self.folder, self.saves = folder, list(saves)
+
+    def wait(self):
+        super().wait()
+        return [str(self.folder / name) for name in self.saves.pop(0)]
+
+
+def test_a_save_reruns_its_task_whatever_the_current_one_and_all_green_is_never_a_lie(tmp_path, capsys):
+    """The issue: once every task was green, a save reran only the bonus and the watch said
+    every task was green while tasks 1 and 2 were broken."""
+    runs, passing = [], {1: True, 2: True, 3: True, 4: True, 5: True}
+
+    def run_task(folder, tasks):
+        runs.append(tasks[0])
+        return verdicts(tasks[0], passing[tasks[0]])
+
+    saves = SavesOf(tmp_path, ["task1_baseline.py"], ["task2_tuning.py"], ["task1_baseline.py"],
+                    ["task2_tuning.py"])
+    original_wait = saves.wait
+
+    def wait():  # the student breaks task 1, then task 2, then fixes 1, then 2
+        found = original_wait()
+        step = 4 - len(saves.saves)
+        passing.update({1: {1: False, 2: False, 3: True, 4: True}[step], 2: {1: True, 2: False, 3: False, 4: True}[step]})
+        return found
+
+    saves.wait = wait
+    assert watch(tmp_path, None, "es", saves, run_task) == 130
+    out = capsys.readouterr().out
+    assert runs == [1, 2, 3, 4, 5, 1, 2, 1, 2]
+    screens = [" ".join(screen.split()) for screen in out.split("✓ Todas las tareas están en verde. ¡Enhorabuena!")]
+    assert len(screens) == 3  # after the first pass, and after the last fix; never in between
+    assert "0/4 TODOs de la tarea 1 pasan" in screens[1] and "0/4 TODOs de la tarea 2 pasan" in screens[1]
+    # task 1 is fixed while task 2 is red: back to task 2, its last run shown, not rerun
+    assert "La última ejecución de la tarea 2 (ninguno de sus archivos ha cambiado desde entonces):" in screens[1]
+    assert out.count("pasamos a la tarea") == 4  # each move said once
+    assert "✗ falla" in out and "✓ pasa" in out
 
 
 def test_ctrl_c_during_a_run_stops_too(tmp_path, capsys):

@@ -90,7 +90,8 @@ SLOW: dict[str, tuple[str, ...]] = {
                      "test_a_stub_fails_in_the_chosen_language_naming_the_todo_it_waits_for"),
     "test_isolation_report.py": (EVERY_TEST,),
     "test_model_server.py": ("model_server",),  # the judge plugin's fixture: a real server
-    "test_plugin.py": ("test_a_store_the_students_code_left_unreadable_is_its_error_not_a_kit_error",),
+    "test_plugin.py": ("test_a_store_the_students_code_left_unreadable_is_its_error_not_a_kit_error",
+                       "test_a_green_pytest_of_a_task_file_ends_with_what_is_next"),
     "test_release.py": ("installed",),
     "test_report_browser.py": ("test_a_big_class_with_failures_only_on_is_screenshot",),
     "test_sandbox_paths.py": (EVERY_TEST,),

@@ -14,7 +14,7 @@ import sys
 from importlib.util import find_spec
 
 from grader.core.defaults import CALL_TIMEOUT_S, SEED_PATTERN
-from grader.lab.todos import load_tasks
+from grader.lab.todos import find_task, load_tasks
 
 LANG_HELP = "language (default: $KATA_LANG, else the locale's, else English)"
 EXERCISES_HELP = "folder with your task files (default: %(default)s)"
@@ -106,10 +106,33 @@ def add_jobs(parser, help: str) -> None:
     parser.add_argument("--jobs", type=worker_count, metavar="N", help=help)
 
 
+def task_named(text: str) -> str:
+    """A task as the student names it (``bonus``, or its number ``5``): its CLI name;
+    anything else is left for ``choices`` to refuse."""
+    try:
+        return find_task(text).name
+    except KeyError:
+        return text
+
+
+def task_number(text: str) -> int:
+    """``--task`` (``kata check``): a task's CLI name or number (``bonus`` or ``5``)."""
+    try:
+        return find_task(text).number
+    except KeyError:
+        names = ", ".join(task.name for task in load_tasks())
+        raise argparse.ArgumentTypeError(f"no task {text!r}: the tasks are {names} (5 = bonus)") from None
+
+
 def add_task_name(parser, help: str, optional: bool = False) -> None:
-    """The ``TASK`` positional (``kata run``, ``kata watch``): a task's CLI name."""
+    """The ``TASK`` positional (``kata run``, ``kata watch``): a task's CLI name (its
+    number too: ``5`` is ``bonus``)."""
     parser.add_argument(
-        "task", nargs="?" if optional else None, choices=[task.name for task in load_tasks()], help=help
+        "task",
+        nargs="?" if optional else None,
+        type=task_named,
+        choices=[task.name for task in load_tasks()],
+        help=f"{help}; 5 = bonus",
     )
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader.cli.options import add_exercises, add_lang, add_seed, add_task_name, add_timeout
+from grader.cli.options import add_exercises, add_lang, add_seed, add_task_name, add_timeout, task_number
 from grader.core.defaults import CALL_TIMEOUT_S
-from grader.lab.todos import task_by_number
+from grader.lab.todos import load_tasks
 
 
 def add_check(verbs: argparse._SubParsersAction) -> None:
@@ -17,11 +17,17 @@ def add_check(verbs: argparse._SubParsersAction) -> None:
     add_exercises(check)
     check.add_argument(
         "--task",
-        type=int,
+        type=task_number,
         action="append",
-        choices=sorted(task_by_number()),
-        metavar="N",
-        help="only this task (1-4, 5 = bonus); repeatable",
+        metavar="TASK",
+        help=f"only this task ({', '.join(task.name for task in load_tasks())}; 5 = bonus); repeatable",
+    )
+    check.add_argument(
+        "--all",
+        dest="full",
+        action="store_true",
+        help="the full table: every TODO with its whole first message (default: one line per task, "
+        "and the first message of each TODO that does not pass)",
     )
     add_lang(check)
     check.add_argument(
@@ -40,8 +46,9 @@ def add_check(verbs: argparse._SubParsersAction) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from grader.student.check import check, default_lang
 
+    tasks = sorted(set(args.task)) if args.task else None
     return check(
-        Path(args.exercises), args.task or None, args.lang or default_lang(), args.format, args.timeout, args.seed
+        Path(args.exercises), tasks, args.lang or default_lang(), args.format, args.timeout, args.seed, args.full
     )
 
 

@@ -128,6 +128,7 @@ def exercises_dir(config: pytest.Config) -> Path:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Warm the sandbox up for models too when model-logging tasks were collected."""
+    session.config.stash[COLLECTED] = collected_files(session.items)
     known = todo_by_id()
     tasks = {
         known[marker.args[0]].task
@@ -144,6 +145,61 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         from grader.judge.model_server import start_in_background
 
         start_in_background(shared_sandbox())
+
+
+# -- what next, after a green run -------------------------------------------------------
+
+COLLECTED = pytest.StashKey[dict[str, int] | None]()  # kata test file -> its tests run
+
+
+def collected_files(items: list[pytest.Item]) -> dict[str, int] | None:
+    """How many tests of each kata test file (``tests/test_task1.py`` …) the run holds;
+    None when it holds any other test too (the kit's own tests, a hidden test file)."""
+    files = {task.test_file for task in task_by_number().values()}
+    counts: dict[str, int] = {}
+    for item in items:
+        path = Path(str(item.path))
+        if path.parent != TESTS_DIR or path.name not in files:
+            return None
+        counts[path.name] = counts.get(path.name, 0) + 1
+    return counts
+
+
+NOT_GREEN = ("failed", "error", "deselected", "skipped", "xfailed", "xpassed")
+
+
+def green_tasks(config: pytest.Config, stats: dict, exitstatus: int) -> list[int]:
+    """The tasks a student's own ``pytest`` run proved green: every test of each task file
+    it ran passed. None for a run that selected part of a file (``-k``, ``::``, a
+    deselection), anything but kata test files, or one made by ``kata check`` or the warm
+    judge (they pass plugin objects; they say what is next themselves)."""
+    collected = config.stash.get(COLLECTED, None)
+    if (
+        exitstatus != pytest.ExitCode.OK
+        or config.invocation_params.plugins
+        or not collected
+        or any(stats.get(key) for key in NOT_GREEN)
+        or any("::" in arg for arg in config.args)
+    ):
+        return []
+    passed: dict[str, int] = {}
+    for report in stats.get("passed", ()):
+        if getattr(report, "when", "call") == "call":
+            name = Path(report.nodeid.split("::")[0]).name
+            passed[name] = passed.get(name, 0) + 1
+    if any(passed.get(name, 0) != count for name, count in collected.items()):
+        return []
+    return [task.number for task in task_by_number().values() if task.test_file in collected]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """After a green ``pytest tests/test_taskN.py``: one line saying what is next."""
+    from grader.lab.progress import next_step
+
+    green = green_tasks(config, terminalreporter.stats, exitstatus)
+    if green:
+        terminalreporter.write_line(next_step(green), green=True, bold=True)
 
 
 @pytest.hookimpl(tryfirst=True)

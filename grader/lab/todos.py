@@ -147,6 +147,16 @@ def task_by_name(name: str) -> Task:
     return {task.name: task for task in load_tasks()}[name]
 
 
+def find_task(text: str) -> Task:
+    """The task a student names: by its CLI name ("1" … "4", "bonus", any case) or, where a
+    task number is taken, by its number (``5`` is the bonus); KeyError if none."""
+    key = text.strip().lower()
+    for task in load_tasks():
+        if key in (task.name.lower(), str(task.number)):
+            return task
+    raise KeyError(text)
+
+
 # Derived views kept for brevity at the call sites.
 TASK_MODULES = {task.number: task.module for task in load_tasks()}
 TASK_TEST_FILES = {task.number: task.test_file for task in load_tasks()}

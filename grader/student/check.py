@@ -19,8 +19,10 @@ from pathlib import Path
 from grader.core import i18n
 from grader.core.i18n import _, ngettext
 from grader.judge.runner import run_kata
-from grader.lab.todos import TASK_TEST_FILES, load_todos, todo_by_id
+from grader.lab.progress import green_head, next_step, what_next
+from grader.lab.todos import TASK_TEST_FILES, load_tasks, load_todos, todo_by_id
 from grader.results.model import KataRun, Status, TodoResult, score
+from grader.student.marks import legend, mark, worst
 
 FORMATS = ("text", "json", "classroom", "classroom-json")
 
@@ -34,17 +36,18 @@ def texts(lang: str) -> dict[str, str]:
             "what": _("what"),
             "status": "",
             "message": _("first message"),
+            "task": _("Task {task}"),
             "score": _("Score"),
+            "bonus_score": _("Bonus (not counted)"),
             "next": _("Next: fix TODO {id} — {hint}"),
             "broken": _("Next: your code for TODO {id} does not run — fix this first: {message}"),
             "run": _("Run `pytest {file}` to see every detail."),
-            "done": _("All {n} TODOs pass. Well done! Try the bonus: pytest tests/test_bonus.py"),
+            "done": _("All {n} TODOs pass. Well done!"),
+            "bonus_too": _("The bonus passes too."),
             "bonus": _("bonus, not counted"),
             "hint": _("hint"),
+            "all": _("Every TODO and its first message: kata check --all"),
         }
-
-
-SYMBOLS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "error": "[red]![/red]", "timeout": "[yellow]⏱[/yellow]"}
 
 
 def default_lang() -> str:
@@ -53,46 +56,144 @@ def default_lang() -> str:
     return i18n.choose() or i18n.SOURCE
 
 
-def show(run: KataRun, lang: str, exercises: Path | None = None) -> None:
-    from rich.console import Console
+def without_id(message: str, todo_id: str) -> str:
+    """A failure message without its leading ``TODO x.y:`` (shown beside it already)."""
+    prefix = f"TODO {todo_id}:"
+    return message[len(prefix) :].lstrip() if message.startswith(prefix) else message
+
+
+def full_table(run: KataRun, text: dict[str, str]):
+    """``--all``: every TODO run, its mark, title and whole first message."""
     from rich.table import Table
 
-    from grader.student.hints import hint_line, more_line
-
-    text = texts(lang)
-    console = Console()
     table = Table(title=text["title"], show_lines=False)
     for column in (text["todo"], text["status"], text["what"], text["message"]):
         table.add_column(column, overflow="fold")
-    todos = {todo.id: todo for todo in load_todos()}
+    todos = todo_by_id()
     for todo_id, result in run.todos.items():
         todo = todos[todo_id]
         title = todo.shown_title + (f" ({text['bonus']})" if todo.bonus else "")
-        table.add_row(todo_id, SYMBOLS.get(result.status, result.status), title, result.message)
-    console.print(table)
-    graded = [t for t in load_todos() if not t.bonus and t.id in run.todos]
-    earned, available = score(run.todos, within=run.todos)
-    console.print(f"[bold]{text['score']}: {earned}/{available}[/bold]")
-    next_id = run.next_to_fix([t.id for t in graded])
+        table.add_row(todo_id, mark(result.status), escape(title), escape(result.message))
+    return table
+
+
+def task_table(run: KataRun, text: dict[str, str], width: int = 80):
+    """The default view, one screen (``width`` columns): one line per task run (its mark,
+    title and TODOs passed), and under a task that does not pass, one line per TODO that
+    does not (its mark, title and the first line of its message, cut to the width). A run
+    of one task (``--task N``) opens every TODO of it."""
+    from rich.table import Table
+
+    tasks = [
+        task for task in load_tasks() if any(todo.task == task.number for todo in load_todos() if todo.id in run.todos)
+    ]
+    titles = [todo.shown_title for todo in load_todos() if todo.id in run.todos]
+    table = Table(title=text["title"], title_justify="left", show_header=False, box=None, pad_edge=False, expand=True)
+    table.add_column(no_wrap=True, min_width=1)
+    table.add_column(no_wrap=True)
+    # A title takes at most a third of the width; the message, what is left.
+    table.add_column(
+        no_wrap=True, overflow="ellipsis", max_width=max(24, min(max(map(len, titles), default=0), width // 3))
+    )
+    table.add_column(no_wrap=True, overflow="ellipsis", ratio=1, style="dim")
+    for task in tasks:
+        todos = [todo for todo in load_todos() if todo.task == task.number and todo.id in run.todos]
+        results = [run.todos[todo.id] for todo in todos]
+        passed = sum(result.passed for result in results)
+        title = task.shown_title + (f" ({text['bonus']})" if task.bonus else "")
+        table.add_row(
+            mark(worst(results)),
+            f"[bold]{escape(text['task'].format(task=task.name))}[/bold]",
+            f"[bold]{escape(title)}[/bold]",
+            f"{passed}/{len(todos)}",
+        )
+        for todo, result in zip(todos, results):
+            if not result.passed or len(tasks) == 1:
+                message = "" if result.passed else without_id(result.message, todo.id)
+                first = message.splitlines()[0] if message else ""
+                table.add_row("", f"  {mark(result.status)} {todo.id}", escape(todo.shown_title), escape(first))
+    return table
+
+
+def show(run: KataRun, lang: str, exercises: Path | None = None, full: bool = False) -> None:
+    """The verdict on the screen: the table (one line per task and its failing TODOs; every
+    TODO with ``full``), what its marks mean, the score, and what to do next."""
+    from rich.console import Console
+
+    with i18n.use(lang):  # the titles and the lines of other modules too
+        _show(Console(), run, texts(lang), lang, exercises, full)
+
+
+def _show(console, run: KataRun, text: dict[str, str], lang: str, exercises: Path | None, full: bool) -> None:
+    console.print(full_table(run, text) if full else task_table(run, text, console.width))
+    marks = legend(result.status for result in run.todos.values())
+    if marks:
+        console.print(marks, highlight=False)
+    graded = [t.id for t in load_todos() if not t.bonus and t.id in run.todos]
+    bonus = [t.id for t in load_todos() if t.bonus and t.id in run.todos]
+    if graded:
+        earned, available = score(run.todos, within=run.todos)
+        console.print(f"[bold]{text['score']}: {earned}/{available}[/bold]")
+    if bonus:
+        passed = sum(run.todos[todo_id].passed for todo_id in bonus)
+        console.print(f"{text['bonus_score']}: {passed}/{len(bonus)}", highlight=False)
+    # The graded TODOs first; the bonus once they pass.
+    graded_next = run.next_to_fix(graded)
+    bonus_next = run.next_to_fix(bonus) if graded_next is None else None
+    next_id = graded_next or bonus_next
     if next_id is not None:
-        first = todos[next_id]
-        result = run.todos[first.id]
-        if result.status in (Status.ERROR, Status.TIMEOUT):
-            console.print(text["broken"].format(id=first.id, message=result.message), highlight=False)
-        else:
-            # The hint at the level `kata hint` has reached for this exercises folder.
-            folder = exercises if exercises is not None else Path("exercises")
-            console.print(
-                text["next"].format(id=first.id, hint=hint_line(first, folder, lang)), highlight=False, markup=False
-            )
-            more = more_line(first, folder, lang)
-            if more:
-                console.print(more, highlight=False, markup=False)
-        console.print(text["run"].format(file=f"tests/{TASK_TEST_FILES[first.task]}"))
-    elif graded:
-        console.print(text["done"].format(n=len(graded)))
+        if bonus_next is not None and graded:  # what the graded TODOs came to, first
+            console.print(done_line(run, text, graded), highlight=False, markup=False)
+        show_next(console, run, next_id, text, lang, exercises)
+        if not full:
+            console.print(text["all"], style="dim", highlight=False, markup=False)
+    elif run.todos:
+        console.print(done_line(run, text, graded + bonus), highlight=False, markup=False)
     for problem in run.problems:
-        console.print(f"[red]{problem}[/red]")
+        console.print(f"[red]{escape(problem)}[/red]")
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def show_next(console, run: KataRun, next_id: str, text: dict[str, str], lang: str, exercises: Path | None) -> None:
+    """The TODO to fix next: its hint at the level ``kata hint`` has reached for this
+    exercises folder (or, when the code does not run, its message), and its test file."""
+    from grader.student.hints import hint_line, more_line
+
+    first = todo_by_id()[next_id]
+    result = run.todos[first.id]
+    if result.status in (Status.ERROR, Status.TIMEOUT):
+        console.print(text["broken"].format(id=first.id, message=result.message), highlight=False, markup=False)
+    else:
+        folder = exercises if exercises is not None else Path("exercises")
+        console.print(
+            text["next"].format(id=first.id, hint=hint_line(first, folder, lang)), highlight=False, markup=False
+        )
+        more = more_line(first, folder, lang)
+        if more:
+            console.print(more, highlight=False, markup=False)
+    console.print(text["run"].format(file=f"tests/{TASK_TEST_FILES[first.task]}"), highlight=False, markup=False)
+
+
+def done_line(run: KataRun, text: dict[str, str], passing: list[str]) -> str:
+    """The line for the TODOs ``passing`` (of ``run``, every one passes): the score out of
+    15 when they are every graded TODO, with the bonus's real state (passes too, or next);
+    else which tasks are green and what comes after them."""
+    graded = [todo for todo in load_todos() if not todo.bonus]
+    tasks = {todo.task for todo in load_todos() if todo.id in passing}
+    if any(todo.id not in passing for todo in graded):
+        return next_step(tasks) if set(passing) == set(run.todos) else green_head(tasks)
+    line = text["done"].format(n=len(graded))
+    bonus = [todo for todo in load_todos() if todo.bonus]
+    if any(todo.id in passing for todo in bonus):
+        return f"{line} {text['bonus_too']}"
+    if any(todo.id in run.todos for todo in bonus):  # the bonus's own next step follows
+        return line
+    return f"{line} {what_next([task for task in load_tasks() if not task.bonus][-1].number)}"
 
 
 # GitHub Classroom's grading reporter knows three test statuses; a call that ran out of
@@ -167,11 +268,13 @@ def check(
     fmt: str = "text",
     timeout_s: float | None = None,
     seed: str | None = None,
+    full: bool = False,
 ) -> int:
-    """Run the kata on ``exercises`` and print the verdict in ``fmt`` (``FORMATS``).
-    Exit code 0 when every graded TODO run passes, else 1. The classroom formats always
-    print results (a run the kit could not make is reported as errors) so that the
-    reporter has something to read."""
+    """Run the kata on ``exercises`` and print the verdict in ``fmt`` (``FORMATS``; the
+    text's table is every TODO with ``full``, else one line per task). Exit code 0 when
+    every graded TODO run passes (a run of the bonus alone: every bonus TODO), else 1.
+    The classroom formats always print results (a run the kit could not make is
+    reported as errors) so that the reporter has something to read."""
     extra = [f"--kata-lang={lang}"] + (["--kata-timeout", str(timeout_s)] if timeout_s else [])
     if seed is not None:
         extra += ["--kata-seed", seed]
@@ -184,10 +287,10 @@ def check(
                 file=sys.stderr,
             )
             return 2
-        return _check(exercises, tasks, lang, fmt, extra)
+        return _check(exercises, tasks, lang, fmt, extra, full)
 
 
-def _check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str, extra: list[str]) -> int:
+def _check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str, extra: list[str], full: bool = False) -> int:
     try:
         run = run_kata(exercises, tasks, extra, warm=True)
     except Exception as error:
@@ -201,7 +304,13 @@ def _check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str, extra:
     elif fmt == "classroom-json":
         print(json.dumps(classroom_results(run), indent=2, ensure_ascii=False))
     else:
-        show(run, lang, exercises)
+        show(run, lang, exercises, full)
+    return exit_code(run)
+
+
+def exit_code(run: KataRun) -> int:
+    """0 when every graded TODO of the run passes; for a run of the bonus alone (``--task
+    bonus``), when every bonus TODO does; else 1 (and 1 for a run of no TODO at all)."""
     graded = [t.id for t in load_todos() if not t.bonus and t.id in run.todos]
-    all_pass = bool(graded) and all(run.todos[t].passed for t in graded)
-    return 0 if all_pass else 1
+    counted = graded or [t.id for t in load_todos() if t.bonus and t.id in run.todos]
+    return 0 if counted and all(run.todos[t].passed for t in counted) else 1

@@ -1,7 +1,14 @@
 """``kata watch [TASK]``: the red-green loop without typing. Runs the current task's
-tests, shows its TODOs, the first failing TODO's message and its hint (at the level
-``kata hint`` has reached), then waits; saving a ``.py`` file in ``exercises/`` reruns
-the task. A green task moves on to the next one. Ctrl-C stops it (exit 130).
+tests, shows its TODOs (what each mark means under them), the first failing TODO's
+message and its hint (at the level ``kata hint`` has reached), then waits.
+
+Saving a ``.py`` file in ``exercises/`` reruns the task of that file, whatever the current
+task, and every task whose file imports it from ``exercises/`` (directly or through another
+of the student's files; the kata tests of a task never run another task's code otherwise);
+a saved file no task imports reruns the current task. A task that goes green moves the
+watch on to the next one not green yet (after the last task, back to the first); a saved
+task that is red becomes the current one. "Every task is green" is said only when every
+task passed in its last run. Ctrl-C stops it (exit 130).
 
 The tests run here, in this process, through the same machinery as ``kata check``
 (``run_kata``), so the sandbox's warm zygote (and the bonus's model server) started by
@@ -11,19 +18,21 @@ file events, or by its own polling where those are missing (``Changes``).
 
 from __future__ import annotations
 
+import ast
 import os
 import queue
 import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from grader.core import i18n
 from grader.core.i18n import _
-from grader.lab.todos import Task, Todo, load_tasks, load_todos
+from grader.lab.todos import Task, Todo, find_task, load_tasks, load_todos
 from grader.results.model import KataRun, Status
+from grader.student.marks import legend, mark
 
 POLL_S = 0.5  # where file events are missing: how often watchfiles looks at the files
 DEBOUNCE_MS = 300  # an editor's save may be several writes: wait for quiet first
@@ -38,6 +47,7 @@ def texts(lang: str) -> dict[str, str]:
             "title": _("kata watch — task {task}: {title} ({file})"),
             "running": _("running the tests of task {task} … ({time})"),
             "moving": _("✓ Task {task} is green — on to task {next}."),
+            "last_run": _("The last run of task {task} (none of its files changed since):"),
             "all_green": _("✓ Every task is green. Well done!"),
             "broken": _("Your code for TODO {id} does not run — fix this first."),
             "passing": _("{passed}/{total} TODOs of task {task} pass"),
@@ -49,14 +59,6 @@ def texts(lang: str) -> dict[str, str]:
             "cannot_watch": _("kata watch: cannot watch {folder}: {error}"),
             "problem": _("problem: {problem}"),
         }
-
-
-SYMBOLS = {
-    Status.PASS: "[green]✓[/green]",
-    Status.FAIL: "[red]✗[/red]",
-    Status.ERROR: "[red]![/red]",
-    Status.TIMEOUT: "[yellow]⏱[/yellow]",
-}
 
 
 # -- noticing a save ------------------------------------------------------------------
@@ -203,6 +205,96 @@ class Changes:
         self._stop.set()
 
 
+# -- what a save reruns, and where the watch goes next --------------------------------
+
+
+def local_module(path: str | Path, exercises: Path) -> str | None:
+    """The name ``path`` is imported by from ``exercises/`` (``task1_baseline`` for
+    ``exercises/task1_baseline.py``, ``utils`` for ``exercises/utils/io.py``); None for a
+    file outside it."""
+    try:
+        parts = Path(path).resolve().relative_to(exercises.resolve()).parts
+    except (OSError, ValueError):
+        return None
+    if not parts:
+        return None
+    return parts[0].removesuffix(".py") if len(parts) > 1 or parts[0].endswith(".py") else None
+
+
+def imported_names(source: Path) -> set[str]:
+    """The top-level names the Python files at ``source`` (a file, or a package folder)
+    import; nothing for a file that does not parse (its own task's run says why)."""
+    files = [source] if source.is_file() else [p for p in source.rglob("*.py") if "__pycache__" not in p.parts]
+    names: set[str] = set()
+    for file in files:
+        try:
+            tree = ast.parse(file.read_bytes(), str(file))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.partition(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.partition(".")[0])
+    return names
+
+
+def task_users(exercises: Path, tasks: Iterable[Task] | None = None) -> dict[str, set[int]]:
+    """``{module: the tasks that run it}`` for the student's modules in ``exercises``: a
+    task runs its own module and every module of the folder that one imports, directly
+    or through another."""
+    modules: dict[str, Path] = {}
+    for entry in exercises.iterdir() if exercises.is_dir() else ():
+        if entry.is_file() and entry.suffix == ".py":
+            modules[entry.stem] = entry
+        elif (
+            entry.is_dir()
+            and entry.name != "__pycache__"
+            and not entry.name.startswith(".")
+            and any(entry.glob("*.py"))
+        ):
+            modules[entry.name] = entry
+    imports = {name: imported_names(path) & set(modules) for name, path in modules.items()}
+    users: dict[str, set[int]] = {}
+    for task in load_tasks() if tasks is None else tasks:
+        reached, todo = set(), [task.module]
+        while todo:
+            name = todo.pop()
+            if name not in reached:
+                reached.add(name)
+                todo.extend(imports.get(name, ()))
+        for name in reached:
+            users.setdefault(name, set()).add(task.number)
+    return users
+
+
+def to_rerun(changed: Iterable[str], exercises: Path, current: int) -> list[int]:
+    """The tasks a save of the files ``changed`` reruns, in the lab's order: every task
+    that runs one of them (``task_users``), whatever the current task; the current task
+    when no task does (a new file nothing imports yet, a file elsewhere)."""
+    users = task_users(exercises)
+    names = {local_module(path, exercises) for path in changed}
+    chosen = set().union(*(users.get(name, set()) for name in names if name is not None))
+    return [task.number for task in load_tasks() if task.number in (chosen or {current})]
+
+
+def next_focus(current: int, ran: Sequence[int], green: Mapping[int, bool]) -> int | None:
+    """The task the watch shows next, after the tasks ``ran`` just ran (``green``: each
+    task's last verdict, green or not; a task never run has none): the current task when
+    it is among the red ones just run, else the first red one just run (the student is on
+    it); else the current task while it is not green; else the first task after it (in the
+    lab's order, then from the first) not green in its last run or never run. None when
+    every task is green in its last run."""
+    red = [number for number in ran if not green.get(number)]
+    if red:
+        return current if current in red else red[0]
+    if not green.get(current):
+        return current
+    order = [task.number for task in load_tasks()]
+    position = order.index(current)
+    return next((number for number in order[position + 1 :] + order[:position] if not green.get(number)), None)
+
+
 # -- one run on the screen ------------------------------------------------------------
 
 
@@ -239,17 +331,21 @@ def render(console, run: KataRun, task: Task, exercises: Path, lang: str) -> Non
     table.add_column(no_wrap=True, overflow="ellipsis", max_width=36)
     # One line per TODO: the message takes what is left (the full first one is below).
     table.add_column(no_wrap=True, overflow="ellipsis", style="dim", ratio=1)
+    shown: set[Status] = set()  # the marks on the screen, explained under the table
     for todo in todos:
         result = run.todos.get(todo.id)
         status = result.status if result else Status.ERROR
         message = "" if result is None or result.passed else without_id(result.message, todo.id)
         table.add_row(
             todo.id,
-            SYMBOLS.get(status, escape(str(status))),
+            mark(status),
             escape(todo.shown_title),
             escape(message.splitlines()[0] if message else ""),
         )
+        shown.add(status)
     console.print(table)
+    if shown:
+        console.print(legend(shown), style="dim", highlight=False)
     passed = sum(1 for todo in todos if todo.id in run.todos and run.todos[todo.id].passed)
     console.print(words["passing"].format(passed=passed, total=len(todos), task=task.name), highlight=False)
     first = first_failing(run, task)
@@ -287,8 +383,10 @@ def watch(
     changes: Changes | None = None,
     run_task: Callable[[Path, list[int]], KataRun] | None = None,
 ) -> int:
-    """Watch ``exercises`` from task ``start`` (a task name; default: the first). Runs
-    until Ctrl-C: exit 130 (2 when the folder is missing or cannot be watched)."""
+    """Watch ``exercises`` from task ``start`` (a task's name or number; default: the
+    first). Runs until Ctrl-C: exit 130 (2 when the folder is missing or cannot be
+    watched). What a save reruns and where the watch goes next: ``to_rerun`` and
+    ``next_focus``."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -303,53 +401,72 @@ def watch(
         def run_task(folder: Path, tasks: list[int]) -> KataRun:
             return run_kata(folder, tasks, [f"--kata-lang={lang}"])
 
-    tasks = list(load_tasks())
-    index = next((i for i, task in enumerate(tasks) if task.name == start), 0)
+    tasks = {task.number: task for task in load_tasks()}
+    current = find_task(start).number if start else next(iter(tasks))
+    pending = [current]  # the tasks to run now, in the lab's order
+    runs: dict[int, KataRun] = {}  # each task's last run …
+    green: dict[int, bool] = {}  # … and whether it was green
+    note = ""  # said once, under the next task's title
+
+    def title(task: Task) -> None:
+        file = exercises / f"{task.module}.py"
+        console.rule(escape(words["title"].format(task=task.name, title=task.shown_title, file=file)), style="bold")
+
     changes = changes or Changes(exercises)
-    note = ""
-    try:
-        while True:
-            task = tasks[index]
-            changes.mark()
-            file = exercises / f"{task.module}.py"
-            if console.is_terminal:
-                console.clear()
-            console.rule(escape(words["title"].format(task=task.name, title=task.shown_title, file=file)), style="bold")
-            if note:
-                console.print(note, style="green")
-            console.print(
-                words["running"].format(task=task.name, time=datetime.now().strftime("%H:%M:%S")), style="dim"
-            )
-            sys.stdout.flush()
-            try:
-                run = run_task(exercises, [task.number])
-            except Exception as error:  # noqa: BLE001 - the kit's own failure: say it, keep watching
-                run = KataRun({}, 0.0, [f"kit error: {type(error).__name__}: {error}"])
-            if interrupted(run):
-                raise KeyboardInterrupt
-            render(console, run, task, exercises, lang)
-            note = ""
-            if is_green(run, task):
-                if index + 1 < len(tasks):
-                    note = words["moving"].format(task=task.name, next=tasks[index + 1].name)
-                    console.print(note, style="bold green")
+    with i18n.use(lang):  # the titles and the marks' words too
+        try:
+            while True:
+                changes.mark()
+                if console.is_terminal:
+                    console.clear()
+                for number in pending:
+                    task = tasks[number]
+                    title(task)
+                    if note:
+                        console.print(note, style="bold green")
+                        note = ""
+                    console.print(
+                        words["running"].format(task=task.name, time=datetime.now().strftime("%H:%M:%S")), style="dim"
+                    )
                     sys.stdout.flush()
-                    index += 1
+                    try:
+                        run = run_task(exercises, [number])
+                    except Exception as error:  # noqa: BLE001 - the kit's own failure: say it, keep watching
+                        run = KataRun({}, 0.0, [f"kit error: {type(error).__name__}: {error}"])
+                    if interrupted(run):
+                        raise KeyboardInterrupt
+                    render(console, run, task, exercises, lang)
+                    runs[number], green[number] = run, is_green(run, task)
+                focus = next_focus(current, pending, green)
+                if focus is not None and focus not in runs:  # on to a task not run yet
+                    note = words["moving"].format(task=tasks[current].name, next=tasks[focus].name)
+                    current, pending = focus, [focus]
                     continue
-                console.print(words["all_green"], style="bold green")
-            if changes.polling:
-                console.print(words["polling"].format(poll=changes.poll_s), style="dim")
-            console.print(words["waiting"].format(folder=exercises), style="dim")
+                if focus is None:
+                    console.print(words["all_green"], style="bold green")
+                elif focus != pending[-1]:  # its last run still holds: nothing it runs changed
+                    title(tasks[focus])
+                    if green.get(current) and focus != current:
+                        console.print(
+                            words["moving"].format(task=tasks[current].name, next=tasks[focus].name), style="bold green"
+                        )
+                    console.print(words["last_run"].format(task=tasks[focus].name), style="dim")
+                    render(console, runs[focus], tasks[focus], exercises, lang)
+                current = focus if focus is not None else current
+                if changes.polling:
+                    console.print(words["polling"].format(poll=changes.poll_s), style="dim")
+                console.print(words["waiting"].format(folder=exercises), style="dim")
+                sys.stdout.flush()
+                try:
+                    changed = changes.wait()
+                except OSError as error:  # not even watchfiles' polling can watch the folder
+                    print(words["cannot_watch"].format(folder=exercises, error=error), file=sys.stderr)
+                    return 2
+                pending = to_rerun(changed, exercises, current)
+        except KeyboardInterrupt:
+            console.print()
+            console.print(words["stopped"])
             sys.stdout.flush()
-            try:
-                changes.wait()
-            except OSError as error:  # not even watchfiles' polling can watch the folder
-                print(words["cannot_watch"].format(folder=exercises, error=error), file=sys.stderr)
-                return 2
-    except KeyboardInterrupt:
-        console.print()
-        console.print(words["stopped"])
-        sys.stdout.flush()
-        return 130
-    finally:
-        changes.close()
+            return 130
+        finally:
+            changes.close()
