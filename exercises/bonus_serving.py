@@ -12,7 +12,11 @@ Check your work / Comprueba tu trabajo:  pytest tests/test_bonus.py
 
 
 def build_request(rows):
-    """The JSON body of ``POST /invocations`` for a DataFrame of feature rows."""
+    """The JSON body of ``POST /invocations`` for a DataFrame of feature rows.
+
+    ES: El cuerpo JSON de ``POST /invocations`` para un DataFrame de filas de
+    variables.
+    """
     # TODO B.1: Build the JSON body for POST /invocations from the DataFrame `rows` (the
     #     "dataframe_split" format).
     #   ES: Construye el cuerpo JSON para POST /invocations a partir del DataFrame
@@ -21,7 +25,10 @@ def build_request(rows):
 
 
 def parse_predictions(response_json):
-    """The list of predictions in the server's JSON reply."""
+    """The list of predictions in the server's JSON reply.
+
+    ES: La lista de predicciones de la respuesta JSON del servidor.
+    """
     # TODO B.2: Turn the server's JSON reply into a list of floats.
     #   ES: Convierte la respuesta JSON del servidor en una lista de números.
     return []

@@ -20,7 +20,11 @@ from labkit.registry import newest_version
 def register_best(
     experiment_name="devops-model-comparison", model_name="devops-response-time", metric="r2"
 ):
-    """Register the best run's model, annotate and promote it; return its version."""
+    """Register the best run's model, annotate and promote it; return its version.
+
+    ES: Registra en el Model Registry el modelo de la mejor ejecución, anota la
+    versión y promuévela; devuelve su número de versión.
+    """
     client = MlflowClient()
     experiment = client.get_experiment_by_name(experiment_name)
 
@@ -34,6 +38,8 @@ def register_best(
     pass
 
     # Until TODO 4.1 registers a version, practise 4.2 and 4.3 on the newest one.
+    #   ES: Hasta que el TODO 4.1 registre una versión, practica 4.2 y 4.3 con la más
+    #     reciente.
     version = version or newest_version(client, model_name)
     if version is None:
         return None
@@ -55,7 +61,10 @@ def register_best(
 
 
 def load_staging_model(model_name="devops-response-time"):
-    """Return the pyfunc model the ``staging`` alias points at."""
+    """Return the pyfunc model the ``staging`` alias points at.
+
+    ES: Devuelve el modelo pyfunc al que apunta el alias ``staging``.
+    """
     # TODO 4.4: Load and return the pyfunc model behind models:/{model_name}@staging.
     #   ES: Carga y devuelve el modelo pyfunc de models:/{model_name}@staging.
     return None

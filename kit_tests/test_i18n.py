@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -309,3 +310,195 @@ def test_the_sandboxs_words_are_rendered_by_the_judge_and_a_child_cannot_choose_
         assert render(words) is None  # the reply's English error is shown instead
     # How a call ended is the zygote's to say: a child's exception cannot claim a timeout.
     assert from_child(timeout) is None and from_child(said("no_model")) == said("no_model")
+
+
+# -- no English sentence a Spanish student meets ------------------------------------------------
+# English words no Spanish sentence holds (lower case: a name such as MLflow's "Default"
+# experiment is not a sentence), looked for outside code, quotes, names and Python's own
+# exception text (``english_in``).
+ENGLISH_WORDS = re.compile(
+    r"\b(the|is|was|are|not|your|you|with|this|that|which|have|could|should|of|and|or|to|in|on|for"
+    r"|it|by|from|expected|but|usage|options|positional|arguments?|invalid|choice|required|show|help"
+    r"|message|exit|default|every|there|when|where|what|seconds|folder|file|only|same|level|again"
+    r"|next|more|each|time|once|against|see|registered|created|successfully)\b")
+NOT_PROSE = [
+    re.compile(r"`[^`\n]*`"),  # code
+    re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|«[^»\n]*»"),  # quoted: values, names, Python's text
+    re.compile(r"\{[^{}\n]*\}|\[[^\]\n]*\]"),  # argparse's choices and optionals, code
+    re.compile(r"\b\w*(Error|Exception|Warning)\b:[^(\n]*"),  # Python's exception and its text
+    re.compile(r"\b(kata|pytest|mlflow) [a-z]+\b"),  # a command: kata run, pytest tests/…
+    re.compile(r"(?<!\S)\S*[-_./:=()@$<>\\\d]\S*"),  # options, paths, identifiers, numbers
+]
+
+
+def english_in(text: str) -> list[str]:
+    """The lines of ``text`` that say something in English (``ENGLISH_WORDS``)."""
+    found = []
+    for line in text.splitlines():
+        prose = line
+        for pattern in NOT_PROSE:
+            prose = pattern.sub(" ", prose)
+        words = ENGLISH_WORDS.findall(prose)
+        if words:
+            found.append(f"{line.strip()!r} ({', '.join(sorted(set(words)))})")
+    return found
+
+
+def test_the_english_finder_finds_english_and_leaves_code_names_and_pythons_text():
+    assert english_in("kata check: error: argument --task: invalid choice: '7' (choose from 1, 2)")
+    assert english_in("Successfully registered model 'devops-response-time'.")
+    assert english_in("TODO 2.1: task2_tuning.py could not be imported: SyntaxError: x (line 40)")
+    assert not english_in("kata check: error: argumento --task: opción no válida: '7' (elige entre 1, 2)")
+    assert not english_in("no se pudo importar task2_tuning.py: SyntaxError: '(' was never closed (línea 40)")
+    assert not english_in("va al experimento Default; cámbialo por `with mlflow.start_run() as run:` y run.info")
+    assert not english_in("uso: kata check [-h] [--exercises DIR] [--task N] {text,json}")
+
+
+def kata_says(argv: list[str], capsys) -> tuple[int, str]:
+    """``kata ARGV`` in this process: its exit code and all it printed."""
+    import grader.cli.main as cli
+
+    try:
+        code = cli.main(argv)
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    said = capsys.readouterr()
+    return code, said.out + said.err
+
+
+# argv -> exit code: the student verbs' help, and what argparse says to a mistake (the
+# CLI is fixed: its options and codes do not change with the language).
+STUDENT_CLI = [
+    ([], 2), (["--help"], 0), (["chek"], 2),
+    (["check", "--help"], 0), (["check", "--task", "7"], 2), (["check", "--task"], 2),
+    (["check", "--seed", "not a seed"], 2), (["check", "--timeout", "0"], 2), (["check", "--lang", "fr"], 2),
+    (["check", "--bogus"], 2), (["check", "--format", "html"], 2),
+    (["run", "--help"], 0), (["run"], 2), (["run", "7"], 2),
+    (["hint", "--help"], 0), (["hint", "--reset=yes"], 2), (["hint", "1.1", "1.2"], 2),
+    (["watch", "--help"], 0), (["watch", "7"], 2),
+]
+
+
+def test_a_spanish_student_meets_no_english_sentence_from_the_student_verbs(tmp_path, monkeypatch, capsys):
+    """``kata`` and each student verb in Spanish: their help and argparse's errors, every
+    hint of every TODO and ``kata hint``'s refusals, ``kata run`` on the stubs (a stub logs
+    nothing; task 4 before task 3; a syntax error) and the verbs' missing folders: not one
+    English sentence, with the CLI's exit codes (``kata check`` runs in the next test)."""
+    from grader.lab.todos import load_todos
+
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("KATA_LANG", "es")
+    monkeypatch.setenv("KATA_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")  # kata run's own default
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # kata run puts the exercises first
+    shutil.copytree(EXERCISES_DIR, tmp_path / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "task2_tuning.py").write_text("def tune_random_forest(data_path:\n    pass\n")
+    runs = list(STUDENT_CLI)
+    for todo in load_todos():
+        runs += [(["hint", todo.id], 0)] * len(todo.hints("es"))
+    runs += [(["hint", "1.1"], 0), (["hint"], 2), (["hint", "9.9"], 2), (["hint", "--reset"], 0),
+             (["run", "1"], 0), (["run", "4"], 1), (["run", "bonus"], 1), (["run", "2", "--exercises", "broken"], 1),
+             (["check", "--exercises", "nowhere"], 2), (["watch", "--exercises", "nowhere"], 2)]
+    before = i18n.language()
+    problems, said = [], {}
+    for argv, expected in runs:
+        code, text = kata_says(argv, capsys)
+        said[" ".join(argv)] = text
+        if code != expected:
+            problems.append(f"kata {' '.join(argv)}: exit {code}, not {expected}: {text[-500:]}")
+        problems += [f"kata {' '.join(argv)}: {line}" for line in english_in(text)]
+    assert not problems, "\n".join(problems)
+    assert "uso: kata check" in said["check --help"] and "opciones:" in said["check --help"]
+    assert "argumento --task: opción no válida: 7" in said["check --task 7"]
+    assert "argumento task: opción no válida: '7'" in said["run 7"]
+    assert "SyntaxError: '(' was never closed (broken/task2_tuning.py, línea 1)" in said["run 2 --exercises broken"]
+    assert not (tmp_path / "mlflow.db").exists()  # a stub logs nothing: nothing was made to look at
+    assert i18n.language() == before  # the process's language is given back
+    import argparse
+    import gettext
+
+    assert argparse._ is gettext.gettext and argparse.ngettext is gettext.ngettext  # and argparse its own
+
+
+def test_the_student_verbs_help_and_errors_stay_english_in_english(monkeypatch, capsys):
+    """The same CLI in English (``--lang en`` over a Spanish locale), with the same codes;
+    an instructor's verb parses in English whatever the locale."""
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("LANG", "es_ES.UTF-8")
+    monkeypatch.delenv("KATA_LANG", raising=False)
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    code, text = kata_says(["check", "--task", "7", "--lang", "en"], capsys)
+    assert code == 2 and "argument --task: invalid choice: 7 (choose from 1, 2, 3, 4, 5)" in text
+    code, text = kata_says(["check", "--lang=en", "--help"], capsys)
+    assert code == 0 and text.startswith("usage: kata check") and "show this help message and exit" in text
+    code, text = kata_says(["grade", "--jobs", "0"], capsys)
+    assert code == 2 and "usage: kata grade" in text and "argument --jobs:" in text
+    code, text = kata_says(["run", "7"], capsys)  # the locale's language: Spanish
+    assert code == 2 and "uso: kata run" in text
+
+
+def test_kata_check_on_the_stubs_and_on_a_syntax_error_says_nothing_in_english(tmp_path, monkeypatch, capsys):
+    """``kata check`` in Spanish on the stubs (every task's failures) and on a task file
+    that does not parse: Python's text is quoted, the kit's frame is Spanish ("línea")."""
+    monkeypatch.setenv("KATA_LANG", "es")
+    monkeypatch.setenv("KATA_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COLUMNS", "400")  # one line per row
+    exercises = tmp_path / "exercises"
+    shutil.copytree(EXERCISES_DIR, exercises, ignore=shutil.ignore_patterns("__pycache__"))
+    code, stubs = kata_says(["check", "--exercises", str(exercises)], capsys)
+    assert code == 1 and "Puntuación: 0/" in stubs
+    task2 = exercises / "task2_tuning.py"
+    task2.write_text(task2.read_text().replace("mlflow.set_experiment(experiment_name)",
+                                               "mlflow.set_experiment(experiment_name", 1))
+    line = next(n for n, text in enumerate(task2.read_text().splitlines(), 1) if "set_experiment(" in text)
+    code, broken = kata_says(["check", "--task", "2", "--exercises", str(exercises)], capsys)
+    assert code == 1
+    assert f"no se pudo importar task2_tuning.py: SyntaxError: '(' was never closed (línea {line})" in broken
+    problems = [f"kata check: {line}" for line in english_in(stubs + broken)]
+    assert not problems, "\n".join(problems)
+
+
+RUN_4 = """
+import sys
+
+import mlflow
+from sklearn.linear_model import LinearRegression
+
+from grader.cli.main import main
+from labkit import load_split
+
+split = load_split()  # task 3's comparison, its best run with its model
+mlflow.set_experiment("devops-model-comparison")
+with mlflow.start_run(run_name="LinearRegression"):
+    mlflow.log_param("model_type", "LinearRegression")
+    mlflow.log_metric("r2", 0.5)
+    mlflow.sklearn.log_model(LinearRegression().fit(split.X_train, split.y_train), name="model",
+                             pip_requirements=["scikit-learn"])  # no inference
+print(MARK, flush=True)
+print(MARK, file=sys.stderr, flush=True)
+sys.exit(main(["run", "4"]))
+"""
+
+
+def test_kata_run_4_in_spanish_leaves_out_mlflows_english_lines(tmp_path):
+    """``kata run 4`` registers a version: MLflow's own "Successfully registered model …" and
+    "Created version …" are not shown; the kit's own line says it, in Spanish. One process
+    makes task 3's comparison, then runs ``kata run 4`` on the reference."""
+    from grader.judge.store import template_path
+
+    shutil.copytree(KIT_ROOT / "solutions", tmp_path / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(template_path(), tmp_path / "mlflow.db")  # migrated already
+    mark = "--- kata run 4 ---"
+    run = subprocess.run([sys.executable, "-c", f"MARK = {mark!r}\n" + RUN_4], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(KIT_ROOT), "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db",
+                              "KATA_LANG": "es"})
+    assert run.returncode == 0 and mark in run.stderr, run.stdout[-2000:] + run.stderr[-2000:]
+    said = run.stdout.partition(mark)[2] + run.stderr.partition(mark)[2]
+    assert "register_best() devolvió la versión: 1" in said, said
+    assert "Successfully registered" not in said and "Created version" not in said, said
+    assert not english_in(said), said

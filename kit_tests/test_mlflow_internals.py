@@ -157,3 +157,23 @@ def test_the_warm_up_leaves_nothing_a_forked_call_could_see(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(KIT_ROOT)},
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+
+
+def test_mlflows_event_lines_go_through_the_one_stream_the_kit_mutes(capsys):
+    """``kata run`` mutes "Successfully registered model …" and "Created version …": MLflow
+    prints them with ``eprint`` to ``MLFLOW_LOGGING_STREAM``, muted by a counted context
+    that MLflow's own modules also enter and leave (importing one must not unmute it)."""
+    from mlflow.tracking._model_registry import fluent
+    from mlflow.utils import logging_utils
+    from mlflow.utils.autologging_utils.logging_and_warnings import MlflowEventsAndWarningsBehaviorGlobally
+
+    assert getattr(fluent, "eprint", None) is logging_utils.eprint, \
+        "mlflow.register_model no longer says its lines with mlflow.utils.logging_utils.eprint"
+    with mlflow_internals.event_lines_muted():
+        logging_utils.eprint("Successfully registered model 'm'.")
+        with MlflowEventsAndWarningsBehaviorGlobally(True, True, False):  # as mlflow.types.responses imports
+            pass
+        logging_utils.eprint("Created version '1' of model 'm'.")
+        print("the student's own line", file=sys.stderr)
+    logging_utils.eprint("Registered model 'm' already exists.")
+    assert capsys.readouterr().err == "the student's own line\nRegistered model 'm' already exists.\n"

@@ -1,13 +1,17 @@
 """One source for solutions and stubs: the generator, its markers and the sync check."""
 
 import ast
+import io
+import re
+import tokenize
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader.core.paths import KIT_ROOT
-from grader.authoring.stubgen import ALL, MarkerError, render, stale_exercises, todo_ids_in
+from grader.authoring.stubgen import (ALL, MarkerError, expected_exercises, render, stale_exercises,
+                                     todo_ids_in)
 from grader.lab.todos import load_todos
 
 SOLUTIONS = KIT_ROOT / "solutions"
@@ -42,6 +46,42 @@ def test_stubs_carry_each_todo_in_english_and_spanish():
         stub = render((SOLUTIONS / f"{todo.module}.py").read_text(encoding="utf-8"))
         assert f"# TODO {todo.id}: " in stub
         assert "#   ES: " in stub
+
+
+ENGLISH_WORD = re.compile(r"\b(the|and|of|with|your|on|to|is|an|its|until|by|this|that|for|from|in|at|continued)\b", re.I)
+SPANISH_WORD = re.compile(r"\b(el|la|los|las|del|y|con|tu|una|un|por|para|que|hasta|su|continuación)\b", re.I)
+
+
+def words_of(source: str) -> list[tuple[int, str]]:
+    """``(line, text)`` of each comment block (consecutive comment lines) and docstring of
+    a student file; a linter directive alone (``# noqa: F401``) is not words."""
+    blocks: list[tuple[int, str]] = []
+    last = -2
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type != tokenize.COMMENT or re.fullmatch(r"#\s*noqa(:[\w, ]*)?", token.string):
+            continue
+        if token.start[0] == last + 1 and blocks:
+            blocks[-1] = (blocks[-1][0], blocks[-1][1] + "\n" + token.string)
+        else:
+            blocks.append((token.start[0], token.string))
+        last = token.start[0]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and ast.get_docstring(node):
+            blocks.append((getattr(node, "lineno", 1), ast.get_docstring(node) or ""))
+    return blocks
+
+
+def test_every_comment_and_docstring_of_the_student_files_is_in_english_and_spanish():
+    """What a student reads in their files besides code: a TODO's instructions (both
+    languages, from todos.toml) and every other comment and docstring, written in both in
+    solutions/ (a Spanish student met "# Until TODO 4.1 registers a version, …" alone)."""
+    problems = []
+    for name, source in expected_exercises(SOLUTIONS).items():
+        for line, text in words_of(source):
+            prose = re.sub(r"`[^`]*`|\S*[_./:=()@]\S*", " ", text)
+            if not (ENGLISH_WORD.search(prose) and SPANISH_WORD.search(prose)):
+                problems.append(f"{name}:{line}: {text!r}")
+    assert not problems, "English only or Spanish only (edit solutions/, then `kata stubs`):\n" + "\n".join(problems)
 
 
 def test_a_region_renders_its_stub_lines_or_pass_and_solved_regions_lose_markers():

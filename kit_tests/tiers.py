@@ -41,7 +41,7 @@ WINGS: dict[str, tuple[str, ...]] = {
     "test_hidden.py": ("judge", "authoring"),
     "test_hints.py": ("student",),
     "test_hostile.py": ("sandbox", "student"),
-    "test_i18n.py": ("core", "cli"),
+    "test_i18n.py": ("core", "cli", "student"),
     "test_inputs.py": ("judge",),
     "test_isolation_report.py": ("sandbox",),
     "test_manifest.py": ("core",),
@@ -87,7 +87,8 @@ SLOW: dict[str, tuple[str, ...]] = {
                        "test_a_student_tuned_to_the_public_inputs_passes_them_and_fails_the_hidden_test"),
     "test_hostile.py": (EVERY_TEST,),
     "test_i18n.py": ("test_the_warm_judge_speaks_each_requests_language",
-                     "test_a_stub_fails_in_the_chosen_language_naming_the_todo_it_waits_for"),
+                     "test_a_stub_fails_in_the_chosen_language_naming_the_todo_it_waits_for",
+                     "test_kata_check_on_the_stubs_and_on_a_syntax_error_says_nothing_in_english"),
     "test_isolation_report.py": (EVERY_TEST,),
     "test_model_server.py": ("model_server",),  # the judge plugin's fixture: a real server
     "test_plugin.py": ("test_a_store_the_students_code_left_unreadable_is_its_error_not_a_kit_error",

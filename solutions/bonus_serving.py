@@ -12,7 +12,11 @@ Check your work / Comprueba tu trabajo:  pytest tests/test_bonus.py
 
 
 def build_request(rows):
-    """The JSON body of ``POST /invocations`` for a DataFrame of feature rows."""
+    """The JSON body of ``POST /invocations`` for a DataFrame of feature rows.
+
+    ES: El cuerpo JSON de ``POST /invocations`` para un DataFrame de filas de
+    variables.
+    """
     # BEGIN TODO B.1
     return {"dataframe_split": rows.to_dict(orient="split", index=False)}
     # STUB: return {}
@@ -20,7 +24,10 @@ def build_request(rows):
 
 
 def parse_predictions(response_json):
-    """The list of predictions in the server's JSON reply."""
+    """The list of predictions in the server's JSON reply.
+
+    ES: La lista de predicciones de la respuesta JSON del servidor.
+    """
     # BEGIN TODO B.2
     return [float(p) for p in response_json["predictions"]]
     # STUB: return []

@@ -10,7 +10,9 @@ el experimento, una ejecución con nombre, sus parámetros y sus métricas de pr
 Check your work / Comprueba tu trabajo:  pytest tests/test_task1.py
 """
 
-from contextlib import nullcontext  # noqa: F401  (used by the starting version)
+# The starting version uses nullcontext.
+#   ES: La versión inicial usa nullcontext.
+from contextlib import nullcontext  # noqa: F401
 
 import mlflow
 from sklearn.linear_model import LinearRegression
@@ -19,7 +21,10 @@ from labkit import evaluate, load_split
 
 
 def log_baseline_run(data_path, experiment_name="devops-baseline"):
-    """Train and track the baseline model; return the MLflow run id."""
+    """Train and track the baseline model; return the MLflow run id.
+
+    ES: Entrena el modelo base y síguelo con MLflow; devuelve el id de la ejecución.
+    """
     X_train, X_test, y_train, y_test = load_split(data_path)
     model = LinearRegression().fit(X_train, y_train)
     metrics = evaluate(model, X_test, y_test)

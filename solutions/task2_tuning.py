@@ -24,7 +24,11 @@ PARAM_GRID = [
 
 
 def tune_random_forest(data_path, experiment_name="devops-tuning", param_grid=PARAM_GRID):
-    """One tracked run per config of ``param_grid``; return the run ids in grid order."""
+    """One tracked run per config of ``param_grid``; return the run ids in grid order.
+
+    ES: Una ejecución por configuración de ``param_grid``; devuelve sus ids en el
+    orden de la rejilla.
+    """
     X_train, X_test, y_train, y_test = load_split(data_path)
     mlflow.set_experiment(experiment_name)
 

@@ -21,7 +21,10 @@ from labkit import evaluate, load_split
 
 
 def build_models():
-    """The three candidates, keyed by the name their run and param carry."""
+    """The three candidates, keyed by the name their run and param carry.
+
+    ES: Los tres candidatos, por el nombre que llevan su ejecución y su parámetro.
+    """
     return {
         "LinearRegression": LinearRegression(),
         "RandomForest": RandomForestRegressor(n_estimators=100, random_state=42),
@@ -30,7 +33,11 @@ def build_models():
 
 
 def compare_models(data_path, experiment_name="devops-model-comparison"):
-    """Train, evaluate and log every model; return ``{model name: run id}``."""
+    """Train, evaluate and log every model; return ``{model name: run id}``.
+
+    ES: Entrena, evalúa y anota cada modelo; devuelve ``{nombre del modelo: id de la
+    ejecución}``.
+    """
     X_train, X_test, y_train, y_test = load_split(data_path)
     mlflow.set_experiment(experiment_name)
 

@@ -20,7 +20,11 @@ from labkit.registry import newest_version
 def register_best(
     experiment_name="devops-model-comparison", model_name="devops-response-time", metric="r2"
 ):
-    """Register the best run's model, annotate and promote it; return its version."""
+    """Register the best run's model, annotate and promote it; return its version.
+
+    ES: Registra en el Model Registry el modelo de la mejor ejecución, anota la
+    versión y promuévela; devuelve su número de versión.
+    """
     client = MlflowClient()
     experiment = client.get_experiment_by_name(experiment_name)
 
@@ -33,6 +37,8 @@ def register_best(
     # END TODO 4.1
 
     # Until TODO 4.1 registers a version, practise 4.2 and 4.3 on the newest one.
+    #   ES: Hasta que el TODO 4.1 registre una versión, practica 4.2 y 4.3 con la más
+    #     reciente.
     version = version or newest_version(client, model_name)
     if version is None:
         return None
@@ -60,7 +66,10 @@ def register_best(
 
 
 def load_staging_model(model_name="devops-response-time"):
-    """Return the pyfunc model the ``staging`` alias points at."""
+    """Return the pyfunc model the ``staging`` alias points at.
+
+    ES: Devuelve el modelo pyfunc al que apunta el alias ``staging``.
+    """
     # BEGIN TODO 4.4
     return mlflow.pyfunc.load_model(f"models:/{model_name}@staging")
     # STUB: return None

@@ -19,14 +19,17 @@ from grader.cli.options import (
     instructor_verb,
     refused,
 )
+from grader.core.i18n import _
 from grader.lab.todos import task_by_number
+
+VERBS = ("validate", "grade", "stubs", "release")
 
 # -- kata validate ----------------------------------------------------------------------
 
 
 def add_validate(verbs: argparse._SubParsersAction) -> None:
     validate = instructor_verb(
-        verbs, "validate", "grader.authoring.validate", help="check that the kit judges every TODO correctly"
+        verbs, "validate", "grader.authoring.validate", help=_("check that the kit judges every TODO correctly")
     )
     validate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     add_jobs(validate, "kata runs in parallel, each in its own kata worker (default: one per core)")
@@ -119,7 +122,7 @@ def similarity_threshold(text: str) -> float:
 
 def add_grade(verbs: argparse._SubParsersAction) -> None:
     grade = instructor_verb(
-        verbs, "grade", "grader.classroom.grade", help="grade a folder of submissions (folders or .zip files)"
+        verbs, "grade", "grader.classroom.grade", help=_("grade a folder of submissions (folders or .zip files)")
     )
     grade.add_argument(
         "submissions", metavar="SUBMISSIONS", help="folder whose every sub-folder or .zip is one student's submission"
@@ -328,7 +331,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 def add_stubs(verbs: argparse._SubParsersAction) -> None:
     stubs = instructor_verb(
-        verbs, "stubs", "grader.authoring.stubgen", help="(kit maintainers) regenerate exercises/ from solutions/"
+        verbs, "stubs", "grader.authoring.stubgen", help=_("(kit maintainers) regenerate exercises/ from solutions/")
     )
     stubs.add_argument("--check", action="store_true", help="only report files out of sync")
     stubs.set_defaults(handler=cmd_stubs)
@@ -354,7 +357,9 @@ def add_release(verbs: argparse._SubParsersAction) -> None:
         verbs,
         "release",
         "grader.authoring.release",
-        help="write the student kit (no solutions, no hidden tests), ready as a GitHub Classroom template repository",
+        help=_(
+            "write the student kit (no solutions, no hidden tests), ready as a GitHub Classroom template repository"
+        ),
     )
     release.add_argument("out", metavar="OUT", help="an empty or new folder")
     release.add_argument("--force", action="store_true", help="replace a previous release in OUT (its .git is kept)")

@@ -9,15 +9,55 @@ the standard library and the kit's core and lab wings."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
+from collections.abc import Iterator
 from importlib.util import find_spec
 
+from grader.core import i18n
 from grader.core.defaults import CALL_TIMEOUT_S, SEED_PATTERN
+from grader.core.i18n import N_, _
 from grader.lab.todos import find_task, load_tasks
 
-LANG_HELP = "language (default: $KATA_LANG, else the locale's, else English)"
-EXERCISES_HELP = "folder with your task files (default: %(default)s)"
+LANG_HELP = N_("language (default: $KATA_LANG, else the locale's, else English)")
+EXERCISES_HELP = N_("folder with your task files (default: %(default)s)")
+
+# argparse's own sentences a student can meet (its usage, help and errors; Python 3.11 to
+# 3.13 word them alike), for the catalog: ``speaking`` has argparse say them through it.
+ARGPARSE_TEXTS = (
+    N_("usage: "),
+    N_("options"),
+    N_("positional arguments"),
+    N_("show this help message and exit"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("ignored explicit argument %r"),
+)
+
+
+@contextlib.contextmanager
+def speaking(lang: str | None) -> Iterator[None]:
+    """Inside the block ``lang`` is current and argparse says its usage, help and errors
+    through the kit's catalog (``ARGPARSE_TEXTS``): build the parser and parse in it.
+    argparse looks its sentences up through its module's ``_`` and ``ngettext`` when
+    it says them, so replacing those two for the block is enough."""
+    saved = {name: getattr(argparse, name) for name in ("_", "ngettext")}
+    with i18n.use(lang):
+        setattr(argparse, "_", i18n._)  # noqa: B010 - a private name of argparse
+        setattr(argparse, "ngettext", i18n.ngettext)  # noqa: B010
+        try:
+            yield
+        finally:
+            for name, function in saved.items():
+                setattr(argparse, name, function)
 
 
 def instructor_verb(verbs: argparse._SubParsersAction, name: str, module: str, **kwargs):
@@ -45,7 +85,7 @@ def refused(verb: str, reason: Exception) -> int:
 def seed_value(text: str) -> str:
     """``--seed`` checked by argparse (``kata check``)."""
     if not SEED_PATTERN.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"a seed is 1-64 of A-Z a-z 0-9 . _ -, not {text!r}")
+        raise argparse.ArgumentTypeError(_("a seed is 1-64 of A-Z a-z 0-9 . _ -, not {text!r}").format(text=text))
     return text
 
 
@@ -67,7 +107,7 @@ def seconds(text: str) -> float:
     except ValueError:
         value = 0.0
     if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"a timeout is a number of seconds above 0, not {text!r}")
+        raise argparse.ArgumentTypeError(_("a timeout is a number of seconds above 0, not {text!r}").format(text=text))
     return value
 
 
@@ -83,11 +123,11 @@ def languages() -> list[str]:
 def add_lang(parser, help: str = LANG_HELP, default: str | None = None) -> None:
     """``--lang``: a student verb's default is chosen at run time (``default_lang``);
     ``kata grade``'s is English, whoever runs it."""
-    parser.add_argument("--lang", choices=languages(), default=default, help=help)
+    parser.add_argument("--lang", choices=languages(), default=default, help=_(help))
 
 
 def add_exercises(parser, help: str = EXERCISES_HELP) -> None:
-    parser.add_argument("--exercises", default="exercises", metavar="DIR", help=help)
+    parser.add_argument("--exercises", default="exercises", metavar="DIR", help=_(help))
 
 
 def add_timeout(parser, help: str, default: float | None = CALL_TIMEOUT_S) -> None:

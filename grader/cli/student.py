@@ -9,37 +9,48 @@ from pathlib import Path
 
 from grader.cli.options import add_exercises, add_lang, add_seed, add_task_name, add_timeout, task_number
 from grader.core.defaults import CALL_TIMEOUT_S
+from grader.core.i18n import _
 from grader.lab.todos import load_tasks
 
 
 def add_check(verbs: argparse._SubParsersAction) -> None:
-    check = verbs.add_parser("check", help="grade your own exercises/: every TODO and your score")
+    check = verbs.add_parser("check", help=_("grade your own exercises/: every TODO and your score"))
     add_exercises(check)
     check.add_argument(
         "--task",
         type=task_number,
         action="append",
         metavar="TASK",
-        help=f"only this task ({', '.join(task.name for task in load_tasks())}; 5 = bonus); repeatable",
+        help=_("only this task ({tasks}; 5 = bonus); repeatable").format(
+            tasks=", ".join(task.name for task in load_tasks())
+        ),
     )
     check.add_argument(
         "--all",
         dest="full",
         action="store_true",
-        help="the full table: every TODO with its whole first message (default: one line per task, "
-        "and the first message of each TODO that does not pass)",
+        help=_(
+            "the full table: every TODO with its whole first message (default: one line per task, "
+            "and the first message of each TODO that does not pass)"
+        ),
     )
     add_lang(check)
     check.add_argument(
         "--format",
         choices=["text", "json", "classroom", "classroom-json"],
         default="text",
-        help="text (default); json; classroom: the base64 results GitHub Classroom's "
-        "grading reporter reads (classroom-json: the same, readable)",
+        help=_(
+            "text (default); json; classroom: the base64 results GitHub Classroom's "
+            "grading reporter reads (classroom-json: the same, readable)"
+        ),
     )
-    check.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
-    add_seed(check, "seed of the tests' varied inputs (default: the public one pytest uses)", checked=True)
-    add_timeout(check, f"seconds one call of your code may take (default: {CALL_TIMEOUT_S:g})", default=None)
+    check.add_argument("--json", dest="format", action="store_const", const="json", help=_("the same as --format json"))
+    add_seed(check, _("seed of the tests' varied inputs (default: the public one pytest uses)"), checked=True)
+    add_timeout(
+        check,
+        _("seconds one call of your code may take (default: {seconds})").format(seconds=f"{CALL_TIMEOUT_S:g}"),
+        default=None,
+    )
     check.set_defaults(handler=cmd_check)
 
 
@@ -53,8 +64,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def add_run(verbs: argparse._SubParsersAction) -> None:
-    run = verbs.add_parser("run", help="run your task once against ./mlflow.db, to see it in the MLflow UI")
-    add_task_name(run, "which task")
+    run = verbs.add_parser("run", help=_("run your task once against ./mlflow.db, to see it in the MLflow UI"))
+    add_task_name(run, _("which task"))
     add_exercises(run)
     add_lang(run)
     run.set_defaults(handler=cmd_run)
@@ -69,13 +80,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def add_hint(verbs: argparse._SubParsersAction) -> None:
     hint = verbs.add_parser(
-        "hint", help="the next hint of a TODO, one level more each time (a nudge, the MLflow call, nearly the code)"
+        "hint",
+        help=_("the next hint of a TODO, one level more each time (a nudge, the MLflow call, nearly the code)"),
     )
-    hint.add_argument("todo", nargs="?", metavar="TODO", help="the TODO, e.g. 1.3 or B.1")
+    hint.add_argument("todo", nargs="?", metavar="TODO", help=_("the TODO, e.g. 1.3 or B.1"))
     hint.add_argument(
-        "--reset", action="store_true", help="start this TODO's hints (without TODO: every TODO's) again at level 1"
+        "--reset",
+        action="store_true",
+        help=_("start this TODO's hints (without TODO: every TODO's) again at level 1"),
     )
-    add_exercises(hint, "folder with your task files, whose hints are remembered (default: %(default)s)")
+    add_exercises(hint, _("folder with your task files, whose hints are remembered (default: %(default)s)"))
     add_lang(hint)
     hint.set_defaults(handler=cmd_hint)
 
@@ -93,9 +107,9 @@ def cmd_hint(args: argparse.Namespace) -> int:
 def add_watch(verbs: argparse._SubParsersAction) -> None:
     watch = verbs.add_parser(
         "watch",
-        help="rerun your task's tests each time you save a file in exercises/; on to the next task when it is green",
+        help=_("rerun your task's tests each time you save a file in exercises/; on to the next task when it is green"),
     )
-    add_task_name(watch, "the task to start with (default: 1)", optional=True)
+    add_task_name(watch, _("the task to start with (default: 1)"), optional=True)
     add_exercises(watch)
     add_lang(watch)
     watch.set_defaults(handler=cmd_watch)

@@ -13,12 +13,16 @@ Where MLflow offers a public way, the kit uses it instead (the warm-up's state: 
 * ``cache_schema_head``: ``mlflow.store.db.utils._get_latest_schema_revision``.
 * ``dispose_client_stores``: ``MlflowClient._tracking_client.store`` and
   ``MlflowClient._get_registry_client().store`` (SQLAlchemy engines).
+* ``event_lines_muted``: ``mlflow.utils.autologging_utils.logging_and_warnings.
+  MlflowEventsAndWarningsBehaviorGlobally`` (``MLFLOW_LOGGING_STREAM``, ``eprint``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import types
+from collections.abc import Iterator
 from functools import cache
 
 INFERENCE_PARAMETERS = ("model_uri", "flavor", "fallback")  # what the flavors pass
@@ -85,3 +89,20 @@ def dispose_client_stores(client) -> None:
         engine = getattr(store, "engine", None)
         if engine is not None:
             engine.dispose()
+
+
+@contextlib.contextmanager
+def event_lines_muted() -> Iterator[None]:
+    """MLflow's own English event lines muted inside the block: ``Successfully registered
+    model 'm'.``, ``Created version '1' of model 'm'.`` and its log records all go
+    through one stream, ``MLFLOW_LOGGING_STREAM`` (to stderr), which MLflow switches off
+    and on with a counted context, ``MlflowEventsAndWarningsBehaviorGlobally`` (its own
+    modules use it while they import: the stream's flag alone would be turned back on).
+    ``kata run`` prints its own line, in the student's language; the student's own
+    prints, to stdout or stderr, still show."""
+    from mlflow.utils.autologging_utils.logging_and_warnings import MlflowEventsAndWarningsBehaviorGlobally
+
+    with MlflowEventsAndWarningsBehaviorGlobally(
+        disable_event_logs=True, disable_warnings=False, reroute_warnings=False
+    ):
+        yield

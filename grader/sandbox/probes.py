@@ -50,12 +50,14 @@ def import_student_module(exercises: str, module: str):
     student = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(student)
-    except SyntaxError as error:
+    except SyntaxError as error:  # Python's text as it is; "line" is said in the student's language
+        where = {"line": error.lineno} if error.lineno else {}
         raise with_words(
             StudentImportError(),
-            "syntax_error",
+            "syntax_error_at" if where else "syntax_error",
             file=f"{module}.py",
-            error=f"SyntaxError: {error.msg} (line {error.lineno})",
+            error=f"SyntaxError: {error.msg}",
+            **where,
         ) from None
     except Exception as error:  # noqa: BLE001 - any crash at import time
         raise with_words(

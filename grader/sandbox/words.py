@@ -21,6 +21,7 @@ MESSAGES = {
     "no_model": N_("returned None instead of a model"),
     "no_predict": N_("returned {object}, which has no predict()"),
     "syntax_error": N_("{file} could not be imported: {error}"),
+    "syntax_error_at": N_("{file} could not be imported: {error} (line {line})"),
     "import_crash": N_("{file} crashed while being imported: {error}"),
     "file_missing": N_("FileNotFoundError: {file} is missing from the exercises folder"),
     "no_function": N_("AttributeError: {file} has no function {function}()"),
@@ -37,7 +38,16 @@ MESSAGES = {
 # What the child itself may say (its probes). How a call ended — a timeout, memory, a
 # signal, an exit, the server restarted — is said by the zygote or
 # the client only: words from a child naming one of those are dropped (``from_child``).
-CHILD_SAYS = {"no_model", "no_predict", "syntax_error", "import_crash", "file_missing", "no_function", "too_large"}
+CHILD_SAYS = {
+    "no_model",
+    "no_predict",
+    "syntax_error",
+    "syntax_error_at",
+    "import_crash",
+    "file_missing",
+    "no_function",
+    "too_large",
+}
 ARTICLES = (N_("an {type}"), N_("a {type}"))  # a ``type`` parameter is shown with one
 
 

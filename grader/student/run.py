@@ -30,6 +30,7 @@ from pathlib import Path
 from grader.core import i18n
 from grader.core.i18n import _
 from grader.core.paths import DATA_PATH
+from grader.judge.mlflow_internals import event_lines_muted
 from grader.lab.todos import task_by_name
 
 STORE_URI = "sqlite:///mlflow.db"
@@ -266,6 +267,11 @@ def run_task(name: str, exercises: Path, lang: str = "en") -> int:
     """Run task ``name`` once; 0 when it ran, 1 when something earlier is missing or the
     student's code raised (one message on stderr)."""
     os.environ.setdefault("MLFLOW_TRACKING_URI", STORE_URI)
+    with event_lines_muted():  # MLflow's English lines; the kit says its own
+        return _run_task(name, exercises, lang)
+
+
+def _run_task(name: str, exercises: Path, lang: str) -> int:
     text = texts(lang)
     task = task_by_name(name)
     try:
