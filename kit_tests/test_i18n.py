@@ -412,7 +412,7 @@ def test_a_spanish_student_meets_no_english_sentence_from_the_student_verbs(tmp_
         problems += [f"kata {' '.join(argv)}: {line}" for line in english_in(text)]
     assert not problems, "\n".join(problems)
     assert "uso: kata check" in said["check --help"] and "opciones:" in said["check --help"]
-    assert "argumento --task: opción no válida: 7" in said["check --task 7"]
+    assert "argumento --task: no hay tarea '7'" in said["check --task 7"]
     assert "argumento task: opción no válida: '7'" in said["run 7"]
     assert "SyntaxError: '(' was never closed (broken/task2_tuning.py, línea 1)" in said["run 2 --exercises broken"]
     assert not (tmp_path / "mlflow.db").exists()  # a stub logs nothing: nothing was made to look at
@@ -432,7 +432,7 @@ def test_the_student_verbs_help_and_errors_stay_english_in_english(monkeypatch, 
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.delenv("LC_MESSAGES", raising=False)
     code, text = kata_says(["check", "--task", "7", "--lang", "en"], capsys)
-    assert code == 2 and "argument --task: invalid choice: 7 (choose from 1, 2, 3, 4, 5)" in text
+    assert code == 2 and "argument --task: no task '7': the tasks are 1, 2, 3, 4, bonus (5 = bonus)" in text
     code, text = kata_says(["check", "--lang=en", "--help"], capsys)
     assert code == 0 and text.startswith("usage: kata check") and "show this help message and exit" in text
     code, text = kata_says(["grade", "--jobs", "0"], capsys)

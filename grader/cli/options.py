@@ -161,7 +161,9 @@ def task_number(text: str) -> int:
         return find_task(text).number
     except KeyError:
         names = ", ".join(task.name for task in load_tasks())
-        raise argparse.ArgumentTypeError(f"no task {text!r}: the tasks are {names} (5 = bonus)") from None
+        raise argparse.ArgumentTypeError(
+            _("no task {text}: the tasks are {names} (5 = bonus)").format(text=repr(text), names=names)
+        ) from None
 
 
 def add_task_name(parser, help: str, optional: bool = False) -> None:
