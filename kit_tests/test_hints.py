@@ -106,6 +106,137 @@ def test_the_last_levels_do_not_hand_out_the_solutions(tmp_path):
     assert find_leaks(tmp_path, bodies) == []
 
 
+# -- a ladder that teaches: level 1 gives no code away ---------------------------------
+
+CALLED = re.compile(r"([A-Za-z_]\w*)\s*\(")  # a called name: set_experiment( , float(
+CALL_TOKEN = re.compile(r"[A-Za-z_][\w.]*\(")  # code calling something, as a hint writes it
+CODE_MARK = re.compile(r"[(=\[.]")  # what makes a region line code rather than a bare name
+MIN_LINE = 16  # characters (without whitespace) of a region line worth looking for
+
+
+def squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+class Region:
+    """One TODO's solution region in ``solutions/`` (``# BEGIN TODO`` … ``# END TODO``,
+    read with the stub generator's own markers) and what its stub shows."""
+
+    def __init__(self, todo_id: str):
+        self.id = todo_id
+        self.code: list[str] = []  # the region's lines (its ``# STUB:`` lines aside)
+        self.stub: list[str] = []  # the ``# STUB:`` lines: code the student file shows
+
+    @property
+    def lines(self) -> list[str]:
+        """The region's lines of code worth looking for, whitespace and a trailing , or :
+        dropped: ``mlflow.set_experiment(experiment_name)``, not ``)``, ``name="model",``
+        or a call's opening line ``mlflow.log_params(`` (its name counts, in ``names``)."""
+        found = []
+        for line in self.code:
+            line = squeezed(line).rstrip(",:")
+            if (len(line) >= MIN_LINE and not line.startswith("#") and not line.endswith("(")
+                    and CODE_MARK.search(line)):
+                found.append(line)
+        return found
+
+    @property
+    def names(self) -> set[str]:
+        """Every name the region calls: ``set_experiment``, ``items``, ``float``."""
+        return {name for line in self.code for name in CALLED.findall(line)}
+
+    def shown(self, todo) -> str:
+        """What the student file shows of this TODO: its comment (both languages) and
+        its stub code."""
+        return "\n".join([todo.todo_en, todo.todo_es, *self.stub])
+
+
+def solution_regions() -> dict[str, Region]:
+    from grader.authoring.stubgen import BEGIN, END, STUB
+
+    regions: dict[str, Region] = {}
+    for path in sorted(SOLUTIONS_DIR.glob("*.py")):
+        current = None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if begin := BEGIN.match(line):
+                current = regions.setdefault(begin["id"], Region(begin["id"]))
+            elif END.match(line):
+                current = None
+            elif current is not None and (stub := STUB.match(line)):
+                current.stub.append(stub["code"])
+            elif current is not None and line.strip():
+                current.code.append(line)
+    return regions
+
+
+def names_in(text: str, names: set[str]) -> set[str]:
+    """The names of ``names`` that ``text`` mentions: a Python builtin only when called
+    (``float(``, as prose says "a float"), any other name as a word (``log_params``)."""
+    import builtins
+
+    return {name for name in names
+            if re.search(rf"(?<![\w.]){re.escape(name)}\(" if hasattr(builtins, name) else
+                         rf"\b{re.escape(name)}\b", text)}
+
+
+def given_away(todo, region: Region, level: str) -> list[str]:
+    """What ``level`` shows of the solution that the student file does not: the region's
+    called names, its lines of code, and any call written out."""
+    shown = region.shown(todo)
+    found = [f"calls {name}" for name in sorted(names_in(level, region.names) - names_in(shown, region.names))]
+    found += [f"has the line {line}" for line in region.lines
+              if line in squeezed(level) and line not in squeezed(shown)]
+    found += [f"writes the call {call}" for call in sorted(set(CALL_TOKEN.findall(level)))
+              if squeezed(call) not in squeezed(shown)]
+    return found
+
+
+def test_every_todo_has_a_solution_region_with_calls_to_look_for():
+    regions = solution_regions()
+    assert set(regions) == {todo.id for todo in load_todos()}
+    for region in regions.values():
+        assert region.names and region.lines, region.id
+    assert "set_experiment" in regions["1.1"].names and "float" in regions["B.2"].names
+    assert "mlflow.set_experiment(experiment_name)" in regions["1.1"].lines
+    assert regions["1.2"].stub == ["with nullcontext():"]
+
+
+def test_level_1_is_a_nudge_that_gives_no_code_the_todo_comment_does_not_show():
+    """Level 1 is what every failing test prints: the concept and where to look, never a
+    call or a line of the solution region the student's TODO comment does not already
+    show (``mlflow.set_experiment(experiment_name)`` was 1.1's level 1)."""
+    regions = solution_regions()
+    problems = [f"TODO {todo.id} ({lang}): level 1 {what}"
+                for todo in load_todos() for lang in ("en", "es")
+                for what in given_away(todo, regions[todo.id], todo.hint(lang, 1))]
+    assert problems == []
+
+
+def test_the_middle_level_names_the_call_and_only_the_last_comes_near_the_code():
+    """Level 2 names a call of the solution region; no level before the last has a whole
+    line of the region the TODO comment does not show (1.2's level 2 was its line), and no
+    level has the whole region where it is worth fingerprinting (``kata release``)."""
+    from grader.authoring.release import fingerprints, normalised
+
+    regions = solution_regions()
+    bodies, _told, _short = fingerprints(SOLUTIONS_DIR)
+    problems = []
+    for todo in load_todos():
+        region = regions[todo.id]
+        for lang in ("en", "es"):
+            levels = todo.hints(lang)
+            if not names_in(levels[1], region.names):
+                problems.append(f"TODO {todo.id} ({lang}): level 2 names none of {sorted(region.names)}")
+            for number, level in enumerate(levels[:-1], start=1):
+                problems += [f"TODO {todo.id} ({lang}): level {number} has the line {line}"
+                             for line in region.lines
+                             if line in squeezed(level) and line not in squeezed(region.shown(todo))]
+            for number, level in enumerate(levels, start=1):
+                if any(body in normalised(level) for body in bodies.get(todo.id, [])):
+                    problems.append(f"TODO {todo.id} ({lang}): level {number} is the whole solution")
+    assert problems == []
+
+
 # -- kata hint --------------------------------------------------------------------------
 
 def test_kata_hint_shows_the_level_after_the_tests_one_each_time_then_says_there_are_no_more(
@@ -187,13 +318,13 @@ def test_kata_check_shows_the_level_reached(state, exercises, monkeypatch, capsy
                    "1.4": TodoResult(Status.FAIL, "TODO 1.4: expected metrics")}, 1.0, [])
     todo = todo_by_id()["1.3"]
     show(run, "en", exercises)
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # a long hint wraps, even at 250 columns
     assert f"Next: fix TODO 1.3 — hint 1/3: {todo.hints_en[0]}" in out
     assert "More help: `kata hint 1.3` (hint 2/3)." in out
     hints.main_for("1.3", str(exercises), "en")  # shows what check promised: hint 2/3
     assert "hint 2/3" in capsys.readouterr().out
     show(run, "es", exercises)
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
     assert f"Siguiente: arregla el TODO 1.3 — pista 2/3: {todo.hints_es[1]}" in out
     assert "Más ayuda: `kata hint 1.3` (pista 3/3)." in out
 

@@ -1,11 +1,17 @@
 """What the judge reads of the student's state is the student's to have got wrong: a
 version registered from a run without the param the judge looks up (issue 18, row 13:
-it was ``kit error: KeyError 'model_type'``, "not your code") is the student's fail."""
+it was ``kit error: KeyError 'model_type'``, "not your code") is the student's fail. And
+what the test itself put in the store is said as such: Task 4's seeded candidates and
+versions (issue 21)."""
 
+import re
 import shutil
 from pathlib import Path
 
-from grader.core.paths import SOLUTIONS_DIR
+import pytest
+
+from grader.core import i18n
+from grader.core.paths import EXERCISES_DIR, KIT_ROOT, PYTEST_INI, SOLUTIONS_DIR, TESTS_DIR
 
 KIT = Path(__file__).resolve().parents[1]
 REGISTER_THE_BEST = '''    best_run = client.search_runs(
@@ -35,3 +41,51 @@ def test_a_version_from_a_run_without_model_type_is_the_students_fail(pytester, 
     output = result.stdout.str()
     assert "kit error" not in output, output[-3000:]
     assert "has no param model_type or no metric r2" in output, output[-3000:]
+
+
+class Failures:
+    """A pytest plugin object: each failed test's full text."""
+
+    def __init__(self):
+        self.texts: dict[str, str] = {}
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed:
+            self.texts[report.nodeid.rpartition("::")[2]] = report.longreprtext
+
+
+SEEDED = re.compile(
+    r"the test set up, before calling your code: 3 candidate runs of its own, with r2 scores of its "
+    r"choosing, in experiment 'comparison-[0-9a-f]{6}' \((?P<runs>[^()]*): the best is the (?P<best>\w+) "
+    r"run\); version 1 of 'response-time-[0-9a-f]{6}', registered from the (?P<source>\w+) run$")
+
+
+def test_a_task_4_failure_says_what_the_test_seeded_as_lab_md_does():
+    """On the stubs, 4.1's first message was "… but it holds 0 besides version 1, which was
+    there before the call", and a later one named "the RandomForest run, r2 = 0.91" as the
+    best while LAB.md says GradientBoosting wins: nothing said that the test had logged
+    those runs and registered that version itself. The first line (what ``kata check``,
+    ``kata watch`` and results.json show) now ends with the test's set-up, and LAB.md, in
+    both languages, says the same."""
+    failures = Failures()
+    test = "test_the_best_runs_model_is_registered_and_its_version_returned"
+    pytest.main([f"{TESTS_DIR / 'test_task4.py'}::{test}", "--exercises", str(EXERCISES_DIR), "--kata-lang", "en",
+                 "-p", "no:cacheprovider", "-q", "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI)],
+                plugins=[failures])
+    first = next(line.strip() for line in failures.texts[test].splitlines() if line.strip().startswith("TODO "))
+    assert first.startswith("TODO 4.1: expected one new version of 'response-time-"), first
+    assert "besides version 1, which the test registered before your call — the test set up" in first, first
+    seeded = SEEDED.search(first)
+    assert seeded, first
+    runs = {kind: float(r2) for kind, r2 in re.findall(r"(\w+) r2 = ([0-9.]+)", seeded["runs"])}
+    assert set(runs) == {"LinearRegression", "RandomForest", "GradientBoosting"}, first
+    assert seeded["best"] == max(runs, key=runs.get) and seeded["source"] in runs, first
+
+    lab = (KIT_ROOT / "LAB.md").read_text(encoding="utf-8")
+    english, _sep, spanish = lab.partition("## Español")
+    for part, lang in ((english, "en"), (spanish, "es")):
+        with i18n.use(lang):
+            said = i18n._("the test set up, before calling your code: {setting}").partition("{")[0]
+        assert said in " ".join(part.split()), (lang, said)
+    assert "with r2 scores of its choosing" in " ".join(english.split())
+    assert "GradientBoosting wins on the lab data" in " ".join(english.split())

@@ -10,14 +10,16 @@ import warnings
 import pytest
 
 from grader.judge.case import KataFeedback
-from grader.judge.messages import aliases_note, candidate_run, stages_feedback, tag_held
+from grader.judge.messages import (aliases_note, candidate_run, seeded_candidates, seeded_staging,
+                                   seeded_version, stages_feedback, tag_held)
 from grader.core.i18n import _
 from grader.judge.judgments import best_registered_and_returned, versions_of
 
 
 def seed(case, registered_index=None):
     """Three finished candidate runs with distinct r2 (the best is neither the first
-    nor the last logged), optionally one of them already registered as version 1."""
+    nor the last logged), optionally one of them already registered as version 1; every
+    failure of the test says so (``case.set_up``): its best need not be LAB.md's."""
     experiment, model_name = case.name("comparison"), case.name("response-time")
     scores = sorted(case.rng.sample(range(50, 99), 3))
     r2 = [scores[0] / 100, scores[2] / 100, scores[1] / 100]  # best in the middle
@@ -28,6 +30,9 @@ def seed(case, registered_index=None):
                                                         "index": registered_index}
     seeded = case.kit("seed_comparison", data_path=case.sample_data(300), experiment_name=experiment,
                       candidates=candidates, registered=registered)
+    case.set_up(seeded_candidates(experiment, candidates))
+    if registered:
+        case.set_up(seeded_version(model_name, seeded["version"], kinds[registered_index]))
     best_run_id = seeded["run_ids"][r2.index(max(r2))]
     return experiment, model_name, best_run_id, seeded
 
@@ -108,6 +113,7 @@ def test_the_staging_model_is_loaded_for_prediction(case):
     staging = case.rng.randrange(len(slices) - 1)  # never the newest version
     seeded = case.kit("seed_staging", data_path=data, model_name=model_name, slices=slices,
                       staging_index=staging)
+    case.set_up(seeded_staging(model_name, seeded["versions"], seeded["versions"][staging]))
     split = load_split(data)
     start, stop = slices[staging]
     expected = fitted("LinearRegression", data, slice(start, stop)).predict(split.X_test)

@@ -378,7 +378,8 @@ def cmd_release(args: argparse.Namespace) -> int:
         return refused("kata release", reason)
     print(
         f"kata release: {len(written.files)} files → {out}; no solution in it (looked for the "
-        f"code of {len(written.checked)} TODOs; spelled out by their own hint: {len(written.told)}; "
+        f"code of {len(written.checked)} TODOs; public by design (their instruction, hint or the "
+        f"stubs show it): {len(written.told)}; "
         f"too short to tell from common MLflow code: {len(written.short)}). Push it to a "
         "GitHub template repository for GitHub Classroom.",
         file=sys.stderr,

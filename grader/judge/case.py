@@ -77,6 +77,7 @@ class KataCase:
         self.excused: list[str] = []  # see ``excuse``
         self.raised = ""  # why the last ``call`` raised, for the messages of missing state
         self.student_ran = False  # any student code ran: the store is the student's doing too
+        self.setting: list[str] = []  # what the test put in the store before the call: ``set_up``
         # What decides a verdict (samples, seeded state) comes from the seed: reproducible.
         self.rng = random.Random(hashlib.sha256(seed.encode()).hexdigest())
         # What the call sees by name comes from a keyed stream: not computable from the seed.
@@ -220,6 +221,13 @@ class KataCase:
             raise KitError(f"seeding with {function} left more than untrusted_tree.CAPS")
         return result.value
 
+    def set_up(self, note: str) -> None:
+        """Record what the test put in the store before calling the student's code (Task 4's
+        candidate runs and versions: ``grader.judge.messages.seeded_candidates`` …), worded
+        in the current language. A failure the test judges then ends with it, so a run or a
+        version the student did not make is never a riddle."""
+        self.setting.append(note)
+
     # -- verdicts --------------------------------------------------------------------
     def fail(self, message: str, waiting_for: str | None = None) -> NoReturn:
         """Fail with ``TODO x.y: message`` and the TODO's hint, in the current language
@@ -228,11 +236,18 @@ class KataCase:
         ``waiting_for``: the earlier TODO whose work this one needs and which is not done
         yet (the message says so): its hint is shown instead, the one to follow next.
         When the student's function raised, the failure is an ``error`` and names the
-        exception: the state this TODO needs is missing, most likely because of it."""
+        exception: the state this TODO needs is missing, most likely because of it.
+        What the test set up (``set_up``) ends the message, unless the student's code
+        could not be judged at all (it did not import, timed out or crashed)."""
+        unjudged = any(key == "kata_status" for key, _value in self.properties)
         if self.raised:
             self.properties.append(("kata_status", "error"))
             if self.raised not in message:
                 message = f"{message}; {self.raised}"
+        if self.setting and not unjudged:
+            message += " — " + _("the test set up, before calling your code: {setting}").format(
+                setting="; ".join(self.setting)
+            )
         if waiting_for:
             self.properties.append(("kata_waiting_for", waiting_for))  # see TodoResult
         todo = todo_by_id()[waiting_for] if waiting_for else self.todo

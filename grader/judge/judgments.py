@@ -58,15 +58,16 @@ def best_registered_and_returned(
     case: KataCase, model_name: str, seeded_version, best_run_id: str, returned, best: str
 ) -> None:
     """TODO 4.1: exactly one version of ``model_name`` is new besides ``seeded_version``
-    (there before the call), it comes from ``best_run_id`` and its number was returned.
-    ``best``: how the message names the best run (e.g. "the first one logged")."""
+    (the test registered it before the call), it comes from ``best_run_id`` and its number
+    was returned. ``best``: how the message names the best run (e.g. "the first one
+    logged")."""
     new = [v for v in versions_of(case, model_name) if v.version != seeded_version]
     case.expect(
         len(new) == 1,
         _(
             "expected one new version of {model} in the Model Registry, but it "
-            "holds {n} besides version {version}, which was there before the "
-            "call"
+            "holds {n} besides version {version}, which the test registered "
+            "before your call"
         ).format(model=repr(model_name), n=len(new), version=seeded_version),
     )
     version = new[0]

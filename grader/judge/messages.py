@@ -120,6 +120,48 @@ def candidate_run(case: KataCase, run_id) -> str:
     )
 
 
+# -- what a Task 4 test set up (``KataCase.set_up``) ------------------------------------------
+# Task 4's tests never read the student's Task 3: each logs candidate runs of its own, with
+# r2 scores it chooses (so its best need not be LAB.md's GradientBoosting), and may register
+# versions before the call. Their failures say so, as LAB.md does.
+
+
+def seeded_candidates(experiment: str, candidates: list[dict]) -> str:
+    """``3 candidate runs of its own, with r2 scores of its choosing, in experiment 'x'
+    (RandomForest r2 = 0.62, LinearRegression r2 = 0.91, …: the best is the LinearRegression
+    run)``; ``candidates``: what ``grader.judge.seeding.seed_comparison`` logged, in order."""
+    best = max(candidates, key=lambda candidate: candidate["r2"])
+    return ngettext(
+        "{count} candidate run of its own, with an r2 score of its choosing, in experiment "
+        "{experiment} ({runs}: the best is the {best} run)",
+        "{count} candidate runs of its own, with r2 scores of its choosing, in experiment "
+        "{experiment} ({runs}: the best is the {best} run)",
+        len(candidates),
+    ).format(
+        count=len(candidates),
+        experiment=repr(experiment),
+        runs=", ".join(f"{candidate['model_type']} r2 = {candidate['r2']}" for candidate in candidates),
+        best=best["model_type"],
+    )
+
+
+def seeded_version(model_name: str, version, source: str) -> str:
+    """``version 1 of 'm', registered from the RandomForest run``: a version the test
+    registered before the call, from the candidate run of model type ``source``."""
+    return _("version {version} of {model}, registered from the {source} run").format(
+        version=version, model=repr(model_name), source=source
+    )
+
+
+def seeded_staging(model_name: str, versions: list, staging) -> str:
+    """``versions 1, 2, 3 of 'm' (…), with alias staging on version 2``: what
+    ``grader.judge.seeding.seed_staging`` registered and promoted before the call."""
+    return _(
+        "versions {versions} of {model} (each a LinearRegression model trained on other rows), "
+        "with alias staging on version {staging}"
+    ).format(versions=", ".join(str(version) for version in versions), model=repr(model_name), staging=staging)
+
+
 def tag_held(version, key: str) -> str:
     """``MLflow holds '0.91'``, or, when the version has no tag ``key``, which it has."""
     if key in version.tags:

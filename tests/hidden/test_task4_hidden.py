@@ -11,7 +11,8 @@ import warnings
 import pytest
 
 from grader.judge.case import KataFeedback
-from grader.judge.messages import aliases_note, candidate_run, stages_feedback
+from grader.judge.messages import (aliases_note, candidate_run, seeded_candidates, seeded_staging,
+                                   seeded_version, stages_feedback)
 from grader.core.i18n import _
 from grader.judge.judgments import best_registered_and_returned, versions_of
 
@@ -26,6 +27,8 @@ def seed(case, r2, registered_index):
     seeded = case.kit("seed_comparison", data_path=case.sample_data(300), experiment_name=experiment,
                       candidates=candidates,
                       registered={"model_name": model_name, "index": registered_index})
+    case.set_up(seeded_candidates(experiment, candidates))
+    case.set_up(seeded_version(model_name, seeded["version"], kinds[registered_index]))
     return experiment, model_name, seeded
 
 
@@ -54,12 +57,14 @@ def test_the_staging_alias_moves_to_the_new_version_from_an_older_one(case):
     earlier = case.kit("seed_staging", data_path=data, model_name=model_name,
                        slices=[[0, 80], [80, 160]], staging_index=0)
     promoted = earlier["versions"][0]
+    case.set_up(seeded_staging(model_name, earlier["versions"], promoted))
     r2 = distinct_scores(case)
     case.rng.shuffle(r2)
     kinds = case.rng.sample(["LinearRegression", "RandomForest", "GradientBoosting"], 3)
-    case.kit("seed_comparison", data_path=data, experiment_name=experiment,
-             candidates=[{"model_type": kind, "r2": value, "slice": [index * 60, index * 60 + 120]}
-                         for index, (kind, value) in enumerate(zip(kinds, r2))])
+    candidates = [{"model_type": kind, "r2": value, "slice": [index * 60, index * 60 + 120]}
+                  for index, (kind, value) in enumerate(zip(kinds, r2))]
+    case.kit("seed_comparison", data_path=data, experiment_name=experiment, candidates=candidates)
+    case.set_up(seeded_candidates(experiment, candidates))
     case.call("register_best", experiment_name=experiment, model_name=model_name)
     version = versions_of(case, model_name)[-1]
     try:
