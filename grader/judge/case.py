@@ -76,6 +76,7 @@ class KataCase:
         self.todo = todo
         self.excused: list[str] = []  # see ``excuse``
         self.raised = ""  # why the last ``call`` raised, for the messages of missing state
+        self.elsewhere = ""  # a call's code chose its own MLflow store: what a failure says
         self.student_ran = False  # any student code ran: the store is the student's doing too
         # What decides a verdict (samples, seeded state) comes from the seed: reproducible.
         self.rng = random.Random(hashlib.sha256(seed.encode()).hexdigest())
@@ -228,8 +229,13 @@ class KataCase:
         ``waiting_for``: the earlier TODO whose work this one needs and which is not done
         yet (the message says so): its hint is shown instead, the one to follow next.
         When the student's function raised, the failure is an ``error`` and names the
-        exception: the state this TODO needs is missing, most likely because of it."""
-        if self.raised:
+        exception: the state this TODO needs is missing, most likely because of it.
+        When a call's code chose an MLflow store of its own (``elsewhere``), that is all
+        the failure says: the TODO's work went there, not to the store the test reads."""
+        if self.elsewhere:
+            self.properties.append(("kata_status", "error"))
+            message, waiting_for = self.elsewhere, None
+        elif self.raised:
             self.properties.append(("kata_status", "error"))
             if self.raised not in message:
                 message = f"{message}; {self.raised}"
