@@ -9,6 +9,13 @@ import pytest
 import grader.judge.plugin  # noqa: F401,E402
 import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401,E402
 import mlflow.store.tracking.sqlalchemy_store  # noqa: F401,E402
+from grader.judge.store import cache_dir  # noqa: E402
+
+# The kit's cache as this process found it, before pytester gives each test a HOME of its
+# own: the stores of in-process kata runs must be copies of this template, the one whose
+# schema the judge keeps for the process (grader.judge.store.template_schema); a template
+# built again under another HOME may list a table's constraints in another order.
+KIT_CACHE = cache_dir()
 
 
 @pytest.fixture
@@ -75,11 +82,14 @@ def test_a_store_the_students_code_left_unreadable_is_its_error_not_a_kit_error(
     assert found["1.2"][0] == "error" and "kit error: MlflowException" in found["1.2"][1]
 
 
-def task1_verdicts(pytester, tmp_path, top: str) -> dict:
+def task1_verdicts(pytester, monkeypatch, tmp_path, top: str) -> dict:
     """Task 1's kata tests, run in-process on the reference solution with ``top`` right
     after its ``import mlflow``, each call given 20 s: each TODO's (status, message, seconds)."""
     from grader.core.paths import KIT_ROOT, SOLUTIONS_DIR
     from grader.judge.runner import TodoCollector
+
+    assert KIT_CACHE.name == "mlflow-kata"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(KIT_CACHE.parent))
 
     exercises = tmp_path / "exercises"
     exercises.mkdir()
@@ -104,11 +114,12 @@ def own_store_line() -> int:
 
 
 @pytest.mark.parametrize("address", ["http://127.0.0.1:5000", "sqlite:///mlflow.db"])
-def test_a_tracking_address_the_students_code_sets_is_named_at_once_on_each_todo(pytester, tmp_path, address):
+def test_a_tracking_address_the_students_code_sets_is_named_at_once_on_each_todo(pytester, monkeypatch, tmp_path,
+                                                                                 address):
     """MLflow's tutorials start with ``mlflow.set_tracking_uri(...)``: a student who copies
     it is told so on each TODO, in one message, at once. It was a 60-s time-out per call
     for a server (MLflow retries it), "MLflow holds no run" for a file of its own."""
-    found = task1_verdicts(pytester, tmp_path, f"mlflow.set_tracking_uri({address!r})")
+    found = task1_verdicts(pytester, monkeypatch, tmp_path, f"mlflow.set_tracking_uri({address!r})")
     expected = (f"your code sets its own tracking address (mlflow.set_tracking_uri({address!r}), "
                 f"task1_baseline.py, line {own_store_line()}): remove it — the tests give each call an "
                 "MLflow store of its own")
@@ -118,8 +129,8 @@ def test_a_tracking_address_the_students_code_sets_is_named_at_once_on_each_todo
         assert seconds < 15, found  # refused at once: no call waits for its 20 s
 
 
-def test_setting_the_store_the_call_was_given_costs_nothing(pytester, tmp_path):
-    found = task1_verdicts(pytester, tmp_path, (
+def test_setting_the_store_the_call_was_given_costs_nothing(pytester, monkeypatch, tmp_path):
+    found = task1_verdicts(pytester, monkeypatch, tmp_path, (
         'import os\n'
         'os.environ["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_TRACKING_URI"]\n'
         'mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])'))

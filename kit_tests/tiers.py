@@ -90,9 +90,7 @@ SLOW: dict[str, tuple[str, ...]] = {
                      "test_a_stub_fails_in_the_chosen_language_naming_the_todo_it_waits_for"),
     "test_isolation_report.py": (EVERY_TEST,),
     "test_model_server.py": ("model_server",),  # the judge plugin's fixture: a real server
-    "test_plugin.py": ("test_a_store_the_students_code_left_unreadable_is_its_error_not_a_kit_error",
-                       "test_a_tracking_address_the_students_code_sets_is_named_at_once_on_each_todo",
-                       "test_setting_the_store_the_call_was_given_costs_nothing"),
+    "test_plugin.py": ("test_a_store_the_students_code_left_unreadable_is_its_error_not_a_kit_error",),
     "test_release.py": ("installed",),
     "test_report_browser.py": ("test_a_big_class_with_failures_only_on_is_screenshot",),
     "test_sandbox_paths.py": (EVERY_TEST,),
