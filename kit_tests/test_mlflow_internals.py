@@ -110,6 +110,57 @@ def test_a_clients_stores_are_reached_and_their_engines_disposed(tmp_path):
     assert tracking.engine.pool.checkedout() == 0
 
 
+
+class Refused(Exception):
+    pass
+
+
+def test_every_store_mlflow_uses_is_resolved_through_the_watched_registries(tmp_path, monkeypatch):
+    """``watch_store_uris`` sees the URI of every store a client or the fluent API uses,
+    however it was chosen, and what it raises stops MLflow before it opens the store or
+    asks a server."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from grader.judge.store import new_store
+
+    for what, registry in mlflow_internals.store_registries().items():
+        resolved = getattr(registry, "_get_store_with_resolved_uri", None)
+        assert callable(resolved), f"{registry.__name__}._get_store_with_resolved_uri is gone"
+        parameters = list(inspect.signature(resolved).parameters)
+        assert parameters[:2] == ["self", "resolved_store_uri"], (
+            f"{registry.__name__}._get_store_with_resolved_uri no longer takes the resolved URI first: {parameters}")
+        monkeypatch.setattr(registry, "_get_store_with_resolved_uri", resolved)  # put back afterwards
+    seen = []
+
+    def check(what, uri):
+        seen.append((what, uri))
+        if uri.startswith("http:"):
+            raise Refused(uri)
+
+    mlflow_internals.watch_store_uris(check)
+    uris = {name: new_store(tmp_path / name) for name in ("argument", "registry", "environment", "setter")}
+    MlflowClient(tracking_uri=uris["argument"]).search_experiments()
+    MlflowClient(uris["argument"], registry_uri=uris["registry"]).search_registered_models()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uris["environment"])
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uris["environment"])
+    mlflow.search_experiments()
+    try:
+        mlflow.set_tracking_uri(uris["setter"])
+        mlflow.search_experiments()
+        mlflow.set_registry_uri(uris["setter"])
+        MlflowClient().search_registered_models()
+        with pytest.raises(Refused):
+            MlflowClient(tracking_uri="http://127.0.0.1:9")  # port 9 (discard): never asked
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    expected = [("tracking", uris["argument"]), ("registry", uris["registry"]), ("tracking", uris["environment"]),
+                ("tracking", uris["setter"]), ("registry", uris["setter"]), ("tracking", "http://127.0.0.1:9")]
+    missing = [pair for pair in expected if pair not in seen]
+    assert not missing, f"stores MLflow used without _get_store_with_resolved_uri: {missing} (seen: {seen})"
+
+
 # In a fresh interpreter: the warm-up, then a fork as the zygote makes one per call.
 WARM_UP_LEAVES_NOTHING = textwrap.dedent("""
     import os, sys, tempfile

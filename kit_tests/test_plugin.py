@@ -9,6 +9,13 @@ import pytest
 import grader.judge.plugin  # noqa: F401,E402
 import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401,E402
 import mlflow.store.tracking.sqlalchemy_store  # noqa: F401,E402
+from grader.judge.store import cache_dir  # noqa: E402
+
+# The kit's cache as this process found it, before pytester gives each test a HOME of its
+# own: the stores of in-process kata runs must be copies of this template, the one whose
+# schema the judge keeps for the process (grader.judge.store.template_schema); a template
+# built again under another HOME may list a table's constraints in another order.
+KIT_CACHE = cache_dir()
 
 
 @pytest.fixture
@@ -122,3 +129,59 @@ def test_a_green_pytest_of_a_task_file_ends_with_what_is_next():
     lines = done.stdout.splitlines()
     assert "✓ La tarea 1 está en verde. Siguiente: la tarea 2, pytest tests/test_task2.py" in lines[-3:]
     assert done.stdout.count("está en verde") == 1
+
+
+def task1_verdicts(pytester, monkeypatch, tmp_path, top: str) -> dict:
+    """Task 1's kata tests, run in-process on the reference solution with ``top`` right
+    after its ``import mlflow``, each call given 20 s: each TODO's (status, message, seconds)."""
+    from grader.core.paths import KIT_ROOT, SOLUTIONS_DIR
+    from grader.judge.runner import TodoCollector
+
+    assert KIT_CACHE.name == "mlflow-kata"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(KIT_CACHE.parent))
+
+    exercises = tmp_path / "exercises"
+    exercises.mkdir()
+    source = (SOLUTIONS_DIR / "task1_baseline.py").read_text()
+    assert source.count("\nimport mlflow\n") == 1
+    (exercises / "task1_baseline.py").write_text(source.replace("\nimport mlflow\n", f"\nimport mlflow\n{top}\n"))
+    pytester.makeconftest('pytest_plugins = ["grader.judge.plugin"]')
+    pytester.makepyfile(test_task1=(KIT_ROOT / "tests" / "test_task1.py").read_text())
+    collector = TodoCollector()
+    pytester.inline_run(f"--exercises={exercises}", "--kata-timeout=20", "-p", "no:randomly", "-p",
+                        "no:cacheprovider", plugins=[collector])
+    return {todo_id: (result.status, result.message, collector.durations[todo_id])
+            for todo_id, result in collector.todos.items()}
+
+
+def own_store_line() -> int:
+    """The line the code ``task1_verdicts`` adds is on."""
+    from grader.core.paths import SOLUTIONS_DIR
+
+    lines = (SOLUTIONS_DIR / "task1_baseline.py").read_text().splitlines()
+    return lines.index("import mlflow") + 2
+
+
+@pytest.mark.parametrize("address", ["http://127.0.0.1:5000", "sqlite:///mlflow.db"])
+def test_a_tracking_address_the_students_code_sets_is_named_at_once_on_each_todo(pytester, monkeypatch, tmp_path,
+                                                                                 address):
+    """MLflow's tutorials start with ``mlflow.set_tracking_uri(...)``: a student who copies
+    it is told so on each TODO, in one message, at once. It was a 60-s time-out per call
+    for a server (MLflow retries it), "MLflow holds no run" for a file of its own."""
+    found = task1_verdicts(pytester, monkeypatch, tmp_path, f"mlflow.set_tracking_uri({address!r})")
+    expected = (f"your code sets its own tracking address (mlflow.set_tracking_uri({address!r}), "
+                f"task1_baseline.py, line {own_store_line()}): remove it — the tests give each call an "
+                "MLflow store of its own")
+    assert sorted(found) == ["1.1", "1.2", "1.3", "1.4"], found
+    for todo_id, (status, message, seconds) in found.items():
+        assert status == "error" and message == f"TODO {todo_id}: {expected}", found
+        assert seconds < 15, found  # refused at once: no call waits for its 20 s
+
+
+def test_setting_the_store_the_call_was_given_costs_nothing(pytester, monkeypatch, tmp_path):
+    found = task1_verdicts(pytester, monkeypatch, tmp_path, (
+        'import os\n'
+        'os.environ["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_TRACKING_URI"]\n'
+        'mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])'))
+    assert {todo_id: status for todo_id, (status, _message, _seconds) in found.items()} == {
+        "1.1": "pass", "1.2": "pass", "1.3": "pass", "1.4": "pass"}, found

@@ -67,3 +67,74 @@ def test_a_preload_module_cannot_replace_the_sandboxs_own_probes(monkeypatch):
     impostor.PROBES = {"self_test": lambda request: {"value": "ok"}}
     with pytest.raises(ValueError, match="self_test"):
         probes.extend(impostor)
+
+
+OWN_STORE = '''import os
+import mlflow
+from mlflow import MlflowClient
+
+
+def through_a_client():
+    return MlflowClient(registry_uri="sqlite:///registry.db").search_registered_models()
+
+
+def through_the_environment():
+    os.environ["MLFLOW_TRACKING_URI"] = "sqlite:///mine.db"
+    return len(mlflow.search_experiments())
+
+
+def caught_and_returned():
+    mlflow.set_tracking_uri("http://127.0.0.1:5000")
+    try:
+        mlflow.search_experiments()
+    except Exception as error:
+        return type(error).__name__
+
+
+def the_calls_own_store_again():
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    os.environ["MLFLOW_REGISTRY_URI"] = mlflow.get_registry_uri()
+    return [len(mlflow.search_experiments()), len(MlflowClient().search_registered_models())]
+'''
+
+
+@pytest.mark.parametrize("function, expected", [
+    ("through_a_client", {"what": "registry", "uri": "sqlite:///registry.db",
+                          "call": "MlflowClient(registry_uri='sqlite:///registry.db')",
+                          "file": "own_store.py", "line": "7"}),
+    ("through_the_environment", {"what": "tracking", "uri": "sqlite:///mine.db",
+                                 "call": "os.environ['MLFLOW_TRACKING_URI'] = 'sqlite:///mine.db'"}),
+    ("caught_and_returned", {"what": "tracking", "uri": "http://127.0.0.1:5000",
+                             "call": "mlflow.set_tracking_uri('http://127.0.0.1:5000')",
+                             "file": "own_store.py", "line": "16"}),
+    ("the_calls_own_store_again", None),
+])
+def test_a_store_the_students_code_chooses_is_refused_at_once_and_noted(tmp_path, function, expected):
+    """``grader.judge.probes.guard_store``: the first use of a store other than the call's
+    is noted (what chose it, where) and raised there, before MLflow opens it or asks a
+    server (no retries until the time limit); the note travels whether or not the code
+    caught the exception. Setting the call's own store again is no choice at all."""
+    from grader.judge.preload import shared_sandbox
+    from grader.judge.store import new_store
+
+    exercises = tmp_path / "exercises"
+    exercises.mkdir()
+    (exercises / "own_store.py").write_text(OWN_STORE)
+    exercises.chmod(0o755)
+    sandbox = shared_sandbox()
+    folder = sandbox.new_dir("own-store")
+    uri = new_store(folder / "store")
+    (folder / "work").mkdir()
+    sandbox.hand_over(folder)
+    result = sandbox.run("call", folder / "work", {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri},
+                         writable=[folder], readable=[exercises], exercises=str(exercises),
+                         module="own_store", function=function)
+    assert result.duration_s < 10, result
+    assert (result.notes or {}).get("own_store") == expected, result
+    if function == "caught_and_returned":
+        assert result.ok and result.value == "StoreElsewhere", result
+    elif expected is None:
+        assert result.ok and result.value == [1, 0], result
+    else:
+        assert result.kind == "raised" and "StoreElsewhere" in result.error, result
+    assert sorted(path.name for path in (folder / "work").iterdir()) == []  # no store of its own made

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from grader.core.i18n import _
+from grader.judge.probes import OWN_STORE
 from grader.judge.shared_calls import SharedCalls
 from grader.sandbox import CallResult, Sandbox, SandboxLimits, quota, untrusted_tree, words
 from grader.sandbox.untrusted_tree import Overflow
@@ -46,6 +47,7 @@ class CallingCase(Protocol):
     shared: SharedCalls | None
     properties: list
     raised: str
+    elsewhere: str
     student_ran: bool
 
     def fail(self, message: str, waiting_for: str | None = None) -> NoReturn: ...
@@ -210,7 +212,12 @@ def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bo
     """The returned value (or a ``Described`` one); any failure of the student's code
     fails the test naming the TODO, except, with ``tolerate_raise``, an exception
     raised by the student's function: then an ``Unreturned`` is returned and the
-    test goes on judging what MLflow holds."""
+    test goes on judging what MLflow holds. A call whose code chose an MLflow store of
+    its own (the note ``own_store``, ``grader.judge.probes.guard_store``) is remembered:
+    any TODO the test then fails says so instead (``KataCase.fail``)."""
+    own_store = (result.notes or {}).get(OWN_STORE)
+    if own_store:
+        case.elsewhere = own_store_message(own_store)
     if result.ok:
         if result.described:
             return Described(result.described["type"], result.described["repr"])
@@ -238,6 +245,25 @@ def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bo
     if result.outcome == "memory":
         detail += " " + _("(the sandbox allows {mib} MiB)").format(mib=case.limits.memory_mb)
     case.fail(f"{what} {verb(result.outcome)}: {detail}{note}{where}")
+
+
+def own_store_message(note: dict[str, str]) -> str:
+    """What a TODO failed after a call whose code chose its own MLflow store is told:
+    which address, set how and where (``grader.judge.probes.guard_store``'s note)."""
+    how = note.get("call", "")
+    if note.get("file") and note.get("line"):
+        how += ", " + _("{file}, line {line}").format(file=note["file"], line=note["line"])
+    if note.get("what") == "registry":
+        template = _(
+            "your code sets its own model registry address ({how}): remove it — the tests give "
+            "each call an MLflow store of its own"
+        )
+    else:
+        template = _(
+            "your code sets its own tracking address ({how}): remove it — the tests give each "
+            "call an MLflow store of its own"
+        )
+    return template.format(how=how)
 
 
 def verb(outcome: str) -> str:

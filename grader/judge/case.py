@@ -76,6 +76,7 @@ class KataCase:
         self.todo = todo
         self.excused: list[str] = []  # see ``excuse``
         self.raised = ""  # why the last ``call`` raised, for the messages of missing state
+        self.elsewhere = ""  # a call's code chose its own MLflow store: what a failure says
         self.student_ran = False  # any student code ran: the store is the student's doing too
         self.setting: list[str] = []  # what the test put in the store before the call: ``set_up``
         # What decides a verdict (samples, seeded state) comes from the seed: reproducible.
@@ -238,9 +239,14 @@ class KataCase:
         When the student's function raised, the failure is an ``error`` and names the
         exception: the state this TODO needs is missing, most likely because of it.
         What the test set up (``set_up``) ends the message, unless the student's code
-        could not be judged at all (it did not import, timed out or crashed)."""
+        could not be judged at all (it did not import, timed out or crashed).
+        When a call's code chose an MLflow store of its own (``elsewhere``), that is all
+        the failure says: the TODO's work went there, not to the store the test reads."""
         unjudged = any(key == "kata_status" for key, _value in self.properties)
-        if self.raised:
+        if self.elsewhere:
+            self.properties.append(("kata_status", "error"))
+            message, waiting_for, unjudged = self.elsewhere, None, True
+        elif self.raised:
             self.properties.append(("kata_status", "error"))
             if self.raised not in message:
                 message = f"{message}; {self.raised}"

@@ -15,6 +15,10 @@ Where MLflow offers a public way, the kit uses it instead (the warm-up's state: 
   ``MlflowClient._get_registry_client().store`` (SQLAlchemy engines).
 * ``event_lines_muted``: ``mlflow.utils.autologging_utils.logging_and_warnings.
   MlflowEventsAndWarningsBehaviorGlobally`` (``MLFLOW_LOGGING_STREAM``, ``eprint``).
+
+
+* ``watch_store_uris``: ``TrackingStoreRegistry._get_store_with_resolved_uri`` and
+  ``ModelRegistryStoreRegistry._get_store_with_resolved_uri`` (the one way to every store).
 """
 
 from __future__ import annotations
@@ -106,3 +110,30 @@ def event_lines_muted() -> Iterator[None]:
         disable_event_logs=True, disable_warnings=False, reroute_warnings=False
     ):
         yield
+
+
+def store_registries() -> dict:
+    """MLflow's two store registries (classes), by what they make stores for."""
+    from mlflow.tracking._model_registry.registry import ModelRegistryStoreRegistry
+    from mlflow.tracking._tracking_service.registry import TrackingStoreRegistry
+
+    return {"tracking": TrackingStoreRegistry, "registry": ModelRegistryStoreRegistry}
+
+
+def watch_store_uris(check) -> None:
+    """Call ``check(what, uri)`` (``what``: ``tracking`` or ``registry``) with the URI of
+    every store MLflow is about to use, as MLflow resolved it (an argument, what
+    ``set_tracking_uri`` or ``set_registry_uri`` set, the environment), before it makes
+    or reuses one: whatever ``check`` raises is raised there, before any store is opened
+    or any server is asked. Every store a tracking or registry client uses comes from
+    its registry's ``get_store``, which hands the resolved URI to
+    ``_get_store_with_resolved_uri`` (cached per URI: wrapped outside the cache, the
+    check sees every use). For a sandboxed child (``grader.judge.probes.guard_store``)."""
+    for what, registry in store_registries().items():
+        resolved = registry._get_store_with_resolved_uri
+
+        def watched(self, uri, *args, _what=what, _resolved=resolved, **kwargs):
+            check(_what, uri)
+            return _resolved(self, uri, *args, **kwargs)
+
+        registry._get_store_with_resolved_uri = watched

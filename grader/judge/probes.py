@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import json
 
-from grader.sandbox.probes import EXCUSES_USED, WrongResult, answer, described, student_function, to_json
+from grader.sandbox.probes import (
+    EXCUSES_USED,
+    NOTES,
+    WrongResult,
+    answer,
+    described,
+    student_function,
+    to_json,
+)
 from grader.sandbox.words import with_words
 
 
@@ -52,6 +60,100 @@ def excuse_model_logging() -> None:
 
 
 EXCUSES = {"model_logging": excuse_model_logging}
+
+OWN_STORE = "own_store"  # the note (``NOTES``) of a call whose code chose its own store
+URI_VARIABLES = {"tracking": "MLFLOW_TRACKING_URI", "registry": "MLFLOW_REGISTRY_URI"}
+SETTERS = {"tracking": "set_tracking_uri", "registry": "set_registry_uri"}
+CLIENT_ARGUMENTS = {"tracking": "tracking_uri", "registry": "registry_uri"}
+SHOWN_CHARS = 160  # of an address in a note
+
+
+class StoreElsewhere(Exception):
+    """The student's code asked MLflow for a store other than the one the call was given
+    (``guard_store``)."""
+
+
+def guard_store(request: dict) -> None:
+    """Every call is given its own MLflow store (``MLFLOW_TRACKING_URI`` and
+    ``MLFLOW_REGISTRY_URI``); code that chooses another one, as MLflow's tutorials do
+    (``mlflow.set_tracking_uri("http://127.0.0.1:5000")`` or ``"sqlite:///mlflow.db"``
+    at the top of the file), would leave its work where the judge never looks, or wait
+    for a server the sandbox cannot reach until the time limit. So, in the child, before
+    the student module is imported: the first time MLflow is about to use a store whose
+    URI is not the call's (``mlflow_internals.watch_store_uris``: whatever chose it, a
+    setter, an ``MlflowClient`` argument or the environment), the note ``own_store`` says
+    which address was chosen and by what (``NOTES``: the judge names it on the TODOs that
+    fail), and ``StoreElsewhere`` is raised there, before any store is opened or server
+    asked; again at every later use. The public setters are wrapped only to remember the
+    student's line that chose an address. Setting the call's own URI again changes
+    nothing and is not noted."""
+    import os
+    import sys
+    from functools import wraps
+    from types import FrameType
+
+    import mlflow
+    import mlflow.config
+    import mlflow.tracking
+
+    from grader.judge import mlflow_internals
+
+    given = {what: os.environ.get(name) for what, name in URI_VARIABLES.items()}
+    if not given["tracking"]:  # not a call given a store: nothing to guard
+        return
+    given["registry"] = given["registry"] or given["tracking"]
+    exercises = os.path.abspath(request["exercises"])
+    chosen: dict[tuple[str, str], dict[str, str]] = {}  # (what, uri) -> how, by a setter
+
+    def student_place() -> dict[str, str]:
+        """The innermost frame of a student file on the stack: its file and line."""
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None:
+            path = os.path.abspath(frame.f_code.co_filename)
+            if os.path.dirname(path) == exercises:
+                return {"file": os.path.basename(path), "line": str(frame.f_lineno)}
+            frame = frame.f_back
+        return {}
+
+    def shown(value) -> str:
+        text = repr(value)
+        return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+    def current(what: str) -> str:
+        return mlflow.get_tracking_uri() if what == "tracking" else mlflow.get_registry_uri()
+
+    def remembered(what: str, setter):
+        @wraps(setter)
+        def wrapper(uri, *args, **kwargs):
+            result = setter(uri, *args, **kwargs)
+            now = current(what)
+            if now != given[what]:
+                chosen[what, now] = {"call": f"mlflow.{SETTERS[what]}({shown(uri)})", **student_place()}
+            return result
+
+        return wrapper
+
+    for what, name in SETTERS.items():
+        wrapped = remembered(what, getattr(mlflow, name))
+        for module in (mlflow, mlflow.tracking, mlflow.config):  # where MLflow offers them
+            if hasattr(module, name):
+                setattr(module, name, wrapped)
+
+    def check(what: str, uri) -> None:
+        if uri == given[what]:
+            return
+        how = chosen.get((what, uri))
+        if how is None and os.environ.get(URI_VARIABLES[what]) == uri:
+            how = {"call": f"os.environ[{URI_VARIABLES[what]!r}] = {shown(uri)}"}
+        if how is None:  # an argument: MlflowClient(tracking_uri=...) where it was made
+            how = {"call": f"MlflowClient({CLIENT_ARGUMENTS[what]}={shown(uri)})", **student_place()}
+        NOTES.setdefault(OWN_STORE, {"what": what, "uri": str(uri)[:SHOWN_CHARS], **how})
+        raise StoreElsewhere(f"the tests give each call its own MLflow store; {how['call']} chose another one")
+
+    mlflow_internals.watch_store_uris(check)
+
+
+GUARDS = [guard_store]
 
 
 def call_with_frame(request: dict):

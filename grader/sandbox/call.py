@@ -100,6 +100,8 @@ def student_child(
                 "words": getattr(error, "words", None),  # checked by the judge (words.render)
                 "traceback": "".join(traceback.format_exception(error))[-16000:],  # the student frame may be deep
             }
+        if probes.NOTES:
+            reply["notes"] = probes.NOTES
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()  # os._exit below would drop what print() buffered

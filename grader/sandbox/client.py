@@ -69,6 +69,9 @@ class CallResult:
     # For a call made with excuses that returned: those that swallowed an exception
     # (None: no excuses, or the call did not return).
     excuses_used: list[str] | None = None
+    # What kit code in the child noted about the call, whatever its outcome (a guard of the
+    # preload module's: ``probes.NOTES``), checked by the zygote to be names and strings.
+    notes: dict[str, dict[str, str]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -308,6 +311,7 @@ class Sandbox:
             duration_s=reply.get("duration_s", 0.0),
             words=reply.get("words"),
             excuses_used=reply.get("excuses_used"),
+            notes=reply.get("notes"),
         )
 
     def _read_line(self, timeout: float) -> str:

@@ -67,6 +67,8 @@ def import_student_module(exercises: str, module: str):
 
 
 def student_function(request: dict):
+    for guard in GUARDS:
+        guard(request)  # before the student module binds the names at import
     student = import_student_module(request["exercises"], request["module"])
     function = getattr(student, request["function"], None)
     if not callable(function):
@@ -120,6 +122,15 @@ def described(value, why: str = "") -> dict:
 EXCUSES: dict = {}
 EXCUSES_USED: list[str] = []  # the excuses that swallowed an exception in this call
 
+# Guards: what the preload module runs in the child before any student module is imported
+# (``GUARDS``, see ``extend``), for every probe that imports one; e.g. the judge's own
+# watches what the student's code does to the MLflow store the call was given.
+GUARDS: list = []
+# What kit code in the child noted about the call (a guard: what the student's code did),
+# by name: plain strings only. It travels in the reply whatever the call's outcome (the
+# student's code may have caught what the guard raised, or raised something else since).
+NOTES: dict[str, dict[str, str]] = {}
+
 
 def call(request: dict):
     """Call the student function with JSON arguments; return its answer (``answer``)."""
@@ -159,13 +170,14 @@ PROBES = {
 def extend(preloaded) -> None:
     """Take what the module the zygote preloaded offers its calls (all optional):
     ``PROBES`` (more probes by name; the sandbox's own cannot be replaced), ``EXCUSES``
-    (see ``call``) and ``self_test`` (run by the self-test, in the child, after the
-    generic checks)."""
+    (see ``call``), ``GUARDS`` (see ``student_function``) and ``self_test`` (run by the
+    self-test, in the child, after the generic checks)."""
     extra = dict(getattr(preloaded, "PROBES", {}))
     taken = sorted(set(extra) & set(PROBES))
     if taken:
         raise ValueError(f"{preloaded.__name__} would replace the sandbox's probes {taken}")
     PROBES.update(extra)
     EXCUSES.update(getattr(preloaded, "EXCUSES", {}))
+    GUARDS.extend(getattr(preloaded, "GUARDS", ()))
     if callable(getattr(preloaded, "self_test", None)):
         SELF_TESTS.append(preloaded.self_test)

@@ -55,6 +55,25 @@ def warm_up(preloaded, parts) -> None:
         preloaded.warm_up(parts)
 
 
+NOTE_MAX = 16  # notes of a call (``probes.NOTES``), fields of a note: words, not a payload
+NOTE_MAX_CHARS = 1000  # each string of a note
+
+
+def plain_notes(notes) -> dict[str, dict[str, str]]:
+    """What the child noted about its call (``probes.NOTES``), as the judge may read it:
+    up to ``NOTE_MAX`` names, each to up to ``NOTE_MAX`` strings, each cut to
+    ``NOTE_MAX_CHARS``; anything else is dropped. Untrusted: the student's code could
+    write there (it only misleads its own verdicts)."""
+    if not isinstance(notes, dict):
+        return {}
+    plain = {}
+    for name, fields in list(notes.items())[:NOTE_MAX]:
+        if isinstance(fields, dict) and all(isinstance(v, str) for v in fields.values()):
+            cut = list(fields.items())[:NOTE_MAX]
+            plain[str(name)[:NOTE_MAX_CHARS]] = {str(k)[:NOTE_MAX_CHARS]: v[:NOTE_MAX_CHARS] for k, v in cut}
+    return plain
+
+
 def failure(outcome: str, words: dict | None, fallback: str = "") -> dict:
     """The reply fields of a call that ended without a result."""
     return {"outcome": outcome, "error": english(words) if words else fallback, "words": words}
@@ -141,6 +160,10 @@ class Zygote:
                 traceback=str(result.get("traceback", "")),
                 words=from_child(result.get("words")),
             )
+        if isinstance(result, dict) and "notes" in result:
+            notes = plain_notes(result["notes"])
+            if notes:
+                reply["notes"] = notes
         return reply
 
     def close(self) -> None:
