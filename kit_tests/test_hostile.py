@@ -30,12 +30,16 @@ def stub(name):
 
 
 def prepend_to_function(source, function, code):
-    """Insert ``code`` right after the (one-line) docstring of ``function``."""
+    """Insert ``code`` right after the docstring of ``function`` (one line or several: the
+    student files' docstrings are bilingual)."""
+    import ast
+
     lines = source.splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"def {function}("))
-    docstring = next(i for i in range(start, len(lines)) if lines[i].strip().startswith('"""'))
+    node = next(node for node in ast.parse(source).body
+                if isinstance(node, ast.FunctionDef) and node.name == function)
+    docstring_end = node.body[0].end_lineno  # the docstring is the function's first statement
     indented = textwrap.indent(textwrap.dedent(code).strip("\n") + "\n", "    ")
-    return "".join(lines[: docstring + 1]) + indented + "".join(lines[docstring + 1:])
+    return "".join(lines[:docstring_end]) + indented + "".join(lines[docstring_end:])
 
 
 LOOP = prepend_to_function(solution(TASK1), "log_baseline_run", "while True:\n    pass\n")
