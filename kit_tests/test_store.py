@@ -107,3 +107,24 @@ def test_a_store_mlflow_wrote_is_read_and_one_tampered_with_is_refused_in_one_li
         handle.truncate(store.MAX_STORE_BYTES + 1)
     assert "MB, over the kit's" in store.store_refusal(big)
     assert all("\n" not in reason for reason in reasons.values())
+
+
+def test_the_schema_stores_are_held_to_is_the_template_they_are_copied_from_now(tmp_path, monkeypatch):
+    """A process whose cache folder changes (a test's own $HOME) copies stores from another
+    template: they are checked against that one's schema, not the first one the process read
+    (a rebuilt template may list its constraints in another order, and every store of it
+    was refused as "not MLflow's")."""
+    import shutil
+
+    first = store.template_path()
+    assert store.template_schema() == store.schema_of(first)
+    other_cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(other_cache))
+    other = store.cache_dir() / first.name
+    other.parent.mkdir(parents=True)
+    shutil.copyfile(first, other)
+    with sqlite3.connect(other) as connection:  # a template whose schema reads otherwise
+        connection.execute("CREATE INDEX kata_test_other_order ON metrics (key)")
+    connection.close()
+    assert store.template_path() == other
+    assert store.template_schema() == store.schema_of(other) != store.schema_of(first)

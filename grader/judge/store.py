@@ -89,9 +89,17 @@ MAX_TABLE_ROWS = 50_000
 CHECK_DEADLINE_S = 5.0
 
 
-@cache
 def template_schema() -> tuple:
-    return schema_of(template_path())
+    """The schema of the template stores are copied from now. Kept per template file: a
+    process whose cache folder changes ($XDG_CACHE_HOME, $HOME: a test's own home) copies
+    another template, whose constraints SQLite may list in another order, and its stores
+    must not be refused as "not MLflow's" against the first one's."""
+    return _schema_at(template_path())
+
+
+@cache
+def _schema_at(template: Path) -> tuple:
+    return schema_of(template)
 
 
 def schema_of(database: Path) -> tuple:
