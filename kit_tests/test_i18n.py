@@ -16,6 +16,7 @@ import pytest
 
 from grader.core import i18n
 from grader.core.paths import EXERCISES_DIR, KIT_ROOT, PYTEST_INI, TESTS_DIR
+from failures import Failures
 
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
@@ -175,17 +176,6 @@ def test_kata_hint_in_spanish_shows_the_todos_spanish_title(tmp_path, capsys):
 
 
 # -- messages, cold and warm ---------------------------------------------------------------
-class Failures:
-    """A pytest plugin object: each failed test's full text."""
-
-    def __init__(self):
-        self.texts: dict[str, str] = {}
-
-    def pytest_runtest_logreport(self, report):
-        if report.failed:
-            self.texts[report.nodeid.rpartition("::")[2]] = report.longreprtext
-
-
 STUB_TEST = "test_the_run_has_params_model_type_and_random_state"  # 1.3, on the stubs
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from grader.core import i18n
 from grader.core.paths import EXERCISES_DIR, KIT_ROOT, PYTEST_INI, SOLUTIONS_DIR, TESTS_DIR
+from failures import Failures
 
 KIT = Path(__file__).resolve().parents[1]
 REGISTER_THE_BEST = '''    best_run = client.search_runs(
@@ -41,17 +42,6 @@ def test_a_version_from_a_run_without_model_type_is_the_students_fail(pytester, 
     output = result.stdout.str()
     assert "kit error" not in output, output[-3000:]
     assert "has no param model_type or no metric r2" in output, output[-3000:]
-
-
-class Failures:
-    """A pytest plugin object: each failed test's full text."""
-
-    def __init__(self):
-        self.texts: dict[str, str] = {}
-
-    def pytest_runtest_logreport(self, report):
-        if report.failed:
-            self.texts[report.nodeid.rpartition("::")[2]] = report.longreprtext
 
 
 SEEDED = re.compile(
