@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import re
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
@@ -278,7 +279,8 @@ def _csv(rows) -> str:
 # --- JUnit XML -----------------------------------------------------------------------
 
 
-def test_junit_one_suite_per_submission_one_case_per_todo(tmp_path, capsys):
+def junit_export(tmp_path):
+    """A class with every kind of TODO verdict and a broken submission, as JUnit XML."""
     ana = {todo.id: TodoResult(Status.PASS, "", 0.25) for todo in TODOS}
     ana["2.1"] = TodoResult(Status.FAIL, "TODO 2.1: expected 3 runs, but MLflow holds 0\n  detail \x1b[31m", 1.5)
     ana["3.2"] = TodoResult(Status.ERROR, "ImportError: cannot import name 'compare'", 0.5)
@@ -289,6 +291,11 @@ def test_junit_one_suite_per_submission_one_case_per_todo(tmp_path, capsys):
                                      SubmissionResult("carl", "error", {}, 0.1, message=BROKEN_REASON)])
     out = tmp_path / "junit" / "kata.xml"
     assert main(["export", "junit", str(results), "--out", str(out)]) == 0
+    return out
+
+
+def test_junit_one_suite_per_submission_one_case_per_todo(tmp_path, capsys):
+    out = junit_export(tmp_path)
     xml = JUnitXml.fromfile(str(out))
     suites = {suite.name: suite for suite in xml}
     assert list(suites) == ["ana", "<b>&zoë</b>", "carl"]
@@ -310,8 +317,27 @@ def test_junit_one_suite_per_submission_one_case_per_todo(tmp_path, capsys):
     carl = suites["carl"]
     assert carl.errors == len(TODOS) and all(isinstance(c.result[0], Error) and c.result[0].message == BROKEN_REASON
                                              for c in carl)
-    assert {p.name: p.value for p in ana_suite.properties()} == {"status": "graded", "score": "12",
-                                                                 "max_score": "15", "seed": "5eed"}
+    # each suite's score in its <system-out>: properties repeated in every suite break readers that merge them
+    assert not any(list(suite.properties()) for suite in xml)
+    said = {suite.get("name"): suite.findtext("system-out") for suite in ElementTree.parse(out).getroot()}
+    assert said == {"ana": "ana: graded, score 12/15 (grading seed 5eed)",
+                    "<b>&zoë</b>": "<b>&zoë</b>: graded, score 15/15 (grading seed 5eed)",
+                    "carl": f"carl: nothing gradable: {BROKEN_REASON} (grading seed 5eed)"}
+
+
+def test_junit_loads_in_xunitparser(tmp_path, capsys):
+    """xunitparser reads every suite of a file into one TestSuite and asserts that a
+    property name is new to it, and that the root's totals match what it counted."""
+    xunitparser = pytest.importorskip("xunitparser")
+    with open(junit_export(tmp_path), encoding="utf-8") as handle:
+        suite, result = xunitparser.parse(handle)
+    cases = list(suite)
+    assert len(cases) == result.testsRun == 3 * len(TODOS)
+    assert (len(result.failures), len(result.errors), len(result.skipped)) == (1, 2 + len(TODOS), 1)
+    assert {case.classname for case in cases} == {"ana", "<b>&zoë</b>", "carl"}
+    failed = next(case for case in cases if case.failed)
+    assert failed.methodname.startswith("2.1 ") and failed.message.startswith("TODO 2.1: expected 3 runs")
+    assert suite.properties == {}
 
 
 # --- results.json --------------------------------------------------------------------
