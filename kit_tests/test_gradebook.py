@@ -131,7 +131,7 @@ def test_canvas_import_has_canvas_header_and_points_possible_first(canvas_files,
     assert canvas["assignments"] == ["MLflow kata"] and canvas["points"] == {"MLflow kata": "15"}
     grades = {key: grade.get("MLflow kata") for key, grade in canvas["students"].items()}
     assert grades == {"11": "15", "340934": "12", "13": "10", "14": "0", "15": None, "16": None,
-                      "17": None, "18": "0", "19": None}  # no submission or no single match: empty
+                      "17": None, "18": None, "19": None}  # no submission, no single match or broken: empty
 
 
 def test_canvas_unmatched_submissions_are_listed_never_dropped(canvas_files, capsys):
@@ -140,13 +140,38 @@ def test_canvas_unmatched_submissions_are_listed_never_dropped(canvas_files, cap
     err = capsys.readouterr().err
     assert "unmatched: 'ghost': no roster row matches" in err
     assert "unmatched: 'lee_kim': ambiguous: matches Kim, Lee (ID 15); Kim, Lee (ID 16)" in err
-    assert "note: 'cbroken': graded 0, nothing gradable: " + BROKEN_REASON in err
-    assert "5 grade(s)" in err and "2 submission(s) unmatched" in err
+    assert "4 grade(s)" in err and "2 unmatched, 1 left blank" in err
     sidecar = read_csv(unmatched_path(out))
-    assert sidecar[0] == ["id", "status", "score", "max_score", "reason"]
-    assert [row[:4] for row in sidecar[1:]] == [["lee_kim", "graded", "14", "15"], ["ghost", "graded", "13", "15"]]
+    assert sidecar[0] == ["id", "status", "score", "max_score", "reason", "roster_row"]
+    assert [row[:4] for row in sidecar[1:]] == [["lee_kim", "graded", "14", "15"], ["ghost", "graded", "13", "15"],
+                                                ["cbroken", "error", "0", "15"]]
     # every submission is either graded in the import or listed in the sidecar
-    assert len(canvas_class()) == 5 + len(sidecar) - 1
+    assert len(canvas_class()) == 4 + len(sidecar) - 1
+
+
+def test_canvas_broken_submission_is_left_blank_and_listed_with_its_reason(canvas_files, capsys):
+    """Nothing gradable is no grade: a 0 would look like one (issue 22: a student with a
+    perfect second zip got 0 from her broken first one)."""
+    results, roster, out = canvas_files
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)]) == 1
+    carl = next(row for row in read_csv(out)[2:] if row[1] == "18")
+    assert carl[5] == ""
+    err = capsys.readouterr().err
+    reason = f"nothing gradable: {BROKEN_REASON} (--broken-as-zero writes 0)"
+    assert f"left blank: 'cbroken' (Broken, Carl (ID 18)): {reason}\n" in err
+    sidecar = {row[0]: row for row in read_csv(unmatched_path(out))[1:]}
+    assert sidecar["cbroken"][4:] == [f"left blank: {reason}", "Broken, Carl (ID 18)"]
+
+
+def test_canvas_broken_as_zero_writes_0_on_purpose_and_says_so(canvas_files, capsys):
+    results, roster, out = canvas_files
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out),
+                 "--broken-as-zero", "--points", "10"]) == 1  # ghost and lee_kim are still unmatched
+    carl = next(row for row in read_csv(out)[2:] if row[1] == "18")
+    assert carl[5] == "0"
+    err = capsys.readouterr().err
+    assert f"note: 'cbroken' → Broken, Carl (ID 18): 0 (--broken-as-zero), nothing gradable: {BROKEN_REASON}" in err
+    assert "left blank" not in err and "cbroken" not in unmatched_path(out).read_text(encoding="utf-8-sig")
 
 
 def test_canvas_two_submissions_for_one_student_are_both_listed(tmp_path, canvas_files, capsys):
@@ -187,6 +212,87 @@ def test_canvas_roster_that_is_not_a_canvas_export_is_refused(tmp_path, canvas_f
     assert not out.exists()
 
 
+# GitHub Classroom's roster export (Students → Download): quoted, a student who has not
+# linked a GitHub account yet has an empty github_username
+GITHUB_ROSTER = """"identifier","github_username","github_id","name"
+"jdoe@uni.example","JaneD-gh","1001","Jane"
+"S-1002","bobsmith","1002",""
+"Ana López","ana-l","1003","Ana"
+"S-1004","rick","1004","Rick"
+"S-1005","kata-rick","1005",""
+"Amy Absent","","",""
+"Z-999","zed","1009",""
+"""
+
+
+def classroom_class() -> list[SubmissionResult]:
+    """``gh classroom clone student-repos`` folders: <assignment slug>-<GitHub user>."""
+    return [
+        SubmissionResult("mlflow-kata-JaneD-gh", "graded", scored(0), 1.0),  # identifier: an e-mail address
+        SubmissionResult("mlflow-kata-bobsmith-1", "graded", scored(3), 1.0),  # Classroom made the name unique
+        SubmissionResult("mlflow-kata-ana-l-main", "graded", scored(5), 1.0),  # a repository zip: <repo>-<branch>
+        SubmissionResult("mlflow-kata-rick", "graded", scored(15), 1.0),  # rick or kata-rick: the class's prefix says
+        SubmissionResult("mlflow-kata-zed", "graded", scored(1), 1.0),  # on GitHub's roster, not in the course's
+        SubmissionResult("mlflow-kata-stranger", "graded", scored(1), 1.0),  # on neither
+    ]
+
+
+@pytest.fixture
+def classroom_files(tmp_path, canvas_files):
+    _, roster, out = canvas_files
+    github = tmp_path / "classroom_roster.csv"
+    github.write_text(GITHUB_ROSTER, encoding="utf-8")
+    return write_class(tmp_path, classroom_class()), roster, out, github
+
+
+def test_github_classroom_clones_match_through_the_github_roster(classroom_files, capsys):
+    results, roster, out, github = classroom_files
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out),
+                 "--github-roster", str(github)]) == 1
+    grades = {key: grade.get("MLflow kata") for key, grade in canvas_importer_reads(read_csv(out))["students"].items()}
+    assert {key: grade for key, grade in grades.items() if grade} == {"11": "15", "340934": "12", "13": "10", "14": "0"}
+    err = capsys.readouterr().err
+    assert f"unmatched: 'mlflow-kata-zed': no roster row matches (GitHub user 'zed' is 'Z-999' in {github})" in err
+    assert f"unmatched: 'mlflow-kata-stranger': no roster row matches, and no GitHub user of {github} fits" in err
+    assert "4 grade(s)" in err and "2 unmatched" in err
+
+
+def test_github_classroom_clones_without_the_github_roster_say_what_would_match_them(classroom_files, capsys):
+    results, roster, out, _ = classroom_files
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)]) == 1
+    assert all(row[5] == "" for row in read_csv(out)[2:])
+    reasons = {row[4] for row in read_csv(unmatched_path(out))[1:]}
+    assert reasons == {"no roster row matches (a GitHub Classroom clone? --github-roster FILE maps GitHub users "
+                       "to students)"}
+
+
+def test_a_name_two_github_users_fit_equally_is_not_guessed(tmp_path, canvas_files, capsys):
+    _, roster, out = canvas_files
+    github = tmp_path / "classroom_roster.csv"
+    github.write_text(GITHUB_ROSTER, encoding="utf-8")
+    results = write_class(tmp_path, [SubmissionResult("mlflow-kata-rick", "graded", scored(0), 1.0)])
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out),
+                 "--github-roster", str(github)]) == 1  # one clone: no class-wide prefix to go by
+    assert (f"'mlflow-kata-rick': no roster row matches: its name fits GitHub users 'kata-rick', 'rick' of {github}"
+            in capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("name,email\nJane,jdoe@uni.example\n", "not a GitHub Classroom roster: no column identifier, github_username"),
+    ('"identifier","github_username","github_id","name"\n"S-1","","",""\n', "no student in it has a GitHub username"),
+    ('"identifier","github_username"\n"S-1","octo"\n"S-2","Octo"\n', "GitHub user 'Octo' is on two rows ('S-1' and"),
+])
+def test_a_github_roster_that_is_not_one_is_refused_in_one_line(tmp_path, canvas_files, capsys, content, reason):
+    results, roster, out = canvas_files
+    github = tmp_path / "github.csv"
+    github.write_text(content, encoding="utf-8")
+    for fmt in ("canvas", "moodle"):
+        assert main(["export", fmt, str(results), "--roster", str(roster), "--out", str(out),
+                     "--github-roster", str(github)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and reason in err and not out.exists()
+
+
 def test_name_key_drops_accents_case_and_punctuation():
     assert name_key("López, Ana") == "lopezana" and name_key("Ana_LÓPEZ") == "analopez"
 
@@ -202,27 +308,32 @@ WORKSHEET_ES = ["Identificador", "Nombre completo", "Dirección de correo", "Est
                 "Comentarios de retroalimentación"]
 
 
-def worksheet(header: list[str], participant: str) -> list[list[str]]:
+def worksheet(header: list[str], participant: str, maximum: str = "15.00") -> list[list[str]]:
+    """A worksheet as Moodle writes it: the assignment's maximum grade in the column
+    right after the grade (``grademax``: "Maximum grade"; a scale's items for a scale)."""
     rows = [header]
     for number, name, email in (("123456", "Ana López", "ana@uni.example"), ("123457", "Bob Smith", "bob@uni.example"),
                                 ("123458", "Amy Absent", "amy@uni.example")):
-        rows.append([f"{participant} {number}", name, email, "Submitted for grading", "", "15.00", "Yes",
+        rows.append([f"{participant} {number}", name, email, "Submitted for grading", "", maximum, "Yes",
                      "Monday, 3 March 2025, 10:00 AM", "-", ""])
     return rows
 
 
 def moodle_importer_reads(rows: list[list[str]], grade="Grade", identifier="Identifier",
-                          modified="Last modified (grade)", participant="Participant ") -> dict[int, str]:
+                          modified="Last modified (grade)", participant="Participant ",
+                          maximum: float = 15) -> dict[int, str]:
     """Moodle's assignfeedback_offline_grade_importer: columns found by their exact
     (localised) names, all three required; the identifier minus "Participant " is the
-    participant number; an empty grade is skipped."""
+    participant number; an empty grade is skipped, and so, without a word, is a grade
+    above the assignment's maximum (mod/assign/feedback/offline/locallib.php: "Out of
+    range")."""
     columns = rows[0]
     assert identifier in columns and grade in columns and modified in columns, "invalidgradeimport"
     at_id, at_grade = columns.index(identifier), columns.index(grade)
     grades = {}
     for row in rows[1:]:
         number = int(row[at_id][len(participant):])
-        if row[at_grade] != "":
+        if row[at_grade] != "" and 0 <= float(row[at_grade]) <= maximum:
             grades[number] = row[at_grade]
     return grades
 
@@ -251,14 +362,95 @@ def test_moodle_worksheet_gets_grades_where_moodle_reads_them(tmp_path, capsys):
 
 def test_moodle_worksheet_in_spanish_with_rescaled_points(tmp_path, capsys):
     roster = tmp_path / "hoja.csv"
-    roster.write_text(_csv(worksheet(WORKSHEET_ES, "Participante")), encoding="utf-8-sig")
+    roster.write_text(_csv(worksheet(WORKSHEET_ES, "Participante", "100,00")), encoding="utf-8-sig")
     out = tmp_path / "subir.csv"
     results = write_class(tmp_path, moodle_class()[:2])
     assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out),
                  "--grade-column", "Calificación", "--points", "100"]) == 0
     rows = read_csv(out)
     assert moodle_importer_reads(rows, "Calificación", "Identificador", "Última modificación (calificación)",
-                                 "Participante ") == {123456: "86.67", 123457: "0"}
+                                 "Participante ", maximum=100) == {123456: "86.67", 123457: "0"}
+
+
+def test_moodle_grades_are_out_of_the_worksheets_maximum_and_it_says_so(tmp_path, capsys):
+    """A 10-point assignment: 13/15 is written 8.67, never 13 (which Moodle's importer
+    would skip without a word, leaving the student ungraded)."""
+    roster = tmp_path / "worksheet.csv"
+    roster.write_text(_csv(worksheet(WORKSHEET_EN, "Participant", "10.00")), encoding="utf-8")
+    out = tmp_path / "upload.csv"
+    results = write_class(tmp_path, [*moodle_class()[:2], SubmissionResult("amy@uni.example", "graded", scored(0), 1.0)])
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out)]) == 0
+    rows = read_csv(out)
+    assert [row[4] for row in rows[1:]] == ["8.67", "0", "10"]
+    assert moodle_importer_reads(rows, maximum=10) == {123456: "8.67", 123457: "0", 123458: "10"}
+    err = capsys.readouterr().err
+    assert "note: grades out of 10, the worksheet's maximum grade (scores out of 15 scaled to it)\n" in err
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out), "--points", "10"]) == 0
+
+
+@pytest.mark.parametrize("maximum, points, reason", [
+    ("15.00", "100", "--points 100 disagrees with the worksheet's maximum grade 15 ('Maximum Grade')"),
+    ("Poor\nGood\nExcellent", None, "the column after the grade, 'Maximum Grade', holds 'Poor, Good, Excellent' "
+                                      "where Moodle writes the assignment's maximum grade"),
+])
+def test_moodle_points_that_disagree_with_the_worksheet_or_a_scale_are_refused(tmp_path, capsys, maximum, points,
+                                                                                reason):
+    roster = tmp_path / "worksheet.csv"
+    roster.write_text(_csv(worksheet(WORKSHEET_EN, "Participant", maximum)), encoding="utf-8")
+    out = tmp_path / "out" / "upload.csv"
+    results = write_class(tmp_path, moodle_class())
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out),
+                 *(["--points", points] if points else [])]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and reason in err and not out.parent.exists()
+
+
+def moodle_download_class(first: str, second: str) -> list[SubmissionResult]:
+    """Ana uploaded two zips (Moodle's download names both with her participant number);
+    ``first``/``second`` say which are broken."""
+    subs = []
+    for name, status in (("first", first), ("second", second)):
+        sub_id = f"Ana López_123456_assignsubmission_file_{name}"
+        if status == "error":
+            subs.append(SubmissionResult(sub_id, "error", {}, 0.1, message=f"{name}.zip: not a zip file"))
+        else:
+            subs.append(SubmissionResult(sub_id, "graded", scored(0), 5.0))
+    return [*subs, SubmissionResult("bob@uni.example", "graded", scored(15), 5.0)]
+
+
+@pytest.mark.parametrize("first, second", [("error", "graded"), ("graded", "error")])
+@pytest.mark.parametrize("zero", [False, True])
+def test_moodle_a_students_graded_submission_wins_over_her_broken_one(tmp_path, capsys, first, second, zero):
+    roster = tmp_path / "worksheet.csv"
+    roster.write_text(_csv(worksheet(WORKSHEET_EN, "Participant")), encoding="utf-8")
+    out = tmp_path / "upload.csv"
+    results = write_class(tmp_path, moodle_download_class(first, second))
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out),
+                 *(["--broken-as-zero"] if zero else [])]) == 0
+    assert moodle_importer_reads(read_csv(out)) == {123456: "15", 123457: "0"}
+    good, bad = ("first", "second") if first == "graded" else ("second", "first")
+    prefix = "Ana López_123456_assignsubmission_file_"
+    err = capsys.readouterr().err
+    assert (f"note: Ana López (Participant 123456): 2 submissions; used '{prefix}{good}' (graded), "
+            f"not '{prefix}{bad}'\n") in err
+    assert (f"not used: '{prefix}{bad}': nothing gradable ({bad}.zip: not a zip file); Ana López (Participant "
+            f"123456) takes '{prefix}{good}' (graded)\n") in err
+    sidecar = read_csv(unmatched_path(out))[1:]
+    assert [(row[0], row[1], row[5]) for row in sidecar] == [(prefix + bad, "error", "Ana López (Participant 123456)")]
+    assert sidecar[0][4].startswith("not used: nothing gradable")
+
+
+@pytest.mark.parametrize("zero, grade, code", [(False, None, 1), (True, "0", 0)])
+def test_moodle_a_student_with_only_broken_submissions_is_left_blank_unless_zero(tmp_path, capsys, zero, grade, code):
+    roster = tmp_path / "worksheet.csv"
+    roster.write_text(_csv(worksheet(WORKSHEET_EN, "Participant")), encoding="utf-8")
+    out = tmp_path / "upload.csv"
+    results = write_class(tmp_path, moodle_download_class("error", "error"))
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out),
+                 *(["--broken-as-zero"] if zero else [])]) == code
+    assert moodle_importer_reads(read_csv(out)).get(123456) == grade
+    kinds = [row[4].split(":")[0] for row in read_csv(unmatched_path(out))[1:]]
+    assert kinds == (["not used"] if zero else ["left blank", "not used"])
 
 
 def test_moodle_worksheet_without_the_grade_column_is_refused(tmp_path, capsys):

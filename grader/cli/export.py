@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections import Counter
 
 from grader.cli.options import add_allow_unconfined, add_out, add_seed, add_timeout, instructor_verb, refused
 from grader.core.i18n import _
@@ -41,6 +42,22 @@ def add_points(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--points", type=float, metavar="N", help=help)
 
 
+def add_gradebook_options(parser: argparse.ArgumentParser) -> None:
+    """What the Canvas and Moodle exports share beyond the roster: broken submissions and
+    GitHub Classroom clones."""
+    parser.add_argument(
+        "--broken-as-zero",
+        action="store_true",
+        help="write 0 for a submission with nothing gradable (default: leave its cell empty and list it)",
+    )
+    parser.add_argument(
+        "--github-roster",
+        metavar="FILE",
+        help="GitHub Classroom's roster CSV (identifier, github_username, …): matches clones named "
+        "<assignment>-<GitHub user> to the students their identifiers name",
+    )
+
+
 def add_export_formats(formats: argparse._SubParsersAction) -> None:
     """The ``kata export`` gradebook subcommands: canvas, moodle, junit."""
     canvas = formats.add_parser("canvas", help="Canvas gradebook import CSV, from a Canvas gradebook export")
@@ -55,6 +72,7 @@ def add_export_formats(formats: argparse._SubParsersAction) -> None:
         "in the export, e.g. 'MLflow kata (123456)' (default: %(default)s)",
     )
     add_points(canvas, "rescale scores to N points (default: the kata's max score)")
+    add_gradebook_options(canvas)
     canvas.set_defaults(handler=cmd_export_gradebook)
     moodle = formats.add_parser("moodle", help="Moodle assignment grading worksheet with the grades filled in")
     add_results(moodle)
@@ -70,7 +88,12 @@ def add_export_formats(formats: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="the worksheet's grade column, in the site's language (default: %(default)s)",
     )
-    add_points(moodle, "rescale scores to N, the assignment's maximum grade (default: the kata's max score)")
+    add_points(
+        moodle,
+        "the assignment's maximum grade (default: the worksheet's own, after the grade column; "
+        "a different N is refused)",
+    )
+    add_gradebook_options(moodle)
     moodle.set_defaults(handler=cmd_export_gradebook)
     junit = formats.add_parser("junit", help="JUnit XML: one testsuite per submission, one testcase per TODO")
     add_results(junit)
@@ -79,11 +102,12 @@ def add_export_formats(formats: argparse._SubParsersAction) -> None:
 
 
 def cmd_export_gradebook(args: argparse.Namespace) -> int:
-    """Exit 0: every submission has its roster row; 1: written, but some submissions
-    matched no single row (listed on stderr and in the sidecar); 2: nothing written."""
+    """Exit 0: every submission's grade is in the export (a broken submission another one
+    replaced aside); 1: written, but some submission matched no single row or had nothing
+    gradable and was left blank (listed on stderr and in the sidecar); 2: nothing written."""
     from grader.platforms.canvas import canvas_export
     from grader.platforms.moodle import moodle_export
-    from grader.platforms.roster import RosterError, write_export
+    from grader.platforms.roster import RosterError, read_github_roster, write_export
     from grader.results.codec import ResultsError
     from grader.results.codec import load as load_results
 
@@ -93,23 +117,26 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
         return 2
     try:
         results = load_results(args.results)
+        github = read_github_roster(args.github_roster) if args.github_roster else None
         if args.format == "canvas":
-            export = canvas_export(results, args.roster, args.assignment, args.points)
+            export = canvas_export(results, args.roster, args.assignment, args.points, args.broken_as_zero, github)
         else:
-            export = moodle_export(results, args.roster, args.grade_column, args.points)
+            export = moodle_export(results, args.roster, args.grade_column, args.points, args.broken_as_zero, github)
         sidecar = write_export(export, args.out, results)
     except (ResultsError, RosterError, OSError) as reason:
         return refused(name, reason)
     for note in export.notes:
         print(printable(f"{name}: note: {note}"), file=sys.stderr)
-    for submission, why in export.unmatched:
-        print(printable(f"{name}: unmatched: {submission.id!r}: {why}"), file=sys.stderr)
+    for item in export.listed:
+        row = f" ({item.row})" if item.row and item.kind != "not used" else ""
+        print(printable(f"{name}: {item.kind}: {item.submission.id!r}{row}: {item.reason}"), file=sys.stderr)
+    counts = Counter(item.kind for item in export.listed)
+    listed = ", ".join(f"{count} {kind}" for kind, count in counts.items())
     print(
-        f"{name}: {export.graded} grade(s) → {args.out}"
-        + (f"; {len(export.unmatched)} submission(s) unmatched → {sidecar}" if sidecar else ""),
+        f"{name}: {export.graded} grade(s) → {args.out}" + (f"; {listed} → {sidecar}" if sidecar else ""),
         file=sys.stderr,
     )
-    return 1 if export.unmatched else 0
+    return 1 if export.incomplete else 0
 
 
 def printable(line: str) -> str:

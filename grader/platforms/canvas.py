@@ -12,15 +12,15 @@ from pathlib import Path
 from grader.core.files import csv_text
 from grader.platforms.roster import (
     Export,
+    GitHubRoster,
     RosterError,
     RosterRow,
-    broken_notes,
+    fill_grades,
     id_keys,
     match,
     name_key,
     points_text,
     read_roster,
-    submission_grade,
 )
 from grader.results.model import ClassResults
 
@@ -80,17 +80,21 @@ def canvas_rows(students: Sequence[Mapping[str, str]]) -> list[RosterRow]:
 
 
 def canvas_export(
-    results: ClassResults, roster_path: str | Path, assignment: str = DEFAULT_ASSIGNMENT, points: float | None = None
+    results: ClassResults,
+    roster_path: str | Path,
+    assignment: str = DEFAULT_ASSIGNMENT,
+    points: float | None = None,
+    broken_as_zero: bool = False,
+    github: GitHubRoster | None = None,
 ) -> Export:
     """A Canvas gradebook import: the five identity columns of every roster student and
-    one assignment column; a ``Points Possible`` row first."""
+    one assignment column; a ``Points Possible`` row first. A broken submission's cell
+    stays empty unless ``broken_as_zero`` (``grader.platforms.roster``)."""
     students = read_canvas_roster(roster_path)
-    matching = match(results.submissions, canvas_rows(students), CANVAS_DOWNLOAD)
-    grades: dict[int, str] = {}
-    for sub in results.submissions:
-        if sub.id in matching.rows:
-            grades[matching.rows[sub.id]] = submission_grade(results, sub, points)
+    roster = canvas_rows(students)
+    matching = match(results.submissions, roster, CANVAS_DOWNLOAD, github)
+    filled = fill_grades(results, matching, {row.index: row.label for row in roster}, points, broken_as_zero)
     rows = [[*CANVAS_IDENTITY, assignment], [CANVAS_POINTS_ROW, "", "", "", "", points_text(results.max_score, points)]]
     for n, student in enumerate(students):
-        rows.append([*(student[column] for column in CANVAS_IDENTITY), grades.get(n, "")])
-    return Export(csv_text(rows), len(grades), matching.unmatched, broken_notes(results, matching.rows))
+        rows.append([*(student[column] for column in CANVAS_IDENTITY), filled.cells.get(n, "")])
+    return Export(csv_text(rows), len(filled.cells), filled.listed, filled.notes)
