@@ -146,6 +146,17 @@ def test_only_regrades_the_named_students_into_out_and_keeps_everyone_else(submi
     assert NO_EXERCISES in (out / "index.html").read_text(encoding="utf-8")
 
 
+def test_only_grades_in_outs_language_when_no_lang_is_given(submissions, tmp_path):
+    out = tmp_path / "out"
+    assert kata_grade(submissions, out, "--lang", "es") == 0
+    spanish = messages(out)["ben"]
+    assert spanish != EMPTY  # a Spanish reason
+    hand_in_a_note(submissions, "ana")
+    assert kata_grade(submissions, out, "--only", "ana") == 0
+    got = messages(out)
+    assert got["ben"] == spanish and not got["ana"].startswith(NO_EXERCISES)  # Spanish too
+
+
 @pytest.mark.parametrize("options, reason", [
     (["--only", "anna"], "--only anna: no submission with that id in {submissions} (ids near it: ana)"),
     (["--only", "cai", "zed", "bne"], "--only zed: no submission with that id in {submissions} (ids near it: cai); "

@@ -223,6 +223,20 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 128 + signal.SIGINT
 
 
+def grade_lang(args: argparse.Namespace) -> str:
+    """``kata grade``'s language: ``--lang``; else, with ``--only``, that of the verdicts in
+    OUT; else English, whoever runs it (the class report is the instructor's)."""
+    if args.lang:
+        return args.lang
+    if args.only:
+        from pathlib import Path
+
+        from grader.classroom.saved_run import out_lang
+
+        return out_lang(Path(args.out)) or "en"
+    return "en"
+
+
 def regrade_line(event: str, data: dict, out) -> str:
     """The one line ``--resume`` (event "resume") or ``--only`` ("only") says before grading:
     how many verdicts are kept, how many graded again, and why."""
@@ -251,7 +265,6 @@ def _grade(args: argparse.Namespace) -> int:
 
     from grader.classroom.errors import GradingError
     from grader.classroom.grade import GradeOptions, grade
-    from grader.classroom.saved_run import out_lang
 
     console = Console(stderr=True)
     options = GradeOptions(
@@ -263,7 +276,7 @@ def _grade(args: argparse.Namespace) -> int:
         require_isolation=args.require_isolation,
         allow_unconfined=args.allow_unconfined,
         seed=args.seed,
-        lang=args.lang or (out_lang(Path(args.out)) if args.only else None) or "en",
+        lang=grade_lang(args),
         only=tuple(args.only or ()),
         scheduler=args.scheduler,
         similarity_threshold=args.similarity_threshold,
