@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,10 +102,12 @@ def form_problem(rest: str) -> str:
     return "a host is a name, an IPv4 address or an [IPv6] one"
 
 
-def check_reachable(spec: SchedulerSpec) -> None:
+def check_reachable(spec: SchedulerSpec, security: Security | None = None) -> None:
     """One line when nobody could be reached at ``spec``'s address: its host has no
-    address, or nothing accepts a connection on its port (Dask would retry for
-    ``CONNECT_TIMEOUT_S`` first). Opens and closes one TCP connection, nothing more."""
+    address, nothing accepts a connection on its port (Dask would retry for
+    ``CONNECT_TIMEOUT_S`` first), or, for ``tls://``, the scheduler's certificate is not
+    one ``security``'s CA signed. Opens and closes one connection (with the TLS handshake
+    for ``tls://``, so that the scheduler logs no failed handshake), nothing more."""
     scheme, host, port = address_parts(spec.address)
     if scheme not in TCP_SCHEMES:
         return
@@ -114,10 +117,20 @@ def check_reachable(spec: SchedulerSpec) -> None:
         reason = getattr(error, "strerror", None) or error
         raise GradingError(f"--scheduler {spec}: cannot find host {host!r} ({reason})") from None
     family, kind, proto, _name, where = found[0]
+    context = None
+    if scheme == "tls" and security is not None:
+        context = security.get_connection_args("client").get("ssl_context")
     try:
         with socket.socket(family, kind, proto) as probe:
             probe.settimeout(PROBE_TIMEOUT_S)
             probe.connect(where)
+            if context is not None:
+                context.wrap_socket(probe, server_hostname=host if context.check_hostname else None).close()
+    except ssl.SSLError as error:
+        raise GradingError(
+            f"--scheduler {spec}: the TLS handshake failed ({error.reason or error}): were the scheduler's "
+            "certificates signed by the CA kata grade was given (--tls-ca-file or Dask's TLS settings)?"
+        ) from None
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise GradingError(
@@ -169,8 +182,7 @@ def check_scheduler_options(options: GradeOptions) -> SchedulerSpec | None:
                 f"--scheduler {spec} makes TLS credentials with cryptography, which is not installed: {INSTALL_HINT}"
             ) from None
         return spec
-    client_security(spec, options)
-    check_reachable(spec)
+    check_reachable(spec, client_security(spec, options))
     return spec
 
 
