@@ -1,9 +1,9 @@
 """The golden ``results.json`` of the demo class: what ``kata grade examples/submissions
 --seed demo-class`` must give, with what changes from run to run or machine to machine
-masked (times, versions, hashes, the seed, the isolation level, names keyed by the judge
-process's secret, MLflow's random run names, the order of a printed set). Verdicts,
-scores and messages stay: a change to any of them is a diff of
-``kit_tests/demo_class.golden.json`` in review.
+masked (times, versions, hashes (the kit's, the task files'), the seed, the isolation
+level, names keyed by the judge process's secret, MLflow's random run names, the order
+of a printed set). Verdicts, scores and messages stay: a change to any of them is a diff
+of ``kit_tests/demo_class.golden.json`` in review.
 
 Regenerate it (and review the diff) with
 ``KATA_UPDATE_GOLDEN=1 pytest kit_tests/test_demo_class.py -k golden``.
@@ -49,6 +49,8 @@ def masked(results: dict) -> dict:
     for submission in results.get("submissions", []):
         if "duration_s" in submission:
             submission["duration_s"] = "<s>"
+        if "files_sha256" in submission:  # the staged task files' hash: the files are the diff's business
+            submission["files_sha256"] = "<sha256>"
         if "message" in submission:
             submission["message"] = mask_message(submission["message"])
         for todo in submission.get("todos", {}).values():

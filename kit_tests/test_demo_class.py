@@ -93,6 +93,7 @@ def test_the_golden_mask_hides_what_varies_and_keeps_every_verdict(tmp_path):
                       isolation={"level": "partial", "missing": ["landlock"]})
     carla = next(s for s in run["submissions"] if s["id"] == "carla_ruiz")
     carla["duration_s"] = 1.5
+    carla["files_sha256"] = "a" * 64  # the hash of the task files as staged
     carla["todos"]["4.1"]["duration_s"] = 0.25
     carla["todos"]["4.1"]["message"] = carla["todos"]["4.1"]["message"].replace("<key>", "0a1b2c")
     assert "-0a1b2c'" in carla["todos"]["4.1"]["message"]

@@ -237,19 +237,49 @@ def test_a_renamed_copy_is_listed_as_similar_and_the_reference_twins_are_not(gra
     assert "similar pairs (score ≥ 0.6): 1" in graded["run"].stderr
 
 
-def test_resume_regrades_results_saved_in_another_language(graded, tmp_path):
-    """A report in one language: --resume --lang es keeps no English verdict."""
+def resuming_grader(submissions, out, staged, lang="en"):
+    """A ``--resume`` run's grader into ``out`` with the fixture's seed, the class in
+    ``submissions`` staged into ``staged`` (nothing graded)."""
+    from grader.classroom.staging import stage
     from grader.classroom.submissions import discover
 
-    options = grader.classroom.grade.GradeOptions(graded["submissions"], graded["out"], 1, 5.0, resume=True)
-    english = grader.classroom.grade.ClassGrader(options)
-    english.seed = graded["results"]["kit"]["seed"]
-    perfect = next(s for s in discover(graded["submissions"]) if s.id == "perfect")
-    assert english.resumed(perfect)
-    spanish = grader.classroom.grade.ClassGrader(grader.classroom.grade.GradeOptions(
-        graded["submissions"], graded["out"], 1, 5.0, resume=True, lang="es"))
-    spanish.seed = english.seed
-    assert not spanish.resumed(perfect)
+    grader_ = grader.classroom.grade.ClassGrader(
+        grader.classroom.grade.GradeOptions(submissions, out, 1, 5.0, resume=True, lang=lang))
+    grader_.seed = json.loads((out / "results.json").read_text())["kit"]["seed"]
+    grader_.staged = stage(discover(submissions), staged)
+    return grader_
+
+
+def test_resume_regrades_results_saved_in_another_language(graded, tmp_path):
+    """A report in one language: --resume --lang es keeps no English verdict."""
+    english = resuming_grader(graded["submissions"], graded["out"], tmp_path / "en")
+    assert english.resume("perfect") == ""
+    spanish = resuming_grader(graded["submissions"], graded["out"], tmp_path / "es", lang="es")
+    assert spanish.resume("perfect") == "language changed"
+
+
+def test_each_result_records_the_hash_of_the_task_files_it_was_graded_on(graded, tmp_path):
+    """results.json's files_sha256: the staged task files' hash for every submission that
+    was staged (whatever its verdict), none for one nothing could be taken from."""
+    staged = resuming_grader(graded["submissions"], graded["out"], tmp_path / "staged").staged
+    for submission_id, submission in graded["by_id"].items():
+        assert submission.get("files_sha256") == staged.digests.get(submission_id), submission_id
+    assert "files_sha256" in graded["by_id"]["looper"] and "files_sha256" not in graded["by_id"]["empty_folder"]
+
+
+def test_resume_regrades_a_full_marks_student_whose_files_were_replaced_by_the_stubs(graded, tmp_path):
+    """Issue 22: a 15/15 student whose file was then replaced by the stub stayed 15/15 after
+    --resume. The same saved results, a copy of the class where perfect's task 1 is the
+    stub again: --resume now grades perfect again, and keeps only_task1."""
+    import shutil
+
+    submissions = tmp_path / "submissions"
+    shutil.copytree(graded["submissions"], submissions, symlinks=True)
+    (submissions / "perfect" / "exercises" / TASK1).write_text(stub(TASK1))
+    resuming = resuming_grader(submissions, graded["out"], tmp_path / "staged")
+    assert graded["by_id"]["perfect"]["score"] == 15
+    assert resuming.resume("perfect") == "files changed" and "perfect" not in resuming.results
+    assert resuming.resume("only_task1") == "" and resuming.results["only_task1"].score == 4
 
 
 def test_resume_keeps_finished_results_and_grades_nothing_again(graded):
@@ -260,6 +290,7 @@ def test_resume_keeps_finished_results_and_grades_nothing_again(graded):
     again = json.loads((graded["out"] / "results.json").read_text())
     assert [s["score"] for s in again["submissions"]] == [s["score"] for s in graded["results"]["submissions"]]
     assert "resumed" in run.stderr
+    assert "kata grade --resume: kept 23 saved verdict(s); grading 0\n" in run.stderr
 
 
 def test_a_missing_submissions_folder_is_a_one_line_error(tmp_path):

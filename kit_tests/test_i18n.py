@@ -126,6 +126,7 @@ def test_the_language_is_the_option_then_kata_lang_then_the_locale(explicit, env
 
 def test_kata_verbs_default_to_the_same_choice_and_grade_to_english(monkeypatch):
     from grader.student.check import default_lang
+    from grader.cli.instructor import grade_lang
     from grader.cli.main import build_parser
 
     for name in ("LC_ALL", "LC_MESSAGES", "LANG", "KATA_LANG"):
@@ -135,7 +136,7 @@ def test_kata_verbs_default_to_the_same_choice_and_grade_to_english(monkeypatch)
     assert default_lang() == "es"
     monkeypatch.setenv("KATA_LANG", "en")
     assert default_lang() == "en"
-    assert build_parser().parse_args(["grade", "class", "--out", "out"]).lang == "en"
+    assert grade_lang(build_parser().parse_args(["grade", "class", "--out", "out"])) == "en"
     assert build_parser().parse_args(["grade", "class", "--out", "out", "--lang", "es"]).lang == "es"
     assert build_parser().parse_args(["check", "--lang", "es"]).lang == "es"
 

@@ -39,6 +39,22 @@ def test_a_file_of_another_todo_table_keeps_its_scores_when_written_again():
     assert codec.dumps(codec.loads(text)) == text  # scored by the file's table, not todos.toml
 
 
+def test_the_hash_of_a_submissions_graded_files_is_kept_and_checked():
+    """``files_sha256`` (what --resume compares) goes through the codec both ways, and only
+    as a sha256."""
+    graded = sample_class()
+    graded.submissions[0] = replace(graded.submissions[0], files_sha256="ab" * 32)
+    text = codec.dumps(graded)
+    assert json.loads(text)["submissions"][0]["files_sha256"] == "ab" * 32
+    assert "files_sha256" not in json.loads(text)["submissions"][2]  # carol: nothing could be taken
+    assert codec.loads(text).submissions[0].files_sha256 == "ab" * 32
+    assert codec.dumps(codec.loads(text)) == text
+    data = json.loads(text)
+    data["submissions"][0]["files_sha256"] = "not a hash"
+    with pytest.raises(ResultsError, match=r"^results.json: not a kata results.json: submissions\[0\]\.files_sha256"):
+        codec.loads(json.dumps(data))
+
+
 def test_the_kit_never_writes_a_results_json_the_schema_refuses():
     results = ClassResults(kit={**KIT, "seed": "a b"}, submissions=[])
     with pytest.raises(ResultsError, match=r"^the kit would write an invalid results.json: kit.seed: 'a b'"):

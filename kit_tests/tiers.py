@@ -48,6 +48,7 @@ WINGS: dict[str, tuple[str, ...]] = {
     "test_mlflow_internals.py": ("judge",),
     "test_model_server.py": ("judge",),
     "test_plugin.py": ("judge",),
+    "test_regrade.py": ("classroom",),
     "test_release.py": ("authoring",),
     "test_report_browser.py": ("reports",),
     "test_results_codec.py": ("results",),

@@ -19,6 +19,8 @@ instructor accepts it (``kit.insecure_scheduler`` in results.json then records i
 from __future__ import annotations
 
 import re
+import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +33,13 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = 'pip install "mlflow-kata[cluster]" (in a checkout of the kit: pip install -e ".[cluster]")'
 LOCAL_PATTERN = re.compile(r"local:(\d{1,3})")
+# [SCHEME://]HOST:PORT, a host a name or an IPv4 address, or an IPv6 one in brackets
+ADDRESS_PATTERN = re.compile(
+    r"(?:(?P<scheme>[a-z]+)://)?(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9._-]+)):(?P<port>\d{1,5})"
+)
+SCHEMES = ("tls", "tcp", "wss", "ws", "ucx")  # Dask's network comms (inproc:// is in-process only)
+TCP_SCHEMES = ("tls", "tcp", "wss", "ws")  # reached over TCP: probed before anything is written
+PROBE_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,8 @@ class SchedulerSpec:
 
 
 def parse_scheduler(text: str) -> SchedulerSpec:
-    """``local:N`` (1-999 workers) or an address such as ``tcp://10.0.0.5:8786``."""
+    """``local:N`` (1-999 workers) or an address such as ``tls://10.0.0.5:8786``, its
+    form checked here (``address_parts``): a typo is one line, not a connection attempt."""
     text = text.strip()
     local = LOCAL_PATTERN.fullmatch(text)
     if local and int(local.group(1)) >= 1:
@@ -53,9 +63,80 @@ def parse_scheduler(text: str) -> SchedulerSpec:
     if text.startswith("local") or not text:
         raise GradingError(
             f"--scheduler {text!r}: use local:N (N workers on this machine, 1-999) "
-            "or a Dask scheduler's address such as tcp://HOST:8786"
+            "or a Dask scheduler's address such as tls://HOST:8786"
         )
+    address_parts(text)
     return SchedulerSpec(address=text)
+
+
+def address_parts(address: str) -> tuple[str, str, int]:
+    """``[SCHEME://]HOST:PORT`` as Dask reads a scheduler's address (no scheme: tcp):
+    ``(scheme, host, port)``, or one line saying what is wrong with it."""
+    found = ADDRESS_PATTERN.fullmatch(address)
+    scheme = (found.group("scheme") if found else address.partition("://")[0] if "://" in address else "") or "tcp"
+    if scheme not in SCHEMES:
+        why = f"unknown scheme {scheme + '://'!r}, not one of {', '.join(s + '://' for s in SCHEMES)}"
+    elif found is None:
+        why = form_problem(address.partition("://")[2] if "://" in address else address)
+    elif not 1 <= int(found.group("port")) <= 65535:
+        why = f"port {found.group('port')} is not 1-65535"
+    else:
+        return scheme, found.group("v6") or found.group("host"), int(found.group("port"))
+    raise GradingError(
+        f"--scheduler {address!r}: not a scheduler address ({why}): use tls://HOST:PORT "
+        "(a Dask scheduler's, e.g. tls://10.0.0.5:8786) or local:N (N workers on this machine)"
+    )
+
+
+def form_problem(rest: str) -> str:
+    """What is wrong with ``HOST:PORT`` (an address without its scheme), said short."""
+    if re.match(r"[a-z]+:/(?!/)", rest):
+        return "a scheme is followed by ://"
+    host, colon, port = rest.rpartition(":")
+    if not colon or not port or host.endswith(":") or (rest.startswith("[") and rest.endswith("]")):
+        return "no port"
+    if not host:
+        return "no host"
+    if not port.isdigit():
+        return f"port {port!r} is not a number"
+    return "a host is a name, an IPv4 address or an [IPv6] one"
+
+
+def check_reachable(spec: SchedulerSpec, security: Security | None = None) -> None:
+    """One line when nobody could be reached at ``spec``'s address: its host has no
+    address, nothing accepts a connection on its port (Dask would retry for
+    ``CONNECT_TIMEOUT_S`` first), or, for ``tls://``, the scheduler's certificate is not
+    one ``security``'s CA signed. Opens and closes one connection (with the TLS handshake
+    for ``tls://``, so that the scheduler logs no failed handshake), nothing more."""
+    scheme, host, port = address_parts(spec.address)
+    if scheme not in TCP_SCHEMES:
+        return
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise GradingError(f"--scheduler {spec}: cannot find host {host!r} ({reason})") from None
+    family, kind, proto, _name, where = found[0]
+    context = None
+    if scheme == "tls" and security is not None:
+        context = security.get_connection_args("client").get("ssl_context")
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.settimeout(PROBE_TIMEOUT_S)
+            probe.connect(where)
+            if context is not None:
+                context.wrap_socket(probe, server_hostname=host if context.check_hostname else None).close()
+    except ssl.SSLError as error:
+        raise GradingError(
+            f"--scheduler {spec}: the TLS handshake failed ({error.reason or error}): were the scheduler's "
+            "certificates signed by the CA kata grade was given (--tls-ca-file or Dask's TLS settings)?"
+        ) from None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise GradingError(
+            f"--scheduler {spec}: nothing answers at {host}:{port} ({reason}): start the scheduler first, "
+            "or check the address"
+        ) from None
 
 
 def require_dask() -> None:
@@ -81,7 +162,7 @@ def is_insecure(spec: SchedulerSpec) -> bool:
 def check_scheduler_options(options: GradeOptions) -> SchedulerSpec | None:
     """``--scheduler`` and its security options, refused in one line (exit 2) before
     anything is written: a malformed value, Dask missing, an address nobody vouches for,
-    unusable credentials. ``local:N`` makes its own credentials, and a run without
+    unusable credentials, a host nobody answers at. ``local:N`` makes its own credentials, and a run without
     ``--scheduler`` talks to no cluster, so the options that name credentials go only with
     an address (a flag silently ignored would make an instructor believe in a guarantee)."""
     flags = [*tls_flags(options), *(["--insecure-scheduler"] if options.insecure_scheduler else [])]
@@ -101,7 +182,7 @@ def check_scheduler_options(options: GradeOptions) -> SchedulerSpec | None:
                 f"--scheduler {spec} makes TLS credentials with cryptography, which is not installed: {INSTALL_HINT}"
             ) from None
         return spec
-    client_security(spec, options)
+    check_reachable(spec, client_security(spec, options))
     return spec
 
 

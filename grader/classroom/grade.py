@@ -5,7 +5,9 @@ The class is staged once (``staging``: each submission's task files copied to th
 private workspace), each submission still to grade becomes a ``Job`` for a kata worker
 (``pool``: ``--jobs`` long-lived worker processes sharing one ``mlflow models serve``
 for the bonus), and its result is saved as soon as it is known (``saved_run``: so
-``--resume`` grades only what is missing). At the end ``results.json``, ``grades.csv``
+``--resume`` grades only what is missing, or changed: each result records the hash of
+the task files it was graded on, ``files_sha256``). ``--only ID…`` grades just those
+students into the results already in OUT (``regrade``). At the end ``results.json``, ``grades.csv``
 and ``index.html`` are written atomically (``grader.reports``), the similarity section
 (``similarity_stage``) reading the same staged class. Where a job is graded is one seam,
 a ``GradingPool``: ``LocalPool`` here, or ``grader.classroom.dask_pool``'s ``DaskPool``
@@ -14,6 +16,9 @@ class: both go through ``ClassGrader.grade_staged``.
 
 Seed: a fresh one per run (or ``--seed``), given to every worker and recorded in
 ``results.json`` (``kit.seed``): a regrade with that seed reproduces every verdict.
+
+Refusals: every option that can be refused without grading is, in one line, before OUT
+is made or touched (``ClassGrader.check_options``).
 
 Robustness: one run at a time per ``OUT`` (``out_lock``); every temp file of a run lives
 in one workspace removed at exit, or by the next run should this one be killed
@@ -25,9 +30,11 @@ once cleanup-safe (``interrupts``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import platform
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -38,7 +45,8 @@ from grader.classroom.options import GradeOptions
 from grader.classroom.out_lock import lock_out, unlock_out
 from grader.classroom.pool import Graded, WorkerPool
 from grader.classroom.protocol import Job, WorkerSettings
-from grader.classroom.saved_run import SavedRun, file_stem
+from grader.classroom.regrade import merged, regrade_base, unchanged_since
+from grader.classroom.saved_run import SavedRun, check_seed, file_stem
 from grader.classroom.serving import kata_worker_env, kit_has_bonus, start_model_server
 from grader.classroom.staging import StagedClass, stage
 from grader.classroom.submissions import Submission, discover
@@ -138,6 +146,7 @@ class ClassGrader:
         self.saved = SavedRun(options.out, self.kit["tests_sha256"], options.lang)
         self.results: dict[str, SubmissionResult] = {}
         self.notes: dict[str, list[str]] = {}  # what staging noted, by submission id
+        self.digests: dict[str, str] = {}  # the staged task files' files_sha256, by submission id
         self.staged: StagedClass | None = None  # the class run() staged, until close()
         self.lock = threading.Lock()
         self.stopping = False  # set (under ``lock``) when the workers are being stopped
@@ -147,6 +156,32 @@ class ClassGrader:
     # -- the whole run -----------------------------------------------------------------
     def run(self) -> ClassResults:
         options = self.options
+        submissions, base = self.check_options()
+        self.open_out(base)
+        if base is not None and not unchanged_since(base, options.out):
+            raise GradingError(f"another kata grade rewrote {options.out} meanwhile: run --only again")
+        workspace = self.kept.enter_context(grading_workspace())
+        self.staged = stage(submissions, workspace / "staging")  # all: the similarity section reads them
+        if base is not None:
+            todo = list(dict.fromkeys(options.only))
+            self.progress("start", total=len(todo))
+            self.progress("only", regrading=todo, kept=len({s.id for s in base.submissions} - set(todo)))
+        else:
+            self.progress("start", total=len(submissions))
+            todo = self.to_grade(submissions)
+        self.grade_staged(self.staged, todo, workspace)
+        if kit_sha256() != self.kit["tests_sha256"]:
+            raise GradingError("the kit's files changed while grading: reinstall the kit and regrade")
+        if base is not None:
+            return ClassResults(kit=self.kit, submissions=merged(base, self.results))
+        ordered = [self.results[s.id] for s in submissions if s.id in self.results]
+        return ClassResults(kit=self.kit, submissions=ordered)
+
+    def check_options(self) -> tuple[list[Submission], ClassResults | None]:
+        """Every refusal that needs no grading, in one line before anything is written (OUT
+        neither made nor locked): the folders, ``--scheduler`` and its credentials,
+        ``--seed``, ``--only``. The class found, and with ``--only`` OUT's results."""
+        options = self.options
         if not options.submissions.is_dir():
             raise GradingError(f"{options.submissions} is not a folder of submissions")
         if options.out.resolve().is_relative_to(options.submissions.resolve()):
@@ -154,23 +189,19 @@ class ClassGrader:
                 f"--out {options.out} is inside the submissions folder, which kata grade "
                 "never writes to: choose a folder outside it"
             )
-        # before anything is written: no Dask, a bad address, a cluster nobody vouches for
+        # no Dask, a bad address, a cluster nobody vouches for or nobody answers at
         from grader.classroom.dask_scheduler import check_scheduler_options, is_insecure
 
         spec = check_scheduler_options(options)
+        if options.seed is not None:
+            check_seed(options.seed)
+        submissions = discover(options.submissions)
+        base = regrade_base(options, self.kit, submissions, self.saved) if options.only else None
+        if base is not None:  # OUT's kit facts (isolation, …) hold for the verdicts kept
+            self.kit = {**base.kit, **self.kit}
         if spec is not None and is_insecure(spec):
             self.kit["insecure_scheduler"] = True  # the instructor accepted it: say so in results.json
-        self.open_out()
-        submissions = discover(options.submissions)
-        self.progress("start", total=len(submissions))
-        todo = [s.id for s in submissions if not self.resumed(s)]
-        workspace = self.kept.enter_context(grading_workspace())
-        self.staged = stage(submissions, workspace / "staging")  # all: the similarity section reads them
-        self.grade_staged(self.staged, todo, workspace)
-        if kit_sha256() != self.kit["tests_sha256"]:
-            raise GradingError("the kit's files changed while grading: reinstall the kit and regrade")
-        ordered = [self.results[s.id] for s in submissions if s.id in self.results]
-        return ClassResults(kit=self.kit, submissions=ordered)
+        return submissions, base
 
     def grade_one(self, submission: Submission) -> SubmissionResult:
         """Grade one submission as ``run`` grades each of a class (``grade_submission``)."""
@@ -187,24 +218,48 @@ class ClassGrader:
             unlock_out(self.out_lock)
             self.out_lock = None
 
-    def open_out(self) -> None:
-        """OUT made and locked, the run's seed chosen and saved in it."""
+    def open_out(self, base: ClassResults | None = None) -> None:
+        """OUT made and locked, the run's seed chosen (with ``--only``, that of ``base``:
+        OUT's results) and saved in it."""
         self.options.out.mkdir(parents=True, exist_ok=True)
         if self.out_lock is None:
             self.out_lock = lock_out(self.options.out)
-        self.seed = self.kit["seed"] = self.saved.choose_seed(self.options.seed, self.options.resume)
+        if base is not None:
+            self.seed = self.kit["seed"] = base.kit["seed"]
+        else:
+            self.seed = self.kit["seed"] = self.saved.choose_seed(self.options.seed, self.options.resume)
         self.saved.save_seed(self.seed)
 
-    def resumed(self, submission: Submission) -> bool:
-        """Whether ``--resume`` keeps the result saved for ``submission`` (then recorded)."""
+    def to_grade(self, submissions: list[Submission]) -> list[str]:
+        """The ids to grade: all, or with ``--resume`` those whose saved result cannot be
+        kept (``resume``); says how many were kept and why the others are graded again."""
         if not self.options.resume:
-            return False
-        result = self.saved.saved_result(submission.id, self.seed)
+            return [s.id for s in submissions]
+        todo, why = [], Counter[str]()
+        for submission in submissions:
+            reason = self.resume(submission.id)
+            if reason:
+                todo.append(submission.id)
+                why[reason] += 1
+        self.progress("resume", kept=len(submissions) - len(todo), regrading=dict(why))
+        return todo
+
+    def resume(self, submission_id: str) -> str:
+        """With ``--resume``: keep (record) the result saved for the staged submission
+        ``submission_id`` when it was graded on what would be graded now, and return "";
+        else why it is graded again (``saved_run.REGRADE_REASONS``)."""
+        assert self.staged is not None
+        result, why = self.saved.reuse(
+            submission_id,
+            self.seed,
+            self.staged.digests.get(submission_id, ""),
+            self.staged.skipped.get(submission_id),
+        )
         if result is None:
-            return False
-        self.results[submission.id] = result
+            return why
+        self.results[submission_id] = result
         self.progress("done", result=result, resumed=True)
-        return True
+        return ""
 
     # -- the per-submission path -------------------------------------------------------
     def grade_staged(self, staged: StagedClass, ids: list[str], workspace: Path) -> None:
@@ -216,6 +271,7 @@ class ClassGrader:
                 self.record(SubmissionResult(submission_id, "error", message=staged.skipped[submission_id]))
                 continue
             self.notes[submission_id] = staged.notes[submission_id]
+            self.digests[submission_id] = staged.digests[submission_id]
             log = None
             if self.options.logs:
                 (self.options.out / LOGS_DIR).mkdir(exist_ok=True)
@@ -270,6 +326,8 @@ class ClassGrader:
         self.progress("isolation", **self.kit["isolation"])
 
     def record(self, result: SubmissionResult) -> None:
+        if result.id in self.digests:  # what it was graded on (--resume compares it)
+            result = dataclasses.replace(result, files_sha256=self.digests[result.id])
         with self.lock:
             if self.stopping:
                 return

@@ -32,6 +32,7 @@ class GradeOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     insecure_scheduler: bool = False  # accept a scheduler address without TLS (recorded in results.json)
+    only: tuple[str, ...] = ()  # regrade just these ids into OUT's results (grader.classroom.regrade)
 
 
 class GradingRun(Protocol):

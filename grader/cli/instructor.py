@@ -163,17 +163,26 @@ def add_grade(verbs: argparse._SubParsersAction) -> None:
         "can run code on its workers and change grades; recorded in results.json",
     )
     add_timeout(grade, "seconds one call of student code may take (default: %(default)s)")
-    grade.add_argument(
+    again = grade.add_mutually_exclusive_group()
+    again.add_argument(
         "--resume",
         action="store_true",
-        help="keep results already in OUT for the same kit (and their seed); grade only what is missing",
+        help="keep results already in OUT for the same kit, seed and task files; grade only what is "
+        "missing or changed (says how many, and why)",
+    )
+    again.add_argument(
+        "--only",
+        nargs="+",
+        metavar="ID",
+        help="regrade just these submissions into the results already in OUT (same seed and "
+        "language; everyone else's verdicts kept); rewrites results.json, grades.csv and the report",
     )
     add_seed(
         grade,
         "seed of the tests' varied inputs (default: a fresh random one per run, "
         "recorded in results.json as kit.seed; pass it again to reproduce a grading)",
     )
-    add_lang(grade, "language of the verdicts' messages in the report (default: %(default)s)", default="en")
+    add_lang(grade, "language of the verdicts' messages in the report (default: en; with --only, OUT's)")
     grade.add_argument(
         "--similarity-threshold",
         type=similarity_threshold,
@@ -214,6 +223,36 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return 128 + signal.SIGINT
 
 
+def grade_lang(args: argparse.Namespace) -> str:
+    """``kata grade``'s language: ``--lang``; else, with ``--only``, that of the verdicts in
+    OUT; else English, whoever runs it (the class report is the instructor's)."""
+    if args.lang:
+        return args.lang
+    if args.only:
+        from pathlib import Path
+
+        from grader.classroom.saved_run import out_lang
+
+        return out_lang(Path(args.out)) or "en"
+    return "en"
+
+
+def regrade_line(event: str, data: dict, out) -> str:
+    """The one line ``--resume`` (event "resume") or ``--only`` ("only") says before grading:
+    how many verdicts are kept, how many graded again, and why."""
+    if event == "only":
+        names = ", ".join(data["regrading"][:5]) + (", …" if len(data["regrading"]) > 5 else "")
+        return (
+            f"kata grade --only: regrading {len(data['regrading'])} submission(s) ({names}); "
+            f"keeping {data['kept']} verdict(s) from {out}/results.json"
+        )
+    why = ", ".join(f"{reason}: {count}" for reason, count in sorted(data["regrading"].items(), key=lambda kv: -kv[1]))
+    regrading = sum(data["regrading"].values())
+    return f"kata grade --resume: kept {data['kept']} saved verdict(s); grading {regrading}" + (
+        f" ({why})" if why else ""
+    )
+
+
 def _grade(args: argparse.Namespace) -> int:
     import os
     import statistics
@@ -237,7 +276,8 @@ def _grade(args: argparse.Namespace) -> int:
         require_isolation=args.require_isolation,
         allow_unconfined=args.allow_unconfined,
         seed=args.seed,
-        lang=args.lang,
+        lang=grade_lang(args),
+        only=tuple(args.only or ()),
         scheduler=args.scheduler,
         similarity_threshold=args.similarity_threshold,
         tls_ca_file=args.tls_ca_file,
@@ -269,6 +309,8 @@ def _grade(args: argparse.Namespace) -> int:
                 )
             elif event == "begin":
                 bar.update(task, description=data["id"])
+            elif event in ("resume", "only"):
+                bar.console.print(regrade_line(event, data, options.out), soft_wrap=True, markup=False, highlight=False)
             elif event == "similarity" and data["pairs"] is None:
                 bar.console.print(
                     f"similar pairs: not compared (the comparison failed or took over "

@@ -127,13 +127,17 @@ class KataRun:
 @dataclass
 class SubmissionResult:
     """One student's grade. ``status`` is ``graded``, or ``error`` (nothing gradable,
-    with ``message`` saying why in one line)."""
+    with ``message`` saying why in one line). ``files_sha256``: the hash of the task
+    files it was graded on, as staged (``grader.classroom.staging.files_digest``); ""
+    when none could be taken (``kata grade --resume`` regrades a submission whose files
+    no longer hash to it)."""
 
     id: str
     status: str
     todos: dict[str, TodoResult] = field(default_factory=dict)
     duration_s: float = 0.0
     message: str = ""
+    files_sha256: str = ""
 
     @property
     def score(self) -> int:
@@ -160,6 +164,8 @@ class SubmissionResult:
         }
         if self.message:
             data["message"] = self.message
+        if self.files_sha256:
+            data["files_sha256"] = self.files_sha256
         return data
 
     @classmethod
@@ -170,6 +176,7 @@ class SubmissionResult:
             todos=todos_from_json(data.get("todos", {})),
             duration_s=data.get("duration_s", 0.0),
             message=data.get("message", ""),
+            files_sha256=data.get("files_sha256", ""),
         )
 
 
