@@ -42,6 +42,9 @@ SYMBOLS = {"pass": "✓", "fail": "✗", "timeout": "◷", "error": "!", "missin
 LABELS = {"pass": "passed", "fail": "failed", "timeout": "timed out", "error": "error", "missing": "not run"}
 SORT_RANK = {"pass": 4, "fail": 3, "timeout": 2, "error": 1, "missing": 0}
 TOOLTIP_CHARS = 300  # the full message is in the student's section
+FOLD_CHARS = 240  # a longer message (or one of more lines) folds under its first line in the student's section
+FOLD_LINES = 4
+SUMMARY_CHARS = 160  # what a folded message shows of its first line
 CLUSTER_EXAMPLE_CHARS = 400  # a cluster shows one message; each student's is in their section
 CLUSTERS_SHOWN = 12  # the rest (the long tail of one-offs) fold under one <details>
 CLUSTER_LINKS_SHOWN = 15  # students linked inline per cluster; the rest fold
@@ -73,6 +76,16 @@ class Cell:
     @property
     def symbol(self) -> str:
         return SYMBOLS[self.status]
+
+    @property
+    def folded(self) -> bool:
+        """Long enough to fold under its first line (a phone shows a screenful per message)."""
+        return len(self.message) > FOLD_CHARS or self.message.count("\n") >= FOLD_LINES
+
+    @property
+    def summary(self) -> str:
+        """A folded message's first line, shortened."""
+        return _shorten(self.message.split("\n", 1)[0].strip(), SUMMARY_CHARS)
 
     @property
     def rank(self) -> int:
