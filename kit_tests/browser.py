@@ -43,11 +43,25 @@ class BrowserPage:
             os.dup2(high[1], 4)
 
         self.process = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--no-first-run", f"--user-data-dir={self.profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=plumb, pass_fds=(3, 4))  # kept open: the rest are closed
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--remote-debugging-pipe",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={self.profile}",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=plumb,
+            pass_fds=(3, 4),
+        )  # kept open: the rest are closed
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         try:
@@ -55,8 +69,14 @@ class BrowserPage:
             self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
             for domain in ("Page", "Runtime", "Log"):
                 self.send(f"{domain}.enable", session=True)
-            self.send("Emulation.setDeviceMetricsOverride", session=True, width=self.width,
-                      height=self.height, deviceScaleFactor=1, mobile=self.width < 500)
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                session=True,
+                width=self.width,
+                height=self.height,
+                deviceScaleFactor=1,
+                mobile=self.width < 500,
+            )
             self.events.clear()
             self.send("Page.navigate", session=True, url=self.page.as_uri())
             self.wait_for("Page.loadEventFired")
@@ -133,8 +153,10 @@ class BrowserPage:
         params: dict = {"format": "png"}
         if full_page:
             height = self.evaluate("document.documentElement.scrollHeight")
-            params.update(captureBeyondViewport=True,
-                          clip={"x": 0, "y": 0, "width": self.width, "height": min(height, 16000), "scale": 1})
+            params.update(
+                captureBeyondViewport=True,
+                clip={"x": 0, "y": 0, "width": self.width, "height": min(height, 16000), "scale": 1},
+            )
         path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", session=True, **params)["data"]))
         return path
 
