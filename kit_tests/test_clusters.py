@@ -4,9 +4,12 @@ string of tests/test_task*.py with another student's values."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 
-from grader.reports.failure_clusters import Cluster, cluster_failures, pattern
+from grader.reports.failure_clusters import Cluster, NotStarted, cluster_failures, not_started, pattern
 from grader.results.model import SubmissionResult, TodoResult
 from grader.lab.todos import load_todos
 
@@ -95,6 +98,116 @@ def test_clusters_group_each_todos_failures_and_come_largest_first():
     assert alias.status == "fail" and not alias.kit_error
     assert clusters[1].example == RUN_NAME_TYPO  # a tie: the first seen
     assert clusters[2].status == "timeout"
+
+
+def test_the_bonus_never_comes_first_and_the_costliest_graded_todos_lead():
+    """Five students fail the bonus's B.1 (no points), two fail 4.3, one 1.2: the graded
+    TODOs' clusters first, by the points they cost, the bonus's after all of them."""
+    bonus = "TODO B.1: expected the server to accept the body (HTTP 200), but it answered 400"
+    subs = [graded(f"s{i}", B_1=TodoResult("fail", bonus)) for i in range(5)]
+    subs[0].todos["4.3"] = subs[1].todos["4.3"] = TodoResult("fail", ALIAS_V1)
+    subs[2].todos["1.2"] = TodoResult("fail", RUN_NAME_TYPO)
+    clusters = cluster_failures(subs, TODO_IDS)
+    assert [(c.todo_id, c.count) for c in clusters] == [("4.3", 2), ("1.2", 1), ("B.1", 5)]
+    doubled = [todo if todo.id != "1.2" else replace(todo, points=3) for todo in load_todos()]
+    assert [c.todo_id for c in cluster_failures(subs, TODO_IDS, table=doubled)] == ["1.2", "4.3", "B.1"]
+
+
+def test_tasks_not_started_are_one_line_each_not_clusters():
+    """ana handed in task 4 and the bonus as the stubs: their failures are the stub's,
+    counted per task; her real mistake (1.2) and ben's are still clustered. A kit error
+    on a task not started stays a cluster: the kit's fault, whatever the file."""
+    stub_43 = "TODO 4.3: expected alias 'staging' of 'response-time-e82fa4' to point at version 1, but the model has no alias at all"
+    ana = graded("ana", **{f"4_{n}": TodoResult("fail", f"TODO 4.{n}: nothing registered") for n in range(1, 5)},
+                 B_1=TodoResult("error", KIT), B_2=TodoResult("fail", "TODO B.2: no predictions"))
+    ana.todos["4.3"] = TodoResult("fail", stub_43)
+    ana.todos["1.2"] = TodoResult("fail", RUN_NAME_TYPO)
+    ben = graded("ben", **{"4_3": TodoResult("fail", ALIAS_V2), "1_2": TodoResult("fail", RUN_NAME_OTHER)})
+    cai = graded("cai")
+    untouched = {"ana": (4, 5), "cai": (5,), "nobody": (1,)}
+    clusters = cluster_failures([ana, ben, cai], TODO_IDS, untouched)
+    assert [(c.todo_id, c.students) for c in clusters] == [
+        ("1.2", ("ana", "ben")), ("4.3", ("ben",)), ("B.1", ("ana",))]
+    assert clusters[-1].kit_error
+    assert not_started([ana, ben, cai], untouched) == [NotStarted(4, ("ana",)), NotStarted(5, ("ana", "cai"))]
+
+
+def test_the_demo_class_groups_its_untouched_stubs_and_keeps_its_real_mistakes():
+    """examples/submissions, as graded (demo_class.golden.json) and as staged from its
+    folder: diego handed in tasks 2-4 as the stubs, carla task 4, four students the bonus.
+    Their 23 stub verdicts leave the clusters; diego's run-name typo, elena's syntax
+    error and felix's missing alias stay."""
+    import json
+
+    from golden import GOLDEN
+
+    from grader.classroom.staging import staged_class
+    from grader.classroom.untouched import untouched_tasks
+    from grader.core.paths import KIT_ROOT
+    from grader.results.model import ClassResults, todos_from_json
+
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))  # masked: not a results.json the codec takes
+    results = ClassResults(kit={}, submissions=[
+        SubmissionResult(sub["id"], sub["status"], todos_from_json(sub["todos"]), message=sub.get("message", ""))
+        for sub in golden["submissions"]])
+    with staged_class(KIT_ROOT / "examples" / "submissions") as staged:
+        untouched = untouched_tasks(staged.folders)
+    assert untouched == {"carla_ruiz": (4, 5), "diego_lopez": (2, 3, 4, 5), "elena_torres": (5,),
+                         "felix_moreno": (5,)}
+    before = cluster_failures(results.submissions, TODO_IDS)
+    after = cluster_failures(results.submissions, TODO_IDS, untouched)
+    assert {"carla_ruiz", "diego_lopez"} <= set(before[0].students)  # the stubs led the list
+    assert any(c.todo_id.startswith("B.") for c in before)
+    assert sum(c.count for c in before) - sum(c.count for c in after) == 23
+    assert not [c for c in after if c.todo_id.startswith("B.")]  # every bonus failure was an untouched stub
+    kept = {(c.todo_id, student) for c in after for student in c.students}
+    assert {("1.2", "diego_lopez"), ("2.1", "elena_torres"), ("4.3", "felix_moreno")} <= kept
+    assert not {(todo, student) for todo, student in kept if student == "diego_lopez" and todo[0] in "234"}
+    assert [(g.task, g.count) for g in not_started(results.submissions, untouched)] == [
+        (2, 1), (3, 1), (4, 2), (5, 4)]
+
+
+def test_a_stub_is_recognised_whatever_its_comments_docstrings_and_layout(tmp_path):
+    import shutil
+
+    from grader.classroom.untouched import untouched_tasks
+    from grader.core.paths import EXERCISES_DIR
+
+    stub = tmp_path / "stub"
+    shutil.copytree(EXERCISES_DIR, stub)
+    reworded = tmp_path / "reworded"
+    shutil.copytree(EXERCISES_DIR, reworded)
+    task1 = reworded / "task1_baseline.py"
+    text = task1.read_text(encoding="utf-8")
+    task1.write_text(re.sub(r'"""[^"]*"""', '"""Mine."""', text.replace("\n\n", "\n")).replace("# TODO", "#TODO"),
+                     encoding="utf-8")
+    started = tmp_path / "started"
+    shutil.copytree(EXERCISES_DIR, started)
+    task2 = started / "task2_tuning.py"
+    task2.write_text(task2.read_text(encoding="utf-8").replace("pass", "print('working on it')", 1), encoding="utf-8")
+    (started / "task3_compare.py").write_text("def broken(:\n", encoding="utf-8")
+    (started / "task4_registry.py").unlink()
+    assert untouched_tasks({"stub": stub, "reworded": reworded, "started": started}) == {
+        "stub": (1, 2, 3, 4, 5), "reworded": (1, 2, 3, 4, 5), "started": (1, 5)}
+
+
+def test_the_report_lists_tasks_not_started_apart_from_the_clusters():
+    from grader.reports.report import render_report
+
+    subs = [graded("ana", **{f"2_{n}": TodoResult("fail", f"TODO 2.{n}: no runs") for n in range(1, 5)}),
+            graded("ben", **{f"2_{n}": TodoResult("fail", f"TODO 2.{n}: no runs") for n in range(1, 5)}),
+            graded("cai", **{"1_2": TodoResult("fail", RUN_NAME_TYPO)})]
+    from grader.results.model import ClassResults
+
+    results = ClassResults(kit={"mlflow": "3", "python": "3.11", "tests_sha256": "0" * 64}, submissions=subs)
+    html = render_report(results, untouched={"ana": (2,), "ben": (2,)})
+    section = html.split('<h2 id="clusters">', 1)[1].split("<h2 ", 1)[0]
+    assert re.findall(r'<li class="cluster" data-todo="([^"]+)"', section) == ["1.2"]
+    line = re.search(r'<li data-task="2" data-count="2">(.*?)</li>', section, re.S)[1]
+    assert "2 students</strong> did not start task 2 (Hyperparameter tuning; 4 TODOs each)" in line
+    assert re.findall(r'href="#([^"]+)"', line) == ["s-ana", "s-ben"]
+    assert "the stub's own 8 failing verdicts" in section
+    assert '<h3 id="not-started">' not in render_report(results)
 
 
 def test_the_same_message_under_two_todos_makes_two_clusters():

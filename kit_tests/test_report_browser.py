@@ -6,7 +6,7 @@ students with full marks (and is remembered over a reload).
 Skipped when Chromium is not installed (Debian: ``apt-get install chromium``). The
 screenshot tests leave /tmp/report-screenshot.png (first screen),
 /tmp/report-screenshot-tall.png and /tmp/report-screenshot-big-class.png (300 students)
-for a human look.
+for a human look; the phone test /tmp/report-screenshot-390.png.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not instal
 SCREENSHOT_COPY = Path("/tmp/report-screenshot.png")  # the first screen, as an instructor sees it
 TALL_SCREENSHOT_COPY = Path("/tmp/report-screenshot-tall.png")  # down to the student sections
 BIG_SCREENSHOT_COPY = Path("/tmp/report-screenshot-big-class.png")  # 300 students, failures only
+PHONE_SCREENSHOT_COPY = Path("/tmp/report-screenshot-390.png")  # a phone's 390 px, down to the students
 
 
 @dataclass(frozen=True)
@@ -214,3 +215,61 @@ def test_every_character_the_report_draws_is_in_an_installed_font():
                                      capture_output=True, text=True, check=True).stdout.strip()]
     assert missing == []
     assert "⌛" not in html  # U+231B: in no font of a plain Debian (DejaVu, Liberation)
+
+
+# -- a phone ------------------------------------------------------------------------------
+FLOOD = "TODO 4.1: expected a run named 'x', but found the run '" + ".-" * 10_000 + "'"
+TRACEBACK = "TODO 2.1: task2_tuning.py crashed:\n" + "\n".join(f"  File 'task2_tuning.py', line {n}" for n in range(200))
+
+
+def phone_class():
+    """The big class, two of its students with the messages a real class holds: a quoted
+    run name of 20,000 characters, a 200-line traceback."""
+    from grader.results.model import TodoResult
+
+    results = big_class(300)
+    results.submissions[1].todos["4.1"] = TodoResult("fail", FLOOD, 1.0)
+    results.submissions[2].todos["2.1"] = TodoResult("error", TRACEBACK, 1.0)
+    return results
+
+
+LAYOUT = """(function () {
+  var messages = Array.from(document.querySelectorAll("table.detail td.message"))
+    .filter(function (td) { return td.textContent.trim(); });
+  return {width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight,
+          viewport: window.innerWidth,
+          narrowest: Math.min.apply(null, messages.map(function (td) { return td.getBoundingClientRect().width; })),
+          tallest: Math.max.apply(null, messages.map(function (td) { return td.getBoundingClientRect().height; })),
+          messages: messages.length};
+})()"""
+
+
+def test_the_report_is_readable_on_a_phone(tmp_path):
+    """At a phone's 390 CSS pixels (a real viewport, not a window Chromium lays out 500
+    wide): the page never scrolls sideways (the grid and the tables scroll in their
+    boxes), every message gets the section's width (it had one character's: the fixed
+    columns beside it took 45rem), a long message folds under its first line, and the
+    page is about as tall as on a desktop (1.47 million pixels before, for 300 students)."""
+    from browser import BrowserPage
+
+    page = tmp_path / "phone.html"
+    pairs = [Pair("student001", "student002", 0.93, ("task1_baseline.py",), "similarity/1.html")]
+    page.write_text(render_report(phone_class(), similar_pairs=pairs), encoding="utf-8")
+    with BrowserPage(page, tmp_path / "desktop", width=1400, height=1000) as desktop:
+        wide = desktop.evaluate(LAYOUT)
+    with BrowserPage(page, tmp_path / "phone", width=390, height=844) as phone:
+        assert phone.problems() == []
+        layout = phone.evaluate(LAYOUT)
+        grid = phone.evaluate("""(function () { var box = document.querySelector(".grid-wrap");
+          return [box.getBoundingClientRect().width, box.scrollWidth, box.getBoundingClientRect().height]; })()""")
+        folded = phone.evaluate("""Array.from(document.querySelectorAll("td.message details"))
+          .map(function (d) { return [d.open, d.getBoundingClientRect().height, d.textContent.length]; })""")
+        phone.screenshot(tmp_path / "phone.png")
+    assert layout["viewport"] == 390 and layout["width"] <= 390
+    assert layout["messages"] > 500 and layout["narrowest"] >= 300
+    assert grid[0] <= 390 and grid[1] > grid[0] and grid[2] <= 844  # the grid scrolls inside its box
+    assert folded and all(not is_open and height < 100 for is_open, height, _ in folded)  # a few lines
+    assert max(length for _, _, length in folded) >= len(FLOOD)  # folded, not cut
+    assert layout["tallest"] < 120
+    assert layout["height"] < 1.2 * wide["height"], (layout["height"], wide["height"])
+    shutil.copyfile(tmp_path / "phone.png", PHONE_SCREENSHOT_COPY)

@@ -176,7 +176,7 @@ def test_similarity_json_lists_every_pair_with_its_page_and_the_threshold(tmp_pa
     assert document["notes"] == []
     assert document["method"]["tool"] == "copydetect"
     for number, (entry, pair) in enumerate(zip(document["pairs"], written, strict=True), start=1):
-        assert entry == {"first": pair.first, "second": pair.second, "score": pair.score,
+        assert entry == {"first": pair.first, "second": pair.second, "score": pair.score, "basis": pair.basis,
                          "files": list(pair.files), "href": f"similarity/{number}.html"}
         assert pair.href == entry["href"] and (tmp_path / pair.href).is_file()
         assert isinstance(entry["score"], float) and 0 < entry["score"] <= 1
@@ -191,12 +191,13 @@ def test_no_pairs_still_writes_an_empty_list_and_removes_an_earlier_runs_pages(t
     assert document["pairs"] == [] and document["threshold"] == DEFAULT_THRESHOLD
 
 
-def test_segments_merge_spans_and_never_mark_stub_lines():
+def test_segments_cut_the_text_by_kind_and_the_counted_code_wins():
     text = "keep\nstub line\nmine = 1\n"
-    cut = segments(text, ((0, 3), (2, 9), (15, 22)), frozenset({"stub line"}))
+    cut = segments(text, ((0, 3), (2, 4), (15, 22)), kit=((5, 14),), idiom=((20, 24),))
     assert "".join(segment.text for segment in cut) == text
-    assert [s.text for s in cut if s.common] == ["keep\n", "mine = "]
-    assert segments("", ()) == [Segment("", False)]
+    assert [(s.text, s.kind) for s in cut if s.kind] == [
+        ("keep", "common"), ("stub line", "kit"), ("mine = ", "common"), ("1\n", "idiom")]
+    assert segments("", ()) == [Segment("", "")]
 
 
 def render_pair_page(tmp_path: Path) -> Path:
@@ -212,8 +213,9 @@ def test_the_side_by_side_page_escapes_student_text_and_loads_nothing(tmp_path):
     assert "<script" not in html and "&lt;script&gt;alert(&#34;id&#34;)&lt;/script&gt;" in html
     assert re.search("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
                      "style-src 'sha256-[A-Za-z0-9+/=]+';", unescape(html))
-    assert re.findall(r'(?:src|href)="([^"]*)"', html) == ["../index.html"]
-    assert html.count("<mark>") > 20 and html.count("<section") == len(STUDENT_FILES)
+    links = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert links == ["../index.html", *(f"#file-{n}" for n in range(1, len(STUDENT_FILES) + 1))]
+    assert html.count("<mark>") > 20 and html.count('<section class="file"') == len(STUDENT_FILES)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
@@ -230,6 +232,150 @@ def test_the_side_by_side_page_renders_in_chromium_without_console_or_csp_errors
     dom = run.stdout
     assert dom.count("<mark>") > 20 and dom.count('class="sides"') == len(STUDENT_FILES)
     assert "<script" not in dom.replace("&lt;script", "")
+
+
+# -- the evidence a page shows -------------------------------------------------------------
+PLANTED = {  # pair -> the task files copied (each holding own code on both sides)
+    ("bruno_diaz", "bruno_twin"): None,  # every file: a few own lines each, too short alone
+    ("carla_ruiz", "carla_twin"): None,  # one file long enough alone, the others short
+    ("elena_torres", "elena_twin"): None,
+    ("ben", "zed"): None,  # renamed, reflowed, recommented
+    ("ben", "mixed"): ("task4_registry.py",),  # one file copied into another's work
+}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """The demo class with four planted copies (three exact twins, one file of zed's in
+    ana's work), ben and zed of the samples: every pair found, its evidence, and its page."""
+    root = tmp_path_factory.mktemp("planted")
+    class_folder = root / "class"
+    shutil.copytree(KIT_ROOT / "examples" / "submissions", class_folder)
+    for name in ("bruno", "carla", "elena"):
+        original = next(class_folder.glob(f"{name}_*"))
+        shutil.copytree(original, class_folder / f"{name}_twin")
+    for name in ("ben", "zed"):
+        shutil.copytree(SAMPLES / name, class_folder / name / "exercises")
+    shutil.copytree(SAMPLES / "ana", class_folder / "mixed" / "exercises")
+    shutil.copyfile(SAMPLES / "zed" / "task4_registry.py", class_folder / "mixed" / "exercises" / "task4_registry.py")
+    with staged_class(class_folder) as staged:
+        pairs = find_similar(staged.folders)
+        written = write_similarity(pairs, staged.folders, root / "out")
+        proofs = {ids(pair): similarity.evidence(pair, staged.folders) for pair in pairs}
+        docs = similarity.class_documents(staged.folders)
+    pages = {ids(pair): (root / "out" / pair.href).read_text(encoding="utf-8") for pair in written}
+    return {"pairs": {ids(pair): pair for pair in written}, "proofs": proofs, "pages": pages, "docs": docs,
+            "out": root / "out"}
+
+
+def file_sections(html: str) -> dict[str, list[str]]:
+    """A page's task file -> the HTML of its two sides (first, second)."""
+    sections = {}
+    for section in html.split('<section class="file"')[1:]:
+        name = re.search(r"<h2>([\w.]+) ", section)[1]
+        sections[name] = section.split("<figure>")[1:3]
+    return sections
+
+
+def test_every_planted_copy_is_found_and_its_page_highlights_each_copied_file_on_both_sides(planted):
+    assert set(PLANTED) <= set(planted["pages"])
+    for pair, copied in PLANTED.items():
+        proof = planted["proofs"][pair]
+        copied = copied or [m.file for m in proof.files if m.first.own and m.second.own]
+        assert copied, pair
+        sections = file_sections(planted["pages"][pair])
+        for name in copied:
+            first, second = sections[name]
+            assert "<mark>" in first and "<mark>" in second, (pair, name)
+            match = next(m for m in proof.files if m.file == name)
+            assert match.score > 0.75 and match.first.matched and match.second.matched, (pair, name)
+
+
+def test_a_pages_figures_add_up_to_the_score_it_states(planted):
+    """The score find_similar ranks by is worked out from the very figures the page
+    shows: the basis file's score, or the whole submissions' share (the "All task files"
+    line). A pair at 100 % never shows its copied files at 0 %."""
+    for key, pair in planted["pairs"].items():
+        proof = planted["proofs"][key]
+        assert (proof.score, proof.basis) == (pair.score, pair.basis) and pair.basis, key
+        html = planted["pages"][key]
+        percent = f"{pair.score * 100:.0f}%"
+        assert f'<dd id="score">{percent}</dd>' in html
+        if pair.basis == similarity.WHOLE:
+            own, matched = proof.own, proof.matched
+            assert round(max(matched[0] / own[0], matched[1] / own[1]), 4) == pair.score
+            line = html.split("<tfoot>", 1)[1].split("</tfoot>", 1)[0]
+            assert 'class="basis"' in line and f"{matched[0]} of {own[0]}" in line
+        else:
+            basis = next(m for m in proof.files if m.file == pair.basis)
+            assert basis.alone and round(basis.score, 4) == pair.score
+            assert re.search(rf'<tr class="basis"><th scope="row"><a href="#file-\d">{re.escape(pair.basis)}</a>', html)
+        if pair.score >= 0.99:
+            assert all(m.score > 0.9 for m in proof.files if m.first.own and m.second.own), key
+
+
+def test_what_is_highlighted_is_exactly_what_is_counted_and_never_the_kits_code(planted):
+    """One mask per side decides both: a side's ``matched`` characters are the normalised
+    characters its highlighted ranges stand for, and no highlighted range holds a line of
+    the stub or the reference (which counts for nothing)."""
+    from grader.classroom.fingerprints import boilerplate_lines
+
+    docs = planted["docs"]
+    for (first, second), proof in planted["proofs"].items():
+        for match in proof.files:
+            for sid, side in ((first, match.first), (second, match.second)):
+                if not side.present or docs[match.file][sid].fingerprint is None:
+                    continue
+                fp = docs[match.file][sid].fingerprint
+                starts = fp.origins[:, 0]
+                inside = sum(int(((starts >= a) & (starts < b)).sum()) for a, b in side.common)
+                assert inside == side.matched, (first, second, match.file, sid)
+                kit = boilerplate_lines(match.file)
+                for a, b in side.common:
+                    line_start = side.text.rfind("\n", 0, a) + 1
+                    line_end = side.text.find("\n", b - 1)
+                    line = side.text[line_start : line_end if line_end >= 0 else None]
+                    assert line.strip() not in kit, (match.file, sid, line)
+                    assert "\n" not in side.text[a:b].rstrip("\n"), "a range never spans lines"
+
+
+def test_a_copy_saved_with_windows_line_ends_is_highlighted_where_the_code_is(tmp_path):
+    """Pygments reads CRLF as LF; the page shows the text the positions point into, so a
+    copy with CRLF line ends (or a byte-order mark) is highlighted exactly as its original."""
+    crlf = tmp_path / "crlf"
+    crlf.mkdir()
+    for name in STUDENT_FILES:
+        text = (SAMPLES / "ben" / name).read_text(encoding="utf-8")
+        (crlf / name).write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    folders = {"ben": SAMPLES / "ben", "crlf": crlf, "ana": SAMPLES / "ana"}
+    pairs = find_similar(folders)
+    assert [(ids(pair), pair.score) for pair in pairs] == [(("ben", "crlf"), 1.0)]
+    proof = similarity.evidence(pairs[0], folders)
+    for match in proof.files:
+        assert match.first.text == match.second.text
+        assert match.first.common == match.second.common and match.first.common, match.file
+        assert [match.first.text[a:b] for a, b in match.first.common] == \
+            [match.second.text[a:b] for a, b in match.second.common]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_a_planted_pairs_page_shows_its_evidence_on_a_phone_in_chromium(planted, tmp_path):
+    """The thinnest planted copy (bruno's: a few own lines per file, scored as a whole) in
+    Chromium at 390 px: every copied file's sides show highlighted code, the figures
+    table scrolls in its box, the page itself does not scroll sideways. Leaves
+    /tmp/similarity-page-390.png for a human look."""
+    from browser import BrowserPage
+
+    page = planted["out"] / planted["pairs"][("bruno_diaz", "bruno_twin")].href
+    with BrowserPage(page, tmp_path / "profile", width=390) as browser:
+        assert browser.problems() == []
+        width, marks = browser.evaluate("""[document.documentElement.scrollWidth,
+          Array.from(document.querySelectorAll("section.file")).map(s => Array.from(s.querySelectorAll("figure"))
+            .map(f => Array.from(f.querySelectorAll("mark")).filter(m => m.getBoundingClientRect().width > 0).length))]""")
+        assert width <= 390
+        copied = [m for m in planted["proofs"][("bruno_diaz", "bruno_twin")].files if m.first.own]
+        assert len(copied) >= 3 and all(first > 0 and second > 0 for first, second in marks[: len(copied)])
+        shutil.copyfile(browser.screenshot(tmp_path / "page.png"), "/tmp/similarity-page-390.png")
 
 
 # -- staging a class ----------------------------------------------------------------------

@@ -63,23 +63,29 @@ def read_task_file(path: Path) -> tuple[str, list[str]]:
         else:
             text = data.decode("utf-8", errors="replace")
             notes.append(f"not UTF-8 (byte {error.start}): compared with undecodable bytes replaced")
+    # Pygments reads text this way (no byte-order mark, one kind of line end): the page
+    # shows the very text the fingerprints' positions point into.
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     return text.replace("\x00", "\ufffd"), notes
 
 
 @dataclass
 class Fingerprint:
-    """A task file's winnowed fingerprints: the fields of copydetect's ``CodeFingerprint``
-    that its ``compare_files`` reads, built with copydetect's own tokenizer, winnowing and
-    coverage, but with a stable k-gram hash (copydetect hashes with Python's ``hash()``,
-    which is salted per process: the same class scored differently on every run)."""
+    """A task file's winnowed fingerprints, with where each normalised character comes
+    from in the file's text (``origins``) and which characters are the student's own.
+    Built with copydetect's normalisation, winnowing and coverage, but with a stable
+    k-gram hash (copydetect hashes with Python's ``hash()``, which is salted per
+    process: the same class scored differently on every run) and exact positions
+    (copydetect's offsets drift on names, class names and the lines Pygments strips)."""
 
     filtered_code: str
-    offsets: np.ndarray  # copydetect's map from normalised positions back to the text
+    origins: np.ndarray  # (n, 2): the [start, end) of the text each normalised character stands for
     k: int
     hashes: set[int]
     hash_idx: dict[int, list[int]]
     token_coverage: float
     own: np.ndarray  # per normalised character: True when no stub, reference or idiom k-gram covers it
+    kit: np.ndarray  # per normalised character: True when the stub or the reference holds it
 
     @property
     def own_chars(self) -> int:
@@ -115,16 +121,50 @@ def stable_kgram_hashes(text: str, k: int = NOISE_CHARS) -> np.ndarray:
 _BASE = 1_000_003
 
 
+_SUBSTITUTES = "VFOPS"  # what copydetect writes for a name, function, class, preprocessor line, string
+
+
 def _normalise(text: str, notes: list[str]) -> tuple[str, np.ndarray]:
-    """copydetect's normalised Python (names, strings, layout and comments set aside), or
-    the text itself when Pygments fails on it."""
-    from copydetect.utils import filter_code
+    """copydetect's normalised Python (``copydetect.utils.filter_code``: names, strings,
+    layout and comments set aside), character for character, and the ``origins`` of each
+    of its characters in ``text``; or the text itself when Pygments fails on it."""
+    from pygments import lexers, token
 
     try:
-        return filter_code(text, "task.py", "python")
+        # filter_code's lexer strips the text's leading and trailing newlines and ends it
+        # with one; lexing that text, shifted back by what was stripped, gives its tokens
+        # with their positions in ``text``.
+        body = text.strip("\n")
+        lead = len(text) - len(text.lstrip("\n")) if body else 0
+        lexer = lexers.get_lexer_by_name("python", stripnl=False, ensurenl=False)
+        tokens = list(lexer.get_tokens_unprocessed(body + "\n"))
     except Exception as error:  # noqa: BLE001 — a tokenizer failure must not stop the class
         notes.append(f"could not be tokenized as Python ({type(error).__name__}): compared as text")
-        return text, np.array([])
+        return text, np.stack([np.arange(len(text)), np.arange(1, len(text) + 1)], axis=1).reshape(-1, 2)
+    variables = {token.Name, token.Name.Variable, token.Name.Attribute}
+    out: list[str] = []
+    origins: list[tuple[int, int]] = []
+    for index, kind, value in tokens:
+        start, end = lead + index, min(lead + index + len(value), len(text))
+        if kind in variables:
+            piece = "V"
+        elif kind in token.Name.Function:
+            piece = "F"
+        elif kind in token.Name.Class:
+            piece = "O"
+        elif kind == token.Comment.Preproc or kind == token.Comment.Hashbang:
+            piece = "P"
+        elif kind in token.Text or kind in token.Comment:
+            continue
+        elif kind in token.Literal.String:
+            piece = '"' if value in ("'", '"') else "S"
+        else:
+            out.append(value)
+            origins.extend((start + i, start + i + 1) for i in range(len(value)))
+            continue
+        out.append(piece)
+        origins.append((start, end))
+    return "".join(out), np.array(origins, dtype=np.int64).reshape(-1, 2)
 
 
 def fingerprint(
@@ -135,27 +175,27 @@ def fingerprint(
     not the student's own; what normalising had to work around is added to ``notes``."""
     from copydetect.utils import get_token_coverage, winnow
 
-    filtered, offsets = _normalise(text, notes)
+    filtered, origins = _normalise(text, notes)
     every = stable_kgram_hashes(filtered)
     index: dict[int, list[int]] = {}
-    own = ~_on_plain_lines(text, filtered, offsets, plain_lines)
+    kit = _on_plain_lines(text, origins, plain_lines)
     if len(every):
-        own &= ~covered(np.flatnonzero(np.isin(every, boilerplate)), len(filtered))
+        kit |= covered(np.flatnonzero(np.isin(every, boilerplate)), len(filtered))
         selected, where = winnow(every, WINDOW, remove_duplicates=False)
         keep = ~np.isin(selected, boilerplate)
         for value, position in zip(selected[keep].tolist(), where[keep].tolist()):
             index.setdefault(value, []).append(position)
     coverage = float(get_token_coverage(index, NOISE_CHARS, len(filtered)))
-    return Fingerprint(filtered, offsets, NOISE_CHARS, set(index), index, coverage, own)
+    return Fingerprint(filtered, origins, NOISE_CHARS, set(index), index, coverage, ~kit, kit)
 
 
-def _on_plain_lines(text: str, filtered: str, offsets: np.ndarray, plain_lines: frozenset[str]) -> np.ndarray:
+def _on_plain_lines(text: str, origins: np.ndarray, plain_lines: frozenset[str]) -> np.ndarray:
     """Which normalised characters come from a line of ``text`` found verbatim in
     ``plain_lines`` (the stub's and the reference's): never the student's own, even where
     the k-grams covering them reach into the student's code (a stub line right after a
-    TODO). Positions are mapped back the way copydetect maps its slices."""
-    on_plain = np.zeros(len(filtered), dtype=bool)
-    if not text or not filtered or not plain_lines:
+    TODO). A character is on the line where the text it stands for starts."""
+    on_plain = np.zeros(len(origins), dtype=bool)
+    if not text or not len(origins) or not plain_lines:
         return on_plain
     by_char = np.zeros(len(text), dtype=bool)
     position = 0
@@ -163,10 +203,24 @@ def _on_plain_lines(text: str, filtered: str, offsets: np.ndarray, plain_lines: 
         if line.strip() in plain_lines:
             by_char[position : position + len(line)] = True
         position += len(line)
-    where = np.arange(len(filtered))
-    if len(offsets):
-        where = where + offsets[:, 1][np.clip(np.searchsorted(offsets[:, 0], where), 0, len(offsets) - 1)]
-    return by_char[np.clip(where, 0, len(text) - 1)]
+    return by_char[np.clip(origins[:, 0], 0, len(text) - 1)]
+
+
+def text_spans(fp: Fingerprint, text: str, chosen: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """The ranges of ``text`` that the ``chosen`` normalised characters stand for: runs of
+    them joined across what normalising set aside within a line (the spaces of
+    ``a = b``), never across a line end, so a comment or a stub line between two chosen
+    lines is not part of a range."""
+    spans: list[list[int]] = []
+    previous = -2
+    for position in np.flatnonzero(chosen[: len(fp.origins)]).tolist():
+        start, end = int(fp.origins[position, 0]), int(fp.origins[position, 1])
+        if spans and position == previous + 1 and "\n" not in text[spans[-1][1] : start]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+        previous = position
+    return tuple((start, end) for start, end in spans)
 
 
 def boilerplate_hashes(name: str) -> np.ndarray:

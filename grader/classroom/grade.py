@@ -342,6 +342,7 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
     deadline) and the report (whose failure clusters quote student-made text): nothing
     a submission left can keep a class's grades from being written."""
     from grader.classroom.similarity_stage import similarity_section
+    from grader.classroom.untouched import untouched_tasks
     from grader.reports.class_files import write_all, write_grades_csv, write_results_json
 
     grader = ClassGrader(options, progress)
@@ -357,8 +358,9 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
             if log.is_file():
                 logs[submission.id] = f"{LOGS_DIR}/{log.name}"
         similar = similarity_section(grader.staged, options.out, options.similarity_threshold, progress)
+        untouched = untouched_tasks(grader.staged.folders) if grader.staged is not None else {}
         with i18n.use(options.lang):  # the report's TODO titles in the verdicts' language
-            write_all(results, options.out, logs, similar_pairs=similar)
+            write_all(results, options.out, logs, similar_pairs=similar, untouched=untouched)
     finally:
         grader.close()
     return results

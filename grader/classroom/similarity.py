@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
+
 from grader.classroom.fingerprints import (
     Fingerprint,
     boilerplate_hashes,
@@ -41,6 +43,7 @@ from grader.classroom.fingerprints import (
     covered,
     fingerprint,
     read_task_file,
+    text_spans,
 )
 from grader.classroom.task_files import STUDENT_FILES
 
@@ -57,13 +60,17 @@ COMMON_MIN_HOLDERS = 10  # ... once more than this many submissions hold it
 DEFAULT_THRESHOLD = 0.6
 
 
+WHOLE = "whole"  # a pair's basis: the share of a whole submission's own code (not one file's)
+
+
 @dataclass(frozen=True)
 class SimilarPair:
     first: str  # submission id (ordered so first < second)
     second: str
-    score: float  # 0..1, the larger directional similarity of the most alike task file
+    score: float  # 0..1 (``pair_score``): the best file's, or the whole submissions'
     files: tuple[str, ...]  # task file names where the two are alike, e.g. ("task2_tuning.py",)
     href: str | None = None  # relative link (from OUT) to the pair's side-by-side page, once written
+    basis: str = ""  # what the score is: a task file's name, or WHOLE
 
 
 @dataclass(frozen=True)
@@ -76,15 +83,59 @@ class FileNote:
 
 
 @dataclass(frozen=True)
+class Side:
+    """One submission's task file in a pair: its text, how much of its code is its own,
+    how much of that the other holds, and where both lie in the text."""
+
+    text: str
+    own: int  # own characters (normalised code: no stub, reference or class idiom)
+    matched: int  # of those, the ones the other side holds too
+    common: tuple[tuple[int, int], ...] = ()  # ranges of text: the ``matched`` characters
+    kit: tuple[tuple[int, int], ...] = ()  # ranges of text: code of the stub or the reference
+    idiom: tuple[tuple[int, int], ...] = ()  # ranges of text: the class's common idioms
+    present: bool = True  # False: the submission has no such file
+
+    @property
+    def share(self) -> float:
+        return self.matched / self.own if self.own else 0.0
+
+
+@dataclass(frozen=True)
 class FileMatch:
-    """One task file of a pair: its score, and where the common code lies in each side's text."""
+    """One task file of a pair: both sides' figures and ranges (``Side``). Its score is
+    the larger side's share; it is evidence alone (``alone``) when both sides hold at
+    least ``MIN_OWN_CHARS`` own characters."""
 
     file: str
+    first: Side
+    second: Side
+
+    @property
+    def score(self) -> float:
+        return max(self.first.share, self.second.share)
+
+    @property
+    def alone(self) -> bool:
+        return min(self.first.own, self.second.own) >= MIN_OWN_CHARS
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a pair's score stands on: every task file either submission holds, and the
+    pair's score worked out from their figures by ``pair_score``, the rule find_similar
+    ranks by."""
+
+    files: list[FileMatch]
     score: float
-    first_text: str
-    second_text: str
-    first_spans: tuple[tuple[int, int], ...]  # character ranges of first_text found in second_text
-    second_spans: tuple[tuple[int, int], ...]
+    basis: str  # the task file whose score is the pair's, WHOLE, or "" (no score)
+
+    @property
+    def own(self) -> tuple[int, int]:
+        return sum(m.first.own for m in self.files), sum(m.second.own for m in self.files)
+
+    @property
+    def matched(self) -> tuple[int, int]:
+        return sum(m.first.matched for m in self.files), sum(m.second.matched for m in self.files)
 
 
 @dataclass
@@ -195,40 +246,79 @@ def _own(doc: _Doc) -> int:
     return doc.fingerprint.own_chars if doc.fingerprint is not None else 0
 
 
-def directional(a: Fingerprint, b: Fingerprint) -> float:
-    """The share of ``a``'s own code that ``b`` holds too: own characters covered by the
-    k-grams of fingerprints both files have, over all of ``a``'s own characters."""
-    return matched(a, b) / a.own_chars if a.own_chars else 0.0
+def common_code(a: Fingerprint, b: Fingerprint) -> np.ndarray:
+    """Which of ``a``'s normalised characters are own code that ``b`` holds too: own
+    characters covered by the k-grams of fingerprints both files have. What a file's score
+    counts and what its page highlights are both this mask."""
+    shared = a.hashes & b.hashes
+    if not shared:
+        return np.zeros(len(a.filtered_code), dtype=bool)
+    starts = [start for value in shared for start in a.hash_idx[value]]
+    return covered(starts, len(a.filtered_code)) & a.own
 
 
 def matched(a: Fingerprint, b: Fingerprint) -> int:
     """How many of ``a``'s own characters ``b`` holds too (``directional``'s numerator)."""
-    shared = a.hashes & b.hashes
-    if not shared:
-        return 0
-    starts = [start for value in shared for start in a.hash_idx[value]]
-    return int((covered(starts, len(a.filtered_code)) & a.own).sum())
+    return int(common_code(a, b).sum())
 
 
-def _compare(a: _Doc, b: _Doc, spans: bool = False) -> tuple[float, tuple, tuple]:
-    """The file's score (0 without ``MIN_OWN_CHARS`` of own code on both sides) and, when
-    asked, the common spans of each side's text (copydetect's mapping back from the
-    normalised code)."""
-    if a.fingerprint is None or b.fingerprint is None or min(_own(a), _own(b)) < MIN_OWN_CHARS:
-        return 0.0, (), ()
-    score = max(directional(a.fingerprint, b.fingerprint), directional(b.fingerprint, a.fingerprint))
-    if not spans or score == 0:
-        return score, (), ()
-    from copydetect.detector import compare_files
-
-    _, _, (slices_a, slices_b) = compare_files(a.fingerprint, b.fingerprint)
-    return score, _spans(slices_a), _spans(slices_b)
+def directional(a: Fingerprint, b: Fingerprint) -> float:
+    """The share of ``a``'s own code that ``b`` holds too."""
+    return matched(a, b) / a.own_chars if a.own_chars else 0.0
 
 
-def _spans(slices) -> tuple[tuple[int, int], ...]:
-    if len(slices) == 0 or len(slices[0]) == 0:
-        return ()
-    return tuple((int(start), int(end)) for start, end in zip(slices[0], slices[1]))
+def pair_score(files: list[FileMatch]) -> tuple[float, str]:
+    """A pair's score and its basis, from its files' figures: the best score of a file
+    that is evidence alone (copying one task file is copying); or, when larger and at
+    least ``NEAR_COPY``, the share of a whole submission's own code the other holds
+    (students who add a few lines per file, too short alone: an exact copy of them all is
+    evidence together), provided ``MIN_OWN_CHARS`` of it match on both sides."""
+    best, basis = 0.0, ""
+    for match in files:
+        if match.alone and match.score > best:
+            best, basis = match.score, match.file
+    own = [sum(m.first.own for m in files), sum(m.second.own for m in files)]
+    common = [sum(m.first.matched for m in files), sum(m.second.matched for m in files)]
+    if min(common) >= MIN_OWN_CHARS:
+        whole = max(common[0] / own[0], common[1] / own[1])
+        if whole >= NEAR_COPY and whole > best:
+            best, basis = whole, WHOLE
+    return best, basis
+
+
+def _side(doc: _Doc | None, other: _Doc | None, ranges: bool) -> Side:
+    """``doc``'s side of a file against ``other`` (either may be absent)."""
+    if doc is None:
+        return Side("", 0, 0, present=False)
+    a = doc.fingerprint
+    if a is None:
+        return Side(doc.text, 0, 0)
+    b = other.fingerprint if other is not None else None
+    common = common_code(a, b) if b is not None else np.zeros(len(a.filtered_code), dtype=bool)
+    if not ranges:
+        return Side(doc.text, a.own_chars, int(common.sum()))
+    return Side(
+        doc.text,
+        a.own_chars,
+        int(common.sum()),
+        text_spans(a, doc.text, common),
+        text_spans(a, doc.text, a.kit),
+        text_spans(a, doc.text, ~a.own & ~a.kit),
+    )
+
+
+def _file_match(name: str, a: _Doc | None, b: _Doc | None, ranges: bool = False) -> FileMatch:
+    return FileMatch(name, _side(a, b, ranges), _side(b, a, ranges))
+
+
+def _unshared(name: str, a: _Doc | None, b: _Doc | None) -> FileMatch:
+    """A file of a pair sharing no fingerprint of it: nothing matched (what ``_file_match``
+    would find, without comparing)."""
+
+    def side(doc: _Doc | None) -> Side:
+        return Side("", 0, 0, present=False) if doc is None else Side(doc.text, _own(doc), 0)
+
+    return FileMatch(name, side(a), side(b))
 
 
 def _candidates(docs: dict[str, _Doc]) -> set[tuple[str, str]]:
@@ -249,37 +339,26 @@ def _candidates(docs: dict[str, _Doc]) -> set[tuple[str, str]]:
 def find_similar(folders: dict[str, Path], threshold: float = DEFAULT_THRESHOLD) -> list[SimilarPair]:
     """folders: submission id -> its staged exercises/ folder (the five task files inside).
     Ranked, most similar first, only pairs at or above threshold (pairs sharing no own
-    code at all are never listed, whatever the threshold)."""
+    code at all are never listed, whatever the threshold). Each pair's score is
+    ``pair_score`` of its files' figures, the very figures its page shows (``evidence``)."""
     check_threshold(threshold)
     docs = class_documents(folders)
-    scores: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    shares: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)  # without the minimum
-    common: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # own chars matched
+    shared: dict[tuple[str, str], set[str]] = defaultdict(set)  # the files a pair shares fingerprints of
     for name in STUDENT_FILES:
-        for first, second in _candidates(docs[name]):
-            a, b = docs[name][first].fingerprint, docs[name][second].fingerprint
-            if a is None or b is None:
-                continue  # never: _candidates pairs only files with a fingerprint
-            both = (matched(a, b), matched(b, a))
-            common[(first, second)][0] += both[0]
-            common[(first, second)][1] += both[1]
-            shares[(first, second)][name] = max(both[0] / a.own_chars, both[1] / b.own_chars)
-            score, _, _ = _compare(docs[name][first], docs[name][second])
-            if score > 0:
-                scores[(first, second)][name] = score
-    totals = {sid: sum(_own(docs[name][sid]) for name in STUDENT_FILES if sid in docs[name]) for sid in folders}
+        for pair in _candidates(docs[name]):
+            shared[pair].add(name)
     pairs = []
-    for (first, second), per_file in shares.items():
-        best = max(scores[(first, second)].values(), default=0.0)
-        # Own code spread thin over several files (a few lines each, too short to be
-        # evidence alone) is evidence together when nearly all of it is the other's too.
-        together = common[(first, second)]
-        if min(together) >= MIN_OWN_CHARS:
-            whole = max(together[0] / totals[first], together[1] / totals[second])
-            best = max(best, whole if whole >= NEAR_COPY else 0.0)
+    for (first, second), names in shared.items():
+        files = [
+            _file_match(name, docs[name].get(first), docs[name].get(second))
+            if name in names
+            else _unshared(name, docs[name].get(first), docs[name].get(second))
+            for name in STUDENT_FILES
+        ]
+        best, basis = pair_score(files)
         if best > 0 and best >= threshold:
-            alike = sorted((n for n, s in per_file.items() if s >= threshold), key=lambda n: (-per_file[n], n))
-            pairs.append(SimilarPair(first, second, round(best, 4), tuple(alike)))
+            alike = sorted((m for m in files if m.score >= threshold), key=lambda m: (-m.score, m.file))
+            pairs.append(SimilarPair(first, second, round(best, 4), tuple(m.file for m in alike), basis=basis))
     return sorted(pairs, key=lambda p: (-p.score, p.first, p.second))
 
 
@@ -290,18 +369,17 @@ def check_threshold(threshold: float) -> float:
     return float(threshold)
 
 
-def match_files(
-    pair: SimilarPair, folders: dict[str, Path], docs: dict[str, dict[str, _Doc]] | None = None
-) -> list[FileMatch]:
-    """Every task file both submissions of ``pair`` hold, best match first, with the
-    common spans of each side (what the side-by-side page highlights). ``folders`` is
-    the whole class (the common idioms depend on it)."""
+def evidence(pair: SimilarPair, folders: dict[str, Path], docs: dict[str, dict[str, _Doc]] | None = None) -> Evidence:
+    """Every task file either submission of ``pair`` holds, the files it is alike in
+    first, with each side's figures and ranges (what the side-by-side page shows), and
+    the pair's score worked out from them. ``folders`` is the whole class (the common
+    idioms depend on it)."""
     docs = docs if docs is not None else class_documents(folders)
-    matches = []
-    for name in STUDENT_FILES:
-        a, b = docs[name].get(pair.first), docs[name].get(pair.second)
-        if a is None or b is None:
-            continue
-        score, spans_a, spans_b = _compare(a, b, spans=True)
-        matches.append(FileMatch(name, score, a.text, b.text, spans_a, spans_b))
-    return sorted(matches, key=lambda m: (m.file not in pair.files, -m.score, m.file))
+    files = [
+        _file_match(name, docs[name].get(pair.first), docs[name].get(pair.second), ranges=True)
+        for name in STUDENT_FILES
+        if pair.first in docs[name] or pair.second in docs[name]
+    ]
+    score, basis = pair_score(files)
+    files.sort(key=lambda m: (m.file not in pair.files, -m.score, STUDENT_FILES.index(m.file)))
+    return Evidence(files, round(score, 4), basis)

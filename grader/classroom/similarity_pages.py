@@ -9,16 +9,18 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.classroom.fingerprints import GUARANTEE_CHARS, NOISE_CHARS, boilerplate_lines
+from grader.classroom.fingerprints import GUARANTEE_CHARS, NOISE_CHARS
 from grader.classroom.similarity import (
     DEFAULT_THRESHOLD,
     MIN_OWN_CHARS,
-    FileMatch,
+    NEAR_COPY,
+    WHOLE,
+    Evidence,
     SimilarPair,
     check_threshold,
     class_documents,
     common_limit,
-    match_files,
+    evidence,
 )
 from grader.classroom.task_files import STUDENT_FILES
 from grader.core.files import write_atomic
@@ -45,7 +47,7 @@ def write_similarity(
     written = []
     for number, pair in enumerate(pairs, start=1):
         href = f"{PAGES_DIR}/{number}.html"
-        write_atomic(out / href, render_pair(pair, match_files(pair, folders, docs), threshold))
+        write_atomic(out / href, render_pair(pair, evidence(pair, folders, docs), threshold))
         written.append(replace(pair, href=href))
     for stale in pages.glob("*.html"):  # an earlier run's pages beyond this run's pairs
         if stale.stem.isdigit() and not 1 <= int(stale.stem) <= len(pairs):
@@ -57,11 +59,19 @@ def write_similarity(
             "noise_chars": NOISE_CHARS,
             "guarantee_chars": GUARANTEE_CHARS,
             "min_own_chars": MIN_OWN_CHARS,
+            "near_copy": NEAR_COPY,
             "common_above_holders": common_limit(len(folders)),
             "ignored": ["exercises/ (the stubs)", "solutions/ (the reference answers)"],
         },
         "pairs": [
-            {"first": p.first, "second": p.second, "score": p.score, "files": list(p.files), "href": p.href}
+            {
+                "first": p.first,
+                "second": p.second,
+                "score": p.score,
+                "basis": p.basis,
+                "files": list(p.files),
+                "href": p.href,
+            }
             for p in written
         ],
         "notes": [
@@ -76,52 +86,89 @@ def write_similarity(
 
 
 # -- the side-by-side page ---------------------------------------------------------------
+COMMON, KIT, IDIOM = "common", "kit", "idiom"
+
+
 @dataclass(frozen=True)
 class Segment:
-    """A run of one side's code, highlighted when the other side has it too."""
+    """A run of one side's code: ``kind`` COMMON (the other side has it too: counted),
+    KIT (the stub's or the reference's code: never counted), IDIOM (the class's common
+    idiom: never counted), or "" (the side's own code the other does not hold, or what
+    normalising set aside: comments, blank lines)."""
 
     text: str
-    common: bool
+    kind: str = ""
+
+    @property
+    def common(self) -> bool:
+        return self.kind == COMMON
 
 
-def segments(text: str, spans: tuple[tuple[int, int], ...], plain_lines: frozenset[str] = frozenset()) -> list[Segment]:
-    """``text`` cut into common and other runs. Fingerprints are found in normalised code,
-    and mapping them back to the text stretches them over whatever the normalising set
-    aside (a stub's docstring next to a student's line): lines found verbatim in
-    ``plain_lines`` (the stub's and the reference's) and blank lines are never shown
-    as common."""
-    common = [False] * len(text)
-    for start, end in spans:
-        common[max(0, start) : min(len(text), end)] = [True] * max(0, min(len(text), end) - max(0, start))
-    position = 0
-    for line in text.splitlines(keepends=True):
-        if not line.strip() or line.strip() in plain_lines:
-            common[position : position + len(line)] = [False] * len(line)
-        position += len(line)
+def segments(
+    text: str,
+    common: tuple[tuple[int, int], ...],
+    kit: tuple[tuple[int, int], ...] = (),
+    idiom: tuple[tuple[int, int], ...] = (),
+) -> list[Segment]:
+    """``text`` cut into runs by the ranges of each kind (``similarity.Side``: they come
+    from one mask per kind over the normalised code, so they never overlap; were they
+    to, COMMON wins)."""
+    kinds = [""] * len(text)
+    for kind, spans in ((IDIOM, idiom), (KIT, kit), (COMMON, common)):
+        for start, end in spans:
+            start, end = max(0, start), min(len(text), end)
+            kinds[start:end] = [kind] * max(0, end - start)
     cut: list[Segment] = []
     start = 0
     for index in range(1, len(text) + 1):
-        if index == len(text) or common[index] != common[start]:
-            cut.append(Segment(text[start:index], common[start]))
+        if index == len(text) or kinds[index] != kinds[start]:
+            cut.append(Segment(text[start:index], kinds[start]))
             start = index
-    return cut or [Segment("", False)]
+    return cut or [Segment("", "")]
 
 
-def render_pair(pair: SimilarPair, matches: list[FileMatch], threshold: float) -> str:
-    """One pair's page: for each task file both hold, the two versions side by side with
-    the common code highlighted. Student code and ids are autoescaped; the CSP pins our
-    inline CSS and allows nothing else (no script at all)."""
+def line_ranges(text: str, spans: tuple[tuple[int, int], ...]) -> str:
+    """The lines of ``text`` the ``spans`` lie on, 1-based and joined: "3, 7–9"."""
+    lines = sorted({text.count("\n", 0, start) + 1 for start, _ in spans})
+    runs: list[list[int]] = []
+    for line in lines:
+        if runs and line == runs[-1][1] + 1:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+
+
+def render_pair(pair: SimilarPair, proof: Evidence, threshold: float) -> str:
+    """One pair's page: how its score is worked out (every task file's figures, on both
+    sides, and the totals), then each task file either holds side by side, the code both
+    hold highlighted and the code that never counts (the kit's, the class's idioms)
+    marked as such. Student code and ids are autoescaped; the CSP pins our inline CSS
+    and allows nothing else (no script at all)."""
     css = asset("similarity_pair.css")
     files = [
         {
             "match": m,
-            "first": segments(m.first_text, m.first_spans, boilerplate_lines(m.file)),
-            "second": segments(m.second_text, m.second_spans, boilerplate_lines(m.file)),
+            "first": segments(m.first.text, m.first.common, m.first.kit, m.first.idiom),
+            "second": segments(m.second.text, m.second.common, m.second.kit, m.second.idiom),
+            "first_lines": line_ranges(m.first.text, m.first.common),
+            "second_lines": line_ranges(m.second.text, m.second.common),
         }
-        for m in matches
+        for m in proof.files
     ]
     return (
         environment()
         .get_template("similarity_pair.html.j2")
-        .render(pair=pair, files=files, threshold=threshold, css=css, csp=csp(css), noise_chars=NOISE_CHARS)
+        .render(
+            pair=pair,
+            proof=proof,
+            files=files,
+            threshold=threshold,
+            css=css,
+            csp=csp(css),
+            noise_chars=NOISE_CHARS,
+            min_own_chars=MIN_OWN_CHARS,
+            near_copy=NEAR_COPY,
+            whole=WHOLE,
+        )
     )

@@ -20,7 +20,7 @@ from grader.results import codec
 from grader.results.model import ClassResults
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     from grader.reports.report import SimilarPairLike
 
@@ -55,13 +55,15 @@ def write_all(
     out_dir: str | os.PathLike,
     logs: dict[str, str] | None = None,
     similar_pairs: Sequence[SimilarPairLike] | None = None,
+    untouched: Mapping[str, Collection[int]] | None = None,
 ) -> list[Path]:
     """Write ``results.json``, ``grades.csv`` and ``index.html`` into ``out_dir``.
 
     All three texts are built before the first write, so a rendering bug can't leave
     a fresh ``results.json`` next to last run's ``index.html``. ``logs`` maps
     submission ids to per-student log files, relative to ``out_dir``; ``similar_pairs``
-    goes to the report's "Similar submissions" section (``grader.reports.report.render_report``).
+    goes to the report's "Similar submissions" section (``grader.reports.report.render_report``);
+    ``untouched`` (submission id -> the tasks it did not start) to its failure clusters.
     """
     from grader.reports.report import render_report
 
@@ -69,6 +71,6 @@ def write_all(
     texts = [
         ("results.json", codec.dumps(results), "utf-8"),
         ("grades.csv", grades_csv_text(results), "utf-8-sig"),
-        ("index.html", render_report(results, logs=logs, similar_pairs=similar_pairs), "utf-8"),
+        ("index.html", render_report(results, logs=logs, similar_pairs=similar_pairs, untouched=untouched), "utf-8"),
     ]
     return [write_atomic(out / name, text, encoding=encoding) for name, text, encoding in texts]

@@ -8,6 +8,14 @@ numbers (metrics, versions, line numbers), run ids and uuids, quoted names (run 
 registered model names that vary with the grading seed), paths. Those parts are replaced
 by placeholders (``pattern``); the words the kit wrote stay, and they say what went wrong.
 
+What comes first: the clusters that cost the class the most points (a cluster's students
+times its TODO's points), so the bonus, which counts no points, comes after every graded
+TODO however many failed it. A task a student did not start (its file is the stub as
+handed out: ``grader.classroom.untouched``) fails every TODO of it with the stub's own
+verdicts, the same for every such student: those verdicts are not clustered but counted
+per task (``not_started``: "N students did not start task K"), so that untouched stubs do
+not fill the list.
+
 Pure functions over results; the report (``grader/reports/report.py``) lays the clusters out.
 """
 
@@ -15,9 +23,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from grader.lab.todos import Todo, load_todos
 from grader.results.model import SubmissionResult, caused_by_kit
 
 FAILING = ("fail", "error", "timeout")  # the statuses that are clustered, worst-news last
@@ -76,27 +85,72 @@ class Cluster:
         return caused_by_kit(self.example)
 
 
-def cluster_failures(submissions: Iterable[SubmissionResult], todo_ids: Sequence[str]) -> list[Cluster]:
+@dataclass(frozen=True)
+class NotStarted:
+    """The graded students who did not start a task: its file is the stub."""
+
+    task: int
+    students: tuple[str, ...]  # submission ids, in the class's order
+
+    @property
+    def count(self) -> int:
+        return len(self.students)
+
+
+def cluster_failures(
+    submissions: Iterable[SubmissionResult],
+    todo_ids: Sequence[str],
+    untouched: Mapping[str, Collection[int]] | None = None,
+    table: Sequence[Todo] | None = None,
+) -> list[Cluster]:
     """Every failing (fail/error/timeout) verdict of the graded ``submissions``, grouped
-    per TODO by ``pattern``. Largest clusters first; ties in ``todo_ids`` order, then by
-    pattern, so the same results always give the same list. Broken submissions are left
-    out: their one reason is not a TODO's failure. TODOs not in ``todo_ids`` are ignored."""
+    per TODO by ``pattern``. The graded TODOs' clusters first, by the points they cost
+    (students times the TODO's points), then the largest; the bonus's last; ties in
+    ``todo_ids`` order, then by pattern, so the same results always give the same list.
+    Broken submissions are left out: their one reason is not a TODO's failure. TODOs not
+    in ``todo_ids`` are ignored, and so are the verdicts of a task a submission did not
+    start (``untouched``: submission id -> task numbers; ``not_started`` counts them),
+    unless the kit caused them. ``table``: the TODOs' points and tasks (the kit's)."""
     order = {todo_id: index for index, todo_id in enumerate(todo_ids)}
+    todos = {todo.id: todo for todo in (load_todos() if table is None else table)}
+    untouched = untouched or {}
     groups: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     patterns: dict[str, str] = {}  # a big class repeats messages: mask each text once
     for sub in submissions:
         if sub.status != "graded":
             continue
+        skipped = untouched.get(sub.id, ())
         for todo_id, result in sub.todos.items():
             if todo_id not in order or result.status not in FAILING:
+                continue
+            if todo_id in todos and todos[todo_id].task in skipped and not caused_by_kit(result.message):
                 continue
             key = patterns.get(result.message)
             if key is None:
                 key = patterns[result.message] = pattern(result.message)
             groups.setdefault((todo_id, key), []).append((sub.id, result.message, result.status))
     clusters = [_cluster(todo_id, key, members) for (todo_id, key), members in groups.items()]
-    clusters.sort(key=lambda c: (-c.count, order[c.todo_id], c.pattern))
+
+    def points(todo_id: str) -> int:
+        todo = todos.get(todo_id)
+        return 0 if todo is None or todo.bonus else todo.points
+
+    def bonus(todo_id: str) -> bool:
+        return todo_id in todos and todos[todo_id].bonus
+
+    clusters.sort(key=lambda c: (bonus(c.todo_id), -c.count * points(c.todo_id), -c.count, order[c.todo_id], c.pattern))
     return clusters
+
+
+def not_started(submissions: Iterable[SubmissionResult], untouched: Mapping[str, Collection[int]]) -> list[NotStarted]:
+    """Per task, the graded submissions that did not start it (``untouched``: submission
+    id -> task numbers), in task order."""
+    tasks: dict[int, list[str]] = {}
+    for sub in submissions:
+        if sub.status == "graded":
+            for number in untouched.get(sub.id, ()):
+                tasks.setdefault(number, []).append(sub.id)
+    return [NotStarted(number, tuple(students)) for number, students in sorted(tasks.items())]
 
 
 def _cluster(todo_id: str, key: str, members: list[tuple[str, str, str]]) -> Cluster:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -32,8 +32,8 @@ from typing import Protocol
 from urllib.parse import quote
 
 from grader.core import i18n
-from grader.lab.todos import Todo
-from grader.reports.failure_clusters import Cluster, cluster_failures
+from grader.lab.todos import Task, Todo, task_by_number
+from grader.reports.failure_clusters import Cluster, NotStarted, cluster_failures, not_started
 from grader.reports.pages import asset, csp, environment
 from grader.results.model import ClassResults, SubmissionResult
 
@@ -42,6 +42,9 @@ SYMBOLS = {"pass": "✓", "fail": "✗", "timeout": "◷", "error": "!", "missin
 LABELS = {"pass": "passed", "fail": "failed", "timeout": "timed out", "error": "error", "missing": "not run"}
 SORT_RANK = {"pass": 4, "fail": 3, "timeout": 2, "error": 1, "missing": 0}
 TOOLTIP_CHARS = 300  # the full message is in the student's section
+FOLD_CHARS = 240  # a longer message (or one of more lines) folds under its first line in the student's section
+FOLD_LINES = 4
+SUMMARY_CHARS = 160  # what a folded message shows of its first line
 CLUSTER_EXAMPLE_CHARS = 400  # a cluster shows one message; each student's is in their section
 CLUSTERS_SHOWN = 12  # the rest (the long tail of one-offs) fold under one <details>
 CLUSTER_LINKS_SHOWN = 15  # students linked inline per cluster; the rest fold
@@ -75,6 +78,16 @@ class Cell:
         return SYMBOLS[self.status]
 
     @property
+    def folded(self) -> bool:
+        """Long enough to fold under its first line (a phone shows a screenful per message)."""
+        return len(self.message) > FOLD_CHARS or self.message.count("\n") >= FOLD_LINES
+
+    @property
+    def summary(self) -> str:
+        """A folded message's first line, shortened."""
+        return _shorten(self.message.split("\n", 1)[0].strip(), SUMMARY_CHARS)
+
+    @property
     def rank(self) -> int:
         return SORT_RANK[self.status]
 
@@ -101,6 +114,24 @@ class ClusterView:
     todo: Todo
     members: list[Row]
     example: str  # shortened
+
+    @property
+    def shown(self) -> list[Row]:
+        return self.members[:CLUSTER_LINKS_SHOWN]
+
+    @property
+    def folded(self) -> list[Row]:
+        return self.members[CLUSTER_LINKS_SHOWN:]
+
+
+@dataclass
+class NotStartedView:
+    """The students who did not start a task (its file is the stub), with their rows."""
+
+    group: NotStarted
+    task: Task
+    todos: int  # how many TODOs the task has (each of them failed by the stub)
+    members: list[Row]
 
     @property
     def shown(self) -> list[Row]:
@@ -142,6 +173,7 @@ def render_report(
     logs: dict[str, str] | None = None,
     generated_at: str | None = None,
     similar_pairs: Sequence[SimilarPairLike] | None = None,
+    untouched: Mapping[str, Collection[int]] | None = None,
 ) -> str:
     """The whole report as one HTML string. ``logs`` maps submission ids to per-student
     log files relative to the report; unsafe paths (absolute, URLs) are shown unlinked.
@@ -149,14 +181,19 @@ def render_report(
     ``similar_pairs``: ``None`` leaves the "Similar submissions" section out; a list (maybe
     empty) of objects with ``first``, ``second`` (submission ids), ``score`` (0..1),
     ``files`` (task file names) and ``href`` (a relative link to their side-by-side page,
-    or ``None``) fills it, highest score first."""
+    or ``None``) fills it, highest score first.
+
+    ``untouched``: submission id -> the numbers of the tasks it did not start (the task
+    file is the stub: ``grader.classroom.untouched``); their failures are one line per
+    task, not failure clusters."""
     todos = list(results.todos)
     rows = _rows(results.submissions, todos, logs or {})
     graded = [row for row in rows if not row.broken]
     scores = [row.sub.score for row in graded]
     max_score = results.max_score
     rates = pass_rates(graded, todos)
-    clusters = cluster_views(results, todos, rows)
+    clusters = cluster_views(results, todos, rows, untouched or {})
+    idle = not_started_views(results, todos, rows, untouched or {})
     css, js = asset("report.css"), asset("report.js")
     return (
         environment()
@@ -178,6 +215,8 @@ def render_report(
             clusters=clusters[:CLUSTERS_SHOWN],
             more_clusters=clusters[CLUSTERS_SHOWN:],
             failures=sum(view.cluster.count for view in clusters),
+            not_started=idle,
+            not_started_verdicts=sum(view.group.count * view.todos for view in idle),
             similar=None if similar_pairs is None else pair_views(similar_pairs, rows),
             group_starts={i for i, todo in enumerate(todos) if i == 0 or todos[i - 1].task != todo.task},
             statuses=STATUSES,
@@ -213,13 +252,20 @@ def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str])
     return rows
 
 
-def cluster_views(results: ClassResults, todos: list[Todo], rows: list[Row]) -> list[ClusterView]:
-    """The class's failure clusters (``grader.reports.failure_clusters``), largest first, with the rows
-    their students link to."""
-    by_id = {todo.id: todo for todo in todos}
+def _row_of(rows: list[Row]) -> dict[str, Row]:
     row_of: dict[str, Row] = {}
     for row in rows:
         row_of.setdefault(row.sub.id, row)
+    return row_of
+
+
+def cluster_views(
+    results: ClassResults, todos: list[Todo], rows: list[Row], untouched: Mapping[str, Collection[int]]
+) -> list[ClusterView]:
+    """The class's failure clusters (``grader.reports.failure_clusters``), the costliest
+    first, with the rows their students link to; not the tasks students did not start."""
+    by_id = {todo.id: todo for todo in todos}
+    row_of = _row_of(rows)
     return [
         ClusterView(
             cluster,
@@ -227,16 +273,32 @@ def cluster_views(results: ClassResults, todos: list[Todo], rows: list[Row]) -> 
             [row_of[sub_id] for sub_id in cluster.students if sub_id in row_of],
             _shorten(cluster.example, CLUSTER_EXAMPLE_CHARS),
         )
-        for cluster in cluster_failures(results.submissions, list(by_id))
+        for cluster in cluster_failures(results.submissions, list(by_id), untouched, todos)
+    ]
+
+
+def not_started_views(
+    results: ClassResults, todos: list[Todo], rows: list[Row], untouched: Mapping[str, Collection[int]]
+) -> list[NotStartedView]:
+    """Per task some graded students did not start: who, linked to their rows."""
+    tasks = task_by_number()
+    row_of = _row_of(rows)
+    return [
+        NotStartedView(
+            group,
+            tasks[group.task],
+            sum(1 for todo in todos if todo.task == group.task),
+            [row_of[sub_id] for sub_id in group.students if sub_id in row_of],
+        )
+        for group in not_started(results.submissions, untouched)
+        if group.task in tasks
     ]
 
 
 def pair_views(pairs: Sequence[SimilarPairLike], rows: list[Row]) -> list[PairView]:
     """Similar pairs ranked by score, highest first (ties keep the given order); ids are
     linked to their students' sections, ``href`` only if it is a safe relative path."""
-    row_of: dict[str, Row] = {}
-    for row in rows:
-        row_of.setdefault(row.sub.id, row)
+    row_of = _row_of(rows)
     ranked = sorted(pairs, key=lambda pair: -float(pair.score))
     return [
         PairView(
