@@ -120,3 +120,35 @@ def test_trusted_seeding_is_snapshotted_once_and_copied_back(pytester):
     result = pytester.runpytest_subprocess(f"--exercises={SOLUTIONS_DIR}", "-p", "no:randomly",
                                            "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+NO_FILE_TESTS = '''
+import pytest
+
+
+@pytest.mark.todo("4.1")
+def test_a_task_whose_file_was_not_handed_in(case):
+    candidates = [{"model_type": "LinearRegression", "r2": 0.5, "slice": [0, 40]}]
+    case.kit("seed_comparison", data_path=case.sample_data(60), experiment_name=case.name("e"),
+             candidates=candidates)
+    raise AssertionError("seeded for a task file that is not there")
+'''
+
+
+def test_nothing_is_seeded_for_a_task_file_that_was_not_handed_in(pytester, tmp_path, monkeypatch):
+    """Seeding costs seconds (task 4 fits and logs three models), once per worker that
+    grades such a submission first: a missing task file fails at once, as its import would."""
+    from grader.judge.store import cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_dir().parent))  # this process's store template
+    exercises = tmp_path / "exercises"
+    exercises.mkdir()
+    (exercises / "task1_baseline.py").write_text((SOLUTIONS_DIR / "task1_baseline.py").read_text())
+    pytester.makeconftest('pytest_plugins = ["grader.judge.plugin"]')
+    pytester.makepyfile(test_no_file=NO_FILE_TESTS)
+    result = pytester.runpytest_subprocess(f"--exercises={exercises}", "-p", "no:randomly",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "TODO 4.1: FileNotFoundError: task4_registry.py is missing from the exercises folder" in output, output
+    assert "seeded for a task file" not in output

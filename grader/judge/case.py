@@ -28,7 +28,7 @@ from grader.judge.shared_calls import SharedCalls
 from grader.judge.snapshots import Snapshots
 from grader.judge.store import new_store
 from grader.lab.todos import Todo, todo_by_id
-from grader.sandbox import Sandbox, SandboxLimits, quota, untrusted_tree
+from grader.sandbox import Sandbox, SandboxLimits, quota, untrusted_tree, words
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -210,6 +210,7 @@ class KataCase:
         the same (stable) case folder; so the seeded store is snapshotted before any
         student code runs and later copied back instead of being seeded again.
         """
+        self.fail_if_no_student_file()
         key = snapshots.key(self.dir, ["kit", function, jsonable(kwargs)])
         seeded = self.seeded.restore(key, self.dir, SEEDED_PARTS)
         if seeded is not None:
@@ -221,6 +222,17 @@ class KataCase:
         if not self.seeded.save(key, self.dir, SEEDED_PARTS, result.value):
             raise KitError(f"seeding with {function} left more than untrusted_tree.CAPS")
         return result.value
+
+    def fail_if_no_student_file(self) -> None:
+        """Fail as the sandbox's import would (its words, status ``error``) when the student
+        handed in no file for this TODO's task: seeding a store for a call that cannot be
+        made costs seconds (task 4 fits and logs three models) in every worker that grades
+        such a submission first. Only the file's presence is read here, never its code."""
+        name = f"{self.todo.module}.py"
+        if (self.exercises / name).is_file():  # the staged copy: a kit-made folder
+            return
+        self.properties.append(("kata_status", "error"))
+        self.fail(words.render(words.said("file_missing", file=name), _) or name)
 
     def set_up(self, note: str) -> None:
         """Record what the test put in the store before calling the student's code (Task 4's
