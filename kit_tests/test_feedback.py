@@ -26,7 +26,9 @@ from grader.cli.main import main
 from grader.lab.todos import todo_by_id
 from grader.reports.class_files import write_results_json
 from grader.reports.feedback import SUMMARY_FILE, page_name, render_page, summary, write_feedback
+from grader.results.codec import loads
 from grader.results.model import ClassResults, SubmissionResult, TodoResult
+from golden import GOLDEN
 from report_samples import BROKEN_REASON, FORMULA_ID, KIT, SCRIPT_ID, SCRIPT_MESSAGE, all_todos, sample_class
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -193,6 +195,35 @@ def test_hostile_ids_get_safe_unique_file_names_inside_the_folder(tmp_path):
     assert len({name.casefold() for name in pages}) == len(pages)  # unique, on a case-blind disk too
     for sub_id in HOSTILE_IDS:  # each page is its own student's
         assert Page((out / page_name(sub_id)).read_text(encoding="utf-8")).text.count(" ".join(sub_id.split())) >= 1
+
+
+def test_the_demo_classes_pages_show_each_students_own_verdicts():
+    """The demo class's real verdicts (its golden results, masks made valid again): each
+    page shows every TODO with the status and message results.json gives it, a pass that
+    says something too (bruno's deprecated stage), and the broken upload its reason."""
+    data = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    data["kit"] = {**KIT, "seed": "demo-class", "lang": "en"}
+    for sub in data["submissions"]:
+        sub["duration_s"] = 1.0
+        for verdict in sub["todos"].values():
+            verdict.pop("duration_s", None)
+    results = loads(json.dumps(data))
+    assert len(results.submissions) >= 7
+    for sub in results.submissions:
+        html = render_page(results, sub, "en")
+        text = Page(html).text
+        if sub.status == "error":
+            assert "We could not grade what you handed in" in text and " ".join(sub.message.split()) in text
+            continue
+        items = re.findall(r'<li class="todo (\w+)" id="todo-([\w-]+)">(.*?)</li>', html, re.S)
+        assert {todo_id.replace("-", "."): status for status, todo_id, _ in items} == \
+            {todo_id: str(result.status) for todo_id, result in sub.todos.items()}
+        for status, todo_id, item in items:
+            message = sub.todos[todo_id.replace("-", ".")].message
+            assert " ".join(message.split()) in Page(item).text
+        assert f"{sub.score} of 15 points" in text
+    bruno = render_page(results, next(sub for sub in results.submissions if sub.id == "bruno_diaz"), "en")
+    assert re.search(r'<li class="todo pass" id="todo-4-3">.*?deprecated.*?</li>', bruno, re.S)
 
 
 # -- kata feedback ---------------------------------------------------------------------------
