@@ -197,6 +197,21 @@ def test_hostile_ids_get_safe_unique_file_names_inside_the_folder(tmp_path):
         assert Page((out / page_name(sub_id)).read_text(encoding="utf-8")).text.count(" ".join(sub_id.split())) >= 1
 
 
+def test_two_ids_whose_names_would_meet_get_the_whole_hash(tmp_path, monkeypatch):
+    from grader.reports import feedback
+
+    real = feedback.page_name
+    monkeypatch.setattr(feedback, "page_name", lambda sub_id, digits=8: "Same-0123abcd.html" if digits == 8 and
+                        sub_id in ("ana", "ANA") else real(sub_id, digits))
+    results = ClassResults(kit=KIT, submissions=[SubmissionResult(sub_id, "graded", all_todos("pass"), 1.0)
+                                                 for sub_id in ("ana", "ANA", "bob")])
+    write_feedback(results, tmp_path)
+    rows = {row["id"]: row["page"] for row in read_rows(tmp_path / SUMMARY_FILE)}
+    assert rows["bob"] == real("bob") and len(rows["ana"]) == len(rows["ANA"]) == len("ana-") + 64 + len(".html")
+    for sub_id, name in rows.items():
+        assert Page((tmp_path / name).read_text(encoding="utf-8")).text.count(f"Feedback for {sub_id}") == 1
+
+
 def test_the_demo_classes_pages_show_each_students_own_verdicts():
     """The demo class's real verdicts (its golden results, masks made valid again): each
     page shows every TODO with the status and message results.json gives it, a pass that

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,11 +97,19 @@ def with_code(text: str) -> Markup:
     )
 
 
-def page_name(submission_id: str) -> str:
+def page_name(submission_id: str, digits: int = 8) -> str:
     """The page's file name: a safe part of the id (letters, digits, ``.``, ``_``, ``-``)
-    and 8 hex digits of the whole id's sha256 (unique, whatever the id holds)."""
+    and ``digits`` hex digits of the whole id's sha256 (unique, whatever the id holds)."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", submission_id)[:ID_PART].strip("._-") or "submission"
-    return f"{safe}-{hashlib.sha256(submission_id.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}.html"
+    return f"{safe}-{hashlib.sha256(submission_id.encode('utf-8', 'surrogatepass')).hexdigest()[:digits]}.html"
+
+
+def page_names(submission_ids: Sequence[str]) -> dict[str, str]:
+    """Each id's page name (``page_name``); where two would share one (the same 8 digits,
+    or names a case-blind disk takes for one), both get the whole hash."""
+    names = {sub_id: page_name(sub_id) for sub_id in submission_ids}
+    taken = Counter(name.casefold() for name in names.values())
+    return {sub_id: page_name(sub_id, 64) if taken[name.casefold()] > 1 else name for sub_id, name in names.items()}
 
 
 # -- what a page shows ----------------------------------------------------------------
@@ -285,11 +294,12 @@ class Written:
 
 
 def write_feedback(results: ClassResults, out_dir: str | Path, lang: str = "en") -> Written:
-    """One page per submission (``page_name``) in ``out_dir`` and ``feedback.csv`` (one row
+    """One page per submission (``page_names``) in ``out_dir`` and ``feedback.csv`` (one row
     per submission: id, status, score, max_score, page, summary; a broken submission's
     score is empty, never 0). Every text is built before the first file is written."""
     out = Path(out_dir)
-    pages = {page_name(sub.id): render_page(results, sub, lang) for sub in results.submissions}
+    names = page_names([sub.id for sub in results.submissions])
+    pages = {names[sub.id]: render_page(results, sub, lang) for sub in results.submissions}
     rows: list[list[object]] = [["id", "status", "score", "max_score", "page", "summary"]]
     for sub in results.submissions:
         earned, available = score(sub.todos, results.todos)
@@ -300,7 +310,7 @@ def write_feedback(results: ClassResults, out_dir: str | Path, lang: str = "en")
                 sub.status,
                 earned if graded else "",
                 available if graded else "",
-                page_name(sub.id),
+                names[sub.id],
                 csv_safe(summary(results, sub, lang)),
             ]
         )
