@@ -13,6 +13,11 @@ documents or does, not against our own writer. Hand-made results.json files, no 
   ``Participant `` from the identifier; ``moodle_importer_reads`` repeats it. Why not
   ``grades.csv`` into the gradebook: https://docs.moodle.org/en/Grade_import maps a user
   field (email, ID number, username) to a column, which a download folder's name is not.
+* Moodle feedback: the worksheet's comments column (``Feedback comments`` on an English
+  site) is read by the same importer, by name, for every row whether or not its grade
+  changed, and stored as HTML; "Upload multiple feedback files in a zip" finds each
+  student by the participant number after the first ``_`` of a path part
+  (``moodle_zip_importer_reads`` repeats it).
 * JUnit XML: parsed with junitparser (https://pypi.org/project/junitparser/).
 """
 
@@ -22,6 +27,7 @@ import csv
 import io
 import json
 import re
+import zipfile
 from xml.etree import ElementTree
 
 import jsonschema
@@ -460,6 +466,129 @@ def test_moodle_worksheet_without_the_grade_column_is_refused(tmp_path, capsys):
     assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
     assert "no 'Grade' column" in err and "--grade-column" in err and not (tmp_path / "o.csv").exists()
+
+
+# --- Moodle: feedback back to students ------------------------------------------------
+
+
+def moodle_feedback_class() -> list[SubmissionResult]:
+    """Ana graded 13/15, Bob 0/15, Amy's zip broken (its reason holds markup), Zed matches no row."""
+    return [*moodle_class()[:2], SubmissionResult("amy@uni.example", "error", {}, 0.1, message="a.zip: not a <zip> file"),
+            moodle_class()[2]]
+
+
+def moodle_zip_importer_reads(data: bytes, participants: set[int]) -> dict[int, dict[str, str]]:
+    """Moodle's "Upload multiple feedback files in a zip" (its feedback-files zip importer):
+    hidden files (``.``, ``~``) skipped; each path part split on ``_`` into at most 5
+    pieces, and the first part of at least 4 pieces whose second piece is a participant
+    number names the student (its 3rd and 4th pieces a plugin, its 5th and the parts after
+    it the file's name). Returns {participant: {file name: text}}."""
+    found: dict[int, dict[str, str]] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for entry in archive.infolist():
+            parts = entry.filename.split("/")
+            if entry.is_dir() or parts[-1].startswith((".", "~")):
+                continue
+            for at, part in enumerate(parts):
+                pieces = part.split("_", 4)
+                if len(pieces) >= 4 and pieces[1].isdigit() and int(pieces[1]) in participants:
+                    assert "_".join(pieces[2:4]) in ("assignfeedback_file", "assignsubmission_file")
+                    name = "/".join([*pieces[4:], *parts[at + 1:]]).strip("/")
+                    found.setdefault(int(pieces[1]), {})[name] = archive.read(entry).decode("utf-8")
+                    break
+    return found
+
+
+def moodle_comments_read(rows: list[list[str]], column="Feedback comments") -> dict[int, str]:
+    """What Moodle's worksheet importer takes of the comments column (found by its
+    localised name, read for every row whether or not its grade changes)."""
+    at_id, at = rows[0].index(rows[0][0]), rows[0].index(column)
+    return {int(row[at_id].split()[-1]): row[at] for row in rows[1:]}
+
+
+def test_moodle_feedback_zip_gives_each_student_their_own_page(tmp_path, capsys):
+    rows = worksheet(WORKSHEET_EN, "Participant")
+    rows[2][1] = "Bob_Smith/Jr"  # Moodle's download drops the name's own "_"
+    roster = tmp_path / "worksheet.csv"
+    roster.write_text(_csv(rows), encoding="utf-8")
+    out, archive = tmp_path / "upload.csv", tmp_path / "zips" / "feedback.zip"
+    results = write_class(tmp_path, moodle_feedback_class())
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out),
+                 "--feedback-zip", str(archive), "--lang", "es"]) == 1  # Zed unmatched, Amy's cell left blank
+    assert moodle_importer_reads(read_csv(out)) == {123456: "13", 123457: "0"}  # the grades as without it
+    names = zipfile.ZipFile(archive).namelist()
+    assert names == ["Ana López_123456_assignfeedback_file/mlflow-kata-feedback.html",
+                     "Bob SmithJr_123457_assignfeedback_file/mlflow-kata-feedback.html",
+                     "Amy Absent_123458_assignfeedback_file/mlflow-kata-feedback.html"]
+    pages = moodle_zip_importer_reads(archive.read_bytes(), {123456, 123457, 123458})
+    assert sorted(pages) == [123456, 123457, 123458] and all(list(files) == ["mlflow-kata-feedback.html"]
+                                                              for files in pages.values())
+    ana, bob, amy = (pages[n]["mlflow-kata-feedback.html"] for n in (123456, 123457, 123458))
+    assert '<html lang="es">' in ana and "13 de 15 puntos" in ana and "Ana López_123456" in ana
+    assert "0 de 15 puntos" in bob and "bob@uni.example" in bob
+    assert "No se pudo calificar lo que entregaste" in amy and "a.zip: not a &lt;zip&gt; file" in amy
+    assert "de 15 puntos" not in amy  # a broken submission: no score at all
+    for page, own in ((ana, "Ana"), (bob, "bob@"), (amy, "amy@")):  # each page only its own student's
+        assert [who for who in ("Ana", "bob@", "amy@", "Zed") if who in page] == [own]
+    err = capsys.readouterr().err
+    assert f"feedback pages of 3 student(s) → {archive}" in err
+
+
+def test_moodle_feedback_comments_fill_the_column_moodle_reads(tmp_path, capsys):
+    rows = worksheet(WORKSHEET_EN, "Participant")
+    rows[2][-1] = "Nice <b>report</b>"  # what the instructor wrote for Bob stays
+    roster = tmp_path / "worksheet.csv"
+    roster.write_text(_csv(rows), encoding="utf-8")
+    out = tmp_path / "upload.csv"
+    results = write_class(tmp_path, [*moodle_feedback_class()[:3]])
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out), "--feedback"]) == 1
+    written = read_csv(out)
+    assert moodle_importer_reads(written) == {123456: "13", 123457: "0"}  # Amy's grade left blank: no 0
+    comments = moodle_comments_read(written)
+    assert comments[123456] == ("MLflow kata: 13/15 points. Not passed yet: 1.1, 1.2. Start with TODO 1.1 — Run in "
+                                "the named experiment. Bonus (not counted): 2/2. `kata check` shows every TODO and "
+                                "your score.")
+    assert comments[123457].startswith("Nice <b>report</b><br>\nMLflow kata: 0/15 points. Not passed yet: 1.1, 1.2,")
+    assert comments[123458] == ("MLflow kata: What you handed in could not be graded: a.zip: not a &lt;zip&gt; file. "
+                                "Hand in your exercises/ folder again and tell your instructor.")  # HTML to Moodle
+    for row, before in zip(written[1:], rows[1:]):  # only the grade and the comments cells change
+        assert row[:4] + row[5:-1] == before[:4] + before[5:-1]
+    assert "note: 'Feedback comments': the summary of 3 student(s) (1 after what was already written there)" in \
+        capsys.readouterr().err
+    again = tmp_path / "again.csv"  # the uploaded worksheet, downloaded and exported again: no summary twice
+    assert main(["export", "moodle", str(results), "--roster", str(out), "--out", str(again), "--feedback"]) == 1
+    assert moodle_comments_read(read_csv(again)) == comments
+
+
+def test_moodle_feedback_comments_on_a_spanish_site(tmp_path, capsys):
+    roster = tmp_path / "hoja.csv"
+    roster.write_text(_csv(worksheet(WORKSHEET_ES, "Participante")), encoding="utf-8-sig")
+    out = tmp_path / "subir.csv"
+    results = write_class(tmp_path, moodle_class()[:2])
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out), "--grade-column",
+                 "Calificación", "--feedback-column", "Comentarios de retroalimentación", "--lang", "es"]) == 0
+    comments = moodle_comments_read(read_csv(out), "Comentarios de retroalimentación")
+    assert comments[123456].startswith("MLflow kata: 13/15 puntos. Aún no pasan: 1.1, 1.2. Empieza por el TODO 1.1")
+    assert comments[123458] == ""  # Amy handed nothing in: her cell as it came
+
+
+def test_moodle_feedback_without_the_comments_column_is_refused_and_nothing_written(tmp_path, capsys):
+    header = [column for column in WORKSHEET_EN if column != "Feedback comments"]
+    roster = tmp_path / "worksheet.csv"
+    roster.write_text(_csv([row[:-1] for row in worksheet(WORKSHEET_EN, "Participant")]), encoding="utf-8")
+    assert read_csv(roster)[0] == header
+    out, archive = tmp_path / "out" / "upload.csv", tmp_path / "out" / "feedback.zip"
+    results = write_class(tmp_path, moodle_class())
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out), "--feedback",
+                 "--feedback-zip", str(archive)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no 'Feedback comments' column" in err and "Feedback comments' feedback type" in err
+    assert not out.parent.exists()
+    assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out),
+                 "--feedback-column", "Grade"]) == 2
+    assert "--feedback-column 'Grade' is the worksheet's identifier, name, grade or maximum grade" in \
+        capsys.readouterr().err
+    assert not out.parent.exists()
 
 
 def _csv(rows) -> str:

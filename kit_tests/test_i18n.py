@@ -158,10 +158,18 @@ def test_kata_grade_in_spanish_gives_a_broken_submissions_reason_and_notes_in_sp
         grade(GradeOptions(submissions, out, 1, 5, logs=False, lang=lang))
         results = json.loads((out / "results.json").read_text())
         reasons[lang] = {s["id"]: s["message"] for s in results["submissions"]}
+        assert results["kit"]["lang"] == lang  # what kata feedback speaks by default
     assert reasons["es"] == {"empty": "carpeta de entrega vacía",
                              "packed.tar": "no es una carpeta ni un .zip: packed.tar es un archivo tar; sube un .zip"}
     assert reasons["en"] == {"empty": "empty submission folder",
                              "packed.tar": "not a folder or a .zip: packed.tar is a tar archive; upload a .zip"}
+    from grader.cli.main import main
+    from grader.reports.feedback import page_name
+
+    assert main(["feedback", str(tmp_path / "es"), "--out", str(tmp_path / "feedback")]) == 0
+    page = (tmp_path / "feedback" / page_name("empty")).read_text(encoding="utf-8")
+    assert '<html lang="es">' in page and "No se pudo calificar lo que entregaste" in page
+    assert "carpeta de entrega vacía" in page
     assert i18n.language() == i18n.choose()  # the process's language is given back
 
 

@@ -142,6 +142,7 @@ class ClassGrader:
         self.options = options
         self.progress = progress or (lambda event, **data: None)
         self.kit = kit_info()
+        self.kit["lang"] = options.lang  # the verdicts' language: kata feedback's default
         self.seed = ""  # chosen by open_out()
         self.saved = SavedRun(options.out, self.kit["tests_sha256"], options.lang)
         self.results: dict[str, SubmissionResult] = {}

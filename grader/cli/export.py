@@ -9,7 +9,15 @@ import math
 import sys
 from collections import Counter
 
-from grader.cli.options import add_allow_unconfined, add_out, add_seed, add_timeout, instructor_verb, refused
+from grader.cli.options import (
+    add_allow_unconfined,
+    add_out,
+    add_seed,
+    add_timeout,
+    instructor_verb,
+    languages,
+    refused,
+)
 from grader.core.i18n import _
 
 VERBS = ("export",)
@@ -58,6 +66,32 @@ def add_gradebook_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_moodle_feedback(moodle: argparse.ArgumentParser) -> None:
+    """Feedback back to students with their grades: the worksheet's comments column and
+    the feedback-files zip (``grader.platforms.moodle``)."""
+    moodle.add_argument(
+        "--feedback",
+        action="store_true",
+        help="fill the worksheet's 'Feedback comments' column with each student's short summary "
+        "(their score, the TODOs that do not pass yet, where to start)",
+    )
+    moodle.add_argument(
+        "--feedback-column",
+        metavar="NAME",
+        help="that column's name in the site's language (default: 'Feedback comments'); implies --feedback",
+    )
+    moodle.add_argument(
+        "--feedback-zip",
+        metavar="FILE.zip",
+        help="also write each student's feedback page, as Moodle's 'Upload multiple feedback files in a zip' reads it",
+    )
+    moodle.add_argument(
+        "--lang",
+        choices=languages(),
+        help="the language of the feedback (default: the language the results were graded in, else English)",
+    )
+
+
 def add_export_formats(formats: argparse._SubParsersAction) -> None:
     """The ``kata export`` gradebook subcommands: canvas, moodle, junit."""
     canvas = formats.add_parser("canvas", help="Canvas gradebook import CSV, from a Canvas gradebook export")
@@ -94,6 +128,7 @@ def add_export_formats(formats: argparse._SubParsersAction) -> None:
         "a different N is refused)",
     )
     add_gradebook_options(moodle)
+    add_moodle_feedback(moodle)
     moodle.set_defaults(handler=cmd_export_gradebook)
     junit = formats.add_parser("junit", help="JUnit XML: one testsuite per submission, one testcase per TODO")
     add_results(junit)
@@ -105,8 +140,12 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
     """Exit 0: every submission's grade is in the export (a broken submission another one
     replaced aside); 1: written, but some submission matched no single row or had nothing
     gradable and was left blank (listed on stderr and in the sidecar); 2: nothing written."""
+    from pathlib import Path
+
+    from grader.cli.feedback import feedback_language
+    from grader.core.files import write_atomic
     from grader.platforms.canvas import canvas_export
-    from grader.platforms.moodle import moodle_export
+    from grader.platforms.moodle import FEEDBACK_COLUMN, MoodleExport, MoodleFeedback, moodle_export
     from grader.platforms.roster import RosterError, read_github_roster, write_export
     from grader.results.codec import ResultsError
     from grader.results.codec import load as load_results
@@ -121,8 +160,17 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
         if args.format == "canvas":
             export = canvas_export(results, args.roster, args.assignment, args.points, args.broken_as_zero, github)
         else:
-            export = moodle_export(results, args.roster, args.grade_column, args.points, args.broken_as_zero, github)
+            feedback = None
+            if args.feedback or args.feedback_column or args.feedback_zip:
+                column = args.feedback_column or (FEEDBACK_COLUMN if args.feedback else None)
+                feedback = MoodleFeedback(feedback_language(args.lang, results.kit), column, bool(args.feedback_zip))
+            export = moodle_export(
+                results, args.roster, args.grade_column, args.points, args.broken_as_zero, github, feedback
+            )
         sidecar = write_export(export, args.out, results)
+        if isinstance(export, MoodleExport) and export.feedback_zip is not None:
+            Path(args.feedback_zip).parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(args.feedback_zip, export.feedback_zip)
     except (ResultsError, RosterError, OSError) as reason:
         return refused(name, reason)
     for note in export.notes:
@@ -136,6 +184,12 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
         f"{name}: {export.graded} grade(s) → {args.out}" + (f"; {listed} → {sidecar}" if sidecar else ""),
         file=sys.stderr,
     )
+    if isinstance(export, MoodleExport) and export.feedback_zip is not None:
+        print(
+            f"{name}: feedback pages of {export.feedback_students} student(s) → {args.feedback_zip}: upload it "
+            "with the assignment's 'Upload multiple feedback files in a zip'",
+            file=sys.stderr,
+        )
     return 1 if export.incomplete else 0
 
 

@@ -1,15 +1,16 @@
 """``kata``: the command line of the lab and its autograder, a thin frame. The verbs live
 with their audience: ``grader.cli.student`` (check, run, hint, watch: what a student kit
-offers), ``grader.cli.instructor`` (validate, grade, stubs, release) and
-``grader.cli.export`` (kata export's formats); the options they share are declared once
-in ``grader.cli.options``. A verb whose wing is absent (a student kit) is not offered."""
+offers), ``grader.cli.instructor`` (validate, grade, stubs, release),
+``grader.cli.feedback`` (kata feedback) and ``grader.cli.export`` (kata export's formats);
+the options they share are declared once in ``grader.cli.options``. A verb whose wing is
+absent (a student kit) is not offered."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from grader.cli import export, instructor, student
+from grader.cli import export, feedback, instructor, student
 from grader.cli.options import speaking
 from grader.core import i18n
 from grader.core.i18n import _
@@ -25,6 +26,7 @@ VERBS = (
     student.add_watch,
     instructor.add_stubs,
     instructor.add_release,
+    feedback.add_feedback,
     export.add_export,
 )
 
@@ -43,7 +45,7 @@ def parsing_language(argv: list[str]) -> str:
     also for ``kata`` alone and a verb that does not exist; English for an instructor's
     verb, whose help is not translated (``kata grade`` reports in English by default)."""
     verb = next((word for word in argv if not word.startswith("-")), None)
-    if verb in {*instructor.VERBS, *export.VERBS}:
+    if verb in {*instructor.VERBS, *export.VERBS, *feedback.VERBS}:
         return i18n.SOURCE
     explicit = None
     for index, word in enumerate(argv):

@@ -23,20 +23,20 @@ from pathlib import Path
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_atomic(path: str | os.PathLike, text: str, encoding: str = "utf-8", mode: int = 0o644) -> Path:
-    """Write ``text`` to ``path`` so that a crash never leaves a half-written file.
+def write_atomic(path: str | os.PathLike, text: str | bytes, encoding: str = "utf-8", mode: int = 0o644) -> Path:
+    """Write ``text`` (or bytes, such as a zip's) to ``path`` so that a crash never leaves a
+    half-written file.
 
     The temp file lives in the same folder (``os.replace`` is only atomic within one
     file system) and is removed if anything fails. ``text`` is written as is (no newline
     translation), so CSV's CRLF survives on every platform.
     """
     path = Path(path)
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding=encoding, newline="", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
+    data = text if isinstance(text, bytes) else text.encode(encoding)
+    handle = tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
         with handle:
-            handle.write(text)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(handle.name, mode)  # mkstemp makes 0600: the report is meant to be shared

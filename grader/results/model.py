@@ -184,7 +184,7 @@ class SubmissionResult:
 class ClassResults:
     """The whole class: what ``results.json``, ``grades.csv`` and ``index.html`` show."""
 
-    kit: dict  # {"mlflow", "python", "tests_sha256", and from kata grade "seed", "isolation"}
+    kit: dict  # {"mlflow", "python", "tests_sha256", and from kata grade "seed", "isolation", "lang"}
     submissions: list[SubmissionResult]
     todos: tuple[Todo, ...] = field(default_factory=load_todos)
 
