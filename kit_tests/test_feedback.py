@@ -220,6 +220,8 @@ def test_the_demo_classes_pages_show_each_students_own_verdicts():
     data["kit"] = {**KIT, "seed": "demo-class", "lang": "en"}
     for sub in data["submissions"]:
         sub["duration_s"] = 1.0
+        if "files_sha256" in sub:
+            sub["files_sha256"] = "0" * 64
         for verdict in sub["todos"].values():
             verdict.pop("duration_s", None)
     results = loads(json.dumps(data))
