@@ -31,6 +31,7 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
@@ -210,6 +211,15 @@ CATALOG: tuple[Entry, ...] = (
         raised_in=(TRACKING_STORE + "_get_experiment",),
     ),
     Entry(
+        "experiment_unknown",
+        N_(
+            "this store holds no experiment with that id: an experiment's id is the one MLflow gives it, "
+            "not its name (mlflow.set_experiment(experiment_name) finds or creates it by name)"
+        ),
+        code="INVALID_PARAMETER_VALUE",
+        raised_in=("mlflow.utils.validation._parse_experiment_id",),  # a name where an id goes
+    ),
+    Entry(
         "model_unknown",
         N_(
             "this store holds no registered model of that name yet: mlflow.register_model(model_uri, "
@@ -304,13 +314,14 @@ def student_call(folder: str, frame: FrameType | None) -> dict[str, str]:
     return {}
 
 
-def watch_run_starts(exercises: str) -> None:
+def watch_run_starts(exercises: str) -> Callable[[], None]:
     """Remember, for each run ``mlflow.start_run`` starts from here on, the student's line
     that led to it and the MLflow function that line called (``STARTED``): the
     ``start_run`` of a ``with`` block, or a ``mlflow.log_*`` call made while no run was
     active, for which MLflow starts one of its own. When a later ``start_run`` fails
     because a run is still active, ``facts`` names that line, the cause. Where the
-    student's code runs, before it is imported (a guard of ``grader.judge.probes``)."""
+    student's code runs, before it is imported (a guard of ``grader.judge.probes``; ``kata
+    run``). Returns what stops watching."""
     from grader.judge.mlflow_internals import watch_run_starts as watch
 
     WATCHED[:] = [os.path.realpath(exercises)]
@@ -323,7 +334,7 @@ def watch_run_starts(exercises: str) -> None:
         except Exception:  # noqa: BLE001 - never the student's start_run's failure
             pass
 
-    watch(record)
+    return watch(record)
 
 
 def facts(error: BaseException, exercises: str = "") -> dict[str, str] | None:

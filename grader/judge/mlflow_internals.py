@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 
 INFERENCE_PARAMETERS = ("model_uri", "flavor", "fallback")  # what the flavors pass
@@ -141,14 +141,14 @@ def watch_store_uris(check) -> None:
         registry._get_store_with_resolved_uri = watched
 
 
-def watch_run_starts(record) -> None:
+def watch_run_starts(record) -> Callable[[], None]:
     """Call ``record(run)`` with every run ``mlflow.start_run`` starts, whether code called
     it (``mlflow.start_run``, as the student's code finds it) or MLflow did, for a logging
     call made while no run was active (``mlflow.log_param`` … start a run of their own:
     ``mlflow.tracking.fluent._get_or_start_run`` looks up its module's ``start_run`` when
     called). ``record`` is called from the wrapper, whose caller is the one that asked for
-    the run; a second call changes nothing. For a sandboxed child and ``kata run``
-    (``grader.judge.mlflow_errors.watch_run_starts``)."""
+    the run. Returns what puts MLflow back as it was (``kata run`` does; a sandboxed child
+    ends with its call); while one watch is on, another changes nothing."""
     import functools
 
     import mlflow
@@ -156,7 +156,7 @@ def watch_run_starts(record) -> None:
 
     original = fluent.start_run
     if getattr(original, "kata_watched", False):
-        return
+        return lambda: None
 
     @functools.wraps(original)
     def start_run(*args, **kwargs):
@@ -165,5 +165,9 @@ def watch_run_starts(record) -> None:
         return run
 
     start_run.kata_watched = True  # type: ignore[attr-defined]
-    fluent.start_run = start_run
-    mlflow.start_run = start_run
+    fluent.start_run = mlflow.start_run = start_run
+
+    def unwatch() -> None:
+        fluent.start_run = mlflow.start_run = original
+
+    return unwatch

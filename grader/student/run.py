@@ -282,9 +282,12 @@ def run_task(name: str, exercises: Path, lang: str = "en") -> int:
     """Run task ``name`` once; 0 when it ran, 1 when something earlier is missing or the
     student's code raised (one message on stderr)."""
     os.environ.setdefault("MLFLOW_TRACKING_URI", STORE_URI)
-    mlflow_errors.watch_run_starts(str(exercises))  # a run still active: which line started it
-    with event_lines_muted():  # MLflow's English lines; the kit says its own
-        return _run_task(name, exercises, lang)
+    unwatch = mlflow_errors.watch_run_starts(str(exercises))  # a run still active: which line started it
+    try:
+        with event_lines_muted():  # MLflow's English lines; the kit says its own
+            return _run_task(name, exercises, lang)
+    finally:
+        unwatch()
 
 
 def _run_task(name: str, exercises: Path, lang: str) -> int:
