@@ -142,6 +142,25 @@ EXPECTED = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _no_run_left_open(monkeypatch):  # ended before monkeypatch gives the store back
+    """A slip leaves the run MLflow started for it open in this process (``kata run`` too):
+    end it, or the next test of this worker starting a run would fail for it."""
+    yield
+    import mlflow
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+
+
+def forget_the_active_experiment(monkeypatch) -> None:
+    """What ``mlflow.set_experiment`` in the student's code leaves in this process (its
+    module's ``_active_experiment_id`` and ``$MLFLOW_EXPERIMENT_ID``), put back afterwards."""
+    monkeypatch.setattr("mlflow.tracking.fluent._active_experiment_id", None)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "")  # recorded, so that the test's own value goes too
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")
+
+
 def cause_line(function: str) -> int:
     """The line of ``SLIPS`` marked ``# cause`` in ``function``."""
     lines = SLIPS.splitlines()
@@ -171,6 +190,7 @@ def student(tmp_path, monkeypatch):
     monkeypatch.setattr(fluent, "start_run", fluent.start_run)  # put back afterwards
     monkeypatch.setattr(mlflow, "start_run", mlflow.start_run)
     monkeypatch.setattr(mlflow_errors, "STARTED", {})
+    forget_the_active_experiment(monkeypatch)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     mlflow_errors.watch_run_starts(str(exercises))  # as the judge's guard does in the child
@@ -178,7 +198,7 @@ def student(tmp_path, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     yield module, exercises
-    while mlflow.active_run() is not None:
+    while mlflow.active_run() is not None:  # before the store goes back
         mlflow.end_run()
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
@@ -350,8 +370,11 @@ def test_kata_run_explains_it_in_spanish_too(tmp_path, monkeypatch, capsys):
     exercises, tags_line, with_line = dedented_task2(tmp_path)
     monkeypatch.chdir(tmp_path)
     shutil.copyfile(template_path(), tmp_path / "mlflow.db")  # kata run's store, without MLflow's migrations
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    # its own address: MLflow keeps a store per address for the process (``sqlite:///mlflow.db``
+    # would stay this folder's for every later test of this worker)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setattr("sys.path", list(__import__("sys").path))  # kata run puts the exercises first
+    forget_the_active_experiment(monkeypatch)
     assert try_task.run_task("2", Path("exercises"), "es") == 1
     first, code, _tests = capsys.readouterr().err.splitlines()
     assert first.startswith(f"kata run 2: un error de MLflow detuvo tu código (exercises/task2_tuning.py, "
