@@ -142,7 +142,7 @@ def on_raise(request: dict, error: BaseException) -> None:
     for hook in ON_RAISE:
         try:
             hook(request, error)
-        except Exception:  # noqa: BLE001 - the reply says what the probe raised, whatever a hook does
+        except BaseException:  # noqa: BLE001 - the reply says what the probe raised, whatever a hook does
             pass
 
 
