@@ -228,3 +228,33 @@ def test_mlflows_event_lines_go_through_the_one_stream_the_kit_mutes(capsys):
         print("the student's own line", file=sys.stderr)
     logging_utils.eprint("Registered model 'm' already exists.")
     assert capsys.readouterr().err == "the student's own line\nRegistered model 'm' already exists.\n"
+
+
+def test_every_run_the_fluent_api_starts_goes_through_the_watched_start_run(tmp_path, monkeypatch):
+    """``watch_run_starts`` sees the runs ``mlflow.start_run`` starts and those a logging call
+    starts of its own while no run is active (``mlflow.tracking.fluent._get_or_start_run``
+    calling its module's ``start_run``), and puts MLflow back when asked."""
+    import mlflow
+    import mlflow.tracking.fluent as fluent
+
+    from grader.judge.store import new_store
+
+    assert callable(getattr(fluent, "_get_or_start_run", None)), "mlflow.tracking.fluent._get_or_start_run is gone"
+    original = fluent.start_run
+    monkeypatch.setattr(fluent, "start_run", original)  # put back afterwards, whatever happens
+    monkeypatch.setattr(mlflow, "start_run", mlflow.start_run)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", new_store(tmp_path / "store"))
+    seen = []
+    unwatch = mlflow_internals.watch_run_starts(lambda run: seen.append(run.info.run_id))
+    try:
+        assert mlflow_internals.watch_run_starts(seen.append)() is None  # a second watch changes nothing
+        with mlflow.start_run() as explicit:
+            pass
+        mlflow.log_param("p", 1)  # no run active: MLflow starts one of its own
+        implicit = mlflow.active_run()
+        mlflow.end_run()
+    finally:
+        unwatch()
+    assert seen == [explicit.info.run_id, implicit.info.run_id], (
+        "mlflow.tracking.fluent._get_or_start_run no longer starts its run through the module's start_run")
+    assert fluent.start_run is original and mlflow.start_run is original

@@ -47,6 +47,7 @@ WINGS: dict[str, tuple[str, ...]] = {
     "test_isolation_report.py": ("sandbox",),
     "test_manifest.py": ("core",),
     "test_mlflow_internals.py": ("judge",),
+    "test_mlflow_errors.py": ("judge", "student"),
     "test_model_server.py": ("judge",),
     "test_plugin.py": ("judge",),
     "test_regrade.py": ("classroom",),

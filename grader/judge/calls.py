@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from grader.core.i18n import _
+from grader.judge import mlflow_errors
 from grader.judge.probes import OWN_STORE
 from grader.judge.shared_calls import SharedCalls
 from grader.sandbox import CallResult, Sandbox, SandboxLimits, quota, untrusted_tree, words
@@ -232,8 +233,15 @@ def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bo
     if result.kind == "wrong_result":  # returned, but not the kind of value needed
         case.fail(f"{what} {detail}")
     where = last_student_frame(result.traceback)
+    # An MLflow error the catalog knows: what it means for the lab, MLflow's text quoted
+    # after it, and the student's line that led to it (mlflow_errors).
+    explained = mlflow_errors.explain(result.notes, result.error, _) if result.kind == "raised" else None
+    if explained:
+        detail = explained.text
+        if explained.file and explained.line:
+            where = " (" + _("{file}, line {line}").format(file=explained.file, line=explained.line) + ")"
     if result.kind == "raised" and tolerate_raise:
-        short = (detail if len(detail) <= 240 else detail[:237] + "...") + note
+        short = (detail if explained or len(detail) <= 240 else detail[:237] + "...") + note
         case.raised = (_("{call} raised at {where}: {error}") if where else _("{call} raised: {error}")).format(
             call=what, where=where.strip(" ()"), error=short
         )

@@ -19,6 +19,8 @@ Where MLflow offers a public way, the kit uses it instead (the warm-up's state: 
 
 * ``watch_store_uris``: ``TrackingStoreRegistry._get_store_with_resolved_uri`` and
   ``ModelRegistryStoreRegistry._get_store_with_resolved_uri`` (the one way to every store).
+* ``watch_run_starts``: ``mlflow.tracking.fluent.start_run``, which the fluent logging
+  calls reach through ``mlflow.tracking.fluent._get_or_start_run`` when no run is active.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 
 INFERENCE_PARAMETERS = ("model_uri", "flavor", "fallback")  # what the flavors pass
@@ -137,3 +139,35 @@ def watch_store_uris(check) -> None:
             return _resolved(self, uri, *args, **kwargs)
 
         registry._get_store_with_resolved_uri = watched
+
+
+def watch_run_starts(record) -> Callable[[], None]:
+    """Call ``record(run)`` with every run ``mlflow.start_run`` starts, whether code called
+    it (``mlflow.start_run``, as the student's code finds it) or MLflow did, for a logging
+    call made while no run was active (``mlflow.log_param`` … start a run of their own:
+    ``mlflow.tracking.fluent._get_or_start_run`` looks up its module's ``start_run`` when
+    called). ``record`` is called from the wrapper, whose caller is the one that asked for
+    the run. Returns what puts MLflow back as it was (``kata run`` does; a sandboxed child
+    ends with its call); while one watch is on, another changes nothing."""
+    import functools
+
+    import mlflow
+    import mlflow.tracking.fluent as fluent
+
+    original = fluent.start_run
+    if getattr(original, "kata_watched", False):
+        return lambda: None
+
+    @functools.wraps(original)
+    def start_run(*args, **kwargs):
+        run = original(*args, **kwargs)
+        record(run)
+        return run
+
+    start_run.kata_watched = True  # type: ignore[attr-defined]
+    fluent.start_run = mlflow.start_run = start_run
+
+    def unwatch() -> None:
+        fluent.start_run = mlflow.start_run = original
+
+    return unwatch

@@ -15,12 +15,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from grader.judge.probes import EXCUSES, GUARDS, PROBES
+from grader.judge.probes import EXCUSES, GUARDS, ON_RAISE, PROBES
 
 if TYPE_CHECKING:
     from grader.sandbox import Sandbox
 
-__all__ = ["EXCUSES", "GUARDS", "PROBES", "preload", "self_test", "shared_sandbox", "warm_up"]
+__all__ = ["EXCUSES", "GUARDS", "ON_RAISE", "PROBES", "preload", "self_test", "shared_sandbox", "warm_up"]
 
 
 def shared_sandbox() -> Sandbox:
@@ -48,6 +48,7 @@ def preload() -> None:
     import sklearn.ensemble  # noqa: F401
     import sklearn.linear_model  # noqa: F401
 
+    import grader.judge.mlflow_errors  # noqa: F401 - the notes on an MLflow error (probes.ON_RAISE)
     import grader.judge.oracle  # noqa: F401 - kit calls run where grader/ is not visible
     import grader.judge.seeding  # noqa: F401
     import labkit  # noqa: F401

@@ -153,7 +153,29 @@ def guard_store(request: dict) -> None:
     mlflow_internals.watch_store_uris(check)
 
 
-GUARDS = [guard_store]
+def watch_run_starts(request: dict) -> None:
+    """Which student line started each run (``grader.judge.mlflow_errors.watch_run_starts``):
+    when a run still active makes a later ``start_run`` fail, the line that started it is
+    the cause the student is told of."""
+    from grader.judge.mlflow_errors import watch_run_starts
+
+    watch_run_starts(request["exercises"])
+
+
+GUARDS = [guard_store, watch_run_starts]
+
+
+def note_mlflow_error(request: dict, error: BaseException) -> None:
+    """What an MLflow error that ended the call is (``grader.judge.mlflow_errors.facts``),
+    noted for the judge, which explains it in the student's language."""
+    from grader.judge.mlflow_errors import NOTE, facts
+
+    found = facts(error, request.get("exercises", ""))
+    if found:
+        NOTES[NOTE] = found
+
+
+ON_RAISE = [note_mlflow_error]
 
 
 def call_with_frame(request: dict):

@@ -130,6 +130,20 @@ GUARDS: list = []
 # by name: plain strings only. It travels in the reply whatever the call's outcome (the
 # student's code may have caught what the guard raised, or raised something else since).
 NOTES: dict[str, dict[str, str]] = {}
+# On raise: what the preload module runs in the child, ``hook(request, error)``, when the
+# probe raised, before the reply is built (``extend``): kit code that notes in ``NOTES``
+# what it can read of the exception itself (e.g. the judge's: which library error it is,
+# and the student's line that led to it). A hook that fails changes nothing of the reply.
+ON_RAISE: list = []
+
+
+def on_raise(request: dict, error: BaseException) -> None:
+    """Run the ``ON_RAISE`` hooks on the exception the probe raised."""
+    for hook in ON_RAISE:
+        try:
+            hook(request, error)
+        except BaseException:  # noqa: BLE001 - the reply says what the probe raised, whatever a hook does
+            pass
 
 
 def call(request: dict):
@@ -170,8 +184,8 @@ PROBES = {
 def extend(preloaded) -> None:
     """Take what the module the zygote preloaded offers its calls (all optional):
     ``PROBES`` (more probes by name; the sandbox's own cannot be replaced), ``EXCUSES``
-    (see ``call``), ``GUARDS`` (see ``student_function``) and ``self_test`` (run by the
-    self-test, in the child, after the generic checks)."""
+    (see ``call``), ``GUARDS`` (see ``student_function``), ``ON_RAISE`` (see ``on_raise``)
+    and ``self_test`` (run by the self-test, in the child, after the generic checks)."""
     extra = dict(getattr(preloaded, "PROBES", {}))
     taken = sorted(set(extra) & set(PROBES))
     if taken:
@@ -179,5 +193,6 @@ def extend(preloaded) -> None:
     PROBES.update(extra)
     EXCUSES.update(getattr(preloaded, "EXCUSES", {}))
     GUARDS.extend(getattr(preloaded, "GUARDS", ()))
+    ON_RAISE.extend(getattr(preloaded, "ON_RAISE", ()))
     if callable(getattr(preloaded, "self_test", None)):
         SELF_TESTS.append(preloaded.self_test)

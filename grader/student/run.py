@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import linecache
 import os
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from pathlib import Path
 from grader.core import i18n
 from grader.core.i18n import _
 from grader.core.paths import DATA_PATH
+from grader.judge import mlflow_errors
 from grader.judge.mlflow_internals import event_lines_muted
 from grader.lab.todos import task_by_name
 
@@ -56,6 +58,8 @@ def texts(lang: str) -> dict[str, str]:
             ),
             "raised": _("kata run {task}: your code raised {error} ({file}, line {line})"),
             "raised_nowhere": _("kata run {task}: your code raised {error}"),
+            "mlflow": _("kata run {task}: an MLflow error stopped your code ({file}, line {line}): {explanation}"),
+            "mlflow_nowhere": _("kata run {task}: an MLflow error stopped your code: {explanation}"),
             "tests": _("The tests say which TODO it breaks: pytest tests/{test_file}"),
             "no_store": _("kata run {task}: there is no ./mlflow.db yet: run `kata run {first}` first."),
             "no_comparison": _(
@@ -113,6 +117,17 @@ def student_error(error: BaseException, exercises: Path, task: str, lang: str) -
         for frame in traceback.extract_tb(error.__traceback__):
             if Path(frame.filename).resolve().is_relative_to(folder):
                 where = (frame.filename, frame.lineno or 0, (frame.line or "").strip())
+    # An MLflow error the catalog knows: what it means, and the line that led to it.
+    with i18n.use(lang):
+        explained = mlflow_errors.explain_error(error, str(folder), _)
+    if explained is not None:
+        if explained.file and explained.line:
+            path = str(folder / explained.file)
+            where = (path, int(explained.line), linecache.getline(path, int(explained.line)).strip())
+        if where is None:
+            return StudentError(text["mlflow_nowhere"].format(task=task, explanation=explained.text))
+        message = text["mlflow"].format(task=task, explanation=explained.text, file=shown_path(where[0]), line=where[1])
+        return StudentError(message + (f"\n    {where[2]}" if where[2] else ""))
     if where is None:
         return StudentError(text["raised_nowhere"].format(task=task, error=summary))
     message = text["raised"].format(task=task, error=summary, file=shown_path(where[0]), line=where[1])
@@ -267,8 +282,12 @@ def run_task(name: str, exercises: Path, lang: str = "en") -> int:
     """Run task ``name`` once; 0 when it ran, 1 when something earlier is missing or the
     student's code raised (one message on stderr)."""
     os.environ.setdefault("MLFLOW_TRACKING_URI", STORE_URI)
-    with event_lines_muted():  # MLflow's English lines; the kit says its own
-        return _run_task(name, exercises, lang)
+    unwatch = mlflow_errors.watch_run_starts(str(exercises))  # a run still active: which line started it
+    try:
+        with event_lines_muted():  # MLflow's English lines; the kit says its own
+            return _run_task(name, exercises, lang)
+    finally:
+        unwatch()
 
 
 def _run_task(name: str, exercises: Path, lang: str) -> int:
