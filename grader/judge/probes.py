@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from grader.judge.attribution import note_raise, rewrite, watch_run_starts
 from grader.sandbox.probes import (
     EXCUSES_USED,
     NOTES,
@@ -153,7 +154,9 @@ def guard_store(request: dict) -> None:
     mlflow_internals.watch_store_uris(check)
 
 
-GUARDS = [guard_store]
+GUARDS = [guard_store, watch_run_starts]
+REWRITES = [rewrite]  # a replay of a call without the statement that raised (grader.judge.attribution)
+ON_RAISE = [note_raise]  # which TODO's code raised (grader.judge.attribution)
 
 
 def call_with_frame(request: dict):

@@ -93,6 +93,7 @@ def student_child(
         try:
             reply = {"ok": True, **probes.PROBES[request["probe"]](request)}
         except BaseException as error:  # noqa: BLE001 - student code may raise anything
+            probes.after_raise(request, error)  # notes, before ``NOTES`` is read below
             reply = {
                 "ok": False,
                 "kind": probes.error_kind(error),

@@ -38,8 +38,10 @@ def error_kind(error: BaseException) -> str:
     return "memory" if isinstance(error, MemoryError) else "raised"
 
 
-def import_student_module(exercises: str, module: str):
-    """Import ``exercises/module.py`` under a private name (kit packages win)."""
+def import_student_module(exercises: str, module: str, request: dict | None = None):
+    """Import ``exercises/module.py`` under a private name (kit packages win). A rewrite
+    of the preload module's (``REWRITES``) may compile it from its own version of the
+    source for this ``request``."""
     path = Path(exercises) / f"{module}.py"
     if not path.is_file():
         raise with_words(FileNotFoundError(), "file_missing", file=f"{module}.py")
@@ -49,7 +51,11 @@ def import_student_module(exercises: str, module: str):
     assert spec is not None and spec.loader is not None  # a .py file always has a loader
     student = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(student)
+        code = rewritten(request, path) if request is not None else None
+        if code is None:
+            spec.loader.exec_module(student)
+        else:
+            exec(code, vars(student))  # what ``exec_module`` does with the file's own code
     except SyntaxError as error:  # Python's text as it is; "line" is said in the student's language
         where = {"line": error.lineno} if error.lineno else {}
         raise with_words(
@@ -66,10 +72,20 @@ def import_student_module(exercises: str, module: str):
     return student
 
 
+def rewritten(request: dict, path: Path):
+    """The code of the first ``REWRITES`` entry that rewrites ``path`` for ``request``,
+    or None: the file is imported as it is."""
+    for rewrite in REWRITES:
+        code = rewrite(request, path)
+        if code is not None:
+            return code
+    return None
+
+
 def student_function(request: dict):
     for guard in GUARDS:
         guard(request)  # before the student module binds the names at import
-    student = import_student_module(request["exercises"], request["module"])
+    student = import_student_module(request["exercises"], request["module"], request)
     function = getattr(student, request["function"], None)
     if not callable(function):
         raise with_words(AttributeError(), "no_function", file=f"{request['module']}.py", function=request["function"])
@@ -126,6 +142,13 @@ EXCUSES_USED: list[str] = []  # the excuses that swallowed an exception in this 
 # (``GUARDS``, see ``extend``), for every probe that imports one; e.g. the judge's own
 # watches what the student's code does to the MLflow store the call was given.
 GUARDS: list = []
+# Rewrites: what the preload module may compile a student module from instead of its file
+# as it is, for one request (``rewritten``; e.g. the judge's replay of a call without the
+# statement that raised). Each takes ``(request, path)`` and returns a code object or None.
+REWRITES: list = []
+# After a probe raised: what the preload module runs in the child (``after_raise``) to note
+# what the judge should know of the exception (e.g. which part of the student's file raised).
+ON_RAISE: list = []
 # What kit code in the child noted about the call (a guard: what the student's code did),
 # by name: plain strings only. It travels in the reply whatever the call's outcome (the
 # student's code may have caught what the guard raised, or raised something else since).
@@ -141,6 +164,16 @@ def call(request: dict):
     if request.get("excused"):
         returned["excuses_used"] = sorted(set(EXCUSES_USED))
     return returned
+
+
+def after_raise(request: dict, error: BaseException) -> None:
+    """Run the preload module's ``ON_RAISE`` hooks on the exception a probe raised; a hook
+    that fails itself is ignored (the reply says what the probe raised, whatever)."""
+    for hook in ON_RAISE:
+        try:
+            hook(request, error)
+        except BaseException:  # noqa: BLE001 - kit code noting; never the verdict
+            pass
 
 
 SELF_TESTS: list = []  # the preload module's own checks (``extend``)
@@ -170,7 +203,8 @@ PROBES = {
 def extend(preloaded) -> None:
     """Take what the module the zygote preloaded offers its calls (all optional):
     ``PROBES`` (more probes by name; the sandbox's own cannot be replaced), ``EXCUSES``
-    (see ``call``), ``GUARDS`` (see ``student_function``) and ``self_test`` (run by the
+    (see ``call``), ``GUARDS`` (see ``student_function``), ``REWRITES`` (see
+    ``rewritten``), ``ON_RAISE`` (see ``after_raise``) and ``self_test`` (run by the
     self-test, in the child, after the generic checks)."""
     extra = dict(getattr(preloaded, "PROBES", {}))
     taken = sorted(set(extra) & set(PROBES))
@@ -179,5 +213,7 @@ def extend(preloaded) -> None:
     PROBES.update(extra)
     EXCUSES.update(getattr(preloaded, "EXCUSES", {}))
     GUARDS.extend(getattr(preloaded, "GUARDS", ()))
+    REWRITES.extend(getattr(preloaded, "REWRITES", ()))
+    ON_RAISE.extend(getattr(preloaded, "ON_RAISE", ()))
     if callable(getattr(preloaded, "self_test", None)):
         SELF_TESTS.append(preloaded.self_test)
