@@ -136,23 +136,35 @@ def test_a_green_pytest_of_a_task_file_ends_with_what_is_next():
 def task1_verdicts(pytester, monkeypatch, tmp_path, top: str) -> dict:
     """Task 1's kata tests, run in-process on the reference solution with ``top`` right
     after its ``import mlflow``, each call given 20 s: each TODO's (status, message, seconds)."""
-    from grader.core.paths import KIT_ROOT, SOLUTIONS_DIR
+    from grader.core.paths import SOLUTIONS_DIR
+
+    source = (SOLUTIONS_DIR / "task1_baseline.py").read_text()
+    assert source.count("\nimport mlflow\n") == 1
+    return kata_verdicts(pytester, monkeypatch, tmp_path, 1,
+                         source.replace("\nimport mlflow\n", f"\nimport mlflow\n{top}\n"))
+
+
+def kata_verdicts(pytester, monkeypatch, tmp_path, task: int, source: str) -> dict:
+    """Task ``task``'s kata tests, run in-process on its student file ``source``, each call
+    given 20 s: each TODO's (status, message, seconds)."""
+    from grader.core.paths import KIT_ROOT
     from grader.judge.runner import TodoCollector
+    from grader.lab.todos import task_by_number
 
     assert KIT_CACHE.name == "mlflow-kata"
     monkeypatch.setenv("XDG_CACHE_HOME", str(KIT_CACHE.parent))
 
+    facts = task_by_number()[task]
     exercises = tmp_path / "exercises"
     exercises.mkdir()
-    source = (SOLUTIONS_DIR / "task1_baseline.py").read_text()
-    assert source.count("\nimport mlflow\n") == 1
-    (exercises / "task1_baseline.py").write_text(source.replace("\nimport mlflow\n", f"\nimport mlflow\n{top}\n"))
+    (exercises / f"{facts.module}.py").write_text(source)
+    test_module = facts.test_file.removesuffix(".py")
     pytester.makeconftest('pytest_plugins = ["grader.judge.plugin"]')
-    pytester.makepyfile(test_task1=(KIT_ROOT / "tests" / "test_task1.py").read_text())
+    pytester.makepyfile(**{test_module: (KIT_ROOT / "tests" / facts.test_file).read_text()})
     collector = TodoCollector()
-    # this process may have imported the kit's own test_task1 (the kata tests under xdist):
+    # this process may have imported the kit's own test file (the kata tests under xdist):
     # the in-process run imports its copy under the same name
-    monkeypatch.delitem(sys.modules, "test_task1", raising=False)
+    monkeypatch.delitem(sys.modules, test_module, raising=False)
     pytester.inline_run(f"--exercises={exercises}", "--kata-timeout=20", "-p", "no:randomly", "-p",
                         "no:cacheprovider", plugins=[collector])
     return {todo_id: (result.status, result.message, collector.durations[todo_id])
@@ -190,3 +202,41 @@ def test_setting_the_store_the_call_was_given_costs_nothing(pytester, monkeypatc
         'mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])'))
     assert {todo_id: status for todo_id, (status, _message, _seconds) in found.items()} == {
         "1.1": "pass", "1.2": "pass", "1.3": "pass", "1.4": "pass"}, found
+
+
+TAGS = 'mlflow.set_tags({"task": "hyperparameter-tuning", "model_family": "RandomForest"})'
+
+
+@pytest.mark.parametrize("slip", ["a wrong argument", "dedented out of the with"])
+def test_a_raise_in_todo_2_4s_code_costs_2_4_alone_and_names_its_line(pytester, monkeypatch, tmp_path, slip):
+    """Issue 21: ``mlflow.set_tags("task", "hyperparameter-tuning")`` in TODO 2.4 failed all four
+    TODOs of task 2, each saying the function raised, and ``kata check`` put it on TODO 2.1 with
+    2.1's hint. Now 2.4 fails, naming its line and code, and 2.1–2.3 pass on a replay of the
+    call without that line. Dedented out of the ``with``, the line starts a run that the next
+    config's ``with mlflow.start_run()`` (the skeleton's line) trips over: the failure names
+    the student's line, not only the skeleton's."""
+    from grader.authoring.stubgen import render
+    from grader.core.paths import SOLUTIONS_DIR
+
+    finished = render((SOLUTIONS_DIR / "task2_tuning.py").read_text(), stub_ids=(), comments=True)
+    if slip == "a wrong argument":
+        source = finished.replace(TAGS, 'mlflow.set_tags("task", "hyperparameter-tuning")')
+    else:
+        source = finished.replace(f"            {TAGS}\n", f"        {TAGS}\n")
+    assert source != finished
+    lines = source.splitlines()
+    line = next(number for number, text in enumerate(lines, 1) if "mlflow.set_tags(" in text)
+    found = kata_verdicts(pytester, monkeypatch, tmp_path, 2, source)
+    assert {todo_id: status for todo_id, (status, _message, _seconds) in found.items()} == {
+        "2.1": "pass", "2.2": "pass", "2.3": "pass", "2.4": "error"}, found
+    message = found["2.4"][1]
+    if slip == "a wrong argument":
+        assert message.startswith(
+            f"TODO 2.4: your code for this TODO raised at task2_tuning.py, line {line} "
+            """(`mlflow.set_tags("task", "hyperparameter-tuning")`): AttributeError: 'str' object has no """
+            "attribute 'items'"), message
+    else:
+        at = next(number for number, text in enumerate(lines, 1) if "with mlflow.start_run(" in text)
+        assert message.startswith(
+            f"TODO 2.4: your code for this TODO, at task2_tuning.py, line {line} (`{TAGS}`), started a run "
+            f"that was still active when line {at} started another one: "), message

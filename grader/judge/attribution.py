@@ -140,7 +140,8 @@ def first_in_region(found: list[regions.Region], lines: list[int]) -> tuple[int,
 
 def note_raise(request: dict, error: BaseException) -> None:
     """An ``ON_RAISE`` hook: note (``RAISED_IN``) the TODO whose code raised ``error``, if
-    the called module's file has a region holding the line: ``todo``, ``line``, ``code``
+    the called module's file has a region holding the line (of a TODO of the request's
+    ``todos``, the module's, when it names them): ``todo``, ``line``, ``code``
     (that line), ``file``, ``how`` a replay leaves the statement out, and, for a run left
     active, ``cause`` and ``at`` (the line that raised)."""
     path = module_path(request)
@@ -148,7 +149,9 @@ def note_raise(request: dict, error: BaseException) -> None:
     if path is None or source is None:
         return
     tree = parsed(source)
-    found = regions.find_regions(source, tree)
+    todos = request.get("todos")
+    known = todos if isinstance(todos, list) and all(isinstance(todo, str) for todo in todos) else None
+    found = regions.find_regions(source, tree, known)
     if not found:
         return
     note = {"file": path.name}

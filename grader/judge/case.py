@@ -28,7 +28,7 @@ from grader.judge.raises import Raised, replay_note
 from grader.judge.shared_calls import SharedCalls
 from grader.judge.snapshots import Snapshots
 from grader.judge.store import new_store
-from grader.lab.todos import Todo, todo_by_id
+from grader.lab.todos import Todo, load_todos, todo_by_id
 from grader.sandbox import Sandbox, SandboxLimits, quota, untrusted_tree
 
 if TYPE_CHECKING:
@@ -182,9 +182,15 @@ class KataCase:
             "function": function,
             "args": jsonable(args),
             "kwargs": jsonable(kwargs),
+            "todos": self.module_todos(),
         }
         result = replays.judged_apart(self, request)
         return calls.checked(self, result, f"{function}()", tolerate_raise=True)
+
+    def module_todos(self) -> list[str]:
+        """The TODO ids of this task's student module, in order: what a call's child attributes
+        a raise to (``grader.judge.attribution``)."""
+        return [todo.id for todo in load_todos() if todo.module == self.todo.module]
 
     def call_with_frame(self, function: str, frame: pd.DataFrame):
         result = calls.run(
@@ -194,6 +200,7 @@ class KataCase:
             module=self.todo.module,
             function=function,
             frame=frame_json(frame),
+            todos=self.module_todos(),
         )
         return calls.checked(self, result, f"{function}(rows)")
 
@@ -206,6 +213,7 @@ class KataCase:
             function=function,
             args=jsonable(args),
             frame=frame_json(frame),
+            todos=self.module_todos(),
         )
         return calls.checked(self, result, f"{function}()")
 

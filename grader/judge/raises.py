@@ -51,6 +51,7 @@ class Raised:
     how: str
     cause: str = ""
     at: int = 0
+    error: str = ""  # the exception, as the judge read it from the call (for ``replay_note``)
 
     @property
     def skip(self) -> dict:
@@ -97,10 +98,21 @@ def impossible(raised: Raised, why: str) -> str:
     ).format(id=raised.todo, line=raised.line, why=why)
 
 
+ERROR_CHARS = 160  # of an exception quoted in ``replay_note``
+
+
 def replay_note(replayed: list[Raised]) -> str:
-    """What a failure judged on a replay ends with: which lines of which TODOs it left out."""
-    left_out = ", ".join(_("line {line} (TODO {id})").format(line=raised.line, id=raised.todo) for raised in replayed)
-    return _("judged on a rerun of your code without {lines}: that TODO's own failure says why").format(lines=left_out)
+    """What a failure judged on a replay ends with: which lines of which TODOs it left out,
+    and why (the TODO's own test may pass on what MLflow holds: this says it all)."""
+    left_out = []
+    for raised in replayed:
+        if raised.cause == ACTIVE_RUN_CAUSE:
+            item = _("line {line} (TODO {id}), which started a run it never ended")
+        else:
+            item = _("line {line} (TODO {id}), where it raised {error}")
+        error = raised.error if len(raised.error) <= ERROR_CHARS else raised.error[: ERROR_CHARS - 3] + "..."
+        left_out.append(item.format(line=raised.line, id=raised.todo, error=error))
+    return _("judged on a rerun of your code without {lines}").format(lines="; ".join(left_out))
 
 
 def own_message(raised: Raised, call: str, error: str) -> str:

@@ -62,28 +62,49 @@ def statement_spans(tree: ast.AST) -> tuple[dict[int, int], dict[int, int]]:
     return simple, whole
 
 
-def find_regions(source: str, tree: ast.AST | None = None) -> list[Region]:
+def find_regions(source: str, tree: ast.AST | None = None, todos: list[str] | None = None) -> list[Region]:
     """The TODO regions of ``source`` (``tree``: its parse, when it parses: statements
-    spanning several lines are then kept whole)."""
+    spanning several lines are then kept whole). ``todos``: the file's TODO ids in order,
+    when known: a comment naming another TODO opens no region, and where a TODO's comment
+    is missing (the student deleted it), the region before it is cut to its comment's first
+    statement, since what follows may be the missing TODO's code (it is then in no region)."""
     lines = source.splitlines()
     simple, whole = statement_spans(tree) if tree is not None else ({}, {})
-    markers = [(number, found) for number, line in enumerate(lines, 1) if (found := MARKER.match(line))]
+    markers = [
+        (number, found.group(1), found.group(2))
+        for number, line in enumerate(lines, 1)
+        if (found := MARKER.match(line)) and (todos is None or found.group(2) in todos)
+    ]
+    openers = [todo for _number, kind, todo in markers if kind != "END"]
     regions = []
-    for position, (start, found) in enumerate(markers):
-        kind, todo = found.group(1), found.group(2)
+    for position, (start, kind, todo) in enumerate(markers):
         if kind == "END":
             continue
-        later = [number for number, _found in markers[position + 1 :]]
+        later = [number for number, _kind, _todo in markers[position + 1 :]]
         end = (later[0] - 1) if later else len(lines)
         if kind != "BEGIN":
-            end = block_end(lines, start, end, simple, whole)
+            end = block_end(lines, start, end, simple, whole, whole_block=not missing_after(todo, openers, todos))
         regions.append(Region(todo, start, end))
+        openers.remove(todo)
     return regions
 
 
-def block_end(lines: list[str], start: int, end: int, simple: dict[int, int], whole: dict[int, int]) -> int:
+def missing_after(todo: str, openers: list[str], todos: list[str] | None) -> bool:
+    """Whether a TODO that should come right after ``todo`` has no comment of its own next
+    (``openers``: the TODOs whose comments come from ``todo``'s on, itself first)."""
+    if todos is None:
+        return False
+    following = todos[todos.index(todo) + 1 :]
+    after = openers[1:2]
+    return bool(following) and after not in ([todo], following[:1])
+
+
+def block_end(
+    lines: list[str], start: int, end: int, simple: dict[int, int], whole: dict[int, int], whole_block: bool = True
+) -> int:
     """The last line of the region a TODO comment on line ``start`` opens, at most ``end``:
-    its first statement whole, then the lines of code indented at least as the comment."""
+    its first statement whole, then (``whole_block``) the lines of code indented at least as
+    the comment."""
     level = indent(lines[start - 1])
     number, first = start + 1, True
     while number <= end:
@@ -95,7 +116,7 @@ def block_end(lines: list[str], start: int, end: int, simple: dict[int, int], wh
             first = False
             number = whole.get(number, number) + 1
             continue
-        if indent(line) < level:
+        if indent(line) < level or not whole_block:
             return number - 1
         number = simple.get(number, number) + 1
     return end

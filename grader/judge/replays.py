@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from grader.core.i18n import _
 from grader.judge.calls import SEEDED_PARTS, CallingCase, run_keyed
+from grader.judge.probes import OWN_STORE
 from grader.judge.raises import Raised, impossible, raised_in, unfinished
 from grader.lab.todos import Todo
 from grader.sandbox import CallResult
@@ -30,8 +32,8 @@ def judged_apart(case: ReplayingCase, request: dict) -> CallResult:
     itself, unless it raised in another TODO's code — then its replay without that code."""
     result, key = run_keyed(case, "call", request, keep_before=True)
     raised = raised_in(result, case.todo.module) if result.kind == "raised" else None
-    if raised is None or not raised.how:
-        return result
+    if raised is None or not raised.how or OWN_STORE in (result.notes or {}):
+        return result  # nothing to replay; or the work went to a store of the code's choosing
     original: CallResult = result
     while raised is not None and raised.todo != case.todo.id:
         if len(case.replayed) >= MAX_REPLAYS or raised.skip in [done.skip for done in case.replayed]:
@@ -45,7 +47,7 @@ def judged_apart(case: ReplayingCase, request: dict) -> CallResult:
         if replay.outcome in UNFINISHED:
             case.replay_note = impossible(raised, unfinished(replay.outcome))
             return as_it_was(case, key, original)
-        case.replayed.append(raised)
+        case.replayed.append(replace(raised, error=result.error))
         result = replay
         raised = raised_in(result, case.todo.module) if result.kind == "raised" else None
     return result
