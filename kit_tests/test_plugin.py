@@ -147,6 +147,13 @@ def task1_verdicts(pytester, monkeypatch, tmp_path, top: str) -> dict:
 def kata_verdicts(pytester, monkeypatch, tmp_path, task: int, source: str) -> dict:
     """Task ``task``'s kata tests, run in-process on its student file ``source``, each call
     given 20 s: each TODO's (status, message, seconds)."""
+    collector = kata_run(pytester, monkeypatch, tmp_path, task, source)
+    return {todo_id: (result.status, result.message, collector.durations[todo_id])
+            for todo_id, result in collector.todos.items()}
+
+
+def kata_run(pytester, monkeypatch, tmp_path, task: int, source: str):
+    """``kata_verdicts``'s run: its ``TodoCollector``."""
     from grader.core.paths import KIT_ROOT
     from grader.judge.runner import TodoCollector
     from grader.lab.todos import task_by_number
@@ -167,8 +174,7 @@ def kata_verdicts(pytester, monkeypatch, tmp_path, task: int, source: str) -> di
     monkeypatch.delitem(sys.modules, test_module, raising=False)
     pytester.inline_run(f"--exercises={exercises}", "--kata-timeout=20", "-p", "no:randomly", "-p",
                         "no:cacheprovider", plugins=[collector])
-    return {todo_id: (result.status, result.message, collector.durations[todo_id])
-            for todo_id, result in collector.todos.items()}
+    return collector
 
 
 def own_store_line() -> int:
@@ -207,36 +213,44 @@ def test_setting_the_store_the_call_was_given_costs_nothing(pytester, monkeypatc
 TAGS = 'mlflow.set_tags({"task": "hyperparameter-tuning", "model_family": "RandomForest"})'
 
 
-@pytest.mark.parametrize("slip", ["a wrong argument", "dedented out of the with"])
-def test_a_raise_in_todo_2_4s_code_costs_2_4_alone_and_names_its_line(pytester, monkeypatch, tmp_path, slip):
+def test_a_raise_in_todo_2_4s_code_costs_2_4_alone_and_names_its_line(pytester, monkeypatch, tmp_path):
     """Issue 21: ``mlflow.set_tags("task", "hyperparameter-tuning")`` in TODO 2.4 failed all four
     TODOs of task 2, each saying the function raised, and ``kata check`` put it on TODO 2.1 with
     2.1's hint. Now 2.4 fails, naming its line and code, and 2.1–2.3 pass on a replay of the
-    call without that line. Dedented out of the ``with``, the line starts a run that the next
-    config's ``with mlflow.start_run()`` (the skeleton's line) trips over: the failure names
-    the student's line, not only the skeleton's."""
+    call without that line (the mistake matrix has the same line dedented out of the ``with``)."""
     from grader.authoring.stubgen import render
     from grader.core.paths import SOLUTIONS_DIR
 
     finished = render((SOLUTIONS_DIR / "task2_tuning.py").read_text(), stub_ids=(), comments=True)
-    if slip == "a wrong argument":
-        source = finished.replace(TAGS, 'mlflow.set_tags("task", "hyperparameter-tuning")')
-    else:
-        source = finished.replace(f"            {TAGS}\n", f"        {TAGS}\n")
+    source = finished.replace(TAGS, 'mlflow.set_tags("task", "hyperparameter-tuning")')
     assert source != finished
-    lines = source.splitlines()
-    line = next(number for number, text in enumerate(lines, 1) if "mlflow.set_tags(" in text)
+    line = next(number for number, text in enumerate(source.splitlines(), 1) if "mlflow.set_tags(" in text)
     found = kata_verdicts(pytester, monkeypatch, tmp_path, 2, source)
     assert {todo_id: status for todo_id, (status, _message, _seconds) in found.items()} == {
         "2.1": "pass", "2.2": "pass", "2.3": "pass", "2.4": "error"}, found
-    message = found["2.4"][1]
-    if slip == "a wrong argument":
-        assert message.startswith(
-            f"TODO 2.4: your code for this TODO raised at task2_tuning.py, line {line} "
-            """(`mlflow.set_tags("task", "hyperparameter-tuning")`): AttributeError: 'str' object has no """
-            "attribute 'items'"), message
-    else:
-        at = next(number for number, text in enumerate(lines, 1) if "with mlflow.start_run(" in text)
-        assert message.startswith(
-            f"TODO 2.4: your code for this TODO, at task2_tuning.py, line {line} (`{TAGS}`), started a run "
-            f"that was still active when line {at} started another one: "), message
+    assert found["2.4"][1].startswith(
+        f"TODO 2.4: your code for this TODO raised at task2_tuning.py, line {line} "
+        """(`mlflow.set_tags("task", "hyperparameter-tuning")`): AttributeError: 'str' object has no """
+        "attribute 'items'"), found["2.4"]
+
+
+def test_a_syntax_error_is_its_todos_and_every_other_todo_of_the_file_waits_for_it(pytester, monkeypatch, tmp_path):
+    """Issue 21: a SyntaxError in TODO 2.3's code was put on TODO 2.1 (``kata check``: "your
+    code for TODO 2.1 does not run", 2.1's hint). Now 2.3's failure says the line is its code,
+    each other TODO waits for 2.3 (its hint shown), and what to fix next is 2.3."""
+    from grader.authoring.stubgen import render
+    from grader.core.paths import SOLUTIONS_DIR
+    from grader.results.model import KataRun
+
+    finished = render((SOLUTIONS_DIR / "task2_tuning.py").read_text(), stub_ids=(), comments=True)
+    source = finished.replace("mlflow.log_metrics(metrics)", "mlflow.log_metrics(metrics", 1)
+    line = next(number for number, text in enumerate(source.splitlines(), 1) if "log_metrics(" in text)
+    todos = kata_run(pytester, monkeypatch, tmp_path, 2, source).todos
+    error = f"task2_tuning.py could not be imported: SyntaxError: '(' was never closed (line {line})"
+    assert todos["2.3"].message == f"TODO 2.3: {error} — in your code for this TODO", todos["2.3"]
+    for todo_id in ("2.1", "2.2", "2.4"):
+        assert todos[todo_id].message == (
+            f"TODO {todo_id}: {error} — in your code for TODO 2.3; no other TODO of task2_tuning.py can be judged "
+            "until the file imports"), todos[todo_id]
+        assert todos[todo_id].waiting_for == "2.3"
+    assert KataRun(todos, 0.0, []).next_to_fix(["2.1", "2.2", "2.3", "2.4"]) == "2.3"

@@ -227,7 +227,7 @@ def test_a_run_a_dedented_line_left_active_is_that_lines_todos_and_the_replay_sk
     """set_tags written under TODO 2.4's comment but dedented out of the ``with``: it starts
     a run of its own, and the next config's ``with mlflow.start_run()`` (the skeleton's line,
     in no TODO) raises. The note names 2.4's line as the cause; the replay leaves it out."""
-    from grader.judge.raises import raised_in
+    from grader.judge.raises import own_message, raised_in
 
     tags = RAISES_IN["2.4"][0]
     source = finished_task2((f"            {tags}\n", f"        {tags}\n"))
@@ -237,6 +237,9 @@ def test_a_run_a_dedented_line_left_active_is_that_lines_todos_and_the_replay_sk
     raised = raised_in(result, "task2_tuning")
     assert raised is not None and (raised.todo, raised.line, raised.how) == ("2.4", line, "skip"), result
     assert (raised.cause, raised.at) == ("active_run", at), raised
+    assert own_message(raised, "tune_random_forest()", "Exception: Run … is already active.") == (
+        f"your code for this TODO, at task2_tuning.py, line {line} (`{tags}`), started a run that was still "
+        f"active when line {at} started another one: Exception: Run … is already active.")
     assert len(runs) == 2  # the first config's run, and the one set_tags started
     replay, runs = call_task2(tmp_path, source, grid_size=2, skip=[raised.skip])
     assert replay.ok and sorted(run.info.run_id for run in runs) == sorted(replay.value), replay
