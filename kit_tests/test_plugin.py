@@ -152,8 +152,9 @@ def kata_verdicts(pytester, monkeypatch, tmp_path, task: int, source: str) -> di
             for todo_id, result in collector.todos.items()}
 
 
-def kata_run(pytester, monkeypatch, tmp_path, task: int, source: str):
-    """``kata_verdicts``'s run: its ``TodoCollector``."""
+def kata_run(pytester, monkeypatch, tmp_path, task: int, source: str, extra_test: str = ""):
+    """``kata_verdicts``'s run (with ``extra_test``'s code after the task's tests): its
+    ``TodoCollector``, and the run's (passed, skipped, failed) reports as ``outcomes``."""
     from grader.core.paths import KIT_ROOT
     from grader.judge.runner import TodoCollector
     from grader.lab.todos import task_by_number
@@ -167,13 +168,13 @@ def kata_run(pytester, monkeypatch, tmp_path, task: int, source: str):
     (exercises / f"{facts.module}.py").write_text(source)
     test_module = facts.test_file.removesuffix(".py")
     pytester.makeconftest('pytest_plugins = ["grader.judge.plugin"]')
-    pytester.makepyfile(**{test_module: (KIT_ROOT / "tests" / facts.test_file).read_text()})
+    pytester.makepyfile(**{test_module: (KIT_ROOT / "tests" / facts.test_file).read_text() + extra_test})
     collector = TodoCollector()
     # this process may have imported the kit's own test file (the kata tests under xdist):
     # the in-process run imports its copy under the same name
     monkeypatch.delitem(sys.modules, test_module, raising=False)
-    pytester.inline_run(f"--exercises={exercises}", "--kata-timeout=20", "-p", "no:randomly", "-p",
-                        "no:cacheprovider", plugins=[collector])
+    collector.outcomes = pytester.inline_run(f"--exercises={exercises}", "--kata-timeout=20", "-p", "no:randomly",
+                                             "-p", "no:cacheprovider", plugins=[collector]).listoutcomes()
     return collector
 
 
@@ -225,9 +226,15 @@ def test_a_raise_in_todo_2_4s_code_costs_2_4_alone_and_names_its_line(pytester, 
     source = finished.replace(TAGS, 'mlflow.set_tags("task", "hyperparameter-tuning")')
     assert source != finished
     line = next(number for number, text in enumerate(source.splitlines(), 1) if "mlflow.set_tags(" in text)
-    found = kata_verdicts(pytester, monkeypatch, tmp_path, 2, source)
-    assert {todo_id: status for todo_id, (status, _message, _seconds) in found.items()} == {
+    # 2.1 makes the call and its replay without 2.4's line; 2.2 and 2.3 share both, 2.4 the call
+    shared = "\n\ndef test_zz_the_call_and_its_replay_were_shared(shared_calls):\n    assert shared_calls.hits == 5\n"
+    collector = kata_run(pytester, monkeypatch, tmp_path, 2, source, shared)
+    found = {todo_id: (result.status, result.message) for todo_id, result in collector.todos.items()}
+    assert {todo_id: status for todo_id, (status, _message) in found.items()} == {
         "2.1": "pass", "2.2": "pass", "2.3": "pass", "2.4": "error"}, found
+    passed, _skipped, failed = collector.outcomes
+    assert (len(passed), [report.nodeid.rpartition("::")[2] for report in failed]) == (
+        4, ["test_each_run_is_tagged_with_task_and_model_family"]), failed
     assert found["2.4"][1].startswith(
         f"TODO 2.4: your code for this TODO raised at task2_tuning.py, line {line} "
         """(`mlflow.set_tags("task", "hyperparameter-tuning")`): AttributeError: 'str' object has no """

@@ -142,8 +142,9 @@ def note_raise(request: dict, error: BaseException) -> None:
     """An ``ON_RAISE`` hook: note (``RAISED_IN``) the TODO whose code raised ``error``, if
     the called module's file has a region holding the line (of a TODO of the request's
     ``todos``, the module's, when it names them): ``todo``, ``line``, ``code``
-    (that line), ``file``, ``how`` a replay leaves the statement out, and, for a run left
-    active, ``cause`` and ``at`` (the line that raised)."""
+    (that line), ``file``, ``how`` a replay leaves the statement out, ``returns`` when it is
+    a ``return`` (no replay), and, for a run left active, ``cause`` and ``at`` (the line that
+    raised)."""
     path = module_path(request)
     source = read_source(path) if path is not None else None
     if path is None or source is None:
@@ -184,12 +185,15 @@ def note_raise(request: dict, error: BaseException) -> None:
             }
             return
     if raised is not None:
+        statement = regions.innermost_statement(tree, raised[0]) if tree is not None else None
         NOTES[RAISED_IN] = {
             **note,
             "todo": raised[1],
             "line": str(raised[0]),
             "code": regions.code_at(source, raised[0]),
             "how": regions.SWALLOW,
+            # a replay without a return statement cannot give the value back: none is made
+            "returns": "yes" if isinstance(statement, ast.Return) else "",
         }
 
 

@@ -51,6 +51,7 @@ class Raised:
     how: str
     cause: str = ""
     at: int = 0
+    returns: bool = False  # the statement is a ``return``: a replay without it gives nothing back
     error: str = ""  # the exception, as the judge read it from the call (for ``replay_note``)
 
     @property
@@ -79,6 +80,7 @@ def raised_in(result: CallResult, module: str) -> Raised | None:
         how,
         ACTIVE_RUN_CAUSE if note.get("cause") == ACTIVE_RUN_CAUSE else "",
         int(at) if at.isdigit() and int(at) < 10**6 else 0,
+        note.get("returns") == "yes",
     )
 
 
