@@ -136,27 +136,46 @@ def test_a_green_pytest_of_a_task_file_ends_with_what_is_next():
 def task1_verdicts(pytester, monkeypatch, tmp_path, top: str) -> dict:
     """Task 1's kata tests, run in-process on the reference solution with ``top`` right
     after its ``import mlflow``, each call given 20 s: each TODO's (status, message, seconds)."""
-    from grader.core.paths import KIT_ROOT, SOLUTIONS_DIR
+    from grader.core.paths import SOLUTIONS_DIR
+
+    source = (SOLUTIONS_DIR / "task1_baseline.py").read_text()
+    assert source.count("\nimport mlflow\n") == 1
+    return kata_verdicts(pytester, monkeypatch, tmp_path, 1,
+                         source.replace("\nimport mlflow\n", f"\nimport mlflow\n{top}\n"))
+
+
+def kata_verdicts(pytester, monkeypatch, tmp_path, task: int, source: str) -> dict:
+    """Task ``task``'s kata tests, run in-process on its student file ``source``, each call
+    given 20 s: each TODO's (status, message, seconds)."""
+    collector = kata_run(pytester, monkeypatch, tmp_path, task, source)
+    return {todo_id: (result.status, result.message, collector.durations[todo_id])
+            for todo_id, result in collector.todos.items()}
+
+
+def kata_run(pytester, monkeypatch, tmp_path, task: int, source: str, extra_test: str = ""):
+    """``kata_verdicts``'s run (with ``extra_test``'s code after the task's tests): its
+    ``TodoCollector``, and the run's (passed, skipped, failed) reports as ``outcomes``."""
+    from grader.core.paths import KIT_ROOT
     from grader.judge.runner import TodoCollector
+    from grader.lab.todos import task_by_number
 
     assert KIT_CACHE.name == "mlflow-kata"
     monkeypatch.setenv("XDG_CACHE_HOME", str(KIT_CACHE.parent))
 
+    facts = task_by_number()[task]
     exercises = tmp_path / "exercises"
     exercises.mkdir()
-    source = (SOLUTIONS_DIR / "task1_baseline.py").read_text()
-    assert source.count("\nimport mlflow\n") == 1
-    (exercises / "task1_baseline.py").write_text(source.replace("\nimport mlflow\n", f"\nimport mlflow\n{top}\n"))
+    (exercises / f"{facts.module}.py").write_text(source)
+    test_module = facts.test_file.removesuffix(".py")
     pytester.makeconftest('pytest_plugins = ["grader.judge.plugin"]')
-    pytester.makepyfile(test_task1=(KIT_ROOT / "tests" / "test_task1.py").read_text())
+    pytester.makepyfile(**{test_module: (KIT_ROOT / "tests" / facts.test_file).read_text() + extra_test})
     collector = TodoCollector()
-    # this process may have imported the kit's own test_task1 (the kata tests under xdist):
+    # this process may have imported the kit's own test file (the kata tests under xdist):
     # the in-process run imports its copy under the same name
-    monkeypatch.delitem(sys.modules, "test_task1", raising=False)
-    pytester.inline_run(f"--exercises={exercises}", "--kata-timeout=20", "-p", "no:randomly", "-p",
-                        "no:cacheprovider", plugins=[collector])
-    return {todo_id: (result.status, result.message, collector.durations[todo_id])
-            for todo_id, result in collector.todos.items()}
+    monkeypatch.delitem(sys.modules, test_module, raising=False)
+    collector.outcomes = pytester.inline_run(f"--exercises={exercises}", "--kata-timeout=20", "-p", "no:randomly",
+                                             "-p", "no:cacheprovider", plugins=[collector]).listoutcomes()
+    return collector
 
 
 def own_store_line() -> int:
@@ -190,3 +209,55 @@ def test_setting_the_store_the_call_was_given_costs_nothing(pytester, monkeypatc
         'mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])'))
     assert {todo_id: status for todo_id, (status, _message, _seconds) in found.items()} == {
         "1.1": "pass", "1.2": "pass", "1.3": "pass", "1.4": "pass"}, found
+
+
+TAGS = 'mlflow.set_tags({"task": "hyperparameter-tuning", "model_family": "RandomForest"})'
+
+
+def test_a_raise_in_todo_2_4s_code_costs_2_4_alone_and_names_its_line(pytester, monkeypatch, tmp_path):
+    """Issue 21: ``mlflow.set_tags("task", "hyperparameter-tuning")`` in TODO 2.4 failed all four
+    TODOs of task 2, each saying the function raised, and ``kata check`` put it on TODO 2.1 with
+    2.1's hint. Now 2.4 fails, naming its line and code, and 2.1–2.3 pass on a replay of the
+    call without that line (the mistake matrix has the same line dedented out of the ``with``)."""
+    from grader.authoring.stubgen import render
+    from grader.core.paths import SOLUTIONS_DIR
+
+    finished = render((SOLUTIONS_DIR / "task2_tuning.py").read_text(), stub_ids=(), comments=True)
+    source = finished.replace(TAGS, 'mlflow.set_tags("task", "hyperparameter-tuning")')
+    assert source != finished
+    line = next(number for number, text in enumerate(source.splitlines(), 1) if "mlflow.set_tags(" in text)
+    # 2.1 makes the call and its replay without 2.4's line; 2.2 and 2.3 share both, 2.4 the call
+    shared = "\n\ndef test_zz_the_call_and_its_replay_were_shared(shared_calls):\n    assert shared_calls.hits == 5\n"
+    collector = kata_run(pytester, monkeypatch, tmp_path, 2, source, shared)
+    found = {todo_id: (result.status, result.message) for todo_id, result in collector.todos.items()}
+    assert {todo_id: status for todo_id, (status, _message) in found.items()} == {
+        "2.1": "pass", "2.2": "pass", "2.3": "pass", "2.4": "error"}, found
+    passed, _skipped, failed = collector.outcomes
+    assert (len(passed), [report.nodeid.rpartition("::")[2] for report in failed]) == (
+        4, ["test_each_run_is_tagged_with_task_and_model_family"]), failed
+    assert found["2.4"][1].startswith(
+        f"TODO 2.4: your code for this TODO raised at task2_tuning.py, line {line} "
+        """(`mlflow.set_tags("task", "hyperparameter-tuning")`): AttributeError: 'str' object has no """
+        "attribute 'items'"), found["2.4"]
+
+
+def test_a_syntax_error_is_its_todos_and_every_other_todo_of_the_file_waits_for_it(pytester, monkeypatch, tmp_path):
+    """Issue 21: a SyntaxError in TODO 2.3's code was put on TODO 2.1 (``kata check``: "your
+    code for TODO 2.1 does not run", 2.1's hint). Now 2.3's failure says the line is its code,
+    each other TODO waits for 2.3 (its hint shown), and what to fix next is 2.3."""
+    from grader.authoring.stubgen import render
+    from grader.core.paths import SOLUTIONS_DIR
+    from grader.results.model import KataRun
+
+    finished = render((SOLUTIONS_DIR / "task2_tuning.py").read_text(), stub_ids=(), comments=True)
+    source = finished.replace("mlflow.log_metrics(metrics)", "mlflow.log_metrics(metrics", 1)
+    line = next(number for number, text in enumerate(source.splitlines(), 1) if "log_metrics(" in text)
+    todos = kata_run(pytester, monkeypatch, tmp_path, 2, source).todos
+    error = f"task2_tuning.py could not be imported: SyntaxError: '(' was never closed (line {line})"
+    assert todos["2.3"].message == f"TODO 2.3: {error} — in your code for this TODO", todos["2.3"]
+    for todo_id in ("2.1", "2.2", "2.4"):
+        assert todos[todo_id].message == (
+            f"TODO {todo_id}: {error} — in your code for TODO 2.3; no other TODO of task2_tuning.py can be judged "
+            "until the file imports"), todos[todo_id]
+        assert todos[todo_id].waiting_for == "2.3"
+    assert KataRun(todos, 0.0, []).next_to_fix(["2.1", "2.2", "2.3", "2.4"]) == "2.3"

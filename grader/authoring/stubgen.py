@@ -54,10 +54,13 @@ def todo_comment(todo_id: str, indent: str, first: bool) -> list[str]:
     return lines
 
 
-def render(source: str, stub_ids: Collection[str] | None = ALL, filename: str = "?") -> str:
+def render(source: str, stub_ids: Collection[str] | None = ALL, filename: str = "?", comments: bool = False) -> str:
     """Return ``source`` with the TODOs in ``stub_ids`` stubbed and the others solved.
 
     Solved regions keep their code and lose their markers; ``stub_ids=None`` stubs all.
+    ``comments``: solved regions keep their TODO's comment above their code, as a student's
+    finished file does (the comments open the TODO regions a raise is attributed to:
+    ``grader.judge.regions``).
     """
     out: list[str] = []
     seen: set[str] = set()
@@ -75,7 +78,7 @@ def render(source: str, stub_ids: Collection[str] | None = ALL, filename: str = 
                 raise MarkerError(f"{where}: TODO {region} is not in todos.toml")
             region_stubbed = stub_ids is ALL or region in stub_ids
             region_indent, region_stub_lines = begin["indent"], 0
-            if region_stubbed:
+            if region_stubbed or comments:
                 out += todo_comment(region, begin["indent"], first=region not in seen)
             seen.add(region)
         elif end:

@@ -90,13 +90,16 @@ class Validation:
 
 def write_variant(target: Path, stub_ids, mistake: Mistake | None = None) -> Path:
     """Write the solutions with ``stub_ids`` stubbed (ALL = the student version) and
-    ``mistake``, if any, made in its file."""
+    ``mistake``, if any, made in its file. A mistake is made in a student's finished file:
+    each TODO's comment stays above its code, where a raise is attributed to the TODO
+    whose comment opens the region that holds it (``grader.judge.regions``)."""
     target.mkdir(parents=True, exist_ok=True)
     for path in SOLUTIONS_DIR.glob("*.py"):
         source = path.read_text(encoding="utf-8")
         if mistake is not None and path.name == mistake.file:
             source = mistake.apply(source)
-        (target / path.name).write_text(render(source, stub_ids, path.name), encoding="utf-8")
+        text = render(source, stub_ids, path.name, comments=mistake is not None)
+        (target / path.name).write_text(text, encoding="utf-8")
     return target
 
 

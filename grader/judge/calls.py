@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from grader.core.i18n import _
 from grader.judge import mlflow_errors
 from grader.judge.probes import OWN_STORE
+from grader.judge.raises import Raised, import_failure, own_message, raised_in, unjudgeable
 from grader.judge.shared_calls import SharedCalls
 from grader.sandbox import CallResult, Sandbox, SandboxLimits, quota, untrusted_tree, words
 from grader.sandbox.untrusted_tree import Overflow
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from grader.lab.todos import Todo
 
 SEEDED_PARTS = ("store", "work")  # what kit seeding writes in a case folder, and what a snapshot keeps
 # How a full disk reads in an error (SQLite, OSError's ENOSPC, EDQUOT)
@@ -48,8 +51,10 @@ class CallingCase(Protocol):
     shared: SharedCalls | None
     properties: list
     raised: str
+    raised_own: bool  # ``raised`` is this case's own TODO's code raising (``grader.judge.raises``)
     elsewhere: str
     student_ran: bool
+    todo: Todo
 
     def fail(self, message: str, waiting_for: str | None = None) -> NoReturn: ...
 
@@ -91,6 +96,13 @@ def run(case: CallingCase, probe: str, **request: Any) -> CallResult:
     the student's code that an earlier test of this session made from the same state is
     not made again: its result and what it left are replayed (``grader.judge.shared_calls``).
     ``probe`` ``kit`` runs the kit's trusted seeding: never shared, never the student's."""
+    return run_keyed(case, probe, request)[0]
+
+
+def run_keyed(case: CallingCase, probe: str, request: dict, keep_before: bool = False) -> tuple[CallResult, str]:
+    """``run``, and the call's shared key ("" when it has none). ``keep_before``: the case
+    folder as it is before the call is kept too (``SharedCalls.keep_before``), for a
+    replay of the call (``grader.judge.raises``)."""
     shared = case.shared if probe != "kit" else None
     keys = shared.keys(case.dir, probe, request, case.inputs) if shared else ("", "")
     overflow = shared.overflow(keys[0]) if shared else None
@@ -102,6 +114,8 @@ def run(case: CallingCase, probe: str, **request: Any) -> CallResult:
         case.sandbox.hand_over(case.dir)
         shared = None  # nothing new to keep
     else:
+        if keep_before and shared:
+            shared.keep_before(keys[0], case.dir, SEEDED_PARTS)
         env = {"MLFLOW_TRACKING_URI": case.uri, "MLFLOW_REGISTRY_URI": case.uri, "HOME": str(case.workdir)}
         result = case.sandbox.run(
             probe,
@@ -123,7 +137,7 @@ def run(case: CallingCase, probe: str, **request: Any) -> CallResult:
     check_store(case)
     if shared and result.outcome != "sandbox":  # a kit failure is not replayed
         shared.keep(keys, case.dir, SEEDED_PARTS, result)
-    return result
+    return result, keys[0]
 
 
 def check_quota(case: CallingCase) -> None:
@@ -240,8 +254,12 @@ def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bo
         detail = explained.text
         if explained.file and explained.line:
             where = " (" + _("{file}, line {line}").format(file=explained.file, line=explained.line) + ")"
+    raised = raised_in(result, case.todo.module)  # which TODO's code raised (grader.judge.raises)
     if result.kind == "raised" and tolerate_raise:
         short = (detail if explained or len(detail) <= 240 else detail[:237] + "...") + note
+        if raised is not None and own(case, raised):
+            case.raised, case.raised_own = own_message(raised, what, short), True
+            return Unreturned(case.raised)
         case.raised = (_("{call} raised at {where}: {error}") if where else _("{call} raised: {error}")).format(
             call=what, where=where.strip(" ()"), error=short
         )
@@ -249,10 +267,22 @@ def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bo
     # Reported per TODO: the student's code errored or timed out instead of being judged.
     case.properties.append(("kata_status", "timeout" if result.outcome == "timeout" else "error"))
     if result.kind == "import":
-        case.fail(detail)
+        case.fail(*import_failure(raised, case.todo, detail))
     if result.outcome == "memory":
         detail += " " + _("(the sandbox allows {mib} MiB)").format(mib=case.limits.memory_mb)
-    case.fail(f"{what} {verb(result.outcome)}: {detail}{note}{where}")
+    message = f"{what} {verb(result.outcome)}: {detail}{note}{where}"
+    if result.kind == "raised" and raised is not None and raised.how:
+        if own(case, raised):
+            case.fail(own_message(raised, what, detail + note))
+        case.fail(message + " — " + _("in your code for TODO {id}").format(id=raised.todo), raised.todo)
+    if tolerate_raise and result.outcome in ("timeout", "crashed", "memory"):
+        message += " — " + unjudgeable(result.outcome)
+    case.fail(message)
+
+
+def own(case: CallingCase, raised: Raised) -> bool:
+    """Whether ``raised`` says this case's own TODO's code raised."""
+    return bool(raised.how) and raised.todo == case.todo.id
 
 
 def own_store_message(note: dict[str, str]) -> str:

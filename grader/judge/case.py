@@ -21,13 +21,14 @@ import pytest
 from grader.core import i18n
 from grader.core.i18n import _
 from grader.core.paths import DATA_PATH
-from grader.judge import calls, inputs, snapshots
+from grader.judge import calls, inputs, replays, snapshots
 from grader.judge.calls import SEEDED_PARTS, KitError, frame_json, jsonable
 from grader.judge.mlflow_internals import dispose_client_stores
+from grader.judge.raises import Raised, replay_note
 from grader.judge.shared_calls import SharedCalls
 from grader.judge.snapshots import Snapshots
 from grader.judge.store import new_store
-from grader.lab.todos import Todo, todo_by_id
+from grader.lab.todos import Todo, load_todos, todo_by_id
 from grader.sandbox import Sandbox, SandboxLimits, quota, untrusted_tree, words
 
 if TYPE_CHECKING:
@@ -76,6 +77,9 @@ class KataCase:
         self.todo = todo
         self.excused: list[str] = []  # see ``excuse``
         self.raised = ""  # why the last ``call`` raised, for the messages of missing state
+        self.raised_own = False  # ``raised`` is this TODO's own code raising: what a failure says
+        self.replayed: list[Raised] = []  # judged on a replay without these statements (replays)
+        self.replay_note = ""  # why a replay could not be made, when it could not
         self.elsewhere = ""  # a call's code chose its own MLflow store: what a failure says
         self.student_ran = False  # any student code ran: the store is the student's doing too
         self.setting: list[str] = []  # what the test put in the store before the call: ``set_up``
@@ -95,11 +99,7 @@ class KataCase:
         self.sandbox.hand_over(self.dir)
 
     def close(self) -> None:
-        if "client" in self.__dict__:
-            # MLflow caches one store (and SQLAlchemy engine) per URI, and case folders
-            # are stable: close the pooled connections, or the next test with this
-            # folder would read the deleted database through them.
-            dispose_client_stores(self.client)
+        self.forget_store()
         self.sandbox.release_dir(self.dir)  # never raises; ``fixed_dir`` moves aside what stays
         inputs.forget(self.inputs)
         untrusted_tree.remove(self.inputs)
@@ -134,6 +134,14 @@ class KataCase:
 
         return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
+    def forget_store(self) -> None:
+        """Close the judge's pooled connections to the store. MLflow caches one store (and
+        SQLAlchemy engine) per URI, and case folders are stable: the next test with this
+        folder, or a store put back from a snapshot (a replay), would be read through
+        connections to the database file that was replaced."""
+        if "client" in self.__dict__:
+            dispose_client_stores(self.client)
+
     def all_runs(self) -> list:
         experiments = [e.experiment_id for e in self.client.search_experiments()]
         return self.client.search_runs(experiments) if experiments else []
@@ -162,18 +170,27 @@ class KataCase:
         raises, an ``Unreturned`` comes back and the test judges what MLflow holds (a
         failure then names the exception and the student's line). Import errors,
         timeouts, crashes and running out of memory fail the test at once.
+
+        A raise costs only the TODO whose code raised (``grader.judge.raises``): when it
+        is another TODO's, this TODO is judged on a replay of the call without that
+        statement (``grader.judge.replays``).
         """
-        result = calls.run(
-            self,
-            "call",
-            exercises=str(self.exercises),
-            excused=self.excused,
-            module=self.todo.module,
-            function=function,
-            args=jsonable(args),
-            kwargs=jsonable(kwargs),
-        )
+        request = {
+            "exercises": str(self.exercises),
+            "excused": self.excused,
+            "module": self.todo.module,
+            "function": function,
+            "args": jsonable(args),
+            "kwargs": jsonable(kwargs),
+            "todos": self.module_todos(),
+        }
+        result = replays.judged_apart(self, request)
         return calls.checked(self, result, f"{function}()", tolerate_raise=True)
+
+    def module_todos(self) -> list[str]:
+        """The TODO ids of this task's student module, in order: what a call's child attributes
+        a raise to (``grader.judge.attribution``)."""
+        return [todo.id for todo in load_todos() if todo.module == self.todo.module]
 
     def call_with_frame(self, function: str, frame: pd.DataFrame):
         result = calls.run(
@@ -183,6 +200,7 @@ class KataCase:
             module=self.todo.module,
             function=function,
             frame=frame_json(frame),
+            todos=self.module_todos(),
         )
         return calls.checked(self, result, f"{function}(rows)")
 
@@ -195,6 +213,7 @@ class KataCase:
             function=function,
             args=jsonable(args),
             frame=frame_json(frame),
+            todos=self.module_todos(),
         )
         return calls.checked(self, result, f"{function}()")
 
@@ -253,15 +272,24 @@ class KataCase:
         What the test set up (``set_up``) ends the message, unless the student's code
         could not be judged at all (it did not import, timed out or crashed).
         When a call's code chose an MLflow store of its own (``elsewhere``), that is all
-        the failure says: the TODO's work went there, not to the store the test reads."""
+        the failure says: the TODO's work went there, not to the store the test reads.
+        When this TODO's own code raised (``raised_own``), the failure says that instead of
+        what the test found missing; one judged on a replay without another TODO's
+        statement says so (``grader.judge.raises``)."""
         unjudged = any(key == "kata_status" for key, _value in self.properties)
         if self.elsewhere:
             self.properties.append(("kata_status", "error"))
             message, waiting_for, unjudged = self.elsewhere, None, True
         elif self.raised:
             self.properties.append(("kata_status", "error"))
-            if self.raised not in message:
+            if self.raised_own:  # this TODO's code raised: that is what to fix (grader.judge.raises)
+                message, waiting_for = self.raised, None
+            elif self.raised not in message:
                 message = f"{message}; {self.raised}"
+        if not self.elsewhere:
+            for note in (replay_note(self.replayed) if self.replayed else "", self.replay_note):
+                if note:
+                    message += " — " + note
         if self.setting and not unjudged:
             message += " — " + _("the test set up, before calling your code: {setting}").format(
                 setting="; ".join(self.setting)

@@ -4,8 +4,8 @@ The sandbox knows nothing of the lab: whoever starts it names a module for its z
 to import before forking any call (``python -m grader.sandbox.zygote --preload
 grader.judge.preload``), so that every call starts warm. This is the judge's. The zygote
 calls ``preload()`` once at start, ``warm_up(parts)`` when the judge asks, runs
-``self_test()`` in its throwaway call, and adds ``PROBES``, ``EXCUSES`` and ``GUARDS`` to
-its own (``grader.sandbox.probes.extend``).
+``self_test()`` in its throwaway call, and adds ``PROBES``, ``EXCUSES``, ``GUARDS``,
+``REWRITES`` and ``ON_RAISE`` to its own (``grader.sandbox.probes.extend``).
 
 Imported by the judge too (``shared_sandbox``): nothing heavy at import time.
 """
@@ -15,12 +15,22 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from grader.judge.probes import EXCUSES, GUARDS, ON_RAISE, PROBES
+from grader.judge.probes import EXCUSES, GUARDS, ON_RAISE, PROBES, REWRITES
 
 if TYPE_CHECKING:
     from grader.sandbox import Sandbox
 
-__all__ = ["EXCUSES", "GUARDS", "ON_RAISE", "PROBES", "preload", "self_test", "shared_sandbox", "warm_up"]
+__all__ = [
+    "EXCUSES",
+    "GUARDS",
+    "ON_RAISE",
+    "PROBES",
+    "REWRITES",
+    "preload",
+    "self_test",
+    "shared_sandbox",
+    "warm_up",
+]
 
 
 def shared_sandbox() -> Sandbox:

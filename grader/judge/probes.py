@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from grader.judge.attribution import note_raise, rewrite, watch_run_starts
 from grader.sandbox.probes import (
     EXCUSES_USED,
     NOTES,
@@ -153,16 +154,17 @@ def guard_store(request: dict) -> None:
     mlflow_internals.watch_store_uris(check)
 
 
-def watch_run_starts(request: dict) -> None:
+def watch_run_starts_for_errors(request: dict) -> None:
     """Which student line started each run (``grader.judge.mlflow_errors.watch_run_starts``):
     when a run still active makes a later ``start_run`` fail, the line that started it is
     the cause the student is told of."""
-    from grader.judge.mlflow_errors import watch_run_starts
+    from grader.judge.mlflow_errors import watch_run_starts as watch
 
-    watch_run_starts(request["exercises"])
+    watch(request["exercises"])
 
 
-GUARDS = [guard_store, watch_run_starts]
+GUARDS = [guard_store, watch_run_starts, watch_run_starts_for_errors]
+REWRITES = [rewrite]  # a replay of a call without the statement that raised (grader.judge.attribution)
 
 
 def note_mlflow_error(request: dict, error: BaseException) -> None:
@@ -175,7 +177,8 @@ def note_mlflow_error(request: dict, error: BaseException) -> None:
         NOTES[NOTE] = found
 
 
-ON_RAISE = [note_mlflow_error]
+# which TODO's code raised (grader.judge.attribution); which MLflow error it is (grader.judge.mlflow_errors)
+ON_RAISE = [note_raise, note_mlflow_error]
 
 
 def call_with_frame(request: dict):

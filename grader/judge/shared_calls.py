@@ -8,6 +8,11 @@ test of the same pytest session that would make *the same call from the same sta
 gets its own fresh copy and the same result instead. Each test still judges its own
 TODO on its own copy: verdicts are exactly those of separate calls.
 
+A call that may be replayed without the statement that raised (``grader.judge.raises``)
+also keeps the case folder as it was before it (``keep_before``); the replay starts from
+that copy and is a call of its own: its request names the statements left out, so its key
+differs, and the tests that need the same replay share it like any other call.
+
 "The same call from the same state" is checked, not assumed: the key hashes the
 request (probe, student module and function, arguments, excuses), the case folder's
 path (the store holds absolute artifact paths) and every file in the case folder and its
@@ -40,6 +45,7 @@ from grader.sandbox.untrusted_tree import Caps, Overflow
 
 KEEP_MAX_BYTES = untrusted_tree.CAPS.bytes  # a call that left more is never copied
 OVERFLOW = ".overflow"  # the snapshot (no parts) of the cap a call ``key`` went past: ``key + OVERFLOW``
+BEFORE = ".before"  # the snapshot of the case folder before the call ``key``: ``key + BEFORE``
 
 
 class SharedCalls:
@@ -85,6 +91,17 @@ class SharedCalls:
         """The call ``key`` left a tree past the caps: later tests get that verdict."""
         if key:
             self.snapshots.save(key + OVERFLOW, Path(), (), asdict(overflow))  # no parts: the value only
+
+    def keep_before(self, key: str, case_dir: Path, parts: tuple[str, ...]) -> None:
+        """Keep the case folder's ``parts`` as they are before the call ``key`` is made: a
+        replay of that call without a statement (``grader.judge.raises``) starts from them."""
+        if key:
+            self.snapshots.save(key + BEFORE, case_dir, parts, None, Caps(bytes=KEEP_MAX_BYTES))
+
+    def restore_before(self, key: str, case_dir: Path, parts: tuple[str, ...]) -> bool:
+        """Put back the case folder's ``parts`` as they were before the call ``key``; False,
+        and nothing touched, when they were not kept (``keep_before``)."""
+        return bool(key) and self.snapshots.restore(key + BEFORE, case_dir, parts) is not None
 
     def keep(self, keys: tuple[str, str], case_dir: Path, parts: tuple[str, ...], result: CallResult) -> None:
         """Keep ``result`` and a copy of ``parts`` of the case folder for later tests, unless

@@ -38,8 +38,10 @@ def error_kind(error: BaseException) -> str:
     return "memory" if isinstance(error, MemoryError) else "raised"
 
 
-def import_student_module(exercises: str, module: str):
-    """Import ``exercises/module.py`` under a private name (kit packages win)."""
+def import_student_module(exercises: str, module: str, request: dict | None = None):
+    """Import ``exercises/module.py`` under a private name (kit packages win). A rewrite
+    of the preload module's (``REWRITES``) may compile it from its own version of the
+    source for this ``request``."""
     path = Path(exercises) / f"{module}.py"
     if not path.is_file():
         raise with_words(FileNotFoundError(), "file_missing", file=f"{module}.py")
@@ -49,7 +51,11 @@ def import_student_module(exercises: str, module: str):
     assert spec is not None and spec.loader is not None  # a .py file always has a loader
     student = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(student)
+        code = rewritten(request, path) if request is not None else None
+        if code is None:
+            spec.loader.exec_module(student)
+        else:
+            exec(code, vars(student))  # what ``exec_module`` does with the file's own code
     except SyntaxError as error:  # Python's text as it is; "line" is said in the student's language
         where = {"line": error.lineno} if error.lineno else {}
         raise with_words(
@@ -66,10 +72,20 @@ def import_student_module(exercises: str, module: str):
     return student
 
 
+def rewritten(request: dict, path: Path):
+    """The code of the first ``REWRITES`` entry that rewrites ``path`` for ``request``,
+    or None: the file is imported as it is."""
+    for rewrite in REWRITES:
+        code = rewrite(request, path)
+        if code is not None:
+            return code
+    return None
+
+
 def student_function(request: dict):
     for guard in GUARDS:
         guard(request)  # before the student module binds the names at import
-    student = import_student_module(request["exercises"], request["module"])
+    student = import_student_module(request["exercises"], request["module"], request)
     function = getattr(student, request["function"], None)
     if not callable(function):
         raise with_words(AttributeError(), "no_function", file=f"{request['module']}.py", function=request["function"])
@@ -126,6 +142,10 @@ EXCUSES_USED: list[str] = []  # the excuses that swallowed an exception in this 
 # (``GUARDS``, see ``extend``), for every probe that imports one; e.g. the judge's own
 # watches what the student's code does to the MLflow store the call was given.
 GUARDS: list = []
+# Rewrites: what the preload module may compile a student module from instead of its file
+# as it is, for one request (``rewritten``; e.g. the judge's replay of a call without the
+# statement that raised). Each takes ``(request, path)`` and returns a code object or None.
+REWRITES: list = []
 # What kit code in the child noted about the call (a guard: what the student's code did),
 # by name: plain strings only. It travels in the reply whatever the call's outcome (the
 # student's code may have caught what the guard raised, or raised something else since).
@@ -138,7 +158,8 @@ ON_RAISE: list = []
 
 
 def on_raise(request: dict, error: BaseException) -> None:
-    """Run the ``ON_RAISE`` hooks on the exception the probe raised."""
+    """Run the ``ON_RAISE`` hooks on the exception the probe raised (e.g. the judge's: which
+    library error it is, which part of the student's file raised)."""
     for hook in ON_RAISE:
         try:
             hook(request, error)
@@ -184,8 +205,9 @@ PROBES = {
 def extend(preloaded) -> None:
     """Take what the module the zygote preloaded offers its calls (all optional):
     ``PROBES`` (more probes by name; the sandbox's own cannot be replaced), ``EXCUSES``
-    (see ``call``), ``GUARDS`` (see ``student_function``), ``ON_RAISE`` (see ``on_raise``)
-    and ``self_test`` (run by the self-test, in the child, after the generic checks)."""
+    (see ``call``), ``GUARDS`` (see ``student_function``), ``REWRITES`` (see
+    ``rewritten``), ``ON_RAISE`` (see ``on_raise``) and ``self_test`` (run by the
+    self-test, in the child, after the generic checks)."""
     extra = dict(getattr(preloaded, "PROBES", {}))
     taken = sorted(set(extra) & set(PROBES))
     if taken:
@@ -193,6 +215,7 @@ def extend(preloaded) -> None:
     PROBES.update(extra)
     EXCUSES.update(getattr(preloaded, "EXCUSES", {}))
     GUARDS.extend(getattr(preloaded, "GUARDS", ()))
+    REWRITES.extend(getattr(preloaded, "REWRITES", ()))
     ON_RAISE.extend(getattr(preloaded, "ON_RAISE", ()))
     if callable(getattr(preloaded, "self_test", None)):
         SELF_TESTS.append(preloaded.self_test)

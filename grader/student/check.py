@@ -167,7 +167,8 @@ def show_next(console, run: KataRun, next_id: str, text: dict[str, str], lang: s
     first = todo_by_id()[next_id]
     result = run.todos[first.id]
     if result.status in (Status.ERROR, Status.TIMEOUT):
-        console.print(text["broken"].format(id=first.id, message=result.message), highlight=False, markup=False)
+        message = without_id(result.message, first.id)  # "TODO x.y:" is said already
+        console.print(text["broken"].format(id=first.id, message=message), highlight=False, markup=False)
     else:
         folder = exercises if exercises is not None else Path("exercises")
         console.print(
