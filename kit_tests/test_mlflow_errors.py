@@ -355,8 +355,10 @@ def test_a_call_dedented_out_of_the_with_block_is_explained_in_spanish_naming_it
                  "-p", "no:cacheprovider", "-q", "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI)],
                 plugins=[failures])
     text = " ".join(failures.texts[test].split())
-    assert f"task2_tuning.py, línea {tags_line}: seguía activa una ejecución: esta llamada a mlflow.set_tags " \
+    assert f"TODO 2.4: tu código de este TODO, en task2_tuning.py, línea {tags_line} (`mlflow.set_tags(" in text, text
+    assert "`): seguía activa una ejecución: esta llamada a mlflow.set_tags " \
            "se ejecutó fuera de todo bloque `with mlflow.start_run()`" in text, text
+    assert text.count("seguía activa") == 1, text  # said once (the TODO's attribution, then the catalog)
     assert f"el siguiente mlflow.start_run() (línea {with_line}) la encontró todavía abierta" in text, text
     assert re.search(r"— MLflow dice: «Run with UUID [0-9a-f]+ is already active\.", text), text
     assert f"línea {with_line}:" not in text, text

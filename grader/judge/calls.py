@@ -258,7 +258,7 @@ def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bo
     if result.kind == "raised" and tolerate_raise:
         short = (detail if explained or len(detail) <= 240 else detail[:237] + "...") + note
         if raised is not None and own(case, raised):
-            case.raised, case.raised_own = own_message(raised, what, short), True
+            case.raised, case.raised_own = own_message(raised, what, short, bool(explained)), True
             return Unreturned(case.raised)
         case.raised = (_("{call} raised at {where}: {error}") if where else _("{call} raised: {error}")).format(
             call=what, where=where.strip(" ()"), error=short

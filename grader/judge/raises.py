@@ -117,10 +117,15 @@ def replay_note(replayed: list[Raised]) -> str:
     return _("judged on a rerun of your code without {lines}").format(lines="; ".join(left_out))
 
 
-def own_message(raised: Raised, call: str, error: str) -> str:
+def own_message(raised: Raised, call: str, error: str, explained: bool = False) -> str:
     """The failure of the TODO whose code raised: where, the line's code, and the error
-    (``error``: the exception as ``checked`` words it)."""
+    (``error``: the exception as ``checked`` words it; ``explained``: in the words of
+    ``grader.judge.mlflow_errors``, which say themselves what a run left active means)."""
     code = f" (`{raised.code}`)" if raised.code else ""
+    if raised.cause == ACTIVE_RUN_CAUSE and explained:
+        return _("your code for this TODO, at {file}, line {line}{code}: {error}").format(
+            file=raised.file, line=raised.line, code=code, error=error
+        )
     if raised.cause == ACTIVE_RUN_CAUSE:  # their line first: the one that raised is often the skeleton's
         if raised.at:
             return _(
