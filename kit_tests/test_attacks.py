@@ -2,7 +2,8 @@
 
 One module fixture builds a class — two honest submissions (every reference solution)
 and one hostile submission per attack (``kit_tests/attacks/``: the attack in
-``task1_baseline.py``, the other task files stubbed, so they grade fast) — plants
+``task1_baseline.py``, and in ``bonus_serving.py`` for the one that must be last; no other
+task file, so the rest of its grading is one-line errors and costs next to nothing) — plants
 canaries (a root-only secret under /root, a file beside the class folder, a secret in
 the judge's environment, a listener on 127.0.0.1), runs ``kata grade`` once, gathers
 the evidence and cleans up. Each test asserts one guarantee on that one run; its
@@ -132,11 +133,13 @@ def write_submission(folder: Path, files: dict[str, str]) -> None:
 
 
 def hostile_files(attacker: Attacker, ctx: dict, submission_id: str) -> dict[str, str]:
-    files = {path.name: stub(path.name) for path in SOLUTIONS.glob("*.py")}
+    """The attack in task 1's stub (and the bonus's): the only task files handed in. Tasks
+    2-4 missing cost a one-line error each, where stubs cost a sandboxed call per test
+    (most of this class's grading time, for nothing an attack needs)."""
     ctx = {**ctx, "name": submission_id, "variant": attacker.variant}
-    files[TASK1] = attack_source(files[TASK1], attacker.attack, ctx)
+    files = {TASK1: attack_source(stub(TASK1), attacker.attack, ctx)}
     if attacker.bonus_too:
-        files[BONUS] = attack_source(files[BONUS], attacker.attack, ctx)
+        files[BONUS] = attack_source(stub(BONUS), attacker.attack, ctx)
     return files
 
 

@@ -2,9 +2,10 @@
 one run per ``OUT`` (a lock), and nothing left behind when it is interrupted or
 killed (no worker, no model server, no workspace of student files).
 
-One tiny class (a copy of the solutions) keeps this file near a minute: one run graded
-by full path (the lock is tried against it while it runs), one killed with -9, one
-interrupted with SIGINT; a model server that cannot start is checked without grading.
+One tiny class (a copy of the solutions) keeps this file near a minute: one killed with
+-9, one interrupted with SIGINT; one run graded by full path of the bonus alone (what needs
+the virtualenv's programs: ``mlflow models serve`` and uvicorn; the lock is tried against it
+while it runs); a model server that cannot start is checked without grading.
 """
 
 import json
@@ -23,6 +24,7 @@ from grader.core.paths import KIT_ROOT
 from grader.authoring.stubgen import render
 
 SOLUTIONS = KIT_ROOT / "solutions"
+BONUS = "bonus_serving.py"
 KATA = Path(sys.executable).parent / "kata"  # the console script of the kit's install
 GRADE = [sys.executable, "-m", "grader", "grade"]
 
@@ -104,15 +106,20 @@ def wait_for_none(workspace: Path, port: str | None, by_cwd: bool, timeout: floa
 
 
 @pytest.fixture(scope="module")
-def full_path_run(tiny_class, tmp_path_factory):
-    """``kata grade`` by its full path, with a minimal environment (no venv on PATH),
-    started in the background (the lock test runs against it)."""
+def full_path_run(tmp_path_factory):
+    """``kata grade`` by its full path, with a minimal environment (no venv on PATH, a
+    fresh HOME: no cache), started in the background (the lock test runs against it), on
+    a submission of the bonus's reference solution alone: the bonus is what needs the
+    virtualenv's own programs (its model server and uvicorn)."""
     if not KATA.is_file():
         pytest.skip(f"no kata console script next to {sys.executable}")
     root = tmp_path_factory.mktemp("full-path")
+    bonus_only = root / "submissions" / "bonus_only" / "exercises"
+    bonus_only.mkdir(parents=True)
+    (bonus_only / BONUS).write_text(render((SOLUTIONS / BONUS).read_text(), stub_ids=()))
     out = root / "out"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(root)}
-    kata = subprocess.Popen([str(KATA), "grade", str(tiny_class), "--out", str(out), "--jobs", "1"],
+    kata = subprocess.Popen([str(KATA), "grade", str(root / "submissions"), "--out", str(out), "--jobs", "1"],
                             cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     yield {"process": kata, "out": out}
     if kata.poll() is None:
@@ -142,10 +149,11 @@ def test_run_by_full_path_without_the_venv_on_path_grades_the_bonus(full_path_ru
     kata, out = full_path_run["process"], full_path_run["out"]
     _, stderr = kata.communicate(timeout=600)
     assert kata.returncode == 0, stderr[-3000:]
-    (perfect,) = json.loads((out / "results.json").read_text())["submissions"]
-    todos = perfect["todos"]
-    assert perfect["status"] == "graded" and perfect["score"] == 15, todos
+    (bonus_only,) = json.loads((out / "results.json").read_text())["submissions"]
+    todos = bonus_only["todos"]
+    assert bonus_only["status"] == "graded", bonus_only
     assert todos["B.1"]["status"] == "pass" and todos["B.2"]["status"] == "pass", todos
+    assert "task1_baseline.py is missing" in todos["1.1"]["message"], todos["1.1"]
 
 
 def test_kill_9_leaves_no_process_and_the_next_run_removes_its_workspace(tiny_class, tmp_path):
