@@ -2,11 +2,13 @@
 one-line reason or costs only its own TODOs, the rest of the class is graded, and
 nothing the instructor handed in changes."""
 
+import ast
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import textwrap
 import zipfile
 
 import jsonschema
@@ -77,6 +79,57 @@ PATCH_PYTEST = ("import pytest, _pytest.outcomes\n"
                 "pytest.fail = _pytest.outcomes.fail = lambda *a, **k: None\n") + stub(TASK1)
 
 
+def prepend_to_function(source, function, code):
+    """Insert ``code`` right after the docstring of ``function`` (one line or several: the
+    student files' docstrings are bilingual)."""
+    lines = source.splitlines(keepends=True)
+    node = next(node for node in ast.parse(source).body
+                if isinstance(node, ast.FunctionDef) and node.name == function)
+    docstring_end = node.body[0].end_lineno  # the docstring is the function's first statement
+    indented = textwrap.indent(textwrap.dedent(code).strip("\n") + "\n", "    ")
+    return "".join(lines[:docstring_end]) + indented + "".join(lines[docstring_end:])
+
+
+# Hostile code inside the functions, task 2 beside it: each costs exactly its own TODOs.
+TASK2 = "task2_tuning.py"
+TASK2_IDS = ["2.1", "2.2", "2.3", "2.4"]
+IN_FUNCTION_LOOP = prepend_to_function(solution(TASK1), "log_baseline_run", "while True:\n    pass\n")
+IN_FUNCTION_HOG = prepend_to_function(solution(TASK1), "log_baseline_run", "hog = bytearray(8 * 1024 ** 3)\n")
+TASK2_DAEMON = prepend_to_function(solution(TASK2), "tune_random_forest", """
+    import subprocess
+    subprocess.Popen(["sleep", "4343"], start_new_session=True)
+""")
+VANDAL = prepend_to_function(solution(TASK1), "log_baseline_run", """
+    import pathlib, labkit
+    kit = pathlib.Path(labkit.__file__).resolve().parent.parent
+    for test in (kit / "tests").glob("test_*.py"):
+        try:
+            test.write_text("def test_everything_passes():\\n    pass\\n")
+        except OSError:
+            pass
+    for folder in (pathlib.Path.cwd(), kit):
+        try:
+            (folder / "results.json").write_text('{"score": 15}')
+        except OSError:
+            pass
+    print("=========== 17 passed in 0.01s ===========")
+""")
+PATCH_PYTEST_IN_TASK2 = """
+import pytest, _pytest.outcomes
+pytest.fail = _pytest.outcomes.fail = lambda *args, **kwargs: None
+pytest.main = lambda *args, **kwargs: 0
+""" + stub(TASK2)
+HOSTILE = {  # submission id -> its files, the statuses of tasks 1 and 2, words of its messages
+    "hostile_loop": ({TASK1: IN_FUNCTION_LOOP, TASK2: solution(TASK2)}, ("timeout", "pass"), "did not return"),
+    "hostile_exit_and_syntax": ({TASK1: "import os\nos._exit(0)\n", TASK2: "def tune_random_forest(:\n"},
+                                ("error", "error"), "exited with code 0"),
+    "hostile_hog_and_daemon": ({TASK1: IN_FUNCTION_HOG, TASK2: TASK2_DAEMON}, ("error", "pass"), "MemoryError"),
+    # the stub's own verdict on task 2: pytest.fail unpatched
+    "hostile_vandal": ({TASK1: VANDAL, TASK2: PATCH_PYTEST_IN_TASK2}, ("pass", "fail"),
+                       "TODO 2.1: expected param n_estimators"),
+}
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, served_model_env):
     """Grade one class with every kind of bad submission and a perfect control."""
@@ -100,6 +153,8 @@ def graded(tmp_path_factory, served_model_env):
     student(submissions, "memory_hog", {TASK1: "hog = bytearray(8 * 1024 ** 3)\n"})
     student(submissions, "exit_at_import", {TASK1: "import os\nos._exit(0)\n"})
     student(submissions, "patch_pytest", {TASK1: PATCH_PYTEST})
+    for submission_id, (files, _statuses, _words) in HOSTILE.items():
+        student(submissions, submission_id, files)
     own = student(submissions, "own_tests", {TASK1: stub(TASK1)}).parent
     (own / "tests").mkdir()
     (own / "tests" / "test_task1.py").write_text("def test_all():\n    pass\n")
@@ -140,7 +195,7 @@ def message(submission, todo_id="1.1"):
 def test_grading_exits_zero_and_results_json_validates_against_the_schema(graded):
     assert graded["run"].returncode == 0, graded["run"].stderr[-2000:]
     jsonschema.validate(graded["results"], SCHEMA)
-    assert len(graded["results"]["submissions"]) == 23
+    assert len(graded["results"]["submissions"]) == 23 + len(HOSTILE)
 
 
 def test_the_instructors_submissions_folder_is_left_exactly_as_it_was(graded):
@@ -195,6 +250,31 @@ def test_broken_task1_code_costs_exactly_the_task1_todos(graded, submission_id, 
     assert statuses(submission) == dict.fromkeys(TASK1_IDS, status)
     assert words in message(submission)
     assert message(submission).startswith("TODO 1.1:")
+
+
+@pytest.mark.parametrize("submission_id", HOSTILE)
+def test_hostile_code_in_a_function_costs_exactly_its_own_tasks_todos(graded, submission_id):
+    """A loop, an exit, a syntax error, 8 GiB, a daemon, writing over the kit's tests and
+    patching pytest: task 1's hostile code costs task 1's TODOs, task 2's costs task 2's."""
+    _files, (task1, task2), words = HOSTILE[submission_id]
+    submission = graded["by_id"][submission_id]
+    assert submission["status"] == "graded", submission
+    assert statuses(submission) == dict.fromkeys(TASK1_IDS, task1), submission["todos"]
+    assert statuses(submission, TASK2_IDS) == dict.fromkeys(TASK2_IDS, task2), submission["todos"]
+    assert words in " ".join(todo["message"] for todo in submission["todos"].values())
+    for todo_id, todo in submission["todos"].items():
+        if todo["status"] != "pass":
+            assert todo["message"].startswith(f"TODO {todo_id}:"), todo
+
+
+def test_the_kits_tests_are_out_of_student_codes_reach(graded):
+    """hostile_vandal wrote over every kata test file it could find (children run as an
+    unprivileged user: none)."""
+    if os.geteuid() != 0:
+        pytest.skip("children run as another user only under root")
+    assert graded["by_id"]["hostile_vandal"]["todos"]["1.1"]["status"] == "pass"  # the vandal ran
+    for test in (KIT_ROOT / "tests").glob("test_*.py"):
+        assert "test_everything_passes" not in test.read_text(), test
 
 
 def test_working_task1_files_pass_whatever_else_is_missing_or_noisy(graded):
@@ -290,7 +370,7 @@ def test_resume_keeps_finished_results_and_grades_nothing_again(graded):
     again = json.loads((graded["out"] / "results.json").read_text())
     assert [s["score"] for s in again["submissions"]] == [s["score"] for s in graded["results"]["submissions"]]
     assert "resumed" in run.stderr
-    assert "kata grade --resume: kept 23 saved verdict(s); grading 0\n" in run.stderr
+    assert f"kata grade --resume: kept {23 + len(HOSTILE)} saved verdict(s); grading 0\n" in run.stderr
 
 
 def test_a_missing_submissions_folder_is_a_one_line_error(tmp_path):

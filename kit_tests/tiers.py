@@ -35,13 +35,12 @@ WINGS: dict[str, tuple[str, ...]] = {
     "test_exports.py": ("reports", "results"),
     "test_fair_verdicts.py": ("judge",),
     "test_feedback.py": ("reports", "cli"),
-    "test_grade.py": ("classroom",),
+    "test_grade.py": ("classroom", "sandbox"),
     "test_grade_robustness.py": ("classroom",),
     "test_gradebook.py": ("platforms",),
     "test_gradescope.py": ("platforms",),
     "test_hidden.py": ("judge", "authoring"),
     "test_hints.py": ("student",),
-    "test_hostile.py": ("sandbox", "student"),
     "test_i18n.py": ("core", "cli", "student"),
     "test_inputs.py": ("judge",),
     "test_isolation_report.py": ("sandbox",),
@@ -88,7 +87,6 @@ SLOW: dict[str, tuple[str, ...]] = {
     "test_gradescope.py": ("test_run_autograder_grades_a_zipped_upload_with_the_seed_and_hidden_tests",),
     "test_hidden.py": ("test_a_kata_validate_job_includes_the_hidden_tests",
                        "test_a_student_tuned_to_the_public_inputs_passes_them_and_fails_the_hidden_test"),
-    "test_hostile.py": (EVERY_TEST,),
     "test_i18n.py": ("test_the_warm_judge_speaks_each_requests_language",
                      "test_a_stub_fails_in_the_chosen_language_naming_the_todo_it_waits_for",
                      "test_kata_check_on_the_stubs_and_on_a_syntax_error_says_nothing_in_english"),
@@ -138,7 +136,7 @@ UNITS: dict[str, dict[str, str]] = {
 # follow in collection order.
 HEAVIEST_FIRST = ("test_dask.py", "test_attacks.py", "test_demo_class.py", "test_container_floor.py",
                   "test_grade.py", "test_seeds.py", "test_validate.py", "test_isolation_report.py",
-                  "test_grade_robustness.py", "test_hostile.py", "test_release.py", "test_gradescope.py",
+                  "test_grade_robustness.py", "test_release.py", "test_gradescope.py",
                   "test_warm.py")
 
 KATA_UNIT = "the kata tests"  # tests/: one worker, one model server, their shared calls

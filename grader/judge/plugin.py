@@ -127,7 +127,10 @@ def exercises_dir(config: pytest.Config) -> Path:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Warm the sandbox up for models too when model-logging tasks were collected."""
+    """Warm the sandbox up for models too when model-logging tasks were collected, and
+    start the model server early when the bonus was: only for a task whose student file
+    is there (its tests fail at once without it: ``KataCase.fail_if_no_student_file``; the
+    models' warm-up is seconds of CPU a class of task-1 uploads would pay per worker)."""
     session.config.stash[COLLECTED] = collected_files(session.items)
     known = todo_by_id()
     tasks = {
@@ -138,7 +141,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     }
     if session.config.option.collectonly or session.config.stash[THIN]:
         return
+    exercises = exercises_dir(session.config)
     facts = [task_by_number()[number] for number in tasks]
+    facts = [task for task in facts if (exercises / f"{task.module}.py").is_file()]
     if any(task.models for task in facts):
         shared_sandbox().warm_up(["models"])
     if any(task.server for task in facts):
