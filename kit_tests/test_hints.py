@@ -404,7 +404,7 @@ def test_kata_checks_last_line_is_the_bonuss_real_state(state, exercises, monkey
         assert "All 15 TODOs pass. Well done!" in out and "Next: fix TODO B.2 — hint 1/" in out
 
 
-@pytest.mark.parametrize("name", ["bonus", "5", "BONUS"])
+@pytest.mark.parametrize("name", ["bonus", "5", "BONUS", "B", "b"])
 def test_the_bonus_is_bonus_everywhere_and_5_an_alias(state, exercises, monkeypatch, capsys, name):
     from grader.cli.main import build_parser, main
     from grader.student import check as check_module
@@ -425,6 +425,10 @@ def test_the_bonus_is_bonus_everywhere_and_5_an_alias(state, exercises, monkeypa
     assert parser.parse_args(["run", name]).task == "bonus"
     assert parser.parse_args(["watch", name]).task == "bonus"
     assert parser.parse_args(["check", "--task", "1", "--task", name]).task == [1, 5]
-    with pytest.raises(SystemExit):
-        parser.parse_args(["check", "--task", "6"])
-    assert "no task '6'" in capsys.readouterr().err
+    for argv in (["check", "--task", "6"], ["run", "C"], ["watch", "B.1"]):
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args(argv)
+        assert stop.value.code == 2
+        said = capsys.readouterr().err  # one line, listing the tasks; no usage
+        assert said == (f"kata {argv[0]}: no task {argv[-1]!r}: the tasks are 1, 2, 3, 4, bonus; "
+                        "B and 5 name the bonus too\n"), said

@@ -402,8 +402,11 @@ def test_a_spanish_student_meets_no_english_sentence_from_the_student_verbs(tmp_
         problems += [f"kata {' '.join(argv)}: {line}" for line in english_in(text)]
     assert not problems, "\n".join(problems)
     assert "uso: kata check" in said["check --help"] and "opciones:" in said["check --help"]
-    assert "argumento --task: no hay tarea '7'" in said["check --task 7"]
-    assert "argumento task: opción no válida: '7'" in said["run 7"]
+    # a task that does not exist: one line that lists the tasks, no usage, no "invalid choice"
+    tasks = "las tareas son 1, 2, 3, 4, bonus; B y 5 también nombran el bonus"
+    assert said["check --task 7"] == f"kata check: no hay tarea '7': {tasks}\n"
+    assert said["run 7"] == f"kata run: no hay tarea '7': {tasks}\n"
+    assert said["watch 7"] == f"kata watch: no hay tarea '7': {tasks}\n"
     assert "SyntaxError: '(' was never closed (broken/task2_tuning.py, línea 1)" in said["run 2 --exercises broken"]
     assert not (tmp_path / "mlflow.db").exists()  # a stub logs nothing: nothing was made to look at
     assert i18n.language() == before  # the process's language is given back
@@ -422,12 +425,14 @@ def test_the_student_verbs_help_and_errors_stay_english_in_english(monkeypatch, 
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.delenv("LC_MESSAGES", raising=False)
     code, text = kata_says(["check", "--task", "7", "--lang", "en"], capsys)
-    assert code == 2 and "argument --task: no task '7': the tasks are 1, 2, 3, 4, bonus (5 = bonus)" in text
+    assert code == 2 and text == "kata check: no task '7': the tasks are 1, 2, 3, 4, bonus; B and 5 name the bonus too\n"
     code, text = kata_says(["check", "--lang=en", "--help"], capsys)
     assert code == 0 and text.startswith("usage: kata check") and "show this help message and exit" in text
     code, text = kata_says(["grade", "--jobs", "0"], capsys)
     assert code == 2 and "usage: kata grade" in text and "argument --jobs:" in text
     code, text = kata_says(["run", "7"], capsys)  # the locale's language: Spanish
+    assert code == 2 and text.startswith("kata run: no hay tarea '7'")
+    code, text = kata_says(["run"], capsys)
     assert code == 2 and "uso: kata run" in text
 
 

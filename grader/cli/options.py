@@ -146,35 +146,62 @@ def add_jobs(parser, help: str) -> None:
     parser.add_argument("--jobs", type=worker_count, metavar="N", help=help)
 
 
-def task_named(text: str) -> str:
-    """A task as the student names it (``bonus``, or its number ``5``): its CLI name;
-    anything else is left for ``choices`` to refuse."""
-    try:
-        return find_task(text).name
-    except KeyError:
-        return text
+def task_names() -> str:
+    """``1, 2, 3, 4, bonus``: the tasks as the student names them."""
+    return ", ".join(task.name for task in load_tasks())
 
 
-def task_number(text: str) -> int:
-    """``--task`` (``kata check``): a task's CLI name or number (``bonus`` or ``5``)."""
-    try:
-        return find_task(text).number
-    except KeyError:
-        names = ", ".join(task.name for task in load_tasks())
-        raise argparse.ArgumentTypeError(
-            _("no task {text}: the tasks are {names} (5 = bonus)").format(text=repr(text), names=names)
-        ) from None
+def no_such_task(text: str) -> str:
+    """The one line for a task that does not exist, listing those that do."""
+    return _("no task {text}: the tasks are {names}; B and 5 name the bonus too").format(
+        text=repr(text), names=task_names()
+    )
+
+
+class TaskArgument(argparse.Action):
+    """A task as the student names it (``grader.lab.todos.find_task``: ``bonus``, ``B``,
+    ``5`` and any case alike), kept as its CLI name or, with ``number``, its number
+    (appended, for ``--task``). A task that does not exist is one line in the student's
+    language listing the tasks (not argparse's usage and "invalid choice"), exit 2."""
+
+    def __init__(self, *args, number: bool = False, **kwargs):
+        self.number = number
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if values is None:  # an optional positional left out: its default
+            setattr(namespace, self.dest, self.default)
+            return
+        try:
+            task = find_task(str(values))
+        except KeyError:
+            parser.exit(2, f"{parser.prog}: {no_such_task(str(values))}\n")
+        if self.number:
+            setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), task.number])
+        else:
+            setattr(namespace, self.dest, task.name)
 
 
 def add_task_name(parser, help: str, optional: bool = False) -> None:
-    """The ``TASK`` positional (``kata run``, ``kata watch``): a task's CLI name (its
-    number too: ``5`` is ``bonus``)."""
+    """The ``TASK`` positional (``kata run``, ``kata watch``): a task's CLI name (``5``
+    and ``B`` name the bonus too)."""
     parser.add_argument(
         "task",
         nargs="?" if optional else None,
-        type=task_named,
-        choices=[task.name for task in load_tasks()],
-        help=f"{help}; 5 = bonus",
+        action=TaskArgument,
+        metavar="{" + task_names().replace(", ", ",") + "}",
+        help=_("{what}: {tasks}; B and 5 name the bonus too").format(what=help, tasks=task_names()),
+    )
+
+
+def add_task_numbers(parser) -> None:
+    """``--task TASK`` (``kata check``), repeatable: the tasks' numbers."""
+    parser.add_argument(
+        "--task",
+        action=TaskArgument,
+        number=True,
+        metavar="TASK",
+        help=_("only this task ({tasks}; B and 5 name the bonus too); repeatable").format(tasks=task_names()),
     )
 
 

@@ -7,24 +7,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader.cli.options import add_exercises, add_lang, add_seed, add_task_name, add_timeout, task_number
+from grader.cli.options import add_exercises, add_lang, add_seed, add_task_name, add_task_numbers, add_timeout
 from grader.core.defaults import CALL_TIMEOUT_S
 from grader.core.i18n import _
-from grader.lab.todos import load_tasks
 
 
 def add_check(verbs: argparse._SubParsersAction) -> None:
     check = verbs.add_parser("check", help=_("grade your own exercises/: every TODO and your score"))
     add_exercises(check)
-    check.add_argument(
-        "--task",
-        type=task_number,
-        action="append",
-        metavar="TASK",
-        help=_("only this task ({tasks}; 5 = bonus); repeatable").format(
-            tasks=", ".join(task.name for task in load_tasks())
-        ),
-    )
+    add_task_numbers(check)
     check.add_argument(
         "--all",
         dest="full",
