@@ -497,3 +497,37 @@ def test_kata_run_4_in_spanish_leaves_out_mlflows_english_lines(tmp_path):
     assert "register_best() devolvió la versión: 1" in said, said
     assert "Successfully registered" not in said and "Created version" not in said, said
     assert not english_in(said), said
+
+
+def test_run_statuses_and_a_count_of_no_versions_read_naturally_in_each_language():
+    """MLflow's FINISHED and RUNNING were left in Spanish sentences ("… la guarda en RUNNING"),
+    and 4.1 said "hay 0 además de la versión 1": each status is said in the student's language
+    with MLflow's word after it (what the UI shows), and no version is said as none."""
+    from mlflow.entities import Run, RunData, RunInfo
+
+    from grader.judge.judgments import new_versions_held
+    from grader.judge.messages import describe_runs, run_status
+
+    def run(name, status):
+        return Run(RunInfo(run_id="0" * 32, experiment_id="1", user_id="", status=status, start_time=0,
+                           end_time=None, lifecycle_stage="active", run_name=name), RunData())
+
+    runs = [run("baseline", "FINISHED"), run("other", "RUNNING")]
+    with i18n.use("es"):
+        assert describe_runs(runs) == ("la ejecución 'baseline' (terminada, FINISHED), "
+                                       "la ejecución 'other' (en curso, RUNNING)")
+        assert [run_status(status) for status in ("FAILED", "KILLED", "SCHEDULED", "NEW")] == [
+            "fallida (FAILED)", "cancelada (KILLED)", "programada (SCHEDULED)", "NEW"]
+        none = new_versions_held("m", 0, "1")
+        two = new_versions_held("m", 2, "1")
+    assert "pero no hay ninguna aparte de la versión 1, que el test registró" in none, none
+    assert "pero hay 2 versiones nuevas aparte de la versión 1" in two, two
+    with i18n.use("en"):  # English: MLflow's word alone, as before
+        assert describe_runs(runs) == "the run 'baseline' (FINISHED), the run 'other' (RUNNING)"
+        assert new_versions_held("m", 0, "1") == (
+            "expected one new version of 'm' in the Model Registry, but it holds no version besides "
+            "version 1, which the test registered before your call")
+        assert "but it holds 2 new versions besides version 1" in new_versions_held("m", 2, "1")
+    for lang in ("es", "en"):
+        with i18n.use(lang):
+            assert not re.search(r"\b0\b", new_versions_held("m", 0, "1"))
