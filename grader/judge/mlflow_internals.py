@@ -120,7 +120,7 @@ def store_registries() -> dict:
     return {"tracking": TrackingStoreRegistry, "registry": ModelRegistryStoreRegistry}
 
 
-def watch_store_uris(check) -> None:
+def watch_store_uris(check):
     """Call ``check(what, uri)`` (``what``: ``tracking`` or ``registry``) with the URI of
     every store MLflow is about to use, as MLflow resolved it (an argument, what
     ``set_tracking_uri`` or ``set_registry_uri`` set, the environment), before it makes
@@ -128,12 +128,20 @@ def watch_store_uris(check) -> None:
     or any server is asked. Every store a tracking or registry client uses comes from
     its registry's ``get_store``, which hands the resolved URI to
     ``_get_store_with_resolved_uri`` (cached per URI: wrapped outside the cache, the
-    check sees every use). For a sandboxed child (``grader.judge.probes.guard_store``)."""
+    check sees every use). For a sandboxed child (``grader.judge.probes.guard_store``) and
+    ``kata run``, which calls what this returns to stop watching."""
+    saved = {}
     for what, registry in store_registries().items():
-        resolved = registry._get_store_with_resolved_uri
+        resolved = saved[registry] = registry._get_store_with_resolved_uri
 
         def watched(self, uri, *args, _what=what, _resolved=resolved, **kwargs):
             check(_what, uri)
             return _resolved(self, uri, *args, **kwargs)
 
         registry._get_store_with_resolved_uri = watched
+
+    def stop_watching() -> None:
+        for registry, resolved in saved.items():
+            registry._get_store_with_resolved_uri = resolved
+
+    return stop_watching
