@@ -13,8 +13,9 @@ import contextlib
 import math
 import sys
 from collections.abc import Iterator
-from importlib.util import find_spec
+from pathlib import Path
 
+import grader
 from grader.core import i18n
 from grader.core.defaults import CALL_TIMEOUT_S, SEED_PATTERN
 from grader.core.i18n import N_, _
@@ -60,14 +61,25 @@ def speaking(lang: str | None) -> Iterator[None]:
                 setattr(argparse, name, function)
 
 
+# The folder of the running ``grader`` package: a kit's verbs are those whose wing is in it.
+GRADER_DIR = Path(grader.__file__).resolve().parent
+
+
+def kit_has(module: str) -> bool:
+    """Whether ``module`` (``grader.authoring.validate``) is part of the running kit: a
+    file (or package) in this ``grader`` folder. A student kit made by ``kata release``
+    ships the student wings alone; it is told apart by what its own ``grader/`` holds,
+    never by what an import could find elsewhere (an instructor kit installed in the same
+    virtualenv would lend it its wings)."""
+    relative = Path(*module.split(".")[1:])
+    return (GRADER_DIR / relative.with_suffix(".py")).is_file() or (GRADER_DIR / relative / "__init__.py").is_file()
+
+
 def instructor_verb(verbs: argparse._SubParsersAction, name: str, module: str, **kwargs):
-    """The parser of an instructor's verb; when its module is absent (a student kit made
-    by `kata release`), a detached parser: the verb is not offered and cannot run."""
-    try:
-        absent = find_spec(module) is None
-    except ModuleNotFoundError:  # its wing (e.g. grader.authoring) is not there either
-        absent = True
-    if absent:
+    """The parser of an instructor's verb; when its module is not in this kit (a student
+    kit made by `kata release`), a detached parser: the verb is not offered and cannot
+    run (``grader.cli.main`` says it is the instructor's in one line)."""
+    if not kit_has(module):
         return argparse.ArgumentParser(prog=f"kata {name}", add_help=False)
     return verbs.add_parser(name, **kwargs)
 
