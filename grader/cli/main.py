@@ -1,6 +1,6 @@
 """``kata``: the command line of the lab and its autograder, a thin frame. The verbs live
-with their audience: ``grader.cli.student`` (check, run, hint, watch: what a student kit
-offers), ``grader.cli.instructor`` (validate, grade, stubs, release) and
+with their audience: ``grader.cli.student`` (check, run, hint, watch, stop: what a
+student kit offers), ``grader.cli.instructor`` (validate, grade, stubs, release) and
 ``grader.cli.export`` (kata export's formats); the options they share are declared once
 in ``grader.cli.options``. A verb whose wing is absent (a student kit) is not offered,
 and asking for it there is one line saying it is the instructor's."""
@@ -24,6 +24,7 @@ VERBS = (
     student.add_run,
     student.add_hint,
     student.add_watch,
+    student.add_stop,
     instructor.add_stubs,
     instructor.add_release,
     export.add_export,

@@ -1,4 +1,4 @@
-"""The student's verbs: ``kata check``, ``run``, ``hint`` and ``watch`` (what a student
+"""The student's verbs: ``kata check``, ``run``, ``hint``, ``watch`` and ``stop`` (what a student
 kit made by ``kata release`` offers). Each handler imports its wing when it runs, so
 ``kata --help`` stays quick; none reaches an instructor wing (the import contract)."""
 
@@ -114,3 +114,19 @@ def cmd_watch(args: argparse.Namespace) -> int:
     lang = args.lang or default_lang()
     with i18n.use(lang):  # the task and TODO titles too, not only the messages
         return watch(Path(args.exercises), args.task, lang)
+
+
+def add_stop(verbs: argparse._SubParsersAction) -> None:
+    stop = verbs.add_parser(
+        "stop",
+        help=_("stop now what the kata runs in the background for you (its judge, the bonus's model server)"),
+    )
+    add_lang(stop)
+    stop.set_defaults(handler=cmd_stop)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from grader.student.check import default_lang
+    from grader.student.stop import stop_background
+
+    return stop_background(args.lang or default_lang())

@@ -305,7 +305,21 @@ def _check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str, extra:
         print(json.dumps(classroom_results(run), indent=2, ensure_ascii=False))
     else:
         show(run, lang, exercises, full)
+        show_background(lang)
     return exit_code(run)
+
+
+def show_background(lang: str) -> None:
+    """One line on what the kata runs in the background after this run (the warm judge,
+    the bonus's model server) and its memory; nothing when nothing runs."""
+    from rich.console import Console
+
+    from grader.judge.footprint import background_line, judges
+
+    with i18n.use(lang):
+        line = background_line(judges(), lang)
+    if line:
+        Console().print(line, style="dim", highlight=False, markup=False)
 
 
 def exit_code(run: KataRun) -> int:

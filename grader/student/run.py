@@ -145,15 +145,16 @@ GUARD: StoreGuard | None = None
 def own_store_error(task: str, lang: str) -> OwnStore | None:
     """The message for code that chose a store other than ``kata run``'s, used yet or not
     (``GUARD``), or None."""
-    note = GUARD.elsewhere() if GUARD is not None else None
-    if note is None:
+    guard = GUARD
+    note = guard.elsewhere() if guard is not None else None
+    if guard is None or note is None:
         return None
     text = texts(lang)
     how = note.get("call", "")
     if note.get("file") and note.get("line"):
         how += ", " + text["where"].format(file=note["file"], line=note["line"])
     template = text["own_registry" if note.get("what") == "registry" else "own_tracking"]
-    return OwnStore(template.format(task=task, how=how, store=GUARD.given["tracking"]))
+    return OwnStore(template.format(task=task, how=how, store=guard.given["tracking"]))
 
 
 def load(exercises: Path, module: str, task: str = "", lang: str = "en"):
