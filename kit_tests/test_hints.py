@@ -372,7 +372,11 @@ def test_kata_check_fits_a_screen_one_line_per_task_only_failing_todos_opened(st
     run.todos["3.3"] = TodoResult(Status.ERROR, "TODO 3.3: task3_compare.py could not be imported")
     show(run, "en", exercises)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) <= 20 and max(map(len, lines)) <= 80
+    # shorter than the terminal (a full line wraps in some terminals), no trailing spaces
+    assert len(lines) <= 20 and max(map(len, lines)) <= 79
+    assert not [line for line in lines[:9] if line != line.rstrip()]
+    # the message gets the room (the title is in the TODO comment): it was cut after 36 characters
+    assert lines[3] == "    ✗ 2.3  expected the run's params to hold model_type, but MLflow holds xxxx…"
     assert [line.split()[0] for line in lines[1:9]] == ["✓", "✗", "✗", "✗", "!", "!", "✓", "✓"]
     assert "Task 2" in lines[2] and "2/4" in lines[2] and "Task 1" in lines[1] and "4/4" in lines[1]
     assert "2.3" in lines[3] and lines[3].rstrip().endswith("…") and "second line" not in "\n".join(lines)
