@@ -150,12 +150,12 @@ def show(run: KataRun, lang: str, exercises: Path | None = None, full: bool = Fa
         _show(screen(), run, texts(lang), lang, exercises, full)
 
 
-def screen():
+def screen(**options):
     """A console one column narrower than the terminal: a line that fills the terminal's
     last column wraps (or leaves a blank line) in some terminals."""
     from rich.console import Console
 
-    return Console(width=max(40, Console().width - 1))
+    return Console(width=max(40, Console().width - 1), **options)
 
 
 def _show(console, run: KataRun, text: dict[str, str], lang: str, exercises: Path | None, full: bool) -> None:

@@ -390,8 +390,10 @@ def watch(
     from rich.console import Console
     from rich.markup import escape
 
+    from grader.student.check import screen
+
     words = texts(lang)
-    console = Console(highlight=False)
+    console = screen(highlight=False)  # one column narrower than the terminal, as kata check's
     if not exercises.is_dir():
         print(words["no_folder"].format(folder=exercises), file=sys.stderr)
         return 2
