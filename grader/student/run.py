@@ -287,13 +287,16 @@ def run_bonus(exercises: Path, lang: str) -> None:
         raise StudentError(text["not_json"].format(error=error)) from None
     print(text["body"].format(n=len(rows)))
     print(f"  {shorten(encoded)}")
-    os.environ["MLFLOW_TRACKING_URI"] = server_env_uri()
     print(text["serving"].format(model=MODEL_NAME, alias=ALIAS), flush=True)
     with tempfile.TemporaryDirectory(prefix="kata-run-bonus-") as home:
+        given = os.environ["MLFLOW_TRACKING_URI"]
+        os.environ["MLFLOW_TRACKING_URI"] = server_env_uri()  # the server's environment only
         try:
             server = ModelServer(f"models:/{MODEL_NAME}@{ALIAS}", Path(home) / "server.log")
         except RuntimeError as error:  # it stopped itself
             raise NotYet(text["no_server"].format(reason=str(error).splitlines()[0])) from None
+        finally:
+            os.environ["MLFLOW_TRACKING_URI"] = given  # the store kata run gave the student's code
         try:
             status, reply = server.invoke(body)
         finally:
