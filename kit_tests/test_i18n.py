@@ -366,6 +366,7 @@ STUDENT_CLI = [
     (["run", "--help"], 0), (["run"], 2), (["run", "7"], 2),
     (["hint", "--help"], 0), (["hint", "--reset=yes"], 2), (["hint", "1.1", "1.2"], 2),
     (["watch", "--help"], 0), (["watch", "7"], 2),
+    (["stop", "--help"], 0), (["stop"], 0), (["stop", "--lang", "fr"], 2),
 ]
 
 
@@ -380,17 +381,25 @@ def test_a_spanish_student_meets_no_english_sentence_from_the_student_verbs(tmp_
     monkeypatch.setenv("KATA_LANG", "es")
     monkeypatch.setenv("KATA_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")  # kata run's own default
+    runtime = tmp_path / "run"  # kata stop: this test's own (empty) judge folder, no one else's
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))  # kata run puts the exercises first
     shutil.copytree(EXERCISES_DIR, tmp_path / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "task2_tuning.py").write_text("def tune_random_forest(data_path:\n    pass\n")
+    own_store = tmp_path / "own_store"  # MLflow's tutorials' first line, at the top of the file
+    own_store.mkdir()
+    (own_store / "task1_baseline.py").write_text('import mlflow\nmlflow.set_tracking_uri("http://127.0.0.1:9")\n'
+                                                 + (EXERCISES_DIR / "task1_baseline.py").read_text())
     runs = list(STUDENT_CLI)
     for todo in load_todos():
         runs += [(["hint", todo.id], 0)] * len(todo.hints("es"))
     runs += [(["hint", "1.1"], 0), (["hint"], 2), (["hint", "9.9"], 2), (["hint", "--reset"], 0),
              (["run", "1"], 0), (["run", "4"], 1), (["run", "bonus"], 1), (["run", "2", "--exercises", "broken"], 1),
+             (["run", "1", "--exercises", "own_store"], 1), (["run", "B"], 1),
              (["check", "--exercises", "nowhere"], 2), (["watch", "--exercises", "nowhere"], 2)]
     before = i18n.language()
     problems, said = [], {}
@@ -408,6 +417,16 @@ def test_a_spanish_student_meets_no_english_sentence_from_the_student_verbs(tmp_
     assert said["run 7"] == f"kata run: no hay tarea '7': {tasks}\n"
     assert said["watch 7"] == f"kata watch: no hay tarea '7': {tasks}\n"
     assert "SyntaxError: '(' was never closed (broken/task2_tuning.py, línea 1)" in said["run 2 --exercises broken"]
+    assert said["run 1 --exercises own_store"].startswith(
+        "kata run 1: tu código fija su propia dirección de seguimiento (mlflow.set_tracking_uri('http://127.0.0.1:9'), "
+        "task1_baseline.py, línea 2)")
+    assert said["stop"] == "Nada del kata se está ejecutando en segundo plano.\n"
+    from grader.judge.warm import announce  # what the first run says when it starts the judge
+
+    with i18n.use("es"):
+        announce()
+    problems += [f"the judge's first line: {line}" for line in english_in(capsys.readouterr().err)]
+    assert not problems, "\n".join(problems)
     assert not (tmp_path / "mlflow.db").exists()  # a stub logs nothing: nothing was made to look at
     assert i18n.language() == before  # the process's language is given back
     import argparse

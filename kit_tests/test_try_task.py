@@ -148,17 +148,14 @@ def test_code_that_sets_its_own_tracking_address_is_told_so_at_once(tmp_path, mo
     original = mlflow.set_tracking_uri
     write_task1(tmp_path / "exercises", source)
     started = time.monotonic()
-    try:
-        assert try_task.run_task("1", Path("exercises"), lang) == 1
-    finally:
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
+    assert try_task.run_task("1", Path("exercises"), lang) == 1
     assert time.monotonic() - started < 30
     captured = capsys.readouterr()
     assert captured.err.startswith(said.format(store=store)), captured.err
     assert captured.err.count("\n") == 1 and captured.out == ""
     assert not any(tmp_path.glob("*.db"))  # neither kata run's store nor the student's was made
-    assert mlflow.set_tracking_uri is original  # the guard is gone with the run
+    assert mlflow.set_tracking_uri is original  # the guard is gone with the run, and what the code set
+    assert mlflow.get_tracking_uri() == store == mlflow.get_registry_uri()
 
 
 # -- the bonus, for real ------------------------------------------------------------------------

@@ -19,12 +19,15 @@ Where MLflow offers a public way, the kit uses it instead (the warm-up's state: 
 
 * ``watch_store_uris``: ``TrackingStoreRegistry._get_store_with_resolved_uri`` and
   ``ModelRegistryStoreRegistry._get_store_with_resolved_uri`` (the one way to every store).
+* ``store_uri_settings``: ``mlflow.tracking._tracking_service.utils._tracking_uri`` and
+  ``mlflow.tracking._model_registry.utils._registry_uri`` (what the setters set).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import types
 from collections.abc import Iterator
 from functools import cache
@@ -145,3 +148,29 @@ def watch_store_uris(check):
             registry._get_store_with_resolved_uri = resolved
 
     return stop_watching
+
+
+URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def store_uri_settings() -> tuple:
+    """What ``mlflow.set_tracking_uri`` and ``set_registry_uri`` set in this process: their
+    module globals (no public getter tells "never set" from the default) and the variables
+    they write, for ``restore_store_uri_settings`` (``kata run``: a student's
+    ``set_tracking_uri`` must not outlive their code in a process that goes on)."""
+    import mlflow.tracking._model_registry.utils as registry
+    import mlflow.tracking._tracking_service.utils as tracking
+
+    return (tracking._tracking_uri, registry._registry_uri, *(os.environ.get(name) for name in URI_VARIABLES))
+
+
+def restore_store_uri_settings(saved: tuple) -> None:
+    import mlflow.tracking._model_registry.utils as registry
+    import mlflow.tracking._tracking_service.utils as tracking
+
+    tracking._tracking_uri, registry._registry_uri = saved[:2]
+    for name, value in zip(URI_VARIABLES, saved[2:]):
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

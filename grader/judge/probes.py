@@ -107,6 +107,7 @@ class StoreGuard:
         self.given["registry"] = self.given["registry"] or self.given["tracking"]
         self.chosen: dict[tuple[str, str], dict[str, str]] = {}  # (what, uri) -> how, by a setter
         self._undo: list = []
+        self._settings: tuple | None = None  # MLflow's store URIs when installed
 
     def student_place(self) -> dict[str, str]:
         """The innermost frame of a student file on the stack: its file and line."""
@@ -152,6 +153,8 @@ class StoreGuard:
 
         from grader.judge import mlflow_internals
 
+        self._settings = mlflow_internals.store_uri_settings()
+
         def current(what: str) -> str:
             return mlflow.get_tracking_uri() if what == "tracking" else mlflow.get_registry_uri()
 
@@ -184,6 +187,13 @@ class StoreGuard:
         self._stop_watching = mlflow_internals.watch_store_uris(check)
 
     def remove(self) -> None:
+        """Undo ``install``, and what the student's code set since: MLflow's store URIs as
+        they were (the process may go on, as a test's does)."""
+        from grader.judge import mlflow_internals
+
+        if self._settings is not None:
+            mlflow_internals.restore_store_uri_settings(self._settings)
+            self._settings = None
         for module, name, original in reversed(self._undo):
             setattr(module, name, original)
         self._undo.clear()
