@@ -387,7 +387,6 @@ def watch(
     first). Runs until Ctrl-C: exit 130 (2 when the folder is missing or cannot be
     watched). What a save reruns and where the watch goes next: ``to_rerun`` and
     ``next_focus``."""
-    from rich.console import Console
     from rich.markup import escape
 
     from grader.student.check import screen
