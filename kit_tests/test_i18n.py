@@ -461,10 +461,23 @@ def test_kata_check_on_the_stubs_and_on_a_syntax_error_says_nothing_in_english(t
     monkeypatch.setenv("KATA_LANG", "es")
     monkeypatch.setenv("KATA_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("COLUMNS", "400")  # one line per row
+    from grader.student import check as check_module
+    from grader.student.watch import watch
+
     exercises = tmp_path / "exercises"
     shutil.copytree(EXERCISES_DIR, exercises, ignore=shutil.ignore_patterns("__pycache__"))
+    made = []
+    real_run_kata = check_module.run_kata
+    monkeypatch.setattr(check_module, "run_kata", lambda *args, **kwargs: made.append(real_run_kata(*args, **kwargs))
+                        or made[-1])
     code, stubs = kata_says(["check", "--exercises", str(exercises)], capsys)
     assert code == 1 and "Puntuación: 0/" in stubs
+    # What kata check --all and kata watch show of the same verdicts, on every task's screen.
+    check_module.show(made[0], "es", exercises, full=True)
+    for task in ("1", "2", "3", "4", "bonus"):
+        with i18n.use("es"):
+            assert watch(exercises, task, "es", OneRun(), lambda folder, tasks: made[0]) == 130
+    stubs += capsys.readouterr().out
     task2 = exercises / "task2_tuning.py"
     task2.write_text(task2.read_text().replace("mlflow.set_experiment(experiment_name)",
                                                "mlflow.set_experiment(experiment_name", 1))
@@ -474,6 +487,21 @@ def test_kata_check_on_the_stubs_and_on_a_syntax_error_says_nothing_in_english(t
     assert f"no se pudo importar task2_tuning.py: SyntaxError: '(' was never closed (línea {line})" in broken
     problems = [f"kata check: {line}" for line in english_in(stubs + broken)]
     assert not problems, "\n".join(problems)
+
+
+class OneRun:
+    """``kata watch``'s changes: Ctrl-C after its first run."""
+
+    polling, poll_s = False, 0.0
+
+    def mark(self):
+        pass
+
+    def wait(self):
+        raise KeyboardInterrupt
+
+    def close(self):
+        pass
 
 
 RUN_4 = """
