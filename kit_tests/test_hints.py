@@ -427,6 +427,7 @@ def test_the_bonus_is_bonus_everywhere_and_5_an_alias(state, exercises, monkeypa
     capsys.readouterr()
     parser = build_parser()
     assert parser.parse_args(["run", name]).task == "bonus"
+    assert parser.parse_args(["run", "--task", name]).task == "bonus"  # as kata check takes it
     assert parser.parse_args(["watch", name]).task == "bonus"
     assert parser.parse_args(["check", "--task", "1", "--task", name]).task == [1, 5]
     for argv in (["check", "--task", "6"], ["run", "C"], ["watch", "B.1"]):

@@ -451,8 +451,11 @@ def test_the_student_verbs_help_and_errors_stay_english_in_english(monkeypatch, 
     assert code == 2 and "usage: kata grade" in text and "argument --jobs:" in text
     code, text = kata_says(["run", "7"], capsys)  # the locale's language: Spanish
     assert code == 2 and text.startswith("kata run: no hay tarea '7'")
-    code, text = kata_says(["run"], capsys)
-    assert code == 2 and "uso: kata run" in text
+    code, text = kata_says(["run"], capsys)  # no task: one line that lists them
+    assert code == 2 and text == ("kata run: ¿qué tarea? Las tareas son 1, 2, 3, 4, bonus; "
+                                  "B y 5 también nombran el bonus\n")
+    code, text = kata_says(["run", "--help"], capsys)
+    assert code == 0 and text.startswith("uso: kata run")
 
 
 def test_kata_check_on_the_stubs_and_on_a_syntax_error_says_nothing_in_english(tmp_path, monkeypatch, capsys):

@@ -181,8 +181,9 @@ class TaskArgument(argparse.Action):
         super().__init__(*args, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        if values is None:  # an optional positional left out: its default
-            setattr(namespace, self.dest, self.default)
+        if values is None:  # an optional positional left out: its default, unless --task said
+            if getattr(namespace, self.dest, None) is None:
+                setattr(namespace, self.dest, self.default)
             return
         try:
             task = find_task(str(values))
@@ -194,16 +195,30 @@ class TaskArgument(argparse.Action):
             setattr(namespace, self.dest, task.name)
 
 
-def add_task_name(parser, help: str, optional: bool = False) -> None:
+def add_task_name(parser, help: str) -> None:
     """The ``TASK`` positional (``kata run``, ``kata watch``): a task's CLI name (``5``
-    and ``B`` name the bonus too)."""
+    and ``B`` name the bonus too), or ``--task TASK`` as ``kata check`` takes it. Left
+    out, None: the verb says what it needs (``task_missing``) or takes its default."""
     parser.add_argument(
         "task",
-        nargs="?" if optional else None,
+        nargs="?",
         action=TaskArgument,
         metavar="{" + task_names().replace(", ", ",") + "}",
         help=_("{what}: {tasks}; B and 5 name the bonus too").format(what=help, tasks=task_names()),
     )
+    parser.add_argument(
+        "--task", dest="task", action=TaskArgument, metavar="TASK", help=_("the same, as kata check takes it")
+    )
+
+
+def task_missing(verb: str) -> int:
+    """The one line for a verb that needs a task and got none; its exit code (2)."""
+    print(
+        f"kata {verb}: "
+        + _("which task? The tasks are {names}; B and 5 name the bonus too").format(names=task_names()),
+        file=sys.stderr,
+    )
+    return 2
 
 
 def add_task_numbers(parser) -> None:

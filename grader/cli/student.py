@@ -7,7 +7,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader.cli.options import add_exercises, add_lang, add_seed, add_task_name, add_task_numbers, add_timeout
+from grader.cli.options import (
+    add_exercises,
+    add_lang,
+    add_seed,
+    add_task_name,
+    add_task_numbers,
+    add_timeout,
+    task_missing,
+)
 from grader.core.defaults import CALL_TIMEOUT_S
 from grader.core.i18n import _
 
@@ -63,10 +71,15 @@ def add_run(verbs: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from grader.core import i18n
     from grader.student.check import default_lang
     from grader.student.run import main_for
 
-    return main_for(args.task, args.exercises, args.lang or default_lang())
+    lang = args.lang or default_lang()
+    if args.task is None:
+        with i18n.use(lang):
+            return task_missing("run")
+    return main_for(args.task, args.exercises, lang)
 
 
 def add_hint(verbs: argparse._SubParsersAction) -> None:
@@ -100,7 +113,7 @@ def add_watch(verbs: argparse._SubParsersAction) -> None:
         "watch",
         help=_("rerun your task's tests each time you save a file in exercises/; on to the next task when it is green"),
     )
-    add_task_name(watch, _("the task to start with (default: 1)"), optional=True)
+    add_task_name(watch, _("the task to start with (default: 1)"))
     add_exercises(watch)
     add_lang(watch)
     watch.set_defaults(handler=cmd_watch)
