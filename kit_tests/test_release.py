@@ -585,6 +585,9 @@ def test_installed_kata_offers_the_student_verbs_only(installed, released):
         done = in_venv(kata_script, "--help", cwd=cwd)
         assert done.returncode == 0 and not done.stderr, done.stderr
         assert STUDENT_VERBS in done.stdout
+    refused = in_venv(kata_script, "validate", cwd=released)  # one line, not a traceback
+    assert refused.returncode == 2 and refused.stderr.startswith("kata validate is a verb of the instructor's kit")
+    assert refused.stderr.count("\n") == 1, refused.stderr
 
 
 def test_installed_kata_check_prints_the_classroom_payload(installed, released):
