@@ -239,24 +239,23 @@ def test_the_middle_level_names_the_call_and_only_the_last_comes_near_the_code()
 
 # -- kata hint --------------------------------------------------------------------------
 
-def test_kata_hint_shows_the_level_after_the_tests_one_each_time_then_says_there_are_no_more(
+def test_kata_hint_shows_level_1_alone_first_then_one_level_more_each_time_then_says_there_are_no_more(
         state, exercises, capsys):
+    """The first ask showed levels 1 and 2 at once: a student asking for a nudge got the
+    MLflow call with it. Now one level per ask, level 1 first."""
     todo = todo_by_id()["1.3"]
     assert hints.current_level(todo, exercises) == 1  # the failing test shows level 1
     shown = []
-    for _ in range(len(todo.hints_en)):
+    for _ in range(len(todo.hints_en) + 1):
         assert hints.main_for("1.3", str(exercises), "en") == 0
         shown.append(capsys.readouterr().out)
-    for level, out in enumerate(shown[:-1], start=2):
-        assert f"TODO 1.3 — {todo.title} — hint {level}/3" in out
-        assert todo.hints_en[level - 1] in out
-    # the first ask shows level 1 too (a failure may have shown another TODO's hint), then 2
-    assert shown[0].splitlines()[:4] == [f"TODO 1.3 — {todo.title} — hint 1/3", todo.hints_en[0],
-                                         f"TODO 1.3 — {todo.title} — hint 2/3", todo.hints_en[1]]
-    assert todo.hints_en[0] not in shown[1] and "hint 1/3" not in shown[1]
-    assert "Next time: `kata hint 1.3` shows hint 3/3." in shown[0]
-    assert "That was the last hint for TODO 1.3." in shown[1]
-    assert todo.hints_en[-1] in shown[2] and "No more hints for TODO 1.3" in shown[2]
+    for level, out in enumerate(shown[:3], start=1):
+        assert out.splitlines()[:2] == [f"TODO 1.3 — {todo.title} — hint {level}/3", todo.hints_en[level - 1]]
+        assert out.count(" — hint ") == 1  # one level per ask
+    assert "Next time: `kata hint 1.3` shows hint 2/3." in shown[0]
+    assert "Next time: `kata hint 1.3` shows hint 3/3." in shown[1]
+    assert "That was the last hint for TODO 1.3." in shown[2]
+    assert todo.hints_en[-1] in shown[3] and "No more hints for TODO 1.3" in shown[3]
     assert hints.current_level(todo, exercises) == 3
     assert (state / "hints.json").is_file()  # in the state folder, not in exercises/
     assert list(exercises.iterdir()) == []
@@ -265,9 +264,10 @@ def test_kata_hint_shows_the_level_after_the_tests_one_each_time_then_says_there
 def test_levels_are_per_exercises_folder_and_todo_and_reset(state, exercises, tmp_path, capsys):
     other = tmp_path / "other"
     one, two = todo_by_id()["1.3"], todo_by_id()["B.1"]
-    hints.main_for("1.3", str(exercises), "en")
-    hints.main_for("1.3", str(exercises), "en")
+    for _ in range(3):
+        hints.main_for("1.3", str(exercises), "en")
     hints.main_for("b.1", str(exercises), "es")  # ids are case-insensitive
+    hints.main_for("b.1", str(exercises), "es")
     assert "pista 2/3" in capsys.readouterr().out.splitlines()[-3]
     assert (hints.current_level(one, exercises), hints.current_level(two, exercises)) == (3, 2)
     assert hints.current_level(one, other) == 1
@@ -292,21 +292,21 @@ def test_a_broken_or_unwritable_state_still_gives_hints(tmp_path, exercises, mon
     (state / "hints.json").write_text("{not json")
     monkeypatch.setenv(hints.STATE_ENV, str(state))
     assert hints.main_for("2.1", str(exercises), "en") == 0
-    assert "hint 2/3" in capsys.readouterr().out
-    assert hints.seen(exercises) == {"2.1": 2}  # rewritten whole
+    assert "hint 1/3" in capsys.readouterr().out
+    assert hints.seen(exercises) == {"2.1": 1}  # rewritten whole
     blocked = tmp_path / "a-file"
     blocked.write_text("")
     monkeypatch.setenv(hints.STATE_ENV, str(blocked))  # its "folder" is a file: cannot save
     assert hints.main_for("2.1", str(exercises), "en") == 0
     captured = capsys.readouterr()
-    assert "hint 2/3" in captured.out and "could not remember" in captured.err
+    assert "hint 1/3" in captured.out and "could not remember" in captured.err
 
 
 def test_the_cli_has_the_hint_verb(state, exercises, capsys):
     from grader.cli.main import main
 
     assert main(["hint", "4.3", "--exercises", str(exercises), "--lang", "es"]) == 0
-    assert todo_by_id()["4.3"].hints_es[1] in capsys.readouterr().out
+    assert todo_by_id()["4.3"].hints_es[0] in capsys.readouterr().out
 
 
 # -- kata check ---------------------------------------------------------------------------
@@ -320,7 +320,11 @@ def test_kata_check_shows_the_level_reached(state, exercises, monkeypatch, capsy
     show(run, "en", exercises)
     out = " ".join(capsys.readouterr().out.split())  # a long hint wraps, even at 250 columns
     assert f"Next: fix TODO 1.3 — hint 1/3: {todo.hints_en[0]}" in out
-    assert "More help: `kata hint 1.3` (hint 2/3)." in out
+    assert "More help, one level at a time: `kata hint 1.3` (3 levels)." in out
+    hints.main_for("1.3", str(exercises), "en")  # the first ask: level 1 alone
+    assert "hint 1/3" in capsys.readouterr().out
+    show(run, "en", exercises)
+    assert "More help: `kata hint 1.3` (hint 2/3)." in " ".join(capsys.readouterr().out.split())
     hints.main_for("1.3", str(exercises), "en")  # shows what check promised: hint 2/3
     assert "hint 2/3" in capsys.readouterr().out
     show(run, "es", exercises)
@@ -368,7 +372,11 @@ def test_kata_check_fits_a_screen_one_line_per_task_only_failing_todos_opened(st
     run.todos["3.3"] = TodoResult(Status.ERROR, "TODO 3.3: task3_compare.py could not be imported")
     show(run, "en", exercises)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) <= 20 and max(map(len, lines)) <= 80
+    # shorter than the terminal (a full line wraps in some terminals), no trailing spaces
+    assert len(lines) <= 20 and max(map(len, lines)) <= 79
+    assert not [line for line in lines[:9] if line != line.rstrip()]
+    # the message gets the room (the title is in the TODO comment): it was cut after 36 characters
+    assert lines[3] == "    ✗ 2.3  expected the run's params to hold model_type, but MLflow holds xxxx…"
     assert [line.split()[0] for line in lines[1:9]] == ["✓", "✗", "✗", "✗", "!", "!", "✓", "✓"]
     assert "Task 2" in lines[2] and "2/4" in lines[2] and "Task 1" in lines[1] and "4/4" in lines[1]
     assert "2.3" in lines[3] and lines[3].rstrip().endswith("…") and "second line" not in "\n".join(lines)
@@ -400,7 +408,7 @@ def test_kata_checks_last_line_is_the_bonuss_real_state(state, exercises, monkey
         assert "All 15 TODOs pass. Well done!" in out and "Next: fix TODO B.2 — hint 1/" in out
 
 
-@pytest.mark.parametrize("name", ["bonus", "5", "BONUS"])
+@pytest.mark.parametrize("name", ["bonus", "5", "BONUS", "B", "b"])
 def test_the_bonus_is_bonus_everywhere_and_5_an_alias(state, exercises, monkeypatch, capsys, name):
     from grader.cli.main import build_parser, main
     from grader.student import check as check_module
@@ -419,8 +427,13 @@ def test_the_bonus_is_bonus_everywhere_and_5_an_alias(state, exercises, monkeypa
     capsys.readouterr()
     parser = build_parser()
     assert parser.parse_args(["run", name]).task == "bonus"
+    assert parser.parse_args(["run", "--task", name]).task == "bonus"  # as kata check takes it
     assert parser.parse_args(["watch", name]).task == "bonus"
     assert parser.parse_args(["check", "--task", "1", "--task", name]).task == [1, 5]
-    with pytest.raises(SystemExit):
-        parser.parse_args(["check", "--task", "6"])
-    assert "no task '6'" in capsys.readouterr().err
+    for argv in (["check", "--task", "6"], ["run", "C"], ["watch", "B.1"]):
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args(argv)
+        assert stop.value.code == 2
+        said = capsys.readouterr().err  # one line, listing the tasks; no usage
+        assert said == (f"kata {argv[0]}: no task {argv[-1]!r}: the tasks are 1, 2, 3, 4, bonus; "
+                        "B and 5 name the bonus too\n"), said

@@ -375,6 +375,7 @@ STUDENT_CLI = [
     (["run", "--help"], 0), (["run"], 2), (["run", "7"], 2),
     (["hint", "--help"], 0), (["hint", "--reset=yes"], 2), (["hint", "1.1", "1.2"], 2),
     (["watch", "--help"], 0), (["watch", "7"], 2),
+    (["stop", "--help"], 0), (["stop"], 0), (["stop", "--lang", "fr"], 2),
 ]
 
 
@@ -389,17 +390,25 @@ def test_a_spanish_student_meets_no_english_sentence_from_the_student_verbs(tmp_
     monkeypatch.setenv("KATA_LANG", "es")
     monkeypatch.setenv("KATA_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")  # kata run's own default
+    runtime = tmp_path / "run"  # kata stop: this test's own (empty) judge folder, no one else's
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))  # kata run puts the exercises first
     shutil.copytree(EXERCISES_DIR, tmp_path / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "task2_tuning.py").write_text("def tune_random_forest(data_path:\n    pass\n")
+    own_store = tmp_path / "own_store"  # MLflow's tutorials' first line, at the top of the file
+    own_store.mkdir()
+    (own_store / "task1_baseline.py").write_text('import mlflow\nmlflow.set_tracking_uri("http://127.0.0.1:9")\n'
+                                                 + (EXERCISES_DIR / "task1_baseline.py").read_text())
     runs = list(STUDENT_CLI)
     for todo in load_todos():
         runs += [(["hint", todo.id], 0)] * len(todo.hints("es"))
     runs += [(["hint", "1.1"], 0), (["hint"], 2), (["hint", "9.9"], 2), (["hint", "--reset"], 0),
              (["run", "1"], 0), (["run", "4"], 1), (["run", "bonus"], 1), (["run", "2", "--exercises", "broken"], 1),
+             (["run", "1", "--exercises", "own_store"], 1), (["run", "B"], 1),
              (["check", "--exercises", "nowhere"], 2), (["watch", "--exercises", "nowhere"], 2)]
     before = i18n.language()
     problems, said = [], {}
@@ -411,9 +420,22 @@ def test_a_spanish_student_meets_no_english_sentence_from_the_student_verbs(tmp_
         problems += [f"kata {' '.join(argv)}: {line}" for line in english_in(text)]
     assert not problems, "\n".join(problems)
     assert "uso: kata check" in said["check --help"] and "opciones:" in said["check --help"]
-    assert "argumento --task: no hay tarea '7'" in said["check --task 7"]
-    assert "argumento task: opción no válida: '7'" in said["run 7"]
+    # a task that does not exist: one line that lists the tasks, no usage, no "invalid choice"
+    tasks = "las tareas son 1, 2, 3, 4, bonus; B y 5 también nombran el bonus"
+    assert said["check --task 7"] == f"kata check: no hay tarea '7': {tasks}\n"
+    assert said["run 7"] == f"kata run: no hay tarea '7': {tasks}\n"
+    assert said["watch 7"] == f"kata watch: no hay tarea '7': {tasks}\n"
     assert "SyntaxError: '(' was never closed (broken/task2_tuning.py, línea 1)" in said["run 2 --exercises broken"]
+    assert said["run 1 --exercises own_store"].startswith(
+        "kata run 1: tu código fija su propia dirección de seguimiento (mlflow.set_tracking_uri('http://127.0.0.1:9'), "
+        "task1_baseline.py, línea 2)")
+    assert said["stop"] == "Nada del kata se está ejecutando en segundo plano.\n"
+    from grader.judge.warm import announce  # what the first run says when it starts the judge
+
+    with i18n.use("es"):
+        announce()
+    problems += [f"the judge's first line: {line}" for line in english_in(capsys.readouterr().err)]
+    assert not problems, "\n".join(problems)
     assert not (tmp_path / "mlflow.db").exists()  # a stub logs nothing: nothing was made to look at
     assert i18n.language() == before  # the process's language is given back
     import argparse
@@ -431,13 +453,18 @@ def test_the_student_verbs_help_and_errors_stay_english_in_english(monkeypatch, 
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.delenv("LC_MESSAGES", raising=False)
     code, text = kata_says(["check", "--task", "7", "--lang", "en"], capsys)
-    assert code == 2 and "argument --task: no task '7': the tasks are 1, 2, 3, 4, bonus (5 = bonus)" in text
+    assert code == 2 and text == "kata check: no task '7': the tasks are 1, 2, 3, 4, bonus; B and 5 name the bonus too\n"
     code, text = kata_says(["check", "--lang=en", "--help"], capsys)
     assert code == 0 and text.startswith("usage: kata check") and "show this help message and exit" in text
     code, text = kata_says(["grade", "--jobs", "0"], capsys)
     assert code == 2 and "usage: kata grade" in text and "argument --jobs:" in text
     code, text = kata_says(["run", "7"], capsys)  # the locale's language: Spanish
-    assert code == 2 and "uso: kata run" in text
+    assert code == 2 and text.startswith("kata run: no hay tarea '7'")
+    code, text = kata_says(["run"], capsys)  # no task: one line that lists them
+    assert code == 2 and text == ("kata run: ¿qué tarea? Las tareas son 1, 2, 3, 4, bonus; "
+                                  "B y 5 también nombran el bonus\n")
+    code, text = kata_says(["run", "--help"], capsys)
+    assert code == 0 and text.startswith("uso: kata run")
 
 
 def test_kata_check_on_the_stubs_and_on_a_syntax_error_says_nothing_in_english(tmp_path, monkeypatch, capsys):
@@ -446,10 +473,23 @@ def test_kata_check_on_the_stubs_and_on_a_syntax_error_says_nothing_in_english(t
     monkeypatch.setenv("KATA_LANG", "es")
     monkeypatch.setenv("KATA_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("COLUMNS", "400")  # one line per row
+    from grader.student import check as check_module
+    from grader.student.watch import watch
+
     exercises = tmp_path / "exercises"
     shutil.copytree(EXERCISES_DIR, exercises, ignore=shutil.ignore_patterns("__pycache__"))
+    made = []
+    real_run_kata = check_module.run_kata
+    monkeypatch.setattr(check_module, "run_kata", lambda *args, **kwargs: made.append(real_run_kata(*args, **kwargs))
+                        or made[-1])
     code, stubs = kata_says(["check", "--exercises", str(exercises)], capsys)
     assert code == 1 and "Puntuación: 0/" in stubs
+    # What kata check --all and kata watch show of the same verdicts, on every task's screen.
+    check_module.show(made[0], "es", exercises, full=True)
+    for task in ("1", "2", "3", "4", "bonus"):
+        with i18n.use("es"):
+            assert watch(exercises, task, "es", OneRun(), lambda folder, tasks: made[0]) == 130
+    stubs += capsys.readouterr().out
     task2 = exercises / "task2_tuning.py"
     task2.write_text(task2.read_text().replace("mlflow.set_experiment(experiment_name)",
                                                "mlflow.set_experiment(experiment_name", 1))
@@ -459,6 +499,21 @@ def test_kata_check_on_the_stubs_and_on_a_syntax_error_says_nothing_in_english(t
     assert f"no se pudo importar task2_tuning.py: SyntaxError: '(' was never closed (línea {line})" in broken
     problems = [f"kata check: {line}" for line in english_in(stubs + broken)]
     assert not problems, "\n".join(problems)
+
+
+class OneRun:
+    """``kata watch``'s changes: Ctrl-C after its first run."""
+
+    polling, poll_s = False, 0.0
+
+    def mark(self):
+        pass
+
+    def wait(self):
+        raise KeyboardInterrupt
+
+    def close(self):
+        pass
 
 
 RUN_4 = """
@@ -501,3 +556,37 @@ def test_kata_run_4_in_spanish_leaves_out_mlflows_english_lines(tmp_path):
     assert "register_best() devolvió la versión: 1" in said, said
     assert "Successfully registered" not in said and "Created version" not in said, said
     assert not english_in(said), said
+
+
+def test_run_statuses_and_a_count_of_no_versions_read_naturally_in_each_language():
+    """MLflow's FINISHED and RUNNING were left in Spanish sentences ("… la guarda en RUNNING"),
+    and 4.1 said "hay 0 además de la versión 1": each status is said in the student's language
+    with MLflow's word after it (what the UI shows), and no version is said as none."""
+    from mlflow.entities import Run, RunData, RunInfo
+
+    from grader.judge.judgments import new_versions_held
+    from grader.judge.messages import describe_runs, run_status
+
+    def run(name, status):
+        return Run(RunInfo(run_id="0" * 32, experiment_id="1", user_id="", status=status, start_time=0,
+                           end_time=None, lifecycle_stage="active", run_name=name), RunData())
+
+    runs = [run("baseline", "FINISHED"), run("other", "RUNNING")]
+    with i18n.use("es"):
+        assert describe_runs(runs) == ("la ejecución 'baseline' (terminada, FINISHED), "
+                                       "la ejecución 'other' (en curso, RUNNING)")
+        assert [run_status(status) for status in ("FAILED", "KILLED", "SCHEDULED", "NEW")] == [
+            "fallida (FAILED)", "cancelada (KILLED)", "programada (SCHEDULED)", "NEW"]
+        none = new_versions_held("m", 0, "1")
+        two = new_versions_held("m", 2, "1")
+    assert "pero no hay ninguna aparte de la versión 1, que el test registró" in none, none
+    assert "pero hay 2 versiones nuevas aparte de la versión 1" in two, two
+    with i18n.use("en"):  # English: MLflow's word alone, as before
+        assert describe_runs(runs) == "the run 'baseline' (FINISHED), the run 'other' (RUNNING)"
+        assert new_versions_held("m", 0, "1") == (
+            "expected one new version of 'm' in the Model Registry, but it holds no version besides "
+            "version 1, which the test registered before your call")
+        assert "but it holds 2 new versions besides version 1" in new_versions_held("m", 2, "1")
+    for lang in ("es", "en"):
+        with i18n.use(lang):
+            assert not re.search(r"\b0\b", new_versions_held("m", 0, "1"))

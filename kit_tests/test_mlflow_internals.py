@@ -161,6 +161,25 @@ def test_every_store_mlflow_uses_is_resolved_through_the_watched_registries(tmp_
     assert not missing, f"stores MLflow used without _get_store_with_resolved_uri: {missing} (seen: {seen})"
 
 
+def test_the_store_uris_the_setters_set_are_read_and_put_back(monkeypatch):
+    """``kata run`` puts MLflow's store URIs back as they were after the student's code set its
+    own (``StoreGuard.remove``): a test's process went on asking ``http://127.0.0.1:9``."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///given.db")
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    saved = mlflow_internals.store_uri_settings()
+    try:
+        mlflow.set_tracking_uri("http://127.0.0.1:9")
+        mlflow.set_registry_uri("http://127.0.0.1:9")
+        assert mlflow_internals.store_uri_settings() != saved
+    finally:
+        mlflow_internals.restore_store_uri_settings(saved)
+    assert mlflow_internals.store_uri_settings() == saved
+    assert mlflow.get_tracking_uri() == "sqlite:///given.db" == mlflow.get_registry_uri()
+    assert "MLFLOW_REGISTRY_URI" not in os.environ
+
+
 # In a fresh interpreter: the warm-up, then a fork as the zygote makes one per call.
 WARM_UP_LEAVES_NOTHING = textwrap.dedent("""
     import os, sys, tempfile

@@ -106,6 +106,39 @@ def test_a_release_holds_the_student_kit(released):
     assert {f.split("/")[1] for f in shipped if f.count("/") > 1} <= {*STUDENT_PACKAGES, "locale"}
 
 
+STUDENT_VERBS = "{check,run,hint,watch,stop}"
+
+
+def released_kata(released: Path, *args: str, lang: str = "es") -> subprocess.CompletedProcess:
+    """``kata`` of the release run as a tester did: this kit's virtualenv (where the
+    instructor's kit is installed too), the release first on ``PYTHONPATH``."""
+    env = {**os.environ, "PYTHONPATH": str(released), "KATA_LANG": lang, "KATA_WARM": "0", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=released, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_releases_kata_offers_the_student_verbs_and_says_an_instructor_verb_is_not_here(released):
+    """The release's ``kata --help`` listed validate, grade, stubs, release and export when the
+    instructor's kit was installed in the same virtualenv (its wings were found there):
+    ``kata validate`` was a traceback, ``kata stubs`` did nothing with exit 0. A kit's verbs
+    are those its own ``grader/`` holds: the others are one line, exit 2, in the student's
+    language."""
+    shown = released_kata(released, "--help")
+    assert shown.returncode == 0 and not shown.stderr, shown.stderr
+    assert f"uso: kata [-h] {STUDENT_VERBS}" in shown.stdout, shown.stdout
+    for name in ("validate", "grade", "stubs", "release", "export"):
+        assert name not in shown.stdout
+    offered = ", ".join(f"kata {verb}" for verb in STUDENT_VERBS.strip("{}").split(","))
+    for argv, lang, line in (
+            (["validate"], "es", f"kata validate es un verbo del kit del profesor; el tuyo ofrece {offered}"),
+            (["stubs", "--check"], "es", f"kata stubs es un verbo del kit del profesor; el tuyo ofrece {offered}"),
+            (["grade", "x", "--out", "y"], "en", f"kata grade is a verb of the instructor's kit; yours offers {offered}"),
+            (["export", "junit", "r.json", "--out", "x"], "es", "kata export es un verbo del kit del profesor")):
+        said = released_kata(released, *argv, lang=lang)
+        assert said.returncode == 2 and said.stdout == "", (argv, said.stdout)
+        assert said.stderr.startswith(line) and said.stderr.count("\n") == 1, (argv, said.stderr)
+
+
 def test_a_release_holds_nothing_of_the_instructor(released):
     files = files_under(released)
     for part in NEVER_RELEASED:
@@ -551,7 +584,10 @@ def test_installed_kata_offers_the_student_verbs_only(installed, released):
     for cwd in (released, released / "exercises", installed.parent):  # in, below and outside the kit
         done = in_venv(kata_script, "--help", cwd=cwd)
         assert done.returncode == 0 and not done.stderr, done.stderr
-        assert "{check,run,hint,watch}" in done.stdout
+        assert STUDENT_VERBS in done.stdout
+    refused = in_venv(kata_script, "validate", cwd=released)  # one line, not a traceback
+    assert refused.returncode == 2 and refused.stderr.startswith("kata validate is a verb of the instructor's kit")
+    assert refused.stderr.count("\n") == 1, refused.stderr
 
 
 def test_installed_kata_check_prints_the_classroom_payload(installed, released):

@@ -99,6 +99,65 @@ def test_the_message_is_spanish_with_lang_es(tmp_path, monkeypatch, capsys):
     assert err.startswith("kata run 1: tu código lanzó ValueError: no (exercises/task1_baseline.py, línea 2)")
 
 
+# -- a store of the student's own --------------------------------------------------------------
+
+@pytest.mark.parametrize("source, lang, said", [
+    ("""\
+        import mlflow
+        mlflow.set_tracking_uri("http://127.0.0.1:9")
+
+
+        def log_baseline_run(data_path, experiment_name="x"):
+            return None
+        """, "es", "kata run 1: tu código fija su propia dirección de seguimiento "
+                   "(mlflow.set_tracking_uri('http://127.0.0.1:9'), task1_baseline.py, línea 2): quítala — "
+                   "kata run da a tu código el almacén {store}, como los tests dan a cada llamada uno suyo"),
+    ("""\
+        import mlflow
+
+
+        def log_baseline_run(data_path, experiment_name="x"):
+            mlflow.set_tracking_uri("http://127.0.0.1:9")
+            mlflow.set_experiment(experiment_name)
+        """, "en", "kata run 1: your code sets its own tracking address "
+                   "(mlflow.set_tracking_uri('http://127.0.0.1:9'), task1_baseline.py, line 5): remove it — "
+                   "kata run gives your code the store {store}, as the tests give each call one of theirs"),
+    ("""\
+        import mlflow
+
+
+        def log_baseline_run(data_path, experiment_name="x"):
+            mlflow.set_registry_uri("sqlite:///elsewhere.db")
+            return "an id"
+        """, "en", "kata run 1: your code sets its own model registry address "
+                   "(mlflow.set_registry_uri('sqlite:///elsewhere.db'), task1_baseline.py, line 5): remove it"),
+], ids=["at-the-top-es", "in-the-function", "registry-unused"])
+def test_code_that_sets_its_own_tracking_address_is_told_so_at_once(tmp_path, monkeypatch, capsys, source, lang,
+                                                                    said):
+    """``mlflow.set_tracking_uri("http://127.0.0.1:5000")`` at the top of a task file (MLflow's
+    tutorials) made ``kata run 1`` wait ~250 s on a server nobody runs: now one line, at once,
+    naming the call and its line, in the student's language (port 9 here: never asked)."""
+    import time
+
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    store = f"sqlite:///{tmp_path / 'kata.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    original = mlflow.set_tracking_uri
+    write_task1(tmp_path / "exercises", source)
+    started = time.monotonic()
+    assert try_task.run_task("1", Path("exercises"), lang) == 1
+    assert time.monotonic() - started < 30
+    captured = capsys.readouterr()
+    assert captured.err.startswith(said.format(store=store)), captured.err
+    assert captured.err.count("\n") == 1 and captured.out == ""
+    assert not any(tmp_path.glob("*.db"))  # neither kata run's store nor the student's was made
+    assert mlflow.set_tracking_uri is original  # the guard is gone with the run, and what the code set
+    assert mlflow.get_tracking_uri() == store == mlflow.get_registry_uri()
+
+
 # -- the bonus, for real ------------------------------------------------------------------------
 
 SEED = """

@@ -176,7 +176,8 @@ def verdicts(task: int, passing: bool) -> KataRun:
                     for todo in load_todos() if todo.task == task}, 0.1, [])
 
 
-def test_the_loop_moves_on_when_green_and_stops_on_ctrl_c(tmp_path, capsys):
+def test_the_loop_moves_on_when_green_and_stops_on_ctrl_c(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     runs = []
     script = iter([False, True, False])  # task 1 red, saved → green; task 2 red
 
@@ -193,6 +194,7 @@ def test_the_loop_moves_on_when_green_and_stops_on_ctrl_c(tmp_path, capsys):
     assert "TODO 2.1: expected something" in out
     assert "hint 1/3: " + next(t for t in load_todos() if t.id == "2.1").hints_en[0][:40] in out.replace("\n", " ")
     assert out.rstrip().endswith("kata watch: stopped.")
+    assert max(map(len, out.splitlines())) <= 79  # a line filling the terminal wraps in some
 
 
 # -- what a save reruns, where the watch goes next ----------------------------------------

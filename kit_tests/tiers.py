@@ -103,7 +103,8 @@ SLOW: dict[str, tuple[str, ...]] = {
     "test_student_state_verdicts.py": (EVERY_TEST,),
     "test_try_task.py": ("test_run_4_without_a_logged_model_and_run_bonus_for_real",
                          "test_a_store_without_task_3_or_task_4_says_which_to_run"),
-    "test_warm.py": (EVERY_TEST,),
+    "test_warm.py": ("test_a_rerun_is_judged_warm_with_a_cold_runs_verdicts_even_after_the_judge_died",
+                     "test_a_socket_folder_other_users_can_enter_is_never_used"),
     "test_watch.py": ("test_kata_watch_goes_green_moves_on_and_stops_on_sigint",),
     "test_validate.py": ("test_kata_validate_reports_passing_solutions_failing_stubs_a_diagonal_matrix_and_caught_mistakes",),
 }

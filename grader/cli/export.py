@@ -20,13 +20,17 @@ from grader.cli.options import (
 )
 from grader.core.i18n import _
 
-VERBS = ("export",)
+VERB_MODULES = {"export": "grader.platforms"}  # the verb and the wing it needs
+VERBS = tuple(VERB_MODULES)
 RESULTS_HELP = "a results.json that `kata grade` wrote"
 
 
 def add_export(verbs: argparse._SubParsersAction) -> None:
     export = instructor_verb(
-        verbs, "export", "grader.platforms", help=_("export grades for a course platform (one subcommand per format)")
+        verbs,
+        "export",
+        VERB_MODULES["export"],
+        help=_("export grades for a course platform (one subcommand per format)"),
     )
     # Each format is one subcommand: formats.add_parser(NAME, ...) with its own handler.
     formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")

@@ -12,14 +12,15 @@ from pathlib import Path
 from grader.cli.options import add_out, instructor_verb, languages, refused
 from grader.core.i18n import _
 
-VERBS = ("feedback",)
+VERB_MODULES = {"feedback": "grader.reports.feedback"}  # the verb and the wing it needs
+VERBS = tuple(VERB_MODULES)
 
 
 def add_feedback(verbs: argparse._SubParsersAction) -> None:
     feedback = instructor_verb(
         verbs,
         "feedback",
-        "grader.reports.feedback",
+        VERB_MODULES["feedback"],
         help=_("write one feedback page per student (their TODOs, messages and hints) to return to them"),
     )
     feedback.add_argument("results", metavar="OUT", help="a folder `kata grade` wrote (or its results.json)")

@@ -22,14 +22,21 @@ from grader.cli.options import (
 from grader.core.i18n import _
 from grader.lab.todos import task_by_number
 
-VERBS = ("validate", "grade", "stubs", "release")
+# Each verb and the module it needs: a kit without that module (a student kit) offers no verb.
+VERB_MODULES = {
+    "validate": "grader.authoring.validate",
+    "grade": "grader.classroom.grade",
+    "stubs": "grader.authoring.stubgen",
+    "release": "grader.authoring.release",
+}
+VERBS = tuple(VERB_MODULES)
 
 # -- kata validate ----------------------------------------------------------------------
 
 
 def add_validate(verbs: argparse._SubParsersAction) -> None:
     validate = instructor_verb(
-        verbs, "validate", "grader.authoring.validate", help=_("check that the kit judges every TODO correctly")
+        verbs, "validate", VERB_MODULES["validate"], help=_("check that the kit judges every TODO correctly")
     )
     validate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     add_jobs(validate, "kata runs in parallel, each in its own kata worker (default: one per core)")
@@ -122,7 +129,7 @@ def similarity_threshold(text: str) -> float:
 
 def add_grade(verbs: argparse._SubParsersAction) -> None:
     grade = instructor_verb(
-        verbs, "grade", "grader.classroom.grade", help=_("grade a folder of submissions (folders or .zip files)")
+        verbs, "grade", VERB_MODULES["grade"], help=_("grade a folder of submissions (folders or .zip files)")
     )
     grade.add_argument(
         "submissions", metavar="SUBMISSIONS", help="folder whose every sub-folder or .zip is one student's submission"
@@ -373,7 +380,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 def add_stubs(verbs: argparse._SubParsersAction) -> None:
     stubs = instructor_verb(
-        verbs, "stubs", "grader.authoring.stubgen", help=_("(kit maintainers) regenerate exercises/ from solutions/")
+        verbs, "stubs", VERB_MODULES["stubs"], help=_("(kit maintainers) regenerate exercises/ from solutions/")
     )
     stubs.add_argument("--check", action="store_true", help="only report files out of sync")
     stubs.set_defaults(handler=cmd_stubs)
@@ -398,7 +405,7 @@ def add_release(verbs: argparse._SubParsersAction) -> None:
     release = instructor_verb(
         verbs,
         "release",
-        "grader.authoring.release",
+        VERB_MODULES["release"],
         help=_(
             "write the student kit (no solutions, no hidden tests), ready as a GitHub Classroom template repository"
         ),

@@ -1,9 +1,10 @@
 """``kata``: the command line of the lab and its autograder, a thin frame. The verbs live
-with their audience: ``grader.cli.student`` (check, run, hint, watch: what a student kit
-offers), ``grader.cli.instructor`` (validate, grade, stubs, release),
+with their audience: ``grader.cli.student`` (check, run, hint, watch, stop: what a
+student kit offers), ``grader.cli.instructor`` (validate, grade, stubs, release),
 ``grader.cli.feedback`` (kata feedback) and ``grader.cli.export`` (kata export's formats);
 the options they share are declared once in ``grader.cli.options``. A verb whose wing is
-absent (a student kit) is not offered."""
+absent (a student kit) is not offered, and asking for it there is one line saying it is
+the instructor's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import argparse
 import sys
 
 from grader.cli import export, feedback, instructor, student
-from grader.cli.options import speaking
+from grader.cli.options import kit_has, speaking
 from grader.core import i18n
 from grader.core.i18n import _
 from grader.core.quiet import silence_mlflow
@@ -24,6 +25,7 @@ VERBS = (
     student.add_run,
     student.add_hint,
     student.add_watch,
+    student.add_stop,
     instructor.add_stubs,
     instructor.add_release,
     feedback.add_feedback,
@@ -39,13 +41,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Every instructor's verb and the module it needs (``kit_has``: absent from a student kit).
+INSTRUCTOR_VERBS = {**instructor.VERB_MODULES, **export.VERB_MODULES, **feedback.VERB_MODULES}
+
+
+def verb_of(argv: list[str]) -> str | None:
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def not_in_this_kit(verb: str | None) -> bool:
+    """Whether ``verb`` is an instructor's verb this kit (a student kit) does not offer."""
+    return verb in INSTRUCTOR_VERBS and not kit_has(INSTRUCTOR_VERBS[verb])
+
+
 def parsing_language(argv: list[str]) -> str:
     """The language ``kata`` parses ``argv`` in (its usage, help and errors): a student
     verb's (``--lang``, else ``$KATA_LANG``, else the locale: ``grader.core.i18n.choose``),
-    also for ``kata`` alone and a verb that does not exist; English for an instructor's
-    verb, whose help is not translated (``kata grade`` reports in English by default)."""
-    verb = next((word for word in argv if not word.startswith("-")), None)
-    if verb in {*instructor.VERBS, *export.VERBS, *feedback.VERBS}:
+    also for ``kata`` alone, a verb that does not exist and an instructor's verb in a
+    student kit; English for an instructor's verb in the instructor's kit, whose help is
+    not translated (``kata grade`` reports in English by default)."""
+    verb = verb_of(argv)
+    if verb in INSTRUCTOR_VERBS and not not_in_this_kit(verb):
         return i18n.SOURCE
     explicit = None
     for index, word in enumerate(argv):
@@ -62,7 +78,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """``argv`` parsed, argparse's usage, help and errors in ``parsing_language``."""
     words = sys.argv[1:] if argv is None else argv
     with speaking(parsing_language(words)):
-        return build_parser().parse_args(words)
+        parser = build_parser()
+        verb = verb_of(words)
+        if not_in_this_kit(verb):  # a student kit: one line, not argparse's "invalid choice"
+            offered = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+            print(
+                _("kata {verb} is a verb of the instructor's kit; yours offers {verbs}").format(
+                    verb=verb, verbs=", ".join(f"kata {name}" for name in offered.choices)
+                ),
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
+        return parser.parse_args(words)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,9 @@ import contextlib
 import math
 import sys
 from collections.abc import Iterator
-from importlib.util import find_spec
+from pathlib import Path
 
+import grader
 from grader.core import i18n
 from grader.core.defaults import CALL_TIMEOUT_S, SEED_PATTERN
 from grader.core.i18n import N_, _
@@ -60,14 +61,25 @@ def speaking(lang: str | None) -> Iterator[None]:
                 setattr(argparse, name, function)
 
 
+# The folder of the running ``grader`` package: a kit's verbs are those whose wing is in it.
+GRADER_DIR = Path(grader.__file__).resolve().parent
+
+
+def kit_has(module: str) -> bool:
+    """Whether ``module`` (``grader.authoring.validate``) is part of the running kit: a
+    file (or package) in this ``grader`` folder. A student kit made by ``kata release``
+    ships the student wings alone; it is told apart by what its own ``grader/`` holds,
+    never by what an import could find elsewhere (an instructor kit installed in the same
+    virtualenv would lend it its wings)."""
+    relative = Path(*module.split(".")[1:])
+    return (GRADER_DIR / relative.with_suffix(".py")).is_file() or (GRADER_DIR / relative / "__init__.py").is_file()
+
+
 def instructor_verb(verbs: argparse._SubParsersAction, name: str, module: str, **kwargs):
-    """The parser of an instructor's verb; when its module is absent (a student kit made
-    by `kata release`), a detached parser: the verb is not offered and cannot run."""
-    try:
-        absent = find_spec(module) is None
-    except ModuleNotFoundError:  # its wing (e.g. grader.authoring) is not there either
-        absent = True
-    if absent:
+    """The parser of an instructor's verb; when its module is not in this kit (a student
+    kit made by `kata release`), a detached parser: the verb is not offered and cannot
+    run (``grader.cli.main`` says it is the instructor's in one line)."""
+    if not kit_has(module):
         return argparse.ArgumentParser(prog=f"kata {name}", add_help=False)
     return verbs.add_parser(name, **kwargs)
 
@@ -146,35 +158,77 @@ def add_jobs(parser, help: str) -> None:
     parser.add_argument("--jobs", type=worker_count, metavar="N", help=help)
 
 
-def task_named(text: str) -> str:
-    """A task as the student names it (``bonus``, or its number ``5``): its CLI name;
-    anything else is left for ``choices`` to refuse."""
-    try:
-        return find_task(text).name
-    except KeyError:
-        return text
+def task_names() -> str:
+    """``1, 2, 3, 4, bonus``: the tasks as the student names them."""
+    return ", ".join(task.name for task in load_tasks())
 
 
-def task_number(text: str) -> int:
-    """``--task`` (``kata check``): a task's CLI name or number (``bonus`` or ``5``)."""
-    try:
-        return find_task(text).number
-    except KeyError:
-        names = ", ".join(task.name for task in load_tasks())
-        raise argparse.ArgumentTypeError(
-            _("no task {text}: the tasks are {names} (5 = bonus)").format(text=repr(text), names=names)
-        ) from None
+def no_such_task(text: str) -> str:
+    """The one line for a task that does not exist, listing those that do."""
+    return _("no task {text}: the tasks are {names}; B and 5 name the bonus too").format(
+        text=repr(text), names=task_names()
+    )
 
 
-def add_task_name(parser, help: str, optional: bool = False) -> None:
-    """The ``TASK`` positional (``kata run``, ``kata watch``): a task's CLI name (its
-    number too: ``5`` is ``bonus``)."""
+class TaskArgument(argparse.Action):
+    """A task as the student names it (``grader.lab.todos.find_task``: ``bonus``, ``B``,
+    ``5`` and any case alike), kept as its CLI name or, with ``number``, its number
+    (appended, for ``--task``). A task that does not exist is one line in the student's
+    language listing the tasks (not argparse's usage and "invalid choice"), exit 2."""
+
+    def __init__(self, *args, number: bool = False, **kwargs):
+        self.number = number
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if values is None:  # an optional positional left out: its default, unless --task said
+            if getattr(namespace, self.dest, None) is None:
+                setattr(namespace, self.dest, self.default)
+            return
+        try:
+            task = find_task(str(values))
+        except KeyError:
+            parser.exit(2, f"{parser.prog}: {no_such_task(str(values))}\n")
+        if self.number:
+            setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), task.number])
+        else:
+            setattr(namespace, self.dest, task.name)
+
+
+def add_task_name(parser, help: str) -> None:
+    """The ``TASK`` positional (``kata run``, ``kata watch``): a task's CLI name (``5``
+    and ``B`` name the bonus too), or ``--task TASK`` as ``kata check`` takes it. Left
+    out, None: the verb says what it needs (``task_missing``) or takes its default."""
     parser.add_argument(
         "task",
-        nargs="?" if optional else None,
-        type=task_named,
-        choices=[task.name for task in load_tasks()],
-        help=f"{help}; 5 = bonus",
+        nargs="?",
+        action=TaskArgument,
+        metavar="{" + task_names().replace(", ", ",") + "}",
+        help=_("{what}: {tasks}; B and 5 name the bonus too").format(what=help, tasks=task_names()),
+    )
+    parser.add_argument(
+        "--task", dest="task", action=TaskArgument, metavar="TASK", help=_("the same, as kata check takes it")
+    )
+
+
+def task_missing(verb: str) -> int:
+    """The one line for a verb that needs a task and got none; its exit code (2)."""
+    print(
+        f"kata {verb}: "
+        + _("which task? The tasks are {names}; B and 5 name the bonus too").format(names=task_names()),
+        file=sys.stderr,
+    )
+    return 2
+
+
+def add_task_numbers(parser) -> None:
+    """``--task TASK`` (``kata check``), repeatable: the tasks' numbers."""
+    parser.add_argument(
+        "--task",
+        action=TaskArgument,
+        number=True,
+        metavar="TASK",
+        help=_("only this task ({tasks}; B and 5 name the bonus too); repeatable").format(tasks=task_names()),
     )
 
 

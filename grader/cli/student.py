@@ -1,4 +1,4 @@
-"""The student's verbs: ``kata check``, ``run``, ``hint`` and ``watch`` (what a student
+"""The student's verbs: ``kata check``, ``run``, ``hint``, ``watch`` and ``stop`` (what a student
 kit made by ``kata release`` offers). Each handler imports its wing when it runs, so
 ``kata --help`` stays quick; none reaches an instructor wing (the import contract)."""
 
@@ -7,24 +7,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader.cli.options import add_exercises, add_lang, add_seed, add_task_name, add_timeout, task_number
+from grader.cli.options import (
+    add_exercises,
+    add_lang,
+    add_seed,
+    add_task_name,
+    add_task_numbers,
+    add_timeout,
+    task_missing,
+)
 from grader.core.defaults import CALL_TIMEOUT_S
 from grader.core.i18n import _
-from grader.lab.todos import load_tasks
 
 
 def add_check(verbs: argparse._SubParsersAction) -> None:
     check = verbs.add_parser("check", help=_("grade your own exercises/: every TODO and your score"))
     add_exercises(check)
-    check.add_argument(
-        "--task",
-        type=task_number,
-        action="append",
-        metavar="TASK",
-        help=_("only this task ({tasks}; 5 = bonus); repeatable").format(
-            tasks=", ".join(task.name for task in load_tasks())
-        ),
-    )
+    add_task_numbers(check)
     check.add_argument(
         "--all",
         dest="full",
@@ -72,10 +71,15 @@ def add_run(verbs: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from grader.core import i18n
     from grader.student.check import default_lang
     from grader.student.run import main_for
 
-    return main_for(args.task, args.exercises, args.lang or default_lang())
+    lang = args.lang or default_lang()
+    if args.task is None:
+        with i18n.use(lang):
+            return task_missing("run")
+    return main_for(args.task, args.exercises, lang)
 
 
 def add_hint(verbs: argparse._SubParsersAction) -> None:
@@ -109,7 +113,7 @@ def add_watch(verbs: argparse._SubParsersAction) -> None:
         "watch",
         help=_("rerun your task's tests each time you save a file in exercises/; on to the next task when it is green"),
     )
-    add_task_name(watch, _("the task to start with (default: 1)"), optional=True)
+    add_task_name(watch, _("the task to start with (default: 1)"))
     add_exercises(watch)
     add_lang(watch)
     watch.set_defaults(handler=cmd_watch)
@@ -123,3 +127,19 @@ def cmd_watch(args: argparse.Namespace) -> int:
     lang = args.lang or default_lang()
     with i18n.use(lang):  # the task and TODO titles too, not only the messages
         return watch(Path(args.exercises), args.task, lang)
+
+
+def add_stop(verbs: argparse._SubParsersAction) -> None:
+    stop = verbs.add_parser(
+        "stop",
+        help=_("stop now what the kata runs in the background for you (its judge, the bonus's model server)"),
+    )
+    add_lang(stop)
+    stop.set_defaults(handler=cmd_stop)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from grader.student.check import default_lang
+    from grader.student.stop import stop_background
+
+    return stop_background(args.lang or default_lang())

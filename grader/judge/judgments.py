@@ -5,9 +5,9 @@ test through ``case`` (``case.fail``/``case.expect``) or returns quietly."""
 
 from __future__ import annotations
 
-from grader.core.i18n import _
+from grader.core.i18n import _, ngettext
 from grader.judge.case import KataCase
-from grader.judge.messages import candidate_run, returned_note, run_label, runs_held
+from grader.judge.messages import candidate_run, returned_note, run_label, run_status, runs_held
 
 
 # -- Task 1 ----------------------------------------------------------------------------------
@@ -30,7 +30,7 @@ def baseline_run_returned(case: KataCase, run_id, others: list) -> None:
         _(
             "expected the run to be FINISHED when the function returns, but MLflow holds "
             "{status} (a run started without `with` runs until mlflow.end_run())"
-        ).format(status=run.info.status),
+        ).format(status=run_status(run.info.status)),
     )
 
 
@@ -54,6 +54,25 @@ def same_version(returned, version) -> bool:
     return str(returned).strip() == str(version)
 
 
+def new_versions_held(model_name: str, count: int, seeded_version) -> str:
+    """4.1's message when ``count`` versions (not one) are new besides the seeded one:
+    none is said as none ("0 besides version 1" read badly), more in the plural."""
+    if count == 0:
+        template = _(
+            "expected one new version of {model} in the Model Registry, but it holds no version "
+            "besides version {version}, which the test registered before your call"
+        )
+    else:
+        template = ngettext(
+            "expected one new version of {model} in the Model Registry, but it holds {n} new version "
+            "besides version {version}, which the test registered before your call",
+            "expected one new version of {model} in the Model Registry, but it holds {n} new versions "
+            "besides version {version}, which the test registered before your call",
+            count,
+        )
+    return template.format(model=repr(model_name), n=count, version=seeded_version)
+
+
 def best_registered_and_returned(
     case: KataCase, model_name: str, seeded_version, best_run_id: str, returned, best: str
 ) -> None:
@@ -62,14 +81,7 @@ def best_registered_and_returned(
     was returned. ``best``: how the message names the best run (e.g. "the first one
     logged")."""
     new = [v for v in versions_of(case, model_name) if v.version != seeded_version]
-    case.expect(
-        len(new) == 1,
-        _(
-            "expected one new version of {model} in the Model Registry, but it "
-            "holds {n} besides version {version}, which the test registered "
-            "before your call"
-        ).format(model=repr(model_name), n=len(new), version=seeded_version),
-    )
+    case.expect(len(new) == 1, new_versions_held(model_name, len(new), seeded_version))
     version = new[0]
     if version.run_id != best_run_id:
         case.fail(

@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING
 
 from grader.core import i18n
-from grader.core.i18n import _, ngettext
+from grader.core.i18n import N_, _, ngettext
 from grader.judge import inputs
 from grader.judge.calls import Described
 
@@ -40,9 +40,32 @@ def run_label(run) -> str:
     return _("the run {name}").format(name=quoted(name))
 
 
+# MLflow's run statuses, said in the student's language; MLflow's own word (what its UI and
+# API show, what a student looks up) follows it. In English MLflow's word says it alone.
+RUN_STATUSES = {
+    "FINISHED": N_("finished (a run's status)"),
+    "RUNNING": N_("running (a run's status)"),
+    "FAILED": N_("failed (a run's status)"),
+    "KILLED": N_("killed (a run's status)"),
+    "SCHEDULED": N_("scheduled (a run's status)"),
+}
+
+
+def run_status(status, within: bool = False) -> str:
+    """A run's status (``FINISHED``) in the current language: ``terminada (FINISHED)``, or
+    ``terminada, FINISHED`` ``within`` parentheses of the message; ``FINISHED`` in English
+    (and for a status the kit has no word for)."""
+    word = RUN_STATUSES.get(str(status))
+    said = _(word) if word else ""
+    if not said or said == word:
+        return str(status)
+    return f"{said}, {status}" if within else f"{said} ({status})"
+
+
 def describe_runs(runs) -> str:
-    """``the run 'baseline' (FINISHED), a run without a name of yours (…) (RUNNING)``."""
-    return ", ".join(f"{run_label(run)} ({run.info.status})" for run in runs)
+    """``the run 'baseline' (FINISHED), a run without a name of yours (…) (RUNNING)``
+    (``(terminada, FINISHED)`` in Spanish)."""
+    return ", ".join(f"{run_label(run)} ({run_status(run.info.status, within=True)})" for run in runs)
 
 
 def runs_held(runs) -> str:

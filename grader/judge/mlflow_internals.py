@@ -21,12 +21,15 @@ Where MLflow offers a public way, the kit uses it instead (the warm-up's state: 
   ``ModelRegistryStoreRegistry._get_store_with_resolved_uri`` (the one way to every store).
 * ``watch_run_starts``: ``mlflow.tracking.fluent.start_run``, which the fluent logging
   calls reach through ``mlflow.tracking.fluent._get_or_start_run`` when no run is active.
+* ``store_uri_settings``: ``mlflow.tracking._tracking_service.utils._tracking_uri`` and
+  ``mlflow.tracking._model_registry.utils._registry_uri`` (what the setters set).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import types
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -122,7 +125,7 @@ def store_registries() -> dict:
     return {"tracking": TrackingStoreRegistry, "registry": ModelRegistryStoreRegistry}
 
 
-def watch_store_uris(check) -> None:
+def watch_store_uris(check):
     """Call ``check(what, uri)`` (``what``: ``tracking`` or ``registry``) with the URI of
     every store MLflow is about to use, as MLflow resolved it (an argument, what
     ``set_tracking_uri`` or ``set_registry_uri`` set, the environment), before it makes
@@ -130,15 +133,49 @@ def watch_store_uris(check) -> None:
     or any server is asked. Every store a tracking or registry client uses comes from
     its registry's ``get_store``, which hands the resolved URI to
     ``_get_store_with_resolved_uri`` (cached per URI: wrapped outside the cache, the
-    check sees every use). For a sandboxed child (``grader.judge.probes.guard_store``)."""
+    check sees every use). For a sandboxed child (``grader.judge.probes.guard_store``) and
+    ``kata run``, which calls what this returns to stop watching."""
+    saved = {}
     for what, registry in store_registries().items():
-        resolved = registry._get_store_with_resolved_uri
+        resolved = saved[registry] = registry._get_store_with_resolved_uri
 
         def watched(self, uri, *args, _what=what, _resolved=resolved, **kwargs):
             check(_what, uri)
             return _resolved(self, uri, *args, **kwargs)
 
         registry._get_store_with_resolved_uri = watched
+
+    def stop_watching() -> None:
+        for registry, resolved in saved.items():
+            registry._get_store_with_resolved_uri = resolved
+
+    return stop_watching
+
+
+URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def store_uri_settings() -> tuple:
+    """What ``mlflow.set_tracking_uri`` and ``set_registry_uri`` set in this process: their
+    module globals (no public getter tells "never set" from the default) and the variables
+    they write, for ``restore_store_uri_settings`` (``kata run``: a student's
+    ``set_tracking_uri`` must not outlive their code in a process that goes on)."""
+    import mlflow.tracking._model_registry.utils as registry
+    import mlflow.tracking._tracking_service.utils as tracking
+
+    return (tracking._tracking_uri, registry._registry_uri, *(os.environ.get(name) for name in URI_VARIABLES))
+
+
+def restore_store_uri_settings(saved: tuple) -> None:
+    import mlflow.tracking._model_registry.utils as registry
+    import mlflow.tracking._tracking_service.utils as tracking
+
+    tracking._tracking_uri, registry._registry_uri = saved[:2]
+    for name, value in zip(URI_VARIABLES, saved[2:]):
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def watch_run_starts(record) -> Callable[[], None]:

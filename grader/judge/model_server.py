@@ -332,6 +332,27 @@ _starting = None  # a background thread starting the server early
 _lock = threading.Lock()
 
 
+def serving() -> bool:
+    """Whether this process serves the kit's model (``shared_model_server``), or is
+    starting to."""
+    return _shared is not None or (_starting is not None and _starting.is_alive())
+
+
+def stop_shared() -> bool:
+    """Stop this process's model server (the warm judge's, a short while after the
+    bonus's tests: ``grader.judge.warm.serve``); the next ``shared_model_server`` starts
+    another. False when there is none, or one is still starting (left for later)."""
+    global _shared, _starting
+    with _lock:
+        if _starting is not None and _starting.is_alive():
+            return False
+        server, _shared, _starting = _shared, None, None
+    if server is None:
+        return False
+    server.stop()
+    return True
+
+
 def start_in_background(sandbox) -> None:
     """Begin saving and serving the model now, so its ~7-s start overlaps other tests."""
     global _starting

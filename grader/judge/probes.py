@@ -80,78 +80,134 @@ def guard_store(request: dict) -> None:
     (``mlflow.set_tracking_uri("http://127.0.0.1:5000")`` or ``"sqlite:///mlflow.db"``
     at the top of the file), would leave its work where the judge never looks, or wait
     for a server the sandbox cannot reach until the time limit. So, in the child, before
-    the student module is imported: the first time MLflow is about to use a store whose
-    URI is not the call's (``mlflow_internals.watch_store_uris``: whatever chose it, a
-    setter, an ``MlflowClient`` argument or the environment), the note ``own_store`` says
-    which address was chosen and by what (``NOTES``: the judge names it on the TODOs that
-    fail), and ``StoreElsewhere`` is raised there, before any store is opened or server
-    asked; again at every later use. The public setters are wrapped only to remember the
-    student's line that chose an address. Setting the call's own URI again changes
-    nothing and is not noted."""
-    import os
-    import sys
-    from functools import wraps
-    from types import FrameType
+    the student module is imported, a ``StoreGuard`` for the whole call: the first time
+    MLflow is about to use a store whose URI is not the call's, the note ``own_store``
+    says which address was chosen and by what (``NOTES``: the judge names it on the TODOs
+    that fail), and ``StoreElsewhere`` is raised there, before any store is opened or
+    server asked; again at every later use."""
+    guard = StoreGuard(request["exercises"])
+    if guard.given["tracking"]:  # a call given a store: guard it
+        guard.install(lambda note: NOTES.setdefault(OWN_STORE, note))
 
-    import mlflow
-    import mlflow.config
-    import mlflow.tracking
 
-    from grader.judge import mlflow_internals
+class StoreGuard:
+    """Stops student code at the first use of an MLflow store other than the one given in
+    ``MLFLOW_TRACKING_URI``/``MLFLOW_REGISTRY_URI`` (``mlflow_internals.watch_store_uris``:
+    whatever chose it, a setter, an ``MlflowClient`` argument or the environment), raising
+    ``StoreElsewhere`` after telling ``noted`` which address was chosen, by what and on
+    which line of a file of ``exercises`` (a note: ``what``, ``uri``, ``call``, ``file``,
+    ``line``). The public setters are wrapped only to remember the student's line that
+    chose an address (``chosen``). Setting the given URI again changes nothing and is not
+    noted. ``remove`` undoes it all (``kata run``, in the student's own process)."""
 
-    given = {what: os.environ.get(name) for what, name in URI_VARIABLES.items()}
-    if not given["tracking"]:  # not a call given a store: nothing to guard
-        return
-    given["registry"] = given["registry"] or given["tracking"]
-    exercises = os.path.abspath(request["exercises"])
-    chosen: dict[tuple[str, str], dict[str, str]] = {}  # (what, uri) -> how, by a setter
+    def __init__(self, exercises: str):
+        import os
 
-    def student_place() -> dict[str, str]:
+        self.exercises = os.path.abspath(exercises)
+        self.given = {what: os.environ.get(name) for what, name in URI_VARIABLES.items()}
+        self.given["registry"] = self.given["registry"] or self.given["tracking"]
+        self.chosen: dict[tuple[str, str], dict[str, str]] = {}  # (what, uri) -> how, by a setter
+        self._undo: list = []
+        self._settings: tuple | None = None  # MLflow's store URIs when installed
+
+    def student_place(self) -> dict[str, str]:
         """The innermost frame of a student file on the stack: its file and line."""
+        import os
+        import sys
+        from types import FrameType
+
         frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             path = os.path.abspath(frame.f_code.co_filename)
-            if os.path.dirname(path) == exercises:
+            if os.path.dirname(path) == self.exercises:
                 return {"file": os.path.basename(path), "line": str(frame.f_lineno)}
             frame = frame.f_back
         return {}
 
-    def shown(value) -> str:
-        text = repr(value)
-        return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+    def how(self, what: str, uri) -> dict[str, str]:
+        """How ``uri`` came to be the ``what`` store: a setter's call and line, the
+        environment variable, else an argument (``MlflowClient(tracking_uri=...)``)."""
+        import os
 
-    def current(what: str) -> str:
-        return mlflow.get_tracking_uri() if what == "tracking" else mlflow.get_registry_uri()
-
-    def remembered(what: str, setter):
-        @wraps(setter)
-        def wrapper(uri, *args, **kwargs):
-            result = setter(uri, *args, **kwargs)
-            now = current(what)
-            if now != given[what]:
-                chosen[what, now] = {"call": f"mlflow.{SETTERS[what]}({shown(uri)})", **student_place()}
-            return result
-
-        return wrapper
-
-    for what, name in SETTERS.items():
-        wrapped = remembered(what, getattr(mlflow, name))
-        for module in (mlflow, mlflow.tracking, mlflow.config):  # where MLflow offers them
-            if hasattr(module, name):
-                setattr(module, name, wrapped)
-
-    def check(what: str, uri) -> None:
-        if uri == given[what]:
-            return
-        how = chosen.get((what, uri))
+        how = self.chosen.get((what, uri))
         if how is None and os.environ.get(URI_VARIABLES[what]) == uri:
             how = {"call": f"os.environ[{URI_VARIABLES[what]!r}] = {shown(uri)}"}
         if how is None:  # an argument: MlflowClient(tracking_uri=...) where it was made
-            how = {"call": f"MlflowClient({CLIENT_ARGUMENTS[what]}={shown(uri)})", **student_place()}
-        NOTES.setdefault(OWN_STORE, {"what": what, "uri": str(uri)[:SHOWN_CHARS], **how})
-        raise StoreElsewhere(f"the tests give each call its own MLflow store; {how['call']} chose another one")
+            how = {"call": f"MlflowClient({CLIENT_ARGUMENTS[what]}={shown(uri)})", **self.student_place()}
+        return {"what": what, "uri": str(uri)[:SHOWN_CHARS], **how}
 
-    mlflow_internals.watch_store_uris(check)
+    def elsewhere(self) -> dict[str, str] | None:
+        """The note for a store chosen now other than the given one, used yet or not."""
+        import mlflow
+
+        for what, uri in (("tracking", mlflow.get_tracking_uri()), ("registry", mlflow.get_registry_uri())):
+            if uri != self.given[what]:
+                return self.how(what, uri)
+        return None
+
+    def install(self, noted) -> None:
+        from functools import wraps
+
+        import mlflow
+        import mlflow.config
+        import mlflow.tracking
+
+        from grader.judge import mlflow_internals
+
+        self._settings = mlflow_internals.store_uri_settings()
+
+        def current(what: str) -> str:
+            return mlflow.get_tracking_uri() if what == "tracking" else mlflow.get_registry_uri()
+
+        def remembered(what: str, setter):
+            @wraps(setter)
+            def wrapper(uri, *args, **kwargs):
+                result = setter(uri, *args, **kwargs)
+                now = current(what)
+                if now != self.given[what]:
+                    self.chosen[what, now] = {"call": f"mlflow.{SETTERS[what]}({shown(uri)})", **self.student_place()}
+                return result
+
+            return wrapper
+
+        for what, name in SETTERS.items():
+            original = getattr(mlflow, name)
+            wrapped = remembered(what, original)
+            for module in (mlflow, mlflow.tracking, mlflow.config):  # where MLflow offers them
+                if hasattr(module, name):
+                    self._undo.append((module, name, getattr(module, name)))
+                    setattr(module, name, wrapped)
+
+        def check(what: str, uri) -> None:
+            if uri == self.given[what]:
+                return
+            note = self.how(what, uri)
+            noted(note)
+            raise StoreElsewhere(f"the tests give each call its own MLflow store; {note['call']} chose another one")
+
+        self._stop_watching = mlflow_internals.watch_store_uris(check)
+
+    def remove(self) -> None:
+        """Undo ``install``, and what the student's code set since: MLflow's store URIs as
+        they were (the process may go on, as a test's does)."""
+        from grader.judge import mlflow_internals
+
+        if self._settings is not None:
+            mlflow_internals.restore_store_uri_settings(self._settings)
+            self._settings = None
+        for module, name, original in reversed(self._undo):
+            setattr(module, name, original)
+        self._undo.clear()
+        stop = getattr(self, "_stop_watching", None)
+        if stop is not None:
+            stop()
+            self._stop_watching = None
+
+
+def shown(value) -> str:
+    """An address as a note quotes it: its repr, cut to ``SHOWN_CHARS``."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 
 def watch_run_starts_for_errors(request: dict) -> None:

@@ -59,8 +59,9 @@ IDLE_S = 15 * 60  # a judge nobody used for this long leaves
 START_TIMEOUT_S = 180  # the first run waits for the judge's imports and warm-up
 ACK_TIMEOUT_S = 15  # a judge that does not acknowledge a request in time is stale
 EVENT_TIMEOUT_S = 30 * 60  # no report for this long: the judge is hung
-KEY_ENV = ("KATA_ISOLATION_MAX", "TMPDIR", "PATH")  # they shape the sandbox (not the locale:
-# the sandbox's is fixed, sandbox.client.ZYGOTE_LOCALE, and the language travels per request)
+KEY_ENV = ("KATA_ISOLATION_MAX", "TMPDIR")  # they shape the sandbox (not the locale nor PATH:
+# the sandbox's are fixed, sandbox.client.ZYGOTE_LOCALE and ZYGOTE_PATH, and the language
+# travels per request): a new terminal with another PATH or locale reuses the same judge.
 
 
 class WarmUnavailable(RuntimeError):
@@ -72,9 +73,21 @@ def enabled() -> bool:
     return os.environ.get(SWITCH_ENV, "1") != "0" and hasattr(socket, "AF_UNIX")
 
 
+def session_runtime_dir() -> str | None:
+    """``/run/user/<uid>`` where the system made it for this user (private): a terminal
+    without ``$XDG_RUNTIME_DIR`` (``su``, some ``ssh``) still finds the same judge."""
+    path = f"/run/user/{os.getuid()}"
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    private = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+    return path if private else None
+
+
 def private_dir() -> Path:
     """This user's folder for judge sockets; refuse one another user could enter."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    base = os.environ.get("XDG_RUNTIME_DIR") or session_runtime_dir() or tempfile.gettempdir()
     path = Path(base) / f"mlflow-kata-{os.getuid()}"
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
@@ -84,12 +97,19 @@ def private_dir() -> Path:
     return path
 
 
+def interpreter() -> str:
+    """The Python a judge runs: its environment (``sys.prefix``, the virtualenv) and the
+    real interpreter, never the name it was started by (``kata`` runs ``.venv/bin/python3``,
+    ``pytest`` ``.venv/bin/python``: one judge for both)."""
+    return f"{sys.prefix}\0{os.path.realpath(sys.executable)}"
+
+
 def judge_key() -> str:
     """What a judge must match to be reused: the kit (where it is: two copies of the
     kit are two judges; and its files), Python, MLflow, pytest, and the environment that
     shapes the sandbox."""
     digest = hashlib.sha256()
-    for part in (str(KIT_ROOT), sys.executable, sys.version, version("mlflow"), version("pytest")):
+    for part in (str(KIT_ROOT), interpreter(), sys.version, version("mlflow"), version("pytest")):
         digest.update(part.encode() + b"\0")
     for name in KEY_ENV:
         digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
@@ -135,8 +155,34 @@ def connect(path: Path) -> socket.socket | None:
     return connection
 
 
+def idle_s() -> float:
+    """How long a judge nobody uses stays (``$KATA_WARM_IDLE_S``, else ``IDLE_S``)."""
+    try:
+        return float(os.environ.get(IDLE_ENV, IDLE_S))
+    except ValueError:
+        return IDLE_S
+
+
+def announce() -> None:
+    """The one line a run that starts a judge prints (on stderr, in the current language):
+    what it is and why this run is slower. A run that finds one says nothing."""
+    from grader.core.i18n import _
+
+    print(
+        _(
+            "Starting the kata's judge in the background (it keeps MLflow loaded so that your next runs "
+            "are quick): this first run takes a few seconds more. `kata stop` stops it; it leaves by "
+            "itself after {minutes} idle minutes."
+        ).format(minutes=f"{idle_s() / 60:g}"),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def start_judge(key: str) -> subprocess.Popen:
-    """Start a judge for ``key`` in its own session (it outlives this pytest run)."""
+    """Start a judge for ``key`` in its own session (it outlives this pytest run), saying
+    so in one line (``announce``)."""
+    announce()
     folder = private_dir()
     log = open(folder / f"judge-{key}.log", "ab")
     judge = subprocess.Popen(
@@ -345,10 +391,24 @@ def warm_judging() -> None:
     gc.freeze()  # what is loaded by now lives as long as the judge: no collection walks it again
 
 
+MODEL_SERVER_IDLE_ENV = "KATA_MODEL_SERVER_IDLE_S"
+MODEL_SERVER_IDLE_S = 120  # the bonus's model server stays this long after a run (~0.5 GB)
+
+
+def model_server_idle_s() -> float:
+    try:
+        return float(os.environ.get(MODEL_SERVER_IDLE_ENV, MODEL_SERVER_IDLE_S))
+    except ValueError:
+        return MODEL_SERVER_IDLE_S
+
+
 def serve(key: str) -> None:
     """Warm up, then run what is asked, one run at a time (pytest in the main thread),
-    until ``IDLE_S`` pass without a request."""
+    until ``IDLE_S`` pass without a request or SIGTERM (``kata stop``) comes. The bonus's
+    model server, which a run of its tests starts, is stopped ``MODEL_SERVER_IDLE_S``
+    after the last run (the next run of the bonus starts it again)."""
     from grader.core.quiet import silence_mlflow
+    from grader.judge import model_server
     from grader.judge.preload import shared_sandbox
 
     sandbox = shared_sandbox()  # first: the zygote's preload runs beside our imports
@@ -365,14 +425,30 @@ def serve(key: str) -> None:
     runs: queue.Queue = queue.Queue()
     threading.Thread(target=accept_runs, args=(listener, runs), daemon=True).start()
     print(f"warm judge {os.getpid()} ready for {key}", flush=True)  # its log, for people and tests
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    idle = float(os.environ.get(IDLE_ENV, IDLE_S))
+    stopping = threading.Event()
+
+    def stop(*_) -> None:  # SIGTERM (``kata stop``): a run under way is interrupted, then leave
+        stopping.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    idle = idle_s()
+    server_idle = model_server_idle_s()
     warmed = False
+    last_run = time.monotonic()
     try:
-        while True:
+        while not stopping.is_set():
+            serving = model_server.serving()
+            waits = [idle if warmed else WARM_AFTER_S]
+            if serving:  # the bonus's model server leaves a short while after its tests
+                waits.append(max(0.0, last_run + server_idle - time.monotonic()))
             try:
-                connection, args = runs.get(timeout=idle if warmed else WARM_AFTER_S)
+                connection, args = runs.get(timeout=min(waits))
             except queue.Empty:
+                if serving and time.monotonic() >= last_run + server_idle:
+                    if not model_server.stop_shared():  # still starting: another while
+                        last_run = time.monotonic()
+                    continue
                 if warmed:
                     break
                 sandbox.warm_up(WARM_PARTS)  # idle a moment: make the next run warm whatever
@@ -380,6 +456,9 @@ def serve(key: str) -> None:
                 continue
             with connection, contextlib.suppress(OSError, ValueError):
                 run(connection, args)
+            last_run = time.monotonic()
+    except KeyboardInterrupt:
+        pass
     finally:
         with contextlib.suppress(OSError):
             if os.stat(path).st_ino == mine:  # not a successor's socket

@@ -148,11 +148,13 @@ def task_by_name(name: str) -> Task:
 
 
 def find_task(text: str) -> Task:
-    """The task a student names: by its CLI name ("1" … "4", "bonus", any case) or, where a
-    task number is taken, by its number (``5`` is the bonus); KeyError if none."""
+    """The task a student names: by its CLI name ("1" … "4", "bonus", any case), by its
+    number (``5`` is the bonus) or by the prefix of its TODO ids (``B``: B.1, B.2);
+    KeyError if none."""
     key = text.strip().lower()
     for task in load_tasks():
-        if key in (task.name.lower(), str(task.number)):
+        prefixes = {todo.id.partition(".")[0].lower() for todo in load_todos() if todo.task == task.number}
+        if key in {task.name.lower(), str(task.number), *prefixes}:
             return task
     raise KeyError(text)
 

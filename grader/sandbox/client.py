@@ -28,7 +28,10 @@ REPLY_MARGIN_S = 30
 ZYGOTE_STOP_S = 3
 # The zygote's environment is built from these only: the judge's secrets, tokens and
 # MLflow settings never reach the process every student child is forked from.
-ZYGOTE_ENV = ("PATH", "HOME", "TZ", "TMPDIR", "XDG_CACHE_HOME", "KATA_ISOLATION_MAX", ALLOW_UNCONFINED_ENV)
+ZYGOTE_ENV = ("HOME", "TZ", "TMPDIR", "XDG_CACHE_HOME", "KATA_ISOLATION_MAX", ALLOW_UNCONFINED_ENV)
+# Its PATH is fixed too (each call's is, confine.call_environment): a user's pytest from a
+# terminal with another PATH reuses the warm judge instead of starting a second one.
+ZYGOTE_PATH = os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
 # Its locale is fixed, as each call's is (confine.call_environment): student code runs the
 # same whatever the user's locale, and a user's pytest under another LANG reuses the warm
 # judge (grader.judge.warm) instead of starting a second one (~0.5 GB). Messages take their
@@ -107,6 +110,7 @@ class Sandbox:
     def _start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k in ZYGOTE_ENV}
         env.update(ZYGOTE_LOCALE)
+        env["PATH"] = ZYGOTE_PATH
         env.update(QUIET_ENV)
         # Each thread may reserve a 64-MiB malloc arena, and RLIMIT_AS counts reservations:
         # a child that loads a model near its memory cap then fails to start MLflow's

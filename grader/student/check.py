@@ -77,55 +77,93 @@ def full_table(run: KataRun, text: dict[str, str]):
     return table
 
 
-def task_table(run: KataRun, text: dict[str, str], width: int = 80):
-    """The default view, one screen (``width`` columns): one line per task run (its mark,
-    title and TODOs passed), and under a task that does not pass, one line per TODO that
-    does not (its mark, title and the first line of its message, cut to the width). A run
-    of one task (``--task N``) opens every TODO of it."""
-    from rich.table import Table
+# Below this many columns a failing TODO's line shows its message without its title: the
+# message says what was expected and what MLflow holds; the title is in the TODO comment.
+TITLED_WIDTH = 100
+GAP = "  "
 
+
+def cut(text, width: int):
+    """``text`` (a rich ``Text``) cut to ``width`` cells, with an ellipsis."""
+    text.truncate(max(1, width), overflow="ellipsis")
+    return text
+
+
+def task_table(run: KataRun, text: dict[str, str], width: int = 80) -> list:
+    """The default view, one screen (``width`` columns at most, no trailing spaces), as
+    rich ``Text`` lines: the title, then one line per task run
+    (its mark, name, title and TODOs passed), and under a task that does not pass, one line
+    per TODO that does not (its mark, id and the first line of its message, cut to the
+    width; its title too from ``TITLED_WIDTH`` columns, in at most a third of them). A run
+    of one task (``--task N``) opens every TODO of it."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    usable = max(40, width)  # ``screen``'s width: one column narrower than the terminal
     tasks = [
         task for task in load_tasks() if any(todo.task == task.number for todo in load_todos() if todo.id in run.todos)
     ]
-    titles = [todo.shown_title for todo in load_todos() if todo.id in run.todos]
-    table = Table(title=text["title"], title_justify="left", show_header=False, box=None, pad_edge=False, expand=True)
-    table.add_column(no_wrap=True, min_width=1)
-    table.add_column(no_wrap=True)
-    # A title takes at most a third of the width; the message, what is left.
-    table.add_column(
-        no_wrap=True, overflow="ellipsis", max_width=max(24, min(max(map(len, titles), default=0), width // 3))
-    )
-    table.add_column(no_wrap=True, overflow="ellipsis", ratio=1, style="dim")
+    rows = []  # (mark, label, title, rest, is_task)
     for task in tasks:
         todos = [todo for todo in load_todos() if todo.task == task.number and todo.id in run.todos]
         results = [run.todos[todo.id] for todo in todos]
         passed = sum(result.passed for result in results)
         title = task.shown_title + (f" ({text['bonus']})" if task.bonus else "")
-        table.add_row(
-            mark(worst(results)),
-            f"[bold]{escape(text['task'].format(task=task.name))}[/bold]",
-            f"[bold]{escape(title)}[/bold]",
-            f"{passed}/{len(todos)}",
-        )
+        rows.append((worst(results), text["task"].format(task=task.name), title, f"{passed}/{len(todos)}", True))
         for todo, result in zip(todos, results):
             if not result.passed or len(tasks) == 1:
                 message = "" if result.passed else without_id(result.message, todo.id)
                 first = message.splitlines()[0] if message else ""
-                table.add_row("", f"  {mark(result.status)} {todo.id}", escape(todo.shown_title), escape(first))
-    return table
+                rows.append((result.status, todo.id, todo.shown_title, first, False))
+    # the label column: a task's name, or two spaces, a TODO's mark and its id
+    label_width = max(
+        (cell_len(label) if is_task else 4 + cell_len(label) for _, label, _, _, is_task in rows), default=0
+    )
+    counts = max((cell_len(rest) for _, _, _, rest, is_task in rows if is_task), default=0)
+    task_titles = max((cell_len(title) for _, _, title, _, is_task in rows if is_task), default=0)
+    lead = 1 + len(GAP) + label_width + len(GAP)
+    task_title_width = max(8, min(task_titles, usable - lead - len(GAP) - counts))
+    todo_titles = max((cell_len(title) for _, _, title, _, is_task in rows if not is_task), default=0)
+    todo_title_width = min(todo_titles, width // 3) if width >= TITLED_WIDTH else 0
+    lines = [cut(Text(text["title"], style="bold"), usable)]
+    for status, label, title, rest, is_task in rows:
+        line = Text.from_markup(mark(status))
+        if is_task:
+            line.append(GAP + label.ljust(label_width) + GAP, style="bold")
+            line.append(cut(Text(title), task_title_width).plain.ljust(task_title_width), style="bold")
+            line.append(GAP + rest)
+        else:
+            line = Text(" " + GAP + " ") + Text.from_markup(mark(status)) + Text(" " + label + GAP)
+            if todo_title_width:  # titled: the TODOs' titles and messages in columns
+                line.append(" " * (lead - cell_len(line.plain)))
+                line.append(cut(Text(title), todo_title_width).plain.ljust(todo_title_width) + GAP)
+            line.append(Text(rest, style="dim"))
+        line.rstrip()
+        lines.append(cut(line, usable))
+    return lines
 
 
 def show(run: KataRun, lang: str, exercises: Path | None = None, full: bool = False) -> None:
     """The verdict on the screen: the table (one line per task and its failing TODOs; every
     TODO with ``full``), what its marks mean, the score, and what to do next."""
+    with i18n.use(lang):  # the titles and the lines of other modules too
+        _show(screen(), run, texts(lang), lang, exercises, full)
+
+
+def screen(**options):
+    """A console one column narrower than the terminal: a line that fills the terminal's
+    last column wraps (or leaves a blank line) in some terminals."""
     from rich.console import Console
 
-    with i18n.use(lang):  # the titles and the lines of other modules too
-        _show(Console(), run, texts(lang), lang, exercises, full)
+    return Console(width=max(40, Console().width - 1), **options)
 
 
 def _show(console, run: KataRun, text: dict[str, str], lang: str, exercises: Path | None, full: bool) -> None:
-    console.print(full_table(run, text) if full else task_table(run, text, console.width))
+    if full:
+        console.print(full_table(run, text))
+    else:
+        for line in task_table(run, text, console.width):
+            console.print(line, no_wrap=True, overflow="ellipsis", highlight=False)
     marks = legend(result.status for result in run.todos.values())
     if marks:
         console.print(marks, highlight=False)
@@ -306,7 +344,19 @@ def _check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str, extra:
         print(json.dumps(classroom_results(run), indent=2, ensure_ascii=False))
     else:
         show(run, lang, exercises, full)
+        show_background(lang)
     return exit_code(run)
+
+
+def show_background(lang: str) -> None:
+    """One line on what the kata runs in the background after this run (the warm judge,
+    the bonus's model server) and its memory; nothing when nothing runs."""
+    from grader.judge.footprint import background_line, judges
+
+    with i18n.use(lang):
+        line = background_line(judges(), lang)
+    if line:
+        screen().print(line, style="dim", highlight=False, markup=False)
 
 
 def exit_code(run: KataRun) -> int:

@@ -1,7 +1,8 @@
 """Progressive hints: ``kata hint x.y`` shows a TODO's next hint level each time it is
 asked (a nudge, then the MLflow call, then nearly the code; ``grader/lab/todos.toml``), and
-``kata check`` and ``kata watch`` show the level the student has reached. Level 1 is
-reached from the start: every failing test shows it, so the first ``kata hint`` shows 2.
+``kata check`` and ``kata watch`` show the level the student has reached. The first
+``kata hint`` of a TODO shows level 1 alone (a failing test may have shown another TODO's
+hint), each later one the next level; ``kata check`` shows level 1 until then.
 
 What a student has seen is remembered per user and per exercises folder (its resolved
 path) in one small JSON file, ``hints.json``, in the user's state folder:
@@ -45,6 +46,7 @@ def texts(lang: str) -> dict[str, str]:
             "unsaved": _("(could not remember this in {path}: {error})"),
             "level": _("hint {level}/{total}"),
             "more": _("More help: `kata hint {id}` (hint {next}/{total})."),
+            "ladder": _("More help, one level at a time: `kata hint {id}` ({total} levels)."),
         }
 
 
@@ -102,9 +104,9 @@ def current_level(todo: Todo, exercises: Path) -> int:
 
 
 def next_level(todo: Todo, exercises: Path) -> int:
-    """What ``kata hint`` shows next: the level after the one reached (the first ask
-    reaches level 2, shown after level 1: see ``main_for``), at most the last."""
-    return min(current_level(todo, exercises) + 1, len(todo.hints()))
+    """What ``kata hint`` shows next: level 1 on the first ask, then the level after the
+    one it showed last, at most the last."""
+    return min(seen(exercises).get(todo.id, 0) + 1, len(todo.hints()))
 
 
 def advance(todo: Todo, exercises: Path) -> tuple[int, bool]:
@@ -143,10 +145,14 @@ def hint_line(todo: Todo, exercises: Path, lang: str) -> str:
 
 
 def more_line(todo: Todo, exercises: Path, lang: str) -> str | None:
-    """Where the next level is, or None when the student has reached the last one."""
+    """Where the next level is, or None when the student has reached the last one.
+    Before any ``kata hint`` of the TODO (whose first shows level 1 again), how the
+    ladder goes."""
     level, total = current_level(todo, exercises), len(todo.hints(lang))
     if level >= total:
         return None
+    if todo.id not in seen(exercises):
+        return texts(lang)["ladder"].format(id=todo.id, total=total)
     return texts(lang)["more"].format(id=todo.id, next=level + 1, total=total)
 
 
@@ -180,19 +186,15 @@ def main_for(todo_id: str | None, exercises: str, lang: str, reset_levels: bool 
         return 2
     todo = todos[normalise_id(todo_id)]
     total = len(todo.hints(lang))
-    already_all = current_level(todo, folder) >= total
-    # The first ask also shows level 1: a failing test shows the hint of the TODO it waits
-    # for (on the stubs, 1.1's failure shows 1.2's), so level 1 may never have been seen.
-    first_ask = todo.id not in seen(folder)
+    already_all = seen(folder).get(todo.id, 0) >= total
     try:
         level, last = advance(todo, folder)
         unsaved = None
     except OSError as error:  # still show a hint; it just will not be remembered
         level = next_level(todo, folder)
         last, unsaved = level == total, error
-    for shown in range(1 if first_ask else level, level + 1):
-        print(words["header"].format(id=todo.id, title=todo.shown_title, level=shown, total=total))
-        print(todo.hint(lang, shown))
+    print(words["header"].format(id=todo.id, title=todo.shown_title, level=level, total=total))
+    print(todo.hint(lang, level))
     if already_all:
         print(words["no_more"].format(id=todo.id, total=total))
     elif last:

@@ -9,7 +9,11 @@ What a student sees instead of a traceback:
 * a task that needs an earlier one (task 4 reads task 3's comparison; the bonus serves
   task 4's ``staging`` model) says in one line which ``kata run`` to do first;
 * an exception in the student's code is one short message naming the exception, the
-  student's file and line (and that line's code).
+  student's file and line (and that line's code);
+* code that chooses its own MLflow store (``mlflow.set_tracking_uri(...)`` at the top of
+  the file, as MLflow's tutorials do) is told so at once, with its line, before MLflow
+  opens that store or waits on a server (``grader.judge.probes.StoreGuard``, the guard
+  of the tests' sandboxed calls).
 
 ``kata run bonus`` serves ``models:/devops-response-time@staging`` from the store with
 ``mlflow models serve`` (this interpreter, a free port on 127.0.0.1, stopped afterwards),
@@ -33,6 +37,7 @@ from grader.core.i18n import _
 from grader.core.paths import DATA_PATH
 from grader.judge import mlflow_errors
 from grader.judge.mlflow_internals import event_lines_muted
+from grader.judge.probes import StoreGuard
 from grader.lab.todos import task_by_name
 
 STORE_URI = "sqlite:///mlflow.db"
@@ -60,6 +65,15 @@ def texts(lang: str) -> dict[str, str]:
             "raised_nowhere": _("kata run {task}: your code raised {error}"),
             "mlflow": _("kata run {task}: an MLflow error stopped your code ({file}, line {line}): {explanation}"),
             "mlflow_nowhere": _("kata run {task}: an MLflow error stopped your code: {explanation}"),
+            "own_tracking": _(
+                "kata run {task}: your code sets its own tracking address ({how}): remove it — "
+                "kata run gives your code the store {store}, as the tests give each call one of theirs"
+            ),
+            "own_registry": _(
+                "kata run {task}: your code sets its own model registry address ({how}): remove it — "
+                "kata run gives your code the store {store}, as the tests give each call one of theirs"
+            ),
+            "where": _("{file}, line {line}"),
             "tests": _("The tests say which TODO it breaks: pytest tests/{test_file}"),
             "no_store": _("kata run {task}: there is no ./mlflow.db yet: run `kata run {first}` first."),
             "no_comparison": _(
@@ -89,6 +103,11 @@ class NotYet(Exception):
 
 class StudentError(Exception):
     """The student's code raised: the one-line message names it and where."""
+
+
+class OwnStore(StudentError):
+    """The student's code chose its own MLflow store: the one-line message says which and
+    where (the tests say the same; no need to send the student to them)."""
 
 
 # -- the student's code -----------------------------------------------------------------
@@ -134,6 +153,25 @@ def student_error(error: BaseException, exercises: Path, task: str, lang: str) -
     return StudentError(message + (f"\n    {where[2]}" if where[2] else ""))
 
 
+# The guard of the store while ``kata run`` runs the student's code (``run_task``).
+GUARD: StoreGuard | None = None
+
+
+def own_store_error(task: str, lang: str) -> OwnStore | None:
+    """The message for code that chose a store other than ``kata run``'s, used yet or not
+    (``GUARD``), or None."""
+    guard = GUARD
+    note = guard.elsewhere() if guard is not None else None
+    if guard is None or note is None:
+        return None
+    text = texts(lang)
+    how = note.get("call", "")
+    if note.get("file") and note.get("line"):
+        how += ", " + text["where"].format(file=note["file"], line=note["line"])
+    template = text["own_registry" if note.get("what") == "registry" else "own_tracking"]
+    return OwnStore(template.format(task=task, how=how, store=guard.given["tracking"]))
+
+
 def load(exercises: Path, module: str, task: str = "", lang: str = "en"):
     spec = importlib.util.spec_from_file_location(module, exercises / f"{module}.py")
     assert spec is not None and spec.loader is not None  # a .py file always has a loader
@@ -141,16 +179,24 @@ def load(exercises: Path, module: str, task: str = "", lang: str = "en"):
     try:
         spec.loader.exec_module(student)
     except Exception as error:
-        raise student_error(error, exercises, task, lang) from None
+        raise own_store_error(task, lang) or student_error(error, exercises, task, lang) from None
+    elsewhere = own_store_error(task, lang)  # at the top of the file: said before any call
+    if elsewhere is not None:
+        raise elsewhere
     return student
 
 
 def call(function, *args, exercises: Path, task: str, lang: str):
-    """``function(*args)``, with an exception in it turned into a ``StudentError``."""
+    """``function(*args)``, with an exception in it turned into a ``StudentError`` (a
+    store of its own said as such, even where MLflow did not use it yet)."""
     try:
-        return function(*args)
+        value = function(*args)
     except Exception as error:
-        raise student_error(error, exercises, task, lang) from None
+        raise own_store_error(task, lang) or student_error(error, exercises, task, lang) from None
+    elsewhere = own_store_error(task, lang)
+    if elsewhere is not None:
+        raise elsewhere
+    return value
 
 
 # -- what must have run before ----------------------------------------------------------
@@ -256,13 +302,16 @@ def run_bonus(exercises: Path, lang: str) -> None:
         raise StudentError(text["not_json"].format(error=error)) from None
     print(text["body"].format(n=len(rows)))
     print(f"  {shorten(encoded)}")
-    os.environ["MLFLOW_TRACKING_URI"] = server_env_uri()
     print(text["serving"].format(model=MODEL_NAME, alias=ALIAS), flush=True)
     with tempfile.TemporaryDirectory(prefix="kata-run-bonus-") as home:
+        given = os.environ["MLFLOW_TRACKING_URI"]
+        os.environ["MLFLOW_TRACKING_URI"] = server_env_uri()  # the server's environment only
         try:
             server = ModelServer(f"models:/{MODEL_NAME}@{ALIAS}", Path(home) / "server.log")
         except RuntimeError as error:  # it stopped itself
             raise NotYet(text["no_server"].format(reason=str(error).splitlines()[0])) from None
+        finally:
+            os.environ["MLFLOW_TRACKING_URI"] = given  # the store kata run gave the student's code
         try:
             status, reply = server.invoke(body)
         finally:
@@ -281,13 +330,18 @@ def shorten(text: str, limit: int = 600) -> str:
 def run_task(name: str, exercises: Path, lang: str = "en") -> int:
     """Run task ``name`` once; 0 when it ran, 1 when something earlier is missing or the
     student's code raised (one message on stderr)."""
+    global GUARD
     os.environ.setdefault("MLFLOW_TRACKING_URI", STORE_URI)
     unwatch = mlflow_errors.watch_run_starts(str(exercises))  # a run still active: which line started it
+    GUARD = StoreGuard(str(exercises))
+    GUARD.install(lambda note: None)  # own_store_error says it, from what the guard knows
     try:
         with event_lines_muted():  # MLflow's English lines; the kit says its own
             return _run_task(name, exercises, lang)
     finally:
         unwatch()
+        GUARD.remove()
+        GUARD = None
 
 
 def _run_task(name: str, exercises: Path, lang: str) -> int:
@@ -309,7 +363,8 @@ def _run_task(name: str, exercises: Path, lang: str) -> int:
         return 1
     except StudentError as reason:
         print(reason, file=sys.stderr)
-        print(text["tests"].format(test_file=task.test_file), file=sys.stderr)
+        if not isinstance(reason, OwnStore):
+            print(text["tests"].format(test_file=task.test_file), file=sys.stderr)
         return 1
     if holds_a_run():
         print(text["look"].format(command=UI_COMMAND))

@@ -387,11 +387,12 @@ def watch(
     first). Runs until Ctrl-C: exit 130 (2 when the folder is missing or cannot be
     watched). What a save reruns and where the watch goes next: ``to_rerun`` and
     ``next_focus``."""
-    from rich.console import Console
     from rich.markup import escape
 
+    from grader.student.check import screen
+
     words = texts(lang)
-    console = Console(highlight=False)
+    console = screen(highlight=False)  # one column narrower than the terminal, as kata check's
     if not exercises.is_dir():
         print(words["no_folder"].format(folder=exercises), file=sys.stderr)
         return 2
