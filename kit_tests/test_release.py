@@ -2,8 +2,11 @@
 
 * What a release holds: the student's files and what the tests need, nothing of the
   instructor's (solutions, hidden tests, instructor modules and docs, caches).
-* No solution in it: no file contains the code of a ``BEGIN TODO`` region of
-  ``solutions/``; the check is shown to fire on copies with a solution planted.
+* No solution in it: no file (stubs, tests, the kit's own modules) contains the code of a
+  ``BEGIN TODO`` region of ``solutions/``, whole or one statement of it under other
+  variable names; the check is shown to fire on copies with a solution planted, among
+  them what the release once held (the warm-up's 3.3 and 4.1-4.4, the bonus test's B.1
+  and B.2).
 * Installed (not editable) in a fresh virtualenv, it runs ``pytest tests/test_task1.py``
   red with every TODO 1.x named, green against the solutions, and ``kata``'s student verbs.
 * ``kata check --format classroom`` prints what GitHub Classroom's grading reporter
@@ -22,6 +25,8 @@ environment can build wheels, else by pip's isolated build (which fetches setupt
 """
 
 import base64
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -42,7 +47,7 @@ from grader.student.check import classroom_payload, classroom_results
 from grader.cli.main import main as kata
 from grader.core.paths import KIT_ROOT
 from grader.authoring.release import (STUDENT_DATA, STUDENT_PACKAGES, ReleaseError, find_leaks, fingerprints,
-                                      release, todo_regions)
+                                      release, statement_fingerprints, todo_regions)
 from grader.results.model import KataRun, TodoResult, score
 from grader.authoring.stubgen import expected_exercises
 from grader.lab.todos import load_tasks, load_todos
@@ -67,7 +72,10 @@ def files_under(root: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def released(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("release") / "student-kit"
-    assert kata(["release", str(out)]) == 0
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        written = kata(["release", str(out)])
+    assert written == 0, said.getvalue()  # a refused release says which file holds which solution
     return out
 
 
@@ -216,9 +224,54 @@ def test_every_todo_region_is_fingerprinted_or_public_by_design():
         assert body in "".join(hints[todo_id].split()) or body in stubs
 
 
+def test_each_statement_of_a_solution_is_looked_for_but_the_plain_calls():
+    """Every statement of every region is looked for on its own, but one call with only
+    variables and literals as arguments: the call and the values its TODO's instruction
+    spells out (``mlflow.start_run(run_name=name)``), which the kit's own seeding of
+    Task 4's runs makes too (``mlflow.log_param("model_type", model_type)``). Their
+    regions' whole bodies are still looked for (``fingerprints``)."""
+    looked_for, plain = statement_fingerprints(SOLUTIONS)
+    assert sorted((statement.todo_id, statement.code) for statement in plain) == [
+        ("1.1", "mlflow.set_experiment(_)"), ("1.2", "mlflow.start_run(run_name='baseline')"),
+        ("1.4", "_.items()"), ("1.4", "mlflow.log_metric(_, _)"), ("2.3", "mlflow.log_metrics(_)"),
+        ("3.1", "mlflow.log_param('model_type', _)"), ("3.1", "mlflow.start_run(run_name=_)")]
+    only_plain = {"1.1", "1.2", "1.4", "2.3", "3.1"}
+    assert {statement.todo_id for statement in looked_for} == {todo.id for todo in load_todos()} - only_plain
+    bodies, _, _ = fingerprints(SOLUTIONS)
+    assert only_plain - {"1.1", "2.3"} <= set(bodies)  # 1.1: its instruction; 2.3: one short call
+
+
 def test_no_file_of_a_release_contains_a_solution(released):
     bodies, _, _ = fingerprints(SOLUTIONS)
-    assert find_leaks(released, bodies) == []
+    statements, _ = statement_fingerprints(SOLUTIONS)
+    assert find_leaks(released, bodies, statements) == []
+
+
+# What the release once held (tests/test_bonus.py, grader/judge/preload.py's warm-up): the
+# statements of B.1, B.2, 3.3, 4.1, 4.3 and 4.4 under other names.
+ONCE_IN_THE_BONUS_TEST = """
+def test_the_servers_reply_is_parsed_into_predictions(case, model_server):
+    rows = random_rows(case)
+    status, reply = model_server.invoke({"dataframe_split": rows.to_dict(orient="split", index=False)})
+    parsed = case.call("parse_predictions", reply)
+    expected = [float(value) for value in reply["predictions"]]
+"""
+ONCE_IN_THE_WARM_UP = """
+def walk(client, experiment_id, model, X):
+    with mlflow.start_run(run_name="warm-up", experiment_id=experiment_id) as run:
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(X, model.predict(X)),
+            skops_trusted_types=["sklearn.tree._tree.Tree"],
+        )
+    client.search_runs([run.info.experiment_id], order_by=["metrics.m DESC"])
+    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", "warm-up")
+    client.set_model_version_tag("warm-up", version.version, "k", "v")
+    client.update_model_version("warm-up", version.version, description="d")
+    client.set_registered_model_alias("warm-up", "staging", version.version)
+    mlflow.pyfunc.load_model("models:/warm-up@staging").predict(X)
+"""
 
 
 def plant_solution_file(root: Path) -> None:
@@ -242,18 +295,65 @@ def plant_mistake_matrix(root: Path) -> None:
     shutil.copy(KIT_ROOT / "grader" / "authoring" / "mistakes.toml", root / "grader" / "mistakes.toml")
 
 
+def plant_old_bonus_test(root: Path) -> None:
+    with open(root / "tests" / "test_bonus.py", "a") as test:
+        test.write(ONCE_IN_THE_BONUS_TEST)
+
+
+def plant_old_warm_up(root: Path) -> None:
+    with open(root / "grader" / "judge" / "preload.py", "a") as module:
+        module.write(ONCE_IN_THE_WARM_UP)
+
+
+def plant_renamed_statement_in_markdown(root: Path) -> None:
+    with open(root / "LAB.md", "a") as lab:
+        lab.write("\n```python\nmv = c.set_registered_model_alias(\n    'devops', 'staging', mv.version)\n```\n")
+
+
+def plant_commented_out_statement(root: Path) -> None:
+    with open(root / "grader" / "judge" / "seeding.py", "a") as module:
+        module.write("\n# best = c.search_runs([e.experiment_id], max_results=1,\n"
+                     "#                       order_by=[f'metrics.{m} DESC'])[0]\n")
+
+
 @pytest.mark.parametrize("plant,todo_id,where", [
     (plant_solution_file, "4.1", "exercises/task4_registry.py"),
     (plant_reindented_region_in_markdown, "3.3", "LAB.md"),
     (plant_commented_region_on_one_line, "2.2", "tests/test_task2.py"),
     (plant_mistake_matrix, "1.4", "grader/mistakes.toml"),
-], ids=["solution-file", "reindented-in-markdown", "commented-on-one-line", "mistakes.toml"])
+    (plant_old_bonus_test, "B.1", "tests/test_bonus.py"),
+    (plant_old_bonus_test, "B.2", "tests/test_bonus.py"),
+    (plant_old_warm_up, "3.3", "grader/judge/preload.py"),
+    (plant_old_warm_up, "4.1", "grader/judge/preload.py"),
+    (plant_old_warm_up, "4.3", "grader/judge/preload.py"),
+    (plant_old_warm_up, "4.4", "grader/judge/preload.py"),
+    (plant_renamed_statement_in_markdown, "4.3", "LAB.md"),
+    (plant_commented_out_statement, "4.1", "grader/judge/seeding.py"),
+], ids=["solution-file", "reindented-in-markdown", "commented-on-one-line", "mistakes.toml",
+        "once-in-the-bonus-test-B.1", "once-in-the-bonus-test-B.2", "once-in-the-warm-up-3.3",
+        "once-in-the-warm-up-4.1", "once-in-the-warm-up-4.3", "once-in-the-warm-up-4.4",
+        "renamed-in-markdown", "commented-out-renamed"])
 def test_the_check_finds_a_planted_solution(released, tmp_path, plant, todo_id, where):
     copy = tmp_path / "copy"
     shutil.copytree(released, copy)
     plant(copy)
     bodies, _, _ = fingerprints(SOLUTIONS)
-    assert (where, todo_id) in find_leaks(copy, bodies)
+    statements, _ = statement_fingerprints(SOLUTIONS)
+    assert (where, todo_id) in {(leak.path, leak.todo_id) for leak in find_leaks(copy, bodies, statements)}
+
+
+@pytest.mark.parametrize("code", [
+    "mlflow.log_param('model_type', model_type)",  # 3.1's call: plain, the kit's seeding makes it
+    "version = mlflow.register_model(f'runs:/{run_id}/model', model_name)",  # 4.1's instruction, not its code
+    "signature = infer_signature(X_test, model.predict(X_train))",  # one variable, two expressions
+    "mlflow.sklearn.log_model(model, name='model', signature=signature)",  # another statement
+    "client.set_registered_model_alias(name, 'champion', version.version)",  # another literal
+    "model = mlflow.pyfunc.load_model('models:/devops-response-time/1')",  # by number, not alias
+], ids=["plain-call", "instruction", "inconsistent-variable", "other-keywords", "other-literal", "other-uri"])
+def test_code_near_a_solution_is_no_leak(tmp_path, code):
+    (tmp_path / "module.py").write_text(code + "\n")
+    statements, _ = statement_fingerprints(SOLUTIONS)
+    assert find_leaks(tmp_path, {}, statements) == []
 
 
 def test_a_release_that_would_hold_a_solution_is_refused_and_removed(kit_copy, tmp_path):
@@ -263,6 +363,19 @@ def test_a_release_that_would_hold_a_solution_is_refused_and_removed(kit_copy, t
     with pytest.raises(ReleaseError, match=r"LAB.md contains the solution of TODO 1\.[234]"):
         release(out, kit=kit_copy)
     assert not out.exists()
+
+
+def test_a_release_that_would_hold_a_solutions_statement_names_its_line(kit_copy, tmp_path):
+    plant_old_warm_up(kit_copy)
+    line = len((KIT_ROOT / "grader" / "judge" / "preload.py").read_text().splitlines()) + 4
+    out = tmp_path / "out"
+    with pytest.raises(ReleaseError) as refused:
+        release(out, kit=kit_copy)
+    assert str(refused.value).startswith(
+        f"grader/judge/preload.py:{line} contains the solution of TODO 3.3 (its statement "
+        "mlflow.sklearn.log_model(_, name='model', signature=infer_signature(_, _.predict(_)), "
+        "skops_trusted_types=['sklearn.tree._tree.Tree']))")
+    assert "(4 leak(s))" in str(refused.value) and not out.exists()
 
 
 # -- where it is written --------------------------------------------------------------

@@ -17,19 +17,27 @@ What a student gets, and nothing else:
 
 Never ``solutions/``, ``examples/``, ``kit_tests/``, ``benchmarks/``, the instructor
 README, ``grader/authoring/mistakes.toml`` (it quotes solution lines), caches or ``.ci/``. After
-writing, every file of the release is scanned for the body of any TODO region of
-``solutions/`` (``find_leaks``); a release that contains one is removed and refused.
+writing, every file of the release (stubs, tests and the kit's own modules alike) is scanned
+for the solution of any TODO region of ``solutions/`` (``find_leaks``), two ways: the region's
+whole body as text, whatever the whitespace or comment markers (any file); and each statement
+of the region on its own, up to the names of its variables (Python code and comments, and the
+code blocks of Markdown files: ``statement_fingerprints``). A release that contains one is
+removed and refused.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import shutil
+import textwrap
 import tomllib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
+from typing import NamedTuple
 
 from grader.authoring.stubgen import BEGIN, END, STUB, expected_exercises
 from grader.core.paths import KIT_ROOT
@@ -150,19 +158,246 @@ def fingerprints(solutions: Path) -> tuple[dict[str, list[str]], list[str], list
     return bodies, told, short
 
 
-def find_leaks(root: Path, bodies: dict[str, list[str]]) -> list[tuple[str, str]]:
-    """``(relative path, TODO id)`` for every file under ``root`` (but ``.git``) that
-    contains a TODO region body: the body's code appears in the file's code, whatever
-    the indentation, line breaks, blank lines or comment markers."""
+# -- statement by statement ----------------------------------------------------------
+# A copy need not be a whole region, nor keep the solution's names: the warm-up once logged
+# ``mlflow.sklearn.log_model(model, …, signature=infer_signature(X, model.predict(X)), …)``,
+# TODO 3.3's statement with ``X`` for ``X_test``; a test sent TODO B.1's body as the
+# argument of its own request. So each statement of a region is also looked for alone, as
+# a syntax tree: the expression it computes (a call, a returned value, an assigned value,
+# a ``with`` or ``for`` header's) found anywhere in a file's code, where each variable of
+# the solution may stand for any expression (the same one wherever it recurs) and a string
+# literal may stand for an f-string it renders; attribute and keyword names, imported
+# names, literals and the shape must be the same (keyword arguments in any order).
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a TODO region, as ``find_leaks`` looks for it."""
+
+    todo_id: str
+    pattern: ast.expr  # what the statement computes
+    fixed: frozenset[str]  # names that are no variable: the solution's imports, builtins
+    code: str  # the pattern as code, each variable written ``_`` (for messages)
+
+
+class Leak(NamedTuple):
+    """A solution found in a released file: where, whose, and (a statement found in
+    code) its line and the solution's statement."""
+
+    path: str
+    todo_id: str
+    line: int = 0
+    code: str = ""
+
+
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+def region_tree(lines: list[str]) -> ast.Module:
+    """A region's lines as a module: dedented, and a block the region opens but does not
+    hold (TODO 1.2's ``with`` line) given a body."""
+    text = textwrap.dedent("\n".join(line for line in lines if line.strip()))
+    try:
+        return ast.parse(text)
+    except SyntaxError:
+        last = text.splitlines()[-1]
+        return ast.parse(f"{text}\n{' ' * (len(last) - len(last.lstrip()) + 4)}pass")
+
+
+def computed(statement: ast.stmt) -> list[ast.expr]:
+    """What a statement computes: its value, or its header's expressions."""
+    if isinstance(statement, (ast.Return, ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        return [statement.value] if statement.value is not None else []
+    if isinstance(statement, (ast.With, ast.AsyncWith)):
+        return [item.context_expr for item in statement.items]
+    if isinstance(statement, (ast.For, ast.AsyncFor)):
+        return [statement.iter]
+    if isinstance(statement, (ast.If, ast.While)):
+        return [statement.test]
+    return []
+
+
+def imported_names(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {alias.asname or alias.name for alias in node.names}
+    return names
+
+
+def is_variable(node: ast.AST, fixed: frozenset[str]) -> bool:
+    return isinstance(node, ast.Name) and node.id not in fixed
+
+
+def is_plain_call(pattern: ast.expr, fixed: frozenset[str]) -> bool:
+    """A lone variable or literal, or one call whose arguments are all variables or
+    literals: ``mlflow.log_metrics(metrics)``, ``mlflow.start_run(run_name=name)``,
+    ``mlflow.log_param("model_type", name)``. The TODO's own instruction names that call
+    and its values, and the kit's code makes the same calls with its own (the seeding of
+    Task 4's runs, the warm-up): too common to be told apart from a copy."""
+
+    def leaf(node: ast.expr) -> bool:
+        return is_variable(node, fixed) or isinstance(node, ast.Constant)
+
+    if leaf(pattern):
+        return True
+    return (
+        isinstance(pattern, ast.Call)
+        and all(leaf(arg) for arg in pattern.args)
+        and all(keyword.arg is not None and leaf(keyword.value) for keyword in pattern.keywords)
+    )
+
+
+class Blanked(ast.NodeTransformer):
+    """A pattern with each variable written ``_``: how a message shows it."""
+
+    def __init__(self, fixed: frozenset[str]):
+        self.fixed = fixed
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        return ast.Name(id="_") if node.id not in self.fixed else node
+
+
+def statement_fingerprints(solutions: Path) -> tuple[list[Statement], list[Statement]]:
+    """``(looked for, plain)``: every statement of every TODO region of ``solutions/``,
+    split into those a release must not contain and the plain calls (``is_plain_call``)
+    it may."""
+    looked_for: list[Statement] = []
+    plain: list[Statement] = []
+    for path in sorted(solutions.glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        fixed = frozenset(imported_names(ast.parse(source))) | BUILTIN_NAMES
+        for todo_id, lines in todo_regions(source):
+            if not any(line.strip() for line in lines):
+                continue
+            for statement in ast.walk(region_tree(lines)):
+                if not isinstance(statement, ast.stmt):
+                    continue
+                for pattern in computed(statement):
+                    code = ast.unparse(Blanked(fixed).visit(ast.parse(ast.unparse(pattern), mode="eval")).body)
+                    found = Statement(todo_id, pattern, fixed, code)
+                    (plain if is_plain_call(pattern, fixed) else looked_for).append(found)
+    return looked_for, plain
+
+
+IGNORED_FIELDS = {"ctx", "lineno", "col_offset", "end_lineno", "end_col_offset", "type_comment", "kind"}
+
+
+def matches(pattern: ast.AST, node: ast.AST, fixed: frozenset[str], bound: dict[str, str]) -> bool:
+    """Whether ``node`` is ``pattern`` with each variable standing for an expression (the
+    same one at each of its places: ``bound``, variable → code)."""
+    if is_variable(pattern, fixed):
+        assert isinstance(pattern, ast.Name)
+        code = ast.unparse(node)
+        return bound.setdefault(pattern.id, code) == code
+    if isinstance(pattern, ast.JoinedStr) and isinstance(node, ast.Constant) and isinstance(node.value, str):
+        template = "".join(
+            re.escape(str(part.value)) if isinstance(part, ast.Constant) else ".+" for part in pattern.values
+        )
+        return re.fullmatch(template, node.value, re.DOTALL) is not None
+    if type(pattern) is not type(node):
+        return False
+    if isinstance(pattern, ast.Call):
+        assert isinstance(node, ast.Call)
+        wanted = {keyword.arg: keyword.value for keyword in pattern.keywords}
+        given = {keyword.arg: keyword.value for keyword in node.keywords}
+        return (
+            len(pattern.args) == len(node.args)
+            and wanted.keys() == given.keys()
+            and matches(pattern.func, node.func, fixed, bound)
+            and all(matches(a, b, fixed, bound) for a, b in zip(pattern.args, node.args))
+            and all(matches(wanted[name], given[name], fixed, bound) for name in wanted)
+        )
+    for name in pattern._fields:
+        if name in IGNORED_FIELDS:
+            continue
+        want, have = getattr(pattern, name, None), getattr(node, name, None)
+        if isinstance(want, list):
+            if not isinstance(have, list) or len(want) != len(have):
+                return False
+            for a, b in zip(want, have):
+                same = matches(a, b, fixed, bound) if isinstance(a, ast.AST) and isinstance(b, ast.AST) else a == b
+                if not same:
+                    return False
+        elif isinstance(want, ast.AST):
+            if not isinstance(have, ast.AST) or not matches(want, have, fixed, bound):
+                return False
+        elif want != have:
+            return False
+    return True
+
+
+FENCE = re.compile(r"^\s*(```|~~~)")
+COMMENT = re.compile(r"^\s*#+ ?")
+
+
+def code_blocks(path: Path, text: str) -> Iterator[tuple[int, str]]:
+    """``(first line, code)`` of the Python a file holds: a Python file's code, and its
+    comments as code (each run of comment lines, else each line alone: a commented-out
+    copy counts); a Markdown file's fenced blocks."""
+    lines = text.splitlines()
+    if path.suffix == ".py":
+        yield 1, text
+        run: list[tuple[int, str]] = []
+        for number, line in enumerate([*lines, ""], start=1):
+            if COMMENT.match(line):
+                run.append((number, COMMENT.sub("", line, count=1)))
+                continue
+            if run:
+                yield run[0][0], textwrap.dedent("\n".join(code for _, code in run))
+                if len(run) > 1:
+                    yield from run
+            run = []
+    elif path.suffix == ".md":
+        block: list[str] | None = None
+        start = 0
+        for number, line in enumerate(lines, start=1):
+            if FENCE.match(line):
+                if block is None:
+                    block, start = [], number + 1
+                else:
+                    yield start, textwrap.dedent("\n".join(block))
+                    block = None
+            elif block is not None:
+                block.append(line)
+
+
+def statement_leaks(path: Path, text: str, statements: Sequence[Statement]) -> Iterator[tuple[int, Statement]]:
+    """``(line, statement)`` for each solution statement found in ``text``'s code."""
+    for first, code in code_blocks(path, text):
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.expr):
+                continue
+            for statement in statements:
+                if type(node) is type(statement.pattern) or (
+                    isinstance(statement.pattern, ast.JoinedStr) and isinstance(node, ast.Constant)
+                ):
+                    if matches(statement.pattern, node, statement.fixed, {}):
+                        yield first + node.lineno - 1, statement
+
+
+def find_leaks(root: Path, bodies: dict[str, list[str]], statements: Sequence[Statement] = ()) -> list[Leak]:
+    """Every solution in a file under ``root`` (but ``.git``): a TODO region's body, whatever
+    the indentation, line breaks, blank lines or comment markers (``Leak(path, todo_id)``);
+    and one of ``statements`` in the file's code (``Leak(path, todo_id, line, code)``)."""
     leaks = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if ".git" in relative.parts or not path.is_file():
             continue
-        text = normalised(path.read_bytes().decode("utf-8", errors="replace"))
+        raw = path.read_bytes().decode("utf-8", errors="replace")
+        text = normalised(raw)
         for todo_id, todo_bodies in bodies.items():
             if any(body in text for body in todo_bodies):
-                leaks.append((relative.as_posix(), todo_id))
+                leaks.append(Leak(relative.as_posix(), todo_id))
+        found = {(line, s.todo_id, s.code) for line, s in statement_leaks(path, raw, statements)}
+        leaks += [Leak(relative.as_posix(), todo_id, line, code) for line, todo_id, code in sorted(found)]
     return leaks
 
 
@@ -298,12 +533,17 @@ def release(out: Path, force: bool = False, kit: Path = KIT_ROOT) -> Release:
             copy(kit / name, name)
         write_packaging(kit, write)
         bodies, result.told, result.short = fingerprints(solutions)
-        result.checked = sorted(bodies, key=list(todo_by_id()).index)
-        leaks = find_leaks(out, bodies)
+        statements, _plain = statement_fingerprints(solutions)
+        looked_for = set(bodies) | {statement.todo_id for statement in statements}
+        result.checked = sorted(looked_for, key=list(todo_by_id()).index)
+        leaks = find_leaks(out, bodies, statements)
         if leaks:
-            leaked, todo_id = leaks[0]
+            first = leaks[0]
+            where = f"{first.path}:{first.line}" if first.line else first.path
+            what = f" (its statement {first.code})" if first.code else ""
             raise ReleaseError(
-                f"{leaked} contains the solution of TODO {todo_id} ({len(leaks)} leak(s)); nothing was released"
+                f"{where} contains the solution of TODO {first.todo_id}{what} ({len(leaks)} leak(s)); "
+                "nothing was released"
             )
     except BaseException:  # no half release: OUT was empty (but .git) before
         shutil.rmtree(out) if created else empty(out)

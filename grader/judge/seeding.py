@@ -1,6 +1,8 @@
 """Kit code that prepares MLflow state for tests: Task 4 runs and versions, the
 bonus server's model. Runs in a sandboxed child (the zygote is already warm there),
-so the judge never pays for importing MLflow's model machinery.
+so the judge never pays for importing MLflow's model machinery; the zygote's warm-up
+runs it too (``grader.judge.preload.warm_up``), so it leaves no process-wide state: its
+runs start in an experiment named by id, never made the active one (``set_experiment``).
 """
 
 from __future__ import annotations
@@ -24,9 +26,17 @@ def fit_on_slice(data_path: str, start: int, stop: int | None):
     return fitted("LinearRegression", data_path, slice(start, stop)), load_split(data_path)
 
 
-def log_candidate(model, split, model_type: str, r2: float) -> str:
-    """One finished run like Task 3 leaves: param model_type, metrics, a logged model."""
-    with mlflow.start_run(run_name=model_type) as run:
+def experiment_id(name: str) -> str:
+    """The id of the experiment ``name``, made if missing."""
+    client = mlflow.MlflowClient()
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found is not None else client.create_experiment(name)
+
+
+def log_candidate(model, split, model_type: str, r2: float, experiment: str) -> str:
+    """One finished run like Task 3 leaves, in the experiment of id ``experiment``: param
+    model_type, metrics, a logged model."""
+    with mlflow.start_run(run_name=model_type, experiment_id=experiment) as run:
         mlflow.log_param("model_type", model_type)
         metrics = evaluate(model, split.X_test, split.y_test)
         metrics["r2"] = r2  # the test decides which run is best
@@ -49,11 +59,11 @@ def seed_comparison(
     ``registered`` optionally pre-registers one candidate's model (``{"model_name",
     "index"}``), as an earlier round of Task 4 would have. Returns the run ids.
     """
-    mlflow.set_experiment(experiment_name)
+    experiment = experiment_id(experiment_name)
     run_ids = []
     for candidate in candidates:
         model, split = fit_on_slice(data_path, *candidate["slice"])
-        run_ids.append(log_candidate(model, split, candidate["model_type"], candidate["r2"]))
+        run_ids.append(log_candidate(model, split, candidate["model_type"], candidate["r2"], experiment))
     version = None
     if registered:
         source = run_ids[registered["index"]]
@@ -63,11 +73,11 @@ def seed_comparison(
 
 def seed_staging(data_path: str, model_name: str, slices: list[list[int]], staging_index: int) -> dict:
     """Register one version per slice and point ``staging`` at one of them."""
-    mlflow.set_experiment(f"{model_name}-candidates")
+    experiment = experiment_id(f"{model_name}-candidates")
     versions = []
     for number, (start, stop) in enumerate(slices):
         model, split = fit_on_slice(data_path, start, stop)
-        run_id = log_candidate(model, split, "LinearRegression", 0.5 + number / 100)
+        run_id = log_candidate(model, split, "LinearRegression", 0.5 + number / 100, experiment)
         versions.append(mlflow.register_model(f"runs:/{run_id}/model", model_name).version)
     mlflow.MlflowClient().set_registered_model_alias(model_name, "staging", versions[staging_index])
     return {"versions": versions}
