@@ -95,6 +95,13 @@ REGISTRY_STORE = "mlflow.store.model_registry.sqlalchemy_store.SqlAlchemyStore."
 METRIC_VALUES = "mlflow.tracking.metric_value_conversion_utils."
 SKOPS_UNTRUSTED = "skops.io.exceptions.UntrustedTypesFoundException"
 
+# Said of both ways MLflow fails on a store it cannot use (the file store, a server not running).
+STORE_MISSING = N_(
+    "MLflow cannot use the store it was pointed at (a tracking server that is not running, or a "
+    "./mlruns folder, which MLflow 3 no longer writes): remove set_tracking_uri and "
+    "MLFLOW_TRACKING_URI from your code, the tests and kata run give it a store of its own"
+)
+
 # In order: the first entry that matches explains the error.
 CATALOG: tuple[Entry, ...] = (
     Entry(
@@ -179,11 +186,7 @@ CATALOG: tuple[Entry, ...] = (
     ),
     Entry(
         "store_missing",
-        N_(
-            "MLflow cannot use the store it was pointed at (a tracking server that is not running, or a "
-            "./mlruns folder, which MLflow 3 no longer writes): remove set_tracking_uri and "
-            "MLFLOW_TRACKING_URI from your code, the tests and kata run give it a store of its own"
-        ),
+        STORE_MISSING,
         code="INVALID_PARAMETER_VALUE",
         raised_in=(
             "mlflow.store.tracking.file_store.FileStore.__init__",
@@ -192,11 +195,7 @@ CATALOG: tuple[Entry, ...] = (
     ),
     Entry(
         "store_missing",
-        N_(
-            "MLflow cannot use the store it was pointed at (a tracking server that is not running, or a "
-            "./mlruns folder, which MLflow 3 no longer writes): remove set_tracking_uri and "
-            "MLFLOW_TRACKING_URI from your code, the tests and kata run give it a store of its own"
-        ),
+        STORE_MISSING,
         code="INTERNAL_ERROR",
         raised_in=("mlflow.utils.rest_utils.",),
         context="requests.exceptions.ConnectionError",

@@ -106,8 +106,22 @@ class Row:
         return self.sub.status != "graded"
 
 
+class LinkedMembers:
+    """A group's students as the report links them: the first few, the rest folded."""
+
+    members: list[Row]
+
+    @property
+    def shown(self) -> list[Row]:
+        return self.members[:CLUSTER_LINKS_SHOWN]
+
+    @property
+    def folded(self) -> list[Row]:
+        return self.members[CLUSTER_LINKS_SHOWN:]
+
+
 @dataclass
-class ClusterView:
+class ClusterView(LinkedMembers):
     """A failure cluster with its TODO and its students' rows (for their anchors)."""
 
     cluster: Cluster
@@ -115,31 +129,15 @@ class ClusterView:
     members: list[Row]
     example: str  # shortened
 
-    @property
-    def shown(self) -> list[Row]:
-        return self.members[:CLUSTER_LINKS_SHOWN]
-
-    @property
-    def folded(self) -> list[Row]:
-        return self.members[CLUSTER_LINKS_SHOWN:]
-
 
 @dataclass
-class NotStartedView:
+class NotStartedView(LinkedMembers):
     """The students who did not start a task (its file is the stub), with their rows."""
 
     group: NotStarted
     task: Task
     todos: int  # how many TODOs the task has (each of them failed by the stub)
     members: list[Row]
-
-    @property
-    def shown(self) -> list[Row]:
-        return self.members[:CLUSTER_LINKS_SHOWN]
-
-    @property
-    def folded(self) -> list[Row]:
-        return self.members[CLUSTER_LINKS_SHOWN:]
 
 
 @dataclass
