@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.core.defaults import CALL_TIMEOUT_S, SEED_PATTERN
+from grader.core.defaults import CALL_TIMEOUT_S, GRADESCOPE_BUDGET_S, GRADESCOPE_MEMORY_MB, SEED_PATTERN
 from grader.core.manifest import grading_files
 from grader.core.paths import KIT_ROOT
 
@@ -87,10 +87,10 @@ def kit_files(root: Path = KIT_ROOT) -> list[str]:
 
 
 def bundle_entries(
-    seed: str, timeout: float, visibility: str, allow_unconfined: bool = False
+    seed: str, timeout: float, visibility: str, allow_unconfined: bool = False, budget: float = GRADESCOPE_BUDGET_S
 ) -> list[tuple[str, bytes, int]]:
     """``(name in the zip, content, mode)`` of every bundle entry, sorted by name."""
-    config = {"seed": seed, "timeout": timeout, "visibility": visibility}
+    config: dict[str, Any] = {"seed": seed, "timeout": timeout, "visibility": visibility, "budget": budget}
     if allow_unconfined:
         config["allow_unconfined"] = True
     entries = [(CONFIG_FILE, (json.dumps(config, indent=2) + "\n").encode(), 0o644)]
@@ -108,6 +108,7 @@ def export(
     timeout: float = CALL_TIMEOUT_S,
     visibility: str = "visible",
     allow_unconfined: bool = False,
+    budget: float = GRADESCOPE_BUDGET_S,
 ) -> Bundle:
     """Write the Gradescope autograder bundle to ``out`` (a .zip), atomically."""
     from grader.classroom.saved_run import new_seed
@@ -118,8 +119,10 @@ def export(
         raise ExportError(f"--visibility {visibility!r}: one of {', '.join(VISIBILITIES)}")
     if not timeout > 0:
         raise ExportError("--timeout must be a number of seconds > 0")
+    if not budget > 0:
+        raise ExportError("--budget must be a number of seconds > 0")
     seed = seed if seed is not None else new_seed()
-    entries = bundle_entries(seed, timeout, visibility, allow_unconfined)
+    entries = bundle_entries(seed, timeout, visibility, allow_unconfined, budget)
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, draft = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(handle)
@@ -140,11 +143,17 @@ def export(
 
 # -- grading one submission ------------------------------------------------------------
 def grade_upload(
-    upload: Path, seed: str, timeout: float = CALL_TIMEOUT_S, progress=print, allow_unconfined: bool = False
+    upload: Path,
+    seed: str,
+    timeout: float = CALL_TIMEOUT_S,
+    progress=print,
+    allow_unconfined: bool = False,
+    budget: float | None = None,
 ):
     """Grade the submission in ``upload`` as ``kata grade`` grades one of a class
-    (``grader.classroom.grade.grade_submission``); return its ``SubmissionResult`` and
-    the kit facts (versions, seed, isolation)."""
+    (``grader.classroom.grade.grade_submission``), in the least memory (the model served
+    only while the bonus's tests run) and within ``budget`` seconds of student code;
+    return its ``SubmissionResult`` and the kit facts (versions, seed, isolation)."""
     from grader.classroom.grade import grade_submission
 
     def report(event, **data):
@@ -153,7 +162,14 @@ def grade_upload(
             progress(f"isolation: {data['level']} (missing: {missing})")
 
     return grade_submission(
-        upload, seed, timeout, allow_unconfined=allow_unconfined, progress=report, submission_id=SUBMISSION_ID
+        upload,
+        seed,
+        timeout,
+        allow_unconfined=allow_unconfined,
+        progress=report,
+        submission_id=SUBMISSION_ID,
+        budget=budget,
+        lazy_server=True,
     )
 
 
@@ -302,6 +318,7 @@ def run(root: Path) -> int:
             seed,
             float(config.get("timeout", CALL_TIMEOUT_S)),
             allow_unconfined=bool(config.get("allow_unconfined")),
+            budget=float(config["budget"]) if config.get("budget") else None,
         )
         payload = results_json(result, kit, time.monotonic() - started, visibility)
     except BelowFloor as error:  # the instructor's to fix: said in full on stdout, which they see
