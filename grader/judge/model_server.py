@@ -239,7 +239,7 @@ def scoring_command(model_dir: Path | str, port: int, env: dict[str, str]) -> tu
     try:
         os.environ.clear()
         os.environ.update(env)
-        text, command_env = get_cmd(str(model_dir), port, "127.0.0.1", None, 1)
+        text, command_env = get_cmd(str(model_dir), port, "127.0.0.1", None, 1)  # type: ignore[arg-type]  # mlflow types host as int
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -190,6 +190,45 @@ KIT_REFUSED = (
 )
 
 
+NOT_GRADED_BY_KIT = (
+    "Not graded: the autograder could not grade this submission (not your code): {why}. "
+    "Your instructor will regrade it / No calificado: el corrector automático no pudo "
+    "corregir esta entrega (no es tu código): {why}. Tu profesor la volverá a corregir."
+)
+# How the kit says it could not grade (grader.classroom.grade.result_of, grader.judge.runner):
+# never the submission's own fault, never a grade.
+KIT_FAILURES = (
+    "the grader ran out of memory",
+    "the grader gave up on this submission",
+    "grader error:",
+    "pytest exited with",
+)
+
+
+def requirements_line() -> str:
+    """What the bundle needs of Gradescope (``kata export gradescope``'s last line, README)."""
+    return (
+        f"It needs {GRADESCOPE_MEMORY_MB} MB of memory (Gradescope's default) and at most "
+        f"{GRADESCOPE_BUDGET_S + 60:g} s per submission (its default limit is 600 s): "
+        "leave both at their defaults or above."
+    )
+
+
+def kit_failure(result) -> str:
+    """Why the kit could not grade ``result`` (it ran out of memory, its worker or pytest
+    failed, every verdict is the kit's own error), or "" when it is a grade."""
+    from grader.results.model import caused_by_kit
+
+    notes = [note for note in (result.message or "").split("; ") if note]
+    for note in notes:
+        if any(note.startswith(failure) for failure in KIT_FAILURES):
+            return note
+    verdicts = list(result.todos.values()) if result.status == "graded" else []
+    if verdicts and all(caused_by_kit(verdict.message) for verdict in verdicts):
+        return one_line(verdicts[0].message, 200)
+    return ""
+
+
 def one_line(text: str, limit: int = 600) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -222,6 +261,11 @@ def results_json(result, kit: dict, execution_time: float, visibility: str = "vi
         "extra_data": {"id": result.id, "status": result.status, "seed": kit.get("seed"), "kit": kit},
         "tests": [],
     }
+    failure = kit_failure(result)
+    if failure:  # never a 0 that looks like a grade
+        payload["extra_data"]["status"] = "kit_error"
+        payload["output"] = one_line(NOT_GRADED_BY_KIT.format(why=failure), 1000)
+        return payload
     if result.status != "graded":
         reason = one_line(result.message or "nothing gradable")
         payload["output"] = one_line(f"Not graded / No calificado: {reason}; {UPLOAD_HELP}.")
@@ -303,7 +347,9 @@ def write_results(path: Path, payload: dict) -> None:
 def run(root: Path) -> int:
     """Grade ``root/submission`` with the bundle's settings and write
     ``root/results/results.json``. Exit 0 when graded (whatever the grade) or the upload
-    was unusable; 1 when the autograder itself failed (a results.json says so)."""
+    was unusable; 1 when the autograder itself failed or could not grade the submission (out of
+    memory, its worker or pytest failed: a results.json says so, with no score that
+    looks like a grade)."""
     from grader.classroom.errors import BelowFloor
 
     started = time.monotonic()
@@ -321,6 +367,10 @@ def run(root: Path) -> int:
             budget=float(config["budget"]) if config.get("budget") else None,
         )
         payload = results_json(result, kit, time.monotonic() - started, visibility)
+        if payload["extra_data"]["status"] == "kit_error":  # the instructor's to see, on stdout
+            write_results(results, payload)
+            print(f"kata: the autograder could not grade this submission: {kit_failure(result)}", flush=True)
+            return 1
     except BelowFloor as error:  # the instructor's to fix: said in full on stdout, which they see
         print(f"kata: {error}", flush=True)
         write_results(
