@@ -98,7 +98,7 @@ def test_the_bundle_has_the_scripts_the_seed_and_the_kit_with_its_hidden_tests_a
         config = json.loads(archive.read(CONFIG_FILE))
     for script in ("setup.sh", "run_autograder"):  # at the root of the zip, executable
         assert (infos[script].external_attr >> 16) & 0o777 == 0o755
-    assert config == {"seed": "gs-kit-test", "timeout": 60.0, "visibility": "visible"}
+    assert config == {"seed": "gs-kit-test", "timeout": 60.0, "visibility": "visible", "budget": 540.0}
     names = set(infos)
     for needed in ("kit/pyproject.toml", "kit/conftest.py", "kit/pytest.ini", "kit/README.md",
                    "kit/data/devops_metrics.csv", "kit/grader/platforms/gradescope.py", "kit/grader/lab/todos.toml",
@@ -132,7 +132,11 @@ def test_kata_export_gradescope_refuses_a_bad_seed_in_one_line(tmp_path, capsys)
     assert code == 2 and not (tmp_path / "b.zip").exists()
     assert capsys.readouterr().err.strip().startswith("kata export gradescope: --seed 'no spaces'")
     assert cli.main(["export", "gradescope", "--out", str(tmp_path / "b.zip"), "--seed", "s1"]) == 0
-    assert "grading seed s1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "grading seed s1" in err
+    assert err.strip().splitlines()[-1] == ("kata export gradescope: It needs 768 MB of memory (Gradescope's "
+                                            "default) and at most 600 s per submission (its default limit is "
+                                            "600 s): leave both at their defaults or above.")
 
 
 def test_an_unusable_upload_gets_a_valid_results_json_with_score_0_and_one_line(bundle, tmp_path):
@@ -213,3 +217,134 @@ def test_run_autograder_grades_a_zipped_upload_with_the_seed_and_hidden_tests(bu
     assert results["extra_data"]["seed"] == "gs-kit-test"
     assert isinstance(results["extra_data"]["kit"]["isolation"]["level"], str)
     assert 0 < results["execution_time"] < 900
+
+
+# -- Gradescope's defaults: 768 MB of memory, 600 s per submission -------------------------
+def own_memory_cgroup() -> Path | None:
+    """This process's cgroup v1 memory folder, where we may make groups in it; else None."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, names, path = line.split(":", 2)
+        if "memory" in names.split(","):
+            folder = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            return folder if os.access(folder, os.W_OK) else None
+    return None
+
+
+@pytest.fixture(scope="module")
+def shared_tree(bundle, tmp_path_factory) -> Path:
+    """One /autograder tree for the tests of Gradescope's defaults (each rewrites its upload)."""
+    return autograder_tree(tmp_path_factory.mktemp("defaults"), bundle)
+
+
+def upload(root: Path, files: dict[str, str], **config) -> None:
+    """``files`` as the upload, a fresh results/, ``config`` over the bundle's settings."""
+    import shutil
+
+    for folder in ("submission", "results"):
+        shutil.rmtree(root / folder, ignore_errors=True)
+        (root / folder).mkdir()
+    for name, text in files.items():
+        (root / "submission" / name).write_text(text)
+    settings = root / "source" / CONFIG_FILE
+    settings.write_text(json.dumps({**json.loads(settings.read_text()), **config}))
+
+
+MEMORY_MIB = 768  # Gradescope's default
+
+
+@pytest.mark.skipif(own_memory_cgroup() is None, reason="needs a cgroup v1 memory hierarchy we may write in")
+def test_a_correct_submission_gets_15_of_15_in_gradescopes_default_768_mib(shared_tree):
+    """The bundle's whole run (the kit, its worker, the sandbox's zygote and calls, the model
+    for the bonus) in a memory cgroup of 768 MiB, swap counted: full marks, no kill."""
+    root = shared_tree
+    upload(root, {path.name: solution(path.name) for path in sorted(SOLUTIONS_DIR.glob("*.py"))})
+    group = own_memory_cgroup() / f"kata-gs-{os.getpid()}"
+    group.mkdir()
+    try:
+        limit = str(MEMORY_MIB << 20)
+        (group / "memory.limit_in_bytes").write_text(limit)
+        if (group / "memory.memsw.limit_in_bytes").exists():
+            (group / "memory.memsw.limit_in_bytes").write_text(limit)
+        env = {**os.environ, "KATA_AUTOGRADER_ROOT": str(root), "KATA_AUTOGRADER_PYTHON": sys.executable}
+        env.pop("PYTHONPATH", None)
+        env.pop("KATA_MODEL_SERVER", None)  # its own model server, inside the group
+        run = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env,
+                             capture_output=True, text=True, timeout=600,
+                             preexec_fn=lambda: (group / "cgroup.procs").write_text("0"))
+        peak = int((group / "memory.max_usage_in_bytes").read_text()) >> 20
+        kills = (group / "memory.oom_control").read_text()
+    finally:
+        for _ in range(50):
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                import time
+                time.sleep(0.1)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    results = results_of(root)
+    assert results["score"] == 15, results["output"]
+    assert results["output"].startswith("Score 15/15, bonus 2/2"), results["output"]
+    assert "oom_kill 0" in kills, (kills, peak)
+
+
+def looping(name: str) -> str:
+    """The solution ``name`` with every function's body a loop that never ends."""
+    import ast
+
+    tree = ast.parse((SOLUTIONS_DIR / name).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            node.body = ast.parse("import time\nwhile True:\n    time.sleep(1)\n").body
+    return ast.unparse(tree)
+
+
+def test_a_submission_that_loops_everywhere_gets_feedback_within_its_time_budget(
+        shared_tree, served_model_env):
+    """Every function loops: with a budget of 20 s (the bundle's ``budget``; 540 s by
+    default, inside Gradescope's 600 s) the run ends soon after it, each TODO failed with
+    a message: the call cut short says the budget ran out, the TODOs after it were not run."""
+    import time
+
+    budget = 20
+    root = shared_tree
+    upload(root, {path.name: looping(path.name) for path in sorted(SOLUTIONS_DIR.glob("*.py"))}, budget=budget)
+    started = time.monotonic()
+    run = run_autograder(root, served=served_model_env)
+    elapsed = time.monotonic() - started
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    results = results_of(root)
+    assert_gradescope_results(results)
+    assert results["score"] == 0 and len(results["tests"]) == len(load_todos())
+    outputs = [test["output"] for test in results["tests"]]
+    assert all(test["status"] == "failed" for test in results["tests"])
+    assert any("timed out" in text and f"time budget of {budget} s ran out" in text for text in outputs)
+    assert sum(f"the submission's time budget of {budget} s ran out: not run" in text for text in outputs) >= 10
+    assert elapsed < budget + 60, elapsed
+
+
+def test_an_out_of_memory_or_a_kit_failure_is_not_graded_never_a_0_that_looks_like_a_grade():
+    """What Gradescope shows when the kit could not grade: no score line, no per-TODO zeros,
+    the reason, and that it is not the student's code."""
+    from grader.platforms.gradescope import results_json
+    from grader.results.model import Status, SubmissionResult, TodoResult
+
+    kit = {"seed": "s"}
+    oom = SubmissionResult("submission", "error",
+                           message="the grader ran out of memory reading what this submission left")
+    internal = SubmissionResult("submission", "graded",
+                                {todo.id: TodoResult(Status.ERROR, "no test of this TODO ran") for todo in load_todos()},
+                                1.0, message="pytest exited with INTERNAL_ERROR: OSError: cannot start the sandbox")
+    for result, why in ((oom, "ran out of memory"), (internal, "INTERNAL_ERROR: OSError")):
+        payload = results_json(result, kit, 3.0)
+        assert_gradescope_results(payload)
+        assert payload["tests"] == [] and payload["score"] == 0
+        assert payload["output"].startswith("Not graded: the autograder could not grade this submission "
+                                            "(not your code): ")
+        assert why in payload["output"] and "Score" not in payload["output"]
+        assert "No calificado: el corrector automático no pudo corregir esta entrega" in payload["output"]
+        assert payload["extra_data"]["status"] == "kit_error"

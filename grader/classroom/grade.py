@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import platform
 import tempfile
 import threading
@@ -56,6 +57,7 @@ from grader.core import i18n
 from grader.core.defaults import CALL_TIMEOUT_S
 from grader.core.i18n import _
 from grader.core.manifest import kit_sha256
+from grader.judge.model_server import LAZY_SERVER_ENV, SERVER_ENV
 from grader.results.model import ClassResults, SubmissionResult
 
 LOGS_DIR = "logs"
@@ -107,7 +109,9 @@ class LocalPool:
         self.workers: WorkerPool | None = None
 
     def grade(self, jobs: list[Job]) -> Iterator[Graded]:
-        if kit_has_bonus():
+        if self.grader.options.lazy_server and not os.environ.get(SERVER_ENV):
+            self.env[LAZY_SERVER_ENV] = "1"  # each worker serves it while the bonus's tests run
+        elif kit_has_bonus():  # one server for the run (or the one $KATA_MODEL_SERVER names)
             self.server = start_model_server(self.workspace / "served-model", self.env)
         self.workers = WorkerPool(
             self.grader.worker_settings(),
@@ -303,7 +307,11 @@ class ClassGrader:
     def worker_settings(self) -> WorkerSettings:
         """What every kata worker of this run grades with, wherever it runs."""
         return WorkerSettings(
-            self.options.timeout, self.seed, self.options.lang, allow_unconfined=self.options.allow_unconfined
+            self.options.timeout,
+            self.seed,
+            self.options.lang,
+            allow_unconfined=self.options.allow_unconfined,
+            budget=self.options.budget,
         )
 
     def record_isolation(self, isolation: dict) -> None:
@@ -376,11 +384,16 @@ def grade_submission(
     allow_unconfined: bool = False,
     progress=None,
     submission_id: str = SUBMISSION_ID,
+    budget: float | None = None,
+    lazy_server: bool = False,
 ) -> tuple[SubmissionResult, dict]:
     """Grade the one submission in ``folder`` (an upload: an ``exercises/`` folder, bare
     task files or one .zip of them) exactly as ``kata grade`` grades each of a class, with
     ``seed``; its ``SubmissionResult`` and the kit facts (versions, seed, isolation) for
-    its report. No log, nothing kept: its OUT is a temporary folder."""
+    its report. No log, nothing kept: its OUT is a temporary folder. ``budget``: the
+    seconds all its calls of student code may take together (``grader.judge.budget``);
+    ``lazy_server``: the model served only while the bonus's tests run, by the worker (the
+    least memory: ``grader.judge.model_server.LAZY_SERVER_ENV``)."""
     with tempfile.TemporaryDirectory(prefix="kata-one-") as scratch:
         options = GradeOptions(
             folder.parent,
@@ -391,6 +404,8 @@ def grade_submission(
             seed=seed,
             lang=lang,
             allow_unconfined=allow_unconfined,
+            budget=budget,
+            lazy_server=lazy_server,
         )
         grader = ClassGrader(options, progress)
         try:

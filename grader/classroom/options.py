@@ -32,6 +32,8 @@ class GradeOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     insecure_scheduler: bool = False  # accept a scheduler address without TLS (recorded in results.json)
+    lazy_server: bool = False  # the worker serves the model only while the bonus's tests run (least memory)
+    budget: float | None = None  # seconds all calls of one submission may take together (grader.judge.budget)
     only: tuple[str, ...] = ()  # regrade just these ids into OUT's results (grader.classroom.regrade)
 
 

@@ -25,6 +25,7 @@ class WorkerSettings:
     seed: str
     lang: str = "en"
     allow_unconfined: bool = False  # run student code below the isolation floor (errors.refuse_below_floor)
+    budget: float | None = None  # seconds all calls of one submission may take together (grader.judge.budget)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -32,6 +33,7 @@ class WorkerSettings:
             "seed": self.seed,
             "lang": self.lang,
             "allow_unconfined": self.allow_unconfined,
+            "budget": self.budget,
         }
 
     @classmethod
@@ -41,6 +43,7 @@ class WorkerSettings:
             str(data["seed"]),
             str(data.get("lang", "en")),
             bool(data.get("allow_unconfined", False)),
+            None if data.get("budget") is None else float(data["budget"]),
         )
 
 

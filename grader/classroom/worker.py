@@ -8,8 +8,9 @@ stdin (``tasks``: the task numbers to run, None for all; ``kata validate`` rerun
 one ``Reply`` per line on the original stdout; everything else the process prints goes to
 stderr.
 
-Run as ``python -m grader.classroom.worker --timeout S [--tmpdir DIR] [--lang LANG] [--allow-unconfined]``
-(the last: let its sandbox run student code below the isolation floor), with
+Run as ``python -m grader.classroom.worker --timeout S [--tmpdir DIR] [--lang LANG] [--allow-unconfined]
+[--budget S]`` (``--allow-unconfined``: let its sandbox run student code below the isolation floor;
+``--budget``: the seconds all calls of one submission may take together, ``grader.judge.budget``), with
 ``$KATA_WORKER_SEED`` set to the grading run's seed (never on the command line, which
 every local user can read in /proc): the seed of the tests' varied inputs (their ``--kata-seed``);
 ``LANG`` the language of the verdicts' messages (their ``--kata-lang``, default English). ``DIR``
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--tmpdir")
     parser.add_argument("--lang", default="en")
     parser.add_argument("--allow-unconfined", action="store_true")
+    parser.add_argument("--budget", type=float)  # seconds per submission (grader.judge.budget)
     args = parser.parse_args()
     from grader.sandbox import quota
 
@@ -75,6 +77,8 @@ def main() -> None:
     while (message := jsonlines.read(sys.stdin)) is not None:
         job = Job.from_json(message)
         extra = ["--kata-timeout", str(args.timeout), "--kata-seed", seed, f"--kata-lang={args.lang}"]
+        if args.budget:
+            extra += ["--kata-budget", str(args.budget)]
         if job.log:
             extra += ["--html", job.log, "--self-contained-html"]
         try:

@@ -66,6 +66,7 @@ class Worker:
                 "--lang",
                 settings.lang,
                 *(["--allow-unconfined"] if settings.allow_unconfined else []),
+                *(["--budget", str(settings.budget)] if settings.budget else []),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

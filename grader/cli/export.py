@@ -17,7 +17,9 @@ from grader.cli.options import (
     instructor_verb,
     languages,
     refused,
+    seconds,
 )
+from grader.core.defaults import GRADESCOPE_BUDGET_S
 from grader.core.i18n import _
 
 VERB_MODULES = {"export": "grader.platforms"}  # the verb and the wing it needs
@@ -236,6 +238,15 @@ def add_gradescope_export(formats: argparse._SubParsersAction) -> None:
     )
     add_timeout(gradescope, "seconds one call of student code may take (default: %(default)s)")
     gradescope.add_argument(
+        "--budget",
+        type=seconds,
+        default=GRADESCOPE_BUDGET_S,
+        metavar="S",
+        help="seconds all calls of one submission's code may take together: the calls left "
+        "when it runs out are not run, and their TODOs say so (default: %(default)s, inside "
+        "Gradescope's default limit of 600 s)",
+    )
+    gradescope.add_argument(
         "--visibility",
         default="visible",
         choices=["visible", "after_due_date", "after_published", "hidden"],
@@ -248,11 +259,16 @@ def add_gradescope_export(formats: argparse._SubParsersAction) -> None:
 def cmd_export_gradescope(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from grader.platforms.gradescope import ExportError, export
+    from grader.platforms.gradescope import ExportError, export, requirements_line
 
     try:
         bundle = export(
-            Path(args.out), args.seed, args.timeout, args.visibility, allow_unconfined=args.allow_unconfined
+            Path(args.out),
+            args.seed,
+            args.timeout,
+            args.visibility,
+            allow_unconfined=args.allow_unconfined,
+            budget=args.budget,
         )
     except (ExportError, OSError) as reason:
         return refused("kata export gradescope", reason)
@@ -262,4 +278,5 @@ def cmd_export_gradescope(args: argparse.Namespace) -> int:
         "zip file upload.",
         file=sys.stderr,
     )
+    print(f"kata export gradescope: {requirements_line()}", file=sys.stderr)
     return 0

@@ -6,3 +6,9 @@ import re
 CALL_TIMEOUT_S = 60.0  # one sandboxed call of student code (kata grade --timeout, Gradescope)
 SEED_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a grading seed (--seed, results.json's kit.seed)
 SEED_BYTES = 8  # a random seed's entropy: 64 bits, no brute force recovers it from what a call sees
+# The Gradescope bundle (kata export gradescope): the seconds all calls of one submission's
+# student code may take together (its --budget), so that the worst submission gets its
+# feedback inside Gradescope's default limit of 600 s; and the memory one grading needs,
+# as measured (README: Gradescope), under Gradescope's default of 768 MB.
+GRADESCOPE_BUDGET_S = 540.0
+GRADESCOPE_MEMORY_MB = 768

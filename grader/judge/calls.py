@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from grader.core.i18n import _
-from grader.judge import mlflow_errors
+from grader.judge import budget, mlflow_errors
 from grader.judge.probes import OWN_STORE
 from grader.judge.raises import Raised, import_failure, own_message, raised_in, unjudgeable
 from grader.judge.shared_calls import SharedCalls
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 SEEDED_PARTS = ("store", "work")  # what kit seeding writes in a case folder, and what a snapshot keeps
 # How a full disk reads in an error (SQLite, OSError's ENOSPC, EDQUOT)
+BUDGET_NOTE = "kata_budget"  # a CallResult note: the submission's time budget cut this call short
 DISK_FULL = ("database or disk is full", "No space left on device", "Disk quota exceeded")
 
 
@@ -116,16 +117,23 @@ def run_keyed(case: CallingCase, probe: str, request: dict, keep_before: bool = 
     else:
         if keep_before and shared:
             shared.keep_before(keys[0], case.dir, SEEDED_PARTS)
+        limits = case.limits if probe == "kit" else budget.limits_for(case.limits)
+        if limits is None:  # the submission's time budget ran out: no call any more
+            case.student_ran = True
+            case.properties.append(("kata_status", "timeout"))
+            case.fail(budget.spent_message())
         env = {"MLFLOW_TRACKING_URI": case.uri, "MLFLOW_REGISTRY_URI": case.uri, "HOME": str(case.workdir)}
         result = case.sandbox.run(
             probe,
             case.workdir,
             env,
-            case.limits,
+            limits,
             writable=[case.dir],
             readable=[case.exercises, case.inputs],
             **request,
         )
+        if result.outcome == "timeout" and budget.note(case.limits, limits):
+            result.notes = {**(result.notes or {}), BUDGET_NOTE: {"text": budget.note(case.limits, limits)}}
     case.student_ran = case.student_ran or probe != "kit"
     if probe != "kit":
         check_quota(case)  # first: a full folder is neither surveyed nor opened
@@ -275,6 +283,7 @@ def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bo
         if own(case, raised):
             case.fail(own_message(raised, what, detail + note))
         case.fail(message + " — " + _("in your code for TODO {id}").format(id=raised.todo), raised.todo)
+    message += (result.notes or {}).get(BUDGET_NOTE, {}).get("text", "")
     if tolerate_raise and result.outcome in ("timeout", "crashed", "memory"):
         message += " — " + unjudgeable(result.outcome)
     case.fail(message)

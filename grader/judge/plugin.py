@@ -47,6 +47,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="memory one call of student code may use, MiB (default: %(default)s)",
     )
     group.addoption(
+        "--kata-budget",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds all calls of student code of the session may take together: each "
+        "call's timeout is shortened to what is left, and once none is left the TODOs "
+        "still to judge fail saying so (default: no budget; grader.judge.budget)",
+    )
+    group.addoption(
         "--kata-seed",
         default="0",
         metavar="SEED",
@@ -80,6 +89,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if may_run_kata_tests(config) and not config.option.collectonly and not config.stash[THIN]:
         # Start now: the sandbox's ~5-s preload overlaps with collection's imports.
         shared_sandbox().warm_up(["tracking"])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The submission's time budget starts with its session (``grader.judge.budget``)."""
+    from grader.judge import budget
+
+    budget.start(session.config.getoption("kata_budget"))
 
 
 THIN = pytest.StashKey[bool]()  # this run replays the warm judge's (see grader.judge.warm)
@@ -150,6 +166,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         from grader.judge.model_server import start_in_background
 
         start_in_background(shared_sandbox())
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """With a lazy model server (``model_server.LAZY_SERVER_ENV``: the least memory), stop
+    it once the tests that use it are done: the hidden tests after them run without its
+    ~0.4 GB beside them."""
+    from grader.judge import model_server
+
+    if (
+        model_server.lazy()
+        and "model_server" in getattr(item, "fixturenames", ())
+        and (nextitem is None or "model_server" not in getattr(nextitem, "fixturenames", ()))
+    ):
+        model_server.stop_shared()
 
 
 # -- what next, after a green run -------------------------------------------------------

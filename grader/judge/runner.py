@@ -169,7 +169,11 @@ def run_kata(
     with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
         code = pytest.main(args, plugins=[collector])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        collector.problems.append(f"pytest exited with {pytest.ExitCode(code).name}")
+        problem = f"pytest exited with {pytest.ExitCode(code).name}"
+        internal = [line for line in sink.getvalue().splitlines() if line.startswith("INTERNALERROR> E ")]
+        if internal:  # what failed, for whoever regrades (a sandbox that could not start, …)
+            problem += ": " + internal[-1].removeprefix("INTERNALERROR> E ").strip()[:200]
+        collector.problems.append(problem)
     wanted = {todo.id for todo in load_todos() if tasks is None or todo.task in tasks}
     for todo_id in wanted - set(collector.todos):
         collector.todos[todo_id] = TodoResult(Status.ERROR, "no test of this TODO ran")

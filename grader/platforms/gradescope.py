@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.core.defaults import CALL_TIMEOUT_S, SEED_PATTERN
+from grader.core.defaults import CALL_TIMEOUT_S, GRADESCOPE_BUDGET_S, GRADESCOPE_MEMORY_MB, SEED_PATTERN
 from grader.core.manifest import grading_files
 from grader.core.paths import KIT_ROOT
 
@@ -87,10 +87,10 @@ def kit_files(root: Path = KIT_ROOT) -> list[str]:
 
 
 def bundle_entries(
-    seed: str, timeout: float, visibility: str, allow_unconfined: bool = False
+    seed: str, timeout: float, visibility: str, allow_unconfined: bool = False, budget: float = GRADESCOPE_BUDGET_S
 ) -> list[tuple[str, bytes, int]]:
     """``(name in the zip, content, mode)`` of every bundle entry, sorted by name."""
-    config = {"seed": seed, "timeout": timeout, "visibility": visibility}
+    config: dict[str, Any] = {"seed": seed, "timeout": timeout, "visibility": visibility, "budget": budget}
     if allow_unconfined:
         config["allow_unconfined"] = True
     entries = [(CONFIG_FILE, (json.dumps(config, indent=2) + "\n").encode(), 0o644)]
@@ -108,6 +108,7 @@ def export(
     timeout: float = CALL_TIMEOUT_S,
     visibility: str = "visible",
     allow_unconfined: bool = False,
+    budget: float = GRADESCOPE_BUDGET_S,
 ) -> Bundle:
     """Write the Gradescope autograder bundle to ``out`` (a .zip), atomically."""
     from grader.classroom.saved_run import new_seed
@@ -118,8 +119,10 @@ def export(
         raise ExportError(f"--visibility {visibility!r}: one of {', '.join(VISIBILITIES)}")
     if not timeout > 0:
         raise ExportError("--timeout must be a number of seconds > 0")
+    if not budget > 0:
+        raise ExportError("--budget must be a number of seconds > 0")
     seed = seed if seed is not None else new_seed()
-    entries = bundle_entries(seed, timeout, visibility, allow_unconfined)
+    entries = bundle_entries(seed, timeout, visibility, allow_unconfined, budget)
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, draft = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(handle)
@@ -140,11 +143,17 @@ def export(
 
 # -- grading one submission ------------------------------------------------------------
 def grade_upload(
-    upload: Path, seed: str, timeout: float = CALL_TIMEOUT_S, progress=print, allow_unconfined: bool = False
+    upload: Path,
+    seed: str,
+    timeout: float = CALL_TIMEOUT_S,
+    progress=print,
+    allow_unconfined: bool = False,
+    budget: float | None = None,
 ):
     """Grade the submission in ``upload`` as ``kata grade`` grades one of a class
-    (``grader.classroom.grade.grade_submission``); return its ``SubmissionResult`` and
-    the kit facts (versions, seed, isolation)."""
+    (``grader.classroom.grade.grade_submission``), in the least memory (the model served
+    only while the bonus's tests run) and within ``budget`` seconds of student code;
+    return its ``SubmissionResult`` and the kit facts (versions, seed, isolation)."""
     from grader.classroom.grade import grade_submission
 
     def report(event, **data):
@@ -153,7 +162,14 @@ def grade_upload(
             progress(f"isolation: {data['level']} (missing: {missing})")
 
     return grade_submission(
-        upload, seed, timeout, allow_unconfined=allow_unconfined, progress=report, submission_id=SUBMISSION_ID
+        upload,
+        seed,
+        timeout,
+        allow_unconfined=allow_unconfined,
+        progress=report,
+        submission_id=SUBMISSION_ID,
+        budget=budget,
+        lazy_server=True,
     )
 
 
@@ -172,6 +188,45 @@ KIT_REFUSED = (
     "code): tell your instructor / el corrector automático se negó a ejecutar tu código: "
     "esta plataforma no puede aislarlo (no es tu código): avisa a tu profesor"
 )
+
+
+NOT_GRADED_BY_KIT = (
+    "Not graded: the autograder could not grade this submission (not your code): {why}. "
+    "Your instructor will regrade it / No calificado: el corrector automático no pudo "
+    "corregir esta entrega (no es tu código): {why}. Tu profesor la volverá a corregir."
+)
+# How the kit says it could not grade (grader.classroom.grade.result_of, grader.judge.runner):
+# never the submission's own fault, never a grade.
+KIT_FAILURES = (
+    "the grader ran out of memory",
+    "the grader gave up on this submission",
+    "grader error:",
+    "pytest exited with",
+)
+
+
+def requirements_line() -> str:
+    """What the bundle needs of Gradescope (``kata export gradescope``'s last line, README)."""
+    return (
+        f"It needs {GRADESCOPE_MEMORY_MB} MB of memory (Gradescope's default) and at most "
+        f"{GRADESCOPE_BUDGET_S + 60:g} s per submission (its default limit is 600 s): "
+        "leave both at their defaults or above."
+    )
+
+
+def kit_failure(result) -> str:
+    """Why the kit could not grade ``result`` (it ran out of memory, its worker or pytest
+    failed, every verdict is the kit's own error), or "" when it is a grade."""
+    from grader.results.model import caused_by_kit
+
+    notes = [note for note in (result.message or "").split("; ") if note]
+    for note in notes:
+        if any(note.startswith(failure) for failure in KIT_FAILURES):
+            return note
+    verdicts = list(result.todos.values()) if result.status == "graded" else []
+    if verdicts and all(caused_by_kit(verdict.message) for verdict in verdicts):
+        return one_line(verdicts[0].message, 200)
+    return ""
 
 
 def one_line(text: str, limit: int = 600) -> str:
@@ -206,6 +261,11 @@ def results_json(result, kit: dict, execution_time: float, visibility: str = "vi
         "extra_data": {"id": result.id, "status": result.status, "seed": kit.get("seed"), "kit": kit},
         "tests": [],
     }
+    failure = kit_failure(result)
+    if failure:  # never a 0 that looks like a grade
+        payload["extra_data"]["status"] = "kit_error"
+        payload["output"] = one_line(NOT_GRADED_BY_KIT.format(why=failure), 1000)
+        return payload
     if result.status != "graded":
         reason = one_line(result.message or "nothing gradable")
         payload["output"] = one_line(f"Not graded / No calificado: {reason}; {UPLOAD_HELP}.")
@@ -287,7 +347,9 @@ def write_results(path: Path, payload: dict) -> None:
 def run(root: Path) -> int:
     """Grade ``root/submission`` with the bundle's settings and write
     ``root/results/results.json``. Exit 0 when graded (whatever the grade) or the upload
-    was unusable; 1 when the autograder itself failed (a results.json says so)."""
+    was unusable; 1 when the autograder itself failed or could not grade the submission (out of
+    memory, its worker or pytest failed: a results.json says so, with no score that
+    looks like a grade)."""
     from grader.classroom.errors import BelowFloor
 
     started = time.monotonic()
@@ -302,8 +364,13 @@ def run(root: Path) -> int:
             seed,
             float(config.get("timeout", CALL_TIMEOUT_S)),
             allow_unconfined=bool(config.get("allow_unconfined")),
+            budget=float(config["budget"]) if config.get("budget") else None,
         )
         payload = results_json(result, kit, time.monotonic() - started, visibility)
+        if payload["extra_data"]["status"] == "kit_error":  # the instructor's to see, on stdout
+            write_results(results, payload)
+            print(f"kata: the autograder could not grade this submission: {kit_failure(result)}", flush=True)
+            return 1
     except BelowFloor as error:  # the instructor's to fix: said in full on stdout, which they see
         print(f"kata: {error}", flush=True)
         write_results(
