@@ -246,6 +246,69 @@ def test_a_run_a_dedented_line_left_active_is_that_lines_todos_and_the_replay_sk
     assert all("n_estimators" in run.data.params and "model_family" not in run.data.tags for run in runs)
 
 
+# The second config's `with` line is 2.1's code; 2.4's set_tags, outside the block, starts a run of its own.
+IMPLICIT_START = """import mlflow
+
+
+def tune(name):
+    for n_estimators in (50, 100):
+        # TODO 2.1: one run per config
+        with mlflow.start_run():
+            mlflow.log_param("n_estimators", n_estimators)
+        # TODO 2.4: tag the run
+        mlflow.set_tags({"task": "hyperparameter-tuning"})
+"""
+
+
+def test_a_run_a_logging_call_left_active_is_its_todos_even_when_the_failing_line_is_another_todos(
+        tmp_path, monkeypatch):
+    """The judge's one watch on run starts (its guard, as in the child) feeds both of its
+    readers: the ``with`` line that raises is TODO 2.1's, but the run still active was
+    started by 2.4's set_tags for itself; the raise is 2.4's (its statement skipped in a
+    replay), and the MLflow error's facts name the same line. In-process, on a real store
+    (the store guard stays out: it is for a child, which ends with its call)."""
+    import importlib.util
+
+    import mlflow
+    import mlflow.tracking.fluent as fluent
+
+    from grader.judge import attribution, mlflow_errors
+    from grader.judge.probes import GUARDS, ON_RAISE, guard_store
+    from grader.judge.store import new_store
+
+    exercises = tmp_path / "exercises"
+    exercises.mkdir()
+    (exercises / "task2_tuning.py").write_text(IMPLICIT_START)
+    uri = new_store(tmp_path / "store")
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.setenv(name, uri)
+    monkeypatch.setattr(fluent, "start_run", fluent.start_run)  # put back afterwards
+    monkeypatch.setattr(mlflow, "start_run", mlflow.start_run)
+    monkeypatch.setattr(mlflow_errors, "STARTED", {})
+    request = {"exercises": str(exercises), "module": "task2_tuning", "function": "tune", "todos": ["2.1", "2.4"]}
+    try:
+        for guard in GUARDS:
+            if guard is not guard_store:
+                guard(request)
+        spec = importlib.util.spec_from_file_location("student_task2_tuning", exercises / "task2_tuning.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        with pytest.raises(Exception, match="already active") as raised:
+            module.tune("x")
+        for hook in ON_RAISE:
+            hook(request, raised.value)
+        noted = dict(probes.NOTES)
+    finally:
+        probes.NOTES.clear()
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+    raised_in = noted[attribution.RAISED_IN]
+    assert (raised_in["todo"], raised_in["line"], raised_in["how"]) == ("2.4", "10", "skip"), raised_in
+    assert (raised_in["cause"], raised_in["at"]) == ("active_run", "7"), raised_in
+    found = noted[mlflow_errors.NOTE]
+    assert (found["started"], found["start_call"], found["start_line"]) == ("implicit", "mlflow.set_tags", "10")
+
+
 def test_a_syntax_error_is_put_on_the_todo_whose_region_holds_its_line(tmp_path):
     """It was put on TODO 2.1 (the first failing one) whatever its line."""
     from grader.judge.raises import raised_in

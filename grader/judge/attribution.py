@@ -12,10 +12,11 @@ then judges the call's other TODOs on a replay of the call with that statement l
 One exception is not the raising line's doing: "Run … is already active" raised by a
 ``start_run`` (often the skeleton's ``with mlflow.start_run()``, a line no TODO holds) when
 a run started earlier was never ended — a logging call dedented out of the ``with`` block
-starts one for itself. ``watch_run_starts`` (a guard) remembers which student lines started
-each run and whether a logging call started it implicitly; the statement that started the
-active run is then the one noted, and the replay skips it (``SKIP``) rather than swallowing
-the raise (``SWALLOW``).
+starts one for itself. The kit's one record of run starts
+(``grader.judge.mlflow_errors.watch_run_starts``, a guard of ``grader.judge.probes``) says
+which student lines started that run and whether a logging call started it implicitly
+(``mlflow_errors.started_by``); the statement that started the active run is then the one
+noted, and the replay skips it (``SKIP``) rather than swallowing the raise (``SWALLOW``).
 
 Notes are plain strings (``grader.sandbox.zygote.plain_notes``); the judge checks them: the
 student's code runs here too and could write them, which only misleads its own verdicts.
@@ -26,15 +27,13 @@ from __future__ import annotations
 
 import ast
 import os
-import sys
 from pathlib import Path
 
-from grader.judge import regions
+from grader.judge import mlflow_errors, regions
 from grader.sandbox.probes import NOTES, StudentImportError
 
 RAISED_IN = "raised_in"  # the note: which TODO's code raised (see ``note_raise``)
 ACTIVE_RUN_CAUSE = "active_run"  # the note's ``cause`` when a run left active made a start_run raise
-STARTED_BY = "_kata_started_by"  # an exception's attribute: who started the run still active
 MAX_SOURCE_BYTES = 1 << 20  # a student file larger than this is not read for regions
 MAX_SKIPPED = 8  # statements a replay may leave out
 
@@ -62,58 +61,6 @@ def parsed(source: str) -> ast.Module | None:
         return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-
-
-# -- who started each run ----------------------------------------------------------------
-
-STARTS: dict[str, tuple[list[int], bool]] = {}  # run id -> (the student's lines, deepest first; implicit)
-
-
-def student_lines(frame, path: Path) -> list[int]:
-    """The lines of the frames in ``path`` on the stack from ``frame`` out, deepest first."""
-    lines = []
-    while frame is not None:
-        if same_file(frame.f_code.co_filename, path):
-            lines.append(frame.f_lineno)
-        frame = frame.f_back
-    return lines
-
-
-def watch_run_starts(request: dict) -> None:
-    """A guard: wrap MLflow's ``start_run`` (the public name and the one its logging calls
-    use to start a run when none is active) to remember, per run, the student's lines that
-    started it and whether a logging call did (implicitly); a ``start_run`` that raises
-    while a run is active carries who started that run (``STARTED_BY``)."""
-    path = module_path(request)
-    if path is None:
-        return
-    from functools import wraps
-
-    import mlflow
-    import mlflow.tracking.fluent as fluent
-
-    original = fluent.start_run
-    implicit_caller = fluent._get_or_start_run.__code__
-
-    @wraps(original)
-    def start_run(*args, **kwargs):
-        active = mlflow.active_run()
-        caller = sys._getframe(1)
-        try:
-            run = original(*args, **kwargs)
-        except Exception as error:
-            started = STARTS.get(active.info.run_id) if active is not None else None
-            if started is not None:
-                try:
-                    setattr(error, STARTED_BY, started)
-                except Exception:  # noqa: BLE001 - an exception that takes no attribute
-                    pass
-            raise
-        STARTS[run.info.run_id] = (student_lines(caller, path), caller.f_code is implicit_caller)
-        return run
-
-    fluent.start_run = start_run
-    mlflow.start_run = start_run
 
 
 # -- which TODO raised -------------------------------------------------------------------
@@ -168,11 +115,10 @@ def note_raise(request: dict, error: BaseException) -> None:
             NOTES[RAISED_IN] = {**note, "todo": place[1], "line": str(place[0]), "code": "", "how": ""}
         return
     raised = first_in_region(found, traceback_lines(error, path))
-    started = getattr(error, STARTED_BY, None)
-    if isinstance(started, tuple) and len(started) == 2:
-        lines, implicit = started
-        culprit = first_in_region(found, lines)
-        if culprit is not None and (implicit or raised is None):
+    started = mlflow_errors.started_by(error)
+    if started is not None:
+        culprit = first_in_region(found, [line for file, line in started.frames if same_file(file, path)])
+        if culprit is not None and (started.implicit or raised is None):
             at = traceback_lines(error, path)
             NOTES[RAISED_IN] = {
                 **note,

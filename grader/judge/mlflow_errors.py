@@ -15,8 +15,10 @@ Two halves, one on each side of the sandbox:
 * where the student's code ran (kit code in the sandboxed child, once it raised; ``kata
   run``'s own process): ``facts`` reads those from the real exception, with the deepest
   line of the student's file on its way and, for a run still active, the student's line
-  that started that run (``watch_run_starts``): plain strings, which a sandboxed call notes
-  as ``NOTE`` in its reply (``grader.sandbox.probes.NOTES``, capped by the zygote).
+  that started that run: plain strings, which a sandboxed call notes as ``NOTE`` in its
+  reply (``grader.sandbox.probes.NOTES``, capped by the zygote). Who started each run is
+  recorded here once (``watch_run_starts``, ``STARTED``), for ``facts`` and for
+  ``grader.judge.attribution`` (which TODO a run left active is charged to).
 * in the judge: ``explain`` matches what a reply noted (untrusted: a field that is not
   what ``facts`` writes is dropped) against ``CATALOG`` and words it in the student's
   language, naming the student's line that led to it.
@@ -268,7 +270,26 @@ CATALOG: tuple[Entry, ...] = (
 
 # -- where the student's code ran: the facts of a real exception --------------------------------
 
-STARTED: dict[str, dict[str, str]] = {}  # run id -> the student's call that started it
+EXPLICIT = "mlflow.start_run"  # a run the student's line started itself
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """How the student's code started a run: ``call``, the MLflow function the student's
+    line called (``mlflow.start_run``, or a call MLflow started a run of its own for, as
+    ``mlflow.set_tags`` outside any ``with`` block: ``implicit``), and ``frames``, the
+    student's frames on the way (their file, as the code names it, and line), deepest
+    first: that line is the first."""
+
+    call: str
+    frames: tuple[tuple[str, int], ...]
+
+    @property
+    def implicit(self) -> bool:
+        return self.call != EXPLICIT
+
+
+STARTED: dict[str, RunStart] = {}  # run id -> how the student's code started it
 WATCHED: list[str] = []  # the student's folder whose lines ``watch_run_starts`` records
 
 
@@ -295,45 +316,54 @@ def api_name(frame: FrameType | None) -> str:
     return f"{module}.{frame.f_code.co_name}"
 
 
-def student_call(folder: str, frame: FrameType | None) -> dict[str, str]:
-    """The innermost frame of a file of ``folder`` from ``frame`` outwards, and the MLflow
-    function that line called (the outermost MLflow frame inside it): ``{"call",
-    "file", "line"}``; ``{}`` when no student frame is on the stack."""
+def run_start(folder: str, frame: FrameType | None) -> RunStart | None:
+    """The frames of files of ``folder`` from ``frame`` outwards, and the MLflow function
+    the innermost of them called (the outermost MLflow frame inside it; none: it called
+    ``start_run`` itself); None when no student frame is on the stack."""
     callee: FrameType | None = None
+    frames: list[tuple[str, int]] = []
     while frame is not None:
         if in_folder(frame, folder):
-            return {
-                "call": api_name(callee),
-                "file": os.path.basename(frame.f_code.co_filename),
-                "line": str(frame.f_lineno),
-            }
-        if frame_name(frame).startswith("mlflow."):
+            frames.append((frame.f_code.co_filename, frame.f_lineno))
+        elif not frames and frame_name(frame).startswith("mlflow."):
             callee = frame
         frame = frame.f_back
-    return {}
+    return RunStart(api_name(callee) or EXPLICIT, tuple(frames)) if frames else None
 
 
 def watch_run_starts(exercises: str) -> Callable[[], None]:
-    """Remember, for each run ``mlflow.start_run`` starts from here on, the student's line
-    that led to it and the MLflow function that line called (``STARTED``): the
-    ``start_run`` of a ``with`` block, or a ``mlflow.log_*`` call made while no run was
-    active, for which MLflow starts one of its own. When a later ``start_run`` fails
-    because a run is still active, ``facts`` names that line, the cause. Where the
-    student's code runs, before it is imported (a guard of ``grader.judge.probes``; ``kata
-    run``). Returns what stops watching."""
+    """Remember, for each run ``mlflow.start_run`` starts from here on, how the student's
+    code started it (``STARTED``): the ``start_run`` of a ``with`` block, or a
+    ``mlflow.log_*`` call made while no run was active, for which MLflow starts one of its
+    own. When a later ``start_run`` fails because a run is still active, ``started_by``
+    says how that run was started: ``facts`` names its line, the cause, and
+    ``grader.judge.attribution`` charges it to the TODO that holds it. Where the student's
+    code runs, before it is imported (the guard ``grader.judge.probes.watch_run_starts``;
+    ``kata run``), through the kit's one wrapper of ``start_run``
+    (``grader.judge.mlflow_internals.watch_run_starts``). Returns what stops watching."""
     from grader.judge.mlflow_internals import watch_run_starts as watch
 
     WATCHED[:] = [os.path.realpath(exercises)]
 
     def record(run) -> None:
         try:
-            place = student_call(WATCHED[0], sys._getframe(2))  # the caller of mlflow_internals' wrapper
-            if place:
-                STARTED[run.info.run_id] = {**place, "call": place["call"] or "mlflow.start_run"}
+            start = run_start(WATCHED[0], sys._getframe(2))  # the caller of mlflow_internals' wrapper
+            if start is not None:
+                STARTED[run.info.run_id] = start
         except Exception:  # noqa: BLE001 - never the student's start_run's failure
             pass
 
     return watch(record)
+
+
+def started_by(error: BaseException) -> RunStart | None:
+    """How the student's code started the run that was still active when ``start_run``
+    raised ``error`` (``mlflow_internals.RUN_STILL_ACTIVE``); None for any other error, or
+    a run their code did not start."""
+    from grader.judge.mlflow_internals import RUN_STILL_ACTIVE
+
+    run_id = getattr(error, RUN_STILL_ACTIVE, None)
+    return STARTED.get(run_id) if isinstance(run_id, str) else None
 
 
 def facts(error: BaseException, exercises: str = "") -> dict[str, str] | None:
@@ -362,20 +392,22 @@ def facts(error: BaseException, exercises: str = "") -> dict[str, str] | None:
         if in_folder(tb[0], folder):
             found.update(file=os.path.basename(tb[0].f_code.co_filename), line=str(tb[1]))
     if raised_in == START_RUN:
-        found.update(active_run_start())
+        found.update(active_run_start(error))
     return found
 
 
-def active_run_start() -> dict[str, str]:
+def active_run_start(error: BaseException) -> dict[str, str]:
     """How the run still active was started, when the student's code started it."""
-    import mlflow
-
-    run = mlflow.active_run()
-    start = STARTED.get(run.info.run_id, {}) if run is not None else {}
-    if not start:
+    start = started_by(error)
+    if start is None:
         return {}
-    explicit = start["call"] == "mlflow.start_run"
-    return {"started": "explicit" if explicit else "implicit", **{f"start_{k}": v for k, v in start.items()}}
+    path, line = start.frames[0]
+    return {
+        "started": "implicit" if start.implicit else "explicit",
+        "start_call": start.call,
+        "start_file": os.path.basename(path),
+        "start_line": str(line),
+    }
 
 
 # -- in the judge: what a reply noted, explained ------------------------------------------------

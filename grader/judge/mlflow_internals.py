@@ -20,7 +20,8 @@ Where MLflow offers a public way, the kit uses it instead (the warm-up's state: 
 * ``watch_store_uris``: ``TrackingStoreRegistry._get_store_with_resolved_uri`` and
   ``ModelRegistryStoreRegistry._get_store_with_resolved_uri`` (the one way to every store).
 * ``watch_run_starts``: ``mlflow.tracking.fluent.start_run``, which the fluent logging
-  calls reach through ``mlflow.tracking.fluent._get_or_start_run`` when no run is active.
+  calls reach through ``mlflow.tracking.fluent._get_or_start_run`` when no run is active
+  (the kit's one watch on run starts: ``grader.judge.mlflow_errors.watch_run_starts``).
 * ``store_uri_settings``: ``mlflow.tracking._tracking_service.utils._tracking_uri`` and
   ``mlflow.tracking._model_registry.utils._registry_uri`` (what the setters set).
 """
@@ -178,14 +179,20 @@ def restore_store_uri_settings(saved: tuple) -> None:
             os.environ[name] = value
 
 
+RUN_STILL_ACTIVE = "_kata_run_still_active"  # an attribute: the run active when start_run raised
+
+
 def watch_run_starts(record) -> Callable[[], None]:
     """Call ``record(run)`` with every run ``mlflow.start_run`` starts, whether code called
     it (``mlflow.start_run``, as the student's code finds it) or MLflow did, for a logging
     call made while no run was active (``mlflow.log_param`` … start a run of their own:
     ``mlflow.tracking.fluent._get_or_start_run`` looks up its module's ``start_run`` when
     called). ``record`` is called from the wrapper, whose caller is the one that asked for
-    the run. Returns what puts MLflow back as it was (``kata run`` does; a sandboxed child
-    ends with its call); while one watch is on, another changes nothing."""
+    the run. An exception ``start_run`` raises while a run is active ("Run … is already
+    active") carries that run's id (attribute ``RUN_STILL_ACTIVE``): by the time it is
+    looked at, a ``with`` block around the failed line may have ended that run. Returns
+    what puts MLflow back as it was (``kata run`` does; a sandboxed child ends with its
+    call); while one watch is on, another changes nothing."""
     import functools
 
     import mlflow
@@ -197,7 +204,14 @@ def watch_run_starts(record) -> Callable[[], None]:
 
     @functools.wraps(original)
     def start_run(*args, **kwargs):
-        run = original(*args, **kwargs)
+        active = mlflow.active_run()
+        try:
+            run = original(*args, **kwargs)
+        except Exception as error:
+            if active is not None:
+                with contextlib.suppress(Exception):  # an exception that takes no attribute
+                    setattr(error, RUN_STILL_ACTIVE, active.info.run_id)
+            raise
         record(run)
         return run
 

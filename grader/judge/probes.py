@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from grader.judge.attribution import note_raise, rewrite, watch_run_starts
+from grader.judge.attribution import note_raise, rewrite
 from grader.sandbox.probes import (
     EXCUSES_USED,
     NOTES,
@@ -210,16 +210,17 @@ def shown(value) -> str:
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 
-def watch_run_starts_for_errors(request: dict) -> None:
-    """Which student line started each run (``grader.judge.mlflow_errors.watch_run_starts``):
-    when a run still active makes a later ``start_run`` fail, the line that started it is
-    the cause the student is told of."""
+def watch_run_starts(request: dict) -> None:
+    """Which student lines started each run, and how (``grader.judge.mlflow_errors.
+    watch_run_starts``, the one record of run starts): when a run still active makes a later
+    ``start_run`` fail, the line that started it is the cause the student is told of
+    (``note_mlflow_error``) and the TODO it is charged to (``note_raise``)."""
     from grader.judge.mlflow_errors import watch_run_starts as watch
 
     watch(request["exercises"])
 
 
-GUARDS = [guard_store, watch_run_starts, watch_run_starts_for_errors]
+GUARDS = [guard_store, watch_run_starts]
 REWRITES = [rewrite]  # a replay of a call without the statement that raised (grader.judge.attribution)
 
 
