@@ -114,7 +114,7 @@ def test_a_release_holds_the_student_kit(released):
     assert {f.split("/")[1] for f in shipped if f.count("/") > 1} <= {*STUDENT_PACKAGES, "locale"}
 
 
-STUDENT_VERBS = "{check,run,hint,watch,stop}"
+STUDENT_VERBS = "{check,run,hint,watch,progress,stop}"
 
 
 def released_kata(released: Path, *args: str, lang: str = "es") -> subprocess.CompletedProcess:
