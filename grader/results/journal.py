@@ -42,7 +42,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from grader.core.files import write_atomic
 from grader.core.manifest import digest_files
@@ -68,6 +68,15 @@ IGNORED = ("too-large", "too-many-lines", "no-valid-line", "unreadable")
 _ID = re.compile(r"^[0-9a-f]{12}$")
 _HASH = re.compile(r"^[0-9a-f]{16}$")
 EARLIEST = 1_600_000_000  # a run's time before this (September 2020) is no real run's
+
+
+def handed_in_paths(exercises: PurePosixPath) -> list[PurePosixPath]:
+    """Where a submission whose task files are in the folder ``exercises`` (relative to
+    its root) may hold a journal: in that folder's ``.kata/``, else in its parent's."""
+    paths = [exercises / JOURNAL_DIR / JOURNAL_NAME]
+    if exercises.parts:
+        paths.append(exercises.parent / JOURNAL_DIR / JOURNAL_NAME)
+    return paths
 
 
 def journal_path(exercises: Path) -> Path:
