@@ -130,6 +130,11 @@ HOSTILE = {  # submission id -> its files, the statuses of tasks 1 and 2, words 
 }
 
 
+JOURNAL = "".join(json.dumps({"v": 1, "t": 1_767_000_000 + 60 * n, "kit": "0123456789abcdef", "verb": "pytest",
+                               "tasks": [1], "todos": {"1.1": [status, None]}}) + "\n"
+                  for n, status in enumerate(("fail", "fail", "pass")))
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, served_model_env):
     """Grade one class with every kind of bad submission and a perfect control."""
@@ -138,7 +143,9 @@ def graded(tmp_path_factory, served_model_env):
     (outside / TASK1).write_text(solution(TASK1))
     submissions = root / "submissions"
     submissions.mkdir()
-    student(submissions, "perfect", {p.name: solution(p.name) for p in SOLUTIONS.glob("*.py")})
+    perfect = student(submissions, "perfect", {p.name: solution(p.name) for p in SOLUTIONS.glob("*.py")})
+    (perfect / ".kata").mkdir()  # the student's journal (issue 23): summarised, never graded
+    (perfect / ".kata" / "journal.jsonl").write_text(JOURNAL)
     student(submissions, "only_task1", {TASK1: solution(TASK1)})
     copied = KIT_ROOT / "kit_tests" / "similarity_samples"  # zed's is ben's, renamed and reflowed
     student(submissions, "ben", {TASK1: (copied / "ben" / TASK1).read_text()})
@@ -164,7 +171,8 @@ def graded(tmp_path_factory, served_model_env):
     link.mkdir(parents=True)
     (link / TASK1).symlink_to(outside / TASK1)
     (submissions / "empty_folder").mkdir()
-    zipped(submissions, "zipped_ok", {f"lab/exercises/{TASK1}": solution(TASK1)})
+    zipped(submissions, "zipped_ok", {f"lab/exercises/{TASK1}": solution(TASK1),  # a hostile journal beside
+                                      "lab/.kata/journal.jsonl": b"<script>alert(1)</script>\n" + bytes(range(256))})
     zipped(submissions, "absolute_path", {"/etc/evil.py": "x", f"exercises/{TASK1}": "x"})
     zipped(submissions, "dot_dot", {f"../../{TASK1}": "x"})
     zipped(submissions, "empty_zip", {})
@@ -206,6 +214,16 @@ def test_the_perfect_control_gets_full_marks_despite_its_classmates(graded):
     perfect = graded["by_id"]["perfect"]
     assert perfect["status"] == "graded" and perfect["score"] == 15
     assert all(todo["status"] == "pass" for todo in perfect["todos"].values())
+
+
+def test_a_journal_handed_in_is_summarised_beside_the_grade_and_a_hostile_one_is_a_note(graded):
+    perfect, zipped_ok = graded["by_id"]["perfect"], graded["by_id"]["zipped_ok"]
+    assert perfect["journal"]["runs"] == 3 and perfect["journal"]["flags"] == ["other-kit"]
+    assert perfect["journal"]["todos"]["1.1"]["attempts"] == 3
+    assert perfect["journal"]["todos"]["1.1"]["seconds_to_green"] == 120
+    assert zipped_ok["journal"] == {"status": "ignored", "note": "no-valid-line", "skipped_lines": 3}
+    assert zipped_ok["status"] == "graded" and statuses(zipped_ok) == dict.fromkeys(TASK1_IDS, "pass")
+    assert "journal" not in graded["by_id"]["only_task1"]
 
 
 def test_every_todo_result_carries_its_time_and_the_report_shows_it(graded):

@@ -414,14 +414,14 @@ def test_the_bonus_is_bonus_everywhere_and_5_an_alias(state, exercises, monkeypa
     from grader.student import check as check_module
 
     asked = []
-    monkeypatch.setattr(check_module, "run_kata", lambda folder, tasks, extra, warm=False: asked.append(tasks)
+    monkeypatch.setattr(check_module, "run_kata", lambda folder, tasks, extra, warm=False, journal=None: asked.append(tasks)
                         or verdicts(only=set(tasks)))
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["check", "--task", name, "--exercises", str(exercises), "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert asked == [[5]]
     assert "B.1" in out and "B.2" in out and "Bonus (not counted): 2/2" in out and "Score" not in out
-    monkeypatch.setattr(check_module, "run_kata", lambda folder, tasks, extra, warm=False:
+    monkeypatch.setattr(check_module, "run_kata", lambda folder, tasks, extra, warm=False, journal=None:
                         verdicts({"B.1": "expected a body"}, only=set(tasks)))
     assert main(["check", "--task", name, "--exercises", str(exercises)]) == 1
     capsys.readouterr()

@@ -375,6 +375,7 @@ STUDENT_CLI = [
     (["run", "--help"], 0), (["run"], 2), (["run", "7"], 2),
     (["hint", "--help"], 0), (["hint", "--reset=yes"], 2), (["hint", "1.1", "1.2"], 2),
     (["watch", "--help"], 0), (["watch", "7"], 2),
+    (["progress", "--help"], 0), (["progress"], 1), (["progress", "--lang", "fr"], 2),
     (["stop", "--help"], 0), (["stop"], 0), (["stop", "--lang", "fr"], 2),
 ]
 

@@ -114,7 +114,7 @@ def test_a_release_holds_the_student_kit(released):
     assert {f.split("/")[1] for f in shipped if f.count("/") > 1} <= {*STUDENT_PACKAGES, "locale"}
 
 
-STUDENT_VERBS = "{check,run,hint,watch,stop}"
+STUDENT_VERBS = "{check,run,hint,watch,progress,stop}"
 
 
 def released_kata(released: Path, *args: str, lang: str = "es") -> subprocess.CompletedProcess:
@@ -491,7 +491,7 @@ def test_the_bonus_runner_shows_its_todos_and_counts_nothing():
 
 
 def test_check_prints_the_payload_alone_and_reports_a_broken_run(monkeypatch, capsys):
-    monkeypatch.setattr(check_module, "run_kata", lambda exercises, tasks, extra, warm=False: a_run(
+    monkeypatch.setattr(check_module, "run_kata", lambda exercises, tasks, extra, warm=False, journal=None: a_run(
         {"1.1": "pass", "1.2": "fail", "1.3": "pass", "1.4": "pass"}))
     assert kata(["check", "--format", "classroom", "--task", "1"]) == 1
     out = capsys.readouterr().out
@@ -500,7 +500,7 @@ def test_check_prints_the_payload_alone_and_reports_a_broken_run(monkeypatch, ca
     assert kata(["check", "--format", "classroom-json", "--task", "1"]) == 1
     assert json.loads(capsys.readouterr().out)["max_score"] == 4
 
-    def broken(exercises, tasks, extra, warm=False):
+    def broken(exercises, tasks, extra, warm=False, journal=None):
         raise RuntimeError("no sandbox")
     monkeypatch.setattr(check_module, "run_kata", broken)
     assert kata(["check", "--format", "classroom", "--task", "2"]) == 1
@@ -513,7 +513,7 @@ def test_check_prints_the_payload_alone_and_reports_a_broken_run(monkeypatch, ca
 def test_check_passes_its_seed_and_keeps_json(monkeypatch, capsys):
     seen = []
     monkeypatch.setattr(check_module, "run_kata",
-                        lambda exercises, tasks, extra, warm=False: seen.append(extra) or a_run({"1.1": "pass"}))
+                        lambda exercises, tasks, extra, warm=False, journal=None: seen.append(extra) or a_run({"1.1": "pass"}))
     assert kata(["check", "--json", "--task", "1", "--seed", "run-42"]) == 0
     assert json.loads(capsys.readouterr().out)["todos"]["1.1"]["status"] == "pass"
     (extra,) = seen

@@ -485,9 +485,11 @@ def render_template(template: str, **values) -> str:
     return Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(values)
 
 
-def release(out: Path, force: bool = False, kit: Path = KIT_ROOT) -> Release:
+def release(out: Path, force: bool = False, kit: Path = KIT_ROOT, journal: bool = True) -> Release:
     """Write the student kit to ``out``; raise ``ReleaseError`` (and leave no release
-    behind) when it cannot be written or would contain a solution."""
+    behind) when it cannot be written or would contain a solution. ``journal``: the
+    student's journal of runs is on (``grader.results.journal``; its README says what it
+    records, its ``.gitignore`` keeps it); False leaves it out of the course."""
     kit = kit.resolve()
     solutions = kit / "solutions"
     if not solutions.is_dir():
@@ -531,7 +533,7 @@ def release(out: Path, force: bool = False, kit: Path = KIT_ROOT) -> Release:
         copy_tree("data")
         for name in TOP_FILES:
             copy(kit / name, name)
-        write_packaging(kit, write)
+        write_packaging(kit, write, journal)
         bodies, result.told, result.short = fingerprints(solutions)
         statements, _plain = statement_fingerprints(solutions)
         looked_for = set(bodies) | {statement.todo_id for statement in statements}
@@ -572,9 +574,16 @@ def student_dependencies(pyproject: dict) -> list[str]:
     return [dependency for name, dependency in named.items() if name not in instructor]
 
 
-def write_packaging(kit: Path, write) -> None:
+JOURNAL_KEPT = "# exercises/.kata/journal.jsonl is handed in with your work (README.md): not ignored\n"
+JOURNAL_LEFT_OUT = "exercises/.kata/\n"
+
+
+def write_packaging(kit: Path, write, journal: bool = True) -> None:
     """The student kit's pyproject (the student's dependencies and Python from the kit's
-    own), README, .gitignore, the launcher of ``kata`` and the GitHub Classroom workflow."""
+    own, ``[tool.kata] journal``), README, .gitignore, the launcher of ``kata`` and the
+    GitHub Classroom workflow. With ``journal``, the README says in both languages what the
+    journal records and why, and the .gitignore keeps it; without, neither mentions it but
+    to leave it out."""
     with open(kit / "pyproject.toml", "rb") as handle:
         pyproject = tomllib.load(handle)
     project = pyproject["project"]
@@ -591,6 +600,7 @@ def write_packaging(kit: Path, write) -> None:
             requires_python=project["requires-python"],
             dependencies=dependencies,
             packages=packages,
+            journal="true" if journal else "false",
         ),
     )
     write(
@@ -600,8 +610,11 @@ def write_packaging(kit: Path, write) -> None:
             todos=len(graded),
             max_score=sum(todo.points for todo in graded),
             bonus=len(todos) - len(graded),
+            journal_en=(TEMPLATES / "journal_en.md").read_text(encoding="utf-8") if journal else "",
+            journal_es=(TEMPLATES / "journal_es.md").read_text(encoding="utf-8") if journal else "",
         ),
     )
-    write(".gitignore", (TEMPLATES / "gitignore").read_text(encoding="utf-8"))
+    ignored = (TEMPLATES / "gitignore").read_text(encoding="utf-8")
+    write(".gitignore", ignored + (JOURNAL_KEPT if journal else JOURNAL_LEFT_OUT))
     write("kata_launcher.py", (TEMPLATES / "kata_launcher.py").read_text(encoding="utf-8"))
     write(".github/workflows/classroom.yml", (TEMPLATES / "classroom.yml").read_text(encoding="utf-8"))

@@ -34,6 +34,7 @@ from grader.classroom.task_files import (
     too_large,
 )
 from grader.core.i18n import _
+from grader.results.journal import READ_MAX_BYTES, handed_in_paths
 
 MAX_ZIP_ENTRIES = 200_000  # a longer listing is refused unread (it would fill memory)
 UNREADABLE_ZIP = (
@@ -48,6 +49,9 @@ UNREADABLE_ZIP = (
     zlib.error,
     lzma.LZMAError,
 )
+
+
+JOURNAL_KEY = ".kata/journal.jsonl"  # the journal among a reader's files (prepare stages it apart)
 
 
 def files_from_zip(archive: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -101,7 +105,28 @@ def files_from_bundle(bundle: zipfile.ZipFile) -> tuple[dict[str, bytes], list[s
                 notes.append(too_large(path))
             else:
                 files[name] = data
+    handed_in = journal_from_bundle(bundle, entries, folder)
+    if handed_in is not None:
+        files[JOURNAL_KEY] = handed_in
     return files, notes + take_notes(tasks, folder)
+
+
+def journal_from_bundle(
+    bundle: zipfile.ZipFile, entries: dict[PurePosixPath, zipfile.ZipInfo], folder: PurePosixPath
+) -> bytes | None:
+    """The student's journal beside the task files taken from ``folder`` (its first
+    ``READ_MAX_BYTES + 1`` bytes), when the zip holds one as a plain entry; never raises:
+    a journal never changes a grade."""
+    for path in handed_in_paths(folder):
+        entry = entries.get(path)
+        if entry is None or stat.S_ISLNK(entry.external_attr >> 16) or entry.flag_bits & 0x1:
+            continue
+        try:
+            with bundle.open(entry) as handle:
+                return handle.read(READ_MAX_BYTES + 1)
+        except UNREADABLE_ZIP:
+            continue
+    return None
 
 
 def zip_path(name: str) -> PurePosixPath | None:

@@ -152,6 +152,7 @@ class ClassGrader:
         self.results: dict[str, SubmissionResult] = {}
         self.notes: dict[str, list[str]] = {}  # what staging noted, by submission id
         self.digests: dict[str, str] = {}  # the staged task files' files_sha256, by submission id
+        self.journals: dict[str, dict | None] = {}  # the summary of each one's journal (none: None)
         self.staged: StagedClass | None = None  # the class run() staged, until close()
         self.lock = threading.Lock()
         self.stopping = False  # set (under ``lock``) when the workers are being stopped
@@ -277,6 +278,7 @@ class ClassGrader:
                 continue
             self.notes[submission_id] = staged.notes[submission_id]
             self.digests[submission_id] = staged.digests[submission_id]
+            self.journals[submission_id] = journal_summary(staged.folders[submission_id])
             log = None
             if self.options.logs:
                 (self.options.out / LOGS_DIR).mkdir(exist_ok=True)
@@ -337,12 +339,28 @@ class ClassGrader:
     def record(self, result: SubmissionResult) -> None:
         if result.id in self.digests:  # what it was graded on (--resume compares it)
             result = dataclasses.replace(result, files_sha256=self.digests[result.id])
+        if self.journals.get(result.id) is not None:  # beside the grade, never part of it
+            result = dataclasses.replace(result, journal=self.journals[result.id])
         with self.lock:
             if self.stopping:
                 return
             self.results[result.id] = result
             self.saved.save(result, self.seed)
         self.progress("done", result=result, resumed=False)
+
+
+def journal_summary(exercises: Path) -> dict | None:
+    """The summary of the journal staged beside ``exercises`` (``grader.results.journal``,
+    read as untrusted input); None when the submission held none. Never raises: whatever
+    a journal holds, the submission is graded as without one."""
+    from grader.classroom.submissions import STAGED_JOURNAL
+    from grader.results import journal
+
+    try:
+        reading = journal.read_file(exercises.parent / STAGED_JOURNAL)
+        return None if reading is None else journal.summarise(reading, journal.lab_hash())
+    except Exception:  # a bug of the reader must not cost a grade: the summary is left out
+        return {"status": "ignored", "note": "unreadable"}
 
 
 def grade(options: GradeOptions, progress=None) -> ClassResults:

@@ -45,7 +45,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.classroom.archives import files_from_zip
+from grader.classroom.archives import JOURNAL_KEY, files_from_zip
 from grader.classroom.task_files import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -59,6 +59,7 @@ from grader.classroom.task_files import (
     too_large,
 )
 from grader.core.i18n import N_, _
+from grader.results.journal import READ_MAX_BYTES, handed_in_paths
 
 MAX_FOLDERS_SCANNED = 2_000  # per submission folder: the search is bounded
 
@@ -153,9 +154,14 @@ def entry_reason(child: Path) -> str:
 
 
 # -- prepare ------------------------------------------------------------------------------
+STAGED_JOURNAL = "journal.jsonl"  # a submission's journal, staged beside its exercises/ folder
+
+
 def prepare(submission: Submission, target: Path) -> list[str]:
-    """Copy the submission's task files into ``target``; return notes (e.g. missing
-    files). Raises BadSubmission when nothing gradable is there."""
+    """Copy the submission's task files into ``target``, and the student's journal when
+    it holds one beside them (``STAGED_JOURNAL``, next to ``target``: never read by a
+    grading, read by ``kata grade`` as untrusted input for the summary in results.json);
+    return notes (e.g. missing files). Raises BadSubmission when nothing gradable is there."""
     if submission.reason:
         raise BadSubmission(submission.reason)
     if submission.source.is_symlink():
@@ -165,6 +171,9 @@ def prepare(submission: Submission, target: Path) -> list[str]:
     else:
         files, notes = files_from_zip(submission.source)
     target.mkdir(parents=True, exist_ok=True)
+    handed_in = files.pop(JOURNAL_KEY, None)
+    if handed_in is not None:  # beside the task files, never among them
+        (target.parent / STAGED_JOURNAL).write_bytes(handed_in)
     for name, data in files.items():
         (target / name).write_bytes(data)
     missing = [_("missing {file}").format(file=name) for name in STUDENT_FILES if name not in files]
@@ -185,6 +194,9 @@ def files_from_folder(root: Path) -> tuple[dict[str, bytes], list[str]]:
             relative = folder / name
             if relative in tasks and not tasks[relative]:
                 files[name] = read_capped(root / relative)
+        handed_in = journal_from_folder(root, folder)
+        if handed_in is not None:
+            files[JOURNAL_KEY] = handed_in
         return files, notes + take_notes(tasks, folder)
     problem = first_problem(tasks) or next(iter(links), "")
     if problem:
@@ -268,6 +280,22 @@ def file_problem(root: Path, relative: PurePosixPath) -> str:
     if info.st_size > MAX_FILE_BYTES:
         return too_large(relative)
     return ""
+
+
+def journal_from_folder(root: Path, folder: PurePosixPath) -> bytes | None:
+    """The student's journal beside the task files taken from ``folder`` (its first
+    ``READ_MAX_BYTES + 1`` bytes: a larger one is seen as such), when it is a regular file
+    inside the submission; never raises (a journal never changes a grade)."""
+    for relative in handed_in_paths(folder):
+        path = root / relative
+        try:
+            if path.is_symlink() or not path.is_file() or not inside(path, root):
+                continue
+            with path.open("rb") as handle:
+                return handle.read(READ_MAX_BYTES + 1)
+        except OSError:
+            continue
+    return None
 
 
 def read_capped(path: Path) -> bytes:

@@ -412,6 +412,12 @@ def add_release(verbs: argparse._SubParsersAction) -> None:
     )
     release.add_argument("out", metavar="OUT", help="an empty or new folder")
     release.add_argument("--force", action="store_true", help="replace a previous release in OUT (its .git is kept)")
+    release.add_argument(
+        "--no-journal",
+        dest="journal",
+        action="store_false",
+        help="leave the student's journal of runs out of the course (default: on; its README says what it records)",
+    )
     release.set_defaults(handler=cmd_release)
 
 
@@ -422,7 +428,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     try:
-        written = release(out, force=args.force)
+        written = release(out, force=args.force, journal=args.journal)
     except (ReleaseError, OSError) as reason:
         return refused("kata release", reason)
     print(

@@ -1,5 +1,5 @@
 """``kata``: the command line of the lab and its autograder, a thin frame. The verbs live
-with their audience: ``grader.cli.student`` (check, run, hint, watch, stop: what a
+with their audience: ``grader.cli.student`` (check, run, hint, watch, progress, stop: what a
 student kit offers), ``grader.cli.instructor`` (validate, grade, stubs, release),
 ``grader.cli.feedback`` (kata feedback) and ``grader.cli.export`` (kata export's formats);
 the options they share are declared once in ``grader.cli.options``. A verb whose wing is
@@ -25,6 +25,7 @@ VERBS = (
     student.add_run,
     student.add_hint,
     student.add_watch,
+    student.add_progress,
     student.add_stop,
     instructor.add_stubs,
     instructor.add_release,

@@ -1,4 +1,4 @@
-"""The student's verbs: ``kata check``, ``run``, ``hint``, ``watch`` and ``stop`` (what a student
+"""The student's verbs: ``kata check``, ``run``, ``hint``, ``watch``, ``progress`` and ``stop`` (what a student
 kit made by ``kata release`` offers). Each handler imports its wing when it runs, so
 ``kata --help`` stays quick; none reaches an instructor wing (the import contract)."""
 
@@ -127,6 +127,23 @@ def cmd_watch(args: argparse.Namespace) -> int:
     lang = args.lang or default_lang()
     with i18n.use(lang):  # the task and TODO titles too, not only the messages
         return watch(Path(args.exercises), args.task, lang)
+
+
+def add_progress(verbs: argparse._SubParsersAction) -> None:
+    progress = verbs.add_parser(
+        "progress",
+        help=_("your own path so far, from your journal: tries and time to green per TODO, the ones you broke again"),
+    )
+    add_exercises(progress, _("folder with your task files, whose journal is read (default: %(default)s)"))
+    add_lang(progress)
+    progress.set_defaults(handler=cmd_progress)
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    from grader.student.check import default_lang
+    from grader.student.progress import progress
+
+    return progress(Path(args.exercises), args.lang or default_lang())
 
 
 def add_stop(verbs: argparse._SubParsersAction) -> None:

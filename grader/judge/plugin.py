@@ -82,6 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[PREVIOUS_LANG] = i18n.set_language(config.getoption("kata_lang"))
     config.stash[THIN] = thin_client(config)
+    start_journal(config)
     if config.stash[THIN]:
         from grader.judge import warm
 
@@ -98,6 +99,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     budget.start(session.config.getoption("kata_budget"))
 
 
+JOURNAL = pytest.StashKey[tuple[str, object]]()  # the verb journaled, and its TodoCollector
 THIN = pytest.StashKey[bool]()  # this run replays the warm judge's (see grader.judge.warm)
 PREVIOUS_LANG = pytest.StashKey[str]()  # the process's language before this session
 
@@ -105,6 +107,60 @@ PREVIOUS_LANG = pytest.StashKey[str]()  # the process's language before this ses
 def pytest_unconfigure(config: pytest.Config) -> None:
     if PREVIOUS_LANG in config.stash:  # a process running several sessions (the warm
         i18n.set_language(config.stash[PREVIOUS_LANG])  # judge, kata check) gets it back
+
+
+# -- the student's journal (grader.results.journal) ---------------------------------------
+
+
+def journal_verb(config: pytest.Config) -> str | None:
+    """Which verb this run is journaled as: ``pytest`` for a ``pytest`` typed by a person
+    that selects kata tests, the ``journal_verb`` of the plugin object ``kata check`` or
+    ``kata watch`` passes; None for any other run (grading, the warm judge's own runs,
+    the kit's tests), a collection only, or when journaling is off."""
+    from grader.results import journal
+
+    if config.option.collectonly or not journal.enabled():
+        return None
+    plugins = config.invocation_params.plugins or ()
+    if not plugins:
+        return "pytest" if may_run_kata_tests(config) else None
+    verbs = [getattr(plugin, "journal_verb", None) for plugin in plugins]
+    return next((verb for verb in verbs if verb in journal.VERBS), None)
+
+
+def start_journal(config: pytest.Config) -> None:
+    """Collect this run's TODO verdicts for the journal (its own reports or the ones the
+    warm judge replays here), when it is journaled."""
+    verb = journal_verb(config)
+    if verb is None:
+        return
+    from grader.judge.runner import TodoCollector
+
+    collector = TodoCollector(replayable=True)
+    config.pluginmanager.register(collector, "kata-journal")
+    config.stash[JOURNAL] = (verb, collector)
+
+
+JOURNALED_EXITS = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Append this run's line to the student's journal: the TODOs whose tests ran (an
+    interrupted run, or one that ran none, leaves no line)."""
+    config = session.config
+    if JOURNAL not in config.stash or exitstatus not in JOURNALED_EXITS:
+        return
+    from grader.judge.runner import TodoCollector
+    from grader.results import journal
+
+    verb, collector = config.stash[JOURNAL]
+    assert isinstance(collector, TodoCollector)
+    ran = set(collector.durations)  # (before results(), which reads every TODO's time)
+    judged = {todo_id: result for todo_id, result in collector.results().items() if todo_id in ran}
+    if judged:
+        line = journal.entry(judged, verb, config.getoption("kata_lang") or "")
+        journal.append(journal.journal_path(exercises_dir(config)), line)
 
 
 def thin_client(config: pytest.Config) -> bool:

@@ -65,7 +65,9 @@ class TodoCollector:
     """A pytest plugin object that records each kata test's outcome under its TODO, and
     the time its tests took (set-up, call and tear-down of each)."""
 
-    def __init__(self, replayable: bool = False):
+    def __init__(self, replayable: bool = False, journal_verb: str | None = None):
+        # The verb a run of kata check or kata watch is journaled as (grader.results.journal).
+        self.journal_verb = journal_verb
         # True: this collector reads the reports a warm judge replays as well as its own
         # (grader.judge.plugin.thin_client), so the run may be judged there.
         self.replayable = replayable
@@ -144,11 +146,14 @@ def run_kata(
     quiet: bool = True,
     hidden: bool = False,
     warm: bool = False,
+    journal: str | None = None,
 ) -> KataRun:
     """Run the kata tests of ``tasks`` (default: all) against ``exercises``; with
     ``hidden``, their hidden tests too (see the module docstring). With ``warm`` (a
     student's ``kata check``) the user's warm judge may run them (``grader.judge.warm``);
-    grading never does: each worker judges with its own sandbox and seed."""
+    grading never does: each worker judges with its own sandbox and seed. ``journal``:
+    the verb (``check``, ``watch``) this run is written in the student's journal as, when
+    journaling is on (``grader.results.journal``); grading never passes one."""
     files = [str(path) for path in kata_test_files(tasks, hidden)]
     args = [
         *files,
@@ -163,7 +168,7 @@ def run_kata(
         str(PYTEST_INI),
         *extra_args,
     ]
-    collector = TodoCollector(replayable=warm and not hidden)
+    collector = TodoCollector(replayable=warm and not hidden, journal_verb=None if hidden else journal)
     started = time.monotonic()
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():

@@ -138,6 +138,9 @@ class SubmissionResult:
     duration_s: float = 0.0
     message: str = ""
     files_sha256: str = ""
+    # The summary of the student's journal handed in with the work (``grader.results.journal``;
+    # None when there was none): what the class's red-green loop was, never part of the grade.
+    journal: dict | None = None
 
     @property
     def score(self) -> int:
@@ -166,6 +169,8 @@ class SubmissionResult:
             data["message"] = self.message
         if self.files_sha256:
             data["files_sha256"] = self.files_sha256
+        if self.journal is not None:
+            data["journal"] = self.journal
         return data
 
     @classmethod
@@ -177,6 +182,7 @@ class SubmissionResult:
             duration_s=data.get("duration_s", 0.0),
             message=data.get("message", ""),
             files_sha256=data.get("files_sha256", ""),
+            journal=data.get("journal"),
         )
 
 

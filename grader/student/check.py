@@ -331,7 +331,7 @@ def check(
 
 def _check(exercises: Path, tasks: list[int] | None, lang: str, fmt: str, extra: list[str], full: bool = False) -> int:
     try:
-        run = run_kata(exercises, tasks, extra, warm=True)
+        run = run_kata(exercises, tasks, extra, warm=True, journal=None if fmt.startswith("classroom") else "check")
     except Exception as error:
         if not fmt.startswith("classroom"):
             raise

@@ -400,7 +400,7 @@ def watch(
         from grader.judge.runner import run_kata
 
         def run_task(folder: Path, tasks: list[int]) -> KataRun:
-            return run_kata(folder, tasks, [f"--kata-lang={lang}"])
+            return run_kata(folder, tasks, [f"--kata-lang={lang}"], journal="watch")
 
     tasks = {task.number: task for task in load_tasks()}
     current = find_task(start).number if start else next(iter(tasks))

@@ -1,0 +1,293 @@
+"""The student's journal (issue 23): what a red-green session on the stubs writes (no text,
+code, path, user or host name), its cap, ``KATA_JOURNAL=0``, ``kata progress`` in both
+languages, the release's switch, and ``kata grade``'s reading of handed-in journals as
+untrusted input (huge, binary, deep JSON, a forged kit hash, HTML): a note or a flag, never
+a crash, never a change to what is graded."""
+
+import getpass
+import json
+import shutil
+import socket
+import time
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import jsonschema
+import pytest
+
+from grader.core.paths import EXERCISES_DIR, KIT_ROOT, PYTEST_INI, SOLUTIONS_DIR, TESTS_DIR
+from grader.lab.todos import load_todos
+from grader.results import journal
+from grader.results.model import Status, TodoResult
+
+TASK1 = "task1_baseline.py"
+TASK1_IDS = ["1.1", "1.2", "1.3", "1.4"]
+SCHEMA = json.loads((KIT_ROOT / "grader" / "results" / "results.schema.json").read_text())
+JOURNAL_SCHEMA = SCHEMA["properties"]["submissions"]["items"]["properties"]["journal"]
+NOW = 1_767_000_000
+
+
+def line(todos: dict[str, str], t: int = NOW, kit: str | None = None, shown: str | None = None) -> dict:
+    results = {todo_id: TodoResult(Status(status), "" if status == "pass" else "TODO x: ?") for todo_id, status in
+               todos.items()}
+    made = journal.entry(results, "pytest", now=t, kit=kit)
+    for todo_id, status in todos.items():
+        if status != "pass":
+            made["todos"][todo_id][1] = shown
+    return made
+
+
+def jsonl(*lines: dict) -> bytes:
+    return b"".join(json.dumps(item).encode() + b"\n" for item in lines)
+
+
+# -- a red-green session on the stubs ---------------------------------------------------
+
+def kata_tests(exercises: Path) -> int:
+    return pytest.main([str(TESTS_DIR / "test_task1.py"), "--exercises", str(exercises), "--kata-lang", "es",
+                        "-p", "no:cacheprovider", "-q", "--rootdir", str(KIT_ROOT), "-c", str(PYTEST_INI)])
+
+
+def test_a_red_green_session_is_journaled_without_text_code_paths_or_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("KATA_WARM", "0")
+    monkeypatch.setenv("KATA_JOURNAL", "1")
+    exercises = tmp_path / "exercises"
+    shutil.copytree(EXERCISES_DIR, exercises, ignore=shutil.ignore_patterns("__pycache__"))
+    assert kata_tests(exercises) == pytest.ExitCode.TESTS_FAILED  # the stubs: red
+    shutil.copy(SOLUTIONS_DIR / TASK1, exercises / TASK1)
+    assert kata_tests(exercises) == pytest.ExitCode.OK  # fixed: green
+    written = journal.journal_path(exercises).read_bytes()
+    red, green = [json.loads(raw) for raw in written.splitlines()]
+    assert red["verb"] == green["verb"] == "pytest" and red["tasks"] == green["tasks"] == [1]
+    assert red["kit"] == journal.lab_hash() and red["t"] <= green["t"] <= time.time()
+    assert {todo_id: verdict[0] for todo_id, verdict in red["todos"].items()} == dict.fromkeys(TASK1_IDS, "fail")
+    assert green["todos"] == {todo_id: ["pass", None] for todo_id in TASK1_IDS}
+    # each red TODO's message is known by its catalog id (the run was in Spanish)
+    known = journal.messages_by_id()
+    assert all(verdict[1] in known for verdict in red["todos"].values()), red
+    text = written.decode("ascii")
+    for secret in (str(tmp_path), "exercises", TASK1, getpass.getuser(), socket.gethostname(), "def ", "MLflow",
+                   "esperaba"):
+        assert secret not in text
+    # KATA_JOURNAL=0: a run adds nothing
+    monkeypatch.setenv("KATA_JOURNAL", "0")
+    assert kata_tests(exercises) == pytest.ExitCode.OK
+    assert journal.journal_path(exercises).read_bytes() == written
+
+
+def test_kata_progress_shows_the_students_path_in_english_and_spanish(tmp_path, monkeypatch, capsys):
+    from grader.cli.main import main
+
+    seen = journal.id_of("expected params {expected}, but {why}")
+    exercises = tmp_path / "exercises"
+    exercises.mkdir()
+    path = journal.journal_path(exercises)
+    for item in (line({"1.1": "fail", "1.2": "fail"}, shown=seen), line({"1.1": "pass", "1.2": "fail"}, t=NOW + 600),
+                 line({"1.1": "fail", "1.2": "pass"}, t=NOW + 4000), line({"1.1": "pass", "1.2": "pass"}, t=NOW + 4100)):
+        journal.append(path, item)
+    with path.open("ab") as handle:
+        handle.write(b"<script>broken line\n")
+    said = {}
+    for lang in ("en", "es"):
+        assert main(["progress", "--exercises", str(exercises), "--lang", lang]) == 0
+        said[lang] = capsys.readouterr().out
+    assert "Your path through the kata: 4 runs judged" in said["en"]
+    assert "1.1       2  10 min" in said["en"] and "1.2       3  1 h 7 min" in said["en"]
+    assert "Slowest to green: TODO 1.2 (1 h 7 min), TODO 1.1 (10 min)" in said["en"]
+    assert "Broken again after green: TODO 1.1 (1×)" in said["en"]
+    assert "1 line of the journal could not be read: skipped." in said["en"]
+    assert "Tu camino por el kata: 4 ejecuciones juzgadas" in said["es"]
+    assert "Los más lentos en pasar a verde: TODO 1.2" in said["es"] and "Rotos de nuevo tras estar en verde" in said["es"]
+    assert "1 línea del diario no se pudo leer: omitida." in said["es"]
+    assert "<script>" not in said["en"] + said["es"]
+    monkeypatch.setenv("KATA_JOURNAL", "1")
+    assert main(["progress", "--exercises", str(tmp_path / "nowhere"), "--lang", "es"]) == 1
+    assert capsys.readouterr().out.startswith("Aún no hay diario en ")
+
+
+def test_a_message_is_known_by_its_catalog_id_in_either_language():
+    from grader.core import i18n
+    from grader.core.i18n import _
+
+    template = "expected params {expected}, but {why}"
+    for lang in ("en", "es"):
+        with i18n.use(lang):
+            shown = "TODO 1.3: " + _(template).format(expected="{'a': 1}", why="<b>nothing</b>") + " — more"
+        assert journal.message_id(shown, "1.3", lang) == journal.id_of(template)
+    assert journal.message_id("TODO 1.3: kit error: boom", "1.3") == journal.KIT_ERROR_ID
+    assert journal.message_id("TODO 1.3: something no catalog holds at all", "1.3") is None
+
+
+# -- writing: the cap, the switch ----------------------------------------------------------
+
+def test_past_the_cap_the_oldest_lines_go_and_every_line_stays_whole(tmp_path):
+    path = tmp_path / ".kata" / "journal.jsonl"
+    for number in range(60):
+        assert journal.append(path, line({"1.1": "fail"}, t=NOW + number), cap=4000, keep=2000)
+    kept = [json.loads(raw) for raw in path.read_bytes().splitlines()]
+    assert path.stat().st_size <= 4000 and len(kept) < 60
+    assert [item["t"] for item in kept] == list(range(NOW + 60 - len(kept), NOW + 60))  # the newest, in order
+    (tmp_path / "blocked").write_text("a file where the folder should be")
+    assert journal.append(tmp_path / "blocked" / ".kata" / "journal.jsonl", line({"1.1": "pass"})) is False
+
+
+def test_the_journal_is_on_in_a_release_off_with_kata_journal_0_and_out_of_a_course_without_it(tmp_path):
+    from grader.authoring.release import write_packaging
+
+    for on in (True, False):
+        folder = tmp_path / str(on)
+        folder.mkdir()
+        written: dict[str, str] = {}
+        write_packaging(KIT_ROOT, lambda relative, text: written.__setitem__(relative, text), journal=on)
+        (folder / "pyproject.toml").write_text(written["pyproject.toml"])
+        readme, ignored = written["README.md"], written[".gitignore"]
+        assert journal.enabled(folder, {}) is on
+        assert journal.enabled(folder, {"KATA_JOURNAL": "0"}) is False
+        assert journal.enabled(folder, {"KATA_JOURNAL": "1"}) is on  # a course without it stays without
+        # the README says, in both languages, what is recorded and why; .gitignore keeps it
+        assert ("exercises/.kata/journal.jsonl" in readme.split("## Español")[0]) is on
+        assert ("exercises/.kata/journal.jsonl" in readme.split("## Español")[1]) is on
+        assert ("KATA_JOURNAL=0" in readme) is on and ("nunca cambia una" in readme) is on
+        assert (".kata/\n" in ignored.replace("# exercises/.kata/journal.jsonl", "")) is not on
+    assert journal.enabled(KIT_ROOT, {}) is False  # the instructor's kit: only with KATA_JOURNAL=1
+    assert journal.enabled(KIT_ROOT, {"KATA_JOURNAL": "1"}) is True
+
+
+# -- reading: the path a journal tells, and hostile journals ------------------------------
+
+def test_a_journals_summary_counts_tries_time_to_green_messages_and_breaks():
+    seen = journal.id_of("expected params {expected}, but {why}")
+    reading = journal.read(jsonl(
+        line({"1.1": "fail", "1.2": "fail"}, t=NOW, shown=seen),
+        line({"1.1": "fail", "1.2": "pass"}, t=NOW + 60, shown=seen),
+        line({"1.1": "pass", "1.2": "fail"}, t=NOW + 300, shown=seen),
+        line({"1.1": "pass", "1.2": "pass"}, t=NOW + 400),
+    ))
+    summary = journal.summarise(reading, journal.lab_hash())
+    jsonschema.validate(summary, JOURNAL_SCHEMA)
+    assert summary["runs"] == 4 and summary["first"] == NOW and summary["last"] == NOW + 400
+    assert summary["todos"]["1.1"] == {"attempts": 3, "green": True, "seconds_to_green": 300, "broke_again": 0,
+                                       "messages": {seen: 2}}
+    assert summary["todos"]["1.2"] == {"attempts": 2, "green": True, "seconds_to_green": 60, "broke_again": 1,
+                                       "messages": {seen: 1}}
+    assert "flags" not in summary
+
+
+def test_suspicious_journals_are_flagged_neutrally():
+    graded = {todo.id: "pass" for todo in load_todos() if not todo.bonus}
+    at_once = journal.summarise(journal.read(jsonl(line(graded))), journal.lab_hash())
+    assert at_once["flags"] == ["all-green-first-run"]
+    backwards = journal.read(jsonl(line({"1.1": "fail"}, t=NOW), line({"1.1": "pass"}, t=NOW - 3600)))
+    assert journal.summarise(backwards, journal.lab_hash())["flags"] == ["time-backwards"]
+    forged = journal.read(jsonl(line({"1.1": "fail"}, kit="f" * 16), line({"1.1": "pass"})))
+    assert journal.summarise(forged, journal.lab_hash())["flags"] == ["other-kit"]
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+HOSTILE_LINES = [
+    b'{"v":1,"t":1767000000,"kit":"<script>alert(1)</script>","verb":"pytest","tasks":[1],'
+    b'"todos":{"1.1":["fail",null]}}',
+    b'{"v":1,"t":1767000000,"kit":"0123456789abcdef","verb":"pytest","tasks":[1],'
+    b'"todos":{"1.1":["fail","<img src=x onerror=alert(1)>"]}}',
+    b'{"v":1,"t":1767000000,"kit":"0123456789abcdef","verb":"rm -rf","tasks":[1],"todos":{"1.1":["pass",null]}}',
+    b'{"v":1,"t":1767000000,"kit":"0123456789abcdef","verb":"pytest","tasks":[1],"todos":{"9.9":["pass",null]}}',
+    b'{"v":1,"t":1e400,"kit":"0123456789abcdef","verb":"pytest","tasks":[1],"todos":{"1.1":["pass",null]}}',
+    b'{"v":1,"t":true,"kit":"0123456789abcdef","verb":"pytest","tasks":[1],"todos":{"1.1":["pass",null]}}',
+    b"\x00\xff\xfe binary \x89PNG",
+    b'{"__proto__": {"polluted": 1}}',
+    DEEP[:4000],
+    b"not json at all",
+]
+
+
+@pytest.mark.parametrize("data, ignored", [
+    (b"x" * (journal.READ_MAX_BYTES + 1), "too-large"),
+    (b"\n" * (journal.MAX_LINES + 5), "too-many-lines"),
+    (DEEP, "no-valid-line"),
+    (bytes(range(256)) * 100, "no-valid-line"),
+    (b"\n".join(HOSTILE_LINES), "no-valid-line"),
+])
+def test_a_hostile_journal_is_ignored_with_a_note(data, ignored):
+    summary = journal.summarise(journal.read(data), journal.lab_hash())
+    jsonschema.validate(summary, JOURNAL_SCHEMA)
+    assert summary["status"] == "ignored" and summary["note"] == ignored
+
+
+def test_hostile_lines_among_real_ones_are_skipped_and_counted():
+    data = b"\n".join([*HOSTILE_LINES, json.dumps(line({"1.1": "pass"})).encode()])
+    summary = journal.summarise(journal.read(data), journal.lab_hash())
+    jsonschema.validate(summary, JOURNAL_SCHEMA)
+    assert summary["status"] == "read" and summary["runs"] == 1 and summary["skipped_lines"] == len(HOSTILE_LINES)
+    assert "<" not in json.dumps(summary)  # nothing a line said reaches the summary
+
+
+def test_kata_grade_stages_a_handed_in_journal_apart_and_grades_the_same_files(tmp_path):
+    """A submission's journal (in its exercises/.kata/ or its lab folder's .kata/, in a
+    folder or a zip) is staged beside its task files, never among them: what is graded and
+    its hash are those of the same submission without a journal. Each journal, hostile or
+    not, becomes a summary or a note, never a crash or an unstaged submission."""
+    from grader.classroom.grade import journal_summary
+    from grader.classroom.staging import stage_class
+
+    task1 = (SOLUTIONS_DIR / TASK1).read_text()
+    good = jsonl(line({"1.1": "fail"}, shown=journal.id_of("expected params {expected}, but {why}")),
+                 line({"1.1": "pass"}, t=NOW + 90))
+    hostile = {"huge": b"{" * (journal.READ_MAX_BYTES + 10), "binary": bytes(range(256)) * 50, "deep": DEEP,
+               "html": b"\n".join(HOSTILE_LINES)}
+    submissions = tmp_path / "submissions"
+    for name, data in {"good": good, "none": None, **hostile}.items():
+        folder = submissions / name / "exercises"
+        folder.mkdir(parents=True)
+        (folder / TASK1).write_text(task1)
+        if data is not None:
+            (folder / ".kata").mkdir()
+            (folder / ".kata" / "journal.jsonl").write_bytes(data)
+    lab = submissions / "lab_folder"  # a GitHub Classroom repository: .kata/ beside exercises/
+    (lab / "exercises").mkdir(parents=True)
+    (lab / "exercises" / TASK1).write_text(task1)
+    (lab / ".kata").mkdir()
+    (lab / ".kata" / "journal.jsonl").write_bytes(good)
+    with zipfile.ZipFile(submissions / "zipped.zip", "w") as bundle:
+        bundle.writestr(f"repo/exercises/{TASK1}", task1)
+        bundle.writestr("repo/exercises/.kata/journal.jsonl", good)
+    with zipfile.ZipFile(submissions / "zipped_huge.zip", "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr(f"exercises/{TASK1}", task1)
+        bundle.writestr("exercises/.kata/journal.jsonl", b"\n" * (50 * 1024 * 1024))  # a zip bomb of lines
+
+    staged = stage_class(submissions, tmp_path / "staged")
+    assert not staged.skipped
+    assert len(set(staged.digests.values())) == 1  # one task file, the same bytes: the journal is not graded
+    for folder in staged.folders.values():
+        assert sorted(path.name for path in folder.iterdir()) == [TASK1]
+    summaries = {name: journal_summary(folder) for name, folder in staged.folders.items()}
+    for name in ("good", "lab_folder", "zipped"):
+        assert summaries[name]["status"] == "read" and summaries[name]["todos"]["1.1"]["seconds_to_green"] == 90
+    assert summaries["none"] is None
+    assert {name: summaries[name]["note"] for name in (*hostile, "zipped_huge")} == {
+        "huge": "too-large", "binary": "no-valid-line", "deep": "no-valid-line", "html": "no-valid-line",
+        "zipped_huge": "too-large"}
+    for summary in summaries.values():
+        if summary is not None:
+            jsonschema.validate(summary, JOURNAL_SCHEMA)
+
+
+def test_results_json_carries_the_summary_beside_the_grade():
+    from grader.results import codec
+    from grader.results.model import ClassResults, SubmissionResult
+
+    summary = journal.summarise(journal.read(jsonl(line({"1.1": "fail"}), line({"1.1": "pass"}, t=NOW + 5))))
+    todos = {todo_id: TodoResult(Status.PASS) for todo_id in TASK1_IDS}
+    with_journal = SubmissionResult("alice", "graded", todos, 1.0, journal=summary)
+    without = SubmissionResult("bob", "graded", todos, 1.0)
+    kit = {"mlflow": "x", "python": "3.11", "tests_sha256": "0" * 64}
+    loaded = codec.loads(codec.dumps(ClassResults(kit, [with_journal, without])))
+    alice, bob = loaded.submissions
+    assert alice.journal == summary and bob.journal is None
+    assert alice.score == bob.score and alice.to_json()["todos"] == bob.to_json()["todos"]
+    assert "journal" not in bob.to_json()  # additive: a class without journals reads as before
+
+
+def test_handed_in_paths_are_the_exercises_folders_and_its_parents():
+    assert journal.handed_in_paths(PurePosixPath("repo/exercises")) == [
+        PurePosixPath("repo/exercises/.kata/journal.jsonl"), PurePosixPath("repo/.kata/journal.jsonl")]
+    assert journal.handed_in_paths(PurePosixPath(".")) == [PurePosixPath(".kata/journal.jsonl")]
