@@ -3,9 +3,10 @@
 The tests vary their inputs (experiment names, data samples) by a seed. ``kata grade``
 takes ``--seed`` or draws a fresh one per run, hands it to every worker and records it
 as ``kit.seed``; ``--resume`` keeps it. The expensive test grades the reference
-solutions under two seeds, and the first one again (one submission, one worker, ~40 s
-a run; the three runs side by side: with the demo class's golden seed and the kata suite's
-own, the solutions are held to full marks under four seeds in every CI run); the others need no worker at all (a class whose
+solutions twice under one seed (one submission, one worker, ~40 s a run; the two runs side
+by side): the same verdicts, other names. Other seeds are every other grading's: the demo
+class's golden seed (test_demo_class.py), the Dask run's, the kata suite's random one and
+kata validate's hold the solutions to full marks in every CI run; the others need no worker at all (a class whose
 every submission is broken is graded without one).
 
 What a call sees by name (its case folder, experiment and model names, its sample's file
@@ -35,7 +36,7 @@ from grader.authoring.stubgen import render
 from grader.lab.todos import load_todos
 
 SOLUTIONS = KIT_ROOT / "solutions"
-SEEDS = ("7", "c0ffee42")
+SEED = "7"
 # Task 1 ignoring the experiment it is given: TODO 1.1's message names the seeded
 # experiment the test asked for, so it shows that the seed reached the tests.
 WRONG_EXPERIMENT = render((SOLUTIONS / "task1_baseline.py").read_text(), stub_ids=()).replace(
@@ -68,7 +69,7 @@ def grade_cli_together(submissions: Path, runs: list[tuple[Path, str]]) -> list[
     return done
 
 
-def test_the_solutions_get_full_marks_and_the_same_verdicts_under_two_seeds_and_one_twice(tmp_path):
+def test_the_solutions_get_full_marks_and_the_same_verdicts_twice_under_one_seed(tmp_path):
     submissions = tmp_path / "sub"
     perfect = submissions / "perfect" / "exercises"
     perfect.mkdir(parents=True)
@@ -80,7 +81,7 @@ def test_the_solutions_get_full_marks_and_the_same_verdicts_under_two_seeds_and_
     (wrong / "task1_baseline.py").write_text(WRONG_EXPERIMENT)
 
     verdicts, asked_for = {}, {}
-    seeds = (*SEEDS, SEEDS[0])  # the first seed twice
+    seeds = (SEED, SEED)
     outs = [tmp_path / f"out-{number}-{seed}" for number, seed in enumerate(seeds)]
     runs = grade_cli_together(submissions, list(zip(outs, seeds)))
     for number, (seed, out, run) in enumerate(zip(seeds, outs, runs)):
@@ -101,12 +102,11 @@ def test_the_solutions_get_full_marks_and_the_same_verdicts_under_two_seeds_and_
         assert wrong_1_1["status"] == "fail", wrong_1_1
         asked_for[number] = re.findall(r"'(baseline-[a-z]+-[0-9a-f]{6})'", wrong_1_1["message"])
         assert asked_for[number], wrong_1_1["message"]
-    assert verdicts[0] == verdicts[1] == verdicts[2]
+    assert verdicts[0] == verdicts[1]
     assert set(verdicts[0].values()) == {"pass"}
     # Every run asked for other names, the two runs under one seed too: the names a student
     # sees say nothing about the seed (and the seed nothing about them).
-    assert len({tuple(names) for names in asked_for.values()}) == 3, asked_for
-    assert verdicts[0] == verdicts[2] and asked_for[0] != asked_for[2]
+    assert len({tuple(names) for names in asked_for.values()}) == 2, asked_for
 
 
 # -- cheap: what a call sees by name is not the seed's -------------------------------------

@@ -55,9 +55,9 @@ def test_the_markers_select_what_the_tiers_say():
     files = ["kit_tests/test_seeds.py", "kit_tests/test_todos.py"]
     fast = collected(*files, "-m", "not slow")
     slow = collected(*files, "-m", "slow")
-    three_seeds = "test_the_solutions_get_full_marks_and_the_same_verdicts_under_two_seeds_and_one_twice"
-    assert slow == {three_seeds}
-    assert three_seeds not in fast and "test_a_fresh_seed_has_64_bits" in fast
+    graded_twice = "test_the_solutions_get_full_marks_and_the_same_verdicts_twice_under_one_seed"
+    assert slow == {graded_twice}
+    assert graded_twice not in fast and "test_a_fresh_seed_has_64_bits" in fast
     todos = set(re.findall(r"^def (test_\w+)\(", (KIT_TESTS / "test_todos.py").read_text(), re.M))
     assert collected(*files, "-m", "lab") == todos
     classroom = collected(*files, "-m", "classroom and not slow")

@@ -102,7 +102,7 @@ SLOW: dict[str, tuple[str, ...]] = {
     "test_sandbox_paths.py": (EVERY_TEST,),
     "test_shared_calls.py": ("test_tests_with_the_same_inputs_share_one_call_and_others_do_not",
                              "test_a_tasks_suite_on_the_reference_shares_its_calls"),
-    "test_seeds.py": ("test_the_solutions_get_full_marks_and_the_same_verdicts_under_two_seeds_and_one_twice",),
+    "test_seeds.py": ("test_the_solutions_get_full_marks_and_the_same_verdicts_twice_under_one_seed",),
     "test_student_state_verdicts.py": (EVERY_TEST,),
     "test_try_task.py": ("test_run_4_without_a_logged_model_and_run_bonus_for_real",
                          "test_a_store_without_task_3_or_task_4_says_which_to_run"),
