@@ -378,8 +378,14 @@ def warm_judging() -> None:
     """Import what judging reads with (MLflow, pandas, the oracle's scikit-learn) and what
     the tests import, by collecting them once: beside the zygote's preload, on the other
     core, so that the first run's tests start warm. The zygote is not waited for: the
-    first call does, while the rest of the run is already under way."""
+    first call does, while the rest of the run is already under way. The store template
+    is built here first (in a fresh home): the zygote, still importing, then finds it
+    instead of migrating one too."""
     import mlflow  # noqa: F401
+
+    from grader.judge.store import template_path
+
+    template_path()
     import pandas  # noqa: F401
     import pytest
     import sklearn.ensemble  # noqa: F401
