@@ -154,6 +154,8 @@ def main() -> None:
     parser.add_argument("--reruns", type=int, default=2, help="warm reruns after each first run")
     parser.add_argument("--exercises", default="solutions", help="the student files (default: %(default)s)")
     args = parser.parse_args()
+    # SIGTERM (and SIGINT, which a background job ignores) unwind: every judge started is stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     exercises = str((KIT_ROOT / args.exercises).resolve())
     log = Path(tempfile.gettempdir()) / f"first-run-{os.getpid()}.log"
     rows = []
