@@ -2,9 +2,8 @@
 ``tests/test_task1.py``, without its messages, hints, sandbox or judge."""
 
 import pytest
-from conftest import name
 
-FUNCTION = "log_baseline_run"
+from conftest import name
 
 
 def test_the_run_is_in_the_named_experiment_whether_or_not_it_exists(task1, store, sample_data):  # TODO 1.1
