@@ -180,6 +180,7 @@ def main() -> None:
     print(f"rerun / plain:      wall {spread(rerun_wall)}  cpu {spread(rerun_cpu)}  target wall <= {RERUN_TARGET}x")
     plain_cpu = statistics.median(plain.cpu for plain, _, _ in rows)
     print(f"plain suite:        wall {statistics.median(p.wall for p, _, _ in rows):.2f} s, cpu {plain_cpu:.2f} s")
+    log.unlink(missing_ok=True)  # kept only when a run failed (its output is there)
 
 
 if __name__ == "__main__":
