@@ -30,7 +30,54 @@ def test_threads_building_the_template_on_a_cold_cache_all_get_one_migrated_stor
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     connection.close()
     assert "step" in columns and {"experiments", "runs", "registered_models"} <= tables
-    assert [path.name for path in (tmp_path / "cache" / "mlflow-kata").iterdir()] == [paths[0].name]
+    left = [path.name for path in (tmp_path / "cache" / "mlflow-kata").iterdir() if path.suffix != ".lock"]
+    assert left == [paths[0].name]
+
+
+def test_a_template_another_process_is_building_is_waited_for_not_migrated_again(tmp_path, monkeypatch):
+    """A first run's warm judge and its zygote both need the template: while one builds it
+    (holding the lock file beside it), the other waits and takes that one."""
+    import fcntl
+    import shutil
+    import time
+
+    built = store.template_path()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = store.cache_dir() / built.name
+    path.parent.mkdir(parents=True)
+    got = []
+    with open(path.with_suffix(".lock"), "w") as lock:  # "another process" builds it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=lambda: got.append(store.template_path()))
+        waiter.start()
+        time.sleep(0.5)
+        assert not got, "template_path did not wait for the build under way"
+        shutil.copyfile(built, path)  # the other build's result
+        inode = path.stat().st_ino
+    waiter.join(timeout=60)
+    assert got == [path] and path.stat().st_ino == inode, "the template was migrated again"
+
+
+def test_only_the_draft_template_is_migrated_without_syncs(tmp_path):
+    """The template's migrations skip the disk syncs; no other store's connections do, not
+    even during the build, and none after it."""
+    from sqlalchemy import create_engine
+
+    def settings(database):
+        engine = create_engine(f"sqlite:///{database}")
+        with engine.connect() as connection:
+            found = (
+                connection.exec_driver_sql("PRAGMA synchronous").scalar(),
+                connection.exec_driver_sql("PRAGMA journal_mode").scalar(),
+            )
+        engine.dispose()
+        return found
+
+    draft, other = tmp_path / "draft.db", tmp_path / "other.db"
+    with store._unsynced(draft):
+        assert settings(draft) == (0, "memory")
+        assert settings(other) == (2, "delete")
+    assert settings(draft) == (2, "delete")
 
 
 def test_a_new_store_is_a_copy_whose_default_experiment_keeps_its_artifacts_beside_it(tmp_path):

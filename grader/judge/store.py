@@ -8,6 +8,8 @@ a student's tests skip the migration entirely.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import sqlite3
@@ -35,7 +37,10 @@ _building = threading.Lock()
 
 
 def template_path() -> Path:
-    """The migrated template for the installed MLflow, built once and cached."""
+    """The migrated template for the installed MLflow, built once and cached. One
+    process builds it at a time (a lock file beside it): a first run's warm judge and
+    its sandbox's zygote both need it, and the second waits for the first's instead of
+    migrating again (~1 s of CPU)."""
     import mlflow
 
     path = cache_dir() / f"store-template-mlflow-{mlflow.__version__}.db"
@@ -43,7 +48,11 @@ def template_path() -> Path:
         return path
     with _building:
         if not path.is_file():
-            _build_template(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not path.is_file():
+                    _build_template(path)
     return path
 
 
@@ -52,14 +61,40 @@ def _build_template(path: Path) -> None:
     from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
         draft = Path(scratch) / STORE_FILE
         uri = f"sqlite:///{draft}"
-        store = SqlAlchemyStore(uri, str(Path(scratch) / ARTIFACTS_DIR))
-        RegistryStore(uri)
-        store.engine.dispose()
+        with _unsynced(draft):
+            store = SqlAlchemyStore(uri, str(Path(scratch) / ARTIFACTS_DIR))
+            RegistryStore(uri)
+            store.engine.dispose()
         os.replace(draft, path)  # atomic: other processes building it never see half a file
+
+
+@contextlib.contextmanager
+def _unsynced(draft: Path):
+    """Connections to ``draft`` (only) skip the disk syncs of each migration's commit and
+    keep their rollback journal in memory: the ~70 migrations take ~2 s instead of ~8 on a
+    busy disk. Neither setting is stored in the file, and a draft a crash leaves half-made
+    is never used (it becomes the template only by the atomic rename after)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    target = os.path.realpath(draft)
+
+    def on_connect(connection, _record) -> None:
+        if not isinstance(connection, sqlite3.Connection):
+            return
+        files = [row[2] for row in connection.execute("PRAGMA database_list")]
+        if any(name and os.path.realpath(name) == target for name in files):
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.execute("PRAGMA journal_mode = MEMORY")
+
+    event.listen(Engine, "connect", on_connect)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "connect", on_connect)
 
 
 def new_store(directory: Path) -> str:

@@ -375,20 +375,34 @@ def run(connection: socket.socket, args: list[str]) -> None:
 
 
 def warm_judging() -> None:
-    """Import what judging reads with (MLflow, pandas, the oracle's scikit-learn) and what
-    the tests import, by collecting them once: beside the zygote's preload, on the other
-    core, so that the first run's tests start warm. The zygote is not waited for: the
-    first call does, while the rest of the run is already under way."""
+    """Import what judging reads with (MLflow, pandas, the oracle's scikit-learn): beside
+    the zygote's preload, on the other core, so that the first run's tests start warm. The
+    zygote is not waited for: the first call does, while the rest of the run is already
+    under way. The store template is built here first (in a fresh home): the zygote, still
+    importing, then finds it instead of migrating one too. What the other tests import is
+    left to ``warm_collection``, once the judge is idle: a first run collects only its own."""
     import mlflow  # noqa: F401
+
+    from grader.judge.store import template_path
+
+    template_path()
     import pandas  # noqa: F401
-    import pytest
+    import pytest  # noqa: F401
     import sklearn.ensemble  # noqa: F401
     import sklearn.linear_model  # noqa: F401
+
+    gc.collect()
+    gc.freeze()  # what is loaded by now lives as long as the judge: no collection walks it again
+
+
+def warm_collection() -> None:
+    """Import what every kata test imports, by collecting them once (the judge is idle)."""
+    import pytest
 
     with contextlib.redirect_stdout(io.StringIO()):
         pytest.main([str(TESTS_DIR), "--collect-only", "-q", *PYTEST_ARGS])
     gc.collect()
-    gc.freeze()  # what is loaded by now lives as long as the judge: no collection walks it again
+    gc.freeze()
 
 
 MODEL_SERVER_IDLE_ENV = "KATA_MODEL_SERVER_IDLE_S"
@@ -452,7 +466,8 @@ def serve(key: str) -> None:
                 if warmed:
                     break
                 sandbox.warm_up(WARM_PARTS)  # idle a moment: make the next run warm whatever
-                warmed = True  # it tests (a run that needs more asks for it meanwhile)
+                warm_collection()  # it tests (a run that needs more asks for it meanwhile)
+                warmed = True
                 continue
             with connection, contextlib.suppress(OSError, ValueError):
                 run(connection, args)
