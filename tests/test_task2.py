@@ -7,7 +7,8 @@ Run: ``pytest tests/test_task2.py``.
 
 import pytest
 
-from grader.judge.messages import held_text, metric_note, stray_note, stray_runs, training_metrics
+from grader.judge.messages import (grid_config, held_text, metric_note, stray_note, stray_runs,
+                                   training_metrics)
 from grader.core.i18n import _
 
 FUNCTION = "tune_random_forest"
@@ -52,7 +53,7 @@ def test_each_run_has_its_n_estimators(case):
             else:
                 found = _("MLflow holds n_estimators = {value}").format(value=repr(held))
             case.fail(_("expected param n_estimators = {value} in the run of config {config}, but "
-                        "{found}").format(value=config["n_estimators"], config=config, found=found))
+                        "{found}").format(value=config["n_estimators"], config=grid_config(config), found=found))
 
 
 @pytest.mark.todo("2.2")
@@ -65,7 +66,7 @@ def test_each_run_has_max_depth_min_samples_split_and_random_state(case):
         held = {key: run.data.params.get(key) for key in expected}
         case.expect(held == expected,
                     _("expected params {expected} in the run of config {config}, but MLflow holds "
-                      "{held}").format(expected=expected, config=config,
+                      "{held}").format(expected=expected, config=grid_config(config),
                                        held=held_text(run.data.params, expected)))
 
 
@@ -82,10 +83,10 @@ def test_each_run_has_the_metrics_of_its_own_model(case):
         for name, value in expected.items():
             case.expect(name in held, _("expected metric {metric} in the run of config {config}, "
                                         "but MLflow holds only {held}").format(
-                                            metric=name, config=config, held=sorted(held)))
+                                            metric=name, config=grid_config(config), held=sorted(held)))
             if held[name] != pytest.approx(value, rel=1e-6):
                 case.fail(_("expected {metric} = {value} for config {config}, but MLflow holds "
-                            "{held}").format(metric=name, value=f"{value:.6g}", config=config,
+                            "{held}").format(metric=name, value=f"{value:.6g}", config=grid_config(config),
                                              held=f"{held[name]:.6g}")
                           + whose_metric(data, grid, config, name, held[name]))
 
@@ -114,5 +115,5 @@ def test_each_run_is_tagged_with_task_and_model_family(case):
             strays = stray_runs(case, [pair[1] for pair in runs], lambda other: all(
                 other.data.tags.get(key) == value for key, value in TAGS.items()))
             case.fail(_("expected tags {expected} on the run of config {config}, but MLflow holds "
-                        "{held}").format(expected=TAGS, config=config,
+                        "{held}").format(expected=TAGS, config=grid_config(config),
                                          held=held_text(run.data.tags, TAGS)) + stray_note(strays))

@@ -5,7 +5,7 @@ these with ``tests/test_task2.py``; a TODO passes only when all its tests pass.
 
 import pytest
 
-from grader.judge.messages import held_text
+from grader.judge.messages import grid_config, held_text
 from grader.core.i18n import _
 
 FUNCTION = "tune_random_forest"
@@ -37,5 +37,5 @@ def test_three_configs_with_max_depth_none_first_each_get_their_own_params(case)
         held = {key: run.data.params.get(key) for key in expected}
         case.expect(held == expected,
                     _("expected params {expected} in the run of config {config}, but MLflow holds "
-                      "{held}").format(expected=expected, config=config,
+                      "{held}").format(expected=expected, config=grid_config(config),
                                        held=held_text(run.data.params, expected)))
