@@ -14,14 +14,13 @@ takes ``--seed``, and ``--resume`` keeps the seed of the results it resumes."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import secrets
 from pathlib import Path
 
 from grader.classroom.errors import GradingError
 from grader.core.defaults import SEED_BYTES, SEED_PATTERN
+from grader.core.files import id_stem
 from grader.results.model import SubmissionResult
 
 PROGRESS_DIR = ".kata-progress"  # per-submission results, for --resume
@@ -50,9 +49,8 @@ def check_seed(seed: str) -> str:
 
 
 def file_stem(submission_id: str) -> str:
-    """A safe, unique file name for a submission id (ids may hold any character)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", submission_id)[:60].strip("._") or "submission"
-    return f"{safe}-{hashlib.sha256(submission_id.encode()).hexdigest()[:8]}"
+    """A safe, unique file name for a submission id (``grader.core.files.id_stem``)."""
+    return id_stem(submission_id)
 
 
 def out_lang(out: Path) -> str | None:

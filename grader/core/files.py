@@ -7,13 +7,17 @@ will not run.
 * ``csv_safe`` and ``csv_text``: every CSV the kit writes (``grades.csv``, the gradebook
   exports and their unmatched sidecars) goes through them, so a student-chosen id such as
   ``=HYPERLINK(...)`` is text in every spreadsheet, and lines end in CRLF (RFC 4180).
+* ``id_stem``: the file name of anything named after a submission id (saved results, logs,
+  feedback pages): ids are folder names and may hold any character.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -73,3 +77,11 @@ def csv_text(rows: Iterable[Sequence[object]]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)  # QUOTE_MINIMAL, CRLF
     return buffer.getvalue()
+
+
+def id_stem(submission_id: str, digits: int = 8, strip: str = "._") -> str:
+    """A safe, unique file stem for a submission id: up to 60 of its letters, digits, ``.``,
+    ``_``, ``-`` (``strip`` taken off its ends) and ``digits`` hex digits of the whole id's
+    sha256 (a lone surrogate, from a folder name that is not UTF-8, is hashed as it is)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", submission_id)[:60].strip(strip) or "submission"
+    return f"{safe}-{hashlib.sha256(submission_id.encode('utf-8', 'surrogatepass')).hexdigest()[:digits]}"

@@ -25,7 +25,6 @@ ids never share a file and none escapes the folder.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ from pathlib import Path
 from markupsafe import Markup, escape
 
 from grader.core import i18n
-from grader.core.files import csv_safe, csv_text, write_atomic
+from grader.core.files import csv_safe, csv_text, id_stem, write_atomic
 from grader.core.i18n import _
 from grader.lab.todos import Todo, load_tasks, todo_by_id
 from grader.reports.pages import asset, csp, environment
@@ -45,7 +44,6 @@ from grader.student.marks import MEANINGS
 SUMMARY_MARK = "MLflow kata:"  # how every summary begins (any language): an earlier one is found by it
 SUMMARY_FILE = "feedback.csv"
 SYMBOLS = {"pass": "✓", "fail": "✗", "timeout": "◷", "error": "!", "missing": "–"}  # as the class report's
-ID_PART = 60  # characters of an id kept in its page's file name
 
 
 def texts(lang: str) -> dict[str, str]:
@@ -100,8 +98,7 @@ def with_code(text: str) -> Markup:
 def page_name(submission_id: str, digits: int = 8) -> str:
     """The page's file name: a safe part of the id (letters, digits, ``.``, ``_``, ``-``)
     and ``digits`` hex digits of the whole id's sha256 (unique, whatever the id holds)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", submission_id)[:ID_PART].strip("._-") or "submission"
-    return f"{safe}-{hashlib.sha256(submission_id.encode('utf-8', 'surrogatepass')).hexdigest()[:digits]}.html"
+    return f"{id_stem(submission_id, digits, strip='._-')}.html"
 
 
 def page_names(submission_ids: Sequence[str]) -> dict[str, str]:
