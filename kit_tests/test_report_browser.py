@@ -219,6 +219,12 @@ def test_every_character_the_report_draws_is_in_an_installed_font():
 
 # -- a phone ------------------------------------------------------------------------------
 FLOOD = "TODO 4.1: expected a run named 'x', but found the run '" + ".-" * 10_000 + "'"
+# what a passing 4.3 that used a stage is told, in both languages: one long line
+STAGES = (
+    "TODO 4.3: accepted, but stages are deprecated: use an alias instead, "
+    "client.set_registered_model_alias(name, 'staging', version) / aceptado, pero las etapas están obsoletas: "
+    "usa un alias, client.set_registered_model_alias(name, 'staging', version)"
+)
 TRACEBACK = "TODO 2.1: task2_tuning.py crashed:\n" + "\n".join(f"  File 'task2_tuning.py', line {n}" for n in range(200))
 
 
@@ -230,6 +236,7 @@ def phone_class():
     results = big_class(300)
     results.submissions[1].todos["4.1"] = TodoResult("fail", FLOOD, 1.0)
     results.submissions[2].todos["2.1"] = TodoResult("error", TRACEBACK, 1.0)
+    results.submissions[3].todos["4.3"] = TodoResult("pass", STAGES, 1.0)  # a passed TODO with a note
     return results
 
 
