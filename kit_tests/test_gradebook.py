@@ -29,6 +29,7 @@ import io
 import json
 import re
 import zipfile
+from dataclasses import replace
 from xml.etree import ElementTree
 
 import jsonschema
@@ -224,7 +225,8 @@ def test_canvas_comments_go_beside_the_import_one_per_matched_student(tmp_path, 
     assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out),
                  "--comments", "--lang", "es"]) == 1
     comments = out.with_name("canvas_import.comments.csv")
-    assert f"the comments of 3 student(s) → {comments}" in capsys.readouterr().err
+    assert f"the comments of 3 student(s) (1 with a task not started: 'not attempted') → {comments}" in \
+        capsys.readouterr().err
     rows = read_csv(comments)
     assert rows[0] == [*CANVAS_HEADER, "Submission", "Comment"]
     assert [row[:6] for row in rows[1:]] == [[*CANVAS_ROSTER[2][:5], "jdoe"], [*CANVAS_ROSTER[4][:5], "Ana López"],
@@ -592,12 +594,18 @@ def test_moodle_feedback_comments_on_a_spanish_site(tmp_path, capsys):
     roster = tmp_path / "hoja.csv"
     roster.write_text(_csv(worksheet(WORKSHEET_ES, "Participante")), encoding="utf-8-sig")
     out = tmp_path / "subir.csv"
-    results = write_class(tmp_path, moodle_class()[:2])
+    ana, bob = moodle_class()[:2]
+    results = write_class(tmp_path, [ana, replace(bob, not_started=(2, 3, 4))])  # 2-4 handed in as the stubs
     assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out), "--grade-column",
                  "Calificación", "--feedback-column", "Comentarios de retroalimentación", "--lang", "es"]) == 0
     comments = moodle_comments_read(read_csv(out), "Comentarios de retroalimentación")
     assert comments[123456].startswith("MLflow kata: 13/15 puntos. Aún no pasan: 1.1, 1.2. Empieza por el TODO 1.1")
+    assert comments[123457].startswith(
+        "MLflow kata: 0/15 puntos. Aún no pasan: 1.1, 1.2, 1.3, 1.4. Aún sin empezar (tal como se entregaron): "
+        "exercises/task2_tuning.py, exercises/task3_compare.py, exercises/task4_registry.py. Empieza por el TODO 1.1")
     assert comments[123458] == ""  # Amy handed nothing in: her cell as it came
+    assert "the summary of 2 student(s); 1 of them with a task not started ('not attempted')" in \
+        capsys.readouterr().err
 
 
 def test_moodle_feedback_without_the_comments_column_is_refused_and_nothing_written(tmp_path, capsys):

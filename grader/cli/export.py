@@ -222,9 +222,10 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if isinstance(export, CanvasExport) and export.comments is not None:
+        idle = f" ({export.not_started} with a task not started: 'not attempted')" if export.not_started else ""
         print(
-            f"{name}: the comments of {export.commented} student(s) → {comments_path(args.out)}: post each as "
-            "the student's submission comment (the gradebook import takes none)",
+            f"{name}: the comments of {export.commented} student(s){idle} → {comments_path(args.out)}: post each "
+            "as the student's submission comment (the gradebook import takes none)",
             file=sys.stderr,
         )
     return 1 if export.incomplete else 0

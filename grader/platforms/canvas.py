@@ -30,7 +30,7 @@ from grader.platforms.roster import (
     points_text,
     read_roster,
 )
-from grader.reports.feedback import summary
+from grader.reports.feedback import started_not_all, summary
 from grader.results.model import ClassResults, SubmissionResult
 
 CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -45,6 +45,7 @@ COMMENT_COLUMNS = ("Submission", "Comment")  # after the identity columns in the
 class CanvasExport(Export):
     comments: str | None = None  # the comments CSV's text, when asked for
     commented: int = 0  # roster students with a comment
+    not_started: int = 0  # of them, those with a task not started (a TODO "not attempted")
 
 
 def comments_path(out: str | Path) -> Path:
@@ -126,6 +127,7 @@ def canvas_export(
         chosen = {matching.rows[sub.id]: sub for sub in results.submissions if sub.id in matching.rows}
         export.comments = comments_text(results, students, chosen, comments)
         export.commented = len(chosen)
+        export.not_started = sum(1 for sub in chosen.values() if started_not_all(results, sub))
     return export
 
 

@@ -294,6 +294,11 @@ def summary(results: ClassResults, sub: SubmissionResult, lang: str = "en") -> s
     return " ".join([SUMMARY_MARK, *parts])
 
 
+def started_not_all(results: ClassResults, sub: SubmissionResult) -> bool:
+    """Whether a TODO of ``sub`` is "not attempted" (a task it handed in as the stub)."""
+    return any(not_attempted(sub, todo) for todo in results.todos)
+
+
 def not_started_files(view: FeedbackView) -> list[str]:
     """The task files of the tasks the student did not start (a TODO of theirs is "not
     attempted"), in the lab's order: ``exercises/task3_compare.py``, …"""
@@ -362,5 +367,5 @@ def write_feedback(
         write_atomic(out / name, text)
     summaries = write_atomic(out / SUMMARY_FILE, csv_text(rows), encoding="utf-8-sig")
     broken = sum(1 for sub in results.submissions if sub.status == "error")
-    idle = sum(1 for sub in results.submissions if any(not_attempted(sub, todo) for todo in results.todos))
+    idle = sum(1 for sub in results.submissions if started_not_all(results, sub))
     return Written(out, len(results.submissions), broken, summaries, idle)
