@@ -714,15 +714,15 @@ def test_junit_says_not_attempted_for_a_task_handed_in_as_the_stub_and_counts_it
     ines = next(suite for suite in JUnitXml.fromfile(str(out)) if suite.name == "ines")
     kinds = {case.name.split()[0]: (type(case.result[0]).__name__, case.result[0].type, case.result[0].message)
              for case in ines if case.result}
-    stub = "not attempted: task {}'s file is the stub as handed out"
+    stub = "not attempted: {}.py is the stub as handed out"
     assert kinds == {"1.2": ("Failure", "fail", "TODO 1.2: expected the run named 'baseline'"),
-                     **{f"4.{n}": ("Failure", "not attempted", stub.format(4)) for n in range(1, 5)},
-                     "B.1": ("Failure", "not attempted", stub.format(5)),
+                     **{f"4.{n}": ("Failure", "not attempted", stub.format("task4_registry")) for n in range(1, 5)},
+                     "B.1": ("Failure", "not attempted", stub.format("bonus_serving")),
                      "B.2": ("Error", "error", "TODO B.2: kit error: the model server did not start")}
     assert (ines.failures, ines.errors) == (6, 1)
     said = {suite.get("name"): suite.findtext("system-out") for suite in ElementTree.parse(out).getroot()}
-    assert said == {"ines": "ines: graded, score 10/15; 5 TODO(s) not attempted (task(s) 4, 5: the file as handed "
-                            "out) (grading seed 5eed)",
+    assert said == {"ines": "ines: graded, score 10/15; 5 TODO(s) not attempted (task4_registry.py, "
+                            "bonus_serving.py as handed out) (grading seed 5eed)",
                     "ana": "ana: graded, score 15/15 (grading seed 5eed)"}
 
 

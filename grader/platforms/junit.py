@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from grader.core import i18n
-from grader.lab.todos import todo_by_id
+from grader.lab.todos import TASK_MODULES, Todo, todo_by_id
 from grader.reports.feedback import feedback_view
 from grader.reports.feedback import summary as student_summary
 from grader.results.model import ClassResults, Status, SubmissionResult, not_attempted, score
@@ -57,11 +57,17 @@ def class_cases(results: ClassResults, sub: SubmissionResult) -> list[Case]:
         if result is None:
             cases.append(Case(name, "skipped", "no result recorded for this TODO"))
         elif not_attempted(sub, todo):
-            message = f"not attempted: task {todo.task}'s file is the stub as handed out"
+            message = f"not attempted: {task_file(todo)} is the stub as handed out"
             cases.append(Case(name, "failure", message, NOT_ATTEMPTED, result.duration_s))
         else:
             cases.append(_verdict(name, result.status, result.message, result.duration_s))
     return cases
+
+
+def task_file(todo: Todo) -> str:
+    """The name of ``todo``'s task file (``task4_registry.py``), as far as this kit knows it."""
+    module = TASK_MODULES.get(todo.task)
+    return f"{module}.py" if module else f"task {todo.task}'s file"
 
 
 def _verdict(name: str, status: str, message: str, time: float | None) -> Case:
@@ -82,8 +88,8 @@ def summary(results: ClassResults, sub: SubmissionResult) -> str:
         line = f"{sub.id}: graded, score {earned}/{available}"
         idle = [todo for todo in results.todos if not_attempted(sub, todo)]
         if idle:
-            tasks = ", ".join(str(task) for task in dict.fromkeys(todo.task for todo in idle))
-            line += f"; {len(idle)} TODO(s) not attempted (task(s) {tasks}: the file as handed out)"
+            files = ", ".join(dict.fromkeys(task_file(todo) for todo in idle))
+            line += f"; {len(idle)} TODO(s) not attempted ({files} as handed out)"
     seed = results.kit.get("seed")
     return line + (f" (grading seed {seed})" if seed else "")
 

@@ -6,7 +6,9 @@ what was wrong with what they handed in: never a 0 that looks like a grade), eac
 verdict and first message, the first hint level of each TODO that does not pass
 (``grader/lab/todos.toml``), and what to do next. Nothing of any other student: a page is
 built from one ``SubmissionResult`` and the TODO table, and it shows no class figure and
-no grading seed (students must not know it).
+no grading seed (students must not know it). A TODO of a task handed in as the stub
+(``grader.results.model.not_attempted``) says "not attempted" and which file is still as
+handed out, not the stub's own failure message; the summary lists those files apart.
 
 Every word of a page is in the student's language (``grader.core.i18n``: the course's
 ``--lang``, by default the language ``kata grade`` gave the verdicts in); the verdicts'
