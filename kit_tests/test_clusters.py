@@ -132,6 +132,29 @@ def test_tasks_not_started_are_one_line_each_not_clusters():
     assert not_started([ana, ben, cai], untouched) == [NotStarted(4, ("ana",)), NotStarted(5, ("ana", "cai"))]
 
 
+def test_tasks_not_started_as_results_json_records_them_group_the_same_in_the_report():
+    """``kata grade`` records each submission's tasks not started in results.json
+    (``not_started``): read back, they group the clusters as the staged class did, and the
+    report made from results.json alone lists them apart."""
+    from grader.reports.report import render_report
+    from grader.results import codec
+    from grader.results.model import ClassResults
+
+    stub = {f"2_{n}": TodoResult("fail", f"TODO 2.{n}: no runs") for n in range(1, 5)}
+    subs = [graded("ana", **stub), graded("ben", **stub), graded("cai", **{"1_2": TodoResult("fail", RUN_NAME_TYPO)})]
+    untouched = {"ana": (2,), "ben": (2,)}
+    staged = cluster_failures(subs, TODO_IDS, untouched), not_started(subs, untouched)
+    results = ClassResults(kit={"mlflow": "3", "python": "3.11", "tests_sha256": "0" * 64},
+                           submissions=[replace(sub, not_started=untouched.get(sub.id, ())) for sub in subs])
+    recorded = codec.loads(codec.dumps(results))
+    assert [sub.not_started for sub in recorded.submissions] == [(2,), (2,), ()]
+    assert (cluster_failures(recorded.submissions, TODO_IDS), not_started(recorded.submissions)) == staged
+    assert [c.todo_id for c in staged[0]] == ["1.2"]
+    section = render_report(recorded).split('<h2 id="clusters">', 1)[1].split("<h2 ", 1)[0]
+    assert re.findall(r'<li class="cluster" data-todo="([^"]+)"', section) == ["1.2"]
+    assert "2 students</strong> did not start task 2" in section
+
+
 def test_the_demo_class_groups_its_untouched_stubs_and_keeps_its_real_mistakes():
     """examples/submissions, as graded (demo_class.golden.json) and as staged from its
     folder: diego handed in tasks 2-4 as the stubs, carla task 4, four students the bonus.

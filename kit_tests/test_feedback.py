@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from grader.cli.main import main
+from grader.core import i18n
 from grader.lab.todos import todo_by_id
 from grader.reports.class_files import write_results_json
 from grader.reports.feedback import SUMMARY_FILE, page_name, render_page, summary, write_feedback
@@ -139,6 +140,39 @@ def test_a_kit_error_is_not_the_students_to_fix():
     assert "Start with TODO 2.2" in summary(results, results.submissions[0])
 
 
+@pytest.mark.parametrize("lang, said", [
+    ("en", ("not attempted", "Not attempted yet: exercises/task4_registry.py is still as it was handed out",
+            "Not passed yet: 1.2. Not started yet (as handed out): exercises/task4_registry.py, "
+            "exercises/bonus_serving.py. Start with TODO 1.2")),
+    ("es", ("sin intentar", "Aún sin intentar: exercises/task4_registry.py sigue tal como se entregó",
+            "Aún no pasan: 1.2. Aún sin empezar (tal como se entregaron): exercises/task4_registry.py, "
+            "exercises/bonus_serving.py. Empieza por el TODO 1.2")),
+])
+def test_a_task_not_started_says_not_attempted_instead_of_the_stubs_message(lang, said):
+    """Task 4 and the bonus handed in as the stubs (results.json's ``not_started``): their
+    TODOs fail as the report counts them, each saying "not attempted" (not the stub's own
+    message); the summary lists them apart from the TODOs to fix. A kit error in a task not
+    started stays the kit's."""
+    stub_message = "TODO 4.1: expected one new version of 'response-time-e82fa4', but it holds none"
+    todos = all_todos("pass")
+    todos["1.2"] = TodoResult("fail", "TODO 1.2: expected the run named 'baseline', but it is 'basline'")
+    todos.update({f"4.{n}": TodoResult("fail", stub_message) for n in range(1, 5)})
+    todos["B.1"] = TodoResult("fail", "TODO B.1: the server answered 400")
+    todos["B.2"] = TodoResult("error", "TODO B.2: kit error: the model server did not start")
+    sub = SubmissionResult("ines", "graded", todos, 1.0, not_started=(4, 5))
+    results = ClassResults(kit=KIT, submissions=[sub])
+    html = render_page(results, sub, lang)
+    for todo_id, module in (("4.1", "task4_registry"), ("4.4", "task4_registry"), ("B.1", "bonus_serving")):
+        item = Page(re.search(rf'<li class="todo fail" id="todo-{todo_id.replace(".", "-")}">(.*?)</li>', html,
+                              re.S)[1]).text
+        assert said[0] in item and said[1].replace("task4_registry", module) in item
+        assert "response-time" not in item and "answered 400" not in item
+    assert "kit error: the model server did not start" in html  # the kit's own, whatever the file
+    assert said[2] in summary(results, sub, lang)
+    started = SubmissionResult("ines", "graded", todos, 1.0)  # the same verdicts, every task started
+    assert "response-time" in render_page(results, started, lang) and "as handed out" not in summary(results, started)
+
+
 # -- a broken submission's page ------------------------------------------------------------
 
 
@@ -212,20 +246,27 @@ def test_two_ids_whose_names_would_meet_get_the_whole_hash(tmp_path, monkeypatch
         assert Page((tmp_path / name).read_text(encoding="utf-8")).text.count(f"Feedback for {sub_id}") == 1
 
 
-def test_the_demo_classes_pages_show_each_students_own_verdicts():
-    """The demo class's real verdicts (its golden results, masks made valid again): each
-    page shows every TODO with the status and message results.json gives it, a pass that
-    says something too (bruno's deprecated stage), and the broken upload its reason."""
+def demo_results(lang: str = "en") -> ClassResults:
+    """The demo class's real verdicts: its golden results, masks made valid again (and
+    each TODO a time of its own, as a grading gives)."""
     data = json.loads(GOLDEN.read_text(encoding="utf-8"))
-    data["kit"] = {**KIT, "seed": "demo-class", "lang": "en"}
+    data["kit"] = {**KIT, "seed": "demo-class", "lang": lang}
     for sub in data["submissions"]:
         sub["duration_s"] = 1.0
         if "files_sha256" in sub:
             sub["files_sha256"] = "0" * 64
-        for verdict in sub["todos"].values():
-            verdict.pop("duration_s", None)
-    results = loads(json.dumps(data))
-    assert len(results.submissions) >= 7
+        for n, verdict in enumerate(sub["todos"].values()):
+            verdict["duration_s"] = n / 4
+    return loads(json.dumps(data))
+
+
+def test_the_demo_classes_pages_show_each_students_own_verdicts():
+    """The demo class's real verdicts: each page shows every TODO with the status and
+    message results.json gives it ("not attempted" for the stub's own failure of a task not
+    started), a pass that says something too (bruno's deprecated stage), and the broken
+    upload its reason."""
+    results = demo_results()
+    assert len(results.submissions) >= 7 and sum(1 for sub in results.submissions if sub.not_started) == 4
     for sub in results.submissions:
         html = render_page(results, sub, "en")
         text = Page(html).text
@@ -237,7 +278,11 @@ def test_the_demo_classes_pages_show_each_students_own_verdicts():
             {todo_id: str(result.status) for todo_id, result in sub.todos.items()}
         for status, todo_id, item in items:
             message = sub.todos[todo_id.replace("-", ".")].message
-            assert " ".join(message.split()) in Page(item).text
+            if todo_by_id()[todo_id.replace("-", ".")].task in sub.not_started:  # the stub's own failure
+                shown = Page(item).text
+                assert "not attempted Not attempted yet: exercises/" in shown and " ".join(message.split()) not in shown
+            else:
+                assert " ".join(message.split()) in Page(item).text
         assert f"{sub.score} of 15 points" in text
     bruno = render_page(results, next(sub for sub in results.submissions if sub.id == "bruno_diaz"), "en")
     assert re.search(r'<li class="todo pass" id="todo-4-3">.*?deprecated.*?</li>', bruno, re.S)
@@ -268,6 +313,77 @@ def test_kata_feedback_writes_a_page_per_student_in_the_graded_language(tmp_path
     assert rows[1]["page"] == page_name("bob") and rows[1]["score"] == "12"
     assert main(["feedback", str(tmp_path / "out" / "results.json"), "--out", str(out), "--lang", "en"]) == 0
     assert '<html lang="en">' in (out / page_name("bob")).read_text(encoding="utf-8")
+
+
+def expected_verdicts(results: ClassResults, sub: SubmissionResult, not_attempted: str) -> dict[str, tuple]:
+    """Each TODO's JUnit verdict as results.json gives it: (element, type, message)."""
+    expected = {}
+    for todo in results.todos:
+        result = sub.todos.get(todo.id)
+        if sub.status == "error":
+            expected[todo.id] = ("Error", "broken submission", sub.message)
+        elif result is None:
+            expected[todo.id] = ("Skipped", None, None)
+        elif result.status == "pass":
+            expected[todo.id] = (None, None, None)
+        elif todo.task in sub.not_started and "kit error" not in result.message:
+            expected[todo.id] = ("Failure", "not attempted", not_attempted.format(file=f"exercises/{todo.module}.py"))
+        elif result.status == "fail":
+            expected[todo.id] = ("Failure", "fail", result.message)
+        else:
+            expected[todo.id] = ("Error", str(result.status), result.message)
+    return expected
+
+
+def test_kata_feedback_writes_each_students_junit_with_the_verdicts_of_results_json(tmp_path, capsys):
+    """Beside each page, the student's own JUnit XML in the page's language: one suite, one
+    case per TODO with the verdict and message results.json gives it ("not attempted" for a
+    task handed in as the stub), the broken upload's reason on each TODO; no other
+    student's id, no seed. Read back by junitparser, xunitparser and junit2html."""
+    from junit2htmlreport.parser import Junit
+    from junitparser import JUnitXml
+    import xunitparser
+
+    results = demo_results("es")
+    write_results_json(results, tmp_path / "out")
+    assert main(["feedback", str(tmp_path / "out"), "--out", str(tmp_path / "feedback")]) == 0
+    assert "4 student(s) did not start a task" in capsys.readouterr().err
+    rows = read_rows(tmp_path / "feedback" / SUMMARY_FILE)
+    assert [row["id"] for row in rows] == [sub.id for sub in results.submissions]
+    known = todo_by_id()
+    not_attempted = ("Aún sin intentar: {file} sigue tal como se entregó, así que este TODO falla como al "
+                     "principio.")
+    for row, sub in zip(rows, results.submissions):
+        path = tmp_path / "feedback" / row["junit"]
+        assert row["junit"] == row["page"].removesuffix(".html") + ".xml"
+        text = path.read_text(encoding="utf-8")
+        suites = list(JUnitXml.fromfile(str(path)))
+        assert [suite.name for suite in suites] == [sub.id]
+        cases = list(suites[0])
+        assert [case.name.split(" ", 1)[0] for case in cases] == [todo.id for todo in results.todos]
+        with i18n.use("es"):
+            assert cases[0].name == f"1.1 {known['1.1'].shown_title}"
+        seen = {case.name.split(" ", 1)[0]: case for case in cases}
+        for todo_id, (element, kind, message) in expected_verdicts(results, sub, not_attempted).items():
+            got = seen[todo_id].result
+            assert [type(item).__name__ for item in got] == ([element] if element else []), (sub.id, todo_id)
+            if element in ("Failure", "Error"):
+                assert (got[0].type, got[0].message) == (kind, message), (sub.id, todo_id)
+            if sub.status == "graded":
+                assert seen[todo_id].time == sub.todos[todo_id].duration_s
+        said = suites[0]._elem.findtext("system-out")
+        assert said == row["summary"] and ("sin empezar" in said) == bool(sub.not_started)
+        assert not [other for other in others(results, sub.id) if other in text] and "demo-class" not in text
+        suite, outcome = xunitparser.parse(path.open(encoding="utf-8"))
+        assert outcome.testsRun == len(results.todos) and suite.properties == {}
+        assert len(outcome.failures) == sum(1 for verdict in expected_verdicts(results, sub, "").values()
+                                            if verdict[0] == "Failure")
+        report = Junit(str(path))
+        assert [case.outcome() for case in report.suites[0].all()] == [
+            {None: "passed", "Failure": "failed", "Error": "failed", "Skipped": "skipped"}[verdict[0]]
+            for verdict in expected_verdicts(results, sub, "").values()]
+        html = report.html()
+        assert escape(sub.id) in html and ("sin intentar" in html) == bool(sub.not_started)
 
 
 def test_kata_feedback_refuses_a_results_json_that_is_not_one_and_writes_nothing(tmp_path, capsys):

@@ -226,6 +226,13 @@ def test_a_journal_handed_in_is_summarised_beside_the_grade_and_a_hostile_one_is
     assert "journal" not in graded["by_id"]["only_task1"]
 
 
+def test_a_task_handed_in_as_the_stub_is_recorded_as_not_started(graded):
+    """results.json records the tasks whose file is the stub (``not_started``: the exports
+    say "not attempted" for their failures): own_tests's task 1 is; a missing file is not."""
+    assert graded["by_id"]["own_tests"]["not_started"] == [1]
+    assert "not_started" not in graded["by_id"]["perfect"] and "not_started" not in graded["by_id"]["only_task1"]
+
+
 def test_every_todo_result_carries_its_time_and_the_report_shows_it(graded):
     perfect = graded["by_id"]["perfect"]
     times = [todo["duration_s"] for todo in perfect["todos"].values()]

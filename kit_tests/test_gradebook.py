@@ -18,7 +18,8 @@ documents or does, not against our own writer. Hand-made results.json files, no 
   changed, and stored as HTML; "Upload multiple feedback files in a zip" finds each
   student by the participant number after the first ``_`` of a path part
   (``moodle_zip_importer_reads`` repeats it).
-* JUnit XML: parsed with junitparser (https://pypi.org/project/junitparser/).
+* JUnit XML: parsed with junitparser (https://pypi.org/project/junitparser/), xunitparser
+  and junit2html's reader.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import io
 import json
 import re
 import zipfile
+from dataclasses import replace
 from xml.etree import ElementTree
 
 import jsonschema
@@ -206,6 +208,34 @@ def test_canvas_all_matched_exits_0_and_removes_a_stale_sidecar(tmp_path, canvas
     results = write_class(tmp_path, [SubmissionResult("rroe", "graded", scored(0), 1.0)])
     assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)]) == 0
     assert not unmatched_path(out).exists()
+
+
+def test_canvas_comments_go_beside_the_import_one_per_matched_student(tmp_path, canvas_files, capsys):
+    """Canvas's import takes no comments: ``--comments`` writes each matched student's
+    summary (in ``--lang``) beside it, with the identity columns Canvas knows them by; a
+    task handed in as the stub is "not started", a broken upload gets its reason, an
+    unmatched submission nothing."""
+    _, roster, out = canvas_files
+    idle = SubmissionResult("Ana López", "graded", scored(5), 1.0, not_started=(1,))  # 1.1-1.4 the stub's
+    results = write_class(tmp_path, [SubmissionResult("jdoe", "graded", scored(0), 1.0), idle,
+                                     SubmissionResult("ghost", "graded", scored(2), 1.0),
+                                     SubmissionResult("cbroken", "error", {}, 0.1, message=BROKEN_REASON)])
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)]) == 1
+    assert not out.with_name("canvas_import.comments.csv").exists()  # only when asked for
+    assert main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out),
+                 "--comments", "--lang", "es"]) == 1
+    comments = out.with_name("canvas_import.comments.csv")
+    assert f"the comments of 3 student(s) (1 with a task not started: 'not attempted') → {comments}" in \
+        capsys.readouterr().err
+    rows = read_csv(comments)
+    assert rows[0] == [*CANVAS_HEADER, "Submission", "Comment"]
+    assert [row[:6] for row in rows[1:]] == [[*CANVAS_ROSTER[2][:5], "jdoe"], [*CANVAS_ROSTER[4][:5], "Ana López"],
+                                             [*CANVAS_ROSTER[9][:5], "cbroken"]]
+    assert rows[1][6].startswith("MLflow kata: 15/15 puntos.")
+    assert ("Aún no pasan: 2.1. Aún sin empezar (tal como se entregaron): exercises/task1_baseline.py. "
+            "Empieza por el TODO 1.1") in rows[2][6]
+    assert BROKEN_REASON in rows[3][6] and "/15" not in rows[3][6]
+    assert comments.read_bytes().startswith(b"\xef\xbb\xbf")
 
 
 def test_canvas_roster_that_is_not_a_canvas_export_is_refused(tmp_path, canvas_files, capsys):
@@ -564,12 +594,18 @@ def test_moodle_feedback_comments_on_a_spanish_site(tmp_path, capsys):
     roster = tmp_path / "hoja.csv"
     roster.write_text(_csv(worksheet(WORKSHEET_ES, "Participante")), encoding="utf-8-sig")
     out = tmp_path / "subir.csv"
-    results = write_class(tmp_path, moodle_class()[:2])
+    ana, bob = moodle_class()[:2]
+    results = write_class(tmp_path, [ana, replace(bob, not_started=(2, 3, 4))])  # 2-4 handed in as the stubs
     assert main(["export", "moodle", str(results), "--roster", str(roster), "--out", str(out), "--grade-column",
                  "Calificación", "--feedback-column", "Comentarios de retroalimentación", "--lang", "es"]) == 0
     comments = moodle_comments_read(read_csv(out), "Comentarios de retroalimentación")
     assert comments[123456].startswith("MLflow kata: 13/15 puntos. Aún no pasan: 1.1, 1.2. Empieza por el TODO 1.1")
+    assert comments[123457].startswith(
+        "MLflow kata: 0/15 puntos. Aún no pasan: 1.1, 1.2, 1.3, 1.4. Aún sin empezar (tal como se entregaron): "
+        "exercises/task2_tuning.py, exercises/task3_compare.py, exercises/task4_registry.py. Empieza por el TODO 1.1")
     assert comments[123458] == ""  # Amy handed nothing in: her cell as it came
+    assert "the summary of 2 student(s); 1 of them with a task not started ('not attempted')" in \
+        capsys.readouterr().err
 
 
 def test_moodle_feedback_without_the_comments_column_is_refused_and_nothing_written(tmp_path, capsys):
@@ -659,6 +695,49 @@ def test_junit_loads_in_xunitparser(tmp_path, capsys):
     failed = next(case for case in cases if case.failed)
     assert failed.methodname.startswith("2.1 ") and failed.message.startswith("TODO 2.1: expected 3 runs")
     assert suite.properties == {}
+
+
+def test_junit_says_not_attempted_for_a_task_handed_in_as_the_stub_and_counts_it_apart(tmp_path, capsys):
+    """ines handed in task 4 and the bonus as the stubs (results.json's ``not_started``):
+    their failures are ``type="not attempted"`` saying so, not the stub's message, and her
+    suite's line counts them apart; her real mistake and a kit error stay as they are."""
+    todos = all_todos("pass")
+    todos["1.2"] = TodoResult(Status.FAIL, "TODO 1.2: expected the run named 'baseline'")
+    todos.update({f"4.{n}": TodoResult(Status.FAIL, "TODO 4.x: the stub registered nothing") for n in range(1, 5)})
+    todos["B.1"] = TodoResult(Status.ERROR, "TODO B.1: NotImplementedError")
+    todos["B.2"] = TodoResult(Status.ERROR, "TODO B.2: kit error: the model server did not start")
+    results = write_class(tmp_path, [SubmissionResult("ines", "graded", todos, 2.0, not_started=(4, 5)),
+                                     SubmissionResult("ana", "graded", all_todos("pass"), 1.0)])
+    out = tmp_path / "kata.xml"
+    assert main(["export", "junit", str(results), "--out", str(out)]) == 0
+    assert "; 5 failure(s) 'not attempted' (a task handed in as the stub)" in capsys.readouterr().err
+    ines = next(suite for suite in JUnitXml.fromfile(str(out)) if suite.name == "ines")
+    kinds = {case.name.split()[0]: (type(case.result[0]).__name__, case.result[0].type, case.result[0].message)
+             for case in ines if case.result}
+    stub = "not attempted: {}.py is the stub as handed out"
+    assert kinds == {"1.2": ("Failure", "fail", "TODO 1.2: expected the run named 'baseline'"),
+                     **{f"4.{n}": ("Failure", "not attempted", stub.format("task4_registry")) for n in range(1, 5)},
+                     "B.1": ("Failure", "not attempted", stub.format("bonus_serving")),
+                     "B.2": ("Error", "error", "TODO B.2: kit error: the model server did not start")}
+    assert (ines.failures, ines.errors) == (6, 1)
+    said = {suite.get("name"): suite.findtext("system-out") for suite in ElementTree.parse(out).getroot()}
+    assert said == {"ines": "ines: graded, score 10/15; 5 TODO(s) not attempted (task4_registry.py, "
+                            "bonus_serving.py as handed out) (grading seed 5eed)",
+                    "ana": "ana: graded, score 15/15 (grading seed 5eed)"}
+
+
+def test_junit_renders_in_junit2html(tmp_path, capsys):
+    """junit2html's reader takes every suite, case and verdict of the class file, and
+    renders it (a student's own file: test_feedback.py)."""
+    from junit2htmlreport.parser import Junit
+
+    report = Junit(str(junit_export(tmp_path)))
+    assert [suite.name for suite in report.suites] == ["ana", "<b>&zoë</b>", "carl"]
+    outcomes = [case.outcome() for case in report.suites[0].all()]
+    assert (outcomes.count("failed"), outcomes.count("skipped"), len(outcomes)) == (3, 1, len(TODOS))
+    assert all(case.outcome() == "failed" and case.failure_msg == BROKEN_REASON for case in report.suites[2].all())
+    html = report.html()
+    assert "&lt;b&gt;&amp;zoë&lt;/b&gt;" in html and "<b>&zoë</b>" not in html
 
 
 # --- results.json --------------------------------------------------------------------

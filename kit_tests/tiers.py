@@ -34,7 +34,7 @@ WINGS: dict[str, tuple[str, ...]] = {
     "test_demo_class.py": ("classroom", "platforms", "student"),
     "test_exports.py": ("reports", "results"),
     "test_fair_verdicts.py": ("judge",),
-    "test_feedback.py": ("reports", "cli"),
+    "test_feedback.py": ("reports", "platforms", "cli"),
     "test_grade.py": ("classroom", "sandbox"),
     "test_grade_robustness.py": ("classroom",),
     "test_gradebook.py": ("platforms",),

@@ -369,7 +369,6 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
     deadline) and the report (whose failure clusters quote student-made text): nothing
     a submission left can keep a class's grades from being written."""
     from grader.classroom.similarity_stage import similarity_section
-    from grader.classroom.untouched import untouched_tasks
     from grader.reports.class_files import write_all, write_grades_csv, write_results_json
 
     grader = ClassGrader(options, progress)
@@ -377,6 +376,10 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
     try:
         with i18n.use(options.lang):  # a broken submission's reason and the notes, as its verdicts
             results = grader.run()
+            untouched = not_started_tasks(grader.staged)
+            results.submissions = [
+                dataclasses.replace(sub, not_started=tuple(untouched.get(sub.id, ()))) for sub in results.submissions
+            ]
             write_results_json(results, options.out)
             write_grades_csv(results, options.out)
         logs = {}
@@ -385,12 +388,26 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
             if log.is_file():
                 logs[submission.id] = f"{LOGS_DIR}/{log.name}"
         similar = similarity_section(grader.staged, options.out, options.similarity_threshold, progress)
-        untouched = untouched_tasks(grader.staged.folders) if grader.staged is not None else {}
         with i18n.use(options.lang):  # the report's TODO titles in the verdicts' language
             write_all(results, options.out, logs, similar_pairs=similar, untouched=untouched)
     finally:
         grader.close()
     return results
+
+
+def not_started_tasks(staged: StagedClass | None) -> dict[str, tuple[int, ...]]:
+    """Each staged submission's tasks whose file is the stub (``grader.classroom.untouched``),
+    recorded as its ``not_started``: of every submission staged, so a result ``--resume`` or
+    ``--only`` kept has them too. Student files are only read and parsed; should that fail
+    all the same, no task counts as not started (the grades are written regardless)."""
+    from grader.classroom.untouched import untouched_tasks
+
+    if staged is None:
+        return {}
+    try:
+        return untouched_tasks(staged.folders)
+    except Exception:  # a bug of the reader must not cost the class its grades
+        return {}
 
 
 def grade_submission(

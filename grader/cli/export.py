@@ -91,11 +91,29 @@ def add_moodle_feedback(moodle: argparse.ArgumentParser) -> None:
         metavar="FILE.zip",
         help="also write each student's feedback page, as Moodle's 'Upload multiple feedback files in a zip' reads it",
     )
-    moodle.add_argument(
+    add_feedback_language(moodle)
+
+
+def add_feedback_language(parser: argparse.ArgumentParser) -> None:
+    """``--lang``: the language of what goes back to students with the grades."""
+    parser.add_argument(
         "--lang",
         choices=languages(),
         help="the language of the feedback (default: the language the results were graded in, else English)",
     )
+
+
+def add_canvas_comments(canvas: argparse.ArgumentParser) -> None:
+    """Feedback back to students with their grades: the comments CSV beside the import
+    (``grader.platforms.canvas``; Canvas's gradebook import takes no comments)."""
+    canvas.add_argument(
+        "--comments",
+        action="store_true",
+        help="also write FILE.comments.csv beside the import: each matched student's identity columns and "
+        "short summary (their score, the TODOs not passed yet, where to start), to post as their submission "
+        "comment (Canvas's gradebook import takes no comments)",
+    )
+    add_feedback_language(canvas)
 
 
 def add_export_formats(formats: argparse._SubParsersAction) -> None:
@@ -113,6 +131,7 @@ def add_export_formats(formats: argparse._SubParsersAction) -> None:
     )
     add_points(canvas, "rescale scores to N points (default: the kata's max score)")
     add_gradebook_options(canvas)
+    add_canvas_comments(canvas)
     canvas.set_defaults(handler=cmd_export_gradebook)
     moodle = formats.add_parser("moodle", help="Moodle assignment grading worksheet with the grades filled in")
     add_results(moodle)
@@ -150,9 +169,9 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
 
     from grader.cli.feedback import feedback_language
     from grader.core.files import write_atomic
-    from grader.platforms.canvas import canvas_export
+    from grader.platforms.canvas import CanvasExport, canvas_export, comments_path
     from grader.platforms.moodle import FEEDBACK_COLUMN, MoodleExport, MoodleFeedback, moodle_export
-    from grader.platforms.roster import RosterError, read_github_roster, write_export
+    from grader.platforms.roster import Export, RosterError, read_github_roster, write_export
     from grader.results.codec import ResultsError
     from grader.results.codec import load as load_results
 
@@ -163,8 +182,12 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
     try:
         results = load_results(args.results)
         github = read_github_roster(args.github_roster) if args.github_roster else None
+        export: Export
         if args.format == "canvas":
-            export = canvas_export(results, args.roster, args.assignment, args.points, args.broken_as_zero, github)
+            comments = feedback_language(args.lang, results.kit) if args.comments else None
+            export = canvas_export(
+                results, args.roster, args.assignment, args.points, args.broken_as_zero, github, comments
+            )
         else:
             feedback = None
             if args.feedback or args.feedback_column or args.feedback_zip:
@@ -177,6 +200,8 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
         if isinstance(export, MoodleExport) and export.feedback_zip is not None:
             Path(args.feedback_zip).parent.mkdir(parents=True, exist_ok=True)
             write_atomic(args.feedback_zip, export.feedback_zip)
+        if isinstance(export, CanvasExport) and export.comments is not None:
+            write_atomic(comments_path(args.out), export.comments, encoding="utf-8-sig")
     except (ResultsError, RosterError, OSError) as reason:
         return refused(name, reason)
     for note in export.notes:
@@ -196,6 +221,13 @@ def cmd_export_gradebook(args: argparse.Namespace) -> int:
             "with the assignment's 'Upload multiple feedback files in a zip'",
             file=sys.stderr,
         )
+    if isinstance(export, CanvasExport) and export.comments is not None:
+        idle = f" ({export.not_started} with a task not started: 'not attempted')" if export.not_started else ""
+        print(
+            f"{name}: the comments of {export.commented} student(s){idle} → {comments_path(args.out)}: post each "
+            "as the student's submission comment (the gradebook import takes none)",
+            file=sys.stderr,
+        )
     return 1 if export.incomplete else 0
 
 
@@ -208,7 +240,7 @@ def cmd_export_junit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from grader.core.files import write_atomic
-    from grader.platforms.junit import junit_xml
+    from grader.platforms.junit import junit_xml, not_attempted_count
     from grader.results.codec import ResultsError
     from grader.results.codec import load as load_results
 
@@ -219,7 +251,9 @@ def cmd_export_junit(args: argparse.Namespace) -> int:
         write_atomic(out, junit_xml(results))
     except (ResultsError, OSError) as reason:
         return refused("kata export junit", reason)
-    print(f"kata export junit: {len(results.submissions)} testsuite(s) → {args.out}", file=sys.stderr)
+    idle = not_attempted_count(results)
+    apart = f"; {idle} failure(s) 'not attempted' (a task handed in as the stub)" if idle else ""
+    print(f"kata export junit: {len(results.submissions)} testsuite(s) → {args.out}{apart}", file=sys.stderr)
     return 0
 
 

@@ -1,15 +1,23 @@
 """``kata export canvas``: a Canvas gradebook import CSV built on the course's own
 gradebook export (the roster, Grades → Export): ``Student,ID,SIS User ID,SIS Login ID,
 Section,<assignment>``, then a ``Points Possible`` row, then one row per roster student.
-Which row is a submission's: ``grader.platforms.roster``."""
+Which row is a submission's: ``grader.platforms.roster``.
+
+Canvas's gradebook import reads scores, never submission comments. With ``comments``, the
+export also gives each matched student's comment (``grader.reports.feedback.summary``:
+their score, the TODOs not passed yet, the tasks not started, where to start; for a broken
+submission the reason, no grade) in a CSV beside the import (``comments_path``): their five
+identity columns (``ID`` is the Canvas user id a submission comment is posted to), the
+submission it is from, and the comment."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from grader.core.files import csv_text
+from grader.core.files import csv_safe, csv_text
 from grader.platforms.roster import (
     Export,
     GitHubRoster,
@@ -22,13 +30,28 @@ from grader.platforms.roster import (
     points_text,
     read_roster,
 )
-from grader.results.model import ClassResults
+from grader.reports.feedback import started_not_all, summary
+from grader.results.model import ClassResults, SubmissionResult
 
 CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 CANVAS_POINTS_ROW = "Points Possible"
 DEFAULT_ASSIGNMENT = "MLflow kata"
 CANVAS_DOWNLOAD = re.compile(r"^(?P<name>[^_]*)_(?:late_)?(?P<number>\d+)_(?:\d+_)?", re.I)
 CANVAS_SKIPPED_ROW = re.compile(r"^\s*(Muted|Manual Posting.*)?\s*$", re.I)  # as Canvas's importer
+COMMENT_COLUMNS = ("Submission", "Comment")  # after the identity columns in the comments CSV
+
+
+@dataclass
+class CanvasExport(Export):
+    comments: str | None = None  # the comments CSV's text, when asked for
+    commented: int = 0  # roster students with a comment
+    not_started: int = 0  # of them, those with a task not started (a TODO "not attempted")
+
+
+def comments_path(out: str | Path) -> Path:
+    """``canvas_import.csv`` → ``canvas_import.comments.csv``, beside it."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.comments{out.suffix or '.csv'}")
 
 
 def read_canvas_roster(path: str | Path) -> list[dict[str, str]]:
@@ -86,10 +109,12 @@ def canvas_export(
     points: float | None = None,
     broken_as_zero: bool = False,
     github: GitHubRoster | None = None,
-) -> Export:
+    comments: str | None = None,
+) -> CanvasExport:
     """A Canvas gradebook import: the five identity columns of every roster student and
     one assignment column; a ``Points Possible`` row first. A broken submission's cell
-    stays empty unless ``broken_as_zero`` (``grader.platforms.roster``)."""
+    stays empty unless ``broken_as_zero`` (``grader.platforms.roster``). ``comments``: the
+    language of the comments CSV to give too (None: none)."""
     students = read_canvas_roster(roster_path)
     roster = canvas_rows(students)
     matching = match(results.submissions, roster, CANVAS_DOWNLOAD, github)
@@ -97,4 +122,22 @@ def canvas_export(
     rows = [[*CANVAS_IDENTITY, assignment], [CANVAS_POINTS_ROW, "", "", "", "", points_text(results.max_score, points)]]
     for n, student in enumerate(students):
         rows.append([*(student[column] for column in CANVAS_IDENTITY), filled.cells.get(n, "")])
-    return Export(csv_text(rows), len(filled.cells), filled.listed, filled.notes)
+    export = CanvasExport(csv_text(rows), len(filled.cells), filled.listed, filled.notes)
+    if comments is not None:  # each roster row's submission: the one its grade is from
+        chosen = {matching.rows[sub.id]: sub for sub in results.submissions if sub.id in matching.rows}
+        export.comments = comments_text(results, students, chosen, comments)
+        export.commented = len(chosen)
+        export.not_started = sum(1 for sub in chosen.values() if started_not_all(results, sub))
+    return export
+
+
+def comments_text(
+    results: ClassResults, students: Sequence[Mapping[str, str]], chosen: Mapping[int, SubmissionResult], lang: str
+) -> str:
+    """The comments CSV: a row per roster student with a submission, in the roster's
+    order: their identity columns, the submission's id and its summary in ``lang``."""
+    rows: list[list[str]] = [[*CANVAS_IDENTITY, *COMMENT_COLUMNS]]
+    for n, sub in sorted(chosen.items()):
+        identity = [students[n][column] for column in CANVAS_IDENTITY]
+        rows.append([*identity, csv_safe(sub.id), csv_safe(summary(results, sub, lang))])
+    return csv_text(rows)

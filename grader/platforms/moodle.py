@@ -44,7 +44,7 @@ from grader.platforms.roster import (
     number_text,
     read_roster,
 )
-from grader.reports.feedback import SUMMARY_MARK, render_page, summary
+from grader.reports.feedback import SUMMARY_MARK, render_page, started_not_all, summary
 from grader.results.model import ClassResults, SubmissionResult
 
 MOODLE_DOWNLOAD = re.compile(r"^(?P<name>.+?)_(?P<number>\d+)_assign(?:submission|feedback)_", re.I)
@@ -238,6 +238,8 @@ def fill_comments(
         row[at] = comment_cell(row[at], text)
         kept += row[at] != text
     also = f" ({kept} after what was already written there)" if kept else ""
+    idle = sum(1 for sub in students.values() if started_not_all(results, sub))
+    also += f"; {idle} of them with a task not started ('not attempted')" if idle else ""
     return f"{column!r}: the summary of {len(students)} student(s){also}"
 
 

@@ -14,22 +14,23 @@ TODO however many failed it. A task a student did not start (its file is the stu
 handed out: ``grader.classroom.untouched``) fails every TODO of it with the stub's own
 verdicts, the same for every such student: those verdicts are not clustered but counted
 per task (``not_started``: "N students did not start task K"), so that untouched stubs do
-not fill the list.
+not fill the list. Which tasks a submission did not start is recorded in ``results.json``
+(``SubmissionResult.not_started``), so the exports say "not attempted" for the same
+verdicts (``grader.results.model.not_attempted``).
 
 Pure functions over results; the report (``grader/reports/report.py``) lays the clusters out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from grader.lab.todos import Todo, load_todos
-from grader.results.model import SubmissionResult, caused_by_kit
-
-FAILING = ("fail", "error", "timeout")  # the statuses that are clustered, worst-news last
+from grader.results.model import FAILING, SubmissionResult, caused_by_kit, not_attempted
 
 # Applied in this order: a uuid or path may contain what a later rule would half-mask.
 _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -109,21 +110,20 @@ def cluster_failures(
     ``todo_ids`` order, then by pattern, so the same results always give the same list.
     Broken submissions are left out: their one reason is not a TODO's failure. TODOs not
     in ``todo_ids`` are ignored, and so are the verdicts of a task a submission did not
-    start (``untouched``: submission id -> task numbers; ``not_started`` counts them),
-    unless the kit caused them. ``table``: the TODOs' points and tasks (the kit's)."""
+    start (``grader.results.model.not_attempted``; ``not_started`` counts them), unless the
+    kit caused them. ``untouched`` (submission id -> task numbers) stands for the
+    ``not_started`` of the submissions it names. ``table``: the TODOs' points and tasks (the kit's)."""
     order = {todo_id: index for index, todo_id in enumerate(todo_ids)}
     todos = {todo.id: todo for todo in (load_todos() if table is None else table)}
-    untouched = untouched or {}
     groups: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     patterns: dict[str, str] = {}  # a big class repeats messages: mask each text once
-    for sub in submissions:
+    for sub in with_not_started(submissions, untouched):
         if sub.status != "graded":
             continue
-        skipped = untouched.get(sub.id, ())
         for todo_id, result in sub.todos.items():
             if todo_id not in order or result.status not in FAILING:
                 continue
-            if todo_id in todos and todos[todo_id].task in skipped and not caused_by_kit(result.message):
+            if todo_id in todos and not_attempted(sub, todos[todo_id]):
                 continue
             key = patterns.get(result.message)
             if key is None:
@@ -142,13 +142,28 @@ def cluster_failures(
     return clusters
 
 
-def not_started(submissions: Iterable[SubmissionResult], untouched: Mapping[str, Collection[int]]) -> list[NotStarted]:
-    """Per task, the graded submissions that did not start it (``untouched``: submission
-    id -> task numbers), in task order."""
+def with_not_started(
+    submissions: Iterable[SubmissionResult], untouched: Mapping[str, Collection[int]] | None
+) -> Iterable[SubmissionResult]:
+    """The submissions, each one ``untouched`` names with the tasks it gives as its
+    ``not_started``; the others as they are (their own ``not_started``)."""
+    if not untouched:
+        return submissions
+    return (
+        dataclasses.replace(sub, not_started=tuple(sorted(untouched[sub.id]))) if sub.id in untouched else sub
+        for sub in submissions
+    )
+
+
+def not_started(
+    submissions: Iterable[SubmissionResult], untouched: Mapping[str, Collection[int]] | None = None
+) -> list[NotStarted]:
+    """Per task, the graded submissions that did not start it (their ``not_started``, or
+    ``untouched``: submission id -> task numbers), in task order."""
     tasks: dict[int, list[str]] = {}
-    for sub in submissions:
+    for sub in with_not_started(submissions, untouched):
         if sub.status == "graded":
-            for number in untouched.get(sub.id, ()):
+            for number in sub.not_started:
                 tasks.setdefault(number, []).append(sub.id)
     return [NotStarted(number, tuple(students)) for number, students in sorted(tasks.items())]
 

@@ -6,7 +6,9 @@ what was wrong with what they handed in: never a 0 that looks like a grade), eac
 verdict and first message, the first hint level of each TODO that does not pass
 (``grader/lab/todos.toml``), and what to do next. Nothing of any other student: a page is
 built from one ``SubmissionResult`` and the TODO table, and it shows no class figure and
-no grading seed (students must not know it).
+no grading seed (students must not know it). A TODO of a task handed in as the stub
+(``grader.results.model.not_attempted``) says "not attempted" and which file is still as
+handed out, not the stub's own failure message; the summary lists those files apart.
 
 Every word of a page is in the student's language (``grader.core.i18n``: the course's
 ``--lang``, by default the language ``kata grade`` gave the verdicts in); the verdicts'
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +40,7 @@ from grader.core.files import csv_safe, csv_text, id_stem, write_atomic
 from grader.core.i18n import _
 from grader.lab.todos import Todo, load_tasks, todo_by_id
 from grader.reports.pages import asset, csp, environment
-from grader.results.model import ClassResults, SubmissionResult, caused_by_kit, score
+from grader.results.model import ClassResults, SubmissionResult, caused_by_kit, not_attempted, score
 from grader.student.marks import MEANINGS
 
 SUMMARY_MARK = "MLflow kata:"  # how every summary begins (any language): an earlier one is found by it
@@ -67,6 +69,11 @@ def texts(lang: str) -> dict[str, str]:
             "hint": _("hint"),
             "kit_error": _("This is the kit's own error, not yours: your instructor will look into it."),
             "missing": _("not judged"),
+            "not_attempted": _("not attempted"),
+            "not_attempted_message": _(
+                "Not attempted yet: {file} is still as it was handed out, so this TODO fails as it did at the start."
+            ),
+            "summary_not_started": _("Not started yet (as handed out): {files}."),
             "no_verdict": _("no verdict was recorded for this TODO"),
             "note": _("About what you handed in: {note}"),
             "broken_title": _("We could not grade what you handed in"),
@@ -120,10 +127,12 @@ class TodoView:
     status: str  # pass, fail, timeout, error, or missing (no verdict recorded)
     symbol: str
     label: str
-    message: str  # the first message ("" for most passes)
+    message: str  # the first message ("" for most passes); a verdict not attempted: says so
     hint: Markup  # level 1 (``with_code``), where it does not pass (and the kit is not the cause)
     kit_error: bool
     bonus: bool
+    not_attempted: bool = False  # the stub's own failure (``grader.results.model.not_attempted``)
+    module: str = ""  # its task file's module, where the kit knows the TODO
 
 
 @dataclass
@@ -154,16 +163,22 @@ class FeedbackView:
     note: str = ""  # a graded submission's note (what staging found), or a broken one's reason
 
 
-def _todo_view(todo_id: str, title: str, bonus: bool, sub: SubmissionResult, known: Todo | None, words, lang):
-    result = sub.todos.get(todo_id)
+def _todo_view(todo: Todo, title: str, sub: SubmissionResult, known: Todo | None, words, lang):
+    result = sub.todos.get(todo.id)
     status = str(result.status) if result is not None else "missing"
     # A passing TODO may say something too (4.3: the deprecated stage, accepted, and why not).
     message = result.message if result is not None else words["no_verdict"]
     kit_error = result is not None and caused_by_kit(result.message)
     hint = with_code(known.hint(lang, 1)) if known is not None and status != "pass" and not kit_error else Markup("")
     label = words.get(f"status_{status}", words["missing"])
-    anchor = "todo-" + re.sub(r"[^A-Za-z0-9]+", "-", todo_id).strip("-")
-    return TodoView(todo_id, anchor, title, status, SYMBOLS[status], label, message, hint, kit_error, bonus)
+    module = known.module if known is not None else ""
+    idle = not_attempted(sub, todo)
+    if idle:  # the stub's own failure: that the task is not started, not the stub's message
+        label = words["not_attempted"]
+        message = words["not_attempted_message"].format(file=f"exercises/{module}.py" if module else title)
+    anchor = "todo-" + re.sub(r"[^A-Za-z0-9]+", "-", todo.id).strip("-")
+    symbol = SYMBOLS[status]
+    return TodoView(todo.id, anchor, title, status, symbol, label, message, hint, kit_error, todo.bonus, idle, module)
 
 
 def feedback_view(results: ClassResults, sub: SubmissionResult, lang: str = "en") -> FeedbackView:
@@ -179,7 +194,7 @@ def feedback_view(results: ClassResults, sub: SubmissionResult, lang: str = "en"
         for todo in results.todos:
             own = known.get(todo.id)
             title = own.shown_title if own is not None else todo.title
-            item = _todo_view(todo.id, title, todo.bonus, sub, own, words, lang)
+            item = _todo_view(todo, title, sub, own, words, lang)
             task = task_titles.get(todo.task)
             heading = words["task"].format(task=task.name if task else todo.task)
             heading += f" — {task.shown_title}" if task else ""
@@ -263,9 +278,13 @@ def summary(results: ClassResults, sub: SubmissionResult, lang: str = "en") -> s
         return " ".join([SUMMARY_MARK, *parts])
     graded = [todo for task in view.tasks for todo in task.todos if not todo.bonus]
     parts = [words["summary_points"].format(score=view.score, total=view.max_score)]
-    open_ids = [todo.id for todo in graded if todo.status != "pass"]
+    open_ids = [todo.id for todo in graded if todo.status != "pass" and not todo.not_attempted]
     if open_ids:
         parts.append(words["summary_open"].format(ids=", ".join(open_ids)))
+    files = not_started_files(view)
+    if files:
+        parts.append(words["summary_not_started"].format(files=", ".join(files)))
+    if any(todo.status != "pass" for todo in graded):
         first = _first_open(graded)
         if first is not None:
             parts.append(words["summary_start"].format(id=first.id, title=first.title))
@@ -277,7 +296,30 @@ def summary(results: ClassResults, sub: SubmissionResult, lang: str = "en") -> s
     return " ".join([SUMMARY_MARK, *parts])
 
 
+def started_not_all(results: ClassResults, sub: SubmissionResult) -> bool:
+    """Whether a TODO of ``sub`` is "not attempted" (a task it handed in as the stub)."""
+    return any(not_attempted(sub, todo) for todo in results.todos)
+
+
+def not_started_files(view: FeedbackView) -> list[str]:
+    """The task files of the tasks the student did not start (a TODO of theirs is "not
+    attempted"), in the lab's order: ``exercises/task3_compare.py``, …"""
+    todos = [todo for task in view.tasks for todo in task.todos]
+    return list(dict.fromkeys(f"exercises/{todo.module}.py" for todo in todos if todo.not_attempted and todo.module))
+
+
 # -- kata feedback ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """Another file per student beside their page (the JUnit XML of
+    ``grader.platforms.junit``): named as the page with ``suffix`` instead of ``.html``,
+    listed in ``feedback.csv``'s ``column``; ``render(results, sub, lang)`` its text."""
+
+    column: str
+    suffix: str
+    render: Callable[[ClassResults, SubmissionResult, str], str]
 
 
 @dataclass
@@ -288,17 +330,27 @@ class Written:
     pages: int
     broken: int  # pages of broken submissions (what was wrong, no grade)
     summaries: Path
+    not_started: int = 0  # students with a task not started (a TODO "not attempted")
 
 
-def write_feedback(results: ClassResults, out_dir: str | Path, lang: str = "en") -> Written:
-    """One page per submission (``page_names``) in ``out_dir`` and ``feedback.csv`` (one row
-    per submission: id, status, score, max_score, page, summary; a broken submission's
-    score is empty, never 0). Every text is built before the first file is written."""
+def write_feedback(
+    results: ClassResults, out_dir: str | Path, lang: str = "en", attachments: Sequence[Attachment] = ()
+) -> Written:
+    """One page per submission (``page_names``) in ``out_dir``, each ``attachments``' file
+    beside it, and ``feedback.csv`` (one row per submission: id, status, score, max_score,
+    page, each attachment's file, summary; a broken submission's score is empty, never 0).
+    Every text is built before the first file is written."""
     out = Path(out_dir)
     names = page_names([sub.id for sub in results.submissions])
-    pages = {names[sub.id]: render_page(results, sub, lang) for sub in results.submissions}
-    rows: list[list[object]] = [["id", "status", "score", "max_score", "page", "summary"]]
+    files: dict[str, str] = {}
+    rows: list[list[object]] = [["id", "status", "score", "max_score", "page", *(a.column for a in attachments)]]
+    rows[0].append("summary")
     for sub in results.submissions:
+        page = names[sub.id]
+        files[page] = render_page(results, sub, lang)
+        extra = [page.removesuffix(".html") + attachment.suffix for attachment in attachments]
+        for name, attachment in zip(extra, attachments):
+            files[name] = attachment.render(results, sub, lang)
         earned, available = score(sub.todos, results.todos)
         graded = sub.status != "error"
         rows.append(
@@ -307,13 +359,15 @@ def write_feedback(results: ClassResults, out_dir: str | Path, lang: str = "en")
                 sub.status,
                 earned if graded else "",
                 available if graded else "",
-                names[sub.id],
+                page,
+                *extra,
                 csv_safe(summary(results, sub, lang)),
             ]
         )
     out.mkdir(parents=True, exist_ok=True)
-    for name, html in pages.items():
-        write_atomic(out / name, html)
+    for name, text in files.items():
+        write_atomic(out / name, text)
     summaries = write_atomic(out / SUMMARY_FILE, csv_text(rows), encoding="utf-8-sig")
     broken = sum(1 for sub in results.submissions if sub.status == "error")
-    return Written(out, len(pages), broken, summaries)
+    idle = sum(1 for sub in results.submissions if started_not_all(results, sub))
+    return Written(out, len(results.submissions), broken, summaries, idle)

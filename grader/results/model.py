@@ -32,6 +32,23 @@ def caused_by_kit(message: str) -> bool:
     return bool(_KIT_ERROR_AT_START.match(message))
 
 
+FAILING = ("fail", "error", "timeout")  # the statuses of a verdict that does not pass
+
+
+def not_attempted(sub: SubmissionResult, todo: Todo) -> bool:
+    """Whether ``sub``'s verdict on ``todo`` is the stub's own failure: ``todo``'s task is
+    one ``sub`` did not start (``SubmissionResult.not_started``), the verdict does not
+    pass, and the kit did not cause it (a kit error stays the kit's). The one test of "not
+    attempted" for the report's failure clusters, the feedback and every export."""
+    result = sub.todos.get(todo.id)
+    return (
+        todo.task in sub.not_started
+        and result is not None
+        and result.status in FAILING
+        and not caused_by_kit(result.message)
+    )
+
+
 class Status(StrEnum):
     """A TODO's verdict. A ``str``: it compares, formats and serialises as its value."""
 
@@ -141,6 +158,10 @@ class SubmissionResult:
     # The summary of the student's journal handed in with the work (``grader.results.journal``;
     # None when there was none): what the class's red-green loop was, never part of the grade.
     journal: dict | None = None
+    # The numbers of the tasks it did not start: their file was the stub as handed out
+    # (``grader.classroom.untouched``). Their failing verdicts are the stub's own: "not
+    # attempted" wherever failures are shown (``not_attempted``), never a mistake to explain.
+    not_started: tuple[int, ...] = ()
 
     @property
     def score(self) -> int:
@@ -171,6 +192,8 @@ class SubmissionResult:
             data["files_sha256"] = self.files_sha256
         if self.journal is not None:
             data["journal"] = self.journal
+        if self.not_started:
+            data["not_started"] = list(self.not_started)
         return data
 
     @classmethod
@@ -183,6 +206,7 @@ class SubmissionResult:
             message=data.get("message", ""),
             files_sha256=data.get("files_sha256", ""),
             journal=data.get("journal"),
+            not_started=tuple(data.get("not_started", ())),
         )
 
 
