@@ -291,3 +291,79 @@ def test_handed_in_paths_are_the_exercises_folders_and_its_parents():
     assert journal.handed_in_paths(PurePosixPath("repo/exercises")) == [
         PurePosixPath("repo/exercises/.kata/journal.jsonl"), PurePosixPath("repo/.kata/journal.jsonl")]
     assert journal.handed_in_paths(PurePosixPath(".")) == [PurePosixPath(".kata/journal.jsonl")]
+
+
+# -- the class's path -----------------------------------------------------------------------
+
+def path(attempts: int, green: bool = True, seconds: int | None = 0, broke: int = 0, **messages: int) -> dict:
+    return {"attempts": attempts, "green": green, "seconds_to_green": seconds if green else None,
+            "broke_again": broke, "messages": messages}
+
+
+def read_summary(timeline: list[int] | None = None, **todos: dict) -> dict:
+    return {"status": "read", "runs": len(timeline or []), "skipped_lines": 0, "timeline": timeline or [],
+            "todos": {todo_id[1:].replace("_", "."): todo for todo_id, todo in todos.items()}}
+
+
+A, B = "a" * 12, "b" * 12
+
+
+def test_the_class_summary_gives_medians_nearest_rank_p90s_and_the_messages_seen_before_green():
+    summaries = {
+        "s1": read_summary([2, 1, 0], _1_1=path(1, seconds=0), _1_3=path(5, seconds=600, broke=2, **{A: 3, B: 1})),
+        "s2": read_summary([1, 0], _1_1=path(2, seconds=30), _1_3=path(2, seconds=60, **{A: 1})),
+        "s3": read_summary([1], _1_1=path(4, seconds=90)),
+        "s4": read_summary(_1_3=path(3, green=False, **{B: 3})),  # never green: its messages count, not its tries
+        "s5": {"status": "ignored", "note": "too-large", "skipped_lines": 0},
+        "s6": None,
+    }
+    got = journal.class_summary({key: summaries[key] for key in reversed(summaries)})
+    assert (got["journals"], got["ignored"], got["missing"]) == (4, 1, 1)
+    assert list(got["todos"]) == ["1.1", "1.3"]  # the lab's order
+    odd = got["todos"]["1.1"]  # three went green: attempts 1, 2, 4; seconds 0, 30, 90
+    assert odd["students"] == odd["green"] == 3
+    assert odd["attempts"] == {"median": 2, "p90": 4} and odd["seconds_to_green"] == {"median": 30, "p90": 90}
+    assert odd["broke_again"] == 0 and odd["broke_again_share"] == 0.0 and odd["messages"] == []
+    even = got["todos"]["1.3"]  # two went green: attempts 5, 2; seconds 600, 60 — median: the mean of the two
+    assert (even["students"], even["green"]) == (3, 2)
+    assert even["attempts"] == {"median": 3.5, "p90": 5} and even["seconds_to_green"] == {"median": 330, "p90": 600}
+    assert even["broke_again"] == 1 and even["broke_again_share"] == 0.5
+    assert even["messages"] == [{"id": A, "runs": 4, "students": ["s1", "s2"]},  # most runs first, then by id
+                                {"id": B, "runs": 4, "students": ["s1", "s4"]}]
+    assert got["students"] == {"s1": {"runs": 3, "timeline": [2, 1, 0]}, "s2": {"runs": 2, "timeline": [1, 0]},
+                               "s3": {"runs": 1, "timeline": [1]}, "s4": {"runs": 0, "timeline": []}}
+    json.dumps(got, allow_nan=False)
+
+
+def test_the_class_summary_of_a_class_nobody_turned_green_nor_wrote_a_journal_for():
+    nobody = journal.class_summary({"s1": read_summary(_2_1=path(3, green=False, **{A: 3})),
+                                    "s2": read_summary(_2_1=path(1, green=False))})
+    todo = nobody["todos"]["2.1"]
+    assert (todo["students"], todo["green"], todo["broke_again"], todo["broke_again_share"]) == (2, 0, 0, 0.0)
+    assert todo["attempts"] == todo["seconds_to_green"] == {"median": None, "p90": None}
+    assert todo["messages"] == [{"id": A, "runs": 3, "students": ["s1"]}]
+    assert journal.class_summary({"s1": None, "s2": {"status": "ignored", "note": "unreadable"}}) == {
+        "journals": 0, "ignored": 1, "missing": 1, "todos": {}, "students": {}}
+    # a results.json edited by hand: a summary of the wrong shape counts as ignored, a bad count is left out
+    odd = journal.class_summary({"s1": {"status": "read", "todos": []}, "s2": "x",
+                                 "s3": read_summary(["<b>"], _1_1=path(True, seconds="1"))})  # type: ignore[dict-item]
+    assert (odd["journals"], odd["ignored"]) == (1, 2) and odd["students"]["s3"]["timeline"] == []
+    assert odd["todos"]["1.1"]["attempts"] == {"median": None, "p90": None}
+
+
+def test_the_nearest_rank_p90_of_ten_and_eleven_values():
+    ten = {f"s{n:02}": read_summary(_1_1=path(n)) for n in range(1, 11)}
+    assert journal.class_summary(ten)["todos"]["1.1"]["attempts"] == {"median": 5.5, "p90": 9}
+    eleven = {**ten, "s11": read_summary(_1_1=path(11))}
+    assert journal.class_summary(eleven)["todos"]["1.1"]["attempts"] == {"median": 6, "p90": 10}
+
+
+def test_a_summary_keeps_a_capped_red_green_timeline_of_its_runs():
+    runs = [line({"1.1": "fail", "1.2": "fail"}, t=NOW), line({"1.1": "pass", "1.2": "fail"}, t=NOW + 1),
+            line({"1.1": "pass", "1.2": "pass"}, t=NOW + 2)]
+    summary = journal.summarise(journal.read(jsonl(*runs)), journal.lab_hash())
+    assert summary["timeline"] == [2, 1, 0]
+    many = journal.summarise(journal.read(jsonl(*[line({"1.1": "fail"}, t=NOW + n) for n in range(200)],
+                                                line({"1.1": "pass"}, t=NOW + 300))))
+    assert len(many["timeline"]) == journal.TIMELINE_MAX and many["timeline"][-2:] == [1, 0]
+    jsonschema.validate(many, JOURNAL_SCHEMA)
