@@ -461,3 +461,42 @@ def class_summary(summaries: Mapping[str, dict | None]) -> dict:
             else [],
         }
     return {"journals": len(read), "ignored": ignored, "missing": missing, "todos": todos, "students": students}
+
+
+SHARED_FORMAT = "mlflow-kata journal summary"
+
+
+def shared_summary(summaries: Mapping[str, dict | None], kit: str | None = None) -> dict:
+    """What ``kata grade --journal-summary`` writes for the kit's maintainers: the class's
+    per-message counts alone, no student id nor timeline. Per TODO ``class_summary``'s
+    figures without its ``messages``; ``messages``: per message seen before green (most
+    runs first) its TODO, id, English msgid (``text``; null when not in this kit's
+    catalog), ``runs`` before green summed over the class and how many ``students`` saw
+    it; ``kit``: the hash the journals record (``lab_hash``)."""
+    whole = class_summary(summaries)
+    msgids = messages_by_id()
+    todos, messages = {}, []
+    for todo_id, path in whole["todos"].items():
+        todos[todo_id] = {key: value for key, value in path.items() if key != "messages"}
+        for seen in path["messages"]:
+            text = KIT_ERROR if seen["id"] == KIT_ERROR_ID else msgids.get(seen["id"])
+            messages.append(
+                {
+                    "todo": todo_id,
+                    "id": seen["id"],
+                    "text": text,
+                    "runs": seen["runs"],
+                    "students": len(seen["students"]),
+                }
+            )
+    messages.sort(key=lambda seen: (-seen["runs"], todo_order(seen["todo"]), seen["id"]))
+    return {
+        "format": SHARED_FORMAT,
+        "version": VERSION,
+        "kit": lab_hash() if kit is None else kit,
+        "journals": whole["journals"],
+        "ignored": whole["ignored"],
+        "missing": whole["missing"],
+        "todos": todos,
+        "messages": messages,
+    }
