@@ -156,7 +156,12 @@ def message_text(message_id: str) -> tuple[str, bool]:
     return re.sub(r"\{[^{}]*\}", "…", _(msgid)), True
 
 
-def figures(pair: object, text=lambda value: f"{value:g}") -> str:
+def number(value: float) -> str:
+    """A median or percentile of tries: ``3``, ``3.5`` (never an exponent)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def figures(pair: object, text=number) -> str:
     """``{"median": m, "p90": p}`` as ``m · p`` (``–`` for none)."""
     if not isinstance(pair, dict) or pair.get("median") is None or pair.get("p90") is None:
         return "–"
