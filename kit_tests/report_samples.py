@@ -105,3 +105,46 @@ def clustered_class() -> ClassResults:
         student("fay", **{"2_1": TodoResult("error", SYNTAX_ERROR.format(line=40))}),
         student("gus"),
     ])
+
+
+# -- a class that handed in journals (the report's "How the class got there") ----------------
+RUN_NAME_MSGID = "expected the run to be named 'baseline', but it is {run}"
+JOURNAL_START = 1_767_000_000
+
+
+def journal_summary(*runs: dict[str, str], shown: str | None = None, step: int = 60, kit: str | None = None,
+                    start: int = JOURNAL_START) -> dict:
+    """The summary ``kata grade`` stores for a journal of ``runs`` (TODO id → verdict), each
+    run ``step`` seconds after the one before and each failure showing ``shown``."""
+    import json
+
+    from grader.results import journal
+
+    lines = []
+    for n, verdicts in enumerate(runs):
+        results = {todo_id: TodoResult(status, "" if status == "pass" else "x") for todo_id, status in verdicts.items()}
+        line = journal.entry(results, "pytest", now=start + n * step, kit=kit)
+        for todo_id, status in verdicts.items():
+            if status != "pass":
+                line["todos"][todo_id][1] = shown
+        lines.append(json.dumps(line))
+    return journal.summarise(journal.read("\n".join(lines).encode()), journal.lab_hash())
+
+
+def journal_class() -> ClassResults:
+    """The sample class with journals: alice took 3 tries at 1.2 (the run-name message twice)
+    and broke it again once; bob 2 tries (the message once); the hostile id's journal
+    is of another kit (a flag); carol's (broken) journal was too large; zoë handed in none."""
+    from grader.results import journal
+
+    name = journal.id_of(RUN_NAME_MSGID)
+    results = sample_class()
+    by_id = {sub.id: sub for sub in results.submissions}
+    by_id["alice"].journal = journal_summary(
+        {"1.1": "pass", "1.2": "fail"}, {"1.1": "pass", "1.2": "fail"}, {"1.1": "pass", "1.2": "pass"},
+        {"1.1": "pass", "1.2": "fail"}, {"1.1": "pass", "1.2": "pass"}, shown=name)
+    by_id["bob"].journal = journal_summary({"1.2": "fail"}, {"1.2": "pass"}, shown=name, step=600)
+    by_id[SCRIPT_ID].journal = journal_summary({"1.2": "fail"}, {"1.2": "pass"}, shown="0123456789ab",
+                                               kit="f" * 16)
+    by_id["carol"].journal = {"status": "ignored", "note": "too-large", "skipped_lines": 0}
+    return results

@@ -185,10 +185,10 @@ def graded(tmp_path_factory, served_model_env):
     out = root / "report"
     run = subprocess.run(
         [sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out), "--jobs", "2",
-         "--timeout", "5"], cwd=KIT_ROOT, capture_output=True, text=True, timeout=1800,
-        env={**os.environ, **served_model_env})
+         "--timeout", "5", "--journal-summary", str(root / "journal-summary.json")], cwd=KIT_ROOT,
+        capture_output=True, text=True, timeout=1800, env={**os.environ, **served_model_env})
     results = json.loads((out / "results.json").read_text())
-    return {"run": run, "out": out, "results": results, "submissions": submissions,
+    return {"run": run, "out": out, "results": results, "submissions": submissions, "root": root,
             "before": before, "by_id": {s["id"]: s for s in results["submissions"]}}
 
 
@@ -224,6 +224,11 @@ def test_a_journal_handed_in_is_summarised_beside_the_grade_and_a_hostile_one_is
     assert zipped_ok["journal"] == {"status": "ignored", "note": "no-valid-line", "skipped_lines": 3}
     assert zipped_ok["status"] == "graded" and statuses(zipped_ok) == dict.fromkeys(TASK1_IDS, "pass")
     assert "journal" not in graded["by_id"]["only_task1"]
+    shared = (graded["root"] / "journal-summary.json").read_text()  # --journal-summary: counts, no student id
+    assert not [sub_id for sub_id in graded["by_id"] if json.dumps(sub_id)[1:-1] in shared]
+    counts = json.loads(shared)
+    assert (counts["journals"], counts["ignored"], counts["missing"]) == (1, 1, 21 + len(HOSTILE))
+    assert counts["todos"]["1.1"]["attempts"] == {"median": 3, "p90": 3} and counts["messages"] == []
 
 
 def test_a_task_handed_in_as_the_stub_is_recorded_as_not_started(graded):
@@ -390,8 +395,11 @@ def test_resume_regrades_a_full_marks_student_whose_files_were_replaced_by_the_s
 def test_resume_keeps_finished_results_and_grades_nothing_again(graded):
     run = subprocess.run(
         [sys.executable, "-m", "grader", "grade", str(graded["submissions"]), "--out",
-         str(graded["out"]), "--resume"], cwd=KIT_ROOT, capture_output=True, text=True, timeout=600)
+         str(graded["out"]), "--resume", "--journal-summary", str(graded["root"] / "resumed-summary.json")],
+        cwd=KIT_ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
+    summaries = [(graded["root"] / name).read_text() for name in ("journal-summary.json", "resumed-summary.json")]
+    assert summaries[0] == summaries[1]  # from the final results: the kept verdicts' journals too
     again = json.loads((graded["out"] / "results.json").read_text())
     assert [s["score"] for s in again["submissions"]] == [s["score"] for s in graded["results"]["submissions"]]
     assert "resumed" in run.stderr

@@ -6,6 +6,7 @@ a crash, never a change to what is graded."""
 
 import getpass
 import json
+import re
 import shutil
 import socket
 import time
@@ -291,3 +292,230 @@ def test_handed_in_paths_are_the_exercises_folders_and_its_parents():
     assert journal.handed_in_paths(PurePosixPath("repo/exercises")) == [
         PurePosixPath("repo/exercises/.kata/journal.jsonl"), PurePosixPath("repo/.kata/journal.jsonl")]
     assert journal.handed_in_paths(PurePosixPath(".")) == [PurePosixPath(".kata/journal.jsonl")]
+
+
+# -- the class's path -----------------------------------------------------------------------
+
+def path(attempts: int, green: bool = True, seconds: int | None = 0, broke: int = 0, **messages: int) -> dict:
+    return {"attempts": attempts, "green": green, "seconds_to_green": seconds if green else None,
+            "broke_again": broke, "messages": messages}
+
+
+def read_summary(timeline: list[int] | None = None, **todos: dict) -> dict:
+    return {"status": "read", "runs": len(timeline or []), "skipped_lines": 0, "timeline": timeline or [],
+            "todos": {todo_id[1:].replace("_", "."): todo for todo_id, todo in todos.items()}}
+
+
+A, B = "a" * 12, "b" * 12
+
+
+def test_the_class_summary_gives_medians_nearest_rank_p90s_and_the_messages_seen_before_green():
+    summaries = {
+        "s1": read_summary([2, 1, 0], _1_1=path(1, seconds=0), _1_3=path(5, seconds=600, broke=2, **{A: 3, B: 1})),
+        "s2": read_summary([1, 0], _1_1=path(2, seconds=30), _1_3=path(2, seconds=60, **{A: 1})),
+        "s3": read_summary([1], _1_1=path(4, seconds=90)),
+        "s4": read_summary(_1_3=path(3, green=False, **{B: 3})),  # never green: its messages count, not its tries
+        "s5": {"status": "ignored", "note": "too-large", "skipped_lines": 0},
+        "s6": None,
+    }
+    got = journal.class_summary({key: summaries[key] for key in reversed(summaries)})
+    assert (got["journals"], got["ignored"], got["missing"]) == (4, 1, 1)
+    assert list(got["todos"]) == ["1.1", "1.3"]  # the lab's order
+    odd = got["todos"]["1.1"]  # three went green: attempts 1, 2, 4; seconds 0, 30, 90
+    assert odd["students"] == odd["green"] == 3
+    assert odd["attempts"] == {"median": 2, "p90": 4} and odd["seconds_to_green"] == {"median": 30, "p90": 90}
+    assert odd["broke_again"] == 0 and odd["broke_again_share"] == 0.0 and odd["messages"] == []
+    even = got["todos"]["1.3"]  # two went green: attempts 5, 2; seconds 600, 60 — median: the mean of the two
+    assert (even["students"], even["green"]) == (3, 2)
+    assert even["attempts"] == {"median": 3.5, "p90": 5} and even["seconds_to_green"] == {"median": 330, "p90": 600}
+    assert even["broke_again"] == 1 and even["broke_again_share"] == 0.5
+    assert even["messages"] == [{"id": A, "runs": 4, "students": ["s1", "s2"]},  # most runs first, then by id
+                                {"id": B, "runs": 4, "students": ["s1", "s4"]}]
+    assert got["students"] == {"s1": {"runs": 3, "timeline": [2, 1, 0]}, "s2": {"runs": 2, "timeline": [1, 0]},
+                               "s3": {"runs": 1, "timeline": [1]}, "s4": {"runs": 0, "timeline": []}}
+    json.dumps(got, allow_nan=False)
+
+
+def test_the_class_summary_of_a_class_nobody_turned_green_nor_wrote_a_journal_for():
+    nobody = journal.class_summary({"s1": read_summary(_2_1=path(3, green=False, **{A: 3})),
+                                    "s2": read_summary(_2_1=path(1, green=False))})
+    todo = nobody["todos"]["2.1"]
+    assert (todo["students"], todo["green"], todo["broke_again"], todo["broke_again_share"]) == (2, 0, 0, 0.0)
+    assert todo["attempts"] == todo["seconds_to_green"] == {"median": None, "p90": None}
+    assert todo["messages"] == [{"id": A, "runs": 3, "students": ["s1"]}]
+    assert journal.class_summary({"s1": None, "s2": {"status": "ignored", "note": "unreadable"}}) == {
+        "journals": 0, "ignored": 1, "missing": 1, "todos": {}, "students": {}}
+    # a results.json edited by hand: a summary of the wrong shape counts as ignored, a bad count is left out
+    odd = journal.class_summary({"s1": {"status": "read", "todos": []}, "s2": "x",
+                                 "s3": read_summary(["<b>"], _1_1=path(True, seconds="1"))})  # type: ignore[dict-item]
+    assert (odd["journals"], odd["ignored"]) == (1, 2) and odd["students"]["s3"]["timeline"] == []
+    assert odd["todos"]["1.1"]["attempts"] == {"median": None, "p90": None}
+
+
+def test_the_nearest_rank_p90_of_ten_and_eleven_values():
+    ten = {f"s{n:02}": read_summary(_1_1=path(n)) for n in range(1, 11)}
+    assert journal.class_summary(ten)["todos"]["1.1"]["attempts"] == {"median": 5.5, "p90": 9}
+    eleven = {**ten, "s11": read_summary(_1_1=path(11))}
+    assert journal.class_summary(eleven)["todos"]["1.1"]["attempts"] == {"median": 6, "p90": 10}
+
+
+def test_a_summary_keeps_a_capped_red_green_timeline_of_its_runs():
+    runs = [line({"1.1": "fail", "1.2": "fail"}, t=NOW), line({"1.1": "pass", "1.2": "fail"}, t=NOW + 1),
+            line({"1.1": "pass", "1.2": "pass"}, t=NOW + 2)]
+    summary = journal.summarise(journal.read(jsonl(*runs)), journal.lab_hash())
+    assert summary["timeline"] == [2, 1, 0]
+    many = journal.summarise(journal.read(jsonl(*[line({"1.1": "fail"}, t=NOW + n) for n in range(200)],
+                                                line({"1.1": "pass"}, t=NOW + 300))))
+    assert len(many["timeline"]) == journal.TIMELINE_MAX and many["timeline"][-2:] == [1, 0]
+    jsonschema.validate(many, JOURNAL_SCHEMA)
+
+
+# -- the class report's "How the class got there", --journal-summary, the ranking -----------
+
+def section(html: str) -> str:
+    return html.split('<h2 id="journey">', 1)[1].split('<h2 id="grid-title">', 1)[0]
+
+
+def test_the_report_shows_how_the_class_got_there_linking_who_saw_each_message_escaped():
+    from grader.reports.report import render_report
+    from report_samples import RUN_NAME_MSGID, SCRIPT_ID, journal_class, sample_class
+
+    html = render_report(journal_class(), generated_at="now")
+    part = section(html)
+    assert 'href="#journey">How the class got there</a>' in html
+    assert "From the journals of 3 students" in part and "1 journal could not be read" in part
+    todo = part.split('data-todo="1.2"', 1)[1].split("</li>\n{", 1)[0].split('class="journey-todo"', 1)[0]
+    assert '<dd class="green" data-v="3">3 / 3</dd>' in todo  # alice 3 tries (2 min), bob 2 (10 min), the forged 2
+    assert '<dd class="tries">2 · 3</dd>' in todo and '<dd class="time">2 min · 10 min</dd>' in todo
+    assert '<dd class="broke" data-v="1">1 (33%)</dd>' in todo
+    name = journal.id_of(RUN_NAME_MSGID)
+    seen = re.search(rf'<li data-message="{name}" data-runs="3">(.*?)</li>', todo, re.S)[1]
+    assert "expected the run to be named &#39;baseline&#39;, but it is …" in seen
+    assert re.findall(r'<a href="#([^"]+)">([^<]+)</a>', seen) == [("s-alice", "alice"), ("s-bob", "bob")]
+    assert "a message not in this kit&#39;s catalog" in todo  # the forged journal's id: shown as such
+    assert SCRIPT_ID not in html and "&lt;script&gt;alert(&#39;id&#39;)&lt;/script&gt;</a>" in part
+    assert re.search(r'<li data-flag="other-kit">lines written by a kit other than this one: .*s-script', part)
+    assert '<a href="#s-carol">carol</a> (too large)' in part
+    alice = html.split('<section class="student complete" id="s-alice"', 1)[1].split("</section>", 1)[0]
+    assert "Journal: 5 runs" in alice
+    assert re.findall(r'<rect class="(pass|fail)" x="\d+"', alice) == ["fail", "fail", "pass", "fail", "pass"]
+    # beside the grades, never in them: the grid and every score are those of the class without journals
+    plain = render_report(sample_class(), generated_at="now")
+    grid = [page.split('<table class="grid"', 1)[1].split("</table>", 1)[0] for page in (html, plain)]
+    assert grid[0] == grid[1] and 'id="journey"' not in plain and 'class="journal"' not in plain
+
+
+def test_the_section_speaks_the_reports_language_and_shows_only_when_a_journal_was_read():
+    from grader.core import i18n
+    from grader.reports.report import render_report
+    from report_samples import journal_class, sample_class
+
+    with i18n.use("es"):
+        part = section(render_report(journal_class(), generated_at="now"))
+    assert "Cómo llegó la clase" in html_unescape(part)
+    assert "se esperaba que la ejecución se llamara &#39;baseline&#39;, pero es …" in part
+    assert "How the class got there" not in part and "went green" not in part
+    unread = sample_class()
+    unread.submissions[0].journal = {"status": "ignored", "note": "too-large", "skipped_lines": 0}
+    assert 'id="journey"' not in render_report(unread, generated_at="now")
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+HOSTILE_SUMMARY = {  # a results.json edited by hand: what the grader never writes
+    "status": "read", "runs": "<b>5</b>", "first": "<i>", "last": 10**30, "skipped_lines": -1,
+    "flags": ["<script>alert('flag')</script>", "other-kit", {"x": 1}], "timeline": ["<rect/>", -1, 2, 0, None],
+    "todos": {"1.1": {"attempts": "<em>", "green": "yes", "seconds_to_green": [], "broke_again": None,
+                      "messages": {"<img src=x onerror=alert(1)>": 5, "b" * 12: "<u>"}},
+              "<script>alert('todo')</script>": {"attempts": 1, "green": True, "seconds_to_green": 0,
+                                                  "broke_again": 0, "messages": {}},
+              "1.2": "not a path"},
+}
+
+
+def test_a_hostile_summary_in_results_json_never_breaks_the_page_and_is_escaped():
+    from grader.reports.report import render_report
+    from report_samples import sample_class
+
+    results = sample_class()
+    results.submissions[0].journal = HOSTILE_SUMMARY
+    results.submissions[1].journal = {"status": "read", "todos": "nope", "flags": 7, "timeline": 3}
+    results.submissions[3].journal = {"status": "<script>alert('status')</script>", "note": "<b>"}
+    html = render_report(results, generated_at="now")
+    assert "<script>alert" not in html and "<img src=x" not in html and "<rect/>" not in html
+    part = section(html)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in part and "&lt;script&gt;alert(&#39;todo&#39;)" in part
+    alice = html.split('id="s-alice"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r'<rect class="(pass|fail)"', alice) == ["fail", "pass"]  # 2 and 0: the rest left out
+    assert "lines written by a kit other than this one" in alice and "alert(&#39;flag" not in alice
+
+
+def test_journal_summary_holds_the_class_per_message_counts_and_no_student_id(tmp_path):
+    from grader.classroom.grade import check_journal_summary, write_journal_summary
+    from grader.classroom.errors import GradingError
+    from report_samples import RUN_NAME_MSGID, journal_class
+
+    results = journal_class()
+    path = tmp_path / "shared.json"
+    write_journal_summary(results, path)
+    text = path.read_text()
+    for sub in results.submissions:
+        assert json.dumps(sub.id)[1:-1] not in text, sub.id
+    shared = json.loads(text)
+    assert (shared["format"], shared["kit"], shared["journals"], shared["ignored"], shared["missing"]) == (
+        journal.SHARED_FORMAT, journal.lab_hash(), 3, 1, 2)
+    assert shared["messages"] == [
+        {"todo": "1.2", "id": journal.id_of(RUN_NAME_MSGID), "text": RUN_NAME_MSGID, "runs": 3, "students": 2},
+        {"todo": "1.2", "id": "0123456789ab", "text": None, "runs": 1, "students": 1}]
+    assert shared["todos"]["1.2"] == {"students": 3, "green": 3, "attempts": {"median": 2, "p90": 3},
+                                      "seconds_to_green": {"median": 120, "p90": 600}, "broke_again": 1,
+                                      "broke_again_share": 1 / 3}
+    assert "students\": [" not in text and "timeline" not in text
+    for bad in (tmp_path, tmp_path / "no" / "such.json", tmp_path / "subs" / "x.json"):
+        (tmp_path / "subs").mkdir(exist_ok=True)
+        with pytest.raises(GradingError):
+            check_journal_summary(bad, tmp_path / "subs")
+
+
+def test_kata_grade_takes_journal_summary_into_its_options(monkeypatch, tmp_path):
+    import grader.classroom.grade
+    import grader.cli.main as cli
+    from report_samples import journal_class
+
+    seen = {}
+
+    def grade(options, progress):
+        seen["options"] = options
+        results = journal_class()
+        results.kit["seed"] = "abc"
+        return results
+
+    monkeypatch.setattr(grader.classroom.grade, "grade", grade)
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"),
+                     "--journal-summary", str(tmp_path / "shared.json")]) == 0
+    assert seen["options"].journal_summary == tmp_path / "shared.json"
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    assert seen["options"].journal_summary is None
+
+
+def test_rank_messages_ranks_by_runs_before_green_over_summaries_and_results(tmp_path, capsys):
+    import runpy
+
+    from grader.classroom.grade import write_journal_summary
+    from grader.results import codec
+    from report_samples import RUN_NAME_MSGID, journal_class
+
+    results = journal_class()
+    write_journal_summary(results, tmp_path / "shared.json")
+    (tmp_path / "results.json").write_text(codec.dumps(results))
+    script = runpy.run_path(str(KIT_ROOT / "benchmarks" / "rank_messages.py"))
+    assert script["main"]([str(tmp_path / "shared.json"), str(tmp_path / "results.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split(None, 4) == ["6", "4", "1.5", "1.2", RUN_NAME_MSGID]  # 3 runs by 2 students, twice
+    assert lines[2].split()[:4] == ["2", "2", "1.0", "1.2"] and "not in this kit's catalog" in lines[2]
+    (tmp_path / "bad.json").write_text("[]")
+    assert script["main"]([str(tmp_path / "bad.json")]) == 2

@@ -280,3 +280,51 @@ def test_the_report_is_readable_on_a_phone(tmp_path):
     assert layout["tallest"] < 120
     assert layout["height"] < 1.2 * wide["height"], (layout["height"], wide["height"])
     shutil.copyfile(tmp_path / "phone.png", PHONE_SCREENSHOT_COPY)
+
+
+# -- how the class got there (the students' journals) -----------------------------------------
+JOURNEY_SCREENSHOT_COPY = Path("/tmp/report-screenshot-journey-390.png")  # the section at a phone's 390 px
+JOURNEY_LAYOUT = """(function () {
+  var section = document.getElementById("journey"), rect = section.getBoundingClientRect();
+  var end = document.getElementById("grid-title").getBoundingClientRect();
+  var timelines = Array.from(document.querySelectorAll("svg.timeline")).map(function (svg) {
+    var box = svg.getBoundingClientRect(), parent = svg.parentElement.getBoundingClientRect();
+    return [box.width, box.height, parent.width, svg.querySelectorAll("rect").length]; });
+  var links = Array.from(document.querySelectorAll(".journey-messages a, #journey-flags a"));
+  return {width: document.documentElement.scrollWidth, top: rect.top + window.scrollY,
+          height: end.top - rect.top, timelines: timelines,
+          widest: Math.max.apply(null, Array.from(document.querySelectorAll(".journey-todo, .journey-notes"))
+            .map(function (el) { return el.getBoundingClientRect().right; })),
+          targets: links.map(function (a) { return !!document.getElementById(a.getAttribute("href").slice(1)); }),
+          title: section.textContent};
+})()"""
+
+
+def test_how_the_class_got_there_in_the_browser_and_on_a_phone(tmp_path):
+    """The section of a synthetic class with journals (no grading): the page keeps its CSP
+    and logs nothing, never scrolls sideways at 390 px, each student's timeline fits its
+    section (200 runs: the newest 120, narrower cells), and every student a message or a
+    flag names links to an element of the page."""
+    from browser import BrowserPage
+    from report_samples import journal_class, journal_summary
+
+    results = journal_class()
+    zoe = next(sub for sub in results.submissions if sub.id == "zoë")
+    zoe.journal = journal_summary(*[{"1.1": "fail" if n % 3 else "pass"} for n in range(200)], step=5)
+    page = tmp_path / "journey.html"
+    page.write_text(render_report(results, similar_pairs=[]), encoding="utf-8")
+    with BrowserPage(page, tmp_path / "phone", width=390, height=844) as phone:
+        assert phone.problems() == []
+        layout = phone.evaluate(JOURNEY_LAYOUT)
+        shot = phone.send("Page.captureScreenshot", session=True, format="png", captureBeyondViewport=True,
+                          clip={"x": 0, "y": layout["top"], "width": 390, "height": min(layout["height"], 4000),
+                                "scale": 1})
+    assert layout["width"] <= 390 and layout["widest"] <= 390
+    assert "How the class got there" in layout["title"]
+    assert sorted(count for *_, count in layout["timelines"]) == [2, 2, 5, 120]
+    assert all(width <= parent and height == 12 for width, height, parent, _ in layout["timelines"])
+    assert layout["targets"] and all(layout["targets"])
+    import base64
+
+    JOURNEY_SCREENSHOT_COPY.write_bytes(base64.b64decode(shot["data"]))
+    assert JOURNEY_SCREENSHOT_COPY.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

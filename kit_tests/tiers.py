@@ -41,7 +41,7 @@ WINGS: dict[str, tuple[str, ...]] = {
     "test_gradescope.py": ("platforms",),
     "test_hidden.py": ("judge", "authoring"),
     "test_hints.py": ("student",),
-    "test_journal.py": ("results", "judge", "student", "classroom", "authoring"),
+    "test_journal.py": ("results", "judge", "student", "classroom", "reports", "authoring", "cli"),
     "test_i18n.py": ("core", "cli", "student"),
     "test_inputs.py": ("judge",),
     "test_isolation_report.py": ("sandbox",),

@@ -205,6 +205,8 @@ class ClassGrader:
         base = regrade_base(options, self.kit, submissions, self.saved) if options.only else None
         if base is not None:  # OUT's kit facts (isolation, …) hold for the verdicts kept
             self.kit = {**base.kit, **self.kit}
+        if options.journal_summary is not None:
+            check_journal_summary(options.journal_summary, options.submissions)
         if spec is not None and is_insecure(spec):
             self.kit["insecure_scheduler"] = True  # the instructor accepted it: say so in results.json
         return submissions, base
@@ -363,6 +365,29 @@ def journal_summary(exercises: Path) -> dict | None:
         return {"status": "ignored", "note": "unreadable"}
 
 
+def check_journal_summary(path: Path, submissions: Path) -> None:
+    """``--journal-summary FILE`` refused before grading: a folder, a file in no folder, or
+    one inside the submissions folder (which kata grade never writes to)."""
+    if path.is_dir() or not path.parent.is_dir():
+        raise GradingError(f"--journal-summary {path}: not a file in an existing folder")
+    if path.resolve().is_relative_to(submissions.resolve()):
+        raise GradingError(
+            f"--journal-summary {path} is inside the submissions folder, which kata grade never writes to"
+        )
+
+
+def write_journal_summary(results: ClassResults, path: Path) -> None:
+    """``--journal-summary``: the class's journals summed per message, no student id
+    (``grader.results.journal.shared_summary``), written atomically."""
+    import json
+
+    from grader.core.files import write_atomic
+    from grader.results import journal
+
+    shared = journal.shared_summary({sub.id: sub.journal for sub in results.submissions})
+    write_atomic(path, (json.dumps(shared, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
 def grade(options: GradeOptions, progress=None) -> ClassResults:
     """Grade the class and write ``results.json``, ``grades.csv`` and ``index.html``.
     The grades are written first, before the optional similarity section (which has a
@@ -382,6 +407,8 @@ def grade(options: GradeOptions, progress=None) -> ClassResults:
             ]
             write_results_json(results, options.out)
             write_grades_csv(results, options.out)
+        if options.journal_summary is not None:  # from the final results: --resume's and --only's too
+            write_journal_summary(results, options.journal_summary)
         logs = {}
         for submission in results.submissions:
             log = options.out / LOGS_DIR / f"{file_stem(submission.id)}.html"

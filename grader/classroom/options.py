@@ -35,6 +35,7 @@ class GradeOptions:
     lazy_server: bool = False  # the worker serves the model only while the bonus's tests run (least memory)
     budget: float | None = None  # seconds all calls of one submission may take together (grader.judge.budget)
     only: tuple[str, ...] = ()  # regrade just these ids into OUT's results (grader.classroom.regrade)
+    journal_summary: Path | None = None  # also write the class's per-message counts here (no student id)
 
 
 class GradingRun(Protocol):

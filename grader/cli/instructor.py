@@ -203,6 +203,12 @@ def add_grade(verbs: argparse._SubParsersAction) -> None:
         action="store_true",
         help="refuse to grade where the sandbox cannot give every guarantee (see README: How student code is isolated)",
     )
+    grade.add_argument(
+        "--journal-summary",
+        metavar="FILE",
+        help="also write the class's journals summed per message (runs before green, students "
+        "who saw it; no student id) to FILE.json, to send to the kit's maintainers",
+    )
     add_allow_unconfined(grade)
     grade.set_defaults(handler=cmd_grade)
 
@@ -291,6 +297,7 @@ def _grade(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         insecure_scheduler=args.insecure_scheduler,
+        journal_summary=Path(args.journal_summary) if args.journal_summary else None,
     )
     started = time.monotonic()
     with Progress(
@@ -357,7 +364,10 @@ def _grade(args: argparse.Namespace) -> int:
         f"{time.monotonic() - started:.0f} s; mean {mean:.1f}/{results.max_score}; "
         f"seed {results.kit['seed']} → "
         + ", ".join(
-            str(options.out / name) for name in ("index.html", "results.json", "grades.csv", "similarity.json")
+            [
+                *(str(options.out / name) for name in ("index.html", "results.json", "grades.csv", "similarity.json")),
+                *([str(options.journal_summary)] if options.journal_summary else []),
+            ]
         ),
         soft_wrap=True,
         markup=False,

@@ -34,6 +34,7 @@ from urllib.parse import quote
 from grader.core import i18n
 from grader.lab.todos import Task, Todo, task_by_number
 from grader.reports.failure_clusters import Cluster, NotStarted, cluster_failures, not_started
+from grader.reports.journey import StudentPath, class_path, student_path
 from grader.reports.pages import asset, csp, environment
 from grader.results.model import ClassResults, SubmissionResult
 
@@ -100,6 +101,7 @@ class Row:
     log_href: str | None
     bonus_passed: int
     complete: bool  # graded and every non-bonus TODO passed: "failures only" hides it
+    journey: StudentPath | None = None  # what the section shows of the student's journal (none: None)
 
     @property
     def broken(self) -> bool:
@@ -183,9 +185,13 @@ def render_report(
 
     ``untouched``: submission id -> the numbers of the tasks it did not start (the task
     file is the stub: ``grader.classroom.untouched``); their failures are one line per
-    task, not failure clusters."""
+    task, not failure clusters.
+
+    The section "How the class got there" (``grader.reports.journey``) shows when at least
+    one submission's journal was read; each student's section then shows their own path."""
     todos = list(results.todos)
     rows = _rows(results.submissions, todos, logs or {})
+    journeys = class_path(results, todos, {sub_id: row.anchor for sub_id, row in _row_of(rows).items()})
     graded = [row for row in rows if not row.broken]
     scores = [row.sub.score for row in graded]
     max_score = results.max_score
@@ -216,6 +222,7 @@ def render_report(
             not_started=idle,
             not_started_verdicts=sum(view.group.count * view.todos for view in idle),
             similar=None if similar_pairs is None else pair_views(similar_pairs, rows),
+            journeys=journeys,
             group_starts={i for i, todo in enumerate(todos) if i == 0 or todos[i - 1].task != todo.task},
             statuses=STATUSES,
             symbols=SYMBOLS,
@@ -246,7 +253,10 @@ def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str])
         complete = sub.status == "graded" and all(
             cell.status == "pass" for todo, cell in zip(todos, cells) if not todo.bonus
         )
-        rows.append(Row(sub, _anchor(sub.id, anchors), cells, safe_relative_href(logs.get(sub.id)), bonus, complete))
+        anchor = _anchor(sub.id, anchors)
+        rows.append(
+            Row(sub, anchor, cells, safe_relative_href(logs.get(sub.id)), bonus, complete, student_path(sub.journal))
+        )
     return rows
 
 

@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
+import statistics
 import time
 import tomllib
 from collections.abc import Mapping
@@ -68,6 +70,7 @@ IGNORED = ("too-large", "too-many-lines", "no-valid-line", "unreadable")
 _ID = re.compile(r"^[0-9a-f]{12}$")
 _HASH = re.compile(r"^[0-9a-f]{16}$")
 EARLIEST = 1_600_000_000  # a run's time before this (September 2020) is no real run's
+TIMELINE_MAX = 120  # a summary's ``timeline`` keeps the newest runs up to this many
 
 
 def handed_in_paths(exercises: PurePosixPath) -> list[PurePosixPath]:
@@ -322,9 +325,10 @@ def summarise(reading: Reading, kit: str | None = None) -> dict:
     progress`` shows): per TODO judged, ``attempts`` (runs up to its first green, or all of
     them), ``seconds_to_green`` (first red run to first green run; 0 when green at once;
     null while never green), ``broke_again`` (green → not green, after its first green) and
-    ``messages`` (message id → runs that showed it before green); ``flags`` for what looks
-    unlike a student's own path: ``other-kit`` (lines of a kit other than ``kit``),
-    ``time-backwards``, ``all-green-first-run``."""
+    ``messages`` (message id → runs that showed it before green); ``timeline``: per run (the
+    newest ``TIMELINE_MAX``, oldest first) how many TODOs it judged not passing (0: a green
+    run); ``flags`` for what looks unlike a student's own path: ``other-kit`` (lines of a
+    kit other than ``kit``), ``time-backwards``, ``all-green-first-run``."""
     if reading.ignored:
         return {"status": "ignored", "note": reading.ignored, "skipped_lines": reading.skipped}
     lines = reading.lines
@@ -366,9 +370,133 @@ def summarise(reading: Reading, kit: str | None = None) -> dict:
         del path["_first_red"], path["_last_green"]
     ordered = dict(sorted(todos.items(), key=lambda kv: todo_order(kv[0])))
     summary: dict = {"status": "read", "runs": len(lines), "skipped_lines": reading.skipped, "todos": ordered}
+    summary["timeline"] = [
+        sum(status != Status.PASS.value for status, _shown in line["todos"].values()) for line in lines[-TIMELINE_MAX:]
+    ]
     if lines:
         summary["first"] = min(line["t"] for line in lines)
         summary["last"] = max(line["t"] for line in lines)
     if flags:
         summary["flags"] = flags
     return summary
+
+
+# -- the class's path ---------------------------------------------------------------------
+
+
+def _median(values: list[int]) -> float | int | None:
+    return statistics.median(values) if values else None
+
+
+def _p90(values: list[int]) -> int | None:
+    """The nearest-rank 90th percentile: the ceil(0.9 n)-th smallest value."""
+    return sorted(values)[math.ceil(0.9 * len(values)) - 1] if values else None
+
+
+def _count(value: object) -> int | None:
+    """``value`` when it is a count (a non-negative int, not a bool), else None."""
+    return value if type(value) is int and value >= 0 else None
+
+
+def class_summary(summaries: Mapping[str, dict | None]) -> dict:
+    """The class's path from its journals' summaries (submission id → ``summarise``'s
+    summary, None for a submission without a journal); only summaries ``read`` count.
+
+    Per TODO (in the lab's order): ``students`` (journals that judged it), ``green`` (of
+    them, went green), the median and nearest-rank 90th percentile of ``attempts`` and of
+    ``seconds_to_green`` over the students who went green (null for none), ``broke_again``
+    (students who broke it after green) and its share of ``green``, and ``messages``: per
+    message id the runs that showed it before green summed over the class and the students
+    who saw it (most runs first). ``students``: per journal read, its ``runs`` and
+    ``timeline``. A summary not shaped like ``summarise``'s is counted as ignored: a
+    results.json edited by hand never breaks the class's view."""
+    read: dict[str, dict] = {}
+    ignored = missing = 0
+    for submission_id in sorted(summaries):
+        summary = summaries[submission_id]
+        if summary is None:
+            missing += 1
+        elif isinstance(summary, dict) and summary.get("status") == "read" and isinstance(summary.get("todos"), dict):
+            read[submission_id] = summary
+        else:
+            ignored += 1
+    paths: dict[str, list[tuple[str, dict]]] = {}
+    for submission_id, summary in read.items():
+        for todo_id, path in summary["todos"].items():
+            if isinstance(todo_id, str) and isinstance(path, dict):
+                paths.setdefault(todo_id, []).append((submission_id, path))
+    todos = {}
+    for todo_id in sorted(paths, key=lambda todo_id: (todo_order(todo_id), todo_id)):
+        went_green = [(student, path) for student, path in paths[todo_id] if path.get("green") is True]
+        attempts = [n for _student, path in went_green if (n := _count(path.get("attempts"))) is not None]
+        seconds = [n for _student, path in went_green if (n := _count(path.get("seconds_to_green"))) is not None]
+        broke = sum(1 for _student, path in paths[todo_id] if (_count(path.get("broke_again")) or 0) > 0)
+        runs: dict[str, int] = {}
+        seen_by: dict[str, list[str]] = {}
+        for student, path in paths[todo_id]:
+            shown = path.get("messages")
+            for message, count in shown.items() if isinstance(shown, dict) else ():
+                if isinstance(message, str) and (_count(count) or 0) > 0:
+                    runs[message] = runs.get(message, 0) + count
+                    seen_by.setdefault(message, []).append(student)
+        todos[todo_id] = {
+            "students": len(paths[todo_id]),
+            "green": len(went_green),
+            "attempts": {"median": _median(attempts), "p90": _p90(attempts)},
+            "seconds_to_green": {"median": _median(seconds), "p90": _p90(seconds)},
+            "broke_again": broke,
+            "broke_again_share": broke / len(went_green) if went_green else 0.0,
+            "messages": [
+                {"id": message, "runs": runs[message], "students": sorted(seen_by[message])}
+                for message in sorted(runs, key=lambda message: (-runs[message], message))
+            ],
+        }
+    students = {}
+    for submission_id, summary in read.items():
+        timeline = summary.get("timeline")
+        students[submission_id] = {
+            "runs": _count(summary.get("runs")) or 0,
+            "timeline": [n for n in timeline[-TIMELINE_MAX:] if _count(n) is not None]
+            if isinstance(timeline, list)
+            else [],
+        }
+    return {"journals": len(read), "ignored": ignored, "missing": missing, "todos": todos, "students": students}
+
+
+SHARED_FORMAT = "mlflow-kata journal summary"
+
+
+def shared_summary(summaries: Mapping[str, dict | None], kit: str | None = None) -> dict:
+    """What ``kata grade --journal-summary`` writes for the kit's maintainers: the class's
+    per-message counts alone, no student id nor timeline. Per TODO ``class_summary``'s
+    figures without its ``messages``; ``messages``: per message seen before green (most
+    runs first) its TODO, id, English msgid (``text``; null when not in this kit's
+    catalog), ``runs`` before green summed over the class and how many ``students`` saw
+    it; ``kit``: the hash the journals record (``lab_hash``)."""
+    whole = class_summary(summaries)
+    msgids = messages_by_id()
+    todos, messages = {}, []
+    for todo_id, path in whole["todos"].items():
+        todos[todo_id] = {key: value for key, value in path.items() if key != "messages"}
+        for seen in path["messages"]:
+            text = KIT_ERROR if seen["id"] == KIT_ERROR_ID else msgids.get(seen["id"])
+            messages.append(
+                {
+                    "todo": todo_id,
+                    "id": seen["id"],
+                    "text": text,
+                    "runs": seen["runs"],
+                    "students": len(seen["students"]),
+                }
+            )
+    messages.sort(key=lambda seen: (-seen["runs"], todo_order(seen["todo"]), seen["id"]))
+    return {
+        "format": SHARED_FORMAT,
+        "version": VERSION,
+        "kit": lab_hash() if kit is None else kit,
+        "journals": whole["journals"],
+        "ignored": whole["ignored"],
+        "missing": whole["missing"],
+        "todos": todos,
+        "messages": messages,
+    }
