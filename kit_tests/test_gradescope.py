@@ -135,8 +135,10 @@ def test_kata_export_gradescope_refuses_a_bad_seed_in_one_line(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "grading seed s1" in err
     assert err.strip().splitlines()[-1] == ("kata export gradescope: It needs 768 MB of memory (Gradescope's "
-                                            "default) and at most 600 s per submission (its default limit is "
-                                            "600 s): leave both at their defaults or above.")
+                                            "default; each call of student code then gets 128 MiB, more if you "
+                                            "give it more) and at most 600 s per submission (its default limit "
+                                            "is 600 s), the worst submission included: leave both at their "
+                                            "defaults or above.")
 
 
 def test_an_unusable_upload_gets_a_valid_results_json_with_score_0_and_one_line(bundle, tmp_path):
@@ -336,16 +338,16 @@ def test_the_worst_submission_gets_feedback_on_every_todo_within_768_mib_and_its
         shared_tree, served_model_env):
     """A memory hog, a fork bomb, a process spawner and loops everywhere else, graded in Gradescope's
     768 MiB (swap counted) under ``timeout`` budget + 60 s (the bundle's defaults: 540 s of
-    budget inside Gradescope's 600 s; here 4 s per call, a budget of 20 s): each call's memory
+    budget inside Gradescope's 600 s; here 3 s per call, a budget of 25 s): each call's memory
     is what the container leaves the kit's own processes (768 - 640 MiB), so the hogs fail
     their own TODOs for memory, the grader is never killed, and every TODO gets its message;
     the loops time out, and once the budget is spent the rest say they were not run."""
     import time
 
-    budget = 20
+    budget = 25
     root = shared_tree
     upload(root, {path.name: worst(path.name) for path in sorted(SOLUTIONS_DIR.glob("*.py"))},
-           budget=budget, timeout=4)
+           budget=budget, timeout=3)
     started = time.monotonic()
     run, peak, kills = run_autograder_in_768_mib(root, served_model_env, seconds=budget + 60)
     elapsed = time.monotonic() - started
@@ -396,3 +398,30 @@ def test_an_out_of_memory_or_a_kit_failure_is_not_graded_never_a_0_that_looks_li
         assert why in payload["output"] and "Score" not in payload["output"]
         assert "No calificado: el corrector automático no pudo corregir esta entrega" in payload["output"]
         assert payload["extra_data"]["status"] == "kit_error"
+
+
+def test_each_call_gets_the_containers_memory_minus_the_kits_within_the_sandboxs_usual_cap():
+    """768 MB (Gradescope's default) leaves 128 MiB per call; a container given more leaves
+    more, up to the sandbox's usual 2 GiB; a smaller one never less than 64 MiB."""
+    from grader.platforms.gradescope import call_memory_mb
+
+    assert call_memory_mb(768 << 20) == 128
+    assert call_memory_mb(1024 << 20) == 384
+    assert call_memory_mb(8 << 30) == 2048
+    assert call_memory_mb(600 << 20) == 64
+
+
+@needs_memory_cgroup
+def test_the_container_limit_is_read_from_the_memory_cgroup_it_runs_in():
+    """What ``call_memory_mb`` derives from: the tightest limit above the process (here a v1
+    group of 768 MiB around it), read by the process itself."""
+    group = own_memory_cgroup() / f"kata-gs-limit-{os.getpid()}"
+    group.mkdir()
+    try:
+        (group / "memory.limit_in_bytes").write_text(str(MEMORY_MIB << 20))
+        code = "from grader.sandbox.cgroups import memory_limit; print(memory_limit())"
+        seen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              preexec_fn=lambda: (group / "cgroup.procs").write_text("0"))
+    finally:
+        group.rmdir()
+    assert seen.stdout.strip() == str(MEMORY_MIB << 20), seen.stderr

@@ -44,3 +44,43 @@ def test_a_call_is_in_its_sandboxs_cpu_group_where_the_cpu_controller_is_ours(tm
         assert result.ok, result.error
         lines = dict(line.split(":", 2)[1:] for line in result.value.splitlines())
         assert "kata-zygote-" in lines["cpu"] and "kata-zygote-" in lines["memory"], lines
+
+
+def test_a_call_under_a_small_memory_cap_runs_and_its_processes_are_the_oom_killers_first_choice(tmp_path):
+    """The Gradescope bundle's cap (the container's memory minus the kit's: 128 MiB at 768 MB)
+    is far below the address space a call inherits from a preloaded zygote: each process's
+    RLIMIT_AS stays at its 2 GiB floor and the call's cgroup holds the cap. Every process of
+    the call, a child it forks included, is the OOM killer's first choice (1000), so that
+    wherever memory runs out the kernel takes the student's process, never the grader."""
+    from grader.sandbox import Sandbox, SandboxLimits
+    from grader.sandbox.confine import ADDRESS_SPACE_MIN_MB
+
+    exercises = tmp_path / "exercises"
+    exercises.mkdir()
+    (exercises / "hog.py").write_text(
+        "import os, resource\n"
+        "def seen():\n"
+        "    reader, writer = os.pipe()\n"
+        "    if os.fork() == 0:\n"
+        "        os.write(writer, open('/proc/self/oom_score_adj').read().encode())\n"
+        "        os._exit(0)\n"
+        "    os.wait()\n"
+        "    return [open('/proc/self/oom_score_adj').read().strip(), os.read(reader, 16).decode().strip(),\n"
+        "            resource.getrlimit(resource.RLIMIT_AS)[0] >> 20]\n"
+        "def hog():\n"
+        "    hog = []\n"
+        "    while True:\n"
+        "        hog.append(b'x' * (16 << 20))\n")
+    exercises.chmod(0o755)
+    small = SandboxLimits(timeout_s=30, memory_mb=64)
+    with Sandbox(small) as sandbox:
+        seen = sandbox.run("call", sandbox.new_dir("seen"), readable=[exercises], exercises=str(exercises),
+                           module="hog", function="seen")
+        assert seen.ok, seen.error
+        assert seen.value == ["1000", "1000", ADDRESS_SPACE_MIN_MB]
+        if not sandbox.wait_ready().get("cgroups"):
+            return  # the hog is then capped per process only: 2 GiB of address space
+        hog = sandbox.run("call", sandbox.new_dir("hog"), readable=[exercises], exercises=str(exercises),
+                          module="hog", function="hog")
+        assert hog.outcome == "memory", (hog.outcome, hog.error)
+        assert hog.error == "MemoryError: the call used more than its 64 MiB"

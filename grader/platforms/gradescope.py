@@ -236,10 +236,12 @@ KIT_FAILURES = (
 
 def requirements_line() -> str:
     """What the bundle needs of Gradescope (``kata export gradescope``'s last line, README)."""
+    per_call = call_memory_mb(GRADESCOPE_MEMORY_MB << 20)
     return (
-        f"It needs {GRADESCOPE_MEMORY_MB} MB of memory (Gradescope's default) and at most "
-        f"{GRADESCOPE_BUDGET_S + 60:g} s per submission (its default limit is 600 s): "
-        "leave both at their defaults or above."
+        f"It needs {GRADESCOPE_MEMORY_MB} MB of memory (Gradescope's default; each call of student "
+        f"code then gets {per_call} MiB, more if you give it more) and at most {GRADESCOPE_BUDGET_S + 60:g} s "
+        "per submission (its default limit is 600 s), the worst submission included: leave both at "
+        "their defaults or above."
     )
 
 
