@@ -1,6 +1,7 @@
 """What a sandboxed call sees of the Python installation, however it is reached."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,46 @@ def test_a_call_under_a_small_memory_cap_runs_and_its_processes_are_the_oom_kill
                           module="hog", function="hog")
         assert hog.outcome == "memory", (hog.outcome, hog.error)
         assert hog.error == "MemoryError: the call used more than its 64 MiB"
+
+
+def test_without_a_call_cgroup_a_hog_killed_by_its_containers_oom_killer_fails_for_memory(tmp_path):
+    """Gradescope's container lets no one make cgroups: a call is then capped per process
+    only, and a hog fills the container. The kernel's OOM killer takes the call's process
+    (never the zygote or the judge: ``confine.OOM_SCORE_ADJ``), and the keeper, seeing its
+    child killed outright while the machine counted an OOM kill, reports the memory limit.
+    Here: a bare sandbox without namespaces and cgroups (``KATA_ISOLATION_MAX=partial``) in a
+    v1 memory group of 256 MiB standing for the container."""
+    own = None
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, names, path = line.split(":", 2)
+        if "memory" in names.split(","):
+            own = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+    if own is None or not os.access(own, os.W_OK) or os.geteuid() != 0:
+        pytest.skip("needs root and a cgroup v1 memory hierarchy we may write in")
+    exercises = tmp_path / "exercises"
+    exercises.mkdir()
+    (exercises / "hog.py").write_text("def hog():\n    hog = []\n    while True:\n        hog.append(b'x' * (16 << 20))\n")
+    exercises.chmod(0o755)
+    script = (
+        "import json, sys\n"
+        "from grader.sandbox import Sandbox, SandboxLimits\n"
+        "with Sandbox(SandboxLimits(timeout_s=30, memory_mb=64)) as sandbox:\n"
+        "    cgroups = sandbox.wait_ready()['cgroups']\n"
+        "    result = sandbox.run('call', sandbox.new_dir('hog'), readable=[sys.argv[1]], exercises=sys.argv[1],\n"
+        "                         module='hog', function='hog')\n"
+        "print(json.dumps([cgroups, result.outcome, result.error]))\n")
+    group = own / f"kata-container-{os.getpid()}"
+    group.mkdir()
+    try:
+        (group / "memory.limit_in_bytes").write_text(str(256 << 20))
+        if (group / "memory.memsw.limit_in_bytes").exists():
+            (group / "memory.memsw.limit_in_bytes").write_text(str(256 << 20))
+        run = subprocess.run([sys.executable, "-c", script, str(exercises)], cwd=KIT_ROOT, capture_output=True,
+                             text=True, timeout=120, env={**os.environ, "KATA_ISOLATION_MAX": "partial"},
+                             preexec_fn=lambda: (group / "cgroup.procs").write_text("0"))
+        kills = (group / "memory.oom_control").read_text()
+    finally:
+        group.rmdir()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.splitlines()[-1]) == [False, "memory", "MemoryError: the call used more than its 64 MiB"]
+    assert "oom_kill 1" in kills  # one kill in the group: the call's process (the judge and its zygote lived)
