@@ -283,13 +283,17 @@ def run_autograder_in_768_mib(root: Path, served: dict | None = None, seconds: f
         peak = int((group / "memory.max_usage_in_bytes").read_text()) >> 20
         kills = (group / "memory.oom_control").read_text()
     finally:
-        for _ in range(50):
-            try:
-                group.rmdir()
+        import time
+
+        for _ in range(50):  # nested groups first (the kata worker's, its calls'), once empty
+            for folder in sorted(group.rglob("*/"), key=lambda path: len(path.parts), reverse=True) + [group]:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+            if not group.exists():
                 break
-            except OSError:
-                import time
-                time.sleep(0.1)
+            time.sleep(0.1)
     return run, peak, kills
 
 
