@@ -135,8 +135,10 @@ def test_kata_export_gradescope_refuses_a_bad_seed_in_one_line(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "grading seed s1" in err
     assert err.strip().splitlines()[-1] == ("kata export gradescope: It needs 768 MB of memory (Gradescope's "
-                                            "default) and at most 600 s per submission (its default limit is "
-                                            "600 s): leave both at their defaults or above.")
+                                            "default; each call of student code then gets 128 MiB, more if you "
+                                            "give it more) and at most 600 s per submission (its default limit "
+                                            "is 600 s), the worst submission included: leave both at their "
+                                            "defaults or above.")
 
 
 def test_an_unusable_upload_gets_a_valid_results_json_with_score_0_and_one_line(bundle, tmp_path):
@@ -256,12 +258,13 @@ def upload(root: Path, files: dict[str, str], **config) -> None:
 MEMORY_MIB = 768  # Gradescope's default
 
 
-@pytest.mark.skipif(own_memory_cgroup() is None, reason="needs a cgroup v1 memory hierarchy we may write in")
-def test_a_correct_submission_gets_15_of_15_in_gradescopes_default_768_mib(shared_tree):
-    """The bundle's whole run (the kit, its worker, the sandbox's zygote and calls, the model
-    for the bonus) in a memory cgroup of 768 MiB, swap counted: full marks, no kill."""
-    root = shared_tree
-    upload(root, {path.name: solution(path.name) for path in sorted(SOLUTIONS_DIR.glob("*.py"))})
+def run_autograder_in_768_mib(root: Path, served: dict | None = None, seconds: float = 600):
+    """The bundle's run_autograder under Gradescope's defaults: in a memory cgroup of 768 MiB,
+    swap counted (the kit, its worker, the sandbox's zygote and calls, the model server unless
+    ``served`` names one outside), killed by ``timeout`` after ``seconds``. Returns the run,
+    the group's peak in MiB and its ``memory.oom_control`` (v1 counts a kill in the group
+    of the process killed: this group holds the top process, its nested groups the kata
+    worker's and the calls')."""
     group = own_memory_cgroup() / f"kata-gs-{os.getpid()}"
     group.mkdir()
     try:
@@ -269,22 +272,42 @@ def test_a_correct_submission_gets_15_of_15_in_gradescopes_default_768_mib(share
         (group / "memory.limit_in_bytes").write_text(limit)
         if (group / "memory.memsw.limit_in_bytes").exists():
             (group / "memory.memsw.limit_in_bytes").write_text(limit)
-        env = {**os.environ, "KATA_AUTOGRADER_ROOT": str(root), "KATA_AUTOGRADER_PYTHON": sys.executable}
+        env = {**os.environ, "KATA_AUTOGRADER_ROOT": str(root), "KATA_AUTOGRADER_PYTHON": sys.executable,
+               **(served or {})}
         env.pop("PYTHONPATH", None)
-        env.pop("KATA_MODEL_SERVER", None)  # its own model server, inside the group
-        run = subprocess.run(["bash", str(root / "source" / "run_autograder")], cwd=root, env=env,
-                             capture_output=True, text=True, timeout=600,
+        if not served:
+            env.pop("KATA_MODEL_SERVER", None)  # its own model server, inside the group
+        run = subprocess.run(["timeout", f"{seconds:g}", "bash", str(root / "source" / "run_autograder")],
+                             cwd=root, env=env, capture_output=True, text=True, timeout=seconds + 60,
                              preexec_fn=lambda: (group / "cgroup.procs").write_text("0"))
         peak = int((group / "memory.max_usage_in_bytes").read_text()) >> 20
         kills = (group / "memory.oom_control").read_text()
     finally:
-        for _ in range(50):
-            try:
-                group.rmdir()
+        import time
+
+        for _ in range(50):  # nested groups first (the kata worker's, its calls'), once empty
+            for folder in sorted(group.rglob("*/"), key=lambda path: len(path.parts), reverse=True) + [group]:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+            if not group.exists():
                 break
-            except OSError:
-                import time
-                time.sleep(0.1)
+            time.sleep(0.1)
+    return run, peak, kills
+
+
+needs_memory_cgroup = pytest.mark.skipif(own_memory_cgroup() is None,
+                                         reason="needs a cgroup v1 memory hierarchy we may write in")
+
+
+@needs_memory_cgroup
+def test_a_correct_submission_gets_15_of_15_in_gradescopes_default_768_mib(shared_tree):
+    """The bundle's whole run (the kit, its worker, the sandbox's zygote and calls, the model
+    for the bonus) in a memory cgroup of 768 MiB, swap counted: full marks, no kill."""
+    root = shared_tree
+    upload(root, {path.name: solution(path.name) for path in sorted(SOLUTIONS_DIR.glob("*.py"))})
+    run, peak, kills = run_autograder_in_768_mib(root)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     results = results_of(root)
     assert results["score"] == 15, results["output"]
@@ -292,38 +315,69 @@ def test_a_correct_submission_gets_15_of_15_in_gradescopes_default_768_mib(share
     assert "oom_kill 0" in kills, (kills, peak)
 
 
-def looping(name: str) -> str:
-    """The solution ``name`` with every function's body a loop that never ends."""
+# The worst submission: every function of the solutions replaced by one of these.
+HOG = "hog = []\nwhile True:\n    hog.append(b'x' * (32 << 20))\n"  # memory it writes: GiBs
+FORK_BOMB = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.2)\n"
+SPAWNER = ("import subprocess, sys, time\nkids = []\nwhile True:\n    try:\n        kids.append(subprocess.Popen("
+           "[sys.executable, '-c', 'import time; time.sleep(600)']))\n    except OSError:\n        time.sleep(0.2)\n")
+LOOP = "import time\nwhile True:\n    time.sleep(1)\n"
+WORST = {"log_baseline_run": HOG, "tune_random_forest": FORK_BOMB, "compare_models": SPAWNER}
+
+
+def worst(name: str) -> str:
+    """The solution ``name`` as the worst submission writes it: task 1 fills memory, task 2
+    forks without end, task 3 starts interpreters without end; every other function loops
+    forever."""
     import ast
 
     tree = ast.parse((SOLUTIONS_DIR / name).read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef):
-            node.body = ast.parse("import time\nwhile True:\n    time.sleep(1)\n").body
+            node.body = ast.parse(WORST.get(node.name, LOOP)).body
     return ast.unparse(tree)
 
 
-def test_a_submission_that_loops_everywhere_gets_feedback_within_its_time_budget(
+@needs_memory_cgroup
+def test_the_worst_submission_gets_feedback_on_every_todo_within_768_mib_and_its_time_budget(
         shared_tree, served_model_env):
-    """Every function loops: with a budget of 20 s (the bundle's ``budget``; 540 s by
-    default, inside Gradescope's 600 s) the run ends soon after it, each TODO failed with
-    a message: the call cut short says the budget ran out, the TODOs after it were not run."""
+    """A memory hog, a fork bomb, a process spawner and loops everywhere else, graded in Gradescope's
+    768 MiB (swap counted) under ``timeout`` budget + 60 s (the bundle's defaults: 540 s of
+    budget inside Gradescope's 600 s; here 3 s per call, a budget of 25 s): each call's memory
+    is what the container leaves the kit's own processes (768 - 640 MiB), so the hogs fail
+    their own TODOs for memory, the grader is never killed, and every TODO gets its message;
+    the loops time out, and once the budget is spent the rest say they were not run."""
     import time
 
-    budget = 20
+    budget = 25
     root = shared_tree
-    upload(root, {path.name: looping(path.name) for path in sorted(SOLUTIONS_DIR.glob("*.py"))}, budget=budget)
+    upload(root, {path.name: worst(path.name) for path in sorted(SOLUTIONS_DIR.glob("*.py"))},
+           budget=budget, timeout=3)
     started = time.monotonic()
-    run = run_autograder(root, served=served_model_env)
+    run, peak, kills = run_autograder_in_768_mib(root, served_model_env, seconds=budget + 60)
     elapsed = time.monotonic() - started
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.returncode == 0, (run.returncode, run.stdout[-2000:] + run.stderr[-2000:])
+    assert "oom_kill 0" in kills, (kills, peak)  # the top process: never killed
+    assert "128 MiB per call" in run.stdout
     results = results_of(root)
     assert_gradescope_results(results)
-    assert results["score"] == 0 and len(results["tests"]) == len(load_todos())
-    outputs = [test["output"] for test in results["tests"]]
-    assert all(test["status"] == "failed" for test in results["tests"])
-    assert any("timed out" in text and f"time budget of {budget} s ran out" in text for text in outputs)
-    assert sum(f"the submission's time budget of {budget} s ran out: not run" in text for text in outputs) >= 10
+    assert results["output"].startswith("Score 0/15, bonus 0/2"), results["output"]
+    assert results["extra_data"]["kit"]["call_memory_mb"] == 128
+    tests = {test["number"]: test for test in results["tests"]}
+    assert list(tests) == [todo.id for todo in load_todos()]  # every TODO: failed, with its message
+    assert all(test["status"] == "failed" and test["output"] for test in tests.values())
+    # The worker, its sandbox and its model server lived: not one verdict is the kit's own.
+    assert not any("kit error" in test["output"] for test in tests.values()), results["output"]
+    memory = "ran out of memory: MemoryError: the call used more than its 128 MiB"
+    for todo in ("1.1", "1.2", "1.3", "1.4"):  # the hog: its own TODOs, for memory
+        assert tests[todo]["output"].startswith(f"TODO {todo}: log_baseline_run() {memory}"), tests[todo]
+        assert "sandbox allows" not in tests[todo]["output"]  # said once
+    for todos, function in (("2.1 2.2 2.3 2.4", "tune_random_forest()"), ("3.1 3.2 3.3", "compare_models()")):
+        for todo in todos.split():  # the fork bomb, the spawner: memory or their time limit
+            assert tests[todo]["extra_data"]["kata_status"] in ("error", "timeout"), tests[todo]
+            assert tests[todo]["output"].startswith(f"TODO {todo}: {function} "), tests[todo]
+    outputs = [test["output"] for test in tests.values()]
+    assert any("timed out" in text for text in outputs)
+    assert any(f"the submission's time budget of {budget} s ran out" in text for text in outputs)
     assert elapsed < budget + 60, elapsed
 
 
@@ -348,3 +402,30 @@ def test_an_out_of_memory_or_a_kit_failure_is_not_graded_never_a_0_that_looks_li
         assert why in payload["output"] and "Score" not in payload["output"]
         assert "No calificado: el corrector automático no pudo corregir esta entrega" in payload["output"]
         assert payload["extra_data"]["status"] == "kit_error"
+
+
+def test_each_call_gets_the_containers_memory_minus_the_kits_within_the_sandboxs_usual_cap():
+    """768 MB (Gradescope's default) leaves 128 MiB per call; a container given more leaves
+    more, up to the sandbox's usual 2 GiB; a smaller one never less than 64 MiB."""
+    from grader.platforms.gradescope import call_memory_mb
+
+    assert call_memory_mb(768 << 20) == 128
+    assert call_memory_mb(1024 << 20) == 384
+    assert call_memory_mb(8 << 30) == 2048
+    assert call_memory_mb(600 << 20) == 64
+
+
+@needs_memory_cgroup
+def test_the_container_limit_is_read_from_the_memory_cgroup_it_runs_in():
+    """What ``call_memory_mb`` derives from: the tightest limit above the process (here a v1
+    group of 768 MiB around it), read by the process itself."""
+    group = own_memory_cgroup() / f"kata-gs-limit-{os.getpid()}"
+    group.mkdir()
+    try:
+        (group / "memory.limit_in_bytes").write_text(str(MEMORY_MIB << 20))
+        code = "from grader.sandbox.cgroups import memory_limit; print(memory_limit())"
+        seen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              preexec_fn=lambda: (group / "cgroup.procs").write_text("0"))
+    finally:
+        group.rmdir()
+    assert seen.stdout.strip() == str(MEMORY_MIB << 20), seen.stderr

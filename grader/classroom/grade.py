@@ -316,6 +316,7 @@ class ClassGrader:
             self.options.lang,
             allow_unconfined=self.options.allow_unconfined,
             budget=self.options.budget,
+            memory_mb=self.options.memory_mb,
         )
 
     def record_isolation(self, isolation: dict) -> None:
@@ -448,6 +449,7 @@ def grade_submission(
     submission_id: str = SUBMISSION_ID,
     budget: float | None = None,
     lazy_server: bool = False,
+    memory_mb: int | None = None,
 ) -> tuple[SubmissionResult, dict]:
     """Grade the one submission in ``folder`` (an upload: an ``exercises/`` folder, bare
     task files or one .zip of them) exactly as ``kata grade`` grades each of a class, with
@@ -455,7 +457,8 @@ def grade_submission(
     its report. No log, nothing kept: its OUT is a temporary folder. ``budget``: the
     seconds all its calls of student code may take together (``grader.judge.budget``);
     ``lazy_server``: the model served only while the bonus's tests run, by the worker (the
-    least memory: ``grader.judge.model_server.LAZY_SERVER_ENV``)."""
+    least memory: ``grader.judge.model_server.LAZY_SERVER_ENV``); ``memory_mb``: what each
+    call of its student code may use (None: the sandbox's default)."""
     with tempfile.TemporaryDirectory(prefix="kata-one-") as scratch:
         options = GradeOptions(
             folder.parent,
@@ -468,6 +471,7 @@ def grade_submission(
             allow_unconfined=allow_unconfined,
             budget=budget,
             lazy_server=lazy_server,
+            memory_mb=memory_mb,
         )
         grader = ClassGrader(options, progress)
         try:

@@ -34,6 +34,7 @@ class GradeOptions:
     insecure_scheduler: bool = False  # accept a scheduler address without TLS (recorded in results.json)
     lazy_server: bool = False  # the worker serves the model only while the bonus's tests run (least memory)
     budget: float | None = None  # seconds all calls of one submission may take together (grader.judge.budget)
+    memory_mb: int | None = None  # MiB one call of student code may use (None: the sandbox's default)
     only: tuple[str, ...] = ()  # regrade just these ids into OUT's results (grader.classroom.regrade)
     journal_summary: Path | None = None  # also write the class's per-message counts here (no student id)
 

@@ -26,6 +26,7 @@ class WorkerSettings:
     lang: str = "en"
     allow_unconfined: bool = False  # run student code below the isolation floor (errors.refuse_below_floor)
     budget: float | None = None  # seconds all calls of one submission may take together (grader.judge.budget)
+    memory_mb: int | None = None  # MiB one call of student code may use (None: the sandbox's default)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +35,7 @@ class WorkerSettings:
             "lang": self.lang,
             "allow_unconfined": self.allow_unconfined,
             "budget": self.budget,
+            "memory_mb": self.memory_mb,
         }
 
     @classmethod
@@ -44,6 +46,7 @@ class WorkerSettings:
             str(data.get("lang", "en")),
             bool(data.get("allow_unconfined", False)),
             None if data.get("budget") is None else float(data["budget"]),
+            None if data.get("memory_mb") is None else int(data["memory_mb"]),
         )
 
 

@@ -9,8 +9,9 @@ one ``Reply`` per line on the original stdout; everything else the process print
 stderr.
 
 Run as ``python -m grader.classroom.worker --timeout S [--tmpdir DIR] [--lang LANG] [--allow-unconfined]
-[--budget S]`` (``--allow-unconfined``: let its sandbox run student code below the isolation floor;
-``--budget``: the seconds all calls of one submission may take together, ``grader.judge.budget``), with
+[--budget S] [--memory MB]`` (``--allow-unconfined``: let its sandbox run student code below the isolation
+floor; ``--budget``: the seconds all calls of one submission may take together, ``grader.judge.budget``;
+``--memory``: the MiB each call of student code may use, ``--kata-memory``), with
 ``$KATA_WORKER_SEED`` set to the grading run's seed (never on the command line, which
 every local user can read in /proc): the seed of the tests' varied inputs (their ``--kata-seed``);
 ``LANG`` the language of the verdicts' messages (their ``--kata-lang``, default English). ``DIR``
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--lang", default="en")
     parser.add_argument("--allow-unconfined", action="store_true")
     parser.add_argument("--budget", type=float)  # seconds per submission (grader.judge.budget)
+    parser.add_argument("--memory", type=int)  # MiB per call of student code (--kata-memory)
     args = parser.parse_args()
     from grader.sandbox import quota
 
@@ -79,6 +81,8 @@ def main() -> None:
         extra = ["--kata-timeout", str(args.timeout), "--kata-seed", seed, f"--kata-lang={args.lang}"]
         if args.budget:
             extra += ["--kata-budget", str(args.budget)]
+        if args.memory:
+            extra += ["--kata-memory", str(args.memory)]
         if job.log:
             extra += ["--html", job.log, "--self-contained-html"]
         try:

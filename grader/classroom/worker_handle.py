@@ -67,6 +67,7 @@ class Worker:
                 settings.lang,
                 *(["--allow-unconfined"] if settings.allow_unconfined else []),
                 *(["--budget", str(settings.budget)] if settings.budget else []),
+                *(["--memory", str(settings.memory_mb)] if settings.memory_mb else []),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -276,7 +276,7 @@ def checked(case: CallingCase, result: CallResult, what: str, tolerate_raise: bo
     case.properties.append(("kata_status", "timeout" if result.outcome == "timeout" else "error"))
     if result.kind == "import":
         case.fail(*import_failure(raised, case.todo, detail))
-    if result.outcome == "memory":
+    if result.outcome == "memory" and f"{case.limits.memory_mb} MiB" not in detail:  # the sandbox's words say it
         detail += " " + _("(the sandbox allows {mib} MiB)").format(mib=case.limits.memory_mb)
     message = f"{what} {verb(result.outcome)}: {detail}{note}{where}"
     if result.kind == "raised" and raised is not None and raised.how:

@@ -11,7 +11,9 @@ The bundle is a zip that Gradescope extracts to ``/autograder/source``:
   virtualenv's Python (the kit's own test runs the script for real in a temporary tree).
 - ``kata-gradescope.json``: the grading seed, fixed at export (given, or a fresh random
   one: every submission of the course is graded with the same inputs, which no student
-  can know in advance), the per-call timeout and the tests' visibility.
+  can know in advance), the per-call timeout, the submission's time budget and the tests'
+  visibility; optionally ``call_memory_mb``, the MiB each call of student code may use
+  (by default derived from the container's memory limit: ``call_memory_mb``).
 - ``kit/``: the grading kit, as in a clone: ``grader/``, ``labkit/``, ``tests/`` with
   the hidden tests, ``data/*.csv``, ``conftest.py``, ``pytest.ini``, ``pyproject.toml``.
   Never ``solutions/``, ``exercises/``, ``examples/``, ``kit_tests/``, ``benchmarks/``,
@@ -54,7 +56,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.core.defaults import CALL_TIMEOUT_S, GRADESCOPE_BUDGET_S, GRADESCOPE_MEMORY_MB, SEED_PATTERN
+from grader.core.defaults import (
+    CALL_TIMEOUT_S,
+    GRADESCOPE_BUDGET_S,
+    GRADESCOPE_CALL_MIN_MB,
+    GRADESCOPE_KIT_MB,
+    GRADESCOPE_MEMORY_MB,
+    SEED_PATTERN,
+)
 from grader.core.manifest import grading_files
 from grader.core.paths import KIT_ROOT
 
@@ -149,11 +158,13 @@ def grade_upload(
     progress=print,
     allow_unconfined: bool = False,
     budget: float | None = None,
+    memory_mb: int | None = None,
 ):
     """Grade the submission in ``upload`` as ``kata grade`` grades one of a class
     (``grader.classroom.grade.grade_submission``), in the least memory (the model served
-    only while the bonus's tests run) and within ``budget`` seconds of student code;
-    return its ``SubmissionResult`` and the kit facts (versions, seed, isolation)."""
+    only while the bonus's tests run), within ``budget`` seconds of student code and
+    ``memory_mb`` MiB per call of it; return its ``SubmissionResult`` and the kit facts
+    (versions, seed, isolation)."""
     from grader.classroom.grade import grade_submission
 
     def report(event, **data):
@@ -170,7 +181,25 @@ def grade_upload(
         submission_id=SUBMISSION_ID,
         budget=budget,
         lazy_server=True,
+        memory_mb=memory_mb,
     )
+
+
+def call_memory_mb(limit_bytes: int | None = None) -> int:
+    """The MiB each call of student code may use in this container: its memory limit
+    (``limit_bytes``, else its cgroup's: ``grader.sandbox.cgroups.memory_limit``) minus
+    what the bundle's own processes need (``GRADESCOPE_KIT_MB``), at least
+    ``GRADESCOPE_CALL_MIN_MB``, at most the sandbox's usual cap (also where no limit is
+    set). A memory hog then fails its own TODOs for memory ("the call used more than its
+    N MiB") and the grader lives on to grade the others."""
+    from grader.sandbox import SandboxLimits
+    from grader.sandbox.cgroups import memory_limit
+
+    usual = SandboxLimits.memory_mb
+    limit = memory_limit() if limit_bytes is None else limit_bytes
+    if limit is None:
+        return usual
+    return max(GRADESCOPE_CALL_MIN_MB, min(usual, (limit >> 20) - GRADESCOPE_KIT_MB))
 
 
 # -- results.json ----------------------------------------------------------------------
@@ -207,10 +236,12 @@ KIT_FAILURES = (
 
 def requirements_line() -> str:
     """What the bundle needs of Gradescope (``kata export gradescope``'s last line, README)."""
+    per_call = call_memory_mb(GRADESCOPE_MEMORY_MB << 20)
     return (
-        f"It needs {GRADESCOPE_MEMORY_MB} MB of memory (Gradescope's default) and at most "
-        f"{GRADESCOPE_BUDGET_S + 60:g} s per submission (its default limit is 600 s): "
-        "leave both at their defaults or above."
+        f"It needs {GRADESCOPE_MEMORY_MB} MB of memory (Gradescope's default; each call of student "
+        f"code then gets {per_call} MiB, more if you give it more) and at most {GRADESCOPE_BUDGET_S + 60:g} s "
+        "per submission (its default limit is 600 s), the worst submission included: leave both at "
+        "their defaults or above."
     )
 
 
@@ -358,14 +389,17 @@ def run(root: Path) -> int:
         secure_results_dir(results.parent)
         config = json.loads((root / "source" / CONFIG_FILE).read_text(encoding="utf-8"))
         seed, visibility = str(config["seed"]), config.get("visibility", "visible")
-        print(f"kata: grading {root / 'submission'} with seed {seed}", flush=True)
+        memory_mb = int(config.get("call_memory_mb") or call_memory_mb())
+        print(f"kata: grading {root / 'submission'} with seed {seed}, {memory_mb} MiB per call", flush=True)
         result, kit = grade_upload(
             root / "submission",
             seed,
             float(config.get("timeout", CALL_TIMEOUT_S)),
             allow_unconfined=bool(config.get("allow_unconfined")),
             budget=float(config["budget"]) if config.get("budget") else None,
+            memory_mb=memory_mb,
         )
+        kit = {**kit, "call_memory_mb": memory_mb}
         payload = results_json(result, kit, time.monotonic() - started, visibility)
         if payload["extra_data"]["status"] == "kit_error":  # the instructor's to see, on stdout
             write_results(results, payload)

@@ -61,6 +61,7 @@ def student_child(
         if linux.IS_LINUX:
             linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         view = confine.View.from_request(request)
+        confine.first_to_kill()  # before the new root: its /proc is the call's
         if group is not None:
             group.enter()  # before the new root hides /sys
         if mechanisms.namespaces:
@@ -147,7 +148,11 @@ def keeper(
                 linux.unshare(KEEPER_NAMESPACES)
             else:
                 linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
-        kills_before = group.oom_kills() if group is not None else 0
+        # Where the call has no cgroup of its own, a child killed outright while the OOM
+        # killer struck somewhere (its processes are its first choice: confine.first_to_kill)
+        # counts as the call's own kill.
+        oom_kills = group.oom_kills if group is not None else linux.oom_kills
+        kills_before = oom_kills()
         child = os.fork()
         if child == 0:
             os.close(status_fd)
@@ -168,7 +173,9 @@ def keeper(
             kill_leftovers(child)
             if mechanisms.own_uid:
                 kill_uid(request["uid"])
-        out_of_memory = group is not None and group.oom_kills() > kills_before
+        out_of_memory = oom_kills() > kills_before and (
+            group is not None or (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL)
+        )
         _write_all(status_fd, f"{status} {int(out_of_memory)}".encode())
     finally:
         os._exit(0)

@@ -71,6 +71,52 @@ def _v1_parents() -> dict[str, str] | None:
     return parents
 
 
+def memory_limit() -> int | None:
+    """The memory, in bytes, that this process and everything it starts may use together:
+    the tightest limit of its memory cgroup and the groups above it (a container's own
+    limit: Gradescope's 768 MB), swap counted where the limits say so; None where no
+    limit is set or readable. cgroup v1 reads ``hierarchical_memory_limit`` (and
+    ``hierarchical_memsw_limit``) of the group's ``memory.stat``; v2 the smallest
+    ``memory.max`` on the way up. Inside a container that shows its own group as the
+    hierarchy's root (Docker), the root's files are the container's."""
+    limits: list[int] = []
+    v1 = _own_path("memory")
+    if v1 is not None:
+        base = os.path.join(CGROUP_ROOT, "memory")
+        for folder in (os.path.join(base, v1.lstrip("/")), base):
+            try:
+                with open(os.path.join(folder, "memory.stat")) as handle:
+                    stat = dict(line.split() for line in handle if line.strip())
+            except (OSError, ValueError):
+                continue
+            for key in ("hierarchical_memory_limit", "hierarchical_memsw_limit"):
+                if stat.get(key, "").isdigit():
+                    limits.append(int(stat[key]))
+            break
+    else:
+        own = _own_path("")
+        folder = os.path.join(CGROUP_ROOT, (own or "/").lstrip("/"))
+        while folder.startswith(CGROUP_ROOT):
+            try:
+                with open(os.path.join(folder, "memory.max")) as handle:
+                    value = handle.read().strip()
+                if value.isdigit():
+                    limits.append(int(value))
+            except OSError:
+                pass
+            if folder == CGROUP_ROOT:
+                break
+            folder = os.path.dirname(folder)
+    try:
+        with open("/proc/meminfo") as handle:
+            total = next((line.split()[1] for line in handle if line.startswith("MemTotal:")), "")
+        unlimited = int(total) * 1024 if total.isdigit() else None
+    except OSError:
+        unlimited = None
+    limits = [limit for limit in limits if unlimited is None or limit < unlimited]  # "no limit": a huge number
+    return min(limits) if limits else None
+
+
 @dataclass
 class CallGroup:
     """The cgroup folders of one call (one for v2, one per controller for v1)."""

@@ -55,6 +55,15 @@ LABKIT = str(KIT_ROOT / "labkit")
 
 
 ALLOW_UNCONFINED_ENV = "KATA_ALLOW_UNCONFINED"  # "1": the instructor accepts the floor's breach
+# Each process of a call inherits the zygote's mappings (~1.7 GiB of address space with
+# MLflow, sklearn and pandas preloaded): an RLIMIT_AS below that fails every call. A
+# memory cap below this floor (the Gradescope bundle's, fitted to its container) is the
+# call's cgroup's to enforce; each process's address space stays capped at the floor.
+ADDRESS_SPACE_MIN_MB = 2048
+# The kernel's OOM killer takes a process of the call first, wherever memory runs out
+# (the call's cgroup, a container's, the machine's): never the judge or the kit's own
+# servers (their score adjustment is 0; lowering one's own needs CAP_SYS_RESOURCE).
+OOM_SCORE_ADJ = 1000
 
 
 @dataclass(frozen=True)
@@ -301,8 +310,18 @@ def set_limit(kind: int, soft: int, hard: int) -> None:
             raise  # elsewhere (macOS) some limits are not supported: the timeout still holds
 
 
+def first_to_kill() -> None:
+    """Make this process (and what it starts) the OOM killer's first choice
+    (``OOM_SCORE_ADJ``). Best effort: where /proc is not there, the cgroup still counts."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write(str(OOM_SCORE_ADJ))
+    except OSError:
+        pass
+
+
 def limit_resources(limits: dict, own_uid: bool) -> None:
-    memory = limits["memory_mb"] * 1024 * 1024
+    memory = max(limits["memory_mb"], ADDRESS_SPACE_MIN_MB) * 1024 * 1024
     set_limit(resource.RLIMIT_AS, memory, memory)
     file_size = limits["file_size_mb"] * 1024 * 1024
     set_limit(resource.RLIMIT_FSIZE, file_size, file_size)

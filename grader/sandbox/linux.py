@@ -107,6 +107,19 @@ def proc_stat(pid: int | str) -> list[str]:
         return []
 
 
+def oom_kills() -> int:
+    """How many processes the kernel's OOM killer has killed since boot, machine-wide
+    (``/proc/vmstat``'s ``oom_kill``; 0 where it cannot be read)."""
+    try:
+        with open("/proc/vmstat") as handle:
+            for line in handle:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def unshare(flags: int) -> None:
     _check(_lib().unshare(ctypes.c_int(flags)), "unshare")
 
