@@ -42,6 +42,7 @@ WINGS: dict[str, tuple[str, ...]] = {
     "test_hidden.py": ("judge", "authoring"),
     "test_hints.py": ("student",),
     "test_journal.py": ("results", "judge", "student", "classroom", "authoring"),
+    "test_journal_class.py": ("results", "judge"),
     "test_i18n.py": ("core", "cli", "student"),
     "test_inputs.py": ("judge",),
     "test_isolation_report.py": ("sandbox",),
