@@ -59,7 +59,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.authoring.mistakes import load_mistakes
@@ -215,7 +215,7 @@ class InProcess:
         saved = {name: os.environ.get(name) for name in ("KATA_WARM", "KATA_JOURNAL")}
         os.environ.update(KATA_WARM="0", KATA_JOURNAL="1")
         try:
-            with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115
+            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
                 return int(
                     pytest.main(
                         [
@@ -410,12 +410,6 @@ def class_figures(summaries: Mapping[str, dict]) -> dict:
 # -- the class ---------------------------------------------------------------------------
 
 
-@dataclass
-class Student:
-    id: str
-    runs: list[dict] = field(default_factory=list)
-
-
 def student_ids(size: int) -> list[str]:
     return [f"student-{number:02d}" for number in range(1, size + 1)]
 
@@ -430,10 +424,12 @@ def work(
         for edit in plan(rng, task, max_runs):
             target.write_text(edit.state.source(), encoding="utf-8")
             before = len(journal.read_bytes().splitlines()) if journal.exists() else 0
-            runner.run(exercises, task)
+            exit_code = runner.run(exercises, task)
+            implied = edit.state.implied()
+            if exit_code != (0 if all(implied.values()) else 1):
+                raise SystemExit(f"{student}, task {task}, after {edit.what!r}: pytest exited {exit_code}")
             clock += edit.think_s
             line = retime(journal, before, clock)
-            implied = edit.state.implied()
             journaled = {todo: status == "pass" for todo, (status, _id) in line["todos"].items()}
             if journaled != implied:
                 raise SystemExit(
