@@ -42,6 +42,7 @@ WINGS: dict[str, tuple[str, ...]] = {
     "test_hidden.py": ("judge", "authoring"),
     "test_hints.py": ("student",),
     "test_journal.py": ("results", "judge", "student", "classroom", "reports", "authoring", "cli"),
+    "test_journal_class.py": ("results", "judge"),
     "test_i18n.py": ("core", "cli", "student"),
     "test_inputs.py": ("judge",),
     "test_isolation_report.py": ("sandbox",),
@@ -94,6 +95,7 @@ SLOW: dict[str, tuple[str, ...]] = {
                      "test_kata_check_on_the_stubs_and_on_a_syntax_error_says_nothing_in_english"),
     "test_isolation_report.py": (EVERY_TEST,),
     "test_journal.py": ("test_a_red_green_session_is_journaled_without_text_code_paths_or_names",),
+    "test_journal_class.py": ("built",),  # 6 real runs of task 1 (~15 CPU-s)
     "test_model_server.py": ("model_server",),  # the judge plugin's fixture: a real server
     "test_plugin.py": ("test_a_store_the_students_code_left_unreadable_is_its_error_not_a_kit_error",
                        "test_a_green_pytest_of_a_task_file_ends_with_what_is_next"),
