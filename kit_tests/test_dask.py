@@ -135,14 +135,16 @@ class Cluster:
         ``--insecure-scheduler`` for a plain tcp:// one."""
         return ["--scheduler", self.address, *(flags(self.tls) if self.tls else ["--insecure-scheduler"])]
 
-    def start(self, command: list[str]) -> subprocess.Popen:
+    def start(self, command: list[str], own_group: bool = False) -> subprocess.Popen:
         return subprocess.Popen(command, cwd=self.kit, env=self.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=own_group)
 
-    def add_workers(self, count: int) -> None:
+    def add_workers(self, count: int, own_group: bool = False) -> None:
+        """``own_group``: each in a process group of its own, as a terminal starts a command."""
         for _ in range(count):
             self.processes.append(self.start([str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
-                                              "--host", "127.0.0.1", "--no-dashboard", *flags(self.tls or {})]))
+                                              "--host", "127.0.0.1", "--no-dashboard", *flags(self.tls or {})],
+                                             own_group))
 
     def stop(self) -> None:
         for process in reversed(self.processes):  # workers close first (their plugin's teardown)
@@ -348,6 +350,78 @@ def test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry(tmp_pat
     graded = {s["id"]: (s["status"], s["score"]) for s in results["submissions"]}
     assert graded == {waiting: ("graded", 15), neighbour: ("graded", 15)}, stderr[-2000:]
     assert results["kit"]["insecure_scheduler"] is True
+
+
+def serve_then_grade_until_closed() -> None:
+    """A Dask task standing for a grading on a worker of a remote scheduler: its host
+    starts the worker's own model server, as the first task does, says so (the "served"
+    event), then waits as a grading does until the host is closed."""
+    from distributed import Event
+
+    from grader.classroom.dask_worker import host
+
+    kata_host = host()
+    kata_host.server_env(None)
+    Event("served").set()
+    deadline = time.monotonic() + 120
+    while not kata_host.closed and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_ctrl_c_on_a_dask_worker_mid_grading_removes_its_model_server_and_workspace_at_once(tmp_path):
+    """An instructor's ``dask worker`` (with its nanny, as the README starts it) stopped with
+    Ctrl-C in its terminal (SIGINT to its process group) while a task runs, after its host
+    started its own model server: within seconds nothing it started runs (the server's
+    unshare, mlflow and uvicorn) and its workspace is gone; the worker then exits."""
+    import cloudpickle
+    from distributed import Client, Event
+
+    from grader.classroom.dask_worker import PLUGIN_NAME, KataWorkerPlugin
+    from grader.judge.model_server import SERVER_ENV
+
+    cluster = Cluster(tmp_path / "tmp", scheduler_env={})
+    cluster.env.pop(SERVER_ENV, None)  # the worker serves the model itself, as on a remote machine
+    tree: set[int] = set()
+    try:
+        cluster.add_workers(1, own_group=True)
+        worker = cluster.processes[-1]
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the task above, not importable there
+        try:
+            with Client(cluster.address, timeout=60) as client:
+                client.wait_for_workers(1, timeout=120)
+                client.register_plugin(KataWorkerPlugin(), name=PLUGIN_NAME)  # as kata grade does
+                task = client.submit(serve_then_grade_until_closed, pure=False)
+                assert Event("served", client=client).wait(timeout=180), "the model server never started"
+                tree = process_tree(worker.pid)
+                commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in tree}
+                served = {pid for pid, command in commands.items() if b"uvicorn" in command or b"mlflow" in command}
+                assert served, commands
+                assert task.status == "pending"  # still grading
+                assert list(cluster.tmp.glob("kata-grade-*"))
+                os.killpg(worker.pid, signal.SIGINT)  # a terminal's Ctrl-C
+                deadline = time.monotonic() + 5
+                while (served & process_tree(worker.pid) or list(cluster.tmp.glob("kata-grade-*"))) \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                left = {pid for pid in served if Path(f"/proc/{pid}").exists()}
+                assert not left, f"still running 5 s after Ctrl-C: {[commands[pid] for pid in left]}"
+                assert not list(cluster.tmp.glob("kata-*"))
+        finally:
+            cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+        worker.wait(timeout=60)  # Dask's own close (its nanny gives the worker process 8 s)
+        assert not [pid for pid in tree if Path(f"/proc/{pid}").exists()]
+        deadline = time.monotonic() + 10
+        while (others := set(started_by(cluster.tmp)) - {cluster.processes[0].pid}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not others  # nothing but the scheduler, still up, runs with the worker's $TMPDIR
+    finally:
+        for pid in tree:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        cluster.stop()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(tempfile, "tempdir", str(cluster.tmp))
+            remove_abandoned_workspaces()
 
 
 def run_kata(*arguments: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -609,4 +683,4 @@ def test_ctrl_c_on_local_workers_stops_the_cluster_and_everything_it_started(loc
     lines = local_run["stderr"].strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("kata grade: interrupted"), local_run["stderr"]
     assert wait_for_no_process(local_run["tmp"]) == []  # Dask workers, kata workers, model server
-    assert not list(local_run["tmp"].glob("kata-grade-*"))
+    assert not list(local_run["tmp"].glob("kata-*"))  # workspaces, a zygote's warm-up cut short
