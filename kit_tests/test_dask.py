@@ -352,28 +352,40 @@ def test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry(tmp_pat
     assert results["kit"]["insecure_scheduler"] is True
 
 
-def serve_then_grade_until_closed() -> None:
-    """A Dask task standing for a grading on a worker of a remote scheduler: its host
-    starts the worker's own model server, as the first task does, says so (the "served"
-    event), then waits as a grading does until the host is closed."""
-    from distributed import Event
+# A Dask task standing for a grading on a worker of a remote scheduler (run by ``exec``: the
+# kit's code only, nothing of this module to unpickle there): its host starts the worker's
+# own model server, as a first task does, says so (the "served" event), then waits as a
+# grading does until the host is closed.
+SERVE_THEN_GRADE = """
+import time
+from distributed import Event
+from grader.classroom.dask_worker import host
 
-    from grader.classroom.dask_worker import host
+kata_host = host()
+kata_host.server_env(None)
+Event("served").set()
+deadline = time.monotonic() + 120
+while not kata_host.closed and time.monotonic() < deadline:
+    time.sleep(0.1)
+"""
 
-    kata_host = host()
-    kata_host.server_env(None)
-    Event("served").set()
-    deadline = time.monotonic() + 120
-    while not kata_host.closed and time.monotonic() < deadline:
-        time.sleep(0.1)
+
+def running(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (not gone, not a zombie)."""
+    left = set()
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                left.add(pid)
+    return left
 
 
 def test_ctrl_c_on_a_dask_worker_mid_grading_removes_its_model_server_and_workspace_at_once(tmp_path):
     """An instructor's ``dask worker`` (with its nanny, as the README starts it) stopped with
     Ctrl-C in its terminal (SIGINT to its process group) while a task runs, after its host
     started its own model server: within seconds nothing it started runs (the server's
-    unshare, mlflow and uvicorn) and its workspace is gone; the worker then exits."""
-    import cloudpickle
+    unshare, mlflow and uvicorn) and nothing of the grader's is left in its $TMPDIR; the
+    worker then exits with nothing of its tree left."""
     from distributed import Client, Event
 
     from grader.classroom.dask_worker import PLUGIN_NAME, KataWorkerPlugin
@@ -385,37 +397,36 @@ def test_ctrl_c_on_a_dask_worker_mid_grading_removes_its_model_server_and_worksp
     try:
         cluster.add_workers(1, own_group=True)
         worker = cluster.processes[-1]
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the task above, not importable there
-        try:
-            with Client(cluster.address, timeout=60) as client:
-                client.wait_for_workers(1, timeout=120)
-                client.register_plugin(KataWorkerPlugin(), name=PLUGIN_NAME)  # as kata grade does
-                task = client.submit(serve_then_grade_until_closed, pure=False)
-                assert Event("served", client=client).wait(timeout=180), "the model server never started"
-                tree = process_tree(worker.pid)
-                commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in tree}
-                served = {pid for pid, command in commands.items() if b"uvicorn" in command or b"mlflow" in command}
-                assert served, commands
-                assert task.status == "pending"  # still grading
-                assert list(cluster.tmp.glob("kata-grade-*"))
-                os.killpg(worker.pid, signal.SIGINT)  # a terminal's Ctrl-C
-                deadline = time.monotonic() + 5
-                while (served & process_tree(worker.pid) or list(cluster.tmp.glob("kata-grade-*"))) \
-                        and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                left = {pid for pid in served if Path(f"/proc/{pid}").exists()}
-                assert not left, f"still running 5 s after Ctrl-C: {[commands[pid] for pid in left]}"
-                assert not list(cluster.tmp.glob("kata-*"))
-        finally:
-            cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+        with Client(cluster.address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=120)
+            client.register_plugin(KataWorkerPlugin(), name=PLUGIN_NAME)  # as kata grade does
+            task = client.submit(exec, SERVE_THEN_GRADE, {}, pure=False)
+            served_event, deadline = Event("served", client=client), time.monotonic() + 180
+            while not served_event.wait(timeout=1):
+                assert not task.done(), task.exception() if task.status == "error" else task.status
+                assert time.monotonic() < deadline, "the model server never started"
+            tree = process_tree(worker.pid)
+            commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in tree}
+            served = {pid for pid, command in commands.items() if b"mlflow" in command or b"uvicorn" in command}
+            assert served, commands
+            assert task.status == "pending"  # still grading
+            assert list(cluster.tmp.glob("kata-grade-*"))
+            os.killpg(worker.pid, signal.SIGINT)  # a terminal's Ctrl-C
+            deadline = time.monotonic() + 5
+            while (running(served) or list(cluster.tmp.glob("kata-*"))) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            left = running(served)
+            assert not left, f"still running 5 s after Ctrl-C: {[commands[pid] for pid in left]}"
+            assert not list(cluster.tmp.glob("kata-*"))
         worker.wait(timeout=60)  # Dask's own close (its nanny gives the worker process 8 s)
-        assert not [pid for pid in tree if Path(f"/proc/{pid}").exists()]
-        deadline = time.monotonic() + 10
-        while (others := set(started_by(cluster.tmp)) - {cluster.processes[0].pid}) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 10  # its multiprocessing resource tracker follows
+        while (others := running(tree) | set(started_by(cluster.tmp)) - {cluster.processes[0].pid}) \
+                and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not others  # nothing but the scheduler, still up, runs with the worker's $TMPDIR
+        # nothing but the scheduler, still up, runs with the worker's $TMPDIR
+        assert not others, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in others]
     finally:
-        for pid in tree:
+        for pid in running(tree):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         cluster.stop()
