@@ -82,6 +82,19 @@ def test_resume_regrades_a_submission_whose_files_changed_and_says_why(submissio
     assert "ben: broken: empty submission folder (resumed)" in said
 
 
+def test_resume_with_another_seed_is_refused_before_out_is_touched(submissions, tmp_path, capsys):
+    """Refused once OUT was locked, it rewrote OUT/.kata-lock (its pid, its time)."""
+    out = tmp_path / "out"
+    assert kata_grade(submissions, out, "--seed", "first") == 0
+    before = {path: (digest, (out / path).stat().st_mtime_ns) for path, digest in tree(out).items()}
+    capsys.readouterr()
+    time.sleep(0.01)  # a rewrite would show in a file's time
+    assert kata_grade(submissions, out, "--resume", "--seed", "other") == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"kata grade: --resume keeps the seed of the results in {out} (first), not --seed other: drop one of the two"]
+    assert {path: (digest, (out / path).stat().st_mtime_ns) for path, digest in tree(out).items()} == before
+
+
 def staged_grader(submissions: Path, out: Path, into: Path, seed: str = "s1", lang: str = "en") -> ClassGrader:
     """A ``--resume`` run's grader into ``out`` with ``seed``, the class staged into ``into``."""
     grader = ClassGrader(GradeOptions(submissions, out, 1, 5.0, resume=True, lang=lang))

@@ -186,7 +186,8 @@ class ClassGrader:
     def check_options(self) -> tuple[list[Submission], ClassResults | None]:
         """Every refusal that needs no grading, in one line before anything is written (OUT
         neither made nor locked): the folders, ``--scheduler`` and its credentials,
-        ``--seed``, ``--only``. The class found, and with ``--only`` OUT's results."""
+        ``--seed`` (with ``--resume``, against OUT's saved seed), ``--only``. The class
+        found, and with ``--only`` OUT's results."""
         options = self.options
         if not options.submissions.is_dir():
             raise GradingError(f"{options.submissions} is not a folder of submissions")
@@ -201,6 +202,8 @@ class ClassGrader:
         spec = check_scheduler_options(options)
         if options.seed is not None:
             check_seed(options.seed)
+            if options.resume:  # a --seed other than that of the results saved in OUT
+                self.saved.choose_seed(options.seed, resume=True)
         submissions = discover(options.submissions)
         base = regrade_base(options, self.kit, submissions, self.saved) if options.only else None
         if base is not None:  # OUT's kit facts (isolation, …) hold for the verdicts kept
