@@ -238,7 +238,10 @@ class KataWorkerPlugin(WorkerPlugin):
     on every worker, present and future, before its first task)."""
 
     def setup(self, worker) -> None:
-        clean_up_first(stop_host)  # the main thread's handlers (Dask calls setup there)
+        # The main thread's handlers (Dask calls setup there). Under a nanny, a terminal's
+        # Ctrl-C reaches the nanny too, which then stops this process in order (~2 s); Dask's
+        # own SIGINT handling here would leave it stuck until the nanny kills it (8 s).
+        clean_up_first(stop_host, leave=(signal.SIGINT,) if getattr(worker, "nanny", None) else ())
 
     def teardown(self, worker) -> None:
         close_host()

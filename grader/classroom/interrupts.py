@@ -84,6 +84,7 @@ class _CleanUpFirst:
     def __init__(self):
         self.cleanups: list[Callable[[], None]] = []
         self.previous: dict[int, object] = {}  # what each signal did before
+        self.leave: set[int] = set()  # signals another process acts on: nothing after the cleanup
         self.handling = False  # a cleanup of this handler's is running
         self.pending: int | None = None  # a signal that came during another cleanup section
 
@@ -102,6 +103,8 @@ class _CleanUpFirst:
         finally:
             self.handling = False
         self.pending = None
+        if signum in self.leave:
+            return
         previous = self.previous.get(signum, signal.SIG_DFL)
         if callable(previous):
             previous(signum, frame)
@@ -113,17 +116,20 @@ class _CleanUpFirst:
 _first = _CleanUpFirst()
 
 
-def clean_up_first(cleanup: Callable[[], None]) -> bool:
+def clean_up_first(cleanup: Callable[[], None], leave: tuple[int, ...] = ()) -> bool:
     """For a process whose main thread runs another's loop (a Dask worker): SIGINT, SIGTERM
     and SIGHUP run ``cleanup`` at once, in a cleanup section, then do what they did before
-    (the loop's own handler, else the default action); a signal ignored (``SIG_IGN``: ``local:N``'s
-    workers leave SIGINT to ``kata grade``) stays ignored. A signal arriving during another
-    cleanup section is handled at its end. From the main thread only (returns whether it
-    could be installed); installing again adds ``cleanup`` once."""
+    (the loop's own handler, else the default action); those in ``leave`` nothing more
+    (another process acts on them: a Dask worker's nanny gets a terminal's Ctrl-C too, and
+    stops its worker in order). A signal ignored (``SIG_IGN``: ``local:N``'s workers leave
+    SIGINT to ``kata grade``) stays ignored. A signal arriving during another cleanup section
+    is handled at its end. From the main thread only (returns whether it could be
+    installed); installing again adds ``cleanup`` once."""
     if threading.current_thread() is not threading.main_thread():
         return False
     if cleanup not in _first.cleanups:
         _first.cleanups.append(cleanup)
+    _first.leave = set(leave)
     for number in INTERRUPT_SIGNALS:
         current = signal.getsignal(number)
         if current is signal.SIG_IGN or current == _first.handler:
