@@ -14,6 +14,7 @@ holds every local grading to.
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -352,21 +353,31 @@ def test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry(tmp_pat
     assert results["kit"]["insecure_scheduler"] is True
 
 
-# A Dask task standing for a grading on a worker of a remote scheduler (run by ``exec``: the
-# kit's code only, nothing of this module to unpickle there): its host starts the worker's
-# own model server, as a first task does, says so (the "served" event), then waits as a
-# grading does until the host is closed.
-SERVE_THEN_GRADE = """
+# A Dask worker grading a task of a remote kata grade (run by ``exec``: nothing of this module
+# to unpickle there): the real ``grade_task`` and host, which starts the worker's own model
+# server as a first task does, with one stand-in: its kata worker, which says it began (the
+# "grading" event) and grades until the host stops it, then gives no reply, as a stopped one.
+# What the task did is written to FATE.
+GRADE_ON_THE_WORKER = """
 import time
 from distributed import Event
-from grader.classroom.dask_worker import host
+from grader.classroom import dask_worker
+from grader.classroom.pool import Graded, WorkerPool
 
-kata_host = host()
-kata_host.server_env(None)
-Event("served").set()
-deadline = time.monotonic() + 120
-while not kata_host.closed and time.monotonic() < deadline:
-    time.sleep(0.1)
+def grade_one(pool, job):
+    Event("grading").set()
+    deadline = time.monotonic() + 120
+    while not dask_worker._host.closed and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return Graded(job, None)
+
+WorkerPool.grade_one = grade_one
+try:
+    dask_worker.grade_task(TASK)
+    FATE.write_text("answered")
+except BaseException as error:
+    FATE.write_text(type(error).__name__)
+    raise
 """
 
 
@@ -382,13 +393,15 @@ def running(pids: set[int]) -> set[int]:
 
 def test_ctrl_c_on_a_dask_worker_mid_grading_removes_its_model_server_and_workspace_at_once(tmp_path):
     """An instructor's ``dask worker`` (with its nanny, as the README starts it) stopped with
-    Ctrl-C in its terminal (SIGINT to its process group) while a task runs, after its host
-    started its own model server: within seconds nothing it started runs (the server's
-    unshare, mlflow and uvicorn) and nothing of the grader's is left in its $TMPDIR; the
-    worker then exits with nothing of its tree left."""
+    Ctrl-C in its terminal (SIGINT to its process group) while it grades a submission, its
+    host having started its own model server: within seconds nothing it started runs (the
+    server's unshare, mlflow and uvicorn) and nothing of the grader's is left in its
+    $TMPDIR; the nanny then stops it in order, nothing of its tree left, and the submission
+    goes back to the scheduler for another worker (no answer from a stopped grading)."""
     from distributed import Client, Event
 
-    from grader.classroom.dask_worker import PLUGIN_NAME, KataWorkerPlugin
+    from grader.classroom.dask_worker import PLUGIN_NAME, KataWorkerPlugin, zip_folder
+    from grader.classroom.protocol import GradeTask, WorkerSettings
     from grader.judge.model_server import SERVER_ENV
 
     cluster = Cluster(tmp_path / "tmp", scheduler_env={})
@@ -400,16 +413,20 @@ def test_ctrl_c_on_a_dask_worker_mid_grading_removes_its_model_server_and_worksp
         with Client(cluster.address, timeout=60) as client:
             client.wait_for_workers(1, timeout=120)
             client.register_plugin(KataWorkerPlugin(), name=PLUGIN_NAME)  # as kata grade does
-            task = client.submit(exec, SERVE_THEN_GRADE, {}, pure=False)
-            served_event, deadline = Event("served", client=client), time.monotonic() + 180
-            while not served_event.wait(timeout=1):
+            exercises = zip_folder(KIT_ROOT / "examples" / "submissions" / "diego_lopez" / "exercises")
+            grade = GradeTask("diego", "diego", exercises, hashlib.sha256(exercises).hexdigest(), False,
+                              kit_sha256(), WorkerSettings(60.0, SEED), "kata-test-begin")
+            fate = tmp_path / "fate"
+            task = client.submit(exec, GRADE_ON_THE_WORKER, {"TASK": grade.to_json(), "FATE": fate}, pure=False)
+            grading, deadline = Event("grading", client=client), time.monotonic() + 180
+            while not grading.wait(timeout=1):
                 assert not task.done(), task.exception() if task.status == "error" else task.status
-                assert time.monotonic() < deadline, "the model server never started"
+                assert time.monotonic() < deadline, "the grading never began"
             tree = process_tree(worker.pid)
             commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in tree}
             served = {pid for pid, command in commands.items() if b"mlflow" in command or b"uvicorn" in command}
             assert served, commands
-            assert task.status == "pending"  # still grading
+            assert task.status == "pending"  # grading
             assert list(cluster.tmp.glob("kata-grade-*"))
             os.killpg(worker.pid, signal.SIGINT)  # a terminal's Ctrl-C
             deadline = time.monotonic() + 5
@@ -418,9 +435,11 @@ def test_ctrl_c_on_a_dask_worker_mid_grading_removes_its_model_server_and_worksp
             left = running(served)
             assert not left, f"still running 5 s after Ctrl-C: {[commands[pid] for pid in left]}"
             assert not list(cluster.tmp.glob("kata-*"))
-        stopped = time.monotonic()
-        worker.wait(timeout=60)  # the nanny stops the worker process in order
-        assert time.monotonic() - stopped < 8, "the nanny had to kill its worker process"
+            stopped = time.monotonic()
+            worker.wait(timeout=60)  # the nanny stops the worker process in order
+            assert time.monotonic() - stopped < 8, "the nanny had to kill its worker process"
+            # given back to the scheduler for another worker, not answered
+            assert fate.read_text() == "Reschedule" and task.status == "pending"
         deadline = time.monotonic() + 10  # its multiprocessing resource tracker follows
         while (others := running(tree) | set(started_by(cluster.tmp)) - {cluster.processes[0].pid}) \
                 and time.monotonic() < deadline:

@@ -15,7 +15,8 @@ process group, and Dask's own close may never reach the plugin's teardown, or is
 by the nanny after a few seconds: ``grader.classroom.interrupts.clean_up_first``); and, should
 it be killed outright, by ``PR_SET_PDEATHSIG`` (the kata workers and the model server are
 started from one launcher thread that lives as long as the process; the workspace is
-then swept by the next run on that machine).
+then swept by the next run on that machine). A task under way when its host closes goes
+back to the scheduler, for another worker.
 
 Every answer carries the worker's kit hash, the seed it graded with and the hash of the
 submission's bytes it received: ``kata grade`` refuses answers from another kit version,
@@ -34,11 +35,12 @@ import io
 import shutil
 import signal
 import threading
+import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from distributed import WorkerPlugin, get_worker
+from distributed import Reschedule, WorkerPlugin, get_worker
 
 from grader.classroom.errors import BelowFloor, GradingError
 from grader.classroom.interrupts import clean_up_first
@@ -51,6 +53,15 @@ from grader.core.quiet import silence_mlflow
 from grader.judge.model_server import SERVER_ENV
 
 PLUGIN_NAME = "mlflow-kata"
+
+
+class Closing(GradingError):
+    """This Dask worker's host is closing (or closed while a task graded): the task is
+    given back to the scheduler (``Reschedule``), never answered with a kata worker it
+    stopped."""
+
+    def __init__(self):
+        super().__init__("this Dask worker is closing")
 
 
 def zip_folder(folder: Path) -> bytes:
@@ -98,10 +109,23 @@ class KataHost:
         self.closed = False
 
     def grade(self, task: GradeTask) -> TaskAnswer:
+        """``task`` graded; ``Closing`` if the host is closed before or while it is (its
+        kata worker stopped, or none started: no verdict)."""
+        try:
+            answer = self._grade(task)
+        except Exception:
+            if self.closed:
+                raise Closing() from None
+            raise
+        if self.closed:
+            raise Closing()
+        return answer
+
+    def _grade(self, task: GradeTask) -> TaskAnswer:
         address = get_worker().address
         received = hashlib.sha256(task.exercises_zip).hexdigest()
         if self.closed:
-            raise GradingError("this Dask worker is closing")
+            raise Closing()
         folder = self.workspace / "staging" / task.stem
         shutil.rmtree(folder, ignore_errors=True)
         unzip_flat(task.exercises_zip, folder / "exercises")
@@ -130,7 +154,7 @@ class KataHost:
         env = self.server_env(model_server)
         with self.lock:
             if self.closed:
-                raise GradingError("this Dask worker is closing")
+                raise Closing()
             key = (settings, tuple(sorted(env.items())))
             for other_key, other in list(self.pools.items()):
                 if other_key != key:
@@ -160,13 +184,13 @@ class KataHost:
         that ``close`` missed (it had no process yet when ``close`` killed what works in the
         workspace) is stopped here, its files removed."""
         if self.closed:
-            raise GradingError("this Dask worker is closing")
+            raise Closing()
         server = start_model_server(self.workspace / "served-model", env, dies_with_thread=True)
         if self.closed:
             if server is not None:
                 server.stop()
             remove_tree(self.workspace)
-            raise GradingError("this Dask worker is closing")
+            raise Closing()
         return server
 
     def close(self) -> None:
@@ -186,6 +210,7 @@ class KataHost:
 
 
 _host: KataHost | None = None
+CLOSING_PAUSE_S = 0.5  # before a task goes back: the scheduler learns this worker is closing
 _host_lock = threading.RLock()  # reentrant: a signal's cleanup may come while it is held
 _stopping = False  # a signal asked this Dask worker to stop: no new host
 
@@ -196,7 +221,7 @@ def host() -> KataHost:
     global _host
     with _host_lock:
         if _stopping:
-            raise GradingError("this Dask worker is closing")
+            raise Closing()
         if _host is None or _host.closed:
             _host = KataHost()
             atexit.register(_host.close)
@@ -221,15 +246,22 @@ def grade_task(data: dict) -> dict:
     from a ``kata grade`` with another kit is answered at once with this worker's kit
     hash (read before the rest: another kit may shape its tasks otherwise); any other is
     announced (``kata grade``'s "begin" progress event) and graded on this worker's
-    ``KataHost``."""
+    ``KataHost``. A task the host is closed under (Ctrl-C on the Dask worker, a plugin's
+    teardown) is given back to the scheduler (``Reschedule``), never answered with the
+    kata worker it stopped: another worker grades it."""
     kit = kit_sha256() if _host is None else _host.kit
     if data.get("kit_sha256") != kit:
         received = hashlib.sha256(base64.b64decode(str(data.get("exercises_zip") or ""))).hexdigest()
         return TaskAnswer(kit, str(data.get("settings", {}).get("seed", "")), received, get_worker().address).to_json()
     task = GradeTask.from_json(data)
-    with contextlib.suppress(Exception):  # progress only: never a reason to fail
-        get_worker().log_event(task.topic, {"id": task.id})
-    return host().grade(task).to_json()
+    try:
+        kata_host = host()
+        with contextlib.suppress(Exception):  # progress only: never a reason to fail
+            get_worker().log_event(task.topic, {"id": task.id})
+        return kata_host.grade(task).to_json()
+    except Closing:  # stopped (Ctrl-C) or torn down mid-task: graded on another worker
+        time.sleep(CLOSING_PAUSE_S)
+        raise Reschedule() from None
 
 
 class KataWorkerPlugin(WorkerPlugin):
