@@ -8,6 +8,7 @@
 - The class staged once per run, the similarity section reading that staging.
 - ``grade_submission``, the public "grade one submission", on uploads that need no worker.
 - ``kit_has_bonus`` reads the task table's ``bonus`` flag.
+- A signal in a Dask worker runs its cleanup first (``interrupts.clean_up_first``).
 """
 
 from __future__ import annotations
@@ -201,3 +202,48 @@ def test_a_workspace_being_made_is_never_swept_as_abandoned(tmp_path, monkeypatc
         assert remove_abandoned_workspaces() == []  # the dead one went when the live one was made
     assert sorted(path.name for path in tmp_path.iterdir()) == [
         f"{WORKSPACE_PREFIX}being-made", f"{WORKSPACE_PREFIX}garbled"]
+
+
+CLEAN_UP_FIRST = r"""
+import os, signal
+from grader.classroom.interrupts import clean_up_first, cleanup_section
+
+def say(text):
+    print(text, flush=True)
+
+signal.signal(signal.SIGTERM, lambda number, frame: say("its own handler"))  # a Dask loop's, say
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # local:N's workers leave SIGINT to kata grade
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+def cleanup():
+    say("cleanup")
+    os.kill(os.getpid(), signal.SIGTERM)  # a repeat while cleaning up: ignored
+
+assert clean_up_first(cleanup)
+os.kill(os.getpid(), signal.SIGTERM)
+os.kill(os.getpid(), signal.SIGINT)
+with cleanup_section():  # another cleanup (a plugin's teardown): the signal waits for its end
+    os.kill(os.getpid(), signal.SIGTERM)
+    say("teardown")
+say("after")
+os.kill(os.getpid(), signal.SIGHUP)
+say("not reached")
+"""
+
+
+def test_a_signal_runs_the_cleanup_first_then_what_it_did_before():
+    """A Dask worker's main thread runs Dask's loop: ``clean_up_first`` makes SIGINT, SIGTERM
+    and SIGHUP stop what the kit started at once, then do what they did (its handler, or the
+    default: death); an ignored one stays ignored; one arriving during a cleanup section
+    waits for its end; repeats during the cleanup are dropped."""
+    import signal
+    import subprocess
+    import sys
+
+    from grader.core.paths import KIT_ROOT
+
+    run = subprocess.run([sys.executable, "-c", CLEAN_UP_FIRST], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(KIT_ROOT)})
+    assert run.returncode == -signal.SIGHUP, run.stderr
+    assert run.stdout.splitlines() == [
+        "cleanup", "its own handler", "teardown", "cleanup", "its own handler", "after", "cleanup"]

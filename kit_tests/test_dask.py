@@ -14,6 +14,7 @@ holds every local grading to.
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -135,14 +136,16 @@ class Cluster:
         ``--insecure-scheduler`` for a plain tcp:// one."""
         return ["--scheduler", self.address, *(flags(self.tls) if self.tls else ["--insecure-scheduler"])]
 
-    def start(self, command: list[str]) -> subprocess.Popen:
+    def start(self, command: list[str], own_group: bool = False) -> subprocess.Popen:
         return subprocess.Popen(command, cwd=self.kit, env=self.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=own_group)
 
-    def add_workers(self, count: int) -> None:
+    def add_workers(self, count: int, own_group: bool = False) -> None:
+        """``own_group``: each in a process group of its own, as a terminal starts a command."""
         for _ in range(count):
             self.processes.append(self.start([str(BIN / "dask"), "worker", self.address, "--nthreads", "1",
-                                              "--host", "127.0.0.1", "--no-dashboard", *flags(self.tls or {})]))
+                                              "--host", "127.0.0.1", "--no-dashboard", *flags(self.tls or {})],
+                                             own_group))
 
     def stop(self) -> None:
         for process in reversed(self.processes):  # workers close first (their plugin's teardown)
@@ -348,6 +351,109 @@ def test_a_submission_only_waiting_on_a_worker_that_dies_keeps_its_retry(tmp_pat
     graded = {s["id"]: (s["status"], s["score"]) for s in results["submissions"]}
     assert graded == {waiting: ("graded", 15), neighbour: ("graded", 15)}, stderr[-2000:]
     assert results["kit"]["insecure_scheduler"] is True
+
+
+# A Dask worker grading a task of a remote kata grade (run by ``exec``: nothing of this module
+# to unpickle there): the real ``grade_task`` and host, which starts the worker's own model
+# server as a first task does, with one stand-in: its kata worker, which says it began (the
+# "grading" event) and grades until the host stops it, then gives no reply, as a stopped one.
+# What the task did is written to FATE.
+GRADE_ON_THE_WORKER = """
+import time
+from distributed import Event
+from grader.classroom import dask_worker
+from grader.classroom.pool import Graded, WorkerPool
+
+def grade_one(pool, job):
+    Event("grading").set()
+    deadline = time.monotonic() + 120
+    while not dask_worker._host.closed and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return Graded(job, None)
+
+WorkerPool.grade_one = grade_one
+try:
+    dask_worker.grade_task(TASK)
+    FATE.write_text("answered")
+except BaseException as error:
+    FATE.write_text(type(error).__name__)
+    raise
+"""
+
+
+def running(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (not gone, not a zombie)."""
+    left = set()
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                left.add(pid)
+    return left
+
+
+def test_ctrl_c_on_a_dask_worker_mid_grading_removes_its_model_server_and_workspace_at_once(tmp_path):
+    """An instructor's ``dask worker`` (with its nanny, as the README starts it) stopped with
+    Ctrl-C in its terminal (SIGINT to its process group) while it grades a submission, its
+    host having started its own model server: within seconds nothing it started runs (the
+    server's unshare, mlflow and uvicorn) and nothing of the grader's is left in its
+    $TMPDIR; the nanny then stops it in order, nothing of its tree left, and the submission
+    goes back to the scheduler for another worker (no answer from a stopped grading)."""
+    from distributed import Client, Event
+
+    from grader.classroom.dask_worker import PLUGIN_NAME, KataWorkerPlugin, zip_folder
+    from grader.classroom.protocol import GradeTask, WorkerSettings
+    from grader.judge.model_server import SERVER_ENV
+
+    cluster = Cluster(tmp_path / "tmp", scheduler_env={})
+    cluster.env.pop(SERVER_ENV, None)  # the worker serves the model itself, as on a remote machine
+    tree: set[int] = set()
+    try:
+        cluster.add_workers(1, own_group=True)
+        worker = cluster.processes[-1]
+        with Client(cluster.address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=120)
+            client.register_plugin(KataWorkerPlugin(), name=PLUGIN_NAME)  # as kata grade does
+            exercises = zip_folder(KIT_ROOT / "examples" / "submissions" / "diego_lopez" / "exercises")
+            grade = GradeTask("diego", "diego", exercises, hashlib.sha256(exercises).hexdigest(), False,
+                              kit_sha256(), WorkerSettings(60.0, SEED), "kata-test-begin")
+            fate = tmp_path / "fate"
+            task = client.submit(exec, GRADE_ON_THE_WORKER, {"TASK": grade.to_json(), "FATE": fate}, pure=False)
+            grading, deadline = Event("grading", client=client), time.monotonic() + 180
+            while not grading.wait(timeout=1):
+                assert not task.done(), task.exception() if task.status == "error" else task.status
+                assert time.monotonic() < deadline, "the grading never began"
+            tree = process_tree(worker.pid)
+            commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in tree}
+            served = {pid for pid, command in commands.items() if b"mlflow" in command or b"uvicorn" in command}
+            assert served, commands
+            assert task.status == "pending"  # grading
+            assert list(cluster.tmp.glob("kata-grade-*"))
+            os.killpg(worker.pid, signal.SIGINT)  # a terminal's Ctrl-C
+            deadline = time.monotonic() + 5
+            while (running(served) or list(cluster.tmp.glob("kata-*"))) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            left = running(served)
+            assert not left, f"still running 5 s after Ctrl-C: {[commands[pid] for pid in left]}"
+            assert not list(cluster.tmp.glob("kata-*"))
+            stopped = time.monotonic()
+            worker.wait(timeout=60)  # the nanny stops the worker process in order
+            assert time.monotonic() - stopped < 8, "the nanny had to kill its worker process"
+            # given back to the scheduler for another worker, not answered
+            assert fate.read_text() == "Reschedule" and task.status == "pending"
+        deadline = time.monotonic() + 10  # its multiprocessing resource tracker follows
+        while (others := running(tree) | set(started_by(cluster.tmp)) - {cluster.processes[0].pid}) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # nothing but the scheduler, still up, runs with the worker's $TMPDIR
+        assert not others, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in others]
+    finally:
+        for pid in running(tree):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        cluster.stop()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(tempfile, "tempdir", str(cluster.tmp))
+            remove_abandoned_workspaces()
 
 
 def run_kata(*arguments: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -609,4 +715,4 @@ def test_ctrl_c_on_local_workers_stops_the_cluster_and_everything_it_started(loc
     lines = local_run["stderr"].strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("kata grade: interrupted"), local_run["stderr"]
     assert wait_for_no_process(local_run["tmp"]) == []  # Dask workers, kata workers, model server
-    assert not list(local_run["tmp"].glob("kata-grade-*"))
+    assert not list(local_run["tmp"].glob("kata-*"))  # workspaces, a zygote's warm-up cut short

@@ -67,7 +67,7 @@ def test_require_isolation_refuses_to_grade_where_a_guarantee_is_missing(one_stu
     assert refused.returncode == 2, refused.stderr
     assert "--require-isolation: this machine cannot give:" in refused.stderr
     assert "Traceback" not in refused.stderr
-    assert not (tmp_path / "out" / "results.json").exists()
+    assert not (tmp_path / "out").exists()  # a refused option leaves OUT as it was (issue 22)
 
 
 BELOW_FLOOR = ["setpriv", "--bounding-set", "-sys_admin,-setuid,-setgid", "--"]  # root that cannot change uid
@@ -91,7 +91,7 @@ def test_below_the_floor_kata_grade_and_validate_refuse_in_one_line(one_student,
     assert graded.stderr.strip().count("\n") == 0, graded.stderr
     assert "refusing to grade: student code would run as root with no file-system confinement" in graded.stderr
     assert "--allow-unconfined" in graded.stderr and "Traceback" not in graded.stderr
-    assert not (tmp_path / "out" / "results.json").exists()
+    assert not (tmp_path / "out").exists()
     validated = below_floor("validate", "--jobs", "1")
     assert validated.returncode == 2, validated.stderr
     assert "kata validate: refusing to grade:" in validated.stderr and "Traceback" not in validated.stderr

@@ -82,6 +82,49 @@ def test_resume_regrades_a_submission_whose_files_changed_and_says_why(submissio
     assert "ben: broken: empty submission folder (resumed)" in said
 
 
+def test_resume_with_another_seed_is_refused_before_out_is_touched(submissions, tmp_path, capsys):
+    """Refused once OUT was locked, it rewrote OUT/.kata-lock (its pid, its time)."""
+    out = tmp_path / "out"
+    assert kata_grade(submissions, out, "--seed", "first") == 0
+    before = {path: (digest, (out / path).stat().st_mtime_ns) for path, digest in tree(out).items()}
+    capsys.readouterr()
+    time.sleep(0.01)  # a rewrite would show in a file's time
+    assert kata_grade(submissions, out, "--resume", "--seed", "other") == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"kata grade: --resume keeps the seed of the results in {out} (first), not --seed other: drop one of the two"]
+    assert {path: (digest, (out / path).stat().st_mtime_ns) for path, digest in tree(out).items()} == before
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_run_refused_for_its_isolation_puts_out_back_as_it_was(tmp_path, existing):
+    """--require-isolation (or the floor) can refuse only once a kata worker is up, after
+    OUT was locked and the seed saved: what the run wrote there is undone (the isolation
+    tests refuse a real run; here, what such a run writes, put back)."""
+    from grader.classroom.out_lock import LOCK_FILE, OutBefore, lock_out, unlock_out
+    from grader.classroom.saved_run import PROGRESS_DIR
+
+    out = tmp_path / "out"
+    if existing:
+        (out / PROGRESS_DIR).mkdir(parents=True)
+        (out / PROGRESS_DIR / "seed.json").write_text('{"seed": "first"}')
+        (out / PROGRESS_DIR / "ana.json").write_text('{"result": "graded before"}')
+        (out / "results.json").write_text("{}")
+    before = tree(out) if existing else None
+    put_back = OutBefore(out, PROGRESS_DIR, "logs")
+    out.mkdir(exist_ok=True)
+    lock = lock_out(out)
+    saved = SavedRun(out, "k" * 64, "en")
+    saved.save_seed("second")
+    saved.save(SubmissionResult("ben", "error", message="empty submission folder"), "second")
+    (out / "logs").mkdir()
+    unlock_out(lock)
+    put_back.put_back()
+    if existing:
+        assert tree(out) == before and not (out / LOCK_FILE).exists() and not (out / "logs").exists()
+    else:
+        assert not out.exists()
+
+
 def staged_grader(submissions: Path, out: Path, into: Path, seed: str = "s1", lang: str = "en") -> ClassGrader:
     """A ``--resume`` run's grader into ``out`` with ``seed``, the class staged into ``into``."""
     grader = ClassGrader(GradeOptions(submissions, out, 1, 5.0, resume=True, lang=lang))

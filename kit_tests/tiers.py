@@ -135,6 +135,7 @@ UNITS: dict[str, dict[str, str]] = {
         "test_dask_workers_running_another_kit_version_stop_the_run_in_one_line": "another kit",
         "test_another_local_user_cannot_run_anything_on_local_workers": "local:2",
         "test_ctrl_c_on_local_workers_stops_the_cluster_and_everything_it_started": "local:2",
+        "test_ctrl_c_on_a_dask_worker_mid_grading_removes_its_model_server_and_workspace_at_once": "own worker",
     },
 }
 

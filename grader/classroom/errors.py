@@ -9,7 +9,13 @@ class GradingError(Exception):
     """The grader itself cannot do its job (one-line reason, non-zero exit)."""
 
 
-class BelowFloor(GradingError):
+class IsolationRefused(GradingError):
+    """The run is refused for the sandbox's isolation, known only once a kata worker is up
+    (below the floor, or ``--require-isolation`` missing a guarantee): ``kata grade`` then
+    puts OUT back as it was when nothing was graded yet."""
+
+
+class BelowFloor(IsolationRefused):
     """Student code would run below the isolation floor and the instructor did not allow it.
     ``isolation`` is what the refusing sandbox could set up (a Dask worker sends it back)."""
 

@@ -40,14 +40,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from grader.classroom.errors import GradingError, refuse_below_floor
+from grader.classroom.errors import GradingError, IsolationRefused, refuse_below_floor
 from grader.classroom.interrupts import cleanup_section
 from grader.classroom.options import GradeOptions
-from grader.classroom.out_lock import lock_out, unlock_out
+from grader.classroom.out_lock import OutBefore, lock_out, unlock_out
 from grader.classroom.pool import Graded, WorkerPool
 from grader.classroom.protocol import Job, WorkerSettings
 from grader.classroom.regrade import merged, regrade_base, unchanged_since
-from grader.classroom.saved_run import SavedRun, check_seed, file_stem
+from grader.classroom.saved_run import PROGRESS_DIR, SavedRun, check_seed, file_stem
 from grader.classroom.serving import kata_worker_env, kit_has_bonus, start_model_server
 from grader.classroom.staging import StagedClass, stage
 from grader.classroom.submissions import Submission, discover
@@ -157,12 +157,16 @@ class ClassGrader:
         self.lock = threading.Lock()
         self.stopping = False  # set (under ``lock``) when the workers are being stopped
         self.out_lock: int | None = None  # OUT/.kata-lock, held from run() until close()
+        self.out_before: OutBefore | None = None  # what run() found in OUT
+        self.put_back = False  # close() puts OUT back: refused before anything was graded
+        self.pool_graded = 0  # submissions the workers graded
         self.kept = contextlib.ExitStack()  # run()'s workspace, until close()
 
     # -- the whole run -----------------------------------------------------------------
     def run(self) -> ClassResults:
         options = self.options
         submissions, base = self.check_options()
+        self.out_before = OutBefore(options.out, PROGRESS_DIR, LOGS_DIR)
         self.open_out(base)
         if base is not None and not unchanged_since(base, options.out):
             raise GradingError(f"another kata grade rewrote {options.out} meanwhile: run --only again")
@@ -175,7 +179,11 @@ class ClassGrader:
         else:
             self.progress("start", total=len(submissions))
             todo = self.to_grade(submissions)
-        self.grade_staged(self.staged, todo, workspace)
+        try:
+            self.grade_staged(self.staged, todo, workspace)
+        except IsolationRefused:  # known once a worker is up: OUT as it was, unless some were graded
+            self.put_back = not self.pool_graded
+            raise
         if kit_sha256() != self.kit["tests_sha256"]:
             raise GradingError("the kit's files changed while grading: reinstall the kit and regrade")
         if base is not None:
@@ -186,7 +194,8 @@ class ClassGrader:
     def check_options(self) -> tuple[list[Submission], ClassResults | None]:
         """Every refusal that needs no grading, in one line before anything is written (OUT
         neither made nor locked): the folders, ``--scheduler`` and its credentials,
-        ``--seed``, ``--only``. The class found, and with ``--only`` OUT's results."""
+        ``--seed`` (with ``--resume``, against OUT's saved seed), ``--only``. The class
+        found, and with ``--only`` OUT's results."""
         options = self.options
         if not options.submissions.is_dir():
             raise GradingError(f"{options.submissions} is not a folder of submissions")
@@ -201,6 +210,8 @@ class ClassGrader:
         spec = check_scheduler_options(options)
         if options.seed is not None:
             check_seed(options.seed)
+            if options.resume:  # a --seed other than that of the results saved in OUT
+                self.saved.choose_seed(options.seed, resume=True)
         submissions = discover(options.submissions)
         base = regrade_base(options, self.kit, submissions, self.saved) if options.only else None
         if base is not None:  # OUT's kit facts (isolation, …) hold for the verdicts kept
@@ -225,6 +236,8 @@ class ClassGrader:
         finally:
             unlock_out(self.out_lock)
             self.out_lock = None
+            if self.put_back and self.out_before is not None:
+                self.out_before.put_back()
 
     def open_out(self, base: ClassResults | None = None) -> None:
         """OUT made and locked, the run's seed chosen (with ``--only``, that of ``base``:
@@ -293,6 +306,7 @@ class ClassGrader:
         pool = self.pool(workspace)
         try:
             for outcome in pool.grade(jobs):
+                self.pool_graded += 1
                 self.record(result_of(outcome, self.notes.get(outcome.job.id, [])))
         finally:
             with cleanup_section():
@@ -336,7 +350,7 @@ class ClassGrader:
         if self.options.allow_unconfined:
             self.kit["isolation"]["allow_unconfined"] = True
         if missing and self.options.require_isolation:
-            raise GradingError(f"--require-isolation: this machine cannot give: {'; '.join(missing)}")
+            raise IsolationRefused(f"--require-isolation: this machine cannot give: {'; '.join(missing)}")
         self.progress("isolation", **self.kit["isolation"])
 
     def record(self, result: SubmissionResult) -> None:

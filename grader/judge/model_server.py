@@ -6,8 +6,10 @@ session the grader or ``kata validate`` runs in it), stopped at exit.
 The server never outlives its starter: as root on Linux it runs in its own pid
 namespace (``unshare --pid --fork --kill-child``), so killing ``unshare`` kills
 mlflow's uvicorn children too, and ``unshare`` itself dies with the starting
-process (``PR_SET_PDEATHSIG``) when started from the main thread (the signal is
-tied to the creating *thread*); elsewhere it gets its own session, killed at exit.
+process (``PR_SET_PDEATHSIG``) when started from the main thread or from a thread
+that lives as long as the process (``dies_with_thread``: a Dask worker's launcher), the
+signal being tied to the creating *thread*; elsewhere it gets its own session, killed
+at exit.
 
 The served model itself is saved once per kit and library versions, in the kit's cache
 (``kit_model_dir``): saving it costs an MLflow import, ~4 s of CPU that a ``kata grade``
@@ -90,14 +92,16 @@ def die_with_parent():
     return preexec
 
 
-def server_preexec():
+def server_preexec(dies_with_thread: bool = False):
     """The server's ``preexec_fn``: its address space capped (``SERVER_MEMORY_BYTES``: a
-    flood makes its requests fail, not the machine swap) and, started from the main thread,
-    it dies with its starter (from another thread PDEATHSIG would fire when that thread
-    ends; mlflow ties uvicorn to its own death, by SIGTERM)."""
+    flood makes its requests fail, not the machine swap) and, started from the main thread
+    or with ``dies_with_thread`` (the calling thread lives as long as the process), it dies
+    with its starter (from another thread PDEATHSIG would fire when that thread ends;
+    mlflow ties uvicorn to its own death, by SIGTERM)."""
     import resource
 
-    die = die_with_parent() if threading.current_thread() is threading.main_thread() else None
+    tied = dies_with_thread or threading.current_thread() is threading.main_thread()
+    die = die_with_parent() if tied else None
 
     def preexec() -> None:
         try:
@@ -249,12 +253,15 @@ def scoring_command(model_dir: Path | str, port: int, env: dict[str, str]) -> tu
 
 
 class ModelServer(ModelServerClient):
-    """``mlflow models serve`` for the model saved at ``model_dir`` (or a ``models:/`` URI)."""
+    """``mlflow models serve`` for the model saved at ``model_dir`` (or a ``models:/`` URI).
+    ``dies_with_thread``: the threads that start it (and restart it: ``ensure_alive``) live
+    as long as the process, so it dies with the process even started off the main thread."""
 
-    def __init__(self, model_dir: Path | str, log_path: Path):
+    def __init__(self, model_dir: Path | str, log_path: Path, dies_with_thread: bool = False):
         self.port = free_port()
         super().__init__(f"http://127.0.0.1:{self.port}")
         self.model_dir, self.log_path = model_dir, log_path
+        self.dies_with_thread = dies_with_thread
         self.namespaced = bool(pid_namespace_prefix())
         self.lock = threading.Lock()
         self.restarts = 0
@@ -296,7 +303,7 @@ class ModelServer(ModelServerClient):
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
-                preexec_fn=server_preexec(),
+                preexec_fn=server_preexec(self.dies_with_thread),
             )
         try:
             self._wait_until_ready()
@@ -519,11 +526,11 @@ def kit_model_dir() -> Path:
     return final
 
 
-def serve_kit_model(home: Path, sandbox=None) -> ModelServer:
+def serve_kit_model(home: Path, sandbox=None, dies_with_thread: bool = False) -> ModelServer:
     """Serve the kit's model, its log and temp files under ``home``. Without a sandbox the
     model comes from the kit's cache (``kit_model_dir``, filled by this trusted process);
     with one (a student's pytest session, which keeps MLflow's save off its own process)
-    a sandbox child saves it under ``home``."""
+    a sandbox child saves it under ``home``. ``dies_with_thread``: see ``ModelServer``."""
     if sandbox is None:
         home.mkdir(parents=True, exist_ok=True)
         # A copy in ``home`` (a few KB; MLflow refuses a link out of it): the server's
@@ -532,7 +539,7 @@ def serve_kit_model(home: Path, sandbox=None) -> ModelServer:
         model = home / "model"
         shutil.rmtree(model, ignore_errors=True)
         shutil.copytree(kit_model_dir(), model)
-        return ModelServer(model, home / "server.log")
+        return ModelServer(model, home / "server.log", dies_with_thread)
     from grader.judge.store import new_store
 
     env = {"MLFLOW_TRACKING_URI": new_store(home / "store"), "HOME": str(home)}
@@ -547,4 +554,4 @@ def serve_kit_model(home: Path, sandbox=None) -> ModelServer:
     )
     if not result.ok:
         raise RuntimeError(f"could not save the served model: {result.error}")
-    return ModelServer(home / "model", home / "server.log")
+    return ModelServer(home / "model", home / "server.log", dies_with_thread)

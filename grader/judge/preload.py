@@ -135,7 +135,9 @@ def warm_up(parts) -> None:
     from grader.judge import seeding
     from grader.judge.store import new_store
 
-    with tempfile.TemporaryDirectory(prefix="kata-warm-up-") as scratch:
+    # In the zygote's folder (its sandbox's root, in a run's workspace), not in $TMPDIR: a
+    # zygote killed mid-warm-up (its run or Dask worker stopped) leaves nothing behind.
+    with tempfile.TemporaryDirectory(prefix="kata-warm-up-", dir=os.getcwd()) as scratch:
         os.environ["MLFLOW_TRACKING_URI"] = new_store(Path(scratch))
         previous = os.getcwd()
         os.chdir(scratch)
