@@ -204,7 +204,7 @@ def test_a_model_server_that_cannot_start_makes_the_bonus_an_error_with_one_line
     from grader.classroom.serving import start_model_server
     from grader.judge.model_server import SERVER_ERROR_ENV
 
-    def broken(home):
+    def broken(home, **options):
         raise RuntimeError("mlflow models serve exited with code 127: exec: uvicorn: not found\n(log tail)")
 
     monkeypatch.setattr(grader.judge.model_server, "serve_kit_model", broken)
