@@ -86,7 +86,7 @@ SLOW: dict[str, tuple[str, ...]] = {
     "test_fair_verdicts.py": (EVERY_TEST,),
     "test_grade.py": ("graded",),
     "test_grade_robustness.py": (EVERY_TEST,),
-    "test_gradescope.py": ("test_run_autograder_grades_a_zipped_upload_with_the_seed_and_hidden_tests",
+    "test_gradescope.py": ("test_run_autograder_grades_a_zipped_upload_with_the_seed_and_hidden_tests_in_768_mib",
                            "shared_tree"),  # Gradescope's defaults: 768 MiB, the time budget
     "test_hidden.py": ("test_a_kata_validate_job_includes_the_hidden_tests",
                        "test_a_student_tuned_to_the_public_inputs_passes_them_and_fails_the_hidden_test"),
