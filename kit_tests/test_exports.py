@@ -185,8 +185,8 @@ def test_grades_csv_has_one_row_per_submission_with_1_only_for_passes(results, t
     assert alice["score"] == "15" and all(alice[t] == "1" for t in TODO_IDS)
     assert (bob["status"], bob["score"], bob["max_score"]) == ("graded", "12", "15")
     assert {t for t in TODO_IDS if bob[t] == "0"} == {"2.1", "3.2", "4.3", "B.1", "B.2"}
-    assert carol["status"] == "error" and carol["score"] == "0"
-    assert all(carol[t] == "0" for t in TODO_IDS)
+    assert carol["status"] == "error" and carol["score"] == ""  # not graded: blank, never a 0
+    assert all(carol[t] == "" for t in TODO_IDS)
 
 
 def test_grades_csv_defuses_ids_a_spreadsheet_would_run_as_formulas(results, tmp_path):

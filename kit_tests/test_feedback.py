@@ -144,8 +144,8 @@ def test_a_kit_error_is_not_the_students_to_fix():
     ("en", ("not attempted", "Not attempted yet: exercises/task4_registry.py is still as it was handed out",
             "Not passed yet: 1.2. Not started yet (as handed out): exercises/task4_registry.py, "
             "exercises/bonus_serving.py. Start with TODO 1.2")),
-    ("es", ("sin intentar", "Aún sin intentar: exercises/task4_registry.py sigue tal como se entregó",
-            "Aún no pasan: 1.2. Aún sin empezar (tal como se entregaron): exercises/task4_registry.py, "
+    ("es", ("sin intentar", "Aún sin intentar: exercises/task4_registry.py sigue tal como venía en el kit",
+            "Aún no pasan: 1.2. Aún sin empezar (tal como venían en el kit): exercises/task4_registry.py, "
             "exercises/bonus_serving.py. Empieza por el TODO 1.2")),
 ])
 def test_a_task_not_started_says_not_attempted_instead_of_the_stubs_message(lang, said):
@@ -351,7 +351,7 @@ def test_kata_feedback_writes_each_students_junit_with_the_verdicts_of_results_j
     rows = read_rows(tmp_path / "feedback" / SUMMARY_FILE)
     assert [row["id"] for row in rows] == [sub.id for sub in results.submissions]
     known = todo_by_id()
-    not_attempted = ("Aún sin intentar: {file} sigue tal como se entregó, así que este TODO falla como al "
+    not_attempted = ("Aún sin intentar: {file} sigue tal como venía en el kit, así que este TODO falla como al "
                      "principio.")
     for row, sub in zip(rows, results.submissions):
         path = tmp_path / "feedback" / row["junit"]

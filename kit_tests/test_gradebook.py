@@ -232,7 +232,7 @@ def test_canvas_comments_go_beside_the_import_one_per_matched_student(tmp_path, 
     assert [row[:6] for row in rows[1:]] == [[*CANVAS_ROSTER[2][:5], "jdoe"], [*CANVAS_ROSTER[4][:5], "Ana López"],
                                              [*CANVAS_ROSTER[9][:5], "cbroken"]]
     assert rows[1][6].startswith("MLflow kata: 15/15 puntos.")
-    assert ("Aún no pasan: 2.1. Aún sin empezar (tal como se entregaron): exercises/task1_baseline.py. "
+    assert ("Aún no pasan: 2.1. Aún sin empezar (tal como venían en el kit): exercises/task1_baseline.py. "
             "Empieza por el TODO 1.1") in rows[2][6]
     assert BROKEN_REASON in rows[3][6] and "/15" not in rows[3][6]
     assert comments.read_bytes().startswith(b"\xef\xbb\xbf")
@@ -601,7 +601,7 @@ def test_moodle_feedback_comments_on_a_spanish_site(tmp_path, capsys):
     comments = moodle_comments_read(read_csv(out), "Comentarios de retroalimentación")
     assert comments[123456].startswith("MLflow kata: 13/15 puntos. Aún no pasan: 1.1, 1.2. Empieza por el TODO 1.1")
     assert comments[123457].startswith(
-        "MLflow kata: 0/15 puntos. Aún no pasan: 1.1, 1.2, 1.3, 1.4. Aún sin empezar (tal como se entregaron): "
+        "MLflow kata: 0/15 puntos. Aún no pasan: 1.1, 1.2, 1.3, 1.4. Aún sin empezar (tal como venían en el kit): "
         "exercises/task2_tuning.py, exercises/task3_compare.py, exercises/task4_registry.py. Empieza por el TODO 1.1")
     assert comments[123458] == ""  # Amy handed nothing in: her cell as it came
     assert "the summary of 2 student(s); 1 of them with a task not started ('not attempted')" in \

@@ -519,3 +519,16 @@ def test_rank_messages_ranks_by_runs_before_green_over_summaries_and_results(tmp
     assert lines[2].split()[:4] == ["2", "2", "1.0", "1.2"] and "not in this kit's catalog" in lines[2]
     (tmp_path / "bad.json").write_text("[]")
     assert script["main"]([str(tmp_path / "bad.json")]) == 2
+
+
+def test_a_message_shown_by_id_has_one_ellipsis_per_run_of_placeholders():
+    """"expected the id of the new run to be returned, but got {value}{note}; {held}" reads
+    "… but got …; …" in the report's section, not "……" (an instructor read it as a typo)."""
+    from grader.core import i18n
+    from grader.reports.journey import message_text
+
+    msgid = next(msgid for msgid in journal.messages_by_id().values() if "{value}{note}" in msgid)
+    for lang in ("en", "es"):
+        with i18n.use(lang):
+            text, known = message_text(journal.id_of(msgid))
+        assert known and "……" not in text and "…" in text, (lang, text)

@@ -207,7 +207,7 @@ def add_grade(verbs: argparse._SubParsersAction) -> None:
         "--journal-summary",
         metavar="FILE",
         help="also write the class's journals summed per message (runs before green, students "
-        "who saw it; no student id) to FILE.json, to send to the kit's maintainers",
+        "who saw it; no student id) to FILE (JSON), to send to the kit's maintainers",
     )
     add_allow_unconfined(grade)
     grade.set_defaults(handler=cmd_grade)

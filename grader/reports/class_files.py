@@ -37,9 +37,15 @@ def write_results_json(results: ClassResults, out_dir: str | os.PathLike) -> Pat
 
 
 def grades_csv_text(results: ClassResults) -> str:
+    """One row per submission: 0/1 per TODO and the score; a submission that could not be
+    graded (status ``error``) has them blank, never a 0 a gradebook would take for a grade
+    (its reason is in results.json and the report)."""
     todo_ids = [todo.id for todo in results.todos]
     rows: list[list[object]] = [["id", "status", "score", "max_score", *todo_ids]]
     for sub in results.submissions:
+        if sub.status == "error":
+            rows.append([csv_safe(sub.id), sub.status, "", sub.max_score, *([""] * len(todo_ids))])
+            continue
         passed = [1 if sub.todos.get(todo_id) and sub.todos[todo_id].status == "pass" else 0 for todo_id in todo_ids]
         rows.append([csv_safe(sub.id), sub.status, sub.score, sub.max_score, *passed])
     return csv_text(rows)

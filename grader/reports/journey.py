@@ -153,7 +153,7 @@ def message_text(message_id: str) -> tuple[str, bool]:
     msgid = journal.messages_by_id().get(message_id)
     if msgid is None:
         return _("a message not in this kit's catalog"), False
-    return re.sub(r"\{[^{}]*\}", "…", _(msgid)), True
+    return re.sub(r"(?:\{[^{}]*\})+", "…", _(msgid)), True  # "{value}{note}": one …
 
 
 def number(value: float) -> str:
