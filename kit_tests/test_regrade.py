@@ -82,6 +82,23 @@ def test_resume_regrades_a_submission_whose_files_changed_and_says_why(submissio
     assert "ben: broken: empty submission folder (resumed)" in said
 
 
+def test_a_plain_run_into_a_graded_out_says_what_it_replaces(submissions, tmp_path, capsys):
+    """A rerun without --resume regrades everyone (its own seed, its own language): it says
+    so in one line before grading, naming what OUT held (an instructor lost a Spanish
+    grading to a rerun that said nothing)."""
+    out = tmp_path / "out"
+    assert kata_grade(submissions, out, "--seed", "curso-es-1", "--lang", "es") == 0
+    capsys.readouterr()
+    assert kata_grade(submissions, out, "--seed", "-1") == 0
+    said = capsys.readouterr().err
+    assert (f"kata grade: replacing the grading in {out}/results.json (3 submission(s), seed curso-es-1, "
+            "language es); --resume keeps what has not changed") in said
+    assert results_of(out)["kit"]["seed"] == "-1"
+    capsys.readouterr()
+    assert kata_grade(submissions, out, "--resume") == 0
+    assert "replacing" not in capsys.readouterr().err
+
+
 def test_resume_with_another_seed_is_refused_before_out_is_touched(submissions, tmp_path, capsys):
     """Refused once OUT was locked, it rewrote OUT/.kata-lock (its pid, its time)."""
     out = tmp_path / "out"

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import platform
 import tempfile
@@ -166,6 +167,7 @@ class ClassGrader:
     def run(self) -> ClassResults:
         options = self.options
         submissions, base = self.check_options()
+        previous = earlier_grading(options.out)
         self.out_before = OutBefore(options.out, PROGRESS_DIR, LOGS_DIR)
         self.open_out(base)
         if base is not None and not unchanged_since(base, options.out):
@@ -178,6 +180,8 @@ class ClassGrader:
             self.progress("only", regrading=todo, kept=len({s.id for s in base.submissions} - set(todo)))
         else:
             self.progress("start", total=len(submissions))
+            if not options.resume and previous is not None:
+                self.progress("replace", **previous)
             todo = self.to_grade(submissions)
         try:
             self.grade_staged(self.staged, todo, workspace)
@@ -364,6 +368,22 @@ class ClassGrader:
             self.results[result.id] = result
             self.saved.save(result, self.seed)
         self.progress("done", result=result, resumed=False)
+
+
+def earlier_grading(out: Path) -> dict | None:
+    """What OUT's results.json holds from an earlier run (its submissions, seed and language),
+    said before a plain run replaces it; None when there is none or it is unreadable."""
+    try:
+        with open(out / "results.json", encoding="utf-8") as handle:
+            data = json.loads(handle.read(64 << 20))
+        kit = data.get("kit", {})
+        return {
+            "submissions": len(data.get("submissions", [])),
+            "seed": str(kit.get("seed", "?")),
+            "lang": str(kit.get("lang", "en")),
+        }
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
 
 
 def journal_summary(exercises: Path) -> dict | None:

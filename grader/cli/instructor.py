@@ -323,6 +323,15 @@ def _grade(args: argparse.Namespace) -> int:
                 )
             elif event == "begin":
                 bar.update(task, description=data["id"])
+            elif event == "replace":
+                bar.console.print(
+                    f"kata grade: replacing the grading in {options.out}/results.json ({data['submissions']} "
+                    f"submission(s), seed {data['seed']}, language {data['lang']}); --resume keeps what has "
+                    "not changed",
+                    soft_wrap=True,
+                    markup=False,
+                    highlight=False,
+                )
             elif event in ("resume", "only"):
                 bar.console.print(regrade_line(event, data, options.out), soft_wrap=True, markup=False, highlight=False)
             elif event == "similarity" and data["pairs"] is None:
