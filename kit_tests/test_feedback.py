@@ -84,10 +84,11 @@ def assert_self_contained(html: str) -> Page:
 @pytest.mark.parametrize("lang, words", [
     ("en", ("MLflow kata — your feedback", "Score", "12 of 15 points", "What to do next",
             "Start with TODO 2.1 — Param n_estimators per run", "fails", "passes", "ran out of time",
-            "Bonus (not counted): 0/2", "About what you handed in:")),
+            "Bonus (not counted): 0/2", "About what you handed in:", "More help, one level at a time:")),
     ("es", ("MLflow kata — tu retroalimentación", "Puntuación", "12 de 15 puntos", "Qué hacer ahora",
             "Empieza por el TODO 2.1 — Parámetro n_estimators en cada ejecución", "falla", "pasa",
-            "se quedó sin tiempo", "Bonus (no cuenta): 0/2", "Sobre lo que entregaste:")),
+            "se quedó sin tiempo", "Bonus (no cuenta): 0/2", "Sobre lo que entregaste:",
+            "Más ayuda, de nivel en nivel:")),
 ])
 def test_a_graded_students_page_has_their_score_verdicts_messages_first_hints_and_next_step(lang, words):
     results = sample_class()
@@ -108,6 +109,8 @@ def test_a_graded_students_page_has_their_score_verdicts_messages_first_hints_an
             assert Page(item[2]).text.count(Page(result.message).text) == 1
             assert hint in Page(item[2]).text, todo_id  # level 1 where it failed...
             assert deeper not in Page(html).text  # ...and never the next levels
+    # the student's first `kata hint` shows level 1, the page's: no promise of level 2 at once
+    assert re.search(r"\((hint|pista) 2/", page.text) is None
     assert 'id="todo-B-2"' in html and "todo missing" in html  # a TODO without a verdict says so
     note = "TODO 4.3: accepted: the deprecated stage Staging; aliases replace stages (set alias 'staging')"
     bob.todos["4.3"] = TodoResult("pass", note)  # a pass that says something shows it

@@ -65,7 +65,8 @@ def texts(lang: str) -> dict[str, str]:
             "bonus_too": _("The bonus passes too."),
             "check": _("`kata check` shows every TODO and your score."),
             "run": _("Run `pytest {file}` to see every detail."),
-            "more": _("More help: `kata hint {id}` (hint {next}/{total})."),
+            # the student's first `kata hint` shows level 1 (what this page shows) again
+            "more": _("More help, one level at a time: `kata hint {id}` ({total} levels)."),
             "hint": _("hint"),
             "kit_error": _("This is the kit's own error, not yours: your instructor will look into it."),
             "missing": _("not judged"),
@@ -229,7 +230,7 @@ def next_steps(view: FeedbackView) -> list[str]:
         if task_file:
             steps.append(words["run"].format(file=f"tests/{task_file}"))
         if known is not None and len(known.hints(view.lang)) > 1:
-            steps.append(words["more"].format(id=first.id, next=2, total=len(known.hints(view.lang))))
+            steps.append(words["more"].format(id=first.id, total=len(known.hints(view.lang))))
         steps.append(words["check"])
         return steps
     if all(todo.status == "pass" for todo in graded):
