@@ -201,6 +201,23 @@ def test_canvas_assignment_name_and_points_rescale(canvas_files, capsys):
     assert [row[5] for row in rows[2:6]] == ["10", "8", "6.67", "0"]
 
 
+def test_canvas_fills_the_rosters_own_mlflow_kata_column_and_notes_a_new_one(tmp_path, canvas_files, capsys):
+    """Without --assignment, the roster's "MLflow kata (123456)" column is the one filled
+    (the existing assignment: Canvas updates it); a name the roster lacks is said to make a
+    new assignment, naming a column to use instead (it did so without a word)."""
+    results, roster, out = canvas_files
+    main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)])
+    said = " ".join(capsys.readouterr().err.split())
+    assert "no assignment column 'MLflow kata': Canvas will import it as a new assignment" in said
+    assert "e.g. --assignment 'Quiz 1 (2001)'" in said
+    rows = [row[:5] + ["MLflow kata (123456)"] + row[5:] for row in CANVAS_ROSTER]
+    with open(roster, "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    main(["export", "canvas", str(results), "--roster", str(roster), "--out", str(out)])
+    assert "new assignment" not in capsys.readouterr().err
+    assert read_csv(out)[0] == [*CANVAS_HEADER, "MLflow kata (123456)"]
+
+
 def test_canvas_all_matched_exits_0_and_removes_a_stale_sidecar(tmp_path, canvas_files, capsys):
     _, roster, out = canvas_files
     out.parent.mkdir()

@@ -77,6 +77,26 @@ def read_canvas_roster(path: str | Path) -> list[dict[str, str]]:
     return students
 
 
+ASSIGNMENT_COLUMN = re.compile(r"^(?P<name>.*\S)\s*\((?P<id>\d+)\)$")  # "MLflow kata (123456)"
+
+
+def assignment_column(header: Sequence[str], assignment: str) -> tuple[str, str | None]:
+    """The column the grades go in, and a note when Canvas will make it a new assignment:
+    ``assignment`` as the export names it, else the export's one column of that name with
+    its Canvas id (``MLflow kata`` → ``MLflow kata (123456)``: the existing assignment)."""
+    if assignment in header:
+        return assignment, None
+    named = [column for column in header if (found := ASSIGNMENT_COLUMN.match(column)) and found["name"] == assignment]
+    if len(named) == 1:
+        return named[0], None
+    existing = [column for column in header if ASSIGNMENT_COLUMN.match(column)]
+    example = f", e.g. --assignment {existing[0]!r}" if existing else ""
+    return assignment, (
+        f"the roster has no assignment column {assignment!r}: Canvas will import it as a new assignment "
+        f"(to update an existing one, name its column as the roster does{example})"
+    )
+
+
 def canvas_rows(students: Sequence[Mapping[str, str]]) -> list[RosterRow]:
     """Each student as the matching rules see them: ``Doe, Jane`` is also ``Jane Doe``."""
     roster = []
@@ -116,13 +136,15 @@ def canvas_export(
     stays empty unless ``broken_as_zero`` (``grader.platforms.roster``). ``comments``: the
     language of the comments CSV to give too (None: none)."""
     students = read_canvas_roster(roster_path)
+    assignment, new_column = assignment_column([cell.strip() for cell in read_roster(roster_path)[0][0]], assignment)
     roster = canvas_rows(students)
     matching = match(results.submissions, roster, CANVAS_DOWNLOAD, github)
     filled = fill_grades(results, matching, {row.index: row.label for row in roster}, points, broken_as_zero)
     rows = [[*CANVAS_IDENTITY, assignment], [CANVAS_POINTS_ROW, "", "", "", "", points_text(results.max_score, points)]]
     for n, student in enumerate(students):
         rows.append([*(student[column] for column in CANVAS_IDENTITY), filled.cells.get(n, "")])
-    export = CanvasExport(csv_text(rows), len(filled.cells), filled.listed, filled.notes)
+    notes = [*filled.notes, *([new_column] if new_column else [])]
+    export = CanvasExport(csv_text(rows), len(filled.cells), filled.listed, notes)
     if comments is not None:  # each roster row's submission: the one its grade is from
         chosen = {matching.rows[sub.id]: sub for sub in results.submissions if sub.id in matching.rows}
         export.comments = comments_text(results, students, chosen, comments)
