@@ -153,6 +153,17 @@ def test_tasks_not_started_as_results_json_records_them_group_the_same_in_the_re
     section = render_report(recorded).split('<h2 id="clusters">', 1)[1].split("<h2 ", 1)[0]
     assert re.findall(r'<li class="cluster" data-todo="([^"]+)"', section) == ["1.2"]
     assert "2 students</strong> did not start task 2" in section
+    # the grid and each student's table say "not attempted" for the stub's own failures,
+    # with what that means instead of the stub's message; a real mistake stays "failed"
+    html = render_report(recorded)
+    ana = html.split('id="s-ana"', 1)[1].split('<section', 1)[0]
+    row = re.search(r'<tr class="fail[^"]*"><td class="id">2\.1</td>(.*?)</tr>', ana, re.S)[1]
+    assert '<span class="st fail idle">✗</span> not attempted' in row
+    assert "Not attempted yet: exercises/task2_tuning.py is still as it was handed out" in row
+    assert "no runs" not in row
+    cai = html.split('id="s-cai"', 1)[1].split('<section', 1)[0]
+    assert re.search(r'<td class="id">1\.2</td>.*?</span> failed</td>', cai, re.S)
+    assert html.count('class="st fail idle') == 2 * 4 * 2 + 1  # 2 students x 4 TODOs, grid + table; legend
 
 
 def test_the_demo_class_groups_its_untouched_stubs_and_keeps_its_real_mistakes():

@@ -32,15 +32,17 @@ from typing import Protocol
 from urllib.parse import quote
 
 from grader.core import i18n
+from grader.core.i18n import _
 from grader.lab.todos import Task, Todo, task_by_number
 from grader.reports.failure_clusters import Cluster, NotStarted, cluster_failures, not_started
 from grader.reports.journey import StudentPath, class_path, student_path
 from grader.reports.pages import asset, csp, environment
-from grader.results.model import ClassResults, SubmissionResult
+from grader.results.model import ClassResults, SubmissionResult, not_attempted
 
 STATUSES = ("pass", "fail", "timeout", "error", "missing")  # "missing": no result recorded
 SYMBOLS = {"pass": "✓", "fail": "✗", "timeout": "◷", "error": "!", "missing": "–"}
 LABELS = {"pass": "passed", "fail": "failed", "timeout": "timed out", "error": "error", "missing": "not run"}
+NOT_ATTEMPTED = "not attempted"  # a failing verdict of a task handed in as the stub
 SORT_RANK = {"pass": 4, "fail": 3, "timeout": 2, "error": 1, "missing": 0}
 TOOLTIP_CHARS = 300  # the full message is in the student's section
 FOLD_CHARS = 240  # a longer message (or one of more lines) folds under its first line in the student's section
@@ -73,6 +75,8 @@ class Cell:
     message: str
     tooltip: str
     duration_s: float | None
+    label: str = ""  # "failed", …; "not attempted" for a task handed in as the stub
+    idle: bool = False  # the stub's own failure (``not_attempted``): shown muted, said so
 
     @property
     def symbol(self) -> str:
@@ -245,10 +249,17 @@ def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str])
             result = sub.todos.get(todo.id)
             status = result.status if result and result.status in SYMBOLS else "missing"
             message = result.message if result else (sub.message if sub.status != "graded" else "no result recorded")
-            tip = f"{todo.id} {todo.shown_title}: {LABELS[status]}"
+            idle = not_attempted(sub, todo)
+            if idle:  # the stub's own failure: the task is not started, not a mistake to read
+                message = _(
+                    "Not attempted yet: {file} is still as it was handed out, "
+                    "so this TODO fails as it did at the start."
+                ).format(file=f"exercises/{todo.module}.py")
+            label = NOT_ATTEMPTED if idle else LABELS[status]
+            tip = f"{todo.id} {todo.shown_title}: {label}"
             if message:
                 tip += " — " + _shorten(message, TOOLTIP_CHARS)
-            cells.append(Cell(status, message, tip, result.duration_s if result else None))
+            cells.append(Cell(status, message, tip, result.duration_s if result else None, label, idle))
         bonus = sum(1 for todo, cell in zip(todos, cells) if todo.bonus and cell.status == "pass")
         complete = sub.status == "graded" and all(
             cell.status == "pass" for todo, cell in zip(todos, cells) if not todo.bonus
