@@ -249,9 +249,10 @@ def class_path(results: ClassResults, todos: list[Todo], anchor_of: Mapping[str,
 
 
 def when(stamp: object) -> str:
-    """A run's time as the report shows it (``?`` for what is no time)."""
+    """A run's time as the report shows it, with its zone as the report's "Generated" (``?`` for
+    what is no time)."""
     try:
-        return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))  # type: ignore[arg-type]
+        return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(stamp)).strip()  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError, OSError):
         return "?"
 
