@@ -101,6 +101,8 @@ def test_kata_progress_shows_the_students_path_in_english_and_spanish(tmp_path, 
     assert "Los más lentos en pasar a verde: TODO 1.2" in said["es"] and "Rotos de nuevo tras estar en verde" in said["es"]
     assert "1 línea del diario no se pudo leer: omitida." in said["es"]
     assert "<script>" not in said["en"] + said["es"]
+    # 80 columns: the Spanish first line (87 characters with two dates) folds; long titles end in …
+    assert max(len(text) for text in (said["en"] + said["es"]).splitlines()) <= 79
     monkeypatch.setenv("KATA_JOURNAL", "1")
     assert main(["progress", "--exercises", str(tmp_path / "nowhere"), "--lang", "es"]) == 1
     assert capsys.readouterr().out.startswith("Aún no hay diario en ")
@@ -143,7 +145,8 @@ def test_the_journal_is_on_in_a_release_off_with_kata_journal_0_and_out_of_a_cou
         (folder / "pyproject.toml").write_text(written["pyproject.toml"])
         readme, ignored = written["README.md"], written[".gitignore"]
         assert journal.enabled(folder, {}) is on
-        assert journal.enabled(folder, {"KATA_JOURNAL": "0"}) is False
+        for off in ("0", "false", "No", "off"):  # a student's "false" used to leave it on
+            assert journal.enabled(folder, {"KATA_JOURNAL": off}) is False, off
         assert journal.enabled(folder, {"KATA_JOURNAL": "1"}) is on  # a course without it stays without
         # the README says, in both languages, what is recorded and why; .gitignore keeps it
         assert ("exercises/.kata/journal.jsonl" in readme.split("## Español")[0]) is on

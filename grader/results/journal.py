@@ -55,7 +55,8 @@ from grader.results.model import KIT_ERROR, Status, TodoResult
 VERSION = 1
 JOURNAL_DIR = ".kata"
 JOURNAL_NAME = "journal.jsonl"
-ENV = "KATA_JOURNAL"  # "0": no journal; "1": a journal in a development kit too
+ENV = "KATA_JOURNAL"  # "0" (or another OFF word): no journal; "1": a journal in a development kit too
+OFF = ("0", "false", "no", "off")  # what a student may write to turn it off: each one does
 VERBS = ("pytest", "check", "watch")
 CAP_BYTES = 256 * 1024  # past this, the oldest lines are dropped …
 KEEP_BYTES = CAP_BYTES // 2  # … down to the newest lines that fit in this
@@ -92,7 +93,7 @@ def enabled(root: Path = KIT_ROOT, environ: Mapping[str, str] | None = None) -> 
     with ``--no-journal`` (``[tool.kata] journal = false``); by default in a released
     student kit; in the instructor's kit only with ``KATA_JOURNAL=1``."""
     setting = (os.environ if environ is None else environ).get(ENV, "").strip()
-    if setting == "0":
+    if setting.lower() in OFF:
         return False
     try:
         with open(root / "pyproject.toml", "rb") as handle:

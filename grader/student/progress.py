@@ -5,6 +5,7 @@ were green; in the student's language. It only reads the journal (never runs the
 
 from __future__ import annotations
 
+import textwrap
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from grader.lab.todos import todo_by_id
 from grader.results import journal
 
 SLOWEST = 3  # the slowest TODOs named
+WIDTH = 79  # a terminal of 80 columns: a longer line folds, a TODO's title is cut with …
 
 
 def duration_text(seconds: int) -> str:
@@ -57,7 +59,8 @@ def progress_lines(summary: dict) -> list[str]:
             time_to_green = duration_text(path["seconds_to_green"])
         title = known[todo_id].shown_title if todo_id in known else ""
         line = f"{todo_id:<6}{path['attempts']:>{width}}  {time_to_green}"
-        lines.append(f"{line:<40}{title}"[:79].rstrip())
+        row = f"{line:<40}{title}".rstrip()
+        lines.append(row if len(row) <= WIDTH else row[: WIDTH - 1].rstrip() + "…")
     slow = sorted(
         (item for item in todos.items() if item[1]["green"] and item[1]["seconds_to_green"]),
         key=lambda item: -item[1]["seconds_to_green"],
@@ -77,7 +80,7 @@ def progress_lines(summary: dict) -> list[str]:
                 summary["skipped_lines"],
             ).format(count=summary["skipped_lines"])
         )
-    return lines
+    return [folded for line in lines for folded in (textwrap.wrap(line, WIDTH, subsequent_indent="  ") or [""])]
 
 
 def progress(exercises: Path, lang: str) -> int:
