@@ -591,3 +591,21 @@ def test_run_statuses_and_a_count_of_no_versions_read_naturally_in_each_language
     for lang in ("es", "en"):
         with i18n.use(lang):
             assert not re.search(r"\b0\b", new_versions_held("m", 0, "1"))
+
+
+def test_a_missing_param_names_what_the_run_holds_besides_it_in_either_language():
+    """A typo'd key (log_params({"random_sate": 42})) is in MLflow: the message said the run
+    holds {'model_type': …} (no random_state), and a student looking for the typo was told
+    it was not there; MLflow's own mlflow.* tags are never listed."""
+    from grader.core import i18n
+    from grader.judge.messages import held_text
+
+    held = {"model_type": "LinearRegression", "random_sate": "42", "mlflow.runName": "baseline"}
+    expected = {"model_type": "LinearRegression", "random_state": "42"}
+    with i18n.use("en"):
+        assert held_text(held, expected) == (
+            "{'model_type': 'LinearRegression'} (no random_state); it holds {'random_sate': '42'} too")
+    with i18n.use("es"):
+        assert held_text(held, expected).endswith("(falta random_state); también guarda {'random_sate': '42'}")
+    assert held_text({"mlflow.user": "x"}, {"task": "t"}) == "{} (no task)"
+    assert held_text(held, {"model_type": "LinearRegression"}) == "{'model_type': 'LinearRegression'}"

@@ -93,16 +93,27 @@ def stray_note(strays) -> str:
     ).format(runs=describe_runs(strays))
 
 
+EXTRA_SHOWN = 5  # keys the student logged beside the expected ones, named when one is missing
+EXTRA_VALUE_CHARS = 40
+
+
 def held_text(held, expected: dict) -> str:
     """What ``held`` (a run's params or tags) has of ``expected``'s keys, and which it
-    lacks: ``{'a': '1'} (no b)``."""
+    lacks: ``{'a': '1'} (no b)``; with a key missing, also the keys the student logged
+    besides (MLflow's own ``mlflow.*`` tags aside): a typo'd ``random_sate`` is then in the
+    message, as MLflow holds it: ``{'a': '1'} (no b); it holds {'bb': '2'} too``."""
     present = {key: held[key] for key in expected if key in held}
     missing = [key for key in expected if key not in held]
     if not missing:
         return str(present)
-    return ngettext("{present} (no {missing})", "{present} (no {missing})", len(missing)).format(
+    text = ngettext("{present} (no {missing})", "{present} (no {missing})", len(missing)).format(
         present=present, missing=", ".join(missing)
     )
+    extra = sorted(str(key) for key in held if key not in expected and not str(key).startswith("mlflow."))
+    if extra:
+        shown = {key: str(held[key])[:EXTRA_VALUE_CHARS] for key in extra[:EXTRA_SHOWN]}
+        text += _("; it holds {extra} too").format(extra=shown)
+    return text
 
 
 def training_metrics(kind: str, data_path, **params) -> dict[str, float]:
