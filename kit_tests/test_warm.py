@@ -91,12 +91,26 @@ def test_a_rerun_is_judged_warm_with_a_cold_runs_verdicts_even_after_the_judge_d
     exercises, runtime = student
     cold = student_pytest(exercises, runtime, KATA_WARM="0")
     assert judge_pids(runtime) == []  # KATA_WARM=0: no judge was started
+    # Ctrl-C on the first run while the judge it started warms up: the next run waits for
+    # that judge (it started a second ~0.5-GB one, which `kata stop` never saw)
+    interrupted = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "pytest"), "tests/test_task1.py",
+         "--exercises", str(exercises), "-p", "no:cacheprovider"], cwd=KIT_ROOT, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime), "KATA_WARM_IDLE_S": "120", "KATA_WARM": "1"})
+    folder, deadline = runtime / f"mlflow-kata-{os.getuid()}", time.monotonic() + 120
+    while not (folder.is_dir() and list(folder.glob("judge-*.log"))):  # its judge is starting
+        assert interrupted.poll() is None and time.monotonic() < deadline, interrupted.communicate()
+        time.sleep(0.05)
+    os.killpg(interrupted.pid, signal.SIGINT)
+    _, interrupted_said = interrupted.communicate(timeout=120)
     first = student_pytest(exercises, runtime)
     started = judge_pids(runtime)
     # a new terminal: another PATH (it was part of the judge's key: a second ~0.5-GB judge)
     again = student_pytest(exercises, runtime, PATH=f"/usr/bin:/bin:{os.environ.get('PATH', '')}")
     assert len(started) == 1 and judge_pids(runtime) == started  # the rerun reused it
-    assert ANNOUNCED in first.stderr and ANNOUNCED not in again.stderr  # said once, by the run that started it
+    assert ANNOUNCED in interrupted_said and ANNOUNCED not in first.stderr + again.stderr  # said once, by
+    # the run that started it
     for run in (cold, first, again):
         assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
     assert verdicts(first) == verdicts(cold) == verdicts(again)

@@ -155,6 +155,26 @@ def connect(path: Path) -> socket.socket | None:
     return connection
 
 
+def alive_path(key: str) -> Path:
+    """The file a judge for ``key`` holds locked from its first instruction to its exit: a
+    judge still starting (no socket yet) is seen by the next run, which waits for it instead
+    of starting another (a Ctrl-C on the first run left the one it started warming up)."""
+    return private_dir() / f"judge-{key}.alive"
+
+
+def judge_alive(key: str) -> bool:
+    """Whether a judge for ``key`` lives (starting or serving)."""
+    try:
+        with open(alive_path(key), "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False
+    except OSError:
+        return False
+
+
 def idle_s() -> float:
     """How long a judge nobody uses stays (``$KATA_WARM_IDLE_S``, else ``IDLE_S``)."""
     try:
@@ -208,8 +228,8 @@ def prestart() -> None:
     try:
         key = judge_key()
         path = socket_path(key)
-        if path.exists() or key in _started:
-            return  # a judge (or a stale socket, which judge_connection replaces)
+        if path.exists() or key in _started or judge_alive(key):
+            return  # a judge, one starting, or a stale socket (which judge_connection replaces)
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # busy: another run starts one
             if not path.exists():
@@ -230,17 +250,21 @@ def judge_connection(key: str) -> socket.socket:
         if connection is not None:
             return connection
         judge = _started.pop(key, None)
-        if judge is None or judge.poll() is not None:
+        if (judge is None or judge.poll() is not None) and not judge_alive(key):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()  # a socket nobody answers: its judge is gone
             judge = start_judge(key)
+
+        def starting() -> bool:  # ours, or one an interrupted run started
+            return (judge is not None and judge.poll() is None) or judge_alive(key)
+
         deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline and judge.poll() is None:
+        while time.monotonic() < deadline and starting():
             connection = connect(path)
             if connection is not None:
                 return connection
             time.sleep(0.05)
-    if judge.poll() is None:
+    if judge is not None and judge.poll() is None:
         judge.kill()
     raise WarmUnavailable(f"the warm judge did not start (see {path.with_suffix('.log')})")
 
@@ -421,6 +445,11 @@ def serve(key: str) -> None:
     until ``IDLE_S`` pass without a request or SIGTERM (``kata stop``) comes. The bonus's
     model server, which a run of its tests starts, is stopped ``MODEL_SERVER_IDLE_S``
     after the last run (the next run of the bonus starts it again)."""
+    alive = open(alive_path(key), "a")  # held to the end (never inherited: not inheritable)
+    try:
+        fcntl.flock(alive, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return  # another judge for this key lives: runs go to it
     from grader.core.quiet import silence_mlflow
     from grader.judge import model_server
     from grader.judge.preload import shared_sandbox
