@@ -167,7 +167,6 @@ class ClassGrader:
     def run(self) -> ClassResults:
         options = self.options
         submissions, base = self.check_options()
-        previous = earlier_grading(options.out)
         self.out_before = OutBefore(options.out, PROGRESS_DIR, LOGS_DIR)
         self.open_out(base)
         if base is not None and not unchanged_since(base, options.out):
@@ -180,7 +179,8 @@ class ClassGrader:
             self.progress("only", regrading=todo, kept=len({s.id for s in base.submissions} - set(todo)))
         else:
             self.progress("start", total=len(submissions))
-            if not options.resume and previous is not None:
+            previous = None if options.resume else earlier_grading(options.out)  # read under OUT's lock
+            if previous is not None:
                 self.progress("replace", **previous)
             todo = self.to_grade(submissions)
         try:

@@ -54,9 +54,10 @@ def comments_path(out: str | Path) -> Path:
     return out.with_name(f"{out.stem}.comments{out.suffix or '.csv'}")
 
 
-def read_canvas_roster(path: str | Path) -> list[dict[str, str]]:
-    """The students of a Canvas gradebook export (Grades → Export): their five identity
-    columns, in order; the ``Points Possible`` and muted/manual-posting rows skipped."""
+def read_canvas_roster(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the students of a Canvas gradebook export (Grades → Export): their
+    five identity columns, in order; the ``Points Possible`` and muted/manual-posting rows
+    skipped."""
     rows, _bom = read_roster(path)
     header = [cell.strip() for cell in rows[0]]
     missing = [column for column in CANVAS_IDENTITY if column not in header]
@@ -74,7 +75,7 @@ def read_canvas_roster(path: str | Path) -> list[dict[str, str]]:
         if not (cells["Student"] or cells["ID"] or cells["SIS User ID"] or cells["SIS Login ID"]):
             continue
         students.append(cells)
-    return students
+    return header, students
 
 
 ASSIGNMENT_COLUMN = re.compile(r"^(?P<name>.*\S)\s*\((?P<id>\d+)\)$")  # "MLflow kata (123456)"
@@ -135,8 +136,8 @@ def canvas_export(
     one assignment column; a ``Points Possible`` row first. A broken submission's cell
     stays empty unless ``broken_as_zero`` (``grader.platforms.roster``). ``comments``: the
     language of the comments CSV to give too (None: none)."""
-    students = read_canvas_roster(roster_path)
-    assignment, new_column = assignment_column([cell.strip() for cell in read_roster(roster_path)[0][0]], assignment)
+    header, students = read_canvas_roster(roster_path)
+    assignment, new_column = assignment_column(header, assignment)
     roster = canvas_rows(students)
     matching = match(results.submissions, roster, CANVAS_DOWNLOAD, github)
     filled = fill_grades(results, matching, {row.index: row.label for row in roster}, points, broken_as_zero)
