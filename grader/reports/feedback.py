@@ -71,9 +71,6 @@ def texts(lang: str) -> dict[str, str]:
             "kit_error": _("This is the kit's own error, not yours: your instructor will look into it."),
             "missing": _("not judged"),
             "not_attempted": _("not attempted"),
-            "not_attempted_message": _(
-                "Not attempted yet: {file} is still as it was handed out, so this TODO fails as it did at the start."
-            ),
             "summary_not_started": _("Not started yet (as handed out): {files}."),
             "no_verdict": _("no verdict was recorded for this TODO"),
             "note": _("About what you handed in: {note}"),
@@ -164,6 +161,14 @@ class FeedbackView:
     note: str = ""  # a graded submission's note (what staging found), or a broken one's reason
 
 
+def not_attempted_message(file: str) -> str:
+    """What a TODO of a task handed in as the stub says instead of the stub's own failure
+    (``not_attempted``), in the current language: the feedback's and the class report's."""
+    return _(
+        "Not attempted yet: {file} is still as it was handed out, so this TODO fails as it did at the start."
+    ).format(file=file)
+
+
 def _todo_view(todo: Todo, title: str, sub: SubmissionResult, known: Todo | None, words, lang):
     result = sub.todos.get(todo.id)
     status = str(result.status) if result is not None else "missing"
@@ -176,7 +181,7 @@ def _todo_view(todo: Todo, title: str, sub: SubmissionResult, known: Todo | None
     idle = not_attempted(sub, todo)
     if idle:  # the stub's own failure: that the task is not started, not the stub's message
         label = words["not_attempted"]
-        message = words["not_attempted_message"].format(file=f"exercises/{module}.py" if module else title)
+        message = not_attempted_message(f"exercises/{module}.py" if module else title)
     anchor = "todo-" + re.sub(r"[^A-Za-z0-9]+", "-", todo.id).strip("-")
     symbol = SYMBOLS[status]
     return TodoView(todo.id, anchor, title, status, symbol, label, message, hint, kit_error, todo.bonus, idle, module)

@@ -32,9 +32,9 @@ from typing import Protocol
 from urllib.parse import quote
 
 from grader.core import i18n
-from grader.core.i18n import _
 from grader.lab.todos import Task, Todo, task_by_number
 from grader.reports.failure_clusters import Cluster, NotStarted, cluster_failures, not_started
+from grader.reports.feedback import not_attempted_message
 from grader.reports.journey import StudentPath, class_path, student_path
 from grader.reports.pages import asset, csp, environment
 from grader.results.model import ClassResults, SubmissionResult, not_attempted
@@ -251,10 +251,7 @@ def _rows(subs: list[SubmissionResult], todos: list[Todo], logs: dict[str, str])
             message = result.message if result else (sub.message if sub.status != "graded" else "no result recorded")
             idle = not_attempted(sub, todo)
             if idle:  # the stub's own failure: the task is not started, not a mistake to read
-                message = _(
-                    "Not attempted yet: {file} is still as it was handed out, "
-                    "so this TODO fails as it did at the start."
-                ).format(file=f"exercises/{todo.module}.py")
+                message = not_attempted_message(f"exercises/{todo.module}.py")
             label = NOT_ATTEMPTED if idle else LABELS[status]
             tip = f"{todo.id} {todo.shown_title}: {label}"
             if message:
